@@ -1,0 +1,55 @@
+"""The one exception hierarchy of proofcheck: every error a user can act on derives from ProofcheckError."""
+
+from __future__ import annotations
+
+
+class ProofcheckError(Exception):
+    """Root of every error proofcheck raises on purpose.
+
+    Catch this to handle all of proofcheck's own errors; anything else escaping is an internal bug
+    and should be reported with the command that triggered it.
+    """
+
+
+class UsageError(ProofcheckError, ValueError):
+    """A command-line argument or API argument is wrong (unknown id, unknown dtype, bad option).
+
+    Fix: the message names the bad value and lists the valid ones; run `proofcheck list` for ids.
+    """
+
+
+class DeviceUnavailable(UsageError):
+    """A device was requested that this machine does not have (e.g. `--device cuda` without a GPU).
+
+    Fix: use `--device auto` (every device present) or `--device cpu`.
+    """
+
+
+class UnsupportedExpression(ProofcheckError, TypeError):
+    """The numeric evaluator met a sympy construct it does not translate to torch.
+
+    Fix: rewrite the expression with supported operations, or give the claim its own `numeric`
+    function. The message names the construct.
+    """
+
+
+class SymbolicTimeout(ProofcheckError, TimeoutError):
+    """A sympy computation ran past its time limit.
+
+    It is recorded as a failed symbolic check, never as a proof. Fix: give the claim a cheaper
+    strategy (explicit small dimensions) or raise its time limit next to the claim, with a reason.
+    """
+
+
+class StudentInputError(ProofcheckError, ValueError):
+    """A student's answer could not be understood (syntax, unknown symbol, shapes that do not fit).
+
+    This is the student's `invalid` verdict, never an internal error: the message says what to fix.
+    """
+
+
+class InternalError(ProofcheckError, RuntimeError):
+    """proofcheck itself misbehaved (a bug, not bad input).
+
+    Please report it with the command line and the seed printed next to it.
+    """

@@ -1,0 +1,179 @@
+"""Batched torch evaluation of sympy expressions: scalars, vectors and matrices over many instances at once.
+
+Internally every value is a (B, rows, cols) tensor (a scalar is 1 x 1), so scalar-matrix products,
+quadratic forms (1 x 1 matrices) and traces compose without special cases. Symbols in `dims` are
+Python integers (dimensions, depths) fixed for the whole batch. Only the constructs below are
+translated; anything else raises UnsupportedExpression naming the construct.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import sympy as sp
+import torch
+from sympy.matrices.expressions.matexpr import MatrixElement
+
+from checkers.errors import UnsupportedExpression
+from checkers.notation import Scalar
+
+
+class _Evaluator:
+    def __init__(self, values: Mapping[str, torch.Tensor], dims: Mapping[str, int], batch: int,
+                 dtype: torch.dtype, device: torch.device | str):
+        self.values, self.dims, self.batch = values, dims, batch
+        self.dtype, self.device = dtype, device
+        self.bound: dict[sp.Symbol, int] = {}
+
+    def const(self, x: float) -> torch.Tensor:
+        return torch.full((self.batch, 1, 1), x, dtype=self.dtype, device=self.device)
+
+    def integer(self, e: sp.Basic) -> int:
+        """Evaluate a dimension/index expression (e.g. `L - l + 1`) to a Python int."""
+        e = sp.sympify(e)
+        value = sp.sympify(e.xreplace({s: sp.Integer(self.bound[s]) if s in self.bound else
+                                       (sp.Integer(self.dims[s.name]) if s.name in self.dims else s)
+                                       for s in e.free_symbols}))
+        if not value.is_Integer:
+            raise UnsupportedExpression(f"index or dimension {e} does not evaluate to an integer (got {value})")
+        return int(value)
+
+    def leaf(self, name: str, rows: int, cols: int) -> torch.Tensor:
+        if name not in self.values:
+            raise UnsupportedExpression(f"no value for symbol {name!r}; sample has {sorted(self.values)}")
+        t = self.values[name].to(device=self.device, dtype=self.dtype)
+        if t.dim() == 1:
+            return t.reshape(-1, 1, 1)
+        if t.dim() == 2:
+            return t.unsqueeze(-1) if cols == 1 else t.unsqueeze(-2)
+        return t
+
+    def __call__(self, e: sp.Basic) -> torch.Tensor:
+        if isinstance(e, sp.Symbol):
+            if e in self.bound:
+                return self.const(float(self.bound[e]))
+            if e.name in self.dims:
+                return self.const(float(self.dims[e.name]))
+            return self.leaf(e.name, 1, 1)
+        if e.is_Number or e in (sp.pi, sp.E):
+            if not e.is_real:
+                raise UnsupportedExpression(f"non-real constant {e}")
+            return self.const(float(e))
+        if isinstance(e, sp.MatrixSymbol):
+            return self.leaf(e.name, self.integer(e.rows), self.integer(e.cols))
+        if isinstance(e, sp.Identity):
+            n = self.integer(e.rows)
+            return torch.eye(n, dtype=self.dtype, device=self.device).expand(self.batch, n, n)
+        if isinstance(e, sp.ZeroMatrix):
+            return torch.zeros(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
+        if isinstance(e, (sp.Add, sp.MatAdd)):
+            out = self(e.args[0])
+            for a in e.args[1:]:
+                out = out + self(a)
+            return out
+        if isinstance(e, sp.MatMul):
+            # Scalar factors commute: multiply them elementwise, chain the matrix factors with @.
+            out = self.const(1.0)
+            matrices = [a for a in e.args if isinstance(a, sp.MatrixExpr)]
+            for a in e.args:
+                if not isinstance(a, sp.MatrixExpr):
+                    out = out * self(a)
+            product = self(matrices[0])
+            for a in matrices[1:]:
+                product = product @ self(a)
+            return out * product
+        if isinstance(e, sp.MatPow):
+            base, exp = e.args
+            m = self(base)
+            if exp == -1:
+                return torch.linalg.inv(m)
+            if exp.is_Integer:
+                return torch.linalg.matrix_power(m, int(exp))
+            raise UnsupportedExpression(f"matrix power with non-integer exponent: {e}")
+        # MatMul and MatPow subclass Mul and Pow: test the matrix forms first.
+        if isinstance(e, sp.Mul):
+            out = self(e.args[0])
+            for a in e.args[1:]:
+                out = out * self(a)
+            return out
+        if isinstance(e, sp.Pow):
+            base, exp = e.args
+            if exp == sp.Rational(1, 2):
+                return torch.sqrt(self(base))
+            if exp == -1:
+                return 1 / self(base)
+            if exp.is_Integer:
+                return self(base) ** int(exp)
+            if base == sp.E:
+                return torch.exp(self(exp))
+            return self(base) ** self(exp)
+        if isinstance(e, sp.Inverse):
+            return torch.linalg.inv(self(e.arg))
+        if isinstance(e, sp.Transpose):
+            return self(e.arg).transpose(-1, -2)
+        if isinstance(e, sp.Determinant):
+            return torch.linalg.det(self(e.arg)).reshape(-1, 1, 1)
+        if isinstance(e, sp.Trace):
+            return torch.diagonal(self(e.arg), dim1=-2, dim2=-1).sum(-1).reshape(-1, 1, 1)
+        if isinstance(e, sp.log):
+            (arg,) = e.args
+            if isinstance(arg, sp.Determinant):
+                # log det through slogdet: accurate in low precision; log of a negative det is NaN.
+                sign, logabs = torch.linalg.slogdet(self(arg.arg))
+                return torch.where(sign > 0, logabs, torch.full_like(logabs, math.nan)).reshape(-1, 1, 1)
+            return torch.log(self(arg))
+        if isinstance(e, Scalar):
+            return self(e.args[0])
+        if isinstance(e, MatrixElement):
+            return self(e.parent)[:, self.integer(e.i), self.integer(e.j)].reshape(-1, 1, 1)
+        if isinstance(e, sp.Indexed):
+            base = self.values[e.base.label.name].to(device=self.device, dtype=self.dtype)
+            idx = self.integer(e.indices[0])
+            if not 0 <= idx < base.shape[-1]:
+                raise UnsupportedExpression(f"index {idx} out of range for {e.base} with {base.shape[-1]} entries")
+            return base[:, idx].reshape(-1, 1, 1)
+        if isinstance(e, sp.Sum):
+            body, (var, lo, hi) = e.args[0], e.args[1]
+            lo_i, hi_i = self.integer(lo), self.integer(hi)
+            out = self.const(0.0)
+            for i in range(lo_i, hi_i + 1):
+                self.bound[var] = i
+                try:
+                    out = out + self(body)
+                finally:
+                    del self.bound[var]
+            return out
+        if isinstance(e, (sp.Max, sp.Min)):
+            op = torch.maximum if isinstance(e, sp.Max) else torch.minimum
+            out = self(e.args[0])
+            for a in e.args[1:]:
+                out = op(out, self(a))
+            return out
+        unary = {sp.exp: torch.exp, sp.Abs: torch.abs, sp.sign: torch.sign, sp.tanh: torch.tanh,
+                 sp.sin: torch.sin, sp.cos: torch.cos}
+        for cls, fn in unary.items():
+            if isinstance(e, cls):
+                return fn(self(e.args[0]))
+        if isinstance(e, sp.Heaviside):
+            return (self(e.args[0]) > 0).to(self.dtype)
+        raise UnsupportedExpression(
+            f"cannot evaluate {type(e).__name__} ({e}) numerically; give the claim its own numeric function"
+        )
+
+
+def evaluate(expr: sp.Basic, values: Mapping[str, torch.Tensor], dims: Mapping[str, int] | None = None,
+             *, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
+             batch: int | None = None) -> torch.Tensor:
+    """Evaluate `expr` on a batch: returns (B,) for scalar expressions, (B, rows, cols) for matrices.
+
+    `values` maps symbol names to tensors (scalars (B,), vectors (B, n), matrices (B, n, m), indexed
+    families (B, K)); `dims` maps dimension symbols to ints.
+    """
+    if batch is None:
+        batch = next(iter(values.values())).shape[0] if values else 1
+    ev = _Evaluator(values, dict(dims or {}), batch, dtype, device)
+    out = ev(sp.sympify(expr))
+    if isinstance(expr, sp.MatrixExpr) and expr.shape != (1, 1):
+        return out
+    return out.reshape(batch)

@@ -1,0 +1,212 @@
+"""Variable kinds and their batched random-instance generators (one tensor per variable, batch first).
+
+Every generator draws on the CPU in float64 from an explicit `torch.Generator`, so an instance depends
+only on (seed, dims, batch) and is identical whichever device later evaluates it. Shapes: scalars
+(B,), vectors (B, n), matrices (B, n, m), probability vectors (B, n), densities on a grid (B, m).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+Dims = dict[str, int]
+
+
+def _size(spec: int | str, dims: Dims) -> int:
+    return spec if isinstance(spec, int) else dims[spec]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How to draw one variable; subclasses say which values are legal."""
+
+    description: str = field(init=False, default="")
+
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Real(Kind):
+    """A real scalar, uniform on [low, high]."""
+
+    low: float = -3.0
+    high: float = 3.0
+
+    @property
+    def description(self) -> str:
+        return f"real in [{self.low}, {self.high}]"
+
+    def draw(self, batch, dims, gen):
+        return self.low + (self.high - self.low) * torch.rand(batch, generator=gen, dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class Positive(Kind):
+    """A positive scalar, log-uniform on [low, high] so every order of magnitude is sampled."""
+
+    low: float = 0.1
+    high: float = 10.0
+
+    @property
+    def description(self) -> str:
+        return f"positive in [{self.low}, {self.high}] (log-uniform)"
+
+    def draw(self, batch, dims, gen):
+        u = torch.rand(batch, generator=gen, dtype=torch.float64)
+        return torch.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * u)
+
+
+@dataclass(frozen=True)
+class Vector(Kind):
+    """A vector in R^dim with iid N(0, scale^2) entries."""
+
+    dim: int | str = "n"
+    scale: float = 1.0
+
+    @property
+    def description(self) -> str:
+        return f"vector in R^{self.dim}"
+
+    def draw(self, batch, dims, gen):
+        return self.scale * torch.randn(batch, _size(self.dim, dims), generator=gen, dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class Matrix(Kind):
+    """A general real rows x cols matrix with iid N(0, scale^2) entries."""
+
+    rows: int | str = "n"
+    cols: int | str = "n"
+    scale: float = 1.0
+
+    @property
+    def description(self) -> str:
+        return f"real {self.rows}x{self.cols} matrix"
+
+    def draw(self, batch, dims, gen):
+        shape = (batch, _size(self.rows, dims), _size(self.cols, dims))
+        return self.scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+
+def _orthogonal(batch: int, n: int, gen: torch.Generator) -> torch.Tensor:
+    """Haar-distributed orthogonal matrices via QR with the sign fix of Mezzadri (2007)."""
+    q, r = torch.linalg.qr(torch.randn(batch, n, n, generator=gen, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+
+
+@dataclass(frozen=True)
+class Invertible(Kind):
+    """An invertible n x n matrix U diag(s) V^T with singular values in [1/cond_sqrt, cond_sqrt].
+
+    Half of every batch has negative determinant (one singular direction flipped), so formulas that
+    forget the absolute value in |det A| are caught.
+    """
+
+    dim: int | str = "n"
+    cond_sqrt: float = 2.0
+
+    @property
+    def description(self) -> str:
+        return f"invertible {self.dim}x{self.dim} matrix (condition number <= {self.cond_sqrt ** 2:g}, both det signs)"
+
+    def draw(self, batch, dims, gen):
+        n = _size(self.dim, dims)
+        u, v = _orthogonal(batch, n, gen), _orthogonal(batch, n, gen)
+        log_c = math.log(self.cond_sqrt)
+        s = torch.exp((2 * torch.rand(batch, n, generator=gen, dtype=torch.float64) - 1) * log_c)
+        sign = torch.ones(batch, n, dtype=torch.float64)
+        sign[::2, 0] = -1.0
+        # det(U)det(V) is +-1 at random; fix the overall sign so even rows are negative, odd positive.
+        a = u @ torch.diag_embed(s * sign) @ v.transpose(-1, -2)
+        det_sign = torch.sign(torch.linalg.det(a))
+        want = torch.where(torch.arange(batch) % 2 == 0, -1.0, 1.0).to(torch.float64)
+        flip = (det_sign != want).to(torch.float64)
+        a[:, 0, :] *= 1 - 2 * flip.unsqueeze(-1)
+        return a
+
+
+@dataclass(frozen=True)
+class SPD(Kind):
+    """A symmetric positive definite n x n matrix Q diag(lam) Q^T with eigenvalues in [low, high]."""
+
+    dim: int | str = "n"
+    low: float = 0.25
+    high: float = 4.0
+
+    @property
+    def description(self) -> str:
+        return f"symmetric positive definite {self.dim}x{self.dim} matrix (eigenvalues in [{self.low}, {self.high}])"
+
+    def draw(self, batch, dims, gen):
+        n = _size(self.dim, dims)
+        q = _orthogonal(batch, n, gen)
+        u = torch.rand(batch, n, generator=gen, dtype=torch.float64)
+        lam = torch.exp(math.log(self.low) + (math.log(self.high) - math.log(self.low)) * u)
+        m = q @ torch.diag_embed(lam) @ q.transpose(-1, -2)
+        return (m + m.transpose(-1, -2)) / 2
+
+
+@dataclass(frozen=True)
+class ProbabilityVector(Kind):
+    """A strictly positive probability vector of length dim (softmax of N(0, spread^2) logits)."""
+
+    dim: int | str = "n"
+    spread: float = 1.5
+
+    @property
+    def description(self) -> str:
+        return f"probability vector of length {self.dim} (all entries > 0)"
+
+    def draw(self, batch, dims, gen):
+        logits = self.spread * torch.randn(batch, _size(self.dim, dims), generator=gen, dtype=torch.float64)
+        return torch.softmax(logits, dim=-1)
+
+
+GRID_HALF_WIDTH = 10.0
+
+
+def density_grid(points: int) -> tuple[torch.Tensor, float]:
+    """The grid on [-10, 10] that densities are tabulated on, and its spacing (for Riemann sums)."""
+    x = torch.linspace(-GRID_HALF_WIDTH, GRID_HALF_WIDTH, points, dtype=torch.float64)
+    return x, float(x[1] - x[0])
+
+
+@dataclass(frozen=True)
+class DensityOnGrid(Kind):
+    """A probability density on R tabulated on `density_grid(points)`: a mixture of 1-3 Gaussians.
+
+    Values are normalised so that the Riemann sum is exactly 1; the tails beyond +-10 are below
+    1e-15 because means lie in [-3, 3] and standard deviations in [0.3, 1.5].
+    """
+
+    points: int = 801
+
+    @property
+    def description(self) -> str:
+        return f"density on a {self.points}-point grid over [-10, 10] (Gaussian mixture)"
+
+    def draw(self, batch, dims, gen):
+        x, dx = density_grid(self.points)
+        k = 3
+        means = 6 * torch.rand(batch, k, 1, generator=gen, dtype=torch.float64) - 3
+        stds = 0.3 + 1.2 * torch.rand(batch, k, 1, generator=gen, dtype=torch.float64)
+        weights = torch.softmax(torch.randn(batch, k, 1, generator=gen, dtype=torch.float64) * 2, dim=1)
+        comps = torch.exp(-0.5 * ((x - means) / stds) ** 2) / (stds * math.sqrt(2 * math.pi))
+        density = (weights * comps).sum(dim=1)
+        return density / (density.sum(dim=-1, keepdim=True) * dx)
+
+
+@dataclass(frozen=True)
+class Variable:
+    """A named variable of a claim: the name its sympy symbol and its sample entry share."""
+
+    name: str
+    kind: Kind
+    latex: str | None = None
+
+    def draw(self, batch: int, dims: Dims, gen: torch.Generator) -> torch.Tensor:
+        return self.kind.draw(batch, dims, gen)

@@ -1,0 +1,192 @@
+"""The data model of a checked derivation: derivations hold claims; claims hold steps, references and mutants."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Union
+
+import sympy as sp
+import torch
+
+from checkers.evaluate import evaluate
+from checkers.kinds import Variable
+from checkers.tolerances import Tolerance
+
+if TYPE_CHECKING:
+    from checkers.symbolic import Strategy
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate per instance: its mean and its standard error, both shaped (B,)."""
+
+    mean: torch.Tensor
+    stderr: torch.Tensor
+
+
+Value = Union[torch.Tensor, Estimate]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A batch of random instances of a claim's variables, at one dtype on one device.
+
+    `values[name]` is batch-first; `dims` holds the dimension symbols' values for the whole batch;
+    `seed` is the torch seed the batch was drawn from (so Monte Carlo noise can be seeded from it).
+    """
+
+    values: Mapping[str, torch.Tensor]
+    dims: Mapping[str, int]
+    seed: int
+    size: int
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(iter(self.values.values())).dtype if self.values else torch.float64
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.values.values())).device if self.values else torch.device("cpu")
+
+    def __getitem__(self, name: str) -> torch.Tensor:
+        return self.values[name]
+
+    def to(self, dtype: torch.dtype, device: torch.device | str) -> Sample:
+        moved = {k: v.to(device=device, dtype=dtype) for k, v in self.values.items()}
+        return replace(self, values=moved)
+
+    def evaluate(self, expr: sp.Basic) -> torch.Tensor:
+        """Evaluate a sympy expression on this batch at the sample's own dtype and device."""
+        return evaluate(expr, self.values, self.dims, dtype=self.dtype, device=self.device, batch=self.size)
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A CPU generator seeded from this batch, for claims that draw their own noise."""
+        return torch.Generator().manual_seed(self.seed + offset)
+
+    def instance(self, index: int, max_items: int = 12) -> dict[str, object]:
+        """One instance as plain Python values, long tensors abbreviated, for failure reports."""
+        out: dict[str, object] = dict(self.dims)
+        for name, v in self.values.items():
+            row = v[index].detach().to("cpu", torch.float64)
+            if row.numel() <= max_items:
+                out[name] = row.tolist() if row.dim() else float(row)
+            else:
+                out[name] = f"tensor of shape {tuple(row.shape)}, first values {row.flatten()[:4].tolist()}"
+        return out
+
+
+NumericFn = Callable[[Sample], tuple[Value, Value]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link lhs = ... = expr = ... = rhs of a claim's chain, with the reason it holds."""
+
+    expr: sp.Basic
+    justification: str
+    relation: str = "="  # how this expression relates to the previous one in the chain
+    symbolic: Strategy | None = None  # None: the claim's own strategy
+    numeric: bool = True  # False when `expr` has no torch translation (an integral, an expectation)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An independent implementation (torch.distributions, autograd, Monte Carlo) of one side of a claim."""
+
+    id: str
+    description: str
+    compute: Callable[[Sample], Value]
+    side: str = "rhs"
+    tolerance: Tolerance | None = None  # float64 tolerance; None: the table's
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A deliberately wrong variant of a claim that the checker must reject.
+
+    Give either `rhs` (a wrong formula replacing the claim's right-hand side) or `numeric` (a wrong
+    computation replacing the claim's numeric function).
+    """
+
+    id: str
+    description: str
+    rhs: sp.Basic | None = None
+    numeric: NumericFn | None = None
+
+
+DEFAULT_DTYPES = (torch.float64, torch.float32, torch.float16)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A statement `lhs relation rhs` over declared variables, checked symbolically, numerically and against references.
+
+    relation: "=" or "<=" / ">=" (elementwise, per instance), or "≈" for a Monte Carlo estimate
+    whose numeric function returns an `Estimate` (checked within `z` standard errors).
+    """
+
+    id: str
+    statement: str
+    lhs: sp.Basic | None = None
+    rhs: sp.Basic | None = None
+    relation: str = "="
+    variables: tuple[Variable, ...] = ()
+    dims: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    definitions: Mapping[sp.Symbol, sp.Basic] = field(default_factory=dict)  # e.g. {Sigma: A * A.T}
+    assumptions: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    symbolic: Strategy | None = None
+    numeric: NumericFn | None = None
+    references: tuple[Reference, ...] = ()
+    mutants: tuple[Mutant, ...] = ()
+    tolerances: Mapping[torch.dtype, Tolerance] = field(default_factory=dict)
+    dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES
+    instances: int = 1000
+    z: float = 5.0
+
+    def __post_init__(self):
+        if self.relation not in ("=", "<=", ">=", "≈"):
+            raise ValueError(f"claim {self.id!r}: relation must be '=', '<=', '>=' or '≈' (got {self.relation!r})")
+        if self.numeric is None and (self.lhs is None or self.rhs is None):
+            raise ValueError(f"claim {self.id!r}: give lhs and rhs, or a numeric function")
+        if not self.mutants:
+            raise ValueError(f"claim {self.id!r}: every claim needs at least one mutant the checker must reject")
+
+    def expand_definitions(self, expr: sp.Basic | None) -> sp.Basic | None:
+        """`expr` with defined symbols (Sigma := A A^T) replaced by their definitions, for symbolic proofs."""
+        if expr is None or not self.definitions:
+            return expr
+        return expr.subs(dict(self.definitions))
+
+    def sides(self, sample: Sample, rhs: sp.Basic | None = None) -> tuple[Value, Value]:
+        """Both sides on `sample`: the claim's numeric function, or its sympy sides evaluated."""
+        if self.numeric is not None and rhs is None:
+            return self.numeric(sample)
+        return sample.evaluate(self.lhs), sample.evaluate(self.rhs if rhs is None else rhs)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A picture for the reports: `draw(ax)` plots on one matplotlib Axes from the derivation's own formulas."""
+
+    id: str
+    caption: str
+    draw: Callable[[object], None]
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A problem's worked solution: an id, a title, where it comes from, and its claims in order."""
+
+    id: str
+    title: str
+    source: str  # problem-set reference, e.g. "hw6-2021 P3"
+    claims: tuple[Claim, ...]
+    statement: str = ""  # the problem, retyped (LaTeX allowed)
+    figures: tuple[Figure, ...] = ()
+
+    @property
+    def problem_sets(self) -> tuple[str, ...]:
+        """Problem-set ids this derivation answers (from `source`, e.g. ('hw6-2021', 'student-hw6'))."""
+        return tuple(part.strip().split()[0] for part in self.source.split(","))

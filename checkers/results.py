@@ -1,0 +1,194 @@
+"""Result records of a verification run, their failure reports, and their JSON form."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from checkers.symbolic import SymbolicResult
+
+
+def _fmt(x: object) -> str:
+    if isinstance(x, float):
+        return f"{x:.6g}"
+    if isinstance(x, list):
+        return "[" + ", ".join(_fmt(v) for v in x) + "]"
+    return str(x)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Everything needed to understand and replay one failing instance."""
+
+    what: str  # "claim", "step 2", "reference mvn-log-prob", ...
+    device: str
+    dtype: str
+    seed: int  # the run's seed (hypothesis draws dims and batch seeds from it)
+    batch_seed: int
+    dims: dict[str, int]
+    index: int
+    instance: dict[str, object]
+    lhs: object
+    rhs: object
+    abs_error: float
+    rel_error: float
+    rtol: float
+    atol: float
+    tolerance_reason: str
+    replay: str
+
+    def render(self) -> str:
+        lines = [
+            f"{self.what}: mismatch on {self.device} {self.dtype} (seed {self.seed}, batch seed {self.batch_seed}, "
+            f"dims {self.dims or '{}'}, instance {self.index})",
+            f"  lhs = {_fmt(self.lhs)}",
+            f"  rhs = {_fmt(self.rhs)}",
+            f"  |lhs - rhs| = {self.abs_error:.3g}, relative {self.rel_error:.3g}; "
+            f"allowed atol {self.atol:g} + rtol {self.rtol:g} * |rhs| ({self.tolerance_reason})",
+            "  instance: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in self.instance.items()),
+            f"  replay: {self.replay}",
+        ]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class NumericResult:
+    """One side-by-side comparison (claim, step, reference or mutant) on one device and dtype."""
+
+    device: str
+    dtype: str
+    instances: int
+    worst_abs_error: float
+    worst_rel_error: float
+    rtol: float
+    atol: float
+    passed: bool
+    skipped: str = ""  # non-empty: why this device/dtype did not run
+    failure: Failure | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class StepResult:
+    index: int
+    justification: str
+    symbolic: SymbolicResult
+    numeric: NumericResult | None  # float64 on cpu; None when the step has no numeric form
+
+    @property
+    def passed(self) -> bool:
+        return self.symbolic.ok and (self.numeric is None or self.numeric.passed)
+
+
+@dataclass(frozen=True)
+class ReferenceResult:
+    id: str
+    description: str
+    results: tuple[NumericResult, ...]  # float64 per device
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed or r.skipped for r in self.results)
+
+
+@dataclass(frozen=True)
+class MutantResult:
+    id: str
+    description: str
+    caught: bool
+    evidence: str  # how it was rejected, or why it was not
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    id: str
+    statement: str
+    relation: str
+    symbolic: SymbolicResult
+    steps: tuple[StepResult, ...]
+    numeric: tuple[NumericResult, ...]
+    references: tuple[ReferenceResult, ...]
+    mutants: tuple[MutantResult, ...]
+    seconds: float = 0.0
+
+    @property
+    def failures(self) -> list[str]:
+        """Human-readable reasons this claim failed (empty when it passed)."""
+        out = []
+        if not self.symbolic.ok:
+            out.append(f"symbolic: {self.symbolic.detail}")
+        for s in self.steps:
+            if not s.symbolic.ok:
+                out.append(f"step {s.index} symbolic: {s.symbolic.detail}")
+            if s.numeric is not None and not s.numeric.passed:
+                out.append(s.numeric.failure.render() if s.numeric.failure else f"step {s.index}: numeric failure")
+        for r in self.numeric:
+            if not r.passed and not r.skipped:
+                out.append(r.failure.render() if r.failure else f"numeric failure on {r.device} {r.dtype}")
+        for ref in self.references:
+            for r in ref.results:
+                if not r.passed and not r.skipped:
+                    out.append(r.failure.render() if r.failure else f"reference {ref.id} failed")
+        for m in self.mutants:
+            if not m.caught:
+                out.append(f"mutant {m.id} ({m.description}) survived: {m.evidence}")
+        return out
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def ran_numeric(self) -> bool:
+        return any(not r.skipped for r in self.numeric)
+
+
+@dataclass(frozen=True)
+class DerivationResult:
+    id: str
+    title: str
+    source: str
+    claims: tuple[ClaimResult, ...]
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.claims)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    derivations: tuple[DerivationResult, ...]
+    seed: int
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...]
+    versions: dict[str, str]
+    started: str
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def passed(self) -> bool:
+        return all(d.passed for d in self.derivations)
+
+
+def _jsonable(obj):
+    if dataclasses.is_dataclass(obj):
+        out = {f.name: _jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        for extra in ("passed", "ok"):
+            if hasattr(type(obj), extra) and isinstance(getattr(type(obj), extra), property):
+                out[extra] = getattr(obj, extra)
+        return out
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+def to_json(run: RunResult) -> dict:
+    """The JSON document of `proofcheck verify --json`: top-level `passed` and `derivations`."""
+    doc = _jsonable(run)
+    return {"passed": run.passed, **{k: v for k, v in doc.items() if k != "passed"}}

@@ -1,0 +1,89 @@
+"""The tolerance table keyed by dtype, and the elementwise closeness measure every numeric check uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed error |actual - expected| <= atol + rtol * |expected|; `reason` justifies an override."""
+
+    rtol: float
+    atol: float
+    reason: str = "default for the dtype (torch.testing's table)"
+
+
+# torch.testing's _DTYPE_PRECISIONS: rounding error of one well-conditioned operation chain.
+DEFAULT_TOLERANCES: dict[torch.dtype, Tolerance] = {
+    torch.float64: Tolerance(rtol=1e-7, atol=1e-7),
+    torch.float32: Tolerance(rtol=1.3e-6, atol=1e-5),
+    torch.float16: Tolerance(rtol=1e-3, atol=1e-5),
+    torch.bfloat16: Tolerance(rtol=1.6e-2, atol=1e-5),
+}
+
+DTYPES_BY_NAME: dict[str, torch.dtype] = {
+    "float64": torch.float64,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+}
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    """`torch.float32` -> `"float32"`."""
+    return str(dtype).removeprefix("torch.")
+
+
+def tolerance_for(dtype: torch.dtype, overrides: dict[torch.dtype, Tolerance] | None = None) -> Tolerance:
+    """The claim's override for `dtype` if it has one, else the table's entry."""
+    if overrides and dtype in overrides:
+        return overrides[dtype]
+    return DEFAULT_TOLERANCES[dtype]
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """Elementwise comparison of `actual` against `expected` (both float64, one row per instance)."""
+
+    abs_error: torch.Tensor  # worst absolute error per instance
+    rel_error: torch.Tensor  # worst relative error per instance
+    excess: torch.Tensor  # worst (|a - e| - allowed) per instance; > 0 means out of tolerance
+
+
+def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> Discrepancy:
+    """Per-instance errors of `actual` vs `expected`; NaN or inf where `expected` is finite counts as failure."""
+    actual = actual.to(torch.float64)
+    expected = expected.to(device=actual.device, dtype=torch.float64)
+    actual, expected = torch.broadcast_tensors(actual, expected)
+    diff = (actual - expected).abs()
+    both_inf = torch.isinf(actual) & torch.isinf(expected) & (torch.sign(actual) == torch.sign(expected))
+    diff = torch.where(both_inf, torch.zeros_like(diff), diff)
+    diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
+    allowed = tol.atol + tol.rtol * expected.abs()
+    rel = diff / expected.abs().clamp_min(torch.finfo(torch.float64).tiny)
+    flat = diff.shape[0], -1
+    return Discrepancy(
+        abs_error=diff.reshape(flat).amax(dim=1),
+        rel_error=rel.reshape(flat).amax(dim=1),
+        excess=(diff - allowed).reshape(flat).amax(dim=1),
+    )
+
+
+def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance) -> Discrepancy:
+    """Per-instance amount by which `smaller <= larger` fails, beyond the rounding allowance."""
+    smaller = smaller.to(torch.float64)
+    larger = larger.to(device=smaller.device, dtype=torch.float64)
+    smaller, larger = torch.broadcast_tensors(smaller, larger)
+    over = (smaller - larger).clamp_min(0.0)
+    over = torch.where(torch.isnan(over), torch.full_like(over, float("inf")), over)
+    allowed = tol.atol + tol.rtol * larger.abs()
+    rel = over / larger.abs().clamp_min(torch.finfo(torch.float64).tiny)
+    flat = over.shape[0], -1
+    return Discrepancy(
+        abs_error=over.reshape(flat).amax(dim=1),
+        rel_error=rel.reshape(flat).amax(dim=1),
+        excess=(over - allowed).reshape(flat).amax(dim=1),
+    )

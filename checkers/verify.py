@@ -1,0 +1,308 @@
+"""The verification engine: draws instances with hypothesis, runs the symbolic, numeric, reference and mutant checks."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import math
+import platform
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+import torch
+from hypothesis import Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from checkers.devices import supports
+from checkers.model import Claim, Derivation, Estimate, Sample, Value
+from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResult, NumericResult, ReferenceResult,
+                              RunResult, StepResult)
+from checkers.symbolic import SymbolicResult, not_attempted
+from checkers.tolerances import Discrepancy, Tolerance, compare, dtype_name, tolerance_for, violation
+
+CONFIGS_PER_CLAIM = 4
+MUTANT_TIME_LIMIT = 5.0
+
+
+@dataclass(frozen=True)
+class Config:
+    """One hypothesis draw: the dimensions and the torch seed of one batch."""
+
+    dims: dict[str, int]
+    batch_seed: int
+
+
+def draw_configs(claim: Claim, seed: int, count: int = CONFIGS_PER_CLAIM) -> list[Config]:
+    """Hypothesis draws `count` (dims, batch seed) pairs; the same `seed` always gives the same list.
+
+    Hypothesis tries the simplest example first (every dimension at its lower bound), then spreads out.
+    """
+    strategy = st.fixed_dictionaries({
+        "dims": st.fixed_dictionaries({name: st.integers(lo, hi) for name, (lo, hi) in sorted(claim.dims.items())}),
+        "batch_seed": st.integers(0, 2**31 - 1),
+    })
+    drawn: list[Config] = []
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(__import__("hypothesis").HealthCheck))
+    @given(strategy)
+    def collect(example):
+        config = Config(dict(example["dims"]), example["batch_seed"])
+        if config not in drawn:
+            drawn.append(config)
+
+    collect()
+    return drawn[:count]
+
+
+def draw_sample(claim: Claim, config: Config, batch: int) -> Sample:
+    """The float64 CPU batch for one config: every variable drawn from one seeded generator."""
+    gen = torch.Generator().manual_seed(config.batch_seed)
+    values = {v.name: v.draw(batch, config.dims, gen) for v in claim.variables}
+    sample = Sample(values=values, dims=config.dims, seed=config.batch_seed, size=batch)
+    for symbol, definition in claim.definitions.items():
+        values[symbol.name] = sample.evaluate(definition)
+    return sample
+
+
+def _as_rows(value: torch.Tensor, batch: int) -> torch.Tensor:
+    value = value.detach()
+    if value.dim() == 0:
+        value = value.expand(batch)
+    return value.reshape(batch, -1).to("cpu", torch.float64)
+
+
+def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float, batch: int) -> Discrepancy:
+    """Per-instance error of `lhs relation rhs`; an Estimate on the left is allowed z standard errors."""
+    if isinstance(lhs, Estimate):
+        mean, target = _as_rows(lhs.mean, batch), _as_rows(rhs, batch)
+        slack = Tolerance(0.0, 0.0)
+        d = compare(mean, target, slack)
+        allowed = z * _as_rows(lhs.stderr, batch).amax(dim=1) + tol.atol + tol.rtol * target.abs().amax(dim=1)
+        return Discrepancy(d.abs_error, d.rel_error, d.abs_error - allowed)
+    lhs, rhs = _as_rows(lhs, batch), _as_rows(rhs, batch)
+    if relation == "<=":
+        return violation(lhs, rhs, tol)
+    if relation == ">=":
+        return violation(rhs, lhs, tol)
+    return compare(lhs, rhs, tol)
+
+
+def _value_at(value: Value, index: int) -> object:
+    if isinstance(value, Estimate):
+        return {"mean": float(value.mean.reshape(-1)[index]), "stderr": float(value.stderr.reshape(-1)[index])}
+    row = value.detach().reshape(value.shape[0], -1)[index].to("cpu", torch.float64) if value.dim() else value
+    return row.tolist() if row.numel() > 1 else float(row.reshape(()))
+
+
+@dataclass
+class _Worst:
+    """Running aggregate of discrepancies over the batches of one comparison."""
+
+    instances: int = 0
+    abs_error: float = 0.0
+    rel_error: float = 0.0
+    excess: float = -math.inf
+    failure_args: tuple | None = None
+
+    def add(self, d: Discrepancy, sample: Sample, lhs: Value, rhs: Value, new_instances: bool = True):
+        if new_instances:
+            self.instances += sample.size
+        self.abs_error = max(self.abs_error, float(d.abs_error.max()))
+        self.rel_error = max(self.rel_error, float(d.rel_error.max()))
+        i = int(torch.argmax(d.excess))
+        if float(d.excess[i]) > self.excess:
+            self.excess = float(d.excess[i])
+            self.failure_args = (sample, i, _value_at(lhs, i), _value_at(rhs, i), float(d.abs_error[i]),
+                                 float(d.rel_error[i]))
+
+    @property
+    def passed(self) -> bool:
+        return self.excess <= 0 and math.isfinite(self.abs_error)
+
+
+class ClaimChecker:
+    """Checks one claim of one derivation with one run seed."""
+
+    def __init__(self, derivation: Derivation, claim: Claim, seed: int, instances: int | None = None):
+        self.derivation, self.claim, self.seed = derivation, claim, seed
+        self.configs = draw_configs(claim, seed)
+        total = instances or claim.instances
+        batch = math.ceil(total / len(self.configs))
+        self.samples = [draw_sample(claim, c, batch) for c in self.configs]
+
+    def replay(self, device: str, dtype: str) -> str:
+        return (f"proofcheck verify {self.derivation.id}/{self.claim.id} --seed {self.seed} "
+                f"--device {device} --dtype {dtype}")
+
+    def _result(self, what: str, worst: _Worst, device: str, dtype: torch.dtype, tol: Tolerance,
+                started: float) -> NumericResult:
+        failure = None
+        if not worst.passed and worst.failure_args is not None:
+            sample, i, lhs, rhs, abs_err, rel_err = worst.failure_args
+            failure = Failure(
+                what=f"{self.derivation.id} / {self.claim.id} / {what}", device=device, dtype=dtype_name(dtype),
+                seed=self.seed, batch_seed=sample.seed, dims=dict(sample.dims), index=i,
+                instance=sample.instance(i), lhs=lhs, rhs=rhs, abs_error=abs_err, rel_error=rel_err,
+                rtol=tol.rtol, atol=tol.atol, tolerance_reason=tol.reason,
+                replay=self.replay(device, dtype_name(dtype)))
+        return NumericResult(device, dtype_name(dtype), worst.instances, worst.abs_error, worst.rel_error,
+                             tol.rtol, tol.atol, worst.passed, failure=failure, seconds=time.perf_counter() - started)
+
+    def _oracle_sample(self, sample: Sample, device: str) -> Sample:
+        return sample.to(torch.float64, device if supports(device, torch.float64) else "cpu")
+
+    def numeric(self, device: str, dtype: torch.dtype) -> NumericResult:
+        """Both sides at `dtype` on `device` against the float64 oracle on the same (rounded) instance."""
+        claim, started = self.claim, time.perf_counter()
+        tol = tolerance_for(dtype, claim.tolerances)
+        if not supports(device, dtype):
+            return NumericResult(device, dtype_name(dtype), 0, 0, 0, tol.rtol, tol.atol, True,
+                                 skipped=f"{device} does not support {dtype_name(dtype)}")
+        worst = _Worst()
+        try:
+            for sample in self.samples:
+                low = sample.to(dtype, device)
+                lhs_o, rhs_o = claim.sides(self._oracle_sample(low, device))
+                if dtype == torch.float64:
+                    worst.add(_discrepancy(lhs_o, rhs_o, claim.relation, tol, claim.z, sample.size), low, lhs_o, rhs_o)
+                    continue
+                lhs_d, rhs_d = claim.sides(low)
+                if claim.relation in ("<=", ">="):
+                    worst.add(_discrepancy(lhs_d, rhs_d, claim.relation, tol, claim.z, sample.size), low, lhs_d, rhs_d)
+                    continue
+                worst.add(_discrepancy(lhs_d, rhs_o, claim.relation, tol, claim.z, sample.size), low, lhs_d, rhs_o)
+                if not isinstance(rhs_d, Estimate):
+                    worst.add(_discrepancy(rhs_d, rhs_o, "=", tol, claim.z, sample.size), low, rhs_d, rhs_o,
+                              new_instances=False)
+        except (RuntimeError, NotImplementedError) as exc:
+            if "not implemented for" in str(exc) or "not supported" in str(exc).lower():
+                return NumericResult(device, dtype_name(dtype), 0, 0, 0, tol.rtol, tol.atol, True,
+                                     skipped=f"torch cannot compute this in {dtype_name(dtype)} on {device}: "
+                                             f"{str(exc).splitlines()[0]}")
+            raise
+        return self._result("numeric", worst, device, dtype, tol, started)
+
+    def steps(self) -> list[StepResult]:
+        """Each link of the chain lhs = s1 = s2 ... symbolically and numerically (float64, cpu)."""
+        claim, out = self.claim, []
+        previous = claim.lhs
+        tol = tolerance_for(torch.float64, claim.tolerances)
+        for index, step in enumerate(claim.steps, start=1):
+            strategy = step.symbolic or claim.symbolic or not_attempted("no symbolic strategy declared")
+            symbolic = strategy.prove(claim.expand_definitions(previous), claim.expand_definitions(step.expr),
+                                      step.relation)
+            numeric = None
+            if step.numeric:
+                started, worst = time.perf_counter(), _Worst()
+                for sample in self.samples:
+                    a, b = sample.evaluate(previous), sample.evaluate(step.expr)
+                    worst.add(_discrepancy(a, b, step.relation, tol, claim.z, sample.size), sample, a, b)
+                numeric = self._result(f"step {index}", worst, "cpu", torch.float64, tol, started)
+            out.append(StepResult(index, step.justification, symbolic, numeric))
+            previous = step.expr
+        return out
+
+    def reference(self, ref, devices: Sequence[str]) -> ReferenceResult:
+        """The claim's side `ref.side` against an independent implementation, in float64 per device."""
+        claim, results = self.claim, []
+        tol = ref.tolerance or tolerance_for(torch.float64, claim.tolerances)
+        for device in devices:
+            started, worst = time.perf_counter(), _Worst()
+            if not supports(device, torch.float64):
+                results.append(NumericResult(device, "float64", 0, 0, 0, tol.rtol, tol.atol, True,
+                                             skipped=f"{device} does not support float64"))
+                continue
+            for sample in self.samples:
+                s = sample.to(torch.float64, device)
+                lhs, rhs = claim.sides(s)
+                ours = lhs if ref.side == "lhs" else rhs
+                theirs = ref.compute(s)
+                if isinstance(theirs, Estimate):
+                    d = _discrepancy(theirs, ours, "=", tol, claim.z, s.size)
+                else:
+                    d = _discrepancy(ours, theirs, "=", tol, claim.z, s.size)
+                worst.add(d, s, ours, theirs)
+            results.append(self._result(f"reference {ref.id}", worst, device, torch.float64, tol, started))
+        return ReferenceResult(ref.id, ref.description, tuple(results))
+
+    def mutant(self, mutant) -> MutantResult:
+        """Caught when the float64 CPU check rejects an instance and sympy does not "prove" the mutant.
+
+        A mutant that the symbolic strategy proves would expose an unsound rewrite: it is reported
+        as surviving. Symbolic attempts on mutants get a short time limit; running out is not a proof.
+        """
+        claim = self.claim
+        tol = tolerance_for(torch.float64, claim.tolerances)
+        if mutant.rhs is not None and claim.symbolic is not None:
+            strategy = dataclasses.replace(claim.symbolic, time_limit=min(claim.symbolic.time_limit, MUTANT_TIME_LIMIT))
+            verdict = strategy.prove(claim.expand_definitions(claim.lhs), claim.expand_definitions(mutant.rhs),
+                                     claim.relation)
+            if verdict.status == "proved":
+                return MutantResult(mutant.id, mutant.description, False,
+                                    f"the symbolic strategy proved this wrong variant ({verdict.detail}): unsound rewrite")
+        for sample in self.samples:
+            try:
+                lhs, rhs = mutant.numeric(sample) if mutant.numeric else claim.sides(sample, rhs=mutant.rhs)
+            except Exception as exc:  # a mutant that cannot even be evaluated is not "caught"
+                return MutantResult(mutant.id, mutant.description, False, f"could not evaluate the mutant: {exc}")
+            d = _discrepancy(lhs, rhs, claim.relation, tol, claim.z, sample.size)
+            bad = d.excess > 0
+            if bool(bad.any()):
+                i = int(torch.argmax(d.excess))
+                return MutantResult(mutant.id, mutant.description, True,
+                                    f"rejected on cpu float64: {int(bad.sum())}/{sample.size} instances out of tolerance "
+                                    f"(dims {dict(sample.dims) or '{}'}, batch seed {sample.seed}; worst relative "
+                                    f"error {float(d.rel_error[i]):.3g})")
+        return MutantResult(mutant.id, mutant.description, False,
+                            f"every one of {sum(s.size for s in self.samples)} instances passed")
+
+    def run(self, devices: Sequence[str], dtypes: Sequence[torch.dtype] | None = None) -> ClaimResult:
+        claim, started = self.claim, time.perf_counter()
+        if claim.symbolic is None:
+            symbolic = SymbolicResult("not attempted", detail="the claim declares no symbolic strategy")
+        else:
+            symbolic = claim.symbolic.prove(claim.expand_definitions(claim.lhs), claim.expand_definitions(claim.rhs),
+                                            claim.relation)
+        wanted = [d for d in claim.dtypes if dtypes is None or d in dtypes]
+        numeric = tuple(self.numeric(dev, dt) for dev in devices for dt in wanted)
+        references = tuple(self.reference(r, devices) for r in claim.references)
+        mutants = tuple(self.mutant(m) for m in claim.mutants)
+        return ClaimResult(claim.id, claim.statement, claim.relation, symbolic, tuple(self.steps()), numeric,
+                           references, mutants, time.perf_counter() - started)
+
+
+def versions() -> dict[str, str]:
+    """Library versions a result depends on (printed in every report)."""
+    return {"python": platform.python_version(), "torch": torch.__version__, "sympy": sp.__version__}
+
+
+ClaimCallback = Callable[[Derivation, Claim, ClaimResult], None]
+
+
+def verify(derivations: Iterable[Derivation], *, seed: int = 0, devices: Sequence[str] = ("cpu",),
+           dtypes: Sequence[torch.dtype] | None = None, claim_ids: dict[str, set[str]] | None = None,
+           instances: int | None = None, on_claim: ClaimCallback | None = None) -> RunResult:
+    """Check every claim of every derivation; `claim_ids` restricts a derivation to some of its claims."""
+    started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    started = time.perf_counter()
+    results = []
+    for derivation in derivations:
+        wanted = (claim_ids or {}).get(derivation.id)
+        claim_results = []
+        for claim in derivation.claims:
+            if wanted and claim.id not in wanted:
+                continue
+            result = ClaimChecker(derivation, claim, seed, instances).run(devices, dtypes)
+            claim_results.append(result)
+            if on_claim is not None:
+                on_claim(derivation, claim, result)
+        results.append(DerivationResult(derivation.id, derivation.title, derivation.source, tuple(claim_results)))
+    all_dtypes = dtypes or sorted({d for der in results for c in der.claims for d in (r.dtype for r in c.numeric)})
+    return RunResult(tuple(results), seed, tuple(devices),
+                     tuple(dtype_name(d) if isinstance(d, torch.dtype) else d for d in all_dtypes),
+                     versions(), started_at, time.perf_counter() - started)
