@@ -179,8 +179,8 @@ def density_grid(points: int) -> tuple[torch.Tensor, float]:
 class DensityOnGrid(Kind):
     """A probability density on R tabulated on `density_grid(points)`: a mixture of 1-3 Gaussians.
 
-    Values are normalised so that the Riemann sum is exactly 1; the tails beyond +-10 are below
-    1e-15 because means lie in [-3, 3] and standard deviations in [0.3, 1.5].
+    Values are normalised so that the Riemann sum is exactly 1; the density at +-10 is below 1e-12
+    because means lie in [-2.5, 2.5] and standard deviations in [0.3, 1] (7.5 standard deviations).
     """
 
     points: int = 801
@@ -192,8 +192,8 @@ class DensityOnGrid(Kind):
     def draw(self, batch, dims, gen):
         x, dx = density_grid(self.points)
         k = 3
-        means = 6 * torch.rand(batch, k, 1, generator=gen, dtype=torch.float64) - 3
-        stds = 0.3 + 1.2 * torch.rand(batch, k, 1, generator=gen, dtype=torch.float64)
+        means = 5 * torch.rand(batch, k, 1, generator=gen, dtype=torch.float64) - 2.5
+        stds = 0.3 + 0.7 * torch.rand(batch, k, 1, generator=gen, dtype=torch.float64)
         weights = torch.softmax(torch.randn(batch, k, 1, generator=gen, dtype=torch.float64) * 2, dim=1)
         comps = torch.exp(-0.5 * ((x - means) / stds) ** 2) / (stds * math.sqrt(2 * math.pi))
         density = (weights * comps).sum(dim=1)
