@@ -21,10 +21,22 @@ from checkers.notation import Scalar
 
 class _Evaluator:
     def __init__(self, values: Mapping[str, torch.Tensor], dims: Mapping[str, int], batch: int,
-                 dtype: torch.dtype, device: torch.device | str):
+                 dtype: torch.dtype, device: torch.device | str, perturb: bool = False):
         self.values, self.dims, self.batch = values, dims, batch
         self.dtype, self.device = dtype, device
         self.bound: dict[sp.Symbol, int] = {}
+        self.perturb = perturb
+        self.perturbations: list[torch.Tensor] = []
+
+    def __call__(self, e: sp.Basic) -> torch.Tensor:
+        out = self.node(e)
+        exact_leaf = isinstance(e, (sp.Symbol, sp.MatrixSymbol, sp.Indexed, sp.Integer, Scalar, sp.Identity))
+        if self.perturb and not exact_leaf:
+            # One relative rounding error per computed entry: value * (1 + delta), delta = 0.
+            delta = torch.zeros_like(out, requires_grad=True)
+            self.perturbations.append(delta)
+            out = out * (1 + delta)
+        return out
 
     def const(self, x: float) -> torch.Tensor:
         return torch.full((self.batch, 1, 1), x, dtype=self.dtype, device=self.device)
@@ -49,7 +61,7 @@ class _Evaluator:
             return t.unsqueeze(-1) if cols == 1 else t.unsqueeze(-2)
         return t
 
-    def __call__(self, e: sp.Basic) -> torch.Tensor:
+    def node(self, e: sp.Basic) -> torch.Tensor:
         if isinstance(e, sp.Symbol):
             if e in self.bound:
                 return self.const(float(self.bound[e]))
@@ -177,3 +189,34 @@ def evaluate(expr: sp.Basic, values: Mapping[str, torch.Tensor], dims: Mapping[s
     if isinstance(expr, sp.MatrixExpr) and expr.shape != (1, 1):
         return out
     return out.reshape(batch)
+
+
+def rounding_sensitivity(expr: sp.Basic, values: Mapping[str, torch.Tensor], dims: Mapping[str, int] | None = None,
+                         *, batch: int | None = None) -> torch.Tensor:
+    """First-order rounding-error weight of evaluating `expr`, per instance, in float64.
+
+    If every operation of the evaluation rounds its result with relative error at most u, the computed
+    value differs from the exact one by at most u * sum_i |d out / d v_i| * |v_i| to first order (the
+    running error bound of Higham, Accuracy and Stability of Numerical Algorithms, section 3.3), summed
+    over every computed entry v_i. Autograd gives all the terms at once. For matrix-valued expressions
+    the weight of the worst entry is returned. Linear-algebra kernels (inv, det) count as single
+    operations, which is accurate for the well-conditioned matrices the generators draw.
+    """
+    if batch is None:
+        batch = next(iter(values.values())).shape[0] if values else 1
+    values64 = {k: v.detach().to(torch.float64) for k, v in values.items()}
+    ev = _Evaluator(values64, dict(dims or {}), batch, torch.float64, next(iter(values64.values())).device
+                    if values64 else "cpu", perturb=True)
+    with torch.enable_grad():
+        out = ev(sp.sympify(expr)).reshape(batch, -1)
+        if not ev.perturbations:
+            return torch.zeros(batch, dtype=torch.float64)
+        weights = []
+        for column in range(out.shape[1]):
+            grads = torch.autograd.grad(out[:, column].sum(), ev.perturbations, retain_graph=True, allow_unused=True)
+            total = torch.zeros(batch, dtype=torch.float64, device=out.device)
+            for g in grads:
+                if g is not None:
+                    total = total + torch.nan_to_num(g.abs(), nan=float("inf")).reshape(g.shape[0], -1).sum(1)
+            weights.append(total)
+    return torch.stack(weights, dim=1).amax(dim=1)

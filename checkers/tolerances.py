@@ -53,8 +53,21 @@ class Discrepancy:
     excess: torch.Tensor  # worst (|a - e| - allowed) per instance; > 0 means out of tolerance
 
 
-def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> Discrepancy:
-    """Per-instance errors of `actual` vs `expected`; NaN or inf where `expected` is finite counts as failure."""
+def unit_roundoff(dtype: torch.dtype) -> float:
+    """u = eps / 2: the largest relative error of one correctly rounded operation in `dtype`."""
+    return torch.finfo(dtype).eps / 2
+
+
+def _extra(extra: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | float:
+    return 0.0 if extra is None else extra.to(like).reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance,
+            extra: torch.Tensor | None = None) -> Discrepancy:
+    """Per-instance errors of `actual` vs `expected`; NaN or inf where `expected` is finite counts as failure.
+
+    `extra` (one value per instance) widens the allowance, e.g. by a first-order rounding-error bound.
+    """
     actual = actual.to(torch.float64)
     expected = expected.to(device=actual.device, dtype=torch.float64)
     actual, expected = torch.broadcast_tensors(actual, expected)
@@ -62,7 +75,7 @@ def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> Dis
     both_inf = torch.isinf(actual) & torch.isinf(expected) & (torch.sign(actual) == torch.sign(expected))
     diff = torch.where(both_inf, torch.zeros_like(diff), diff)
     diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
-    allowed = tol.atol + tol.rtol * expected.abs()
+    allowed = tol.atol + tol.rtol * expected.abs() + _extra(extra, diff)
     rel = diff / expected.abs().clamp_min(torch.finfo(torch.float64).tiny)
     flat = diff.shape[0], -1
     return Discrepancy(
@@ -72,14 +85,15 @@ def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) -> Dis
     )
 
 
-def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance) -> Discrepancy:
+def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance,
+              extra: torch.Tensor | None = None) -> Discrepancy:
     """Per-instance amount by which `smaller <= larger` fails, beyond the rounding allowance."""
     smaller = smaller.to(torch.float64)
     larger = larger.to(device=smaller.device, dtype=torch.float64)
     smaller, larger = torch.broadcast_tensors(smaller, larger)
     over = (smaller - larger).clamp_min(0.0)
     over = torch.where(torch.isnan(over), torch.full_like(over, float("inf")), over)
-    allowed = tol.atol + tol.rtol * larger.abs()
+    allowed = tol.atol + tol.rtol * larger.abs() + _extra(extra, over)
     rel = over / larger.abs().clamp_min(torch.finfo(torch.float64).tiny)
     flat = over.shape[0], -1
     return Discrepancy(

@@ -21,7 +21,9 @@ from checkers.model import Claim, Derivation, Estimate, Sample, Value
 from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResult, NumericResult, ReferenceResult,
                               RunResult, StepResult)
 from checkers.symbolic import SymbolicResult, not_attempted
-from checkers.tolerances import Discrepancy, Tolerance, compare, dtype_name, tolerance_for, violation
+from checkers.evaluate import rounding_sensitivity
+from checkers.tolerances import (Discrepancy, Tolerance, compare, dtype_name, tolerance_for, unit_roundoff,
+                                 violation)
 
 CONFIGS_PER_CLAIM = 4
 MUTANT_TIME_LIMIT = 5.0
@@ -76,8 +78,12 @@ def _as_rows(value: torch.Tensor, batch: int) -> torch.Tensor:
     return value.reshape(batch, -1).to("cpu", torch.float64)
 
 
-def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float, batch: int) -> Discrepancy:
-    """Per-instance error of `lhs relation rhs`; an Estimate on the left is allowed z standard errors."""
+def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float, batch: int,
+                 extra: torch.Tensor | None = None) -> Discrepancy:
+    """Per-instance error of `lhs relation rhs`; an Estimate on the left is allowed z standard errors.
+
+    `extra` widens the allowance per instance (the first-order rounding bound of low-precision runs).
+    """
     if isinstance(lhs, Estimate):
         mean, target = _as_rows(lhs.mean, batch), _as_rows(rhs, batch)
         slack = Tolerance(0.0, 0.0)
@@ -86,10 +92,10 @@ def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float
         return Discrepancy(d.abs_error, d.rel_error, d.abs_error - allowed)
     lhs, rhs = _as_rows(lhs, batch), _as_rows(rhs, batch)
     if relation == "<=":
-        return violation(lhs, rhs, tol)
+        return violation(lhs, rhs, tol, extra)
     if relation == ">=":
-        return violation(rhs, lhs, tol)
-    return compare(lhs, rhs, tol)
+        return violation(rhs, lhs, tol, extra)
+    return compare(lhs, rhs, tol, extra)
 
 
 def _value_at(value: Value, index: int) -> object:
@@ -148,13 +154,33 @@ class ClaimChecker:
                 what=f"{self.derivation.id} / {self.claim.id} / {what}", device=device, dtype=dtype_name(dtype),
                 seed=self.seed, batch_seed=sample.seed, dims=dict(sample.dims), index=i,
                 instance=sample.instance(i), lhs=lhs, rhs=rhs, abs_error=abs_err, rel_error=rel_err,
-                rtol=tol.rtol, atol=tol.atol, tolerance_reason=tol.reason,
+                rtol=tol.rtol, atol=tol.atol, tolerance_reason=self._tolerance_reason(tol, dtype),
                 replay=self.replay(device, dtype_name(dtype)))
         return NumericResult(device, dtype_name(dtype), worst.instances, worst.abs_error, worst.rel_error,
                              tol.rtol, tol.atol, worst.passed, failure=failure, seconds=time.perf_counter() - started)
 
+    def _tolerance_reason(self, tol: Tolerance, dtype: torch.dtype) -> str:
+        if self.claim.numeric is None and dtype != torch.float64:
+            return f"{tol.reason}; plus the first-order rounding bound u·Σ|∂f/∂v_i|·|v_i| of each formula"
+        return tol.reason
+
     def _oracle_sample(self, sample: Sample, device: str) -> Sample:
         return sample.to(torch.float64, device if supports(device, torch.float64) else "cpu")
+
+    def _rounding_bounds(self, low: Sample, dtype: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """u * (first-order rounding weight) of each sympy side on this instance; None for numeric functions.
+
+        Low precision is judged against the float64 oracle with the dtype table's tolerance plus the
+        error that rounding every operation to `dtype` can cause on this very instance, so a
+        cancellation-prone but correct formula is not failed for its conditioning, while an error
+        beyond what rounding explains still is.
+        """
+        claim = self.claim
+        if claim.numeric is not None:
+            return None, None
+        u = unit_roundoff(dtype)
+        return tuple(u * rounding_sensitivity(side, low.values, low.dims, batch=low.size).to("cpu")
+                     for side in (claim.lhs, claim.rhs))
 
     def numeric(self, device: str, dtype: torch.dtype) -> NumericResult:
         """Both sides at `dtype` on `device` against the float64 oracle on the same (rounded) instance."""
@@ -172,12 +198,16 @@ class ClaimChecker:
                     worst.add(_discrepancy(lhs_o, rhs_o, claim.relation, tol, claim.z, sample.size), low, lhs_o, rhs_o)
                     continue
                 lhs_d, rhs_d = claim.sides(low)
+                lhs_bound, rhs_bound = self._rounding_bounds(low, dtype)
                 if claim.relation in ("<=", ">="):
-                    worst.add(_discrepancy(lhs_d, rhs_d, claim.relation, tol, claim.z, sample.size), low, lhs_d, rhs_d)
+                    both = None if lhs_bound is None else lhs_bound + rhs_bound
+                    worst.add(_discrepancy(lhs_d, rhs_d, claim.relation, tol, claim.z, sample.size, both),
+                              low, lhs_d, rhs_d)
                     continue
-                worst.add(_discrepancy(lhs_d, rhs_o, claim.relation, tol, claim.z, sample.size), low, lhs_d, rhs_o)
+                worst.add(_discrepancy(lhs_d, rhs_o, claim.relation, tol, claim.z, sample.size, lhs_bound),
+                          low, lhs_d, rhs_o)
                 if not isinstance(rhs_d, Estimate):
-                    worst.add(_discrepancy(rhs_d, rhs_o, "=", tol, claim.z, sample.size), low, rhs_d, rhs_o,
+                    worst.add(_discrepancy(rhs_d, rhs_o, "=", tol, claim.z, sample.size, rhs_bound), low, rhs_d, rhs_o,
                               new_instances=False)
         except (RuntimeError, NotImplementedError) as exc:
             if "not implemented for" in str(exc) or "not supported" in str(exc).lower():

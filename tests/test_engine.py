@@ -1,0 +1,114 @@
+"""The verification engine end to end, on small synthetic claims: passes, failures, reports, mutants, replay."""
+
+import sympy as sp
+import torch
+
+from checkers import Claim, Derivation, Mutant, Positive, Real, Step, Tolerance, Variable, identity, not_attempted
+from checkers.model import Estimate
+from checkers.verify import ClaimChecker, draw_configs, verify
+
+t = sp.Symbol("t", positive=True)
+u = sp.Symbol("u", real=True)
+# log t + u cancels for t near e^{-u}: float16 needs the first-order rounding bound, not an override.
+VARS = (Variable("t", Positive(0.1, 10.0)), Variable("u", Real(-2, 2)))
+
+
+def derivation(*claims):
+    return Derivation(id="toy", title="toy", source="none P0", claims=claims)
+
+
+def claim(**kw):
+    defaults = dict(id="c", statement="s", variables=VARS, symbolic=identity(),
+                    mutants=(Mutant("plus-one", "off by one", rhs=sp.log(t) + u + 1),))
+    defaults.update(kw)
+    return Claim(**defaults)
+
+
+def test_true_claim_passes_with_all_parts_recorded():
+    c = claim(lhs=sp.log(t * sp.exp(u)), rhs=sp.log(t) + u,
+              steps=(Step(sp.log(t) + sp.log(sp.exp(u)), "log of a product"), Step(sp.log(t) + u, "log exp u = u")))
+    result = verify([derivation(c)], devices=["cpu"]).derivations[0].claims[0]
+    assert result.passed, result.failures
+    assert result.symbolic.status == "proved"
+    assert [s.symbolic.status for s in result.steps] == ["proved", "proved"]
+    by_dtype = {r.dtype: r for r in result.numeric}
+    assert set(by_dtype) == {"float64", "float32", "float16"}
+    assert all(r.instances >= 1000 for r in result.numeric)
+    assert result.mutants[0].caught
+
+
+def test_false_claim_fails_with_a_replayable_report():
+    c = claim(lhs=sp.log(t) + u, rhs=sp.log(t) + u * 1.0001, symbolic=not_attempted("testing numerics"))
+    result = ClaimChecker(derivation(c), c, seed=3).run(["cpu"])
+    assert not result.passed
+    failure = next(r.failure for r in result.numeric if r.dtype == "float64")
+    assert failure.device == "cpu" and failure.seed == 3 and failure.rel_error > failure.rtol
+    text = failure.render()
+    for piece in ("toy / c", "cpu float64", "seed 3", "instance", "lhs =", "rhs =", "allowed atol",
+                  "proofcheck verify toy/c --seed 3 --device cpu --dtype float64"):
+        assert piece in text
+    # Replaying the printed instance reproduces the reported numbers.
+    inst = failure.instance
+    assert abs(float(sp.log(inst["t"]) + inst["u"]) - failure.lhs) < 1e-12
+
+
+def test_a_mutant_that_survives_fails_the_claim():
+    c = claim(lhs=t + u, rhs=u + t, mutants=(Mutant("same", "not actually wrong", rhs=t + u),),
+              symbolic=not_attempted("testing mutants"))
+    result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
+    assert not result.mutants[0].caught and not result.passed
+    assert any("mutant same" in f for f in result.failures)
+
+
+def test_a_mutant_the_symbolic_strategy_proves_is_reported_as_unsound():
+    c = claim(lhs=t + u, rhs=u + t, mutants=(Mutant("same", "not actually wrong", rhs=t + u),))
+    result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
+    assert "unsound" in result.mutants[0].evidence
+
+
+def test_inequality_claims_and_their_violations():
+    good = claim(lhs=sp.log(t), rhs=t - 1, relation="<=", symbolic=not_attempted("numeric only"),
+                 mutants=(Mutant("too-tight", "log t <= t - 2", rhs=t - 2),))
+    result = ClaimChecker(derivation(good), good, seed=0).run(["cpu"])
+    assert result.passed, result.failures
+
+
+def test_estimates_are_judged_in_standard_errors():
+    def mc(sample, shift=0.0):
+        gen = sample.generator()
+        draws = torch.randn(sample.size, 4000, generator=gen, dtype=torch.float64).to(sample.dtype) + sample["u"][:, None]
+        est = Estimate(draws.mean(1) + shift, draws.std(1) / 4000 ** 0.5)
+        return est, sample["u"]
+
+    c = claim(lhs=None, rhs=None, relation="≈", numeric=mc, symbolic=not_attempted("Monte Carlo"),
+              mutants=(Mutant("biased", "shifted by 0.1", numeric=lambda s: mc(s, 0.1)),), dtypes=(torch.float64,),
+              instances=200)
+    result = ClaimChecker(derivation(c), c, seed=1).run(["cpu"])
+    assert result.passed, result.failures
+    assert result.mutants[0].caught
+
+
+def test_configs_are_reproducible_and_start_at_the_smallest_dimension():
+    c = claim(lhs=t, rhs=t, dims={"n": (1, 5)}, mutants=(Mutant("m", "m", rhs=2 * t),))
+    first, again = draw_configs(c, seed=11), draw_configs(c, seed=11)
+    assert first == again
+    assert draw_configs(c, seed=0)[0].dims == {"n": 1}
+    assert len({tuple(cfg.dims.items()) for cfg in draw_configs(c, seed=0)}) > 1
+
+
+def test_tolerance_override_is_applied_and_reported():
+    loose = Tolerance(1e-3, 1e-3, reason="demonstration")
+    c = claim(lhs=t, rhs=t * 1.0001, tolerances={torch.float64: loose}, symbolic=not_attempted("x"),
+              mutants=(Mutant("m", "m", rhs=2 * t),), dtypes=(torch.float64,))
+    result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
+    assert result.passed and result.numeric[0].rtol == 1e-3
+
+
+def test_low_precision_error_beyond_rounding_is_still_caught():
+    # 1.001 * t is within float16's table rtol (1e-3) of t only barely; 1.01 * t is not explainable by rounding.
+    c = claim(lhs=t * 1.01, rhs=t, symbolic=not_attempted("x"), mutants=(Mutant("m", "m", rhs=2 * t),),
+              dtypes=(torch.float64, torch.float16))
+    result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
+    assert not any(r.passed for r in result.numeric)
+    half = next(r for r in result.numeric if r.dtype == "float16")
+    assert "rounding bound" in half.failure.tolerance_reason
