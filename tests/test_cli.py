@@ -1,0 +1,63 @@
+"""The `proofcheck` command line: list, verify, exit codes and the JSON document."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from checkers.cli import main
+
+ID = "gaussian-change-of-variables"
+
+
+def test_list_shows_ids_titles_and_sources(capsys):
+    assert main(["list", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    row = next(r for r in rows if r["id"] == ID)
+    assert row["source"].startswith("hw6-2021 P3") and "density" in row["claims"]
+
+
+def test_verify_json_document_shape(capsys):
+    assert main(["verify", f"{ID}/det-gram", "--device", "cpu", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["passed"] is True
+    (derivation,) = doc["derivations"]
+    assert derivation["id"] == ID and derivation["passed"] is True
+    (claim,) = derivation["claims"]
+    assert claim["symbolic"]["status"] == "proved" and claim["symbolic"]["scope"] == "general"
+    numeric = {r["dtype"]: r for r in claim["numeric"]}
+    assert numeric["float64"]["instances"] >= 1000 and numeric["float64"]["worst_rel_error"] < 1e-7
+    assert all(m["caught"] is True for m in claim["mutants"]) and {m["id"] for m in claim["mutants"]} == {"no-square", "trace"}
+
+
+def test_dtype_filter_restricts_the_run(capsys):
+    assert main(["verify", f"{ID}/inverse-gram", "--dtype", "float32", "--json"]) == 0
+    claim = json.loads(capsys.readouterr().out)["derivations"][0]["claims"][0]
+    assert [r["dtype"] for r in claim["numeric"]] == ["float32"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["verify", "no-such-id"], "unknown derivation 'no-such-id'"),
+    (["verify", f"{ID}/no-such-claim"], "unknown claim 'no-such-claim'"),
+    (["verify", "--device", "tpu"], "unknown device 'tpu'"),
+    (["verify", "--dtype", "float8"], "unknown dtype 'float8'"),
+])
+def test_bad_arguments_get_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_unavailable_device_is_refused_not_faked(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["verify", "--device", "cuda"]) == 2
+    assert "not available on this machine" in capsys.readouterr().err
+
+
+def test_python_dash_m_entry_point():
+    out = subprocess.run([sys.executable, "-m", "checkers", "list", "--json"], capture_output=True, text=True, check=True)
+    assert ID in out.stdout
