@@ -11,7 +11,6 @@ install: $(STAMP)
 # The virtual environment is rebuilt whenever the dependency pins change.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
