@@ -115,6 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("proofcheck: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # an escaping exception is our bug, never the user's mistake
+        import traceback
+
+        traceback.print_exc()
+        print("proofcheck: internal error (a bug in proofcheck, not in your input); please report it with the "
+              "command line above", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":
