@@ -1,0 +1,425 @@
+r"""The HINT flow of the final exam: its inverse, its lower-triangular Jacobian and its log-determinant.
+
+# Main statements
+
+For $n = 2^K$ the flow is $f_\theta = h_K$ with, for $k = K, \dots, 1$ and $m = 2^{k-1}$,
+$h_k(x) = \big[h_{k-1}(x_{1:m});\ e^{s_{k-1}(x_{1:m})} \odot x_{m+1:2m} + t_{k-1}(x_{1:m})\big]$
+and a one-dimensional flow $h_0$.
+
+* `inverse-of-forward`, `forward-of-inverse`: the algorithm $x_1 = h_0^{-1}(z_1)$, then for
+  $k = 1, \dots, K$: $x_{m+1:2m} = e^{-s_{k-1}(x_{1:m})} \odot (z_{m+1:2m} - t_{k-1}(x_{1:m}))$, inverts
+  $f_\theta$ (bottom-up: the conditioner needs the *recovered* $x_{1:m}$, not $z_{1:m}$).
+* `jacobian-structure`: $\partial f_\theta/\partial x$ is lower triangular with diagonal
+  $\big(h_0'(x_1),\ e^{s_0(x_1)},\ e^{s_1(x_{1:2})},\ \dots,\ e^{s_{K-1}(x_{1:2^{K-1}})}\big)$.
+* `log-det`: $\log\left|\det \frac{\partial f_\theta}{\partial x}(x)\right|
+  = \log|h_0'(x_1)| + \sum_{k=1}^{K} \mathbf{1}^\top s_{k-1}(x_{1:2^{k-1}})$.
+
+# Notation
+
+$s_{k-1}, t_{k-1} \colon \mathbb{R}^{2^{k-1}} \to \mathbb{R}^{2^{k-1}}$ share one hidden layer:
+$u \mapsto \tanh(W u + b)$, then $s = \tanh(W_s u' + b_s)$ and $t = W_t u' + b_t$. The 1-D flow is
+$h_0(u) = a \sinh u + c$ with $a \ne 0$ of either sign, so $h_0^{-1}(v) = \operatorname{asinh}((v - c)/a)$
+and $h_0'(u) = a \cosh u$. Every instance has its own random networks (the `theta` variable, one flat
+parameter vector per instance); all networks are evaluated batched over instances.
+
+# Implementation notes
+
+* Symbolic (sympy), for $K \in \{1, 2, 3, 4\}$ with *undefined* functions $s_{k-1,i}$, $t_{k-1,i}$ of all
+  $2^{k-1}$ conditioning coordinates and an undefined $h_0$: the Jacobian's strict upper triangle is
+  identically 0 and its diagonal is as stated; $\det = h_0'(x_1)\exp(\sum s)$; and the inverse algorithm
+  applied to $f_\theta(x)$ returns $x$ given only $h_0^{-1}(h_0(u)) = u$. The networks are arbitrary in
+  these proofs, so they cover every choice of $s, t$, not just the ones drawn numerically.
+* Numeric: for K = 1..4 on random networks and inputs, against the Jacobian from
+  `torch.func.jacrev` (vmapped over instances) and, as an independent reference, from
+  `torch.autograd.functional.jacobian`. Half of the instances have $a < 0$, so a log-determinant
+  without the absolute value is caught. float16: the Jacobian structure is checked at the table's
+  tolerance; the round trips with a tolerance of about 20 unit roundoffs (stated next to the claims);
+  the log-determinant is skipped, as torch has no half `slogdet` on the CPU.
+
+# References
+
+* final-2022 Problem 2 (HINT flow): (a) the inverse, (b) the log-determinant via the lower-triangular
+  Jacobian.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+import torch
+
+from checkers import Claim, Derivation, Mutant, Reference, Tolerance, Variable, facts
+from checkers.kinds import Kind
+
+HIDDEN = 6
+DIMS = {"K": (1, 4)}
+
+
+def _level_sizes(level: int) -> tuple[int, ...]:
+    """Sizes of W, b, W_s, b_s, W_t, b_t of the coupling at `level` (input width m = 2^level)."""
+    m = 2 ** level
+    return (HIDDEN * m, HIDDEN, m * HIDDEN, m, m * HIDDEN, m)
+
+
+def parameter_count(depth: int) -> int:
+    """Number of parameters of a depth-K HINT flow: a, c of h_0, then the couplings of levels 0..K-1."""
+    return 2 + sum(sum(_level_sizes(level)) for level in range(depth))
+
+
+@dataclass(frozen=True)
+class FlowInput(Kind):
+    """A point of R^(2^K): iid N(0, 1) entries."""
+
+    depth: str = "K"
+
+    @property
+    def description(self) -> str:
+        return f"vector in R^(2^{self.depth})"
+
+    def draw(self, batch, dims, gen):
+        return torch.randn(batch, 2 ** dims[self.depth], generator=gen, dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class FlowParameters(Kind):
+    """The flat parameter vector of one random HINT flow of depth K.
+
+    a = ±e^u with u uniform on [-0.5, 0.5] (even instances negative), c ~ N(0, 1); weights N(0, 1/fan_in),
+    biases N(0, 1/4).
+    """
+
+    depth: str = "K"
+
+    @property
+    def description(self) -> str:
+        return f"parameters of a random depth-{self.depth} HINT flow (hidden width {HIDDEN})"
+
+    def draw(self, batch, dims, gen):
+        depth = dims[self.depth]
+        a = torch.exp(torch.rand(batch, generator=gen, dtype=torch.float64) - 0.5)
+        a = torch.where(torch.arange(batch) % 2 == 0, -a, a)
+        c = torch.randn(batch, generator=gen, dtype=torch.float64)
+        parts = [a[:, None], c[:, None]]
+        for level in range(depth):
+            m = 2 ** level
+            scales = (m ** -0.5, 0.5, HIDDEN ** -0.5, 0.5, HIDDEN ** -0.5, 0.5)
+            for size, scale in zip(_level_sizes(level), scales):
+                parts.append(scale * torch.randn(batch, size, generator=gen, dtype=torch.float64))
+        return torch.cat(parts, dim=1)
+
+
+VARIABLES = (Variable("x", FlowInput("K")), Variable("theta", FlowParameters("K"), latex=r"\theta"))
+
+
+class Flow:
+    """A batch of HINT flows, one per row of `theta` (leading dims of x and theta must agree)."""
+
+    def __init__(self, theta: torch.Tensor, depth: int):
+        self.depth = depth
+        self.a, self.c = theta[..., 0:1], theta[..., 1:2]
+        self.levels = []
+        offset = 2
+        for level in range(depth):
+            m = 2 ** level
+            chunks = []
+            for size in _level_sizes(level):
+                chunks.append(theta[..., offset:offset + size])
+                offset += size
+            w, b, ws, bs, wt, bt = chunks
+            lead = theta.shape[:-1]
+            self.levels.append((w.reshape(*lead, HIDDEN, m), b, ws.reshape(*lead, m, HIDDEN), bs,
+                                wt.reshape(*lead, m, HIDDEN), bt))
+
+    def st(self, level: int, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(s_level(u), t_level(u)) for u in R^(2^level)."""
+        w, b, ws, bs, wt, bt = self.levels[level]
+        hidden = torch.tanh(torch.einsum("...hm,...m->...h", w, u) + b)
+        s = torch.tanh(torch.einsum("...mh,...h->...m", ws, hidden) + bs)
+        t = torch.einsum("...mh,...h->...m", wt, hidden) + bt
+        return s, t
+
+    def h0(self, u):
+        return self.a * torch.sinh(u) + self.c
+
+    def h0_inverse(self, v):
+        return torch.asinh((v - self.c) / self.a)
+
+    def h(self, k: int, x: torch.Tensor) -> torch.Tensor:
+        """h_k(x) for x in R^(2^k), by the exam's recursion."""
+        if k == 0:
+            return self.h0(x)
+        m = 2 ** (k - 1)
+        x1, x2 = x[..., :m], x[..., m:]
+        s, t = self.st(k - 1, x1)
+        return torch.cat((self.h(k - 1, x1), torch.exp(s) * x2 + t), dim=-1)
+
+    def forward(self, x):
+        return self.h(self.depth, x)
+
+    def inverse(self, z, conditioner_on_z: bool = False, sign: float = -1.0):
+        """x = f^{-1}(z), bottom-up; the flags build the wrong variants used as mutants."""
+        x = self.h0_inverse(z[..., :1])
+        for level in range(self.depth):
+            m = 2 ** level
+            s, t = self.st(level, z[..., :m] if conditioner_on_z else x)
+            x = torch.cat((x, torch.exp(sign * s) * (z[..., m:2 * m] - t)), dim=-1)
+        return x
+
+    def diagonal(self, x, sign: float = 1.0):
+        """The Jacobian diagonal by the formula: h_0'(x_1), then e^{s_{k-1}(x_{1:2^{k-1}})} for k = 1..K."""
+        parts = [self.a * torch.cosh(x[..., :1])]
+        for level in range(self.depth):
+            s, _ = self.st(level, x[..., :2 ** level])
+            parts.append(torch.exp(sign * s))
+        return torch.cat(parts, dim=-1)
+
+    def log_det(self, x, absolute: bool = True, with_h0: bool = True, levels: range | None = None):
+        """log|h_0'(x_1)| + Σ_k 1ᵀ s_{k-1}(x_{1:2^{k-1}}); the keywords build the wrong variants."""
+        h0_prime = self.a[..., 0] * torch.cosh(x[..., 0])
+        out = (torch.log(h0_prime.abs()) if absolute else torch.log(h0_prime)) if with_h0 else torch.zeros_like(x[..., 0])
+        for level in (range(self.depth) if levels is None else levels):
+            s, _ = self.st(level, x[..., :2 ** level])
+            out = out + s.sum(-1)
+        return out
+
+
+def flow_of(sample) -> Flow:
+    return Flow(sample["theta"], sample.dims["K"])
+
+
+def jacobian_jacrev(sample, flow_cls=Flow) -> torch.Tensor:
+    """∂f/∂x per instance from torch.func.jacrev, vmapped over the batch."""
+    depth = sample.dims["K"]
+
+    def single(x, theta):
+        return flow_cls(theta, depth).forward(x)
+
+    return torch.vmap(torch.func.jacrev(single, argnums=0))(sample["x"], sample["theta"])
+
+
+def jacobian_autograd_functional(sample) -> torch.Tensor:
+    """∂f/∂x per instance from torch.autograd.functional.jacobian of the batch-summed outputs."""
+    flow = flow_of(sample)
+    jac = torch.autograd.functional.jacobian(lambda x: flow.forward(x).sum(0), sample["x"], vectorize=True)
+    return jac.permute(1, 0, 2)  # (n, B, n) -> (B, n, n): instances are independent
+
+
+# --- (a) inverse ---------------------------------------------------------------------------------------------------
+
+def round_trip(sample, **wrong):
+    flow = flow_of(sample)
+    return flow.inverse(flow.forward(sample["x"]), **wrong), sample["x"]
+
+
+def round_trip_reversed(sample, **wrong):
+    flow = flow_of(sample)
+    z = sample["x"]  # any point of R^n is in the range of f
+    return flow.forward(flow.inverse(z, **wrong)), z
+
+
+def _symbolic_flow(depth: int):
+    """f_θ(x) for K = depth with undefined s_{k-1,i}, t_{k-1,i} (functions of all of x_{1:2^{k-1}}) and h_0."""
+    n = 2 ** depth
+    x = sp.symbols(f"x1:{n + 1}", real=True)
+    h0 = sp.Function("h0")
+
+    def st(level, args):
+        m = 2 ** level
+        return ([sp.Function(f"s{level}_{i}")(*args) for i in range(m)],
+                [sp.Function(f"t{level}_{i}")(*args) for i in range(m)])
+
+    def h(k, xs):
+        if k == 0:
+            return [h0(xs[0])]
+        m = 2 ** (k - 1)
+        s, t = st(k - 1, xs[:m])
+        return h(k - 1, xs[:m]) + [sp.exp(s[i]) * xs[m + i] + t[i] for i in range(m)]
+
+    return x, sp.Matrix(h(depth, list(x))), st, h0
+
+
+def _inverse_fact(depth: int):
+    def fact():
+        x, f, st, h0 = _symbolic_flow(depth)
+        h0_inverse = sp.Function("h0inv")
+        z = list(f)
+        rec = [h0_inverse(z[0]).subs(h0_inverse(h0(x[0])), x[0])]  # h_0 is a 1-D flow: h_0^{-1}(h_0(u)) = u
+        for level in range(depth):
+            m = 2 ** level
+            s, t = st(level, rec[:m])
+            rec += [sp.exp(-s[i]) * (z[m + i] - t[i]) for i in range(m)]
+        return sp.Matrix([sp.simplify(r - xi) for r, xi in zip(rec, x)])
+    return fact
+
+
+def _forward_of_inverse_fact(depth: int):
+    def fact():
+        n = 2 ** depth
+        z = sp.symbols(f"z1:{n + 1}", real=True)
+        x, f, st, h0 = _symbolic_flow(depth)
+        h0_inverse = sp.Function("h0inv")
+        rec = [h0_inverse(z[0])]
+        for level in range(depth):
+            m = 2 ** level
+            s, t = st(level, rec[:m])
+            rec += [sp.exp(-s[i]) * (z[m + i] - t[i]) for i in range(m)]
+        image = f.subs(dict(zip(x, rec)), simultaneous=True)
+        image = image.subs(h0(h0_inverse(z[0])), z[0])  # h_0 is a 1-D flow: h_0(h_0^{-1}(v)) = v
+        return sp.Matrix([sp.simplify(i - zi) for i, zi in zip(image, z)])
+    return fact
+
+
+def _structure_fact(depth: int):
+    def fact():
+        x, f, st, h0 = _symbolic_flow(depth)
+        jac = f.jacobian(x)
+        expected = [sp.diff(h0(x[0]), x[0])]
+        for level in range(depth):
+            s, _ = st(level, x[:2 ** level])
+            expected += [sp.exp(si) for si in s]
+        upper = [jac[i, j] for i in range(jac.rows) for j in range(i + 1, jac.cols)]
+        return sp.Matrix(upper + [jac[i, i] - expected[i] for i in range(jac.rows)])
+    return fact
+
+
+def _det_fact(depth: int):
+    def fact():
+        x, f, st, h0 = _symbolic_flow(depth)
+        total = sum(si for level in range(depth) for si in st(level, x[:2 ** level])[0])
+        return f.jacobian(x).det() - sp.diff(h0(x[0]), x[0]) * sp.exp(total)
+    return fact
+
+
+def _matrix_is_zero(thunk):
+    """Turn a thunk returning a sympy Matrix into one returning True when every entry is exactly 0."""
+    def fact():
+        m = thunk()
+        return sp.true if all(sp.simplify(entry) == 0 for entry in m) else sp.false
+    return fact
+
+
+SCOPE = "K ∈ {1, 2, 3, 4}, arbitrary s, t, h_0"
+HALF_ROUND_TRIP = Tolerance(1e-2, 1e-2, "float16 round trip (u = 4.9e-4) through 2K + 1 exp/sinh/asinh evaluations "
+                                        "of values up to |z| ≈ 10, each error amplified by up to e^{|s|} ≤ e: ≈ 20u")
+
+inverse_of_forward = Claim(
+    id="inverse-of-forward",
+    statement="f⁻¹(f(x)) = x, with f⁻¹ computed bottom-up: x₁ = h₀⁻¹(z₁), then for k = 1..K "
+              "x_{m+1:2m} = e^{-s_{k-1}(x_{1:m})} ⊙ (z_{m+1:2m} − t_{k-1}(x_{1:m})), m = 2^{k-1}",
+    variables=VARIABLES,
+    dims=DIMS,
+    numeric=round_trip,
+    symbolic=facts(*((f"K = {k}: inverse(f(x)) − x simplifies to 0 (undefined s, t; h₀⁻¹∘h₀ = id)",
+                      _matrix_is_zero(_inverse_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
+    mutants=(
+        Mutant("conditioner-on-z", "conditions s, t on z_{1:m} = h_{k-1}(x_{1:m}) instead of the recovered x_{1:m}",
+               numeric=lambda s: round_trip(s, conditioner_on_z=True)),
+        Mutant("exp-plus-s", "multiplies by e^{+s} instead of dividing by e^{s}",
+               numeric=lambda s: round_trip(s, sign=1.0)),
+    ),
+    tolerances={torch.float16: HALF_ROUND_TRIP},
+    dtypes=(torch.float64, torch.float32, torch.float16),
+    instances=400,
+)
+
+forward_of_inverse = Claim(
+    id="forward-of-inverse",
+    statement="f(f⁻¹(z)) = z for every z ∈ ℝⁿ (f is onto: each coupling and h₀ are bijections of ℝ)",
+    variables=VARIABLES,
+    dims=DIMS,
+    numeric=round_trip_reversed,
+    symbolic=facts(*((f"K = {k}: f(inverse(z)) − z simplifies to 0 (undefined s, t; h₀∘h₀⁻¹ = id)",
+                      _matrix_is_zero(_forward_of_inverse_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
+    mutants=(
+        Mutant("conditioner-on-z", "conditions s, t on z_{1:m} instead of the recovered x_{1:m}",
+               numeric=lambda s: round_trip_reversed(s, conditioner_on_z=True)),
+    ),
+    tolerances={torch.float16: HALF_ROUND_TRIP},
+    dtypes=(torch.float64, torch.float32, torch.float16),
+    instances=400,
+)
+
+
+# --- (b) Jacobian structure and log-determinant ---------------------------------------------------------------------
+
+def structure(sample, flow_cls=Flow, sign: float = 1.0):
+    """(upper triangle incl. diagonal of the autograd Jacobian, diag of the formula as a matrix)."""
+    jac = jacobian_jacrev(sample, flow_cls)
+    return torch.triu(jac), torch.diag_embed(flow_of(sample).diagonal(sample["x"], sign=sign))
+
+
+class ReversedFlow(Flow):
+    """The wrong orientation: the first half is conditioned on the second (upper-triangular Jacobian)."""
+
+    def h(self, k, x):
+        if k == 0:
+            return self.h0(x)
+        m = 2 ** (k - 1)
+        x1, x2 = x[..., :m], x[..., m:]
+        s, t = self.st(k - 1, x2)
+        return torch.cat((torch.exp(s) * x1 + t, self.h(k - 1, x2)), dim=-1)
+
+
+jacobian_structure = Claim(
+    id="jacobian-structure",
+    statement="∂f/∂x is lower triangular with diagonal (h₀'(x₁), e^{s₀(x₁)}, e^{s₁(x_{1:2})}, …, "
+              "e^{s_{K-1}(x_{1:2^{K-1}})})",
+    variables=VARIABLES,
+    dims=DIMS,
+    numeric=structure,
+    symbolic=facts(*((f"K = {k}: every entry above the diagonal of the sympy Jacobian is 0 and the diagonal is as "
+                      "stated", _matrix_is_zero(_structure_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
+    references=(Reference("autograd-functional", "upper triangle of torch.autograd.functional.jacobian",
+                          lambda s: torch.triu(jacobian_autograd_functional(s)), side="lhs"),),
+    mutants=(
+        Mutant("reversed-coupling", "conditioning the first half on the second half (upper-triangular Jacobian)",
+               numeric=lambda s: structure(s, flow_cls=ReversedFlow)),
+        Mutant("exp-minus-s", "diagonal e^{-s} (the inverse's factors) instead of e^{s}",
+               numeric=lambda s: structure(s, sign=-1.0)),
+    ),
+    dtypes=(torch.float64, torch.float32, torch.float16),
+    instances=400,
+)
+
+
+def log_det(sample, **wrong):
+    """(log|det| of the jacrev Jacobian, the recursive formula)."""
+    _, logabs = torch.linalg.slogdet(jacobian_jacrev(sample))
+    return logabs, flow_of(sample).log_det(sample["x"], **wrong)
+
+
+log_det_claim = Claim(
+    id="log-det",
+    statement="log|det ∂f/∂x(x)| = log|h₀'(x₁)| + Σ_{k=1}^{K} 1ᵀ s_{k-1}(x_{1:2^{k-1}}) "
+              "(lower triangular: the log-determinant is the sum of the logs of the diagonal)",
+    variables=VARIABLES,
+    dims=DIMS,
+    numeric=log_det,
+    symbolic=facts(*((f"K = {k}: det ∂f/∂x − h₀'(x₁)·exp(Σ s) simplifies to 0 (and exp > 0, so "
+                      "log|det| = log|h₀'| + Σ s)", _det_fact(k)) for k in (1, 2, 3, 4)), scope=SCOPE),
+    references=(Reference("autograd-functional", "log|det| of torch.autograd.functional.jacobian (slogdet)",
+                          lambda s: torch.linalg.slogdet(jacobian_autograd_functional(s))[1], side="lhs"),),
+    mutants=(
+        Mutant("no-abs", "log h₀'(x₁) without the absolute value (NaN for a < 0)",
+               numeric=lambda s: log_det(s, absolute=False)),
+        Mutant("no-h0", "drops the 1-D flow's log|h₀'(x₁)|", numeric=lambda s: log_det(s, with_h0=False)),
+        Mutant("top-coupling-only", "only the outermost coupling s_{K-1}, forgetting the recursion",
+               numeric=lambda s: log_det(s, levels=range(s.dims["K"] - 1, s.dims["K"]))),
+    ),
+    dtypes=(torch.float64, torch.float32, torch.float16),
+    instances=400,
+)
+
+DERIVATIONS = (
+    Derivation(
+        id="hint-flow",
+        title="HINT flow: inverse, triangular Jacobian and log-determinant",
+        source="final-2022 P2",
+        statement=r"For $n = 2^K$, $f_\theta = h_K$ with $h_k(x) = [h_{k-1}(x_{1:2^{k-1}});\ "
+                  r"e^{s_{k-1}(x_{1:2^{k-1}})} \odot x_{2^{k-1}+1:2^k} + t_{k-1}(x_{1:2^{k-1}})]$ and a 1-D flow "
+                  r"$h_0$. (a) Compute $x = f_\theta^{-1}(z)$. (b) Compute "
+                  r"$\log|\det \partial f_\theta/\partial x(x)|$.",
+        claims=(inverse_of_forward, forward_of_inverse, jacobian_structure, log_det_claim),
+    ),
+)
