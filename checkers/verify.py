@@ -281,7 +281,7 @@ class ClaimChecker:
             except Exception as exc:  # a mutant that cannot even be evaluated is not "caught"
                 return MutantResult(mutant.id, mutant.description, False, f"could not evaluate the mutant: {exc}")
             d = _discrepancy(lhs, rhs, claim.relation, tol, claim.z, sample.size)
-            bad = d.excess > 0
+            bad = ~(d.excess <= 0)  # NaN (a log of a negative number, say) is out of tolerance too
             if bool(bad.any()):
                 i = int(torch.argmax(d.excess))
                 return MutantResult(mutant.id, mutant.description, True,
