@@ -51,6 +51,25 @@ class _Evaluator:
             raise UnsupportedExpression(f"index or dimension {e} does not evaluate to an integer (got {value})")
         return int(value)
 
+    def sum(self, body: sp.Basic, limits: tuple) -> torch.Tensor:
+        """Σ body over `limits` (innermost first, as sympy stores them); bounds may use outer variables."""
+        if not limits:
+            return self(body)
+        var, lo, hi = limits[-1]
+        lo_i, hi_i = self.integer(lo), self.integer(hi)
+        outer = self.bound.get(var)  # an inner sum may reuse an outer sum's index name: it shadows it
+        out = self.const(0.0)
+        try:
+            for i in range(lo_i, hi_i + 1):
+                self.bound[var] = i
+                out = out + self.sum(body, limits[:-1])
+        finally:
+            if outer is None:
+                self.bound.pop(var, None)
+            else:
+                self.bound[var] = outer
+        return out
+
     def leaf(self, name: str, rows: int, cols: int) -> torch.Tensor:
         if name not in self.values:
             raise UnsupportedExpression(f"no value for symbol {name!r}; sample has {sorted(self.values)}")
@@ -146,16 +165,8 @@ class _Evaluator:
                 raise UnsupportedExpression(f"index {idx} out of range for {e.base} with {base.shape[-1]} entries")
             return base[:, idx].reshape(-1, 1, 1)
         if isinstance(e, sp.Sum):
-            body, (var, lo, hi) = e.args[0], e.args[1]
-            lo_i, hi_i = self.integer(lo), self.integer(hi)
-            out = self.const(0.0)
-            for i in range(lo_i, hi_i + 1):
-                self.bound[var] = i
-                try:
-                    out = out + self(body)
-                finally:
-                    del self.bound[var]
-            return out
+            # sympy flattens Sum(Sum(f, inner), outer) into Sum(f, inner, outer): bind the outermost limit first.
+            return self.sum(e.function, e.limits)
         if isinstance(e, (sp.Max, sp.Min)):
             op = torch.maximum if isinstance(e, sp.Max) else torch.minimum
             out = self(e.args[0])

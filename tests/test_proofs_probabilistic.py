@@ -1,0 +1,41 @@
+"""Tests of the machinery the probabilistic and backprop proof modules rely on, independent of their claims."""
+
+import sympy as sp
+import torch
+
+from checkers import Claim, Derivation, Mutant, Real, Variable, not_attempted
+from checkers.evaluate import evaluate
+from checkers.verify import ClaimChecker
+
+
+def test_sympy_flattened_double_sums_bind_both_indices():
+    i, j = sp.symbols("i j", integer=True, nonnegative=True)
+    a = sp.IndexedBase("a")
+    n, m = sp.symbols("n m", integer=True, positive=True)
+    expr = sp.Sum(sp.Sum(a[i * m + j] * (j + 1), (j, 0, m - 1)), (i, 0, n - 1))
+    assert len(expr.limits) == 2  # sympy flattens the nesting
+    values = torch.arange(6, dtype=torch.float64).reshape(1, 6)
+    got = evaluate(expr, {"a": values}, {"n": 2, "m": 3})
+    expected = sum(float(values[0, r * 3 + c]) * (c + 1) for r in range(2) for c in range(3))
+    assert float(got) == expected
+
+
+def test_an_inner_sum_may_reuse_the_outer_index():
+    k = sp.Symbol("k", integer=True, nonnegative=True)
+    q = sp.IndexedBase("q")
+    n = sp.Symbol("n", integer=True, positive=True)
+    total = sp.Sum(q[k], (k, 0, n - 1))
+    expr = sp.Sum(q[k] * total + k, (k, 0, n - 1))  # the inner k shadows the outer one
+    values = torch.tensor([[1.0, 2.0, 4.0]], dtype=torch.float64)
+    assert float(evaluate(expr, {"q": values}, {"n": 3})) == 7.0 * 7.0 + 0 + 1 + 2
+
+
+def test_a_mutant_that_evaluates_to_nan_is_rejected():
+    u = sp.Symbol("u", real=True)
+    claim = Claim(id="c", statement="s", lhs=u, rhs=u, variables=(Variable("u", Real(-1, 1)),),
+                  symbolic=not_attempted("test"), dtypes=(torch.float64,),
+                  mutants=(Mutant("nan-where-negative", "equal to u, except NaN where u < 0",
+                                  numeric=lambda s: (s["u"], torch.where(s["u"] < 0, torch.log(s["u"]), s["u"]))),))
+    derivation = Derivation(id="toy", title="toy", source="none P0", claims=(claim,))
+    result = ClaimChecker(derivation, claim, seed=0).run(["cpu"])
+    assert result.mutants[0].caught, result.mutants[0].evidence
