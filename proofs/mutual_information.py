@@ -1,0 +1,409 @@
+r"""Mutual information as a KL divergence and the ELBO decomposition, on discrete distributions.
+
+# Main statements
+
+* `mi-entropy-y`: $I(x, y) = KL(P(x,y) \,\|\, P(x)P(y)) = H(y) - H(y|x)$.
+* `mi-entropy-x`: $I(x, y) = H(x) - H(x|y)$.
+* `mi-nonnegative`: $I(x, y) \ge 0$.
+* `elbo-entropies` (quiz P2a): $\mathrm{ELBO} = \ln Q(y) - H(\tilde Q(z|y), Q(z|y)) + H(\tilde Q(z|y))$.
+* `elbo-kl` (quiz P2b): $\mathrm{ELBO} = \ln Q(y) - KL(\tilde Q(z|y) \,\|\, Q(z|y))$.
+* `elbo-lower-bound`: $\mathrm{ELBO} \le \ln Q(y)$.
+
+# Notation
+
+A joint table $P(x, y)$ with $n_x$ rows and $n_y$ columns is stored flat, $P[i n_y + j] = P(x_i, y_j)$;
+$P(x_i) = \sum_k P[i n_y + k]$, $P(y_j) = \sum_k P[k n_y + j]$,
+$H(y|x) = \mathbb{E}_{x}\mathbb{E}_{y|x}[-\ln P(y|x)] = -\sum_{i,j} P(x_i,y_j)\ln\frac{P(x_i,y_j)}{P(x_i)}$.
+For the ELBO, $q_z = Q(z, y)$ for the observed $y$ (one column of a joint table over $n_z \times n_y$
+values, so $\sum_z q_z = Q(y) < 1$), $Q(z|y) = q_z/Q(y)$, and $\tilde q$ is the variational
+distribution $\tilde Q(z|y)$; $\mathrm{ELBO} = \sum_z \tilde q_z \ln(q_z/\tilde q_z)$.
+
+# Implementation notes
+
+* The identities are proved by sympy with symbolic positive table entries for the table sizes
+  $(n_x, n_y) \in \{(2,2), (2,3), (3,3)\}$ and $n_z \in \{2, 3, 4\}$ (sums expanded, logarithms of
+  positive products split). The mutual-information identities hold for any positive table, normalised
+  or not; the ELBO identities need $\sum_z \tilde q_z = 1$, which the proof builds in by writing
+  $\tilde q_z = w_z / \sum_k w_k$ with free positive $w$ (every positive probability vector has this form).
+* `mi-nonnegative` and `elbo-lower-bound` are inequalities: sympy proves Gibbs' inequality
+  $\ln t \le t - 1$ (critical point at 1, positive second derivative) and that the comparison
+  distribution sums to one; the numeric check runs on random tables.
+* Numeric: random tables of sizes 2..5 in float64 (exact up to rounding), float32 and float16 with the
+  first-order rounding bound of each formula; references are `torch.distributions`
+  (`kl_divergence` and `entropy` of `Categorical`).
+
+# References
+
+* quiz1-2020 Problem 1 (mutual information) and Problem 2 (ELBO decomposition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+import torch
+from torch.distributions import Categorical, kl_divergence
+
+from checkers import Claim, Derivation, Mutant, ProbabilityVector, Reference, Step, Variable, facts
+from checkers.kinds import Kind
+from checkers.symbolic import Strategy, SymbolicResult
+
+nx, ny, nz = sp.symbols("n_x n_y n_z", integer=True, positive=True)
+i, j, k = sp.symbols("i j k", integer=True, nonnegative=True)
+P = sp.IndexedBase("P", positive=True)
+q = sp.IndexedBase("q", positive=True)
+qt = sp.IndexedBase("qt", positive=True)
+
+
+@dataclass(frozen=True)
+class JointTable(Kind):
+    """A strictly positive joint distribution on rows x cols values, flattened row-major: (B, rows*cols).
+
+    Softmax of N(0, spread^2) logits. With `independent_every = m > 0`, every m-th instance is a product
+    P(x)P(y) of two such vectors (independent x and y, mutual information 0): the boundary case of I >= 0.
+    """
+
+    rows: str = "n_x"
+    cols: str = "n_y"
+    spread: float = 1.5
+    independent_every: int = 0
+
+    @property
+    def description(self) -> str:
+        extra = f"; every {self.independent_every}th independent" if self.independent_every else ""
+        return f"positive joint table of {self.rows} x {self.cols} values (flattened{extra})"
+
+    def draw(self, batch, dims, gen):
+        r, c = dims[self.rows], dims[self.cols]
+        table = torch.softmax(self.spread * torch.randn(batch, r * c, generator=gen, dtype=torch.float64), dim=-1)
+        px = torch.softmax(self.spread * torch.randn(batch, r, 1, generator=gen, dtype=torch.float64), dim=1)
+        py = torch.softmax(self.spread * torch.randn(batch, 1, c, generator=gen, dtype=torch.float64), dim=2)
+        if not self.independent_every:
+            return table
+        independent = (torch.arange(batch) % self.independent_every == self.independent_every - 1).unsqueeze(1)
+        return torch.where(independent, (px * py).reshape(batch, r * c), table)
+
+
+@dataclass(frozen=True)
+class JointColumn(Kind):
+    """Q(z, y) for one observed y: a column of a random positive joint table over dim x cols values."""
+
+    dim: str = "n_z"
+    cols: int = 3
+    spread: float = 1.5
+
+    @property
+    def description(self) -> str:
+        return f"Q(z, y) for z = 1..{self.dim} and a fixed y (a column of a {self.dim} x {self.cols} joint table)"
+
+    def draw(self, batch, dims, gen):
+        n = dims[self.dim]
+        logits = self.spread * torch.randn(batch, n * self.cols, generator=gen, dtype=torch.float64)
+        return torch.softmax(logits, dim=-1).reshape(batch, n, self.cols)[:, :, 0]
+
+
+# --- sympy formulas on flat tables ----------------------------------------------------------------------------------
+
+def joint(a, b):
+    return P[a * ny + b]
+
+
+def marginal_x(a):
+    return sp.Sum(P[a * ny + k], (k, 0, ny - 1))
+
+
+def marginal_y(b):
+    return sp.Sum(P[k * ny + b], (k, 0, nx - 1))
+
+
+def over_table(expr):
+    return sp.Sum(expr, (j, 0, ny - 1), (i, 0, nx - 1))
+
+
+MI = over_table(joint(i, j) * sp.log(joint(i, j) / (marginal_x(i) * marginal_y(j))))
+H_X = -sp.Sum(marginal_x(i) * sp.log(marginal_x(i)), (i, 0, nx - 1))
+H_Y = -sp.Sum(marginal_y(j) * sp.log(marginal_y(j)), (j, 0, ny - 1))
+H_Y_GIVEN_X = -over_table(joint(i, j) * sp.log(joint(i, j) / marginal_x(i)))
+H_X_GIVEN_Y = -over_table(joint(i, j) * sp.log(joint(i, j) / marginal_y(j)))
+
+Q_Y = sp.Sum(q[k], (k, 0, nz - 1))
+ELBO = sp.Sum(qt[k] * sp.log(q[k] / qt[k]), (k, 0, nz - 1))
+KL_POSTERIOR = sp.Sum(qt[k] * sp.log(qt[k] / (q[k] / Q_Y)), (k, 0, nz - 1))
+CROSS_ENTROPY = -sp.Sum(qt[k] * sp.log(q[k] / Q_Y), (k, 0, nz - 1))
+ENTROPY_QT = -sp.Sum(qt[k] * sp.log(qt[k]), (k, 0, nz - 1))
+
+
+def _is_zero(diff: sp.Basic) -> bool:
+    """Exact rewrites only: expand, split logarithms of positive products, simplify."""
+    for rewrite in (sp.expand, lambda e: sp.expand(sp.expand_log(e)), sp.simplify):
+        diff = rewrite(diff)
+        if diff == 0:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ForSizes(Strategy):
+    """Prove an identity with explicit symbolic entries for each assignment of the size symbols in `sizes`.
+
+    `substitution(size)` may replace entries after the sums are expanded (e.g. a normalised parametrisation).
+    """
+
+    sizes: tuple[dict[sp.Symbol, int], ...] = ()
+    substitution: Callable[[dict[sp.Symbol, int]], dict[sp.Basic, sp.Basic]] | None = None
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation != "=":
+            return SymbolicResult("not attempted", detail=f"ForSizes proves equalities, not {relation!r}")
+        done = []
+        for size in self.sizes:
+            diff = (lhs - rhs).subs(size).doit()
+            if self.substitution is not None:
+                diff = diff.subs(self.substitution(size))
+            label = ", ".join(f"{s} = {v}" for s, v in size.items())
+            if not _is_zero(diff):
+                return SymbolicResult("failed", detail=f"sympy did not reach 0 for {label}; proved for {done}")
+            done.append(f"({label})")
+        return SymbolicResult("proved", "; ".join(done), "explicit symbolic positive entries")
+
+
+TABLE_SIZES = ({nx: 2, ny: 2}, {nx: 2, ny: 3}, {nx: 3, ny: 3})
+
+
+def normalised_qt(size):
+    """q̃_z = w_z / Σ_k w_k with free positive w: the general positive probability vector."""
+    n = size[nz]
+    w = sp.symbols(f"w0:{n}", positive=True)
+    return {qt[a]: w[a] / sum(w) for a in range(n)}
+
+
+for_tables = ForSizes(sizes=TABLE_SIZES)
+for_posteriors = ForSizes(sizes=({nz: 2}, {nz: 3}, {nz: 4}), substitution=normalised_qt)
+
+TABLE_VARIABLES = (Variable("P", JointTable()),)
+WITH_INDEPENDENT = (Variable("P", JointTable(independent_every=4)),)
+TABLE_DIMS = {"n_x": (2, 5), "n_y": (2, 5)}
+ELBO_VARIABLES = (Variable("q", JointColumn()), Variable("qt", ProbabilityVector("n_z"), latex=r"\tilde q"))
+ELBO_DIMS = {"n_z": (2, 6)}
+
+
+# --- torch.distributions references ---------------------------------------------------------------------------------
+
+def _table(sample) -> torch.Tensor:
+    return sample["P"].reshape(sample.size, sample.dims["n_x"], sample.dims["n_y"])
+
+
+def torch_mutual_information(sample) -> torch.Tensor:
+    """KL(P(x,y) ‖ P(x)P(y)) by torch.distributions.kl_divergence of two Categoricals on the nx*ny cells."""
+    table = _table(sample)
+    product = table.sum(2, keepdim=True) * table.sum(1, keepdim=True)
+    return kl_divergence(Categorical(probs=table.flatten(1)), Categorical(probs=product.flatten(1)))
+
+
+def torch_entropy_difference(sample, given: str) -> torch.Tensor:
+    """H(y) − H(y|x) (given='x') or H(x) − H(x|y) (given='y') from Categorical.entropy()."""
+    table = _table(sample)
+    if given == "y":
+        table = table.transpose(1, 2)
+    p_given = table.sum(2)  # marginal of the conditioning variable
+    h_target = Categorical(probs=table.sum(1)).entropy()
+    h_conditional = (p_given * Categorical(probs=table / p_given.unsqueeze(2)).entropy()).sum(1)
+    return h_target - h_conditional
+
+
+def torch_elbo_kl(sample) -> torch.Tensor:
+    """ln Q(y) − KL(Q̃(z|y) ‖ Q(z|y)) with torch.distributions.kl_divergence."""
+    qy = sample["q"].sum(1)
+    kl = kl_divergence(Categorical(probs=sample["qt"]), Categorical(probs=sample["q"] / qy.unsqueeze(1)))
+    return torch.log(qy) - kl
+
+
+def torch_elbo_entropies(sample) -> torch.Tensor:
+    """ln Q(y) − H(Q̃, Q(z|y)) + H(Q̃) with Categorical.entropy() and log_prob-weighted cross-entropy."""
+    qy = sample["q"].sum(1)
+    posterior = Categorical(probs=sample["q"] / qy.unsqueeze(1))
+    support = torch.arange(sample.dims["n_z"]).expand(sample.size, -1)
+    cross = -(sample["qt"] * posterior.log_prob(support.T).T).sum(1)
+    return torch.log(qy) - cross + Categorical(probs=sample["qt"]).entropy()
+
+
+# --- claims ----------------------------------------------------------------------------------------------------------
+
+mi_entropy_y = Claim(
+    id="mi-entropy-y",
+    statement="KL(P(x,y) ‖ P(x)P(y)) = H(y) − H(y|x)",
+    lhs=MI,
+    rhs=H_Y - H_Y_GIVEN_X,
+    variables=TABLE_VARIABLES,
+    dims=TABLE_DIMS,
+    steps=(
+        Step(over_table(joint(i, j) * sp.log((joint(i, j) / marginal_x(i)) / marginal_y(j))),
+             "P(x,y) = P(x)P(y|x) with P(y|x) = P(x,y)/P(x): the P(x) cancels"),
+        Step(over_table(joint(i, j) * (-sp.log(marginal_y(j)))) - over_table(-joint(i, j) * sp.log(joint(i, j) / marginal_x(i))),
+             "ln(P(y|x)/P(y)) = −ln P(y) − (−ln P(y|x)), and the expectation is linear"),
+        Step(H_Y - H_Y_GIVEN_X, "Σ_x P(x,y) = P(y) in the first term: E_{(x,y)}[−ln P(y)] = H(y)"),
+    ),
+    symbolic=for_tables,
+    references=(Reference("torch-kl", "torch.distributions.kl_divergence(Categorical(P), Categorical(P_x P_y))",
+                          torch_mutual_information, side="lhs"),
+                Reference("torch-entropy", "Categorical(P_y).entropy() − Σ_x P(x) Categorical(P(·|x)).entropy()",
+                          lambda s: torch_entropy_difference(s, "x"))),
+    mutants=(
+        Mutant("plus-conditional", "H(y) + H(y|x)", rhs=H_Y + H_Y_GIVEN_X),
+        Mutant("mixed-entropies", "H(x) − H(y|x): the marginal of the wrong variable", rhs=H_X - H_Y_GIVEN_X),
+    ),
+    instances=400,
+)
+
+mi_entropy_x = Claim(
+    id="mi-entropy-x",
+    statement="KL(P(x,y) ‖ P(x)P(y)) = H(x) − H(x|y)",
+    lhs=MI,
+    rhs=H_X - H_X_GIVEN_Y,
+    variables=TABLE_VARIABLES,
+    dims=TABLE_DIMS,
+    steps=(
+        Step(over_table(joint(i, j) * sp.log((joint(i, j) / marginal_y(j)) / marginal_x(i))),
+             "P(x,y) = P(y)P(x|y): the P(y) cancels"),
+        Step(H_X - H_X_GIVEN_Y, "split the logarithm; Σ_y P(x,y) = P(x)"),
+    ),
+    symbolic=for_tables,
+    references=(Reference("torch-entropy", "Categorical(P_x).entropy() − Σ_y P(y) Categorical(P(·|y)).entropy()",
+                          lambda s: torch_entropy_difference(s, "y")),),
+    mutants=(
+        Mutant("conditioned-wrong-way", "H(x) − H(y|x)", rhs=H_X - H_Y_GIVEN_X),
+        Mutant("joint-entropy", "H(x) + H(y) − H(x|y)", rhs=H_X + H_Y - H_X_GIVEN_Y),
+    ),
+    instances=400,
+)
+
+
+_t = sp.Symbol("t", positive=True)
+_g = _t - 1 - sp.log(_t)
+GIBBS = (
+    ("Gibbs: g(t) = t − 1 − ln t has g(1) = 0", lambda: _g.subs(_t, 1)),
+    ("g'(1) = 0", lambda: sp.diff(_g, _t).subs(_t, 1)),
+    ("g''(t) = 1/t² > 0, so g >= 0, i.e. ln t <= t − 1, and KL(P‖R) = −Σ P ln(R/P) >= −Σ (R − P) = 0 "
+     "when R sums to 1", lambda: sp.diff(_g, _t, 2) > 0),
+)
+
+
+def _product_of_marginals_sums_to_one():
+    p = sp.symbols("p0:4", positive=True)
+    cells = [a / sum(p) for a in p]  # a normalised positive 2 x 2 table
+    rows, cols = (cells[0] + cells[1], cells[2] + cells[3]), (cells[0] + cells[2], cells[1] + cells[3])
+    return sp.simplify(sum(r * c for r in rows for c in cols)) - 1
+
+
+mi_nonnegative = Claim(
+    id="mi-nonnegative",
+    statement="I(x, y) = KL(P(x,y) ‖ P(x)P(y)) >= 0 (KL divergence is non-negative)",
+    lhs=MI,
+    rhs=sp.Integer(0),
+    relation=">=",
+    variables=WITH_INDEPENDENT,
+    dims=TABLE_DIMS,
+    symbolic=facts(*GIBBS, ("R = P(x)P(y) sums to 1 (symbolic normalised 2x2 table)",
+                            _product_of_marginals_sums_to_one),
+                   scope="general (Gibbs' inequality); normalisation of P(x)P(y) checked on a symbolic 2x2 table"),
+    references=(Reference("torch-kl", "torch.distributions.kl_divergence(Categorical(P), Categorical(P_x P_y))",
+                          torch_mutual_information, side="lhs"),),
+    mutants=(
+        Mutant("at-least-entropy", "I(x, y) >= H(y) (true only when y is a function of x)",
+               numeric=lambda s: (s.evaluate(MI), s.evaluate(H_Y))),
+        Mutant("reversed-kl-negative", "−KL(P(x)P(y) ‖ P(x,y)) >= 0",
+               numeric=lambda s: (-kl_divergence(Categorical(probs=(_table(s).sum(2, keepdim=True)
+                                                                      * _table(s).sum(1, keepdim=True)).flatten(1)),
+                                                  Categorical(probs=s["P"])), torch.zeros(s.size, dtype=s.dtype))),
+    ),
+    instances=400,
+)
+
+elbo_entropies = Claim(
+    id="elbo-entropies",
+    statement="ELBO = E_{z~Q̃(z|y)} ln(Q(y)Q(z|y)/Q̃(z|y)) = ln Q(y) − H(Q̃(z|y), Q(z|y)) + H(Q̃(z|y))",
+    lhs=ELBO,
+    rhs=sp.log(Q_Y) - CROSS_ENTROPY + ENTROPY_QT,
+    variables=ELBO_VARIABLES,
+    dims=ELBO_DIMS,
+    steps=(
+        Step(sp.Sum(qt[k] * sp.log(Q_Y * (q[k] / Q_Y) / qt[k]), (k, 0, nz - 1)), "Q(z, y) = Q(y) Q(z|y)"),
+        Step(sp.Sum(qt[k] * sp.log(Q_Y), (k, 0, nz - 1)) + sp.Sum(qt[k] * sp.log(q[k] / Q_Y), (k, 0, nz - 1))
+             + sp.Sum(qt[k] * sp.log(1 / qt[k]), (k, 0, nz - 1)),
+             "the logarithm of the product of three terms is the sum of three logarithms"),
+        Step(sp.log(Q_Y) - CROSS_ENTROPY + ENTROPY_QT, "Σ_z Q̃(z|y) = 1; the other terms are −(cross entropy) and "
+                                                       "the entropy"),
+    ),
+    symbolic=for_posteriors,
+    references=(Reference("torch-categorical", "ln Q(y) − (−Σ Q̃ · Categorical(Q(z|y)).log_prob) + "
+                                               "Categorical(Q̃).entropy()", torch_elbo_entropies),),
+    mutants=(
+        Mutant("entropy-sign", "ln Q(y) − H(Q̃, Q(z|y)) − H(Q̃)", rhs=sp.log(Q_Y) - CROSS_ENTROPY - ENTROPY_QT),
+        Mutant("joint-cross-entropy", "cross entropy against Q(z, y) instead of Q(z|y), plus ln Q(y)",
+               rhs=sp.log(Q_Y) + sp.Sum(qt[k] * sp.log(q[k]), (k, 0, nz - 1)) + ENTROPY_QT),
+    ),
+    instances=400,
+)
+
+elbo_kl = Claim(
+    id="elbo-kl",
+    statement="ELBO = ln Q(y) − KL(Q̃(z|y) ‖ Q(z|y))",
+    lhs=ELBO,
+    rhs=sp.log(Q_Y) - KL_POSTERIOR,
+    variables=ELBO_VARIABLES,
+    dims=ELBO_DIMS,
+    steps=(
+        Step(sp.Sum(qt[k] * sp.log(Q_Y), (k, 0, nz - 1)) + sp.Sum(qt[k] * sp.log((q[k] / Q_Y) / qt[k]),
+                                                                   (k, 0, nz - 1)),
+             "ln(Q(y)Q(z|y)/Q̃) = ln Q(y) + ln(Q(z|y)/Q̃)"),
+        Step(sp.log(Q_Y) - KL_POSTERIOR, "Σ_z Q̃(z|y) = 1, and E_Q̃ ln(Q(z|y)/Q̃(z|y)) = −KL(Q̃ ‖ Q(z|y))"),
+    ),
+    symbolic=for_posteriors,
+    references=(Reference("torch-kl", "ln Q(y) − torch.distributions.kl_divergence(Categorical(Q̃), "
+                                      "Categorical(Q(z|y)))", torch_elbo_kl),),
+    mutants=(
+        Mutant("kl-reversed", "ln Q(y) − KL(Q(z|y) ‖ Q̃(z|y)): the arguments swapped",
+               rhs=sp.log(Q_Y) - sp.Sum((q[k] / Q_Y) * sp.log((q[k] / Q_Y) / qt[k]), (k, 0, nz - 1))),
+        Mutant("kl-to-joint", "ln Q(y) − KL(Q̃ ‖ Q(z, y)): the joint instead of the posterior",
+               rhs=sp.log(Q_Y) - sp.Sum(qt[k] * sp.log(qt[k] / q[k]), (k, 0, nz - 1))),
+    ),
+    instances=400,
+)
+
+elbo_lower_bound = Claim(
+    id="elbo-lower-bound",
+    statement="ELBO <= ln Q(y), with equality iff Q̃(z|y) = Q(z|y)",
+    lhs=ELBO,
+    rhs=sp.log(Q_Y),
+    relation="<=",
+    variables=ELBO_VARIABLES,
+    dims=ELBO_DIMS,
+    symbolic=facts(
+        ("ELBO = ln Q(y) − KL(Q̃ ‖ Q(z|y)) (the elbo-kl identity, re-proved here for n_z ∈ {2, 3, 4})",
+         lambda: for_posteriors.prove(ELBO, sp.log(Q_Y) - KL_POSTERIOR).status == "proved"),
+        *GIBBS,
+        scope="n_z ∈ {2, 3, 4} for the decomposition; general for KL >= 0",
+    ),
+    mutants=(
+        Mutant("elbo-at-least-log-evidence", "ELBO >= ln Q(y): the inequality reversed",
+               numeric=lambda s: (s.evaluate(sp.log(Q_Y)), s.evaluate(ELBO))),
+        Mutant("bound-by-joint", "ELBO <= ln max_z Q(z, y): a bound by the largest joint entry",
+               numeric=lambda s: (s.evaluate(ELBO), torch.log(s["q"].amax(1)))),
+    ),
+    instances=400,
+)
+
+DERIVATIONS = (
+    Derivation(
+        id="mutual-information",
+        title="Mutual information as KL divergence, and the ELBO decomposition",
+        source="quiz1-2020 P1, quiz1-2020 P2",
+        statement=r"P1: with $Q(x,y) = P(x)P(y)$, derive $KL(P(x,y), Q(x,y)) = H(y) - H(y|x) = H(x) - H(x|y)$ and "
+                  r"explain why it is non-negative. P2: write $\mathrm{ELBO} = E_{z\sim\tilde Q(z|y)} "
+                  r"\ln\frac{Q(y)Q(z|y)}{\tilde Q(z|y)}$ (a) with entropies and cross entropies, (b) as "
+                  r"$\ln Q(y) - KL(\tilde Q(z|y), Q(z|y))$, and explain why it is a lower bound on $\ln Q(y)$.",
+        claims=(mi_entropy_y, mi_entropy_x, mi_nonnegative, elbo_entropies, elbo_kl, elbo_lower_bound),
+    ),
+)
