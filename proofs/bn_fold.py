@@ -9,6 +9,11 @@ r"""Removing batch norm after training: fold an eval-mode BatchNorm into the pre
   $b' = \beta + \frac{\gamma (b - \mu)}{\sqrt{\sigma^2 + \varepsilon}}$.
 * `bn-fold-weight`, `bn-fold-bias`: $W'$ is the slope and $b'$ the value at 0 of the per-channel map
   (the reference formulas `FOLDED_WEIGHT` and `FOLDED_BIAS` of this module).
+* `conv-fold-matches-torch`, `linear-fold-matches-torch`: applying $W', b'$ channel by channel to a Conv2d
+  (resp. Linear) layer and its BN gives the parameters of `torch.nn.utils.fusion.fuse_conv_bn_weights`
+  (resp. `fuse_linear_bn_weights`).
+* `folded-network`: the seed's `smallNetTest` with folded parameters equals the trained `smallNetTrain`
+  in eval mode, output for output.
 
 # Notation
 
@@ -24,6 +29,20 @@ scalar identities hold verbatim with $W$ a row of the weight matrix (or a conv f
   `torch.nn.functional.batch_norm` in eval mode, with autograd's slope of that map, and with
   `torch.nn.utils.fusion.fuse_linear_bn_weights` (ε is drawn from {1e-5, 1e-3, 1e-1}; 1e-5 is
   PyTorch's default).
+* The layer and network claims use the sympy formulas themselves, turned into torch functions by
+  `sympy.lambdify`, so the folding that is checked is the folding that was proved; their mutants are the
+  per-channel mutants pushed through the same code. The layer claims draw 400 random layers (weights,
+  BN parameters, running statistics) and fold all their channels in one call to torch's fusion function.
+* `folded-network` uses the seed's architecture shrunk for speed (4 channels instead of 16, 8×8 images
+  instead of 32×32, so fc1 is Linear(256, 64) instead of Linear(16384, 1024)). Each hypothesis
+  configuration builds one network from its seed, draws γ, β at random and trains it 8 SGD steps in train
+  mode on synthetic images (so μ, σ² are non-trivial), then compares both networks in eval mode on 250
+  images, and checks the folded layers against `fuse_conv_bn_eval` / `fuse_linear_bn_eval`. Folding the
+  train-mode batch statistics instead of the running ones is a mutant. No symbolic attempt: a network
+  output is not a closed form, and the layer algebra is what `per-channel` proves.
+* float16 is not run for the layer claims: they compare two implementations of the same arithmetic, and
+  in half precision the cancelling bias terms only measure conditioning. The network claim runs float16
+  with the tolerance stated next to it.
 
 # References
 
@@ -33,14 +52,20 @@ scalar identities hold verbatim with $W$ a row of the weight matrix (or a conv f
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 import torch
 import torch.nn.functional as F
-from torch.nn.utils.fusion import fuse_linear_bn_weights
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 
-from checkers import Claim, Derivation, Mutant, Positive, Real, Reference, Step, Variable, identity
+from checkers import Claim, Derivation, Mutant, Positive, Real, Reference, Step, Tolerance, Variable, identity
+from checkers import not_attempted
 from checkers.kinds import Kind
 
 # The names the grader imports: one channel's parameters, and the folded weight and bias.
@@ -215,6 +240,300 @@ fold_bias = Claim(
     ),
 )
 
+
+# ---------------------------------------------------------------------------------------------------------------
+# Whole layers and the whole network: the folding formulas above, applied channel by channel with torch.
+
+Fold = Callable[..., torch.Tensor]
+_ARGS = (gamma, W, sigma2, epsilon, beta, b, mu)
+
+
+def folding(weight: sp.Expr = FOLDED_WEIGHT, bias: sp.Expr = FOLDED_BIAS) -> tuple[Fold, Fold]:
+    """The sympy folding formulas as torch functions of (γ, W, σ², ε, β, b, μ), broadcasting like tensors."""
+    return (sp.lambdify(_ARGS, weight, modules=[{"sqrt": torch.sqrt}]),
+            sp.lambdify(_ARGS, bias, modules=[{"sqrt": torch.sqrt}]))
+
+
+def fold_layer(layer: nn.Module, bn: nn.modules.batchnorm._BatchNorm, formulas: tuple[Fold, Fold],
+               mean: torch.Tensor | None = None, var: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Folded (weight, bias) of `layer` followed by eval-mode `bn`; `mean`/`var` replace the running statistics."""
+    weight_of, bias_of = formulas
+    mean = bn.running_mean if mean is None else mean
+    var = bn.running_var if var is None else var
+    per_out = (-1,) + (1,) * (layer.weight.dim() - 1)  # one channel per output row / filter
+    folded_w = weight_of(bn.weight.reshape(per_out), layer.weight, var.reshape(per_out), bn.eps,
+                         bn.bias.reshape(per_out), layer.bias.reshape(per_out), mean.reshape(per_out))
+    folded_b = bias_of(bn.weight, layer.weight, var, bn.eps, bn.bias, layer.bias, mean)
+    return folded_w.detach(), folded_b.detach()
+
+
+@dataclass(frozen=True)
+class Array(Kind):
+    """An array of iid entries per instance, shape given by dimension names: N(0, scale²), or log-uniform."""
+
+    shape: tuple[int | str, ...] = ()
+    scale: float = 1.0
+    positive: tuple[float, float] | None = None  # (low, high) for a log-uniform positive array
+
+    @property
+    def description(self) -> str:
+        what = f"log-uniform in {self.positive}" if self.positive else f"N(0, {self.scale:g}²) entries"
+        return f"array of shape ({', '.join(map(str, self.shape))}), {what}"
+
+    def draw(self, batch, dims, gen):
+        shape = (batch, *(s if isinstance(s, int) else dims[s] for s in self.shape))
+        if self.positive is None:
+            return self.scale * torch.randn(*shape, generator=gen, dtype=torch.float64)
+        low, high = map(math.log, self.positive)
+        return torch.exp(low + (high - low) * torch.rand(*shape, generator=gen, dtype=torch.float64))
+
+
+BN_EPS = 1e-5  # nn.BatchNorm's default
+
+
+def _layer_variables(weight_shape: tuple[str, ...]) -> tuple[Variable, ...]:
+    return (Variable("weight", Array(weight_shape)), Variable("bias", Array(("c_out",))),
+            Variable("bn_weight", Array(("c_out",))), Variable("bn_bias", Array(("c_out",))),
+            Variable("running_mean", Array(("c_out",), scale=2.0)),
+            Variable("running_var", Array(("c_out",), positive=(0.01, 10.0))))
+
+
+def _fold_batched(sample, formulas: tuple[Fold, Fold]) -> torch.Tensor:
+    """Our folded (weight, bias) of B random layers at once, flattened per instance."""
+    weight_of, bias_of = formulas
+    w = sample["weight"]
+    per_out = w.shape[:2] + (1,) * (w.dim() - 2)
+    args = [sample[n] for n in ("bn_weight", "weight", "running_var")]
+    folded_w = weight_of(args[0].reshape(per_out), w, args[2].reshape(per_out), BN_EPS,
+                         sample["bn_bias"].reshape(per_out), sample["bias"].reshape(per_out),
+                         sample["running_mean"].reshape(per_out))
+    folded_b = bias_of(sample["bn_weight"], w, sample["running_var"], BN_EPS, sample["bn_bias"], sample["bias"],
+                       sample["running_mean"])
+    return torch.cat([folded_w.reshape(w.shape[0], -1), folded_b.reshape(w.shape[0], -1)], dim=1)
+
+
+def _torch_fold_batched(sample, fuse) -> torch.Tensor:
+    """torch.nn.utils.fusion on the B·C_out channels of B random layers (a channel's fold involves only itself)."""
+    w = sample["weight"]
+    batch, c_out = w.shape[:2]
+    flat = lambda name: sample[name].reshape(batch * c_out)  # noqa: E731
+    fused_w, fused_b = fuse(w.reshape(batch * c_out, *w.shape[2:]), flat("bias"), flat("running_mean"),
+                            flat("running_var"), BN_EPS, flat("bn_weight"), flat("bn_bias"))
+    return torch.cat([fused_w.detach().reshape(batch, -1), fused_b.detach().reshape(batch, -1)], dim=1)
+
+
+def _layer_fold_claim(kind: str, weight_shape: tuple[str, ...], dims: dict, fuse) -> Claim:
+    def ours(formulas):
+        return lambda s: (_fold_batched(s, formulas), _torch_fold_batched(s, fuse))
+
+    return Claim(
+        id=f"{kind}-fold-matches-torch",
+        statement=f"folding BN into a {kind} layer channel by channel with W', b' gives the parameters of "
+                  f"torch.nn.utils.fusion.{fuse.__name__}",
+        variables=_layer_variables(weight_shape),
+        dims=dims,
+        assumptions=(f"BN eps = {BN_EPS:g} (PyTorch's default)",),
+        symbolic=not_attempted("the per-channel algebra is proved in per-channel; this claim compares tensors"),
+        numeric=ours(folding()),
+        mutants=(
+            Mutant("no-eps", "ε forgotten", numeric=ours(folding(NO_EPS_WEIGHT, NO_EPS_BIAS))),
+            Mutant("std-instead-of-var", "running variance used as a standard deviation",
+                   numeric=ours(folding(STD_WEIGHT, beta + gamma * (b - mu) / sp.sqrt(sp.sqrt(sigma2) + epsilon)))),
+            Mutant("bias-without-mean", "running mean not subtracted in the bias",
+                   numeric=ours(folding(FOLDED_WEIGHT, NO_MEAN_BIAS))),
+        ),
+        dtypes=(torch.float64, torch.float32),
+        instances=400,
+    )
+
+
+conv_fold = _layer_fold_claim("conv", ("c_out", "c_in", "k", "k"), {"c_out": (1, 6), "c_in": (1, 4), "k": (1, 3)},
+                              fuse_conv_bn_weights)
+linear_fold = _layer_fold_claim("linear", ("c_out", "c_in"), {"c_out": (1, 8), "c_in": (1, 8)},
+                                fuse_linear_bn_weights)
+
+
+# The seed's smallNetTrain / smallNetTest (student-hw6 P1), shrunk for speed: 4 channels instead of 16 on
+# 8x8 images instead of 32x32, so fc1 is Linear(4·8·8, 8·8) instead of Linear(16·32·32, 32·32).
+CHANNELS, SIZE, CLASSES = 4, 8, 10
+HIDDEN = SIZE * SIZE
+TRAIN_STEPS, TRAIN_BATCH, LEARNING_RATE, MOMENTUM = 8, 32, 0.05, 0.1
+IMAGE_MEAN, IMAGE_SCALE = 1.0, 2.0
+
+
+class SmallNetTrain(nn.Module):
+    """smallNetTrain: (Conv2d-BN2d-ReLU) ×2, Linear-BN1d-ReLU, Linear-ReLU."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, CHANNELS, 3, padding=1), nn.BatchNorm2d(CHANNELS, momentum=MOMENTUM),
+                                   nn.ReLU())
+        self.conv2 = nn.Sequential(nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1),
+                                   nn.BatchNorm2d(CHANNELS, momentum=MOMENTUM), nn.ReLU())
+        self.fc1 = nn.Sequential(nn.Linear(CHANNELS * SIZE * SIZE, HIDDEN), nn.BatchNorm1d(HIDDEN, momentum=MOMENTUM),
+                                 nn.ReLU())
+        self.fc2 = nn.Sequential(nn.Linear(HIDDEN, CLASSES), nn.ReLU())
+
+    def forward(self, x):
+        x = self.conv2(self.conv1(x))
+        return self.fc2(self.fc1(x.reshape(-1, CHANNELS * SIZE * SIZE)))
+
+
+class SmallNetTest(nn.Module):
+    """smallNetTest: the same network without the BN layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Sequential(nn.Conv2d(3, CHANNELS, 3, padding=1), nn.ReLU())
+        self.conv2 = nn.Sequential(nn.Conv2d(CHANNELS, CHANNELS, 3, padding=1), nn.ReLU())
+        self.fc1 = nn.Sequential(nn.Linear(CHANNELS * SIZE * SIZE, HIDDEN), nn.ReLU())
+        self.fc2 = nn.Sequential(nn.Linear(HIDDEN, CLASSES), nn.ReLU())
+
+    def forward(self, x):
+        x = self.conv2(self.conv1(x))
+        return self.fc2(self.fc1(x.reshape(-1, CHANNELS * SIZE * SIZE)))
+
+
+@dataclass(frozen=True)
+class Images(Kind):
+    """A batch of 3 x SIZE x SIZE images with iid N(IMAGE_MEAN, IMAGE_SCALE²) pixels (synthetic, no data set)."""
+
+    @property
+    def description(self) -> str:
+        return f"3x{SIZE}x{SIZE} image, iid N({IMAGE_MEAN:g}, {IMAGE_SCALE:g}²) pixels"
+
+    def draw(self, batch, dims, gen):
+        return IMAGE_MEAN + IMAGE_SCALE * torch.randn(batch, 3, SIZE, SIZE, generator=gen, dtype=torch.float64)
+
+
+@lru_cache(maxsize=8)
+def trained_small_net(seed: int) -> SmallNetTrain:
+    """smallNetTrain with random weights (BN γ, β too) from `seed`, then TRAIN_STEPS SGD steps in train mode.
+
+    Training on synthetic images and labels moves the running statistics away from (0, 1) and gives
+    every BN layer its own γ, β, μ, σ². Float64 throughout; the returned network is in eval mode.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    net = SmallNetTrain().to(torch.float64)
+    with torch.no_grad():
+        for module in net.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                fan_in = module.weight[0].numel()
+                module.weight.copy_(torch.randn(module.weight.shape, generator=gen, dtype=torch.float64)
+                                    * math.sqrt(2.0 / fan_in))
+                module.bias.copy_(0.5 * torch.randn(module.bias.shape, generator=gen, dtype=torch.float64))
+            elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+                sign = torch.where(torch.rand(module.weight.shape, generator=gen) < 0.2, -1.0, 1.0)
+                module.weight.copy_(sign * (0.5 + torch.rand(module.weight.shape, generator=gen, dtype=torch.float64)))
+                module.bias.copy_(0.5 * torch.randn(module.bias.shape, generator=gen, dtype=torch.float64))
+    optimizer = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE)
+    net.train()
+    with torch.enable_grad():
+        for _ in range(TRAIN_STEPS):
+            images = Images().draw(TRAIN_BATCH, {}, gen)
+            labels = torch.randint(CLASSES, (TRAIN_BATCH,), generator=gen)
+            optimizer.zero_grad()
+            F.cross_entropy(net(images), labels).backward()
+            optimizer.step()
+    return net.eval()
+
+
+PAIRS = (("conv1", "conv1"), ("conv2", "conv2"), ("fc1", "fc1"))
+
+
+def folded_small_net(net: SmallNetTrain, formulas: tuple[Fold, Fold] = folding(),
+                     statistics: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None) -> SmallNetTest:
+    """smallNetTest with each (layer, BN) pair folded by `formulas`; `statistics` replaces running mean/var."""
+    test = SmallNetTest().to(torch.float64)
+    with torch.no_grad():
+        for name, _ in PAIRS:
+            layer, bn = getattr(net, name)[0], getattr(net, name)[1]
+            mean, var = (statistics or {}).get(name, (None, None))
+            w, bias = fold_layer(layer, bn, formulas, mean, var)
+            getattr(test, name)[0].weight.copy_(w)
+            getattr(test, name)[0].bias.copy_(bias)
+        test.fc2[0].weight.copy_(net.fc2[0].weight)
+        test.fc2[0].bias.copy_(net.fc2[0].bias)
+    return test.eval()
+
+
+def torch_fused_small_net(net: SmallNetTrain) -> SmallNetTest:
+    """smallNetTest whose layers are torch.nn.utils.fusion.fuse_conv_bn_eval / fuse_linear_bn_eval of net's."""
+    test = SmallNetTest().to(torch.float64)
+    test.conv1[0] = fuse_conv_bn_eval(net.conv1[0], net.conv1[1])
+    test.conv2[0] = fuse_conv_bn_eval(net.conv2[0], net.conv2[1])
+    test.fc1[0] = fuse_linear_bn_eval(net.fc1[0], net.fc1[1])
+    test.fc2[0] = copy.deepcopy(net.fc2[0])
+    return test.eval()
+
+
+def train_mode_statistics(net: SmallNetTrain, images: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The batch mean and biased variance each BN layer normalizes with in train mode, on `images`."""
+    seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+    train = copy.deepcopy(net).train()
+    hooks = []
+    for name, _ in PAIRS:
+        def record(module, inputs, name=name):
+            (z,) = inputs
+            axes = [0] + list(range(2, z.dim()))
+            seen[name] = (z.mean(dim=axes), z.var(dim=axes, unbiased=False))
+        hooks.append(getattr(train, name)[1].register_forward_pre_hook(record))
+    with torch.no_grad():
+        train(images.to(torch.float64))
+    return seen
+
+
+def _at(module: nn.Module, sample) -> nn.Module:
+    return copy.deepcopy(module).to(sample.dtype)
+
+
+def _network_sides(formulas: tuple[Fold, Fold] = folding(), batch_statistics: bool = False):
+    def sides(sample):
+        net = trained_small_net(sample.seed)
+        stats = train_mode_statistics(net, sample["x"]) if batch_statistics else None
+        test = folded_small_net(net, formulas, stats)
+        with torch.no_grad():
+            return _at(net, sample)(sample["x"]), _at(test, sample)(sample["x"])
+    return sides
+
+
+def torch_fused_outputs(sample) -> torch.Tensor:
+    with torch.no_grad():
+        return _at(torch_fused_small_net(trained_small_net(sample.seed)), sample)(sample["x"])
+
+
+# Half precision: four layers with fan-in up to 4·8·8 = 256 each add about √(fan-in)·u relative error
+# (the probabilistic rounding bound of Higham & Mary, 2019), so depth·√(fan-in)·u of the O(1) outputs.
+_FP16_NETWORK = 4 * math.sqrt(CHANNELS * SIZE * SIZE) * torch.finfo(torch.float16).eps / 2
+_FP16_REASON = (f"float16 through 4 layers of fan-in ≤ {CHANNELS * SIZE * SIZE}: depth·√(fan-in)·u = "
+                f"{_FP16_NETWORK:.2g} (Higham–Mary probabilistic rounding bound), outputs are O(1)")
+
+folded_network = Claim(
+    id="folded-network",
+    statement="smallNetTest with every (Conv2d/Linear, BN) pair folded into W', b' computes exactly what the trained "
+              "smallNetTrain computes in eval mode",
+    variables=(Variable("x", Images()),),
+    assumptions=("smallNetTrain in eval mode (running statistics)",
+                 f"widths shrunk: {CHANNELS} conv channels on {SIZE}x{SIZE} images, fc1 = Linear({CHANNELS * SIZE * SIZE}, "
+                 f"{HIDDEN})", f"BN statistics from {TRAIN_STEPS} SGD steps on synthetic data"),
+    symbolic=not_attempted("a network output has no closed form; the per-layer identity is proved in per-channel"),
+    numeric=_network_sides(),
+    references=(Reference("torch-fusion", "the same layers fused by torch.nn.utils.fusion.fuse_conv_bn_eval and "
+                          "fuse_linear_bn_eval", torch_fused_outputs),),
+    mutants=(
+        Mutant("no-eps", "ε forgotten when folding", numeric=_network_sides(folding(NO_EPS_WEIGHT, NO_EPS_BIAS))),
+        Mutant("std-instead-of-var", "running variance used as a standard deviation",
+               numeric=_network_sides(folding(STD_WEIGHT,
+                                              beta + gamma * (b - mu) / sp.sqrt(sp.sqrt(sigma2) + epsilon)))),
+        Mutant("bias-without-mean", "running mean not subtracted in the folded bias",
+               numeric=_network_sides(folding(FOLDED_WEIGHT, NO_MEAN_BIAS))),
+        Mutant("train-batch-statistics", "folded with the batch mean and variance of train mode instead of the "
+               "running statistics", numeric=_network_sides(batch_statistics=True)),
+    ),
+    tolerances={torch.float16: Tolerance(_FP16_NETWORK, _FP16_NETWORK, _FP16_REASON)},
+    instances=1000,
+)
+
 DERIVATIONS = (
     Derivation(
         id="bn-fold",
@@ -223,6 +542,6 @@ DERIVATIONS = (
         statement=r"During testing, batch normalization can be combined with the preceding convolutional or "
                   r"linear layer. Set the weights of `smallNetTest` (no BN) from the trained `smallNetTrain` "
                   r"(Conv2d-BN2d-ReLU twice, Linear-BN1d-ReLU, Linear-ReLU) so that both produce the same outputs.",
-        claims=(per_channel, fold_weight, fold_bias),
+        claims=(per_channel, fold_weight, fold_bias, conv_fold, linear_fold, folded_network),
     ),
 )
