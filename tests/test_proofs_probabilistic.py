@@ -39,3 +39,17 @@ def test_a_mutant_that_evaluates_to_nan_is_rejected():
     derivation = Derivation(id="toy", title="toy", source="none P0", claims=(claim,))
     result = ClaimChecker(derivation, claim, seed=0).run(["cpu"])
     assert result.mutants[0].caught, result.mutants[0].evidence
+
+
+def test_graph_depth_counts_the_longest_chain_of_operations():
+    from proofs.rnn_parallel_time import graph_depth, graph_depth_kahn
+
+    x = torch.randn(3, requires_grad=True)
+    chain = x.mul(2).exp().sin()  # three operations in a row
+    diamond = chain + x.cos()  # a short branch beside the long one: the long one counts
+    assert graph_depth(chain.grad_fn) == graph_depth_kahn(chain.grad_fn) == 3
+    assert graph_depth(diamond.grad_fn) == graph_depth_kahn(diamond.grad_fn) == 4
+    h = x
+    for _ in range(5):
+        h = torch.tanh(h * 1.5)
+    assert graph_depth(h.grad_fn) == 10
