@@ -1,0 +1,355 @@
+r"""Gibbs' inequality: the KL divergence is non-negative, for probability vectors and for densities, via log t <= t - 1.
+
+# Main statements
+
+* `log-le-linear`: $\log t \le t - 1$ for every $t > 0$, with equality only at $t = 1$.
+* `gap-identity`: $D_{\mathrm{KL}}(p\|q) = \sum_i p_i\,\varphi(q_i/p_i)$ with $\varphi(t) = t - 1 - \log t \ge 0$,
+  for probability vectors $p, q$ with positive entries. Since $\varphi(t) = 0$ only at $t = 1$, this is
+  the equality case: $D_{\mathrm{KL}}(p\|q) = 0$ if and only if $p = q$.
+* `gibbs-discrete`: $D_{\mathrm{KL}}(p\|q) = -\sum_i p_i\log\frac{q_i}{p_i} \ge -\sum_i p_i\big(\frac{q_i}{p_i} - 1\big)
+  = \sum_i p_i - \sum_i q_i = 0$.
+* `gibbs-continuous`: $D_{\mathrm{KL}}(f\|g) = \int f\log\frac fg \ge -\int f\,(\frac gf - 1) = 0$ for probability
+  densities $f, g$ on $\mathbb{R}$ (hw6-2021 P4(a) states it on $\mathbb{R}^d$; the argument is pointwise).
+* `self-zero`: $D_{\mathrm{KL}}(p\|p) = 0$ and $D_{\mathrm{KL}}(f\|f) = 0$.
+
+# Notation
+
+$\varphi(t) = t - 1 - \log t$ is the gap of the lemma. Probability vectors are written as indexed
+families $p_i$, $i = 0, \dots, n-1$, and densities as undefined positive functions $f(x)$, $g(x)$.
+
+# Implementation notes
+
+* The lemma is proved by sympy for all $t > 0$ from facts about $\varphi$: $\varphi(1) = 0$, $\varphi'(1) = 0$,
+  $\varphi''(t) = 1/t^2 > 0$, and $t\varphi'(t) = t - 1$, so $\varphi$ strictly decreases on $(0, 1)$ and
+  strictly increases on $(1, \infty)$: $\varphi \ge \varphi(1) = 0$ with equality only at 1.
+* Identities between sums (or integrals) are proved for general $n$ by `normalised_linearity`: split
+  logarithms of products of positive quantities, distribute each sum or integral over $+$, pull out
+  factors that do not depend on the summation variable, and use $\sum_i p_i = 1$ (resp. $\int f = 1$).
+  For integrals this is linearity, which assumes every piece is integrable (finite KL and entropies).
+* The inequality steps are proved from the termwise gap: the step's two sides differ by
+  $\sum_i p_i\varphi(q_i/p_i)$ (resp. $\int f\varphi(g/f)$), a sum of non-negative terms by the lemma.
+* Numeric: probability vectors of length 2..8; densities are Gaussian mixtures on an 801-point grid on
+  $[-10, 10]$, each mixed with weight $10^{-3}$ with a wide $\mathcal{N}(0, 3^2)$ component so that no value
+  underflows in float32 or float16 (a KL between densities with disjoint numerical support is $+\infty$).
+  The continuous KL is the Riemann sum $\sum_k f_k\log(f_k/g_k)\,\Delta x$ of grid densities normalised so
+  that $\sum_k f_k\Delta x = 1$: the inequality holds exactly for these sums, so no quadrature error enters.
+  The lemma runs on $t \in [10^{-30}, 10^{30}]$ in float64 and float32 (float16 cannot represent the range).
+* References: `torch.distributions.kl_divergence(Categorical(p), Categorical(q))` and
+  `torch.nn.functional.kl_div` (the Riemann sum).
+
+# References
+
+* hw6-2021 Problem 4(a) ($D_{\mathrm{KL}}$ of continuous random variables is non-negative).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import sympy as sp
+import torch
+
+from checkers import (Claim, DensityOnGrid, Derivation, Mutant, Positive, ProbabilityVector, Reference, Step,
+                      Variable, density_grid, facts)
+from checkers.symbolic import Strategy, SymbolicResult
+
+# --- a symbolic strategy for sums and integrals of normalised quantities ------------------------------------------
+
+
+def _linear(e: sp.Basic, normalised: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
+    """`e` with every Sum/Integral distributed over +, index-free factors pulled out, normalised pieces replaced."""
+    if isinstance(e, (sp.Sum, sp.Integral)):
+        first, rest = e.limits[:1], e.limits[1:]
+        var = first[0][0]
+        out = sp.S.Zero
+        for term in sp.Add.make_args(sp.expand(_linear(e.function, normalised))):
+            factors = sp.Mul.make_args(term)
+            inner = type(e)(sp.Mul(*[f for f in factors if f.has(var)]), *first)
+            out += sp.Mul(*[f for f in factors if not f.has(var)]) * normalised.get(inner, inner)
+        return _linear(type(e)(out, *rest), normalised) if rest else out
+    if e.args:
+        return e.func(*[_linear(a, normalised) for a in e.args])
+    return e
+
+
+@dataclass(frozen=True)
+class NormalisedLinearity(Strategy):
+    """Prove lhs = rhs for sums/integrals of probability vectors or densities, for general length.
+
+    Rewrites (all exact): log of a product of positive factors -> sum of logs; a sum or integral of a
+    sum -> the sum of the sums; factors free of the summation variable move outside; each entry of
+    `normalised` (e.g. Sum(p[i], (i, 0, n-1)) -> 1) is substituted. Proved when lhs - rhs expands to 0.
+    """
+
+    normalised: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
+    description: str = ""
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation != "=":
+            return SymbolicResult("not attempted", detail=f"NormalisedLinearity proves equalities, not {relation!r}")
+        diff = sp.expand(_linear(sp.expand_log(lhs - rhs), self.normalised))
+        if diff == 0:
+            return SymbolicResult("proved", "general", self.description or "linearity and normalisation")
+        return SymbolicResult("failed", detail=f"after linearity and normalisation sympy left {diff}")
+
+
+def normalised_linearity(normalised: Mapping[sp.Basic, sp.Basic], description: str = "",
+                         time_limit: float = 10.0) -> NormalisedLinearity:
+    """Strategy: linearity of sums/integrals plus the normalisations given (sum p = 1, integral f = 1, ...)."""
+    return NormalisedLinearity(time_limit=time_limit, normalised=dict(normalised), description=description)
+
+
+def proved(strategy: Strategy, lhs: sp.Basic, rhs: sp.Basic) -> sp.Basic:
+    """For facts(): true when `strategy` proves lhs = rhs, else the symbolic result's detail as an unproved fact."""
+    result = strategy.prove(lhs, rhs)
+    return sp.true if result.status == "proved" else sp.Symbol(f"unproved: {result.detail}")
+
+
+SPLIT_LOGS = normalised_linearity({}, "log of a quotient of positive quantities splits; linearity")
+
+# --- the lemma log t <= t - 1 -------------------------------------------------------------------------------------
+
+t = sp.Symbol("t", positive=True)
+
+
+def gap(u: sp.Basic) -> sp.Basic:
+    """φ(u) = u - 1 - log u, the gap in log u <= u - 1."""
+    return u - 1 - sp.log(u)
+
+
+LEMMA_FACTS = (
+    ("φ(1) = 0 for φ(t) = t − 1 − log t", lambda: gap(t).subs(t, 1)),
+    ("φ'(1) = 0", lambda: sp.diff(gap(t), t).subs(t, 1)),
+    ("φ''(t) = 1/t² > 0 for t > 0 (φ is convex)", lambda: sp.diff(gap(t), t, 2) > 0),
+    ("t·φ'(t) = t − 1: φ strictly decreases on (0, 1) and increases on (1, ∞), so φ(t) > φ(1) = 0 for t ≠ 1",
+     lambda: sp.expand(t * sp.diff(gap(t), t)) - (t - 1)),
+)
+
+
+def _lemma(sample, wrong_rhs=None):
+    value = sample["t"]
+    return torch.log(value), (value - 1 if wrong_rhs is None else wrong_rhs(value))
+
+
+log_le_linear = Claim(
+    id="log-le-linear",
+    statement="log t ≤ t − 1 for every t > 0, with equality only at t = 1",
+    lhs=sp.log(t),
+    rhs=t - 1,
+    relation="<=",
+    variables=(Variable("t", Positive(1e-30, 1e30)),),
+    assumptions=("t > 0",),
+    symbolic=facts(*LEMMA_FACTS),
+    mutants=(
+        Mutant("reversed", "t − 1 ≤ log t: the inequality reversed", numeric=lambda s: _lemma(s)[::-1]),
+        Mutant("t-minus-2", "log t ≤ t − 2", numeric=lambda s: _lemma(s, lambda v: v - 2)),
+        Mutant("half-slope", "log t ≤ (t − 1)/2: the tangent's slope halved", numeric=lambda s: _lemma(s, lambda v: (v - 1) / 2)),
+    ),
+    dtypes=(torch.float64, torch.float32),
+)
+
+# --- probability vectors ---------------------------------------------------------------------------------------
+
+n = sp.Symbol("n", integer=True, positive=True)
+i = sp.Symbol("i", integer=True, nonnegative=True)
+p = sp.IndexedBase("p", positive=True)
+q = sp.IndexedBase("q", positive=True)
+
+
+def kl_sum(a: sp.IndexedBase, b: sp.IndexedBase) -> sp.Expr:
+    """Σ_i a_i log(a_i / b_i)."""
+    return sp.Sum(a[i] * sp.log(a[i] / b[i]), (i, 0, n - 1))
+
+
+KL_DISCRETE = kl_sum(p, q)
+GAP_SUM = sp.Sum(p[i] * gap(q[i] / p[i]), (i, 0, n - 1))
+SIMPLEX = normalised_linearity({sp.Sum(p[i], (i, 0, n - 1)): 1, sp.Sum(q[i], (i, 0, n - 1)): 1},
+                               "linearity of Σ and Σ p_i = Σ q_i = 1 (general n)")
+VECTORS = (Variable("p", ProbabilityVector("n")), Variable("q", ProbabilityVector("n")))
+VECTOR_DIMS = {"n": (2, 8)}
+
+STEP_ONE = -sp.Sum(p[i] * sp.log(q[i] / p[i]), (i, 0, n - 1))
+STEP_TWO = -sp.Sum(p[i] * (q[i] / p[i] - 1), (i, 0, n - 1))
+GIBBS_DISCRETE_FACTS = (
+    ("Σ p_i log(p_i/q_i) = Σ p_i φ(q_i/p_i) (linearity, Σp = Σq = 1)", lambda: proved(SIMPLEX, KL_DISCRETE, GAP_SUM)),
+    ("p_i > 0", lambda: p[i] > 0),
+    *LEMMA_FACTS,
+)
+
+gap_identity = Claim(
+    id="gap-identity",
+    statement="KL(p‖q) = Σ_i p_i φ(q_i/p_i) with φ(t) = t − 1 − log t ≥ 0 (so KL = 0 iff p = q)",
+    lhs=KL_DISCRETE,
+    rhs=GAP_SUM,
+    variables=VECTORS,
+    dims=VECTOR_DIMS,
+    assumptions=("p_i, q_i > 0", "Σ p_i = Σ q_i = 1"),
+    symbolic=SIMPLEX,
+    mutants=(
+        Mutant("unweighted", "Σ_i φ(q_i/p_i): the weights p_i dropped", rhs=sp.Sum(gap(q[i] / p[i]), (i, 0, n - 1))),
+        Mutant("ratio-inverted", "Σ_i p_i φ(p_i/q_i)", rhs=sp.Sum(p[i] * gap(p[i] / q[i]), (i, 0, n - 1))),
+    ),
+)
+
+
+def kl_vectors(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Σ_i a_i (log a_i - log b_i) over the last axis."""
+    return (a * (torch.log(a) - torch.log(b))).sum(-1)
+
+
+def categorical_kl(sample) -> torch.Tensor:
+    """torch.distributions.kl_divergence(Categorical(p), Categorical(q))."""
+    cat = torch.distributions.Categorical
+    return torch.distributions.kl_divergence(cat(probs=sample["p"]), cat(probs=sample["q"]))
+
+
+def _zero(sample) -> torch.Tensor:
+    return torch.zeros(sample.size, dtype=sample.dtype, device=sample.device)
+
+
+gibbs_discrete = Claim(
+    id="gibbs-discrete",
+    statement="KL(p‖q) = Σ_i p_i log(p_i/q_i) ≥ 0 for probability vectors p, q",
+    lhs=KL_DISCRETE,
+    rhs=sp.S.Zero,
+    relation=">=",
+    variables=VECTORS,
+    dims=VECTOR_DIMS,
+    assumptions=("p_i, q_i > 0", "Σ p_i = Σ q_i = 1"),
+    steps=(
+        Step(STEP_ONE, "log(p_i/q_i) = −log(q_i/p_i)", symbolic=SPLIT_LOGS),
+        Step(STEP_TWO, "log t ≤ t − 1 at t = q_i/p_i, times p_i > 0 (equality iff q_i = p_i)", relation=">=",
+             symbolic=facts(("the two sides differ by Σ p_i φ(q_i/p_i)",
+                             lambda: proved(SPLIT_LOGS, STEP_ONE - STEP_TWO, GAP_SUM)),
+                            *LEMMA_FACTS)),
+        Step(sp.S.Zero, "−Σ p_i (q_i/p_i − 1) = Σ p_i − Σ q_i = 1 − 1", symbolic=SIMPLEX),
+    ),
+    symbolic=facts(*GIBBS_DISCRETE_FACTS),
+    references=(Reference("torch-categorical", "torch.distributions.kl_divergence(Categorical(p), Categorical(q))",
+                          categorical_kl, side="lhs"),),
+    mutants=(
+        Mutant("reversed", "KL(p‖q) ≤ 0", numeric=lambda s: (_zero(s), kl_vectors(s["p"], s["q"]))),
+        Mutant("unweighted", "Σ_i log(p_i/q_i) ≥ 0: the weights p_i dropped",
+               numeric=lambda s: ((torch.log(s["p"]) - torch.log(s["q"])).sum(-1), _zero(s))),
+        Mutant("weights-from-q", "Σ_i q_i log(p_i/q_i) ≥ 0 (that is −KL(q‖p))",
+               numeric=lambda s: ((s["q"] * (torch.log(s["p"]) - torch.log(s["q"]))).sum(-1), _zero(s))),
+    ),
+)
+
+# --- densities ----------------------------------------------------------------------------------------------------
+
+GRID_POINTS = 801
+FLOOR_WEIGHT = 1e-3
+FLOOR_STD = 3.0
+
+
+@dataclass(frozen=True)
+class FlooredDensityOnGrid(DensityOnGrid):
+    """A DensityOnGrid mixture mixed with weight 1e-3 with N(0, 3^2), renormalised: no value underflows in float16."""
+
+    @property
+    def description(self) -> str:
+        return (f"density on a {self.points}-point grid over [-10, 10] (Gaussian mixture, mixed with weight "
+                f"{FLOOR_WEIGHT:g} with N(0, {FLOOR_STD:g}²))")
+
+    def draw(self, batch, dims, gen):
+        x, dx = density_grid(self.points)
+        wide = torch.exp(-0.5 * (x / FLOOR_STD) ** 2)
+        wide = wide / (wide.sum() * dx)
+        mixed = (1 - FLOOR_WEIGHT) * super().draw(batch, dims, gen) + FLOOR_WEIGHT * wide
+        return mixed / (mixed.sum(-1, keepdim=True) * dx)
+
+
+_, DX = density_grid(GRID_POINTS)
+xv = sp.Symbol("x", real=True)
+f = sp.Function("f", positive=True)
+g = sp.Function("g", positive=True)
+REAL_LINE = (xv, -sp.oo, sp.oo)
+KL_INTEGRAL = sp.Integral(f(xv) * sp.log(f(xv) / g(xv)), REAL_LINE)
+INTEGRAL_STEP_ONE = -sp.Integral(f(xv) * sp.log(g(xv) / f(xv)), REAL_LINE)
+INTEGRAL_STEP_TWO = -sp.Integral(f(xv) * (g(xv) / f(xv) - 1), REAL_LINE)
+GAP_INTEGRAL = sp.Integral(f(xv) * gap(g(xv) / f(xv)), REAL_LINE)
+DENSITIES = normalised_linearity({sp.Integral(f(xv), REAL_LINE): 1, sp.Integral(g(xv), REAL_LINE): 1},
+                                 "linearity of ∫ and ∫f = ∫g = 1")
+
+
+def kl_grid(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Riemann sum Σ_k a_k (log a_k - log b_k) Δx over the grid axis."""
+    return (a * (torch.log(a) - torch.log(b))).sum(-1) * DX
+
+
+def _gibbs_grid(sample, kl=kl_grid):
+    return kl(sample["f"], sample["g"]), _zero(sample)
+
+
+def torch_kl_div(sample) -> torch.Tensor:
+    """torch.nn.functional.kl_div(log g, f) summed over the grid, times Δx."""
+    return torch.nn.functional.kl_div(torch.log(sample["g"]), sample["f"], reduction="none").sum(-1) * DX
+
+
+GRID_DENSITIES = (Variable("f", FlooredDensityOnGrid(GRID_POINTS)), Variable("g", FlooredDensityOnGrid(GRID_POINTS)))
+
+gibbs_continuous = Claim(
+    id="gibbs-continuous",
+    statement="KL(f‖g) = ∫ f log(f/g) ≥ 0 for probability densities f, g (Riemann sums on a grid)",
+    lhs=KL_INTEGRAL,
+    rhs=sp.S.Zero,
+    relation=">=",
+    variables=GRID_DENSITIES,
+    assumptions=("f, g > 0", "∫f = ∫g = 1", "f log f, f log g integrable"),
+    steps=(
+        Step(INTEGRAL_STEP_ONE, "log(f/g) = −log(g/f)", symbolic=SPLIT_LOGS, numeric=False),
+        Step(INTEGRAL_STEP_TWO, "log t ≤ t − 1 at t = g(x)/f(x), times f(x) > 0, integrated", relation=">=",
+             symbolic=facts(("the two sides differ by ∫ f φ(g/f)",
+                             lambda: proved(SPLIT_LOGS, INTEGRAL_STEP_ONE - INTEGRAL_STEP_TWO, GAP_INTEGRAL)),
+                            *LEMMA_FACTS),
+             numeric=False),
+        Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫f − ∫g = 1 − 1", symbolic=DENSITIES, numeric=False),
+    ),
+    symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) (linearity, ∫f = ∫g = 1)", lambda: proved(DENSITIES, KL_INTEGRAL, GAP_INTEGRAL)),
+                   *LEMMA_FACTS),
+    numeric=_gibbs_grid,
+    references=(Reference("torch-kl-div", "torch.nn.functional.kl_div(log g, f, reduction='none').sum() · Δx",
+                          torch_kl_div, side="lhs"),),
+    mutants=(
+        Mutant("reversed", "∫ f log(f/g) ≤ 0", numeric=lambda s: _gibbs_grid(s)[::-1]),
+        Mutant("unweighted", "∫ log(f/g) ≥ 0 over the grid: the weight f dropped",
+               numeric=lambda s: ((torch.log(s["f"]) - torch.log(s["g"])).sum(-1) * DX, _zero(s))),
+    ),
+)
+
+# --- equality -----------------------------------------------------------------------------------------------------
+
+
+def _self_kl(sample, kl_discrete=kl_vectors, kl_density=kl_grid):
+    both = torch.stack([kl_discrete(sample["p"], sample["p"]), kl_density(sample["f"], sample["f"])], dim=1)
+    return both, torch.zeros_like(both)
+
+
+self_zero = Claim(
+    id="self-zero",
+    statement="KL(p‖p) = 0 and KL(f‖f) = 0",
+    variables=(VECTORS[0], GRID_DENSITIES[0]),
+    dims=VECTOR_DIMS,
+    symbolic=facts(("p_i/p_i = 1 and log 1 = 0", lambda: sp.expand(sp.log(p[i] / p[i]))),
+                   ("f(x)/f(x) = 1 and log 1 = 0", lambda: sp.expand(sp.log(f(xv) / f(xv))))),
+    numeric=_self_kl,
+    mutants=(
+        Mutant("negative-entropy", "Σ p log p and ∫ f log f instead of the KL (the log-ratio's denominator dropped)",
+               numeric=lambda s: _self_kl(s, lambda a, b: (a * torch.log(a)).sum(-1),
+                                          lambda a, b: (a * torch.log(a)).sum(-1) * DX)),
+    ),
+)
+
+DERIVATIONS = (
+    Derivation(
+        id="kl-nonnegative",
+        title="Gibbs' inequality: the KL divergence is non-negative",
+        source="hw6-2021 P4(a)",
+        statement=r"For probability densities $f, g$ let $D_{\mathrm{KL}}(X\|Y) = \int f(x)\log\frac{f(x)}{g(x)}\,dx$. "
+                  r"Show that $D_{\mathrm{KL}}(X\|Y) \ge 0$.",
+        claims=(log_le_linear, gap_identity, gibbs_discrete, gibbs_continuous, self_zero),
+    ),
+)
