@@ -1,0 +1,334 @@
+r"""Total variation distance as one minus the overlap: $\tfrac12\int|p-q| = 1 - \int\min(p, q)$.
+
+# Main statements
+
+* `pointwise`: for real $a, b$: $\tfrac12|a-b| = \tfrac12(a+b) - \min(a, b)$.
+* `discrete`: for probability vectors $p, q \in \Delta_n$: $\tfrac12\sum_i |p_i-q_i| = 1 - \sum_i \min(p_i, q_i)$.
+* `continuous`: for densities $p, q$ on $\mathbb R$ (tabulated on a grid, integrals as Riemann sums with
+  spacing $\Delta x$ and $\sum_i p_i\Delta x = \sum_i q_i \Delta x = 1$):
+  $D_{\mathrm{TV}}(p,q) = \tfrac12\sum_i|p_i-q_i|\Delta x = 1 - \sum_i\min(p_i,q_i)\Delta x$.
+
+# Notation
+
+$D_{\mathrm{TV}}(p, q) = \tfrac12\int|p - q|$ as the exam defines it; $\int\min(p, q)$ is the overlap
+(the shaded area in the figure).
+
+# Implementation notes
+
+* `pointwise` is proved by sympy for all reals by a case split ($a = b + c$ or $b = a + c$ with
+  $c \ge 0$); plain `simplify` cannot do it (it leaves $-\tfrac a2 - \tfrac b2 + \tfrac{|a-b|}2 + \min(a,b)$).
+* `discrete` and `continuous` are proved for general $n$ (any grid size) by `Termwise`: the pointwise
+  lemma (proved by its own case split inside the strategy) rewrites every term, sums are distributed
+  by linearity, and the normalisations $\sum p_i = \sum q_i = 1$ (resp. $= 1/\Delta x$) are substituted.
+  The Riemann-sum identity is exact, not an approximation: the grid densities are normalised so that
+  their Riemann sums are 1, and the integral identity is the same computation with $\int$ for $\sum\Delta x$.
+* References: the supremum over events $\max_{A} |P(A) - Q(A)|$ by enumerating all $2^n$ events
+  (discrete), and Scheffé's set $A = \{p > q\}$, $P(A) - Q(A)$ (continuous), both classical equivalent
+  definitions of total variation that share no code with either side.
+* Low precision: $1 - \int\min$ cancels when $p \approx q$; the engine allows each formula's
+  first-order rounding bound. Rounding $p, q$ to float16/bfloat16 also breaks $\sum p_i\Delta x = 1$
+  by up to $\sim u$, which the identity needs: the overrides below say so.
+
+# References
+
+* final-2022 Problem 6(d) (the hint: split $\mathbb R^n$ into $A = \{p \le q\}$ and $A^C$).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from itertools import product
+
+import sympy as sp
+import torch
+
+from checkers import (Claim, DensityOnGrid, Derivation, Figure, Mutant, ProbabilityVector, Real, Reference, Step,
+                      Tolerance, Variable, density_grid)
+from checkers.kinds import Kind
+from checkers.symbolic import Strategy, SymbolicResult
+
+# ---------------------------------------------------------------------------------------------------------------
+# Strategies: case splits for min/max/abs, and termwise rewriting of sums with a proved lemma
+
+
+def _is_zero(e: sp.Basic) -> bool:
+    e = sp.expand(e)
+    # simplify() would try to evaluate symbolic sums (slow, and not needed once sums are distributed)
+    return e == 0 or (not e.has(sp.Sum) and sp.simplify(e) == 0)
+
+
+def _is_nonnegative(e: sp.Basic) -> bool:
+    return any(form.is_nonnegative is True for form in (e, sp.expand(e), sp.simplify(e), sp.factor(sp.simplify(e))))
+
+
+@dataclass(frozen=True)
+class CaseSplit(Strategy):
+    """Prove `lhs relation rhs` in each case: a substitution that parametrises one part of the domain.
+
+    The cases are written so that together they cover the whole domain (e.g. a = b + c or b = a + c with
+    c >= 0 covers all real a, b); the new symbols' sympy assumptions (nonnegative, positive) carry the
+    case's constraint, so Min, Max, Abs and sign evaluate. "=" needs the difference to simplify to 0;
+    "<=" / ">=" need sympy to know the difference is nonnegative.
+    """
+
+    cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
+    scope: str = "general"
+
+    def _attempt(self, lhs, rhs, relation):
+        for description, subs in self.cases:
+            diff = (rhs - lhs) if relation == "<=" else (lhs - rhs)
+            diff = sp.sympify(diff).xreplace(dict(subs))
+            ok = _is_zero(diff) if relation == "=" else _is_nonnegative(diff)
+            if not ok:
+                return SymbolicResult("failed", detail=f"case {description}: sympy left {sp.simplify(diff)}")
+        return SymbolicResult("proved", self.scope, "case split: " + "; ".join(d for d, _ in self.cases))
+
+
+@dataclass(frozen=True)
+class Lemma:
+    """A pointwise identity lhs = rhs in generic symbols, with the strategy that proves it."""
+
+    name: str
+    lhs: sp.Basic
+    rhs: sp.Basic
+    proof: Strategy
+
+
+def _linear(e: sp.Basic) -> sp.Basic:
+    """Distribute every sum over its summand's terms and pull out the factors free of the summation index."""
+
+    def pull(s):
+        body, limits = s.args[0], s.args[1:]
+        out = sp.Integer(0)
+        for term in sp.Add.make_args(sp.expand(body)):
+            const, rest = term.as_independent(*[lim[0] for lim in limits], as_Add=False)
+            out += const * sp.Sum(rest, *limits)
+        return out
+
+    return sp.expand(e.replace(lambda z: isinstance(z, sp.Sum), pull))
+
+
+@dataclass(frozen=True)
+class Termwise(Strategy):
+    """Prove an identity between sums: rewrite each term with proved lemmas, then linearity and normalisation.
+
+    `instances` lists, per lemma, the substitutions of its generic symbols that occur in the claim
+    (e.g. a -> p[i], b -> q[i]); `normalisation` replaces sums known from the hypotheses (Σ p_i = 1).
+    The lemmas are proved first (by their own strategies); a lemma that is not proved fails the claim.
+    """
+
+    lemmas: tuple[tuple[Lemma, tuple[Mapping[sp.Basic, sp.Basic], ...]], ...] = ()
+    normalisation: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
+    scope: str = "general n"
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation != "=":
+            return SymbolicResult("not attempted", detail=f"Termwise proves equalities, not {relation!r}")
+        diff = sp.sympify(lhs - rhs)
+        used = []
+        for lemma, instances in self.lemmas:
+            verdict = lemma.proof.prove(lemma.lhs, lemma.rhs, "=")
+            if verdict.status != "proved":
+                return SymbolicResult("failed", detail=f"lemma {lemma.name} not proved: {verdict.detail}")
+            for inst in instances:
+                diff = diff.xreplace({lemma.lhs.xreplace(dict(inst)): lemma.rhs.xreplace(dict(inst))})
+            used.append(f"{lemma.name} ({verdict.detail})")
+        diff = _linear(diff).xreplace(dict(self.normalisation))
+        if _is_zero(_linear(diff)):
+            return SymbolicResult("proved", self.scope,
+                                  "termwise: " + "; ".join(used) + "; linearity of Σ; " +
+                                  ", ".join(f"{k} = {v}" for k, v in self.normalisation.items()))
+        return SymbolicResult("failed", detail=f"after the lemmas, linearity and normalisation sympy left "
+                                               f"{_linear(diff)}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Symbols
+
+a, b = sp.symbols("a b", real=True)
+c = sp.Symbol("c", nonnegative=True)
+half = sp.Rational(1, 2)
+ORDER_CASES = (("a = b + c, c ≥ 0 (a ≥ b)", {a: b + c}), ("b = a + c, c ≥ 0 (a ≤ b)", {b: a + c}))
+
+n = sp.Symbol("n", integer=True, positive=True)
+m = sp.Symbol("m", integer=True, positive=True)
+i = sp.Symbol("i", integer=True, nonnegative=True)
+p = sp.IndexedBase("p", real=True)
+q = sp.IndexedBase("q", real=True)
+dx = sp.Symbol("dx", positive=True)
+
+ABS_AS_MIN = Lemma("|a − b| = a + b − 2 min(a, b)", sp.Abs(a - b), a + b - 2 * sp.Min(a, b),
+                   CaseSplit(cases=ORDER_CASES))
+
+
+def total_variation(upper: sp.Basic, weight: sp.Basic = sp.Integer(1)) -> sp.Expr:
+    """½ Σ_{i=0}^{upper} |p_i − q_i| · weight."""
+    return half * sp.Sum(sp.Abs(p[i] - q[i]) * weight, (i, 0, upper))
+
+
+def one_minus_overlap(upper: sp.Basic, weight: sp.Basic = sp.Integer(1)) -> sp.Expr:
+    """1 − Σ_{i=0}^{upper} min(p_i, q_i) · weight."""
+    return 1 - sp.Sum(sp.Min(p[i], q[i]) * weight, (i, 0, upper))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Kinds and references
+
+
+@dataclass(frozen=True)
+class GridSpacing(Kind):
+    """The spacing Δx of `density_grid(points)`, the same for every instance (shape (B,))."""
+
+    points: int = 401
+
+    @property
+    def description(self) -> str:
+        return f"spacing of the {self.points}-point grid over [-10, 10]"
+
+    def draw(self, batch, dims, gen):
+        return torch.full((batch,), density_grid(self.points)[1], dtype=torch.float64)
+
+
+def sup_over_events(sample) -> torch.Tensor:
+    """max over all 2^n events A of |P(A) − Q(A)|, by enumeration."""
+    pv, qv = sample["p"], sample["q"]
+    size = pv.shape[-1]
+    events = torch.tensor(list(product((0.0, 1.0), repeat=size)), dtype=pv.dtype, device=pv.device)
+    return ((pv - qv) @ events.T).abs().amax(-1)
+
+
+def scheffe(sample) -> torch.Tensor:
+    """P(A) − Q(A) for Scheffé's set A = {x : p(x) > q(x)}, as Riemann sums."""
+    pv, qv = sample["p"], sample["q"]
+    inside = pv > qv
+    return ((pv - qv) * inside).sum(-1) * sample["dx"]
+
+
+def riemann_sides(sample) -> tuple[torch.Tensor, torch.Tensor]:
+    """½ Σ|p_i − q_i| Δx and 1 − Σ min(p_i, q_i) Δx with torch's reductions, in the sample's dtype."""
+    pv, qv, step = sample["p"], sample["q"], sample["dx"]
+    return 0.5 * (pv - qv).abs().sum(-1) * step, 1 - torch.minimum(pv, qv).sum(-1) * step
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Claims
+
+pointwise = Claim(
+    id="pointwise",
+    statement="½|a − b| = ½(a + b) − min(a, b) for real a, b",
+    lhs=half * sp.Abs(a - b), rhs=half * (a + b) - sp.Min(a, b),
+    variables=(Variable("a", Real(-3, 3)), Variable("b", Real(-3, 3))),
+    symbolic=CaseSplit(cases=ORDER_CASES),
+    mutants=(
+        Mutant("max-for-min", "½(a + b) − max(a, b) (= −½|a − b|)", rhs=half * (a + b) - sp.Max(a, b)),
+        Mutant("no-half", "a + b − min(a, b): the ½ dropped on the right", rhs=a + b - sp.Min(a, b)),
+        Mutant("min-only", "½ min(a, b)", rhs=half * sp.Min(a, b)),
+    ),
+    dtypes=(torch.float64, torch.float32, torch.float16, torch.bfloat16),
+)
+
+DISCRETE_TERMWISE = Termwise(lemmas=((ABS_AS_MIN, ({a: p[i], b: q[i]},)),),
+                             normalisation={sp.Sum(p[i], (i, 0, n - 1)): 1, sp.Sum(q[i], (i, 0, n - 1)): 1})
+
+discrete = Claim(
+    id="discrete",
+    statement="½ Σ_i |p_i − q_i| = 1 − Σ_i min(p_i, q_i) for probability vectors p, q",
+    lhs=total_variation(n - 1), rhs=one_minus_overlap(n - 1),
+    variables=(Variable("p", ProbabilityVector("n")), Variable("q", ProbabilityVector("n"))),
+    dims={"n": (2, 10)},
+    assumptions=("Σ p_i = Σ q_i = 1",),
+    steps=(
+        Step(half * sp.Sum(p[i] + q[i] - 2 * sp.Min(p[i], q[i]), (i, 0, n - 1)),
+             "termwise |p_i − q_i| = p_i + q_i − 2 min(p_i, q_i) (case split p_i ≥ q_i or p_i ≤ q_i)"),
+        Step(half * sp.Sum(p[i], (i, 0, n - 1)) + half * sp.Sum(q[i], (i, 0, n - 1))
+             - sp.Sum(sp.Min(p[i], q[i]), (i, 0, n - 1)), "linearity of the sum"),
+        Step(one_minus_overlap(n - 1), "Σ p_i = Σ q_i = 1"),
+    ),
+    symbolic=DISCRETE_TERMWISE,
+    references=(Reference("sup-over-events", "max over all 2^n events A of |P(A) − Q(A)| (enumerated)",
+                          sup_over_events, side="lhs"),),
+    mutants=(
+        Mutant("max-for-min", "1 − Σ max(p_i, q_i)", rhs=1 - sp.Sum(sp.Max(p[i], q[i]), (i, 0, n - 1))),
+        Mutant("half-overlap", "½(1 − Σ min(p_i, q_i)): the ½ applied twice", rhs=half * one_minus_overlap(n - 1)),
+        Mutant("overlap", "Σ min(p_i, q_i): the overlap itself", rhs=sp.Sum(sp.Min(p[i], q[i]), (i, 0, n - 1))),
+    ),
+    tolerances={
+        torch.float16: Tolerance(1e-3, 4e-3, "p, q rounded to float16 sum to 1 only within ~n·u/2 (u = 2^-10), "
+                                             "which the identity uses; plus the table's rtol"),
+        torch.bfloat16: Tolerance(1.6e-2, 3e-2, "p, q rounded to bfloat16 sum to 1 only within ~n·u/2 (u = 2^-7)"),
+    },
+    dtypes=(torch.float64, torch.float32, torch.float16, torch.bfloat16),
+)
+
+GRID_POINTS = 401
+
+continuous = Claim(
+    id="continuous",
+    statement="D_TV(p, q) = ½∫|p − q| = 1 − ∫min(p, q) for densities p, q (Riemann sums on a grid)",
+    lhs=total_variation(m - 1, dx), rhs=one_minus_overlap(m - 1, dx),
+    variables=(Variable("p", DensityOnGrid(GRID_POINTS)), Variable("q", DensityOnGrid(GRID_POINTS)),
+               Variable("dx", GridSpacing(GRID_POINTS), r"\Delta x")),
+    dims={"m": (GRID_POINTS, GRID_POINTS)},
+    assumptions=("Σ p_i Δx = Σ q_i Δx = 1 (the densities integrate to 1)",),
+    symbolic=Termwise(lemmas=((ABS_AS_MIN, ({a: p[i], b: q[i]},)),),
+                      normalisation={sp.Sum(p[i], (i, 0, m - 1)): 1 / dx, sp.Sum(q[i], (i, 0, m - 1)): 1 / dx},
+                      scope="general m (any grid)"),
+    numeric=riemann_sides,
+    references=(Reference("scheffe", "Scheffé's set A = {p > q}: P(A) − Q(A)", scheffe, side="lhs"),),
+    mutants=(
+        Mutant("max-for-min", "1 − ∫max(p, q)", rhs=1 - sp.Sum(sp.Max(p[i], q[i]) * dx, (i, 0, m - 1))),
+        Mutant("no-half", "∫|p − q| = 1 − ∫min(p, q) read as D_TV = 2(1 − ∫min)", rhs=2 * one_minus_overlap(m - 1, dx)),
+        Mutant("no-dx", "1 − Σ min(p_i, q_i): the grid spacing forgotten", rhs=one_minus_overlap(m - 1)),
+    ),
+    tolerances={
+        torch.float16: Tolerance(1e-3, 4e-3, "p, q and Δx rounded to float16 integrate to 1 only within ~2u "
+                                             "(u = 2^-11), which the identity uses; 1 − ∫min cancels: absolute "
+                                             "error ~u·∫min; allowance 8u"),
+        torch.bfloat16: Tolerance(1.6e-2, 3e-2, "as for float16 with u = 2^-8: allowance 8u"),
+    },
+    dtypes=(torch.float64, torch.float32, torch.float16, torch.bfloat16),
+)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Figure
+
+
+def _mixture(x: torch.Tensor, parts: tuple[tuple[float, float, float], ...]) -> torch.Tensor:
+    out = torch.zeros_like(x)
+    for weight, mean, std in parts:
+        out += weight * torch.exp(-0.5 * ((x - mean) / std) ** 2) / (std * (2 * torch.pi) ** 0.5)
+    return out
+
+
+def draw_overlap(ax) -> None:
+    """Two densities, their overlap min(p, q) shaded; TV = 1 − shaded area = ½∫|p − q|."""
+    x, step = density_grid(GRID_POINTS)
+    pv = _mixture(x, ((0.6, -1.2, 0.6), (0.4, 1.0, 0.5)))
+    qv = _mixture(x, ((0.7, 0.8, 0.7), (0.3, -2.0, 0.4)))
+    pv, qv = pv / (pv.sum() * step), qv / (qv.sum() * step)
+    overlap = torch.minimum(pv, qv)
+    tv_abs = float(0.5 * (pv - qv).abs().sum() * step)
+    tv_min = float(1 - overlap.sum() * step)
+    keep = x.abs() <= 5
+    ax.plot(x[keep], pv[keep], label="p")
+    ax.plot(x[keep], qv[keep], label="q")
+    ax.fill_between(x[keep], 0, overlap[keep], alpha=0.3, label=r"$\min(p, q)$")
+    ax.set_title(rf"$\frac12\int|p-q| = {tv_abs:.4f}$, $1 - \int\min(p,q) = {tv_min:.4f}$")
+    ax.set_xlabel("x")
+    ax.legend()
+
+
+DERIVATIONS = (
+    Derivation(
+        id="tv-min",
+        title="Total variation distance equals one minus the overlap",
+        source="final-2022 P6",
+        statement=r"For probability densities $p, q$ show that $D_{\mathrm{TV}}(p, q) = \frac12\int|p(x) - q(x)|\,dx "
+                  r"= 1 - \int \min\{p(x), q(x)\}\,dx$.",
+        claims=(pointwise, discrete, continuous),
+        figures=(Figure("overlap", "Two densities and their overlap min(p, q) (shaded): the total variation "
+                        "distance is one minus the shaded area", draw_overlap),),
+    ),
+)
