@@ -1,0 +1,1 @@
+"""Grading student formulas against checked claims: parse safely, compare numerically, explain mistakes."""

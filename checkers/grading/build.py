@@ -1,0 +1,502 @@
+r"""Parse tree -> sympy objects, by construction: every node becomes sp.Symbol, sp.MatrixSymbol, sp.Add, ...
+
+Nothing here parses text with sympy (no sympify, parse_expr or parse_latex): names are looked up in
+the problem's symbol table, numbers become exact rationals, and each operation checks shapes first,
+so `\mu_0 + 1` or `\Sigma_1 (\mu_1 - \mu_0)^T` is refused with a message naming the student's own
+text. A 1 x 1 product (a quadratic form) becomes `Scalar(...)` so it can stand in scalar formulas.
+Numbers and exponents are bounded so that sympy's eager arithmetic cannot blow up (2^{2^{2^{99}}}).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import sympy as sp
+from lark import Token, Tree
+
+from checkers.errors import StudentInputError
+from checkers.notation import Scalar
+
+MAX_EXPONENT = 1000  # |p| for x^p with numeric p
+MAX_NUMBER_BITS = 4096  # eager integer powers stay below 2^4096
+MAX_MATRIX_POWER = 64
+MAX_SUM_TERMS = 10_000
+
+
+def spelling_key(spelling: str) -> str:
+    r"""The form spellings are compared in: `\Sigma_{0}`, `\Sigma_0`, `Sigma0` -> `Sigma0`."""
+    return spelling.replace("\\", "").replace("{", "").replace("}", "").replace("_", "").replace(" ", "")
+
+
+@dataclass
+class SymbolTable:
+    """What names mean in one problem: spelling key -> sympy object (or expression), indexed families, dimensions."""
+
+    entries: dict[str, sp.Basic]
+    families: dict[str, sp.IndexedBase] = field(default_factory=dict)
+    dimensions: frozenset[sp.Symbol] = frozenset()
+    listing: str = ""  # "x, b, \Sigma, A, n" for messages
+
+    def lookup(self, spelling: str) -> sp.Basic | None:
+        return self.entries.get(spelling_key(spelling))
+
+
+class _Transposed:
+    """Marker for an exponent that means transpose (`^T`, `^\\top`) or inverse transpose (`^{-T}`)."""
+
+    def __init__(self, inverse: bool):
+        self.inverse = inverse
+
+
+def is_matrix(v) -> bool:
+    return isinstance(v, sp.MatrixExpr)
+
+
+def describe(v) -> str:
+    """'a scalar', 'a d×1 vector', 'a 1×d row vector', 'a d×d matrix'."""
+    if not is_matrix(v):
+        return "a scalar"
+    rows, cols = v.shape
+    if cols == 1:
+        return f"a {rows}×1 vector"
+    if rows == 1:
+        return f"a 1×{cols} row vector"
+    return f"a {rows}×{cols} matrix"
+
+
+def _scalarize(v):
+    """A 1 x 1 matrix product (a quadratic form) becomes a scalar wrapper usable in scalar formulas."""
+    if is_matrix(v) and v.shape == (1, 1):
+        return Scalar(v)
+    return v
+
+
+def _square(v) -> bool:
+    return is_matrix(v) and v.rows == v.cols
+
+
+class Builder:
+    """Builds one formula's sympy expression from its parse tree, in a problem's symbol table."""
+
+    def __init__(self, table: SymbolTable, text: str):
+        self.table, self.text = table, text
+        self.bound: dict[str, sp.Symbol] = {}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def snippet(self, tree) -> str:
+        meta = getattr(tree, "meta", None)
+        if isinstance(tree, Token):
+            return str(tree.value)
+        if meta is None or getattr(meta, "empty", True):
+            return "…"
+        return self.text[meta.start_pos:meta.end_pos].strip()
+
+    def fail(self, message: str) -> StudentInputError:
+        return StudentInputError(message)
+
+    @staticmethod
+    def _children(tree: Tree) -> list:
+        """Subtrees and the NAME/NUMBER/FUNC tokens that carry meaning (punctuation dropped)."""
+        return [c for c in tree.children if isinstance(c, Tree) or c.type in ("NAME", "NUMBER", "FUNC", "TOP")]
+
+    # -- entry ---------------------------------------------------------------------------------
+    def build(self, tree) -> sp.Basic:
+        try:
+            value = self.node(tree)
+        except RecursionError:
+            raise StudentInputError("the answer is nested too deeply to grade") from None
+        if isinstance(value, _Transposed):
+            raise self.fail("a transpose sign on its own is not a formula")
+        self.check_final(value)
+        return value
+
+    def check_final(self, value) -> None:
+        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise self.fail("the answer divides by zero")
+        for p in value.atoms(sp.MatPow):
+            if not p.exp.is_Integer:
+                raise self.fail(f"the matrix power {p} is only understood inside a determinant (det(Σ^{{1/2}}) = "
+                                f"det(Σ)^{{1/2}}); write quadratic forms with Σ^{{-1}}")
+
+    def node(self, tree):
+        if isinstance(tree, Token):
+            raise self.fail(f"unexpected {tree.value!r}")
+        method = getattr(self, "n_" + tree.data, None)
+        if method is None:
+            raise self.fail(f"cannot read `{self.snippet(tree)}`")
+        return method(tree)
+
+    def value(self, tree):
+        """A node that must be a formula (not a bare transpose marker)."""
+        v = self.node(tree)
+        if isinstance(v, _Transposed):
+            raise self.fail(f"`{self.snippet(tree)}`: ^T / \\top only makes sense as an exponent")
+        return v
+
+    # -- arithmetic ----------------------------------------------------------------------------
+    def _left_chain(self, tree, ops: tuple[str, ...]):
+        """Flatten a left-recursive chain (a + b - c ...) without recursion: [(rule, operator, subtree), ...]."""
+        items = []
+        node = tree
+        while isinstance(node, Tree) and node.data in ops:
+            op = node.children[1] if len(node.children) == 3 else None
+            items.append((node.data, str(op.value) if isinstance(op, Token) else "", node.children[-1]))
+            node = node.children[0]
+        items.append(("first", "", node))
+        items.reverse()
+        return items
+
+    def n_add(self, tree):
+        items = self._left_chain(tree, ("add", "sub"))
+        total = self.value(items[0][2])
+        for op, _, sub in items[1:]:
+            term = self.value(sub)
+            if is_matrix(total) != is_matrix(term) or (is_matrix(total) and total.shape != term.shape):
+                word = "add" if op == "add" else "subtract"
+                raise self.fail(f"cannot {word} {describe(term)} (`{self.snippet(sub)}`) and {describe(total)} "
+                                f"(`{self.snippet(items[0][2]) if len(items) == 2 else self.snippet(tree)}`)")
+            total = total + term if op == "add" else total - term
+        return total
+
+    n_sub = n_add
+
+    def multiply(self, a, b, tree_a, tree_b, dot: bool = False):
+        if not is_matrix(a) or not is_matrix(b):
+            return a * b
+        if a.cols == b.rows:
+            return _scalarize(a * b)
+        if dot and a.shape == b.shape and a.cols == 1:
+            return Scalar(a.T * b)
+        hint = " (did you forget a transpose?)" if a.cols == 1 and b.cols == 1 or a.rows == 1 and b.rows == 1 else ""
+        raise self.fail(f"cannot multiply {describe(a)} (`{self.snippet(tree_a)}`) by {describe(b)} "
+                        f"(`{self.snippet(tree_b)}`): the inner sizes {a.cols} and {b.rows} differ{hint}")
+
+    def divide(self, a, b, tree_b):
+        if is_matrix(b):
+            raise self.fail(f"cannot divide by {describe(b)} (`{self.snippet(tree_b)}`); multiply by its inverse ^{{-1}}")
+        if b == 0:
+            raise self.fail(f"division by zero (`{self.snippet(tree_b)}`)")
+        return a * self.power_scalar(b, sp.Integer(-1))
+
+    def n_mul(self, tree):
+        items = self._left_chain(tree, ("mul", "div"))
+        acc_tree = items[0][2]
+        acc = self.value(acc_tree)
+        for rule, op, sub in items[1:]:
+            v = self.value(sub)
+            if rule == "div":
+                acc = self.divide(acc, v, sub)
+            else:
+                acc = self.multiply(acc, v, acc_tree, sub, dot=op == "\\cdot")
+            acc_tree = tree
+        return acc
+
+    n_div = n_mul
+
+    def n_imul(self, tree):
+        items = self._left_chain(tree, ("imul",))
+        acc_tree = items[0][2]
+        acc = self.value(acc_tree)
+        for _, _, sub in items[1:]:
+            acc = self.multiply(acc, self.value(sub), acc_tree, sub)
+            acc_tree = tree
+        return acc
+
+    def n_neg(self, tree):
+        sign = -1 if tree.data == "neg" else 1
+        node = self._children(tree)[0]
+        while isinstance(node, Tree) and node.data in ("neg", "pos"):
+            sign = -sign if node.data == "neg" else sign
+            node = self._children(node)[0]
+        v = self.node(node)
+        if isinstance(v, _Transposed):
+            if sign == -1 and not v.inverse:
+                return _Transposed(inverse=True)
+            raise self.fail(f"`{self.snippet(tree)}` is not an exponent this grader understands")
+        return -v if sign == -1 else v
+
+    n_pos = n_neg
+
+    # -- leaves --------------------------------------------------------------------------------
+    def n_number(self, tree):
+        (tok,) = self._children(tree)
+        f = Fraction(str(tok.value))
+        return sp.Rational(f.numerator, f.denominator)
+
+    def n_group(self, tree):
+        (inner,) = self._children(tree)
+        return self.node(inner)
+
+    def n_top(self, tree):
+        return _Transposed(inverse=False)
+
+    def n_name(self, tree):
+        (tok,) = self._children(tree)
+        return self.resolve(str(tok.value), None)
+
+    def unknown(self, display: str) -> StudentInputError:
+        return self.fail(f"unknown symbol {display}; this problem's symbols are {self.table.listing}")
+
+    def resolve(self, name: str, sub) -> sp.Basic:
+        """A name with an optional subscript subtree -> its sympy value (symbol, constant, indexed entry)."""
+        if sub is None:
+            key = spelling_key(name)
+            if key in self.bound:
+                return self.bound[key]
+            found = self.table.lookup(name)
+            if found is not None:
+                return found
+            if key in ("pi",):
+                return sp.pi
+            if key == "e":
+                return sp.E
+            if name in ("T",):
+                return _Transposed(inverse=False)
+            if not name.startswith("\\") and name.isalpha() and len(name) > 1:
+                parts = [self.table.lookup(ch) for ch in name]
+                if all(p is not None and not is_matrix(p) for p in parts):  # `xy` as x·y (scalars only)
+                    return sp.Mul(*parts)
+            if key in self.table.families:
+                raise self.fail(f"{name} needs an index, e.g. {name}_k")
+            raise self.unknown(name)
+        text = self.simple_text(sub)
+        if text is not None:
+            found = self.table.lookup(f"{name}_{text}")
+            if found is not None:
+                return found
+        family = self.table.families.get(spelling_key(name))
+        if family is not None:
+            return self.indexed(family, name, sub)
+        display = f"{name}_{text}" if text is not None and len(text) == 1 else f"{name}_{{{text or self.snippet(sub)}}}"
+        raise self.unknown(display)
+
+    def simple_text(self, sub) -> str | None:
+        """'0' for `_0`, `_{0}`; 'k' for `_k`; None for `_{k-1}`."""
+        node = sub
+        while isinstance(node, Tree) and node.data == "group":
+            node = self._children(node)[0]
+        if isinstance(node, Tree) and node.data in ("number", "name"):
+            return str(self._children(node)[0].value)
+        return None
+
+    def indexed(self, family: sp.IndexedBase, name: str, sub) -> sp.Basic:
+        index = self.value(sub)
+        if is_matrix(index):
+            raise self.fail(f"the index of {name} must be a whole number, not {describe(index)}")
+        allowed = set(self.bound.values()) | set(self.table.dimensions)
+        stray = [s for s in index.free_symbols if s not in allowed]
+        if stray or any(not a.is_Integer for a in index.atoms(sp.Number)):
+            raise self.fail(f"the index of {name}_{{{self.snippet(sub)}}} must be a whole-number expression of "
+                            f"summation indices and {', '.join(sorted(str(d) for d in self.table.dimensions)) or 'integers'}")
+        return family[index]
+
+    # -- scripts -------------------------------------------------------------------------------
+    def n_scripted(self, tree):
+        atom, scripts = self._children(tree)
+        scripts = self._children(scripts)
+        subs = [s for s in scripts if s.data == "subscript"]
+        rest = [s for s in scripts if s.data != "subscript"]
+        inner = atom
+        while isinstance(inner, Tree) and inner.data == "group" and isinstance(self._children(inner)[0], Tree) \
+                and self._children(inner)[0].data == "name":
+            inner = self._children(inner)[0]  # {x}_0 from \mathbf{x}_0
+        if subs:
+            if len(subs) > 1:
+                raise self.fail(f"two subscripts on `{self.snippet(tree)}`")
+            (sub_arg,) = self._children(subs[0])
+            if isinstance(inner, Tree) and inner.data == "name":
+                value = self.resolve(str(self._children(inner)[0].value), sub_arg)
+            elif isinstance(inner, Tree) and inner.data == "norm" and self.simple_text(sub_arg) == "2":
+                value = self.value(atom)  # \|v\|_2 is the Euclidean norm
+            else:
+                raise self.fail(f"a subscript on `{self.snippet(atom)}` is not understood")
+        else:
+            value = self.node(atom)
+        if isinstance(value, _Transposed):
+            raise self.fail(f"`{self.snippet(tree)}`: ^T / \\top only makes sense as an exponent")
+        return self.apply_scripts(value, rest, atom)
+
+    def apply_scripts(self, value, scripts, base_tree):
+        for s in scripts:
+            if s.data == "prime":
+                value = value.T if is_matrix(value) else value
+            elif s.data == "superscript":
+                (arg,) = self._children(s)
+                value = self.power(value, arg, base_tree)
+            else:
+                raise self.fail(f"a subscript on `{self.snippet(base_tree)}` is not understood")
+        return value
+
+    def power(self, base, exp_tree, base_tree):
+        exponent = self.node(exp_tree)
+        if isinstance(exponent, _Transposed):
+            if not is_matrix(base):
+                return 1 / base if exponent.inverse else base
+            if exponent.inverse:
+                return self.inverse(base.T, base_tree)
+            return base.T
+        if is_matrix(exponent):
+            raise self.fail(f"the exponent `{self.snippet(exp_tree)}` is {describe(exponent)}, not a number")
+        if is_matrix(base):
+            if not _square(base):
+                hint = " (for a vector v, write v^T v or \\|v\\|^2)" if 1 in base.shape else ""
+                raise self.fail(f"cannot raise {describe(base)} (`{self.snippet(base_tree)}`) to a power{hint}")
+            if exponent.is_Integer:
+                k = int(exponent)
+                if abs(k) > MAX_MATRIX_POWER:
+                    raise self.fail(f"the matrix power {k} is too large to grade")
+                if k == -1:
+                    return self.inverse(base, base_tree)
+                if k == 0:
+                    return sp.Identity(base.rows)
+                return sp.MatPow(base, k) if k > 0 else sp.MatPow(self.inverse(base, base_tree), -k)
+            if exponent.is_Rational:
+                return sp.MatPow(base, exponent)  # only valid under det; check_final refuses it elsewhere
+            raise self.fail(f"a matrix (`{self.snippet(base_tree)}`) can only be raised to a whole-number power")
+        if base == sp.E:
+            return sp.exp(exponent)
+        return self.power_scalar(base, exponent)
+
+    def power_scalar(self, base, exponent):
+        if exponent.is_Number:
+            if abs(exponent) > MAX_EXPONENT:
+                raise self.fail(f"the exponent {exponent} is too large to grade")
+            if base.is_Rational and base not in (0, 1, -1):
+                bits = max(abs(base.p).bit_length(), base.q.bit_length())
+                if bits * abs(exponent) > MAX_NUMBER_BITS:
+                    raise self.fail(f"the number {base}^{exponent} is too large to grade")
+        elif base.is_Number and exponent.is_number and not exponent.is_Number:
+            pass  # 3^{\pi} and the like stay symbolic
+        return sp.Pow(base, exponent)
+
+    def inverse(self, m, tree):
+        if not _square(m):
+            raise self.fail(f"cannot invert {describe(m)} (`{self.snippet(tree)}`): only square matrices have inverses")
+        return m.I
+
+    # -- functions and brackets ----------------------------------------------------------------
+    def function(self, name: str, arg, arg_tree):
+        if name in ("log", "exp", "sqrt") and is_matrix(arg):
+            if name == "sqrt" and _square(arg):
+                return sp.MatPow(arg, sp.Rational(1, 2))
+            hint = " (did you mean \\log\\det?)" if name == "log" and _square(arg) else ""
+            raise self.fail(f"\\{name} of {describe(arg)} (`{self.snippet(arg_tree)}`) is not defined here{hint}")
+        if name == "log":
+            if arg == 0:
+                raise self.fail("log of zero")
+            return sp.log(arg)
+        if name == "exp":
+            return sp.exp(arg)
+        if name == "sqrt":
+            return sp.sqrt(arg)
+        if name in ("det", "logdet"):
+            if not is_matrix(arg):
+                d = arg
+            elif not _square(arg):
+                raise self.fail(f"det of {describe(arg)} (`{self.snippet(arg_tree)}`): only square matrices have determinants")
+            elif isinstance(arg, sp.MatPow) and not arg.exp.is_Integer:
+                d = sp.Determinant(arg.base) ** arg.exp  # det(Σ^{1/2}) = det(Σ)^{1/2} for the principal root
+            else:
+                d = sp.Determinant(arg)
+            return sp.log(d) if name == "logdet" else d
+        if name == "tr":
+            if not is_matrix(arg):
+                return arg
+            if not _square(arg):
+                raise self.fail(f"trace of {describe(arg)} (`{self.snippet(arg_tree)}`): only square matrices have traces")
+            return sp.Trace(arg)
+        if name == "inv":
+            return self.inverse(arg, arg_tree) if is_matrix(arg) else self.power_scalar(arg, sp.Integer(-1))
+        raise self.fail(f"unknown function {name}")
+
+    def n_apply(self, tree):
+        func, arg_tree = self._children(tree)
+        return self.function(str(func.value), self.value(arg_tree), arg_tree)
+
+    def n_call(self, tree):
+        kids = self._children(tree)
+        func, arg_tree = kids[0], kids[1]
+        value = self.function(str(func.value), self.value(arg_tree), arg_tree)
+        if len(kids) > 2:
+            value = self.apply_scripts(value, self._children(kids[2]), tree)
+        return value
+
+    def n_frac(self, tree):
+        num_tree, den_tree = self._children(tree)
+        return self.divide(self.value(num_tree), self.value(den_tree), den_tree)
+
+    def n_sqrt(self, tree):
+        (arg_tree,) = self._children(tree)
+        return self.function("sqrt", self.value(arg_tree), arg_tree)
+
+    def n_root(self, tree):
+        index_tree, arg_tree = self._children(tree)
+        k = self.value(index_tree)
+        if not (k.is_Integer and 1 <= k <= MAX_EXPONENT):
+            raise self.fail(f"the root index `{self.snippet(index_tree)}` must be a small whole number")
+        arg = self.value(arg_tree)
+        if is_matrix(arg):
+            raise self.fail(f"a root of {describe(arg)} (`{self.snippet(arg_tree)}`) is not supported")
+        return sp.Pow(arg, sp.Rational(1, int(k)))
+
+    def n_abs(self, tree):
+        (inner,) = self._children(tree)
+        v = self.value(inner)
+        if not is_matrix(v):
+            return sp.Abs(v)
+        if _square(v):
+            return sp.Determinant(v)  # |Σ| is the determinant
+        raise self.fail(f"|…| of {describe(v)} (`{self.snippet(inner)}`): write \\|v\\| for the norm of a vector")
+
+    def n_norm(self, tree):
+        (inner,) = self._children(tree)
+        v = self.value(inner)
+        if not is_matrix(v):
+            return sp.Abs(v)
+        if v.cols == 1:
+            return sp.sqrt(Scalar(v.T * v))
+        if v.rows == 1:
+            return sp.sqrt(Scalar(v * v.T))
+        raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")
+
+    # -- sums ------------------------------------------------------------------------------------
+    def n_sum(self, tree):
+        op, limits, body_tree = self._children(tree)[0], self._children(tree)[-2], self._children(tree)[-1]
+        if tree.data == "prod":
+            raise self.fail("\\prod is not supported; write the product out or use a sum of logs")
+        kids = self._children(limits)
+        if limits.data == "limits":
+            name_tok, low_tree, high_tree = kids
+        else:
+            high_tree, name_tok, low_tree = kids
+        name = str(name_tok.value)
+        key = spelling_key(name)
+        low, high = self.value(low_tree), self.value(high_tree)
+        for bound_value, t in ((low, low_tree), (high, high_tree)):
+            allowed = set(self.bound.values()) | set(self.table.dimensions)
+            if is_matrix(bound_value) or any(s not in allowed for s in bound_value.free_symbols) or any(
+                    not a.is_Integer for a in bound_value.atoms(sp.Number)):
+                raise self.fail(f"the summation limit `{self.snippet(t)}` must be a whole-number expression")
+        if (high - low).is_Number and high - low > MAX_SUM_TERMS:
+            raise self.fail(f"a sum of more than {MAX_SUM_TERMS} terms is not supported")
+        if key in self.bound or self.table.lookup(name) is not None:
+            raise self.fail(f"the summation index {name} is already a symbol of this problem; use another letter")
+        var = sp.Symbol(key, integer=True)
+        self.bound[key] = var
+        try:
+            body = self.value(body_tree)
+        finally:
+            del self.bound[key]
+        if is_matrix(body):
+            raise self.fail(f"sums of {describe(body)} are not supported")
+        return sp.Sum(body, (var, low, high))
+
+    n_prod = n_sum
+
+
+def build(tree: Tree, table: SymbolTable, text: str) -> sp.Basic:
+    """The sympy expression of a parsed formula in a problem's symbol table."""
+    return Builder(table, text).build(tree)

@@ -1,0 +1,163 @@
+"""Grading one answer in this process: parse, compare numerically, diagnose, optionally confirm with sympy.
+
+The verdict comes from the numeric comparison on the problem's instances (see equivalence.py): it
+is `correct` when every instance agrees, `incorrect` with a counterexample otherwise, and `invalid`
+when the answer cannot be read. A symbolic confirmation may follow a correct verdict; it is
+reported next to the verdict and never changes it. The whole grading runs under a wall-clock limit
+(SIGALRM); use checkers.grading.isolation for a killable worker with a memory limit as well.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sympy as sp
+import torch
+
+from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout, UnsupportedExpression, UsageError
+from checkers.grading.build import describe, is_matrix
+from checkers.grading.catalog import get_problem
+from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
+from checkers.grading.feedback import diagnose, fmt
+from checkers.grading.instances import Instances, instances_for
+from checkers.grading.parse import parse_answer
+from checkers.grading.problem import Problem
+from checkers.grading.result import GradeResult, invalid
+from checkers.limits import time_limit
+from checkers.symbolic import identity
+
+DEFAULT_TIME_LIMIT = 2.0
+SYMBOLIC_SHARE = 0.5  # at most this share of the time limit goes to the optional sympy confirmation
+
+
+def _names(problem: Problem) -> dict[str, str]:
+    """sympy name -> how the problem writes it (Sigma_0 -> \\Sigma_0), for counterexamples."""
+    out = {}
+    for s in problem.symbols:
+        if s.value is None and s.listed:
+            obj = getattr(problem.math, s.attr)
+            out[str(getattr(obj, "name", obj))] = s.latex.split("_k")[0] if s.family else s.latex
+    return out
+
+
+def _round(x, digits: int = 4):
+    if isinstance(x, list):
+        return [_round(v, digits) for v in x]
+    return float(f"{x:.{digits}g}")
+
+
+def _brief(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(_round(value))
+
+
+def counterexample(instances: Instances, group_index: int, index: int, student, reference) -> dict:
+    group = instances.groups[group_index]
+    return {
+        "instance": group.instance(index, _names(instances.problem)),
+        "student": student,
+        "reference": reference,
+        "seed": instances.seed,
+        "group": group_index,
+        "index": index,
+    }
+
+
+def _where(instances: Instances, cx: dict) -> str:
+    problem = instances.problem
+    inst = cx["instance"]
+    if problem.dims:
+        return ", ".join(f"{k} = {inst[k]}" for k in problem.dims)
+    return ", ".join(f"{k} = {_brief(v)}" for k, v in inst.items() if isinstance(v, float))
+
+
+def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
+    reference = problem.reference_expr
+    if expr == reference:
+        return {"status": "identical", "detail": "the same sympy expression as the reference"}
+    if budget <= 0.05:
+        return {"status": "skipped", "detail": "no time left within the limit"}
+    defs = problem.definition_map
+    extra = set().union(*(v.free_symbols for v in defs.values())) if defs else set()
+    lhs, rhs = expr, reference
+    if extra & expr.free_symbols:
+        lhs, rhs = expr.subs(defs), reference.subs(defs)
+    result = identity(time_limit=budget).prove(lhs, rhs)
+    if result.status == "proved":
+        return {"status": "proved", "detail": f"sympy shows answer − reference = 0 ({result.scope})"}
+    return {"status": "not proved", "detail": result.detail or "sympy did not reach 0"}
+
+
+def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, started: float, limit: float) -> GradeResult:
+    expr = parse_answer(problem, answer)
+    reference = problem.reference_expr
+    if is_matrix(expr) != is_matrix(reference) or (is_matrix(expr) and expr.shape != reference.shape):
+        raise StudentInputError(f"your answer is {describe(expr)}, but the answer to {problem.id} is {describe(reference)}")
+    instances = instances_for(problem)
+    read_as = sp.sstr(expr) if explain else None
+    ref_values = [g.reference for g in instances.groups]
+    try:
+        values = evaluate_on(instances.groups, expr)
+    except Undefined as u:
+        gi = instances.groups.index(u.group)
+        cx = counterexample(instances, gi, 0, None, as_plain(ref_values[gi][0]))
+        return GradeResult(problem.id, answer, "incorrect", f"incorrect: your answer is undefined at "
+                           f"{_where(instances, cx)}: {u.why}", counterexample=cx, instances=instances.count,
+                           read_as=read_as)
+    except UnsupportedExpression as exc:
+        raise StudentInputError(str(exc)) from None
+    comparison = compare(expr, values, reference, ref_values, instances)
+    span = instances.describe_dims()
+    if comparison.passed:
+        where = f" ({span})" if span else ""
+        message = f"correct: equals the reference on {comparison.checked} random instances{where}"
+        sym = None
+        if symbolic:
+            budget = min(limit * SYMBOLIC_SHARE, limit - (time.perf_counter() - started) - 0.2)
+            sym = _symbolic(problem, expr, budget)
+            if sym["status"] in ("identical", "proved"):
+                message += "; sympy confirms it symbolically"
+            else:
+                message += "; sympy did not confirm it symbolically, so the verdict rests on the numeric check"
+        elif expr == reference:
+            sym = {"status": "identical", "detail": "the same sympy expression as the reference"}
+        return GradeResult(problem.id, answer, "correct", message, symbolic=sym, instances=comparison.checked,
+                           read_as=read_as)
+    gi = comparison.failing_groups()[0]
+    index = comparison.worst(gi)
+    cx = counterexample(instances, gi, index, as_plain(values[gi][index]), as_plain(ref_values[gi][index]))
+    feedback = diagnose(instances, values, comparison)
+    lead = f"incorrect: {feedback[0].message}. " if feedback else "incorrect. "
+    message = (f"{lead}Counterexample at {_where(instances, cx)}: your answer gives {_brief(cx['student'])}, "
+               f"the reference gives {_brief(cx['reference'])}")
+    return GradeResult(problem.id, answer, "incorrect", message, feedback=feedback, counterexample=cx,
+                       instances=comparison.checked, read_as=read_as)
+
+
+def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFAULT_TIME_LIMIT,
+                     symbolic: bool = True, explain: bool = True) -> GradeResult:
+    """Grade one answer here, under a wall-clock limit; never raises for bad answers (UsageError for a bad problem id)."""
+    problem = get_problem(problem) if isinstance(problem, str) else problem
+    started = time.perf_counter()
+    if not isinstance(answer, str):
+        raise UsageError(f"answer must be a string (got {type(answer).__name__})")
+    try:
+        with time_limit(limit, "grading this answer"):
+            result = _grade(problem, answer, symbolic=symbolic, explain=explain, started=started, limit=limit)
+    except SymbolicTimeout:
+        result = invalid(problem.id, answer, f"grading this answer ran past the time limit of {limit:g} s; "
+                                             f"write it in a simpler form")
+    except StudentInputError as exc:
+        result = invalid(problem.id, answer, str(exc))
+    except RecursionError:
+        result = invalid(problem.id, answer, "the answer is nested too deeply to grade")
+    except MemoryError:
+        result = invalid(problem.id, answer, "grading this answer ran out of memory; write it in a simpler form")
+    except UsageError:
+        raise
+    except (ProofcheckError, Exception) as exc:  # a grader bug: never shown as the student's mistake
+        result = invalid(problem.id, answer, f"internal error while grading (a bug in the grader, not in your "
+                                             f"answer; please report it): {type(exc).__name__}: {exc}", internal=True)
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,117 @@
+r"""The grammar of student formulas (LaTeX and plain text) and its LALR parser, built once per process.
+
+Operator precedence, loosest first: `+ -`; explicit `* / \cdot`; unary signs; implicit multiplication
+(`2x`, `x^T \Sigma^{-1} x`); function application; scripts (`_`, `^`, `'`). A function without
+brackets takes the implicit product after it (`\log \det \Sigma_1` is log(det Σ₁),
+`\operatorname{tr} \Sigma_1^{-1}\Sigma_0` is tr(Σ₁⁻¹Σ₀)); with brackets it takes the bracket only
+(`\log(x) y` is log(x)·y). A `\sum` takes the product and quotient after it, up to the next `+`/`-`.
+lark resolves the one shift/reduce choice this leaves (extend the argument) as a shift.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from lark import Lark, Tree
+from lark.exceptions import UnexpectedInput
+
+from checkers.errors import StudentInputError
+from checkers.grading.lexer import TERMINALS, FormulaLexer
+
+GRAMMAR = r"""
+?start: expr
+
+?expr: expr PLUS term      -> add
+     | expr MINUS term     -> sub
+     | term
+
+?term: term MUL signed     -> mul
+     | term DIV signed     -> div
+     | signed
+
+?signed: MINUS signed      -> neg
+       | PLUS signed       -> pos
+       | implicit
+
+?implicit: implicit factor -> imul
+         | factor
+
+?factor: postfix
+       | FUNC FCALL bracketed          -> call
+       | FUNC FCALL bracketed scripts  -> call
+       | FUNC implicit                 -> apply
+       | SUM limits term               -> sum
+       | PROD limits term              -> prod
+
+limits: SUB LBRACE NAME EQ expr RBRACE CARET texarg
+      | CARET texarg SUB LBRACE NAME EQ expr RBRACE   -> limits_reversed
+
+?postfix: atom
+        | atom scripts             -> scripted
+
+scripts: script+
+?script: SUB texarg                -> subscript
+       | CARET suparg              -> superscript
+       | PRIME                     -> prime
+
+?suparg: texarg
+       | MINUS texarg              -> neg
+       | PLUS texarg               -> pos
+
+?texarg: NUMBER                    -> number
+       | NAME                      -> name
+       | TOP                       -> top
+       | LPAR expr RPAR            -> group
+       | LBRACE expr RBRACE        -> group
+       | LCURLY expr RCURLY        -> group
+       | FRAC texarg texarg        -> frac
+
+?bracketed: LPAR expr RPAR         -> group
+          | LBRACK expr RBRACK     -> group
+          | LBRACE expr RBRACE     -> group
+          | LCURLY expr RCURLY     -> group
+
+?atom: NUMBER                      -> number
+     | NAME                        -> name
+     | TOP                         -> top
+     | bracketed
+     | ABSL expr ABSR              -> abs
+     | NORML expr NORMR            -> norm
+     | FRAC texarg texarg          -> frac
+     | SQRT texarg                 -> sqrt
+     | SQRT LBRACK expr RBRACK texarg -> root
+
+%declare """ + " ".join(TERMINALS) + "\n"
+
+_DESCRIBE = {
+    "RPAR": "')'", "RBRACK": "']'", "RBRACE": "'}'", "RCURLY": "'\\}'", "ABSR": "a closing '|'",
+    "NORMR": "a closing '\\|'", "$END": "the end of the answer", "EQ": "'='",
+}
+
+
+@cache
+def parser() -> Lark:
+    """The LALR parser (built on first use, about 0.1 s; forked grading workers inherit it)."""
+    quiet = logging.getLogger("lark")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the documented shift/reduce preference is reported as a debug note
+    try:
+        return Lark(GRAMMAR, parser="lalr", lexer=FormulaLexer, propagate_positions=True, maybe_placeholders=False)
+    finally:
+        quiet.setLevel(level)
+
+
+def parse_tree(text: str) -> Tree:
+    """The parse tree of one formula, or StudentInputError naming where it stops making sense."""
+    try:
+        return parser().parse(text)
+    except UnexpectedInput as exc:
+        token = getattr(exc, "token", None)
+        if token is None or token.type == "$END":
+            raise StudentInputError("the answer ends too early (an operator or argument is missing)") from None
+        pos = token.start_pos or 0
+        snippet = text[max(0, pos - 12):pos + 12].replace("\n", " ")
+        found = "'" + str(token.value) + "'" if token.value else token.type
+        raise StudentInputError(f"cannot read the answer at position {pos + 1}: unexpected {found} "
+                                f"(near `{snippet}`)") from None

@@ -1,0 +1,144 @@
+r"""What a gradeable problem declares: its reference (a checked claim in proofs/), symbols, instances, mistakes.
+
+A Problem names the proof module and the module constant that is its reference answer; loading checks
+that the constant is a side of one of the module's claims, so the grader only ever compares against
+mathematics the engine checks. Symbols are declared with the spellings students use and the kinds
+their random instances are drawn from; `definitions` derive values (Σ = AAᵀ). Misconceptions are
+named wrong answers, built from the module's own symbols, each with the feedback a student sees.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import ModuleType
+
+import sympy as sp
+import torch
+
+from checkers.errors import InternalError, UsageError
+from checkers.grading.build import SymbolTable, spelling_key
+from checkers.kinds import Variable
+from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance
+
+Builder = Callable[[ModuleType], sp.Basic]
+WrongBuilder = Callable[[ModuleType, sp.Basic], sp.Basic]  # (proof module, reference) -> wrong formula
+
+
+@dataclass(frozen=True)
+class Symbol:
+    r"""A symbol of the problem: module attribute `attr`, shown as `latex`, typed as any of `spellings`.
+
+    `value` (optional) makes the spelling stand for an expression of other symbols, e.g. `\sigma` for
+    √(σ²) when the module's symbol is the variance.
+    """
+
+    attr: str
+    latex: str
+    spellings: tuple[str, ...] = ()
+    value: Builder | None = None
+    listed: bool = True  # shown in "this problem's symbols are ..."
+    family: bool = False  # an IndexedBase family written with an index, n_k
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """A named wrong answer and the feedback for it; `build` makes its formula from the module and the reference."""
+
+    id: str
+    feedback: str
+    build: WrongBuilder
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A gradeable problem: reference claim, symbols, how instances are drawn, and known mistakes."""
+
+    id: str
+    title: str
+    source: str  # problem set and problem, e.g. "hw6-2021 P5"
+    module: str  # "proofs.kl_gaussian"
+    claim: str  # id of the checked claim whose right-hand side is the reference answer
+    symbols: tuple[Symbol, ...]
+    variables: Callable[[ModuleType], tuple[Variable, ...]]  # drawn with checkers.kinds; names = sympy names
+    dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # dimension symbol -> values checked
+    definitions: Callable[[ModuleType], Mapping[sp.Basic, sp.Basic]] | None = None  # derived values
+    misconceptions: tuple[Misconception, ...] = ()
+    mutant_feedback: Mapping[str, str] = field(default_factory=dict)  # claim mutant id -> feedback wording
+    tolerance: Tolerance = DEFAULT_TOLERANCES[torch.float64]
+    instances_per_group: int = 24
+    seed: int = 20240429
+    statement: str = ""
+
+    @cached_property
+    def math(self) -> ModuleType:
+        """The proof module (imported on first use)."""
+        try:
+            return importlib.import_module(self.module)
+        except ModuleNotFoundError as exc:
+            if exc.name == self.module:
+                raise UsageError(f"problem {self.id!r} needs {self.module}, which is not in this checkout") from None
+            raise
+
+    @cached_property
+    def checked_claim(self):
+        """The claim (in the module's DERIVATIONS) whose right-hand side is this problem's reference."""
+        found = [c for d in getattr(self.math, "DERIVATIONS", ()) for c in d.claims if c.id == self.claim]
+        if len(found) != 1 or found[0].rhs is None:
+            raise InternalError(f"{self.module} has {len(found)} claims with id {self.claim!r} and a sympy rhs; "
+                                f"problem {self.id!r} needs exactly one")
+        return found[0]
+
+    @cached_property
+    def reference_expr(self) -> sp.Basic:
+        """The reference answer: the checked claim's right-hand side, the very object the engine verifies."""
+        return self.checked_claim.rhs
+
+    @cached_property
+    def table(self) -> SymbolTable:
+        """Spelling -> sympy object for this problem (the proof module's own symbols)."""
+        entries: dict[str, sp.Basic] = {}
+        families: dict[str, sp.IndexedBase] = {}
+        for s in self.symbols:
+            value = s.value(self.math) if s.value is not None else getattr(self.math, s.attr)
+            target = families if s.family else entries
+            for spelling in (s.latex, *s.spellings):
+                key = spelling_key(spelling.split("_")[0] if s.family else spelling)
+                if key in target and target[key] != value:
+                    raise InternalError(f"problem {self.id}: spelling {spelling!r} means two things")
+                target[key] = value
+        listing = ", ".join(s.latex for s in self.symbols if s.listed)
+        return SymbolTable(entries=entries, families=families, dimensions=frozenset(self._dimension_symbols()),
+                           listing=listing)
+
+    @cached_property
+    def drawn(self) -> tuple[Variable, ...]:
+        return tuple(self.variables(self.math))
+
+    def _dimension_symbols(self) -> list[sp.Symbol]:
+        found = []
+        for s in self.symbols:
+            value = getattr(self.math, s.attr, None)
+            if isinstance(value, sp.Symbol) and value.name in self.dims:
+                found.append(value)
+        return found
+
+    @cached_property
+    def definition_map(self) -> dict[sp.Basic, sp.Basic]:
+        return dict(self.definitions(self.math)) if self.definitions else {}
+
+    def misconception_exprs(self) -> list[tuple[Misconception, sp.Basic]]:
+        """Named mistakes: this problem's own, then the checked claim's mutants that have a formula."""
+        out = [(m, m.build(self.math, self.reference_expr)) for m in self.misconceptions]
+        for mutant in self.checked_claim.mutants:
+            if mutant.rhs is not None:
+                feedback = self.mutant_feedback.get(mutant.id, f"this is a known mistake: {mutant.description}")
+                out.append((Misconception(mutant.id, feedback, lambda module, ref, e=mutant.rhs: e), mutant.rhs))
+        return out
+
+    def available(self) -> bool:
+        """Whether the proof module this problem grades against exists in this checkout."""
+        return importlib.util.find_spec(self.module) is not None
