@@ -53,3 +53,12 @@ class InternalError(ProofcheckError, RuntimeError):
 
     Please report it with the command line and the seed printed next to it.
     """
+
+
+class ReportError(ProofcheckError, RuntimeError):
+    """A solution report could not be built: latexmk/pdflatex is missing, or LaTeX rejected a document.
+
+    Fix: install the TeX packages the message names (Debian/Ubuntu: texlive-latex-recommended latexmk
+    lmodern), or build only HTML with `proofcheck report --format html`. When LaTeX itself failed,
+    the message quotes the log; that is a bug in the report templates, please report it.
+    """

@@ -1,0 +1,225 @@
+"""Builds the solution reports: one verification run, then per problem set a PDF and an HTML page, and an index.
+
+`build_reports(options)` groups derivations by the problem sets their `source` names, verifies
+all of them once (or reuses the cached run of identical sources and versions), draws the figures,
+renders the templates and runs latexmk only for documents whose LaTeX or figures changed. It always
+writes every document before reporting failures: `BuildOutcome.passed` is False when any check
+failed or a figure could not be drawn, and the CLI turns that into a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checkers.errors import ReportError, UsageError
+from checkers.model import Derivation
+from checkers.reporting.cache import RunCache, source_digest, verify_key
+from checkers.reporting.figures import render_figure
+from checkers.reporting.latex import compile_pdf, latex_available, missing_latex_message
+from checkers.reporting.latex_escape import Tex
+from checkers.reporting.problem_sets import group_by_set
+from checkers.reporting.render import html_environment, latex_environment
+from checkers.reporting.view import FigureView, problem_view, run_view, set_view
+from checkers.results import RunResult
+
+__all__ = ["FORMATS", "BuildOptions", "BuildOutcome", "build_reports"]
+
+FORMATS = ("pdf", "html", "tex")
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What to build and where. `derivations=None` means every derivation in `proofs/`."""
+
+    out_dir: Path = Path("reports")
+    sets: tuple[str, ...] = ()  # empty: every problem set that has derivations
+    formats: tuple[str, ...] = ("pdf", "html")
+    seed: int = 0
+    devices: tuple[str, ...] | None = None  # None: every device present
+    instances: int | None = None
+    derivations: tuple[Derivation, ...] | None = None
+    cache_dir: Path | None = Path(".cache/reports")  # None: no verification cache, no figure cache
+    jobs: int = 2  # latexmk processes in parallel
+
+
+@dataclass
+class BuildOutcome:
+    run: RunResult
+    reused_run: bool
+    documents: list[Path] = field(default_factory=list)
+    latex_runs: list[str] = field(default_factory=list)  # set ids latexmk actually compiled
+    warnings: list[str] = field(default_factory=list)
+    figure_errors: list[str] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.run.passed and not self.figure_errors
+
+
+def _verify(derivations: Sequence[Derivation], options: BuildOptions, devices: Sequence[str],
+            progress: Callable | None) -> tuple[RunResult, bool]:
+    from checkers.verify import verify
+
+    cache = RunCache(options.cache_dir) if options.cache_dir is not None else None
+    key = verify_key([d.id for d in derivations], options.seed, devices, options.instances)
+    if cache is not None:
+        cached = cache.load(key)
+        if cached is not None:
+            return cached, True
+    run = verify(derivations, seed=options.seed, devices=devices, instances=options.instances, on_claim=progress)
+    if cache is not None:
+        cache.store(key, run)
+    return run, False
+
+
+def _figure_digest() -> str:
+    """What a drawn figure depends on: the proof and engine sources, this renderer and matplotlib."""
+    import matplotlib
+
+    from checkers.reporting import figures
+
+    text = source_digest() + matplotlib.__version__ + hashlib.sha256(Path(figures.__file__).read_bytes()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _figure_name(derivation_id: str, figure_id: str) -> str:
+    """A file name of hex digits only, so it needs no escaping in \\includegraphics."""
+    return "fig" + hashlib.sha256(f"{derivation_id}\0{figure_id}".encode()).hexdigest()[:16] + ".pdf"
+
+
+def _figures(derivation: Derivation, figure_dirs: list[Path], cache_dir: Path | None,
+             digest: str) -> tuple[FigureView, ...]:
+    views = []
+    for figure in derivation.figures:
+        name = _figure_name(derivation.id, figure.id)
+        cached = cache_dir / "figures" / digest[:24] / name if cache_dir is not None else None
+        if cached is not None and cached.exists() and cached.with_suffix(".png").exists():
+            pdf, png, error = cached.read_bytes(), cached.with_suffix(".png").read_bytes(), ""
+        else:
+            rendered = render_figure(figure)
+            pdf, png, error = rendered.pdf, rendered.png, rendered.error
+            if cached is not None and not error:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                cached.write_bytes(pdf)
+                cached.with_suffix(".png").write_bytes(png)
+        if not error:
+            for directory in figure_dirs:
+                target = directory / name
+                if not target.exists() or target.read_bytes() != pdf:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(pdf)
+        views.append(FigureView(figure.id, figure.caption, base64.b64encode(png).decode("ascii") if png else "",
+                                Tex(f"figures/{name}") if not error else Tex(""), error))
+    return tuple(views)
+
+
+def _write(path: Path, text: str) -> Path:
+    """Write `path` only if its content changed (keeps timestamps of unchanged documents)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode()
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    return path
+
+
+def build_reports(options: BuildOptions, progress: Callable | None = None) -> BuildOutcome:
+    """Verify, then write reports/<set>.{pdf,html,tex} and reports/index.html; see the module docstring."""
+    from checkers.devices import resolve_devices
+    from checkers.registry import all_derivations
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    unknown_formats = [f for f in options.formats if f not in FORMATS]
+    if unknown_formats:
+        raise UsageError(f"unknown format {unknown_formats[0]!r}; choose from {', '.join(FORMATS)}")
+    if "pdf" in options.formats and not latex_available():
+        raise ReportError(missing_latex_message())
+    derivations = tuple(options.derivations if options.derivations is not None else all_derivations())
+    groups = group_by_set(derivations)
+    if options.sets:
+        known = {s.id for s in groups}
+        for wanted in options.sets:
+            if wanted not in known:
+                raise UsageError(f"unknown problem set {wanted!r} (or it has no derivations yet); "
+                                 f"sets with derivations: {', '.join(s.id for s in groups) or 'none'}")
+        groups = {s: p for s, p in groups.items() if s.id in options.sets}
+        chosen = {p.derivation.id for placements in groups.values() for p in placements}
+        derivations = tuple(d for d in derivations if d.id in chosen)
+    devices = tuple(options.devices) if options.devices else tuple(resolve_devices("auto"))
+
+    run, reused = _verify(derivations, options, devices, progress)
+    timings["verify"] = time.perf_counter() - started
+    outcome = BuildOutcome(run=run, reused_run=reused)
+    results = {r.id: r for r in run.derivations}
+
+    out_dir = Path(options.out_dir)
+    build_root = (options.cache_dir if options.cache_dir is not None else out_dir / ".build") / "latex"
+    figure_dirs = [build_root / "figures"] + ([out_dir / "figures"] if "tex" in options.formats else [])
+    t0 = time.perf_counter()
+    digest = _figure_digest() if any(d.figures for d in derivations) else ""
+    figure_views: dict[str, tuple[FigureView, ...]] = {}
+    for derivation in derivations:
+        figures = _figures(derivation, figure_dirs, options.cache_dir, digest)
+        outcome.figure_errors += [f"{derivation.id} / figure {f.id}: {f.error}" for f in figures if f.error]
+        figure_views[derivation.id] = figures
+    timings["figures"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    runv = run_view(run, reused)
+    set_views = []
+    for problem_set, placements in groups.items():
+        views = [problem_view(p, results[p.derivation.id], figure_views[p.derivation.id]) for p in placements]
+        for view in views:
+            if view.statement.problems:
+                outcome.warnings.append(f"{view.anchor}: statement shown as plain source: "
+                                        f"{'; '.join(view.statement.problems)}")
+        set_views.append(set_view(problem_set, views, runv))
+    outcome.warnings = sorted(set(outcome.warnings))
+
+    latex_jobs = []
+    for sv in set_views:
+        if "html" in options.formats:
+            html = html_environment().get_template("report.html.j2").render(set=sv)
+            outcome.documents.append(_write(out_dir / f"{sv.id}.html", html))
+        if "tex" in options.formats or "pdf" in options.formats:
+            tex = latex_environment().get_template("report.tex.j2").render(set=sv)
+            if "tex" in options.formats:
+                outcome.documents.append(_write(out_dir / f"{sv.id}.tex", tex))
+            if "pdf" in options.formats:
+                inputs = [build_root / str(f.pdf_name) for p in sv.problems for f in p.figures if f.pdf_name]
+                latex_jobs.append((sv.id, tex, inputs))
+    if "html" in options.formats:
+        passed = all(sv.status == "passed" for sv in set_views)
+        n_problems = sum(len(sv.problems) for sv in set_views)
+        n_failed = sum(p.status != "passed" for sv in set_views for p in sv.problems)
+        summary = (f"{len(set_views)} problem sets, {n_problems} problem entries" +
+                   ("" if passed else f", {n_failed} with a failed check"))
+        index = html_environment().get_template("index.html.j2").render(
+            sets=set_views, run=runv, status="passed" if passed else "FAILED", css="ok" if passed else "fail",
+            summary=summary, pdf="pdf" in options.formats)
+        outcome.documents.append(_write(out_dir / "index.html", index))
+    timings["render"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    if latex_jobs:
+        def job(item):
+            set_id, tex, inputs = item
+            ran = compile_pdf(tex, set_id, build_root, out_dir / f"{set_id}.pdf", inputs)
+            return set_id, ran
+
+        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+            for set_id, ran in pool.map(job, latex_jobs):
+                outcome.documents.append(out_dir / f"{set_id}.pdf")
+                if ran:
+                    outcome.latex_runs.append(set_id)
+    timings["latex"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+    outcome.seconds = timings
+    return outcome

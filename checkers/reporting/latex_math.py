@@ -1,0 +1,31 @@
+"""Sympy expressions as LaTeX math, printed by `sp.latex`'s printer from the objects that were checked.
+
+The printer is sympy's own with two changes of notation shared with the MathML output: determinants
+print as det(A) rather than |A| (so |det A| reads unambiguously), traces as tr(A). `Scalar` prints
+through its own `_latex` method. The result is `Tex`: trusted math source, never escaped again.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+from checkers.reporting.latex_escape import Tex
+
+__all__ = ["to_latex"]
+
+
+class _Printer(LatexPrinter):
+    def _function(self, name: str, arg) -> str:
+        return rf"{name}\left({self._print(arg)}\right)"
+
+    def _print_Determinant(self, expr):
+        return self._function(r"\det", expr.arg)
+
+    def _print_Trace(self, expr):
+        return self._function(r"\operatorname{tr}", expr.arg)
+
+
+def to_latex(expr: sp.Basic) -> Tex:
+    """LaTeX math source (no surrounding $) for one sympy expression."""
+    return Tex(_Printer().doprint(sp.sympify(expr)))

@@ -1,0 +1,214 @@
+"""Sympy expressions as presentation MathML restricted to MathML Core, the subset browsers render natively.
+
+`to_mathml(expr)` runs sympy's `MathMLPresentationPrinter` (extended for our notation: `Scalar`,
+determinants as det, traces as tr) on the very object that was checked, then rewrites the DOM into
+MathML Core: `mfenced` and `menclose` (not in Core) become `mrow`s with explicit `mo` fences and
+overbars, named entities become characters, attributes outside Core are dropped, `-` becomes the
+minus sign. `Node` is the small element tree the statement converter builds too; `math_element`
+wraps content in a `<math>` element and `serialize` writes escaped, entity-free markup.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from xml.dom import minidom
+
+import sympy as sp
+from sympy.printing.mathml import MathMLPresentationPrinter
+
+from checkers.notation import Scalar
+
+__all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
+
+# MathML Core elements (https://w3c.github.io/mathml-core/): anything else is rewritten or unwrapped.
+CORE_ELEMENTS = frozenset({
+    "math", "semantics", "annotation", "annotation-xml", "merror", "mfrac", "mi", "mmultiscripts", "mn", "mo",
+    "mover", "mpadded", "mphantom", "mprescripts", "mroot", "mrow", "ms", "mspace", "msqrt", "mstyle", "msub",
+    "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover",
+})
+_CORE_ATTRIBUTES = frozenset({
+    "display", "displaystyle", "scriptlevel", "mathvariant", "linethickness", "accent", "accentunder", "form",
+    "stretchy", "symmetric", "largeop", "movablelimits", "lspace", "rspace", "minsize", "maxsize", "width",
+    "height", "depth", "columnspan", "rowspan", "class", "columnalign",
+})
+_LEAVES = frozenset({"mi", "mn", "mo", "mtext", "ms", "annotation"})
+_DOUBLE_STRUCK_ITALIC = {"\u2147": "e", "\u2148": "i", "\u2146": "d"}
+_UPRIGHT_GREEK = frozenset("ΓΔΘΛΞΠΣΥΦΨΩ")
+
+
+@dataclass
+class Node:
+    """One MathML element: a tag, its attributes, and either text (leaf elements) or child nodes."""
+
+    tag: str
+    children: list[Node] = field(default_factory=list)
+    text: str = ""
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def leaf(cls, tag: str, text: str, **attrs: str) -> Node:
+        return cls(tag, text=text, attrs=dict(attrs))
+
+    @classmethod
+    def row(cls, *children: Node) -> Node:
+        return cls("mrow", list(children))
+
+    def iter(self):
+        yield self
+        for child in self.children:
+            yield from child.iter()
+
+
+class _Printer(MathMLPresentationPrinter):
+    """sympy's presentation printer with our notation: Scalar(M) prints as M, det and tr by name."""
+
+    def _print_Scalar(self, expr):
+        return self._print(expr.args[0])
+
+    def _function(self, name: str, arg):
+        row = self.dom.createElement("mrow")
+        mi = self.dom.createElement("mi")
+        mi.appendChild(self.dom.createTextNode(name))
+        row.appendChild(mi)
+        apply = self.dom.createElement("mo")
+        apply.appendChild(self.dom.createTextNode("\u2061"))
+        row.appendChild(apply)
+        inner = self._print(arg)
+        fenced = self.dom.createElement("mrow")
+        for text, part in (("(", None), (None, inner), (")", None)):
+            if part is None:
+                mo = self.dom.createElement("mo")
+                mo.appendChild(self.dom.createTextNode(text))
+                fenced.appendChild(mo)
+            else:
+                fenced.appendChild(part)
+        row.appendChild(fenced)
+        return row
+
+    def _print_Determinant(self, expr):
+        return self._function("det", expr.arg)
+
+    def _print_Trace(self, expr):
+        return self._function("tr", expr.arg)
+
+    def _print_Indexed(self, expr):
+        sub = self.dom.createElement("msub")
+        sub.appendChild(self._print(expr.base))
+        indices = self.dom.createElement("mrow")
+        for i, index in enumerate(expr.indices):
+            if i:
+                comma = self.dom.createElement("mo")
+                comma.appendChild(self.dom.createTextNode(","))
+                indices.appendChild(comma)
+            indices.appendChild(self._print(index))
+        sub.appendChild(indices)
+        return sub
+
+    def _print_Piecewise(self, expr):
+        row = self.dom.createElement("mrow")
+        brace = self.dom.createElement("mo")
+        brace.appendChild(self.dom.createTextNode("{"))
+        row.appendChild(brace)
+        table = self.dom.createElement("mtable")
+        table.setAttribute("columnalign", "left")
+        for value, condition in expr.args:
+            tr = self.dom.createElement("mtr")
+            for content in (self._print(value), None):
+                td = self.dom.createElement("mtd")
+                if content is None:
+                    text = self.dom.createElement("mtext")
+                    text.appendChild(self.dom.createTextNode("otherwise" if condition == sp.true else "if\u00a0"))
+                    td.appendChild(text)
+                    if condition != sp.true:
+                        td.appendChild(self._print(condition))
+                else:
+                    td.appendChild(content)
+                tr.appendChild(td)
+            table.appendChild(tr)
+        row.appendChild(table)
+        return row
+
+
+_PRINTER_SETTINGS = {"mat_delim": "["}
+
+
+def _from_dom(element) -> Node | None:
+    if element.nodeType == element.TEXT_NODE:
+        return None
+    tag = element.tagName
+    attrs = {k: v for k, v in element.attributes.items()}
+    text = "".join(html.unescape(c.data) for c in element.childNodes if c.nodeType == c.TEXT_NODE)
+    children = [n for n in (_from_dom(c) for c in element.childNodes) if n is not None]
+    return Node(tag, children, text, attrs)
+
+
+def _fence(open_: str, close: str, children: list[Node]) -> Node:
+    parts: list[Node] = []
+    if open_:
+        parts.append(Node.leaf("mo", open_))
+    parts.extend(children)
+    if close:
+        parts.append(Node.leaf("mo", close))
+    return Node("mrow", parts)
+
+
+def to_core(node: Node) -> Node:
+    """Rewrite a presentation-MathML tree into MathML Core (in place where possible); returns the new root."""
+    children = [to_core(c) for c in node.children]
+    tag, attrs = node.tag, node.attrs
+    if tag == "mfenced":
+        return _fence(attrs.get("open", "("), attrs.get("close", ")"), children)
+    if tag == "menclose":
+        inner = children[0] if len(children) == 1 else Node("mrow", children)
+        if attrs.get("notation") == "top":
+            return Node("mover", [inner, Node.leaf("mo", "\u203e", stretchy="true")], attrs={"accent": "true"})
+        return Node("mrow", [inner])
+    if tag not in CORE_ELEMENTS:
+        return Node("mrow", children)
+    kept = {k: v for k, v in attrs.items() if k in _CORE_ATTRIBUTES}
+    if kept.get("mathvariant") not in (None, "normal"):
+        del kept["mathvariant"]  # Core renders only mathvariant="normal"
+    text = node.text
+    if tag in ("mi", "mo") and text in _DOUBLE_STRUCK_ITALIC:  # most fonts lack these; TeX prints e, i, d
+        tag, text = "mi", _DOUBLE_STRUCK_ITALIC[text]
+    if tag == "mi" and text.isdigit():
+        tag = "mn"
+    if tag == "mi" and text in _UPRIGHT_GREEK:
+        kept["mathvariant"] = "normal"  # TeX sets capital Greek upright
+    if tag == "msup" and len(children) == 2 and children[1].tag == "mo" and children[1].text == "T":
+        children[1] = Node.leaf("mi", "T", mathvariant="normal")  # sympy prints the transpose as an operator
+    if tag == "mo" and text == "-":
+        text = "\u2212"
+    if tag == "mn" and text.startswith("-") and len(text) > 1:
+        return Node("mrow", [Node.leaf("mo", "\u2212"), Node.leaf("mn", text[1:])])
+    return Node(tag, children, text if tag in _LEAVES else "", kept)
+
+
+def expression_node(expr: sp.Basic) -> Node:
+    """The MathML Core tree of one sympy expression, printed from the object itself."""
+    printer = _Printer(_PRINTER_SETTINGS)
+    return to_core(_from_dom(printer._print(sp.sympify(expr))))
+
+
+def math_element(children: list[Node], display: bool = False) -> Node:
+    attrs = {"display": "block"} if display else {}
+    return Node("math", [Node("mrow", children)] if len(children) != 1 else children, attrs=attrs)
+
+
+def _escape(text: str, quote: bool = False) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;") if quote else text
+
+
+def serialize(node: Node) -> str:
+    """Markup for `node`: every text and attribute escaped, no named entities, every element closed."""
+    attrs = "".join(f' {k}="{_escape(v, quote=True)}"' for k, v in node.attrs.items())
+    if node.tag in _LEAVES:
+        return f"<{node.tag}{attrs}>{_escape(node.text)}</{node.tag}>"
+    return f"<{node.tag}{attrs}>{''.join(serialize(c) for c in node.children)}</{node.tag}>"
+
+
+def to_mathml(expr: sp.Basic, display: bool = False) -> str:
+    """`<math>` markup (MathML Core) for one sympy expression."""
+    return serialize(math_element([expression_node(expr)], display))

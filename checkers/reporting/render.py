@@ -1,0 +1,83 @@
+"""The two Jinja2 environments over `templates/`: LaTeX (brace-safe delimiters, every value escaped) and HTML (autoescaped).
+
+LaTeX templates use `((* block *))`, `((( value )))` and `((= comment =))`, which cannot clash with
+TeX braces; the environment's `finalize` hook passes every printed value through
+`latex_escape.escape_latex` unless it is `Tex` (sympy's printer output or a sanitized statement),
+so a template cannot forget to escape. HTML templates autoescape; MathML arrives as `Markup`
+built by `mathml.serialize`, which escapes every text node itself.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import jinja2
+import sympy as sp
+from markupsafe import Markup
+
+from checkers.reporting.latex_escape import Tex, escape_latex, finalize
+from checkers.reporting.latex_math import to_latex
+from checkers.reporting.mathml import Node, expression_node, math_element, serialize
+from checkers.reporting.statements import RenderedStatement
+from checkers.reporting.view import Formula
+
+__all__ = ["TEMPLATES", "html_environment", "latex_environment", "formula_latex", "formula_mathml"]
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+_RELATIONS_TEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "≈": r"\approx", ":=": r"\coloneqq"}
+_RELATIONS_MATHML = {"=": "=", "<=": "≤", ">=": "≥", "≈": "≈", ":=": "≔"}
+
+
+def _part_is_relation(part) -> bool:
+    return isinstance(part, str) and part in _RELATIONS_TEX
+
+
+def formula_latex(formula: Formula) -> Tex:
+    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols."""
+    out = []
+    for part in formula.parts:
+        out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
+    return Tex(" ".join(out))
+
+
+def formula_mathml(formula: Formula, display: bool = False) -> Markup:
+    """One `<math>` element for a formula, printed from its sympy parts."""
+    nodes: list[Node] = []
+    for part in formula.parts:
+        nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
+                     else expression_node(sp.sympify(part)))
+    return Markup(serialize(math_element(nodes, display)))
+
+
+def _statement_tex(statement: RenderedStatement) -> Tex:
+    return statement.tex
+
+
+def _statement_html(statement: RenderedStatement) -> Markup:
+    return statement.html
+
+
+@cache
+def latex_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        block_start_string="((*", block_end_string="*))",
+        variable_start_string="(((", variable_end_string=")))",
+        comment_start_string="((=", comment_end_string="=))",
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+        autoescape=False, finalize=finalize, undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(math=formula_latex, statement=_statement_tex, e=escape_latex, escape=escape_latex)
+    return env
+
+
+@cache
+def html_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(math=formula_mathml, statement=_statement_html)
+    return env
