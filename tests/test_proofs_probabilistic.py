@@ -53,3 +53,13 @@ def test_graph_depth_counts_the_longest_chain_of_operations():
     for _ in range(5):
         h = torch.tanh(h * 1.5)
     assert graph_depth(h.grad_fn) == 10
+
+
+def test_gauss_hermite_rule_integrates_gaussian_moments_exactly():
+    from proofs.vae_bernoulli import gauss_hermite
+
+    nodes, weights = gauss_hermite(2, nodes=10)
+    assert abs(float(weights.sum()) - 1) < 1e-13
+    moment = (weights * nodes[:, 0] ** 2 * nodes[:, 1] ** 4).sum()  # E[ε₁²] E[ε₂⁴] = 1 · 3
+    assert abs(float(moment) - 3) < 1e-12
+    assert abs(float((weights * nodes[:, 0] ** 3).sum())) < 1e-13
