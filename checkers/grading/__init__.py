@@ -1,1 +1,68 @@
-"""Grading student formulas against checked claims: parse safely, compare numerically, explain mistakes."""
+r"""Grading student formulas against checked claims: parse safely, compare numerically, explain mistakes.
+
+    >>> from checkers import grade
+    >>> result = grade("kl-gaussian", r"\frac12(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + ...)")
+    >>> result.verdict, result.message, result.counterexample
+
+`grade` runs in a forked worker with a time and memory limit by default (`isolate=False` grades in
+this process, under the time limit only). `check_steps` checks a multi-line derivation; `grade_csv`
+grades a CSV of answers with a pool of workers. Imports are deferred so that `import checkers`
+stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from checkers.grading.bulk import BulkSummary
+    from checkers.grading.result import GradeResult
+
+__all__ = ["check_steps", "grade", "grade_csv", "problem_ids"]
+
+
+def grade(problem: str, answer: str, *, time_limit: float = 2.0, memory_mb: int = 1024, symbolic: bool = True,
+          isolate: bool = True) -> GradeResult:
+    """Grade one answer to `problem` (an id from `problem_ids()`): verdict correct / incorrect / invalid.
+
+    The result carries the message, named feedback, a counterexample for incorrect answers (the
+    instance, the student's value, the reference value) and the symbolic confirmation, if any.
+    """
+    from checkers.grading.grader import grade_in_process
+    from checkers.grading.isolation import grade_isolated
+    from checkers.grading.result import GradeResult
+
+    if not isolate:
+        return grade_in_process(problem, answer, limit=time_limit, symbolic=symbolic)
+    return GradeResult.from_json(grade_isolated(problem, answer, time_limit=time_limit, memory_mb=memory_mb,
+                                                symbolic=symbolic))
+
+
+def check_steps(problem: str, derivation: str, *, time_limit: float = 2.0, memory_mb: int = 1024,
+                isolate: bool = True) -> dict:
+    r"""Check an align*-style derivation line by line; returns the report (steps, first_invalid, final)."""
+    from checkers.grading.isolation import GradingPool
+    from checkers.grading.steps import MAX_LINES, check_steps_in_process
+
+    if not isolate:
+        return check_steps_in_process(problem, derivation, limit=time_limit)
+    with GradingPool(problem, workers=1, time_limit=time_limit, memory_mb=memory_mb, task="steps",
+                     hard_limit=time_limit * (MAX_LINES + 2)) as pool:
+        ((_, doc),) = list(pool.map([(0, derivation)]))
+    if doc.get("verdict") == "invalid" and "steps" not in doc:  # the worker was stopped: no report
+        doc = {"problem": problem, "lines": [], "steps": [], "first_invalid": None, "final": doc, "verdict": "invalid"}
+    return doc
+
+
+def grade_csv(problem: str, csv_path, out=None, gradescope=None, **options) -> BulkSummary:
+    """Grade a CSV of `id,answer` rows (see checkers.grading.bulk.grade_csv for the options)."""
+    from checkers.grading.bulk import grade_csv as run
+
+    return run(problem, csv_path, out, gradescope, **options)
+
+
+def problem_ids() -> list[str]:
+    """The ids of the gradeable problems."""
+    from checkers.grading.catalog import PROBLEMS
+
+    return list(PROBLEMS)

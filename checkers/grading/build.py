@@ -74,6 +74,15 @@ def _scalarize(v):
     return v
 
 
+def _add(a, b):
+    """a + b; matrices are added without sympy's canonicalising doit() (slow, and not needed to evaluate)."""
+    return sp.MatAdd(a, b) if is_matrix(a) else a + b
+
+
+def _neg(v):
+    return sp.MatMul(sp.Integer(-1), v) if is_matrix(v) else -v
+
+
 def _square(v) -> bool:
     return is_matrix(v) and v.rows == v.cols
 
@@ -158,18 +167,20 @@ class Builder:
                 word = "add" if op == "add" else "subtract"
                 raise self.fail(f"cannot {word} {describe(term)} (`{self.snippet(sub)}`) and {describe(total)} "
                                 f"(`{self.snippet(items[0][2]) if len(items) == 2 else self.snippet(tree)}`)")
-            total = total + term if op == "add" else total - term
+            total = _add(total, term if op == "add" else _neg(term))
         return total
 
     n_sub = n_add
 
     def multiply(self, a, b, tree_a, tree_b, dot: bool = False):
-        if not is_matrix(a) or not is_matrix(b):
+        if not is_matrix(a) and not is_matrix(b):
             return a * b
+        if not is_matrix(a) or not is_matrix(b):
+            return sp.MatMul(a, b)
         if a.cols == b.rows:
-            return _scalarize(a * b)
+            return _scalarize(sp.MatMul(a, b))
         if dot and a.shape == b.shape and a.cols == 1:
-            return Scalar(a.T * b)
+            return Scalar(sp.MatMul(a.T, b))
         hint = " (did you forget a transpose?)" if a.cols == 1 and b.cols == 1 or a.rows == 1 and b.rows == 1 else ""
         raise self.fail(f"cannot multiply {describe(a)} (`{self.snippet(tree_a)}`) by {describe(b)} "
                         f"(`{self.snippet(tree_b)}`): the inner sizes {a.cols} and {b.rows} differ{hint}")
@@ -179,7 +190,7 @@ class Builder:
             raise self.fail(f"cannot divide by {describe(b)} (`{self.snippet(tree_b)}`); multiply by its inverse ^{{-1}}")
         if b == 0:
             raise self.fail(f"division by zero (`{self.snippet(tree_b)}`)")
-        return a * self.power_scalar(b, sp.Integer(-1))
+        return self.multiply(a, self.power_scalar(b, sp.Integer(-1)), None, None)
 
     def n_mul(self, tree):
         items = self._left_chain(tree, ("mul", "div"))
@@ -216,7 +227,7 @@ class Builder:
             if sign == -1 and not v.inverse:
                 return _Transposed(inverse=True)
             raise self.fail(f"`{self.snippet(tree)}` is not an exponent this grader understands")
-        return -v if sign == -1 else v
+        return _neg(v) if sign == -1 else v
 
     n_pos = n_neg
 
@@ -457,9 +468,9 @@ class Builder:
         if not is_matrix(v):
             return sp.Abs(v)
         if v.cols == 1:
-            return sp.sqrt(Scalar(v.T * v))
+            return sp.sqrt(Scalar(sp.MatMul(v.T, v)))
         if v.rows == 1:
-            return sp.sqrt(Scalar(v * v.T))
+            return sp.sqrt(Scalar(sp.MatMul(v, v.T)))
         raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")
 
     # -- sums ------------------------------------------------------------------------------------
