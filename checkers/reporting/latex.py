@@ -67,7 +67,8 @@ def compile_pdf(tex: str, name: str, build_dir: Path, target: Path, inputs: list
     command = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", "-quiet",
                f"{name}.tex"]
     try:
-        proc = subprocess.run(command, cwd=build_dir, capture_output=True, text=True, timeout=LATEXMK_TIMEOUT)
+        proc = subprocess.run(command, cwd=build_dir, capture_output=True, text=True, errors="replace",
+                              timeout=LATEXMK_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         raise ReportError(f"latexmk on {source} ran past {LATEXMK_TIMEOUT} s") from exc
     pdf = build_dir / f"{name}.pdf"

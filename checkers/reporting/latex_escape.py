@@ -114,7 +114,13 @@ _SUBSCRIPT = {
 _PASS_THROUGH = (frozenset(
     chr(c) for c in [*range(0xA1, 0x100), *range(0x100, 0x17F)]
     if chr(c) not in _MATH and chr(c) not in _TEXT and chr(c) not in _SUPERSCRIPT and chr(c) not in _GREEK
-) | {"\u2010", "\u2011"}) - {"\u00ad", "\u00b8", "\u0126", "\u0127", "\u0138", "\u013f", "\u0140", "\u0149"}
+) | {"\u2010", "\u2011"}) - {"\u00ad", "\u00b8", "\u0126", "\u0127", "\u0138", "\u013f", "\u0140", "\u0149",
+                                       "\u0166", "\u0167"}
+
+# Combining accents after a letter: "W\u0303" (W̃) becomes \ensuremath{\tilde{W}}.
+_COMBINING = {"\u0303": r"\tilde", "\u0302": r"\hat", "\u0304": r"\bar", "\u0305": r"\overline", "\u0307": r"\dot",
+              "\u0308": r"\ddot", "\u20d7": r"\vec", "\u030c": r"\check"}
+_ACCENTABLE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
 _SAFE_ASCII = frozenset(chr(c) for c in range(0x20, 0x7F)) - set(_ASCII)
 
@@ -137,6 +143,11 @@ def _escape(text: str, ascii_specials: bool) -> str:
                 i = j
                 break
         else:
+            if i + 1 < n and text[i + 1] in _COMBINING and (ch in _ACCENTABLE or ch in _GREEK):
+                base = _GREEK.get(ch, ch)
+                out.append(rf"\ensuremath{{{_COMBINING[text[i + 1]]}{{{base}}}}}")
+                i += 2
+                continue
             if ch in _SAFE_ASCII or ch == " ":
                 out.append(ch)
             elif ch in _ASCII:

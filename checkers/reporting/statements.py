@@ -426,7 +426,9 @@ class _Parser:
             if token in "ΓΔΘΛΞΠΣΥΦΨΩ":
                 return Node.leaf("mi", token, mathvariant="normal")
             return Node.leaf("mi", token)
-        if token in ("%", "#", "&", "$"):
+        if token in ("$", "$$"):
+            raise _Unsupported("a '{' group in math is not closed before the closing $")
+        if token in ("%", "#", "&"):
             raise _Unsupported(f"{token!r} in math outside an alignment environment")
         if token == "'":
             return Node.leaf("mo", "′")

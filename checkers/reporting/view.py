@@ -222,8 +222,7 @@ def _summary(claims: list[ClaimResult], figures_ok: bool = True) -> str:
     """One line: claims passed, symbolic outcome, numeric coverage, references, mutants."""
     n = len(claims)
     failed = [c.id for c in claims if not c.passed]
-    head = (f"passed: {n}/{n} claims" if not failed and figures_ok else
-            f"FAILED: {n - len(failed)}/{n} claims passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+    head = (f"{n - len(failed)}/{n} claims passed" + (f" (failed: {', '.join(failed)})" if failed else "")
             + ("" if figures_ok else "; a figure could not be drawn"))
     statuses = [c.symbolic.status for c in claims]
     symbolic = ", ".join(f"{statuses.count(s)} {s}" for s in ("proved", "not attempted", "failed") if s in statuses)

@@ -1,0 +1,122 @@
+"""Formulas for the reports: sympy -> MathML Core and sympy -> LaTeX, and author statements -> MathML/LaTeX."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+import sympy as sp
+
+from checkers.notation import Scalar, quadratic_form
+from checkers.reporting.latex_math import to_latex
+from checkers.reporting.mathml import CORE_ELEMENTS, to_mathml
+from checkers.reporting.statements import render_statement
+
+n = sp.Symbol("n", integer=True, positive=True)
+i = sp.Symbol("i", integer=True)
+A = sp.MatrixSymbol("A", n, n)
+S0 = sp.MatrixSymbol("Sigma_0", n, n)
+x = sp.MatrixSymbol("x", n, 1)
+X = sp.IndexedBase("X")
+
+
+def parse(markup: str) -> ET.Element:
+    """Parses as XML: no named entities, every element closed."""
+    return ET.fromstring(markup)
+
+
+def texts(root: ET.Element, tag: str) -> list[str]:
+    return [e.text or "" for e in root.iter(tag)]
+
+
+EXPRESSIONS = [
+    quadratic_form(x, S0.I), sp.Determinant(S0), sp.Trace(A * S0), S0.I, sp.Sum(X[i] ** 2, (i, 1, n)),
+    X[i, n], sp.exp(-Scalar(x.T * x) / 2), sp.Abs(sp.Determinant(A.I)), sp.Matrix([[1, 2], [3, 4]]),
+    sp.Piecewise((1, sp.Symbol("t") > 0), (0, True)), sp.conjugate(sp.Symbol("z")), sp.Rational(-1, 2),
+    sp.Integral(sp.exp(-sp.Symbol("y") ** 2), (sp.Symbol("y"), -sp.oo, sp.oo)), sp.log(sp.Symbol("beta")),
+    sp.Max(sp.Symbol("a"), 0), sp.Derivative(sp.Function("f")(sp.Symbol("y")), sp.Symbol("y")), A.T * x,
+]
+
+
+@pytest.mark.parametrize("expr", EXPRESSIONS, ids=[sp.srepr(e)[:40] for e in EXPRESSIONS])
+def test_output_is_mathml_core_and_well_formed(expr):
+    root = parse(to_mathml(expr))
+    assert root.tag == "math"
+    assert {e.tag for e in root.iter()} <= CORE_ELEMENTS
+    assert "&" not in to_mathml(expr).replace("&gt;", "").replace("&lt;", "").replace("&amp;", "")
+
+
+def test_scalar_prints_as_its_matrix_argument():
+    root = parse(to_mathml(quadratic_form(x - sp.MatrixSymbol("b", n, 1), S0.I)))
+    assert not any("calar" in t for t in texts(root, "mi"))
+    assert "x" in texts(root, "mi") and "Σ" in texts(root, "mi")
+
+
+def test_greek_matrix_symbol_with_index_is_upright_sigma_sub_zero():
+    root = parse(to_mathml(S0))
+    (sub,) = root.iter("msub")
+    base, index = list(sub)
+    assert (base.tag, base.text, base.get("mathvariant")) == ("mi", "Σ", "normal")
+    assert (index.tag, index.text) == ("mn", "0")
+
+
+def test_determinant_trace_inverse_sum_indexed():
+    assert texts(parse(to_mathml(sp.Determinant(S0))), "mi")[0] == "det"
+    assert texts(parse(to_mathml(sp.Trace(A))), "mi")[0] == "tr"
+    inverse = parse(to_mathml(S0.I))
+    (sup,) = [e for e in inverse.iter("msup")]
+    assert "−" in texts(sup, "mo") and "1" in texts(sup, "mn")
+    total = parse(to_mathml(sp.Sum(X[i] ** 2, (i, 1, n))))
+    (op,) = total.iter("munderover")
+    assert op[0].text == "∑"
+    indexed = parse(to_mathml(X[i, n]))
+    (sub,) = indexed.iter("msub")
+    assert texts(sub, "mo") == [","] and texts(sub, "mi") == ["X", "i", "n"]
+
+
+def test_latex_printer_shares_the_notation():
+    assert to_latex(sp.Determinant(S0)) == r"\det\left(\Sigma_{0}\right)"
+    assert to_latex(sp.Trace(A) ** 2).startswith(r"\operatorname{tr}\left(A\right)")
+    assert "Scalar" not in to_latex(quadratic_form(x, S0.I))
+
+
+# -- author statements ---------------------------------------------------------------------------------------
+
+STATEMENT = (r"Let $Y \sim \mathcal{N}(0, I)$ in $\mathbb{R}^n$ and $\Sigma = AA^\top$. Show that "
+             r"$p_X(x) = ((2\pi)^n\det\Sigma)^{-1/2}\exp(-\tfrac12 (x-b)^\top\Sigma^{-1}(x-b))$ for 50% of cases.")
+
+
+def test_statement_math_becomes_mathml_and_text_is_escaped():
+    r = render_statement(STATEMENT + " <script>alert(1)</script>")
+    assert r.problems == ()
+    root = parse(f"<div>{r.html}</div>")
+    maths = list(root.iter("math"))
+    assert len(maths) == 4
+    assert all({e.tag for e in m.iter()} <= CORE_ELEMENTS for m in maths)
+    assert "ℝ" in texts(root, "mi") and "𝒩" in texts(root, "mi")
+    (half,) = [f for f in root.iter("mfrac")]
+    assert [c.text for c in half] == ["1", "2"]  # \tfrac12 takes one digit per argument
+    assert "<script>" not in str(r.html) and "&lt;script&gt;" in str(r.html)
+    assert r"50\%" in r.tex and r"\tfrac12" in r.tex  # a bare % would comment out the rest of the line
+
+
+@pytest.mark.parametrize("source, problem", [
+    (r"uses \undefinedmacro{x}", r"unknown command \undefinedmacro"),
+    (r"$\frac{a}{b$", "not closed"),
+    (r"x_i outside math", "'_' outside math"),
+    (r"$x_1_2$", "double subscript"),
+    (r"\begin{tikzpicture}\end{tikzpicture}", "unknown environment tikzpicture"),
+])
+def test_unsupported_statements_are_shown_as_source_with_a_reason(source, problem):
+    r = render_statement(source)
+    assert r.problems and problem in r.problems[0]
+    assert r.tex.startswith(r"\texttt{") and "<math" not in r.html
+    assert source.split()[0].replace("<", "&lt;") in r.html
+
+
+def test_display_math_lists_and_environments():
+    r = render_statement(r"\begin{itemize}\item $a$ \item \emph{b}\end{itemize}"
+                         r"\[ f(x) = \begin{cases} 1 & x > 0 \\ 0 & \text{otherwise} \end{cases} \]")
+    assert r.problems == ()
+    root = parse(f"<div>{r.html}</div>")
+    assert [li.tag for li in root.iter("li")] == ["li", "li"]
+    (display,) = [m for m in root.iter("math") if m.get("display") == "block"]
+    assert len(list(display.iter("mtr"))) == 2
