@@ -1,0 +1,312 @@
+r"""VAE prior scaling: the VLB depends on the prior's scale λ, but a rescaled encoder and decoder undo it.
+
+# Main statements
+
+With $p_Z = \mathcal{N}(0, \lambda^2 I_d)$, $q(z|x) = \mathcal{N}(\mu, \Sigma)$ ($\Sigma$ diagonal, entries
+$v_j > 0$) and $p(x|z) = \mathcal{N}(f(z), \sigma^2 I_n)$,
+$\mathrm{VLB}_\lambda(\mu, \Sigma, f) = \mathbb{E}_{z\sim q}[\log p(x|z)] - KL(q \,\|\, p_Z)$.
+
+* `kl-scaled-prior`: $KL(\mathcal{N}(\mu, \Sigma) \,\|\, \mathcal{N}(0, \lambda^2 I)) =
+  \tfrac12\sum_j \big[(v_j + \mu_j^2)/\lambda^2 - 1 - \log(v_j/\lambda^2)\big]$.
+* `kl-depends-on-lambda` (part a): $KL_\lambda - KL_1 = \tfrac12\sum_j\big[(v_j + \mu_j^2)(\lambda^{-2} - 1)
+  + 2\log\lambda\big]$, which is not identically 0 (e.g. $\mu = 0$, $v = 1$, $\lambda = 2$: $\tfrac d2(2\log 2 -
+  \tfrac34) \ne 0$), while the reconstruction term does not involve $\lambda$.
+* `vlb-depends-on-lambda` (part a, with a decoder network): $\mathrm{VLB}_\lambda - \mathrm{VLB}_1$ is minus that
+  difference.
+* `kl-rescaling` (part b): $KL(\mathcal{N}(\lambda\mu, \lambda^2\Sigma) \,\|\, \mathcal{N}(0, \lambda^2 I)) =
+  KL(\mathcal{N}(\mu, \Sigma) \,\|\, \mathcal{N}(0, I))$.
+* `vlb-invariance` (part b): $\mathrm{VLB}_1(\mu, \Sigma, f) = \mathrm{VLB}_\lambda(\lambda\mu, \lambda^2\Sigma,
+  f(\cdot/\lambda))$, exactly, draw by draw: with shared noise $\varepsilon$,
+  $z' = \lambda\mu + \lambda\Sigma^{1/2}\varepsilon = \lambda z$ and $f(z'/\lambda) = f(z)$.
+
+# Notation
+
+`v` is the diagonal of $\Sigma$; `sigma` the decoder's fixed standard deviation; $f$ a random
+one-hidden-layer network per instance (`theta`). The VLB's expectation is estimated with 64 draws of
+$\varepsilon$ shared by both sides, so the two sides of `vlb-invariance` and `vlb-depends-on-lambda` are
+equal as functions of the draws, not just in expectation.
+
+# Implementation notes
+
+* Symbolic: the 1-D KL with prior $\mathcal{N}(0, \lambda^2)$ from the Gaussian moments (sympy
+  integration); the identities in λ with sympy sums for $d \in \{1, 2, 3\}$ (explicit symbolic entries);
+  the reconstruction integrands of `vlb-invariance` agree for an *undefined* decoder $f$ (d = n = 2),
+  so the invariance does not depend on the network.
+* Numeric: d = 1..4 latent and n = 1..5 observed dimensions, λ log-uniform in [0.2, 5], in float64 and
+  float32; references use `torch.distributions` (`kl_divergence` of `Normal`s, `Normal.log_prob`).
+  float16 is not run: the KL is a difference of nearly cancelling terms (absolute, not relative,
+  half-precision error).
+
+# References
+
+* final-2022 Problem 5 (VAE prior scaling is unimportant), parts (a) and (b).
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy as sp
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+from checkers import Claim, Derivation, Mutant, Positive, Reference, Variable, Vector, facts, for_dimensions
+from proofs.vae_bernoulli import (DecoderParameters, PositiveVector, decoder, gauss_hermite, gaussian_expectation,
+                                  log_ratio_separates, normal_log_density)
+
+DRAWS = 64
+DTYPES = (torch.float64, torch.float32)
+
+d = sp.Symbol("d", integer=True, positive=True)
+j = sp.Symbol("j", integer=True, nonnegative=True)
+mu = sp.IndexedBase("mu", real=True)
+v = sp.IndexedBase("v", positive=True)
+lam = sp.Symbol("lam", positive=True)
+
+
+def kl_normal(mean, var, prior_var):
+    """KL(N(mean, var) ‖ N(0, prior_var)) in one dimension, the closed form `kl-scaled-prior` proves."""
+    return ((var + mean ** 2) / prior_var - 1 - sp.log(var / prior_var)) / 2
+
+
+def kl_sum(mean, var, prior_var):
+    return sp.Sum(kl_normal(mean, var, prior_var), (j, 0, d - 1))
+
+
+KL_LAMBDA = kl_sum(mu[j], v[j], lam ** 2)
+KL_ONE = kl_sum(mu[j], v[j], 1)
+KL_RESCALED = kl_sum(lam * mu[j], lam ** 2 * v[j], lam ** 2)
+DIFFERENCE = sp.Sum(((v[j] + mu[j] ** 2) * (lam ** -2 - 1) + 2 * sp.log(lam)) / 2, (j, 0, d - 1))
+
+KL_VARIABLES = (Variable("mu", Vector("d"), latex=r"\mu"), Variable("v", PositiveVector("d", 0.1, 4.0), latex="v"),
+                Variable("lam", Positive(0.2, 5.0), latex=r"\lambda"))
+DIMS = {"d": (1, 4)}
+BY_DIMENSION = for_dimensions(d, (1, 2, 3))
+
+_z, _m = sp.symbols("z m", real=True)
+_s = sp.Symbol("s", positive=True)
+
+
+def _one_dimensional_scaled_kl():
+    expectation = gaussian_expectation(normal_log_density(_z, _m, _s) - normal_log_density(_z, 0, lam))
+    return sp.expand(sp.expand_log(expectation - kl_normal(_m, _s ** 2, lam ** 2)))
+
+
+def scaled_kl_sides(sample, forget_log: bool = False):
+    """(E_q[log q − log p_Z] per coordinate by Gauss–Hermite with torch.distributions, the closed form)."""
+    m, var, scale = sample["mu"], sample["v"], sample["lam"].unsqueeze(-1)
+    nodes, weights = gauss_hermite(1, nodes=40)
+    z = m.unsqueeze(-1) + var.sqrt().unsqueeze(-1) * nodes[:, 0].to(m.dtype)
+    integrand = (Normal(m.unsqueeze(-1), var.sqrt().unsqueeze(-1)).log_prob(z)
+                 - Normal(0.0, scale.unsqueeze(-1)).log_prob(z))
+    quadrature = (integrand * weights.to(m.dtype)).sum(-1).sum(-1)
+    log_term = 0.0 if forget_log else torch.log(var / scale ** 2)
+    closed = 0.5 * ((var + m ** 2) / scale ** 2 - 1 - log_term).sum(-1)
+    return quadrature, closed
+
+
+def torch_kl(mean: torch.Tensor, std: torch.Tensor, prior_std: torch.Tensor) -> torch.Tensor:
+    """torch.distributions.kl_divergence of diagonal Gaussians, summed over the d coordinates."""
+    q = Independent(Normal(mean, std), 1)
+    p = Independent(Normal(torch.zeros_like(mean), prior_std.unsqueeze(-1).expand_as(mean)), 1)
+    return kl_divergence(q, p)
+
+
+kl_scaled_prior = Claim(
+    id="kl-scaled-prior",
+    statement="KL(N(μ, Σ) ‖ N(0, λ²I)) = E_q[log q − log p_Z] = ½ Σ_j [(v_j + μ_j²)/λ² − 1 − log(v_j/λ²)]",
+    variables=KL_VARIABLES,
+    dims=DIMS,
+    numeric=scaled_kl_sides,
+    symbolic=facts(("1-D: E_{z~N(m, s²)}[log N(z; m, s²) − log N(z; 0, λ²)] − ½((s² + m²)/λ² − 1 − log(s²/λ²)) "
+                    "expands to 0 (moments by sympy integration)", _one_dimensional_scaled_kl),
+                   ("d-D: the densities factorise over coordinates, so log q − log p_Z is the sum of the 1-D "
+                    "log-ratios (checked for d = 2) and the KL the sum of the 1-D KLs",
+                    lambda: log_ratio_separates(lam)),
+                   scope="general"),
+    references=(Reference("torch-kl", "kl_divergence(Normal(μ, √v), Normal(0, λ)) summed over coordinates",
+                          lambda s: torch_kl(s["mu"], s["v"].sqrt(), s["lam"])),),
+    mutants=(Mutant("no-log-ratio", "without the −log(v_j/λ²) term", numeric=lambda s: scaled_kl_sides(
+        s, forget_log=True)),),
+    dtypes=DTYPES,
+    instances=400,
+)
+
+kl_depends_on_lambda = Claim(
+    id="kl-depends-on-lambda",
+    statement="KL(q ‖ N(0, λ²I)) − KL(q ‖ N(0, I)) = ½ Σ_j [(v_j + μ_j²)(λ⁻² − 1) + 2 log λ] (not identically 0)",
+    lhs=KL_LAMBDA - KL_ONE,
+    rhs=DIFFERENCE,
+    variables=KL_VARIABLES,
+    dims=DIMS,
+    symbolic=BY_DIMENSION,
+    references=(Reference("torch-kl", "difference of two torch.distributions.kl_divergence values",
+                          lambda s: torch_kl(s["mu"], s["v"].sqrt(), s["lam"])
+                          - torch_kl(s["mu"], s["v"].sqrt(), torch.ones_like(s["lam"])), side="lhs"),),
+    mutants=(Mutant("independent-of-lambda", "0: the claim that λ does not matter", rhs=sp.Integer(0)),
+             Mutant("no-log-lambda", "without the 2 log λ per coordinate",
+                    rhs=sp.Sum((v[j] + mu[j] ** 2) * (lam ** -2 - 1) / 2, (j, 0, d - 1)))),
+    dtypes=DTYPES,
+    instances=400,
+)
+
+kl_rescaling = Claim(
+    id="kl-rescaling",
+    statement="KL(N(λμ, λ²Σ) ‖ N(0, λ²I)) = KL(N(μ, Σ) ‖ N(0, I))",
+    lhs=KL_RESCALED,
+    rhs=KL_ONE,
+    variables=KL_VARIABLES,
+    dims=DIMS,
+    symbolic=BY_DIMENSION,
+    references=(Reference("torch-kl", "kl_divergence(Normal(λμ, λ√v), Normal(0, λ))",
+                          lambda s: torch_kl(s["lam"].unsqueeze(-1) * s["mu"], s["lam"].unsqueeze(-1) * s["v"].sqrt(),
+                                             s["lam"]), side="lhs"),),
+    mutants=(Mutant("covariance-times-lambda", "Σ ↦ λΣ (instead of λ²Σ) gives the same KL",
+                    rhs=kl_sum(lam * mu[j], lam * v[j], lam ** 2)),
+             Mutant("prior-only", "only the prior rescaled: KL(N(μ, Σ) ‖ N(0, λ²I))", rhs=KL_LAMBDA)),
+    dtypes=DTYPES,
+    instances=400,
+)
+
+
+# --- the VLB with a decoder network and shared noise -----------------------------------------------------------------
+
+VLB_VARIABLES = (Variable("x", Vector("n")), *KL_VARIABLES, Variable("sigma", Positive(0.3, 3.0), latex=r"\sigma"),
+                 Variable("theta", DecoderParameters("d", "n"), latex=r"\theta"))
+VLB_DIMS = {"d": (1, 4), "n": (1, 5)}
+
+
+def vlb(sample, scale, mean, var, decoder_input_scale, eps) -> torch.Tensor:
+    """Monte Carlo VLB with the given draws ε (B, M, d): mean_m log N(x; f(z_m / c), σ²I) − KL(N(mean, var) ‖ N(0, scale²I)).
+
+    The KL is the closed form of `kl-scaled-prior`; `decoder_input_scale` c is 1 for f and λ for f(·/λ).
+    """
+    x, sigma = sample["x"], sample["sigma"]
+    z = mean.unsqueeze(1) + var.sqrt().unsqueeze(1) * eps
+    fz = decoder(sample["theta"], z / decoder_input_scale.reshape(-1, 1, 1), sample.dims["d"], sample.dims["n"])
+    n = x.shape[-1]
+    log_lik = (-((x.unsqueeze(1) - fz) ** 2).sum(-1) / (2 * sigma.unsqueeze(1) ** 2)
+               - n / 2 * torch.log(2 * math.pi * sigma.unsqueeze(1) ** 2))
+    s2 = scale.unsqueeze(-1) ** 2
+    kl = 0.5 * ((var + mean ** 2) / s2 - 1 - torch.log(var / s2)).sum(-1)
+    return log_lik.mean(1) - kl
+
+
+def shared_noise(sample) -> torch.Tensor:
+    eps = torch.randn(sample.size, DRAWS, sample.dims["d"], generator=sample.generator(), dtype=torch.float64)
+    return eps.to(sample.dtype)
+
+
+def invariance_sides(sample, var_power: int = 2, rescale_decoder: bool = True, rescale_mean: bool = True):
+    """(VLB_1(μ, Σ, f), VLB_λ(λμ, λ²Σ, f(·/λ))) with the same draws; keywords build the wrong variants."""
+    eps, lam_ = shared_noise(sample), sample["lam"]
+    one = torch.ones_like(lam_)
+    c = lam_.unsqueeze(-1)
+    original = vlb(sample, one, sample["mu"], sample["v"], one, eps)
+    rescaled = vlb(sample, lam_, c * sample["mu"] if rescale_mean else sample["mu"], c ** var_power * sample["v"],
+                   lam_ if rescale_decoder else one, eps)
+    return original, rescaled
+
+
+def torch_rescaled_vlb(sample) -> torch.Tensor:
+    """VLB_λ(λμ, λ²Σ, f(·/λ)) with Normal(f(z'/λ), σ).log_prob and torch.distributions.kl_divergence."""
+    eps, lam_ = shared_noise(sample), sample["lam"]
+    c = lam_.reshape(-1, 1)
+    mean, std = c * sample["mu"], c * sample["v"].sqrt()
+    z = mean.unsqueeze(1) + std.unsqueeze(1) * eps
+    fz = decoder(sample["theta"], z / lam_.reshape(-1, 1, 1), sample.dims["d"], sample.dims["n"])
+    log_lik = Independent(Normal(fz, sample["sigma"].reshape(-1, 1, 1).expand_as(fz)), 1).log_prob(
+        sample["x"].unsqueeze(1).expand_as(fz))
+    return log_lik.mean(1) - torch_kl(mean, std, lam_)
+
+
+def _reconstruction_integrands_agree():
+    """log N(x; f(z'/λ), σ²I) − log N(x; f(z), σ²I) for z = μ + s⊙ε, z' = λμ + λs⊙ε, undefined f, d = n = 2."""
+    sigma = sp.Symbol("sigma", positive=True)
+    f = [sp.Function(f"f{i}") for i in range(2)]
+    m, e, x = sp.symbols("m0:2", real=True), sp.symbols("e0:2", real=True), sp.symbols("x0:2", real=True)
+    s = sp.symbols("s0:2", positive=True)
+    z = [m[k] + s[k] * e[k] for k in range(2)]
+    z_rescaled = [lam * m[k] + lam * s[k] * e[k] for k in range(2)]
+
+    def log_likelihood(args):
+        return sum(-(x[i] - f[i](*args)) ** 2 / (2 * sigma ** 2) for i in range(2)) - sp.log(2 * sp.pi * sigma ** 2)
+
+    return sp.simplify(log_likelihood([zk / lam for zk in z_rescaled]) - log_likelihood(z))
+
+
+vlb_invariance = Claim(
+    id="vlb-invariance",
+    statement="VLB with λ = 1 equals VLB with λ, μ ↦ λμ, Σ ↦ λ²Σ, f(z) ↦ f(z/λ), draw by draw with shared noise",
+    variables=VLB_VARIABLES,
+    dims=VLB_DIMS,
+    numeric=invariance_sides,
+    symbolic=facts(
+        ("reconstruction: with z' = λμ + λΣ^{1/2}ε, log N(x; f(z'/λ), σ²I) = log N(x; f(μ + Σ^{1/2}ε), σ²I) for an "
+         "undefined f (d = n = 2; the argument cancels coordinatewise for every d)", _reconstruction_integrands_agree),
+        ("KL: KL(N(λμ, λ²Σ) ‖ N(0, λ²I)) = KL(N(μ, Σ) ‖ N(0, I)) for d ∈ {1, 2, 3} (claim kl-rescaling)",
+         lambda: BY_DIMENSION.prove(KL_RESCALED, KL_ONE).status == "proved"),
+        scope="reconstruction for any decoder (d = n = 2); KL for d ∈ {1, 2, 3}",
+    ),
+    references=(Reference("torch-distributions", "VLB_λ(λμ, λ²Σ, f(·/λ)) with Normal.log_prob and kl_divergence",
+                          torch_rescaled_vlb),),
+    mutants=(
+        Mutant("covariance-times-lambda", "Σ ↦ λΣ", numeric=lambda s: invariance_sides(s, var_power=1)),
+        Mutant("decoder-unchanged", "f(z) kept instead of f(z/λ)", numeric=lambda s: invariance_sides(
+            s, rescale_decoder=False)),
+        Mutant("mean-unchanged", "μ kept instead of λμ", numeric=lambda s: invariance_sides(s, rescale_mean=False)),
+    ),
+    dtypes=DTYPES,
+    instances=400,
+)
+
+
+def lambda_difference_sides(sample, with_log: bool = True):
+    """(VLB_λ − VLB_1 with the same μ, Σ, f and draws, −½ Σ_j [(v_j + μ_j²)(λ⁻² − 1) + 2 log λ])."""
+    eps, lam_ = shared_noise(sample), sample["lam"]
+    one = torch.ones_like(lam_)
+    difference = (vlb(sample, lam_, sample["mu"], sample["v"], one, eps)
+                  - vlb(sample, one, sample["mu"], sample["v"], one, eps))
+    per_coordinate = (sample["v"] + sample["mu"] ** 2) * (lam_.unsqueeze(-1) ** -2 - 1)
+    if with_log:
+        per_coordinate = per_coordinate + 2 * torch.log(lam_).unsqueeze(-1)
+    return difference, -0.5 * per_coordinate.sum(-1)
+
+
+vlb_depends_on_lambda = Claim(
+    id="vlb-depends-on-lambda",
+    statement="VLB_λ − VLB_1 = −½ Σ_j [(v_j + μ_j²)(λ⁻² − 1) + 2 log λ] for the same encoder and decoder: "
+              "the VLB changes with λ",
+    variables=VLB_VARIABLES,
+    dims=VLB_DIMS,
+    numeric=lambda_difference_sides,
+    symbolic=facts(
+        ("the reconstruction term E_q log p(x|z) does not involve λ, so VLB_λ − VLB_1 = −(KL_λ − KL_1)",
+         lambda: sp.diff(normal_log_density(_z, sp.Function("f")(_m), _s), lam)),
+        ("KL_λ − KL_1 = ½ Σ_j [(v_j + μ_j²)(λ⁻² − 1) + 2 log λ] for d ∈ {1, 2, 3} (claim kl-depends-on-lambda)",
+         lambda: BY_DIMENSION.prove(KL_LAMBDA - KL_ONE, DIFFERENCE).status == "proved"),
+        ("not identically 0: at μ = 0, v = 1, λ = 2 (d = 1) the difference is −(log 2 − 3/8) ≠ 0",
+         lambda: sp.Ne(DIFFERENCE.subs(d, 1).doit().subs({mu[0]: 0, v[0]: 1, lam: 2}), 0)),
+        scope="d ∈ {1, 2, 3}",
+    ),
+    mutants=(Mutant("independent-of-lambda", "VLB_λ − VLB_1 = 0",
+                    numeric=lambda s: (lambda_difference_sides(s)[0], torch.zeros_like(s["lam"]))),
+             Mutant("no-log-lambda", "without the 2 log λ", numeric=lambda s: lambda_difference_sides(
+                 s, with_log=False))),
+    dtypes=DTYPES,
+    instances=400,
+)
+
+DERIVATIONS = (
+    Derivation(
+        id="vae-prior-scaling",
+        title="VAE prior scaling is unimportant",
+        source="final-2022 P5",
+        statement=r"With $p_Z = \mathcal{N}(0, \lambda^2 I)$, $q_\phi(z|x) = \mathcal{N}(\mu_\phi(x), \Sigma_\phi(x))$ "
+                  r"(diagonal) and $p_\theta(x|z) = \mathcal{N}(f_\theta(z), \sigma^2 I)$: (a) show that the VLB "
+                  r"changes as a function of $\lambda > 0$; (b) show that the VLB with $\lambda = 1$ equals the VLB "
+                  r"with $\lambda$, $\mu_\phi \mapsto \lambda\mu_\phi$, $\Sigma_\phi \mapsto \lambda^2\Sigma_\phi$ and "
+                  r"$f_\theta(z) \mapsto f_\theta(z/\lambda)$.",
+        claims=(kl_scaled_prior, kl_depends_on_lambda, vlb_depends_on_lambda, kl_rescaling, vlb_invariance),
+    ),
+)
