@@ -22,7 +22,7 @@ def _parse_dtypes(names: list[str] | None):
 
 def cmd_list(args) -> int:
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     from checkers.registry import all_derivations
 
@@ -31,10 +31,14 @@ def cmd_list(args) -> int:
         print(json.dumps([{"id": d.id, "title": d.title, "source": d.source, "claims": [c.id for c in d.claims]}
                           for d in derivations], indent=2))
         return 0
-    table = Table("id", "title", "source", "claims")
+    table = Table("title", "source", "claims")
+    table.columns.insert(0, Column("id", no_wrap=True))
     for d in derivations:
         table.add_row(d.id, d.title, d.source, str(len(d.claims)))
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)
     return 0
 
 
