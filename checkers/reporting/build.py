@@ -19,7 +19,7 @@ from pathlib import Path
 
 from checkers.errors import ReportError, UsageError
 from checkers.model import Derivation
-from checkers.reporting.cache import RunCache, source_digest, verify_key
+from checkers.reporting.cache import CachedResult, ResultCache, derivation_key, engine_digest, proof_files
 from checkers.reporting.figures import render_figure
 from checkers.reporting.latex import compile_pdf, latex_available, missing_latex_message
 from checkers.reporting.latex_escape import Tex
@@ -51,7 +51,7 @@ class BuildOptions:
 @dataclass
 class BuildOutcome:
     run: RunResult
-    reused_run: bool
+    checked: dict[str, tuple[str, bool]]  # per derivation id: when its result was checked, and whether reused
     documents: list[Path] = field(default_factory=list)
     latex_runs: list[str] = field(default_factory=list)  # set ids latexmk actually compiled
     warnings: list[str] = field(default_factory=list)
@@ -62,31 +62,61 @@ class BuildOutcome:
     def passed(self) -> bool:
         return self.run.passed and not self.figure_errors
 
+    @property
+    def reused(self) -> list[str]:
+        """Derivation ids whose results came from the cache."""
+        return [d for d, (_, reused) in self.checked.items() if reused]
+
 
 def _verify(derivations: Sequence[Derivation], options: BuildOptions, devices: Sequence[str],
-            progress: Callable | None) -> tuple[RunResult, bool]:
-    from checkers.verify import verify
+            progress: Callable | None) -> tuple[RunResult, dict[str, tuple[str, bool]]]:
+    """One RunResult for `derivations`: cached results where the key matches, one verify() run for the rest.
 
-    cache = RunCache(options.cache_dir) if options.cache_dir is not None else None
-    key = verify_key([d.id for d in derivations], options.seed, devices, options.instances)
-    if cache is not None:
-        cached = cache.load(key)
-        if cached is not None:
-            return cached, True
-    run = verify(derivations, seed=options.seed, devices=devices, instances=options.instances, on_claim=progress)
-    if cache is not None:
-        cache.store(key, run)
-    return run, False
+    Also returns, per derivation id, when its result was checked and whether it was reused.
+    """
+    from checkers.verify import verify, versions
+
+    cache = ResultCache(options.cache_dir / "results") if options.cache_dir is not None else None
+    engine = engine_digest() if cache is not None else ""
+    keys = {d.id: derivation_key(d, engine, options.seed, devices, options.instances) if cache else None
+            for d in derivations}
+    reused = {d.id: cache.load(keys[d.id]) for d in derivations} if cache is not None else {}
+    todo = [d for d in derivations if reused.get(d.id) is None]
+    fresh = verify(todo, seed=options.seed, devices=devices, instances=options.instances, on_claim=progress) \
+        if todo else None
+    results, checked = {}, {}
+    if fresh is not None:
+        for result in fresh.derivations:
+            results[result.id] = result
+            checked[result.id] = (fresh.started, False)
+            if cache is not None:
+                cache.store(keys[result.id], CachedResult(result, fresh.started, sum(c.seconds for c in result.claims),
+                                                          fresh.versions))
+    for derivation_id, entry in reused.items():
+        if entry is not None:
+            results[derivation_id] = entry.result
+            checked[derivation_id] = (entry.started, True)
+    ordered = tuple(results[d.id] for d in derivations)
+    dtypes = sorted({r.dtype for der in ordered for c in der.claims for r in c.numeric})
+    started = min((when for when, _ in checked.values()), default="")
+    run = RunResult(ordered, options.seed, tuple(devices), tuple(dtypes), versions(), started,
+                    fresh.seconds if fresh is not None else 0.0)
+    return run, checked
 
 
-def _figure_digest() -> str:
-    """What a drawn figure depends on: the proof and engine sources, this renderer and matplotlib."""
+def _figure_digest(derivation: Derivation) -> str | None:
+    """What a derivation's drawn figures depend on: its proof modules, the engine, this renderer, matplotlib."""
     import matplotlib
 
     from checkers.reporting import figures
 
-    text = source_digest() + matplotlib.__version__ + hashlib.sha256(Path(figures.__file__).read_bytes()).hexdigest()
-    return hashlib.sha256(text.encode()).hexdigest()
+    files = proof_files(derivation)
+    if files is None:
+        return None
+    digest = hashlib.sha256((engine_digest() + matplotlib.__version__).encode())
+    for path in [*files, Path(figures.__file__)]:
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
 
 
 def _figure_name(derivation_id: str, figure_id: str) -> str:
@@ -94,12 +124,12 @@ def _figure_name(derivation_id: str, figure_id: str) -> str:
     return "fig" + hashlib.sha256(f"{derivation_id}\0{figure_id}".encode()).hexdigest()[:16] + ".pdf"
 
 
-def _figures(derivation: Derivation, figure_dirs: list[Path], cache_dir: Path | None,
-             digest: str) -> tuple[FigureView, ...]:
+def _figures(derivation: Derivation, figure_dirs: list[Path], cache_dir: Path | None) -> tuple[FigureView, ...]:
     views = []
+    digest = _figure_digest(derivation) if cache_dir is not None and derivation.figures else None
     for figure in derivation.figures:
         name = _figure_name(derivation.id, figure.id)
-        cached = cache_dir / "figures" / digest[:24] / name if cache_dir is not None else None
+        cached = cache_dir / "figures" / digest[:32] / name if digest is not None else None
         if cached is not None and cached.exists() and cached.with_suffix(".png").exists():
             pdf, png, error = cached.read_bytes(), cached.with_suffix(".png").read_bytes(), ""
         else:
@@ -154,33 +184,32 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
         derivations = tuple(d for d in derivations if d.id in chosen)
     devices = tuple(options.devices) if options.devices else tuple(resolve_devices("auto"))
 
-    run, reused = _verify(derivations, options, devices, progress)
+    run, checked = _verify(derivations, options, devices, progress)
     timings["verify"] = time.perf_counter() - started
-    outcome = BuildOutcome(run=run, reused_run=reused)
+    outcome = BuildOutcome(run=run, checked=checked)
     results = {r.id: r for r in run.derivations}
 
     out_dir = Path(options.out_dir)
     build_root = (options.cache_dir if options.cache_dir is not None else out_dir / ".build") / "latex"
     figure_dirs = [build_root / "figures"] + ([out_dir / "figures"] if "tex" in options.formats else [])
     t0 = time.perf_counter()
-    digest = _figure_digest() if any(d.figures for d in derivations) else ""
     figure_views: dict[str, tuple[FigureView, ...]] = {}
     for derivation in derivations:
-        figures = _figures(derivation, figure_dirs, options.cache_dir, digest)
+        figures = _figures(derivation, figure_dirs, options.cache_dir)
         outcome.figure_errors += [f"{derivation.id} / figure {f.id}: {f.error}" for f in figures if f.error]
         figure_views[derivation.id] = figures
     timings["figures"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    runv = run_view(run, reused)
     set_views = []
     for problem_set, placements in groups.items():
-        views = [problem_view(p, results[p.derivation.id], figure_views[p.derivation.id]) for p in placements]
+        views = [problem_view(p, results[p.derivation.id], figure_views[p.derivation.id], checked[p.derivation.id])
+                 for p in placements]
         for view in views:
             if view.statement.problems:
                 outcome.warnings.append(f"{view.anchor}: statement shown as plain source: "
                                         f"{'; '.join(view.statement.problems)}")
-        set_views.append(set_view(problem_set, views, runv))
+        set_views.append(set_view(problem_set, views, run_view(run, [checked[p.derivation.id] for p in placements])))
     outcome.warnings = sorted(set(outcome.warnings))
 
     latex_jobs = []
@@ -202,7 +231,7 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
         summary = (f"{len(set_views)} problem sets, {n_problems} problem entries" +
                    ("" if passed else f", {n_failed} with a failed check"))
         index = html_environment().get_template("index.html.j2").render(
-            sets=set_views, run=runv, status="passed" if passed else "FAILED", css="ok" if passed else "fail",
+            sets=set_views, run=run_view(run, list(checked.values())), status="passed" if passed else "FAILED", css="ok" if passed else "fail",
             summary=summary, pdf="pdf" in options.formats)
         outcome.documents.append(_write(out_dir / "index.html", index))
     timings["render"] = time.perf_counter() - t0

@@ -1,10 +1,13 @@
-"""A verification result cache keyed by everything the result depends on, so unchanged sources are not re-checked.
+"""A per-derivation cache of verification results, keyed by everything a result depends on.
 
-The key hashes every file under `proofs/` and `checkers/` (the reporting package excepted: it only
-renders results and cannot change them), the versions of Python, torch, sympy, hypothesis and numpy,
-the seed, the devices, the instance count and the derivation ids. Identical inputs give the identical
-run (every random draw is seeded), so a hit reuses a run honestly; the reports say that it did and
-when the run took place. Failing runs are never stored: a failure is always re-checked.
+A derivation's key hashes its own proof module and the `proofs` modules it imports (transitively,
+read from `import` lines), every file of the engine under `checkers/` (the reporting package
+excepted: it only renders results and cannot change them), the versions of Python, torch, sympy,
+hypothesis and numpy, the seed, the devices and the instance count. Identical inputs give the
+identical result (every random draw is seeded), so a hit reuses it honestly; the reports say so and
+show when the reused check ran. Editing one proof re-checks only the derivations that depend on it.
+Failing results are never stored: a failure is always re-checked. Derivations that do not come from
+a module in `proofs/` (built in a test, say) are never cached.
 """
 
 from __future__ import annotations
@@ -14,17 +17,34 @@ import json
 import os
 import pickle
 import platform
+import re
+import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import checkers
 import proofs
-from checkers.results import RunResult
+from checkers.model import Derivation
+from checkers.results import DerivationResult
 
-__all__ = ["RunCache", "source_digest", "verify_key"]
+__all__ = ["CachedResult", "ResultCache", "derivation_key", "engine_digest", "proof_files"]
 
-_FORMAT = 1  # bump when the cached record's layout changes
-KEEP = 8  # runs kept (a full build and a few subsets, e.g. `--set` builds and tests)
+_FORMAT = 2  # bump when the cached record's layout changes
+KEEP = 200  # entries kept: every derivation a few times over
+_IMPORT = re.compile(r"^\s*(?:from\s+proofs\.(\w+)\s+import|import\s+proofs\.(\w+)|from\s+proofs\s+import\s+"
+                     r"\(?\s*([\w\s,]+)\)?)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class CachedResult:
+    """One derivation's result with the facts of the run that produced it."""
+
+    result: DerivationResult
+    started: str
+    seconds: float
+    versions: dict[str, str]
 
 
 def _files(root: Path, exclude: Path | None = None) -> Iterable[Path]:
@@ -36,36 +56,73 @@ def _files(root: Path, exclude: Path | None = None) -> Iterable[Path]:
         yield path
 
 
-def source_digest() -> str:
-    """sha256 over the paths and contents of the proof modules and the checking machinery."""
+def _hash_files(paths: Iterable[Path], base: Path) -> str:
     digest = hashlib.sha256()
-    checkers_root, proofs_root = Path(checkers.__file__).parent, Path(proofs.__file__).parent
-    for root, exclude in ((checkers_root, checkers_root / "reporting"), (proofs_root, None)):
-        for path in _files(root, exclude):
-            digest.update(str(path.relative_to(root.parent)).encode() + b"\0")
-            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in paths:
+        digest.update(str(path.relative_to(base)).encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def _versions() -> dict[str, str]:
+def engine_digest() -> str:
+    """sha256 over the paths and contents of the checking machinery (checkers/ less checkers/reporting/)."""
+    root = Path(checkers.__file__).parent
+    return _hash_files(_files(root, root / "reporting"), root.parent)
+
+
+def _defining_module(derivation: Derivation) -> str | None:
+    for name, module in list(sys.modules.items()):
+        if name.startswith("proofs.") and any(d is derivation for d in getattr(module, "DERIVATIONS", ())):
+            return name.split(".", 1)[1]
+    return None
+
+
+def proof_files(derivation: Derivation) -> list[Path] | None:
+    """The proof module defining `derivation` and the proof modules it imports, transitively; None if unknown."""
+    root = Path(proofs.__file__).parent
+    start = _defining_module(derivation)
+    if start is None:
+        return None
+    seen, todo = set(), [start]
+    while todo:
+        name = todo.pop()
+        path = root / f"{name}.py"
+        if name in seen or not path.exists():
+            continue
+        seen.add(name)
+        for match in _IMPORT.finditer(path.read_text(encoding="utf-8", errors="replace")):
+            if match.group(1) or match.group(2):
+                todo.append(match.group(1) or match.group(2))
+            else:
+                todo.extend(n.strip().split()[0] for n in match.group(3).split(",") if n.strip())
+    return sorted([root / f"{name}.py" for name in seen] + [root / "__init__.py"])
+
+
+@cache
+def _versions() -> tuple[tuple[str, str], ...]:
     import hypothesis
     import numpy
     import sympy
     import torch
 
-    return {"python": platform.python_version(), "torch": torch.__version__, "sympy": sympy.__version__,
-            "hypothesis": hypothesis.__version__, "numpy": numpy.__version__}
+    return (("python", platform.python_version()), ("torch", torch.__version__), ("sympy", sympy.__version__),
+            ("hypothesis", hypothesis.__version__), ("numpy", numpy.__version__))
 
 
-def verify_key(derivation_ids: Sequence[str], seed: int, devices: Sequence[str], instances: int | None) -> str:
-    """The cache key of one verification run."""
-    doc = {"format": _FORMAT, "sources": source_digest(), "versions": _versions(), "seed": seed,
-           "devices": list(devices), "instances": instances, "derivations": list(derivation_ids)}
+def derivation_key(derivation: Derivation, engine: str, seed: int, devices: Sequence[str],
+                   instances: int | None) -> str | None:
+    """The cache key of one derivation's verification; None when it cannot be cached."""
+    files = proof_files(derivation)
+    if files is None:
+        return None
+    doc = {"format": _FORMAT, "engine": engine, "proofs": _hash_files(files, Path(proofs.__file__).parent.parent),
+           "versions": dict(_versions()), "seed": seed, "devices": list(devices), "instances": instances,
+           "derivation": derivation.id}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-class RunCache:
-    """Passing RunResults stored under `directory`, one pickle per key (our own files, never downloaded)."""
+class ResultCache:
+    """Passing derivation results stored under `directory`, one pickle per key (our own files, never downloaded)."""
 
     def __init__(self, directory: Path):
         self.directory = Path(directory)
@@ -73,25 +130,26 @@ class RunCache:
     def _path(self, key: str) -> Path:
         return self.directory / f"verify-{key}.pickle"
 
-    def load(self, key: str) -> RunResult | None:
-        path = self._path(key)
-        try:
-            with path.open("rb") as fh:
-                run = pickle.load(fh)
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+    def load(self, key: str | None) -> CachedResult | None:
+        if key is None:
             return None
-        return run if isinstance(run, RunResult) and run.passed else None
+        try:
+            with self._path(key).open("rb") as fh:
+                entry = pickle.load(fh)
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+            return None
+        return entry if isinstance(entry, CachedResult) and entry.result.passed else None
 
-    def store(self, key: str, run: RunResult) -> bool:
-        """Keep `run` if it passed; returns whether it was stored. Only the newest entries are kept."""
-        if not run.passed:
+    def store(self, key: str | None, entry: CachedResult) -> bool:
+        """Keep `entry` if it passed; returns whether it was stored. Only the newest entries are kept."""
+        if key is None or not entry.result.passed:
             return False
         self.directory.mkdir(parents=True, exist_ok=True)
-        entries = sorted(self.directory.glob("verify-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in entries[KEEP - 1:]:
-            old.unlink(missing_ok=True)
         tmp = self._path(key).with_suffix(f".tmp{os.getpid()}")
         with tmp.open("wb") as fh:
-            pickle.dump(run, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(self._path(key))
+        entries = sorted(self.directory.glob("verify-*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[KEEP:]:
+            old.unlink(missing_ok=True)
         return True

@@ -32,7 +32,9 @@ def cmd_report(args) -> int:
     for path in outcome.documents:
         print(f"wrote {path}")
     latex = ", ".join(outcome.latex_runs) or "none (unchanged)"
-    source = "reused the verification of " + run.started if outcome.reused_run else f"verified in {run.seconds:.1f} s"
+    n_reused = len(outcome.reused)
+    source = (f"verified {len(run.derivations) - n_reused} derivations in {run.seconds:.1f} s, reused {n_reused} "
+              f"unchanged")
     t = outcome.seconds
     print(f"{source}; LaTeX runs: {latex}; {t.get('total', 0):.1f} s (verify {t.get('verify', 0):.1f}, figures "
           f"{t.get('figures', 0):.1f}, render {t.get('render', 0):.1f}, latex {t.get('latex', 0):.1f})")

@@ -135,6 +135,7 @@ class ProblemView:
     status: str  # "passed" / "FAILED"
     css: str
     summary: str  # the one-line status shown in the index and under the heading
+    checked: str  # when this problem's result was checked, and whether it was reused
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,8 @@ def _summary(claims: list[ClaimResult], figures_ok: bool = True) -> str:
     return " · ".join(parts)
 
 
-def problem_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...]) -> ProblemView:
+def problem_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...],
+                 checked: tuple[str, bool]) -> ProblemView:
     derivation: Derivation = placement.derivation
     by_id = {c.id: c for c in derivation.claims}
     claims = tuple(claim_view(by_id[r.id], r) for r in result.claims)
@@ -249,21 +251,31 @@ def problem_view(placement: Placement, result: DerivationResult, figures: tuple[
         anchor=derivation.id, label=placement.label, title=derivation.title, source=derivation.source,
         statement=render_statement(derivation.statement), figures=figures, claims=claims,
         status="passed" if passed else "FAILED", css="ok" if passed else "fail",
-        summary=_summary(list(result.claims), figures_ok))
+        summary=_summary(list(result.claims), figures_ok),
+        checked=f"checked {_date(checked[0])}")
 
 
-def run_view(run: RunResult, reused: bool) -> RunView:
+def _date(started: str) -> str:
     try:
-        date = datetime.datetime.fromisoformat(run.started).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.datetime.fromisoformat(started).strftime("%Y-%m-%d %H:%M UTC")
     except ValueError:
-        date = run.started
+        return started
+
+
+def run_view(run: RunResult, checked: list[tuple[str, bool]]) -> RunView:
+    """Versions, seed, devices and when the results shown were checked (`checked`: (started, reused) pairs).
+
+    A reused result is shown with the date of the run that produced it; whether it was reused is said
+    on the command line only, so that an unchanged document stays byte-for-byte the same.
+    """
+    dates = sorted({_date(when) for when, _ in checked if when})
+    date = dates[0] if len(dates) == 1 else (f"{dates[0]} to {dates[-1]}" if dates else "?")
+    n_reused = sum(reused for _, reused in checked)
     v = run.versions
     line = (f"Checked {date} with torch {v.get('torch', '?')}, sympy {v.get('sympy', '?')}, Python "
             f"{v.get('python', '?')}; seed {run.seed}; devices {', '.join(run.devices)}")
-    if reused:
-        line += " (results reused: sources and versions unchanged since that run)"
     return RunView(line, date, run.seed, ", ".join(run.devices), v.get("torch", "?"), v.get("sympy", "?"),
-                   v.get("python", "?"), reused)
+                   v.get("python", "?"), bool(n_reused))
 
 
 def set_view(problem_set: ProblemSet, problems: list[ProblemView], run: RunView) -> SetView:
