@@ -79,6 +79,15 @@ def _add(a, b):
     return sp.MatAdd(a, b) if is_matrix(a) else a + b
 
 
+def _transpose(v):
+    """vᵀ without sympy's distributing doit(); scalars are their own transpose."""
+    if not is_matrix(v):
+        return v
+    if isinstance(v, sp.MatrixSymbol):
+        return v.T
+    return sp.Transpose(v)
+
+
 def _neg(v):
     return sp.MatMul(sp.Integer(-1), v) if is_matrix(v) else -v
 
@@ -123,12 +132,13 @@ class Builder:
         return value
 
     def check_final(self, value) -> None:
-        if value.has(sp.zoo, sp.nan, sp.oo, -sp.oo):
-            raise self.fail("the answer divides by zero")
-        for p in value.atoms(sp.MatPow):
-            if not p.exp.is_Integer:
-                raise self.fail(f"the matrix power {p} is only understood inside a determinant (det(Σ^{{1/2}}) = "
-                                f"det(Σ)^{{1/2}}); write quadratic forms with Σ^{{-1}}")
+        """Refuse what survived construction but has no value: division by zero, matrix roots outside det."""
+        for node in sp.preorder_traversal(value):
+            if node in (sp.zoo, sp.nan, sp.oo, -sp.oo):
+                raise self.fail("the answer divides by zero")
+            if isinstance(node, sp.MatPow) and not node.exp.is_Integer:
+                raise self.fail(f"the matrix power {node} is only understood inside a determinant "
+                                f"(det(Σ^{{1/2}}) = det(Σ)^{{1/2}}); write quadratic forms with Σ^{{-1}}")
 
     def node(self, tree):
         if isinstance(tree, Token):
@@ -180,7 +190,7 @@ class Builder:
         if a.cols == b.rows:
             return _scalarize(sp.MatMul(a, b))
         if dot and a.shape == b.shape and a.cols == 1:
-            return Scalar(sp.MatMul(a.T, b))
+            return Scalar(sp.MatMul(_transpose(a), b))
         hint = " (did you forget a transpose?)" if a.cols == 1 and b.cols == 1 or a.rows == 1 and b.rows == 1 else ""
         raise self.fail(f"cannot multiply {describe(a)} (`{self.snippet(tree_a)}`) by {describe(b)} "
                         f"(`{self.snippet(tree_b)}`): the inner sizes {a.cols} and {b.rows} differ{hint}")
@@ -333,7 +343,7 @@ class Builder:
     def apply_scripts(self, value, scripts, base_tree):
         for s in scripts:
             if s.data == "prime":
-                value = value.T if is_matrix(value) else value
+                value = _transpose(value)
             elif s.data == "superscript":
                 (arg,) = self._children(s)
                 value = self.power(value, arg, base_tree)
@@ -347,8 +357,8 @@ class Builder:
             if not is_matrix(base):
                 return 1 / base if exponent.inverse else base
             if exponent.inverse:
-                return self.inverse(base.T, base_tree)
-            return base.T
+                return self.inverse(_transpose(base), base_tree)
+            return _transpose(base)
         if is_matrix(exponent):
             raise self.fail(f"the exponent `{self.snippet(exp_tree)}` is {describe(exponent)}, not a number")
         if is_matrix(base):
@@ -468,9 +478,9 @@ class Builder:
         if not is_matrix(v):
             return sp.Abs(v)
         if v.cols == 1:
-            return sp.sqrt(Scalar(sp.MatMul(v.T, v)))
+            return sp.sqrt(Scalar(sp.MatMul(_transpose(v), v)))
         if v.rows == 1:
-            return sp.sqrt(Scalar(sp.MatMul(v, v.T)))
+            return sp.sqrt(Scalar(sp.MatMul(v, _transpose(v))))
         raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")
 
     # -- sums ------------------------------------------------------------------------------------

@@ -101,15 +101,16 @@ def compare(expr: sp.Basic, values: list[torch.Tensor], other: sp.Basic, other_v
             instances: Instances) -> Comparison:
     """Where `values` (of expr) agree with `other_values` (of other) on each group."""
     tol = instances.problem.tolerance
-    masks = []
-    for g, a, b in zip(instances.groups, values, other_values):
-        if a.shape != b.shape:
-            masks.append(torch.zeros(g.size, dtype=torch.bool))
-            continue
-        mask = agree(a, b, tol)
-        if not bool(mask.all()):
-            mask = _rescue_rounding(expr, other, g, a, b, mask, tol)
-        masks.append(mask)
+    if all(a.dim() == 1 and a.shape == b.shape for a, b in zip(values, other_values)):
+        # Scalar answers: one vectorised test over every group at once.
+        flat = agree(torch.cat(values), torch.cat(other_values), tol)
+        masks = list(flat.split([a.shape[0] for a in values]))
+    else:
+        masks = [agree(a, b, tol) if a.shape == b.shape else torch.zeros(g.size, dtype=torch.bool)
+                 for g, a, b in zip(instances.groups, values, other_values)]
+    for i, (g, a, b) in enumerate(zip(instances.groups, values, other_values)):
+        if a.shape == b.shape and not bool(masks[i].all()):
+            masks[i] = _rescue_rounding(expr, other, g, a, b, masks[i], tol)
     return Comparison(ok=masks, values=values, others=other_values)
 
 

@@ -42,8 +42,11 @@ def _misconception_values(instances: Instances):
         if matches(values, reference, problem.tolerance) or any(matches(values, v, problem.tolerance) for _, v in kept):
             continue  # equal to the reference or to an earlier mistake on these instances: not distinguishable
         kept.append((m, values))
-    instances._misconceptions = kept
-    return kept
+    stacked = None
+    if kept and all(v.dim() == 1 for _, vs in kept for v in vs):
+        stacked = torch.stack([torch.cat(vs) for _, vs in kept])  # (mistakes, instances) for one-shot matching
+    instances._misconceptions = (kept, stacked)
+    return instances._misconceptions
 
 
 def fmt(c: float) -> str:
@@ -118,5 +121,13 @@ def _generic(instances: Instances, comparison: Comparison) -> list[Feedback]:
 def diagnose(instances: Instances, values: list[torch.Tensor], comparison: Comparison) -> list[Feedback]:
     """Named misconceptions the answer matches, else generic diagnoses (possibly none)."""
     tol = instances.problem.tolerance
-    named = [Feedback(m.id, m.feedback) for m, v in _misconception_values(instances) if matches(values, v, tol)]
+    kept, stacked = _misconception_values(instances)
+    if stacked is not None and all(v.dim() == 1 for v in values):
+        s = torch.cat(values).unsqueeze(0)
+        close = ((s - stacked).abs() <= tol.atol + tol.rtol * stacked.abs()) | (
+            torch.isinf(s) & torch.isinf(stacked) & (torch.sign(s) == torch.sign(stacked)))
+        hits = close.all(dim=1).tolist()
+        named = [Feedback(m.id, m.feedback) for (m, _), hit in zip(kept, hits) if hit]
+    else:
+        named = [Feedback(m.id, m.feedback) for m, v in kept if matches(values, v, tol)]
     return named or _generic(instances, comparison)

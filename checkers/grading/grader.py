@@ -91,6 +91,14 @@ def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
 
 def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, started: float, limit: float) -> GradeResult:
     expr = parse_answer(problem, answer)
+    return grade_expression(problem, expr, answer, symbolic=symbolic, explain=explain, started=started, limit=limit)
+
+
+def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symbolic: bool = False,
+                     explain: bool = False, started: float | None = None,
+                     limit: float = DEFAULT_TIME_LIMIT) -> GradeResult:
+    """Grade an already-built sympy expression (the part of grading after parsing; raises StudentInputError)."""
+    started = time.perf_counter() if started is None else started
     reference = problem.reference_expr
     if is_matrix(expr) != is_matrix(reference) or (is_matrix(expr) and expr.shape != reference.shape):
         raise StudentInputError(f"your answer is {describe(expr)}, but the answer to {problem.id} is {describe(reference)}")

@@ -91,21 +91,26 @@ _DESCRIBE = {
 
 
 @cache
-def parser() -> Lark:
-    """The LALR parser (built on first use, about 0.1 s; forked grading workers inherit it)."""
+def parser(positions: bool = False) -> Lark:
+    """The LALR parser (built on first use, about 0.1 s; forked grading workers inherit it).
+
+    Recording source positions in the tree costs about as much as parsing, so the fast parser skips
+    them; the one with positions re-reads an answer only to quote the student's text in an error.
+    """
     quiet = logging.getLogger("lark")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the documented shift/reduce preference is reported as a debug note
     try:
-        return Lark(GRAMMAR, parser="lalr", lexer=FormulaLexer, propagate_positions=True, maybe_placeholders=False)
+        return Lark(GRAMMAR, parser="lalr", lexer=FormulaLexer, propagate_positions=positions,
+                    maybe_placeholders=False)
     finally:
         quiet.setLevel(level)
 
 
-def parse_tree(text: str) -> Tree:
+def parse_tree(text: str, positions: bool = False) -> Tree:
     """The parse tree of one formula, or StudentInputError naming where it stops making sense."""
     try:
-        return parser().parse(text)
+        return parser(positions).parse(text)
     except UnexpectedInput as exc:
         token = getattr(exc, "token", None)
         if token is None or token.type == "$END":

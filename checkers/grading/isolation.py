@@ -34,6 +34,7 @@ def prepare(problem: Problem) -> None:
     from checkers.grading.instances import instances_for
 
     parser()
+    parser(positions=True)
     _misconception_values(instances_for(problem))
 
 

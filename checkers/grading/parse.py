@@ -41,4 +41,8 @@ def normalise(text: str) -> str:
 def parse_answer(problem: Problem, text: str) -> sp.Basic:
     """The sympy expression of a student's answer, built from its parse tree; StudentInputError if unreadable."""
     text = normalise(text)
-    return build(parse_tree(text), problem.table, text)
+    try:
+        return build(parse_tree(text), problem.table, text)
+    except StudentInputError:
+        # Read it again with source positions, so the message can quote the student's own text.
+        return build(parse_tree(text, positions=True), problem.table, text)
