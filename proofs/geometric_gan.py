@@ -1,0 +1,363 @@
+r"""The geometric GAN beyond the pointwise hinge bound: clipped discriminators, the generator's optimum, a worked family.
+
+# Main statements
+
+For densities $p = p_{\text{true}}$, $q = p_\theta$ and a discriminator $D$, the exam's inner objective is
+$J(D) = \int p\,(1 - D)_+ + q\,(1 + D)_+$. (The pointwise bound $h(y) \ge 2\min(a, b)$, the optimal
+discriminator and $\min_D J = 2\int\min(p, q) = 2 - 2D_{\mathrm{TV}}$ are `hinge-gan`; $D_{\mathrm{TV}} = 1 -
+\int\min$ is `tv-min`.)
+
+* `clipping` (part b): $J(\mathrm{clip}(D, -1, 1)) \le J(D)$ for every $D$: an infinitely powerful
+  discriminator loses nothing by taking values in $[-1, 1]$.
+* `linear-on-unit-interval` (part b): for $|D| \le 1$, $J(D) = 2 - \int (p - q)\,D$, a linear functional, so
+  $\min_{|D| \le 1} J = 2 - \int|p - q|$ at $D = \operatorname{sign}(p - q)$ (the dual view of (b)).
+* `overlap-at-most-one` (part c): $\int\min(p, q) \le 1$, with equality when $q = p$: $p_\theta = p_{\text{true}}$
+  maximises (1).
+* `equilibrium` (part c): a generator that reproduces $p_{\text{true}}$ exactly ($G(z) = Az + b$ for
+  $p_{\text{true}} = \mathcal N(b, AA^\top)$) leaves every discriminator with values in $[-1, 1]$ at
+  $J(D) = 2$, the largest value $\min_D J$ can take: the discriminator has nothing left to detect.
+* `location-family` (part e, worked example): for $p_{\text{true}} = \mathcal N(0, 1)$ and the generator
+  $G_\theta(z) = z + \theta$, $\int\min(p_{\text{true}}, p_\theta) = \operatorname{erfc}(|\theta|/(2\sqrt2))$ and
+  $D_{\mathrm{TV}}(p_{\text{true}}, p_\theta) = \operatorname{erf}(|\theta|/(2\sqrt2))$: (1) is maximised exactly
+  where the total variation is minimised, at $\theta = 0$.
+
+# Notation
+
+$(r)_+ = \max\{0, r\}$; $h(y) = a(1-y)_+ + b(1+y)_+$ with $a = p(x)$, $b = q(x)$. Grid densities are
+tabulated on 401 points of $[-10, 10]$ with Riemann sums (the engine's `DensityOnGrid`).
+
+# Implementation notes
+
+* Symbolic: `clipping` by $h(1 + t) - h(1) = bt$ and $h(-1 - t) - h(-1) = at$ for $t \ge 0$ (so clipping
+  lowers every term); `linear-on-unit-interval` by $h(y) = (a + b) + (b - a)y$ on $[-1, 1]$, with
+  $y = (1 - s)/(1 + s)$, $s \ge 0$, covering $(-1, 1]$ and $y = -1$ separately, then $\int p = \int q = 1$;
+  `overlap-at-most-one` by $\min(a, b) \le a$ in both orders; `location-family` by integrating the two
+  Gaussian pieces on either side of the crossing point $\theta/2$ with $\Phi' = \varphi$ ($\theta > 0$; $\theta < 0$ by the
+  reflection $x \mapsto -x$).
+* Numeric: random grid densities and random discriminators (values up to ±6); `equilibrium` by Monte
+  Carlo with real samples, $X = b + L\varepsilon$ with $LL^\top = AA^\top$ the Cholesky factor (a different
+  square root than $A$) and $G(Z)$, $n = 1..3$, and a random
+  MLP discriminator with values in $(-1, 1)$; reference: the same objective through
+  `torch.nn.functional.margin_ranking_loss` (margin 1), whose hinge is exactly $(1 \mp D)_+$;
+  `location-family` by Monte Carlo of $\mathbb E_{X\sim p}[\min(1, q/p)]$ and, with real generator samples,
+  $\mathbb E_{X\sim q}[(1 - p/q)_+] = \int (q - p)_+ = D_{\mathrm{TV}}$ (both integrands in [0, 1]), with $q$ from
+  `TransformedDistribution(Normal(0, 1), AffineTransform(θ, 1))`, and a fine-grid reference.
+
+# References
+
+* final-2022 Problem 6 (b), (c), (e).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import sympy as sp
+import torch
+import torch.nn.functional as F
+from torch.distributions import Normal, TransformedDistribution
+from torch.distributions.transforms import AffineTransform
+
+from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Invertible, Mutant, Real, Reference, Tolerance,
+                      Variable, Vector, density_grid, facts, not_attempted)
+from checkers.kinds import Kind
+
+GRID = 401
+DX = density_grid(GRID)[1]
+HALF_SUMS = Tolerance(1e-3, 4e-3, "float16 sums of 401 terms whose magnitudes add up to ∫p + ∫q = 2: the absolute "
+                                  "error is ≈ 4u · 2 ≈ 4e-3 however small J(D) is (it nears 0 as D nears sign(p − q))")
+
+a, b = sp.symbols("a b", nonnegative=True)
+t, s, c = sp.symbols("t s c", nonnegative=True)
+y = sp.Symbol("y", real=True)
+
+
+def hinge(a_, b_, y_):
+    return a_ * sp.Max(0, 1 - y_) + b_ * sp.Max(0, 1 + y_)
+
+
+@dataclass(frozen=True)
+class Discriminator(Kind):
+    """A random smooth function on the density grid: offset plus 4 Gaussian bumps, values up to about ±6.
+
+    With `bounded`, the same function squashed into (−1, 1) by tanh.
+    """
+
+    points: int = GRID
+    bounded: bool = False
+
+    @property
+    def description(self) -> str:
+        return f"random smooth function on the {self.points}-point grid" + (", values in (−1, 1)" if self.bounded else "")
+
+    def draw(self, batch, dims, gen):
+        x, _ = density_grid(self.points)
+        amp = 6 * torch.rand(batch, 4, 1, generator=gen, dtype=torch.float64) - 3
+        centre = 8 * torch.rand(batch, 4, 1, generator=gen, dtype=torch.float64) - 4
+        width = 0.3 + 1.7 * torch.rand(batch, 4, 1, generator=gen, dtype=torch.float64)
+        offset = 3 * torch.rand(batch, 1, generator=gen, dtype=torch.float64) - 1.5
+        values = offset + (amp * torch.exp(-0.5 * ((x - centre) / width) ** 2)).sum(1)
+        return torch.tanh(values) if self.bounded else values
+
+
+GRID_VARIABLES = (Variable("p", DensityOnGrid(GRID), r"p_{\mathrm{true}}"), Variable("q", DensityOnGrid(GRID), r"p_\theta"))
+
+
+def objective(p, q, disc) -> torch.Tensor:
+    """J(D) = Σ (p (1 − D)_+ + q (1 + D)_+) Δx."""
+    return (p * torch.relu(1 - disc) + q * torch.relu(1 + disc)).sum(-1) * DX
+
+
+# --- (b) clipping and the linear form -------------------------------------------------------------------------------
+
+def clipping_sides(sample, squash=lambda d: d.clamp(-1, 1)):
+    p, q, disc = sample["p"], sample["q"], sample["D"]
+    return objective(p, q, squash(disc)), objective(p, q, disc)
+
+
+clipping = Claim(
+    id="clipping",
+    statement="J(clip(D, −1, 1)) <= J(D) for every discriminator D",
+    relation="<=",
+    variables=GRID_VARIABLES + (Variable("D", Discriminator()),),
+    numeric=clipping_sides,
+    symbolic=facts(
+        ("y = 1 + t, t >= 0: h(y) − h(1) = b t >= 0", lambda: hinge(a, b, 1 + t) - hinge(a, b, 1) - b * t),
+        ("y = −1 − t, t >= 0: h(y) − h(−1) = a t >= 0 (on [−1, 1] clipping changes nothing, so every term of "
+         "J(clip D) − J(D) is <= 0)", lambda: hinge(a, b, -1 - t) - hinge(a, b, -1) - a * t),
+        scope="general (pointwise, then summed)"),
+    mutants=(
+        Mutant("clip-to-half", "clipping to [−½, ½] never increases J", numeric=lambda s: clipping_sides(
+            s, squash=lambda d: d.clamp(-0.5, 0.5))),
+        Mutant("tanh-squash", "squashing by tanh never increases J", numeric=lambda s: clipping_sides(
+            s, squash=torch.tanh)),
+    ),
+    instances=400,
+)
+
+
+def linear_sides(sample, sign: float = 1.0):
+    p, q, disc = sample["p"], sample["q"], sample["D"]
+    return objective(p, q, disc), 2 - sign * ((p - q) * disc).sum(-1) * DX
+
+
+linear_on_unit_interval = Claim(
+    id="linear-on-unit-interval",
+    statement="for |D| <= 1: J(D) = 2 − ∫(p_true − p_θ) D, linear in D, so min_{|D|<=1} J = 2 − ∫|p_true − p_θ|",
+    variables=GRID_VARIABLES + (Variable("D", Discriminator(bounded=True)),),
+    numeric=linear_sides,
+    symbolic=facts(
+        ("y = (1 − s)/(1 + s), s >= 0 (all of (−1, 1]): h(y) = (a + b) + (b − a) y",
+         lambda: sp.simplify(hinge(a, b, (1 - s) / (1 + s)) - (a + b) - (b - a) * (1 - s) / (1 + s))),
+        ("y = −1: h(−1) = 2a = (a + b) − (b − a); summing, J(D) = ∫(p + q) − ∫(p − q) D = 2 − ∫(p − q) D "
+         "since ∫p = ∫q = 1", lambda: hinge(a, b, -1) - 2 * a),
+        scope="general (pointwise, then summed)"),
+    mutants=(Mutant("sign-flipped", "J(D) = 2 + ∫(p − q) D", numeric=lambda s: linear_sides(s, sign=-1.0)),
+             Mutant("half-weight", "J(D) = 2 − ½∫(p − q) D", numeric=lambda s: linear_sides(s, sign=0.5))),
+    tolerances={torch.float16: HALF_SUMS},
+    instances=400,
+)
+
+
+# --- (c) the generator's optimum ------------------------------------------------------------------------------------
+
+def overlap_sides(sample, bound: float = 1.0, same: bool = False):
+    p = sample["p"]
+    q = p if same else sample["q"]
+    return torch.minimum(p, q).sum(-1) * DX, torch.full_like(p[:, 0], bound)
+
+
+overlap_at_most_one = Claim(
+    id="overlap-at-most-one",
+    statement="∫min(p_true, p_θ) <= ∫p_true = 1, with equality at p_θ = p_true: the generator's optimum",
+    relation="<=",
+    variables=GRID_VARIABLES,
+    numeric=overlap_sides,
+    symbolic=facts(
+        ("b = a + c, c >= 0: min(a, b) = a", lambda: sp.Min(a, a + c) - a),
+        ("a = b + c, c >= 0: min(a, b) = b = a − c <= a", lambda: sp.Min(b + c, b) - (b + c) + c),
+        ("q = p: min(a, a) = a, so ∫min(p, p) = ∫p = 1", lambda: sp.Min(a, a) - a),
+        scope="general (pointwise, then summed)"),
+    references=(Reference("equality-at-p-true", "∫min(p_true, p_true) = 1 (the grid sum of p_true)",
+                          lambda s: torch.minimum(s["p"], s["p"]).sum(-1) * DX,
+                          tolerance=Tolerance(1e-7, 1e-7, "float64 sum")),),
+    mutants=(Mutant("at-most-half", "∫min(p_true, p_θ) <= ½", numeric=lambda s: overlap_sides(s, bound=0.5)),
+             Mutant("strictly-below-one", "∫min(p_true, p_θ) <= 1 − 10⁻³ even at p_θ = p_true",
+                    numeric=lambda s: overlap_sides(s, bound=1 - 1e-3, same=True))),
+    instances=400,
+)
+
+MC_DRAWS = 1000
+HIDDEN = 8
+
+
+def _mlp_discriminator(sample, points: torch.Tensor) -> torch.Tensor:
+    """tanh of a random one-hidden-layer network on (x, x²) features: values in (−1, 1). points: (B, M, n)."""
+    gen = sample.generator(offset=3)
+    batch, n = points.shape[0], points.shape[-1]
+    w1 = torch.randn(batch, 2 * n, HIDDEN, generator=gen, dtype=torch.float64).to(points.dtype)
+    b1 = torch.randn(batch, 1, HIDDEN, generator=gen, dtype=torch.float64).to(points.dtype)
+    w2 = 2 * torch.randn(batch, HIDDEN, 1, generator=gen, dtype=torch.float64).to(points.dtype) / math.sqrt(HIDDEN)
+    features = torch.cat((points, points ** 2 / 2), dim=-1)
+    return torch.tanh(torch.bmm(torch.tanh(torch.bmm(features, w1) + b1), w2)).squeeze(-1)
+
+
+def generator(sample, z: torch.Tensor, scale: float = 1.0, shift: bool = True, transpose: bool = False):
+    """G(z) = A z + b; the keywords build wrong generators (2A, no shift, Aᵀ)."""
+    matrix = sample["A"].transpose(1, 2) if transpose else sample["A"]
+    out = scale * torch.bmm(z, matrix.transpose(1, 2))
+    return out + sample["b"].unsqueeze(1) if shift else out
+
+
+def _real_and_generated(sample, **wrong):
+    """MC_DRAWS samples of p_true = N(b, AAᵀ) (through the Cholesky factor of AAᵀ, not through A) and of G(Z)."""
+    gen = sample.generator(offset=4)
+    n = sample["b"].shape[-1]
+    covariance = (sample["A"] @ sample["A"].transpose(1, 2)).to(torch.float64)
+    factor = torch.linalg.cholesky(covariance)
+    eps = torch.randn(sample.size, MC_DRAWS, n, generator=gen, dtype=torch.float64)
+    x = (sample["b"].to(torch.float64).unsqueeze(1) + torch.bmm(eps, factor.transpose(1, 2))).to(sample.dtype)
+    z = torch.randn(sample.size, MC_DRAWS, n, generator=gen, dtype=torch.float64).to(sample.dtype)
+    return x, generator(sample, z, **wrong)
+
+
+def equilibrium_sides(sample, **wrong):
+    """(Monte Carlo J(D) with real samples X ~ p_true and G(Z), Z ~ N(0, I); the value 2)."""
+    x, fake = _real_and_generated(sample, **wrong)
+    terms = torch.relu(1 - _mlp_discriminator(sample, x)) + torch.relu(1 + _mlp_discriminator(sample, fake))
+    return Estimate(terms.mean(1), terms.std(1) / math.sqrt(MC_DRAWS)), torch.full_like(sample["b"][:, 0], 2.0)
+
+
+def margin_ranking_objective(sample) -> Estimate:
+    """The same objective through F.margin_ranking_loss(D, 0, ±1, margin=1) = (1 ∓ D)_+."""
+    x, fake = _real_and_generated(sample)
+    d_real, d_fake = _mlp_discriminator(sample, x), _mlp_discriminator(sample, fake)
+    zeros = torch.zeros_like(d_real)
+    real = F.margin_ranking_loss(d_real, zeros, torch.ones_like(d_real), margin=1.0, reduction="none")
+    generated = F.margin_ranking_loss(d_fake, zeros, -torch.ones_like(d_fake), margin=1.0, reduction="none")
+    terms = real + generated
+    return Estimate(terms.mean(1), terms.std(1) / math.sqrt(MC_DRAWS))
+
+
+equilibrium = Claim(
+    id="equilibrium",
+    statement="with G(z) = Az + b and p_true = N(b, AAᵀ), J(D) = 2 for every D with values in [−1, 1]",
+    relation="≈",
+    variables=(Variable("A", Invertible("n")), Variable("b", Vector("n"))),
+    dims={"n": (1, 3)},
+    numeric=equilibrium_sides,
+    symbolic=not_attempted("a Monte Carlo statement about real samples; its algebra is linear-on-unit-interval "
+                           "(J(D) = 2 − ∫(p − p_θ)D = 2 when p_θ = p) and G(Z) ~ N(b, AAᵀ) is "
+                           "gaussian-change-of-variables"),
+    references=(Reference("margin-ranking-loss", "F.margin_ranking_loss(D, 0, ±1, margin=1) on the same samples",
+                          margin_ranking_objective),),
+    mutants=(
+        Mutant("doubled-scale", "G(z) = 2Az + b", numeric=lambda s: equilibrium_sides(s, scale=2.0)),
+        Mutant("no-shift", "G(z) = Az", numeric=lambda s: equilibrium_sides(s, shift=False)),
+        Mutant("transposed", "G(z) = Aᵀz + b (covariance AᵀA instead of AAᵀ)",
+               numeric=lambda s: equilibrium_sides(s, transpose=True)),
+    ),
+    dtypes=(torch.float64, torch.float32),
+    instances=200,
+)
+
+
+# --- (e) the location family ----------------------------------------------------------------------------------------
+
+theta = sp.Symbol("theta", positive=True)
+x = sp.Symbol("x", real=True)
+phi = sp.exp(-x ** 2 / 2) / sp.sqrt(2 * sp.pi)
+phi_shifted = phi.subs(x, x - theta)
+HALF = theta / 2
+OVERLAP = sp.erfc(theta / (2 * sp.sqrt(2)))
+TV_CLOSED = sp.erf(theta / (2 * sp.sqrt(2)))
+
+PHI = (1 + sp.erf(x / sp.sqrt(2))) / 2  # the standard normal distribution function
+
+
+def _between(cdf: sp.Expr, lower: sp.Expr, upper: sp.Expr) -> sp.Expr:
+    """∫_lower^upper of cdf' by the fundamental theorem of calculus (erf(±∞) = ±1)."""
+    return cdf.subs(x, upper) - cdf.subs(x, lower)
+
+
+SHIFTED_PHI = PHI.subs(x, x - theta)
+OVERLAP_BY_PIECES = _between(SHIFTED_PHI, -sp.oo, HALF) + _between(PHI, HALF, sp.oo)
+TV_BY_PIECES = (_between(PHI - SHIFTED_PHI, -sp.oo, HALF) + _between(SHIFTED_PHI - PHI, HALF, sp.oo)) / 2
+
+LOCATION_FACTS = (
+    ("Φ(x) = (1 + erf(x/√2))/2 has Φ' = φ, so Gaussian integrals are differences of Φ",
+     lambda: sp.simplify(sp.diff(PHI, x) - phi)),
+    ("crossing: log φ(x) − log φ(x − θ) = θ(θ/2 − x), so φ(x − θ) <= φ(x) exactly for x <= θ/2 (θ > 0)",
+     lambda: sp.expand(sp.expand_log(sp.log(phi) - sp.log(phi_shifted)) - theta * (HALF - x))),
+    ("∫min = ∫_{−∞}^{θ/2} φ(x − θ) + ∫_{θ/2}^{∞} φ(x) = erfc(θ/(2√2))",
+     lambda: sp.simplify((OVERLAP_BY_PIECES - OVERLAP).rewrite(sp.erf))),
+    ("D_TV = ½[∫_{−∞}^{θ/2} (φ(x) − φ(x − θ)) + ∫_{θ/2}^{∞} (φ(x − θ) − φ(x))] = erf(θ/(2√2))",
+     lambda: sp.simplify((TV_BY_PIECES - TV_CLOSED).rewrite(sp.erf))),
+    ("θ < 0 by the reflection x ↦ −x; θ = 0 gives ∫min = 1, D_TV = 0; erfc decreases and erf increases in |θ|, "
+     "so both optimise at θ = 0", lambda: sp.diff(OVERLAP, theta) < 0),
+)
+
+LOCATION_DRAWS = 4096
+
+
+def location_sides(sample, wrong_scale: float = 2 * math.sqrt(2)):
+    """(Monte Carlo (E_{X~p} min(1, q/p), E_{X~q} (1 − p/q)_+), the closed forms (erfc, erf)).
+
+    q is the density of the generator's output G_θ(Z) = Z + θ (TransformedDistribution), and the second
+    estimate uses real generator samples; both integrands lie in [0, 1]. D_TV = ∫(q − p)_+ because p and
+    q both integrate to 1.
+    """
+    th = sample["theta"]
+    dtype = th.dtype
+    true = Normal(torch.zeros((), dtype=dtype), torch.ones((), dtype=dtype))
+    generated = TransformedDistribution(true, AffineTransform(loc=th.unsqueeze(-1), scale=torch.ones((), dtype=dtype)))
+    gen = sample.generator()
+    real = torch.randn(sample.size, LOCATION_DRAWS, generator=gen, dtype=torch.float64).to(dtype)
+    fake = th.unsqueeze(-1) + torch.randn(sample.size, LOCATION_DRAWS, generator=gen, dtype=torch.float64).to(dtype)
+    overlap = torch.clamp(torch.exp(generated.log_prob(real) - true.log_prob(real)), max=1.0)
+    excess = torch.relu(1 - torch.exp(true.log_prob(fake) - generated.log_prob(fake)))
+    values = torch.stack((overlap, excess), dim=1)
+    estimate = Estimate(values.mean(-1), values.std(-1) / math.sqrt(LOCATION_DRAWS))
+    arg = th.abs() / wrong_scale
+    return estimate, torch.stack((torch.special.erfc(arg), torch.special.erf(arg)), dim=1)
+
+
+def location_on_grid(sample) -> torch.Tensor:
+    """(Σ min(p, q) Δx, ½ Σ |p − q| Δx) on a 6001-point grid over [−15, 15] with torch.distributions densities."""
+    grid = torch.linspace(-15, 15, 6001, dtype=sample.dtype)
+    step = float(grid[1] - grid[0])
+    p = torch.exp(Normal(0.0, 1.0).log_prob(grid))
+    q = torch.exp(Normal(sample["theta"].unsqueeze(-1), 1.0).log_prob(grid))
+    return torch.stack((torch.minimum(p, q).sum(-1) * step, 0.5 * (p - q).abs().sum(-1) * step), dim=1)
+
+
+location_family = Claim(
+    id="location-family",
+    statement="p_true = N(0, 1), G_θ(z) = z + θ: ∫min(p_true, p_θ) = erfc(|θ|/(2√2)) and "
+              "D_TV(p_true, p_θ) = erf(|θ|/(2√2)); both are optimal at θ = 0",
+    relation="≈",
+    variables=(Variable("theta", Real(-4.0, 4.0), r"\theta"),),
+    numeric=location_sides,
+    symbolic=facts(*LOCATION_FACTS, scope="θ > 0 by integration; θ < 0 by symmetry"),
+    references=(Reference("fine-grid", "Riemann sums on a 6001-point grid over [−15, 15]", location_on_grid,
+                          tolerance=Tolerance(1e-5, 1e-5, "Riemann sum with spacing 5e-3; the kink of min at θ/2 "
+                                                          "costs O(Δx²)")),),
+    mutants=(Mutant("no-sqrt-two", "erfc(|θ|/2), erf(|θ|/2)", numeric=lambda s: location_sides(s, wrong_scale=2.0)),),
+    dtypes=(torch.float64, torch.float32),
+    instances=200,
+)
+
+DERIVATIONS = (
+    Derivation(
+        id="geometric-gan",
+        title="Geometric GAN: clipped discriminators, the generator's optimum, and a worked location family",
+        source="final-2022 P6",
+        statement=r"For the hinge GAN with $\max_\theta\min_\phi \mathbb E_{p_{\text{true}}}[(1 - D_\phi(X))_+] + "
+                  r"\mathbb E_Z[(1 + D_\phi(G_\theta(Z)))_+]$: (b) with an infinitely powerful discriminator the "
+                  r"problem is $\max_\theta \int\min(p_{\text{true}}, p_\theta)$; (c) with an infinitely powerful "
+                  r"generator $p_\theta = p_{\text{true}}$ attains the maximum; (e) (1) is equivalent to "
+                  r"$\min_\theta D_{\mathrm{TV}}(p_{\text{true}}, p_\theta)$.",
+        claims=(clipping, linear_on_unit_interval, overlap_at_most_one, equilibrium, location_family),
+    ),
+)
