@@ -203,7 +203,7 @@ class Builder:
         return self.multiply(a, self.power_scalar(b, sp.Integer(-1)), None, None)
 
     def n_mul(self, tree):
-        items = self._left_chain(tree, ("mul", "div"))
+        items = self._left_chain(tree, ("mul", "div", "imul"))
         acc_tree = items[0][2]
         acc = self.value(acc_tree)
         for rule, op, sub in items[1:]:
@@ -215,16 +215,7 @@ class Builder:
             acc_tree = tree
         return acc
 
-    n_div = n_mul
-
-    def n_imul(self, tree):
-        items = self._left_chain(tree, ("imul",))
-        acc_tree = items[0][2]
-        acc = self.value(acc_tree)
-        for _, _, sub in items[1:]:
-            acc = self.multiply(acc, self.value(sub), acc_tree, sub)
-            acc_tree = tree
-        return acc
+    n_div = n_imul = n_mul
 
     def n_neg(self, tree):
         sign = -1 if tree.data == "neg" else 1

@@ -145,14 +145,8 @@ def _bn_variables(m):
             Variable("mu", Real(-3.0, 3.0)))
 
 
-_BN_FEEDBACK = {
-    "no-eps": "ε is missing: batch norm divides by √(σ² + ε)",
-    "std-instead-of-var": "σ² is the running variance: divide by √(σ² + ε), not √(σ + ε)",
-    "no-sqrt": "your answer is the reference without the square root: divide by the standard deviation "
-               "√(σ² + ε), not by the variance",
-    "bias-without-mean": "the running mean μ is not subtracted: the bias is β + γ(b − μ)/√(σ² + ε)",
-    "mean-unscaled": "μ must be scaled with b: the bias is β + γ(b − μ)/√(σ² + ε)",
-}
+_NO_EPS = "ε is missing: batch norm divides by √(σ² + ε)"
+_STD = "σ² is the running variance: divide by √(σ² + ε), not √(σ + ε)"
 
 BN_FOLD_WEIGHT = Problem(
     id="bn-fold-weight",
@@ -171,7 +165,12 @@ BN_FOLD_WEIGHT = Problem(
         Misconception("multiplied", "you multiplied by √(σ² + ε) instead of dividing by it",
                       lambda m, ref: ref * (m.sigma2 + m.epsilon)),
     ),
-    mutant_feedback=_BN_FEEDBACK,
+    mutant_feedback={
+        "no-eps": _NO_EPS,
+        "std-instead-of-var": _STD,
+        "no-sqrt": "your answer is the reference without the square root: divide by the standard deviation "
+                   "√(σ² + ε), not by the variance",
+    },
 )
 
 BN_FOLD_BIAS = Problem(
@@ -191,7 +190,12 @@ BN_FOLD_BIAS = Problem(
         Misconception("unscaled", "b − μ must be scaled by γ/√(σ² + ε)",
                       lambda m, ref: m.beta + m.b - m.mu),
     ),
-    mutant_feedback=_BN_FEEDBACK,
+    mutant_feedback={
+        "no-eps": _NO_EPS,
+        "std-instead-of-var": _STD,
+        "bias-without-mean": "the running mean μ is not subtracted: the bias is β + γ(b − μ)/√(σ² + ε)",
+        "mean-unscaled": "μ must be scaled with b: the bias is β + γ(b − μ)/√(σ² + ε)",
+    },
 )
 
 PROBLEMS: dict[str, Problem] = {p.id: p for p in (GAUSSIAN_DENSITY, KL_GAUSSIAN, KAIMING_VARIANCE, BN_FOLD_WEIGHT,

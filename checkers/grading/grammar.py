@@ -1,7 +1,8 @@
 r"""The grammar of student formulas (LaTeX and plain text) and its LALR parser, built once per process.
 
-Operator precedence, loosest first: `+ -`; explicit `* / \cdot`; unary signs; implicit multiplication
-(`2x`, `x^T \Sigma^{-1} x`); function application; scripts (`_`, `^`, `'`). A function without
+Operator precedence, loosest first: `+ -`; products, explicit (`* / \cdot`) or implicit (`2x`,
+`x^T \Sigma^{-1} x`), all at one level and left to right, so `1/2 x` is x/2 as in most computer
+algebra systems; unary signs; function application; scripts (`_`, `^`, `'`). A function without
 brackets takes the implicit product after it (`\log \det \Sigma_1` is log(det Σ₁),
 `\operatorname{tr} \Sigma_1^{-1}\Sigma_0` is tr(Σ₁⁻¹Σ₀)); with brackets it takes the bracket only
 (`\log(x) y` is log(x)·y). A `\sum` takes the product and quotient after it, up to the next `+`/`-`.
@@ -28,11 +29,12 @@ GRAMMAR = r"""
 
 ?term: term MUL signed     -> mul
      | term DIV signed     -> div
+     | term factor         -> imul
      | signed
 
 ?signed: MINUS signed      -> neg
        | PLUS signed       -> pos
-       | implicit
+       | factor
 
 ?implicit: implicit factor -> imul
          | factor

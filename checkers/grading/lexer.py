@@ -179,6 +179,12 @@ def _classify(raw, text, latex: bool) -> list[Token]:
             else:
                 raise _fail(text, pos, f"unsupported LaTeX command {value}")
         elif kind == "word":
+            prev = toks[-1].type if toks else None
+            if prev in ("CARET", "SUB") and len(value) > 1:
+                # TeX reads one letter as a script: x^Tx is x^T x, n_kx is n_k x.
+                rest = value[1:]
+                raw.insert(i + 1, ("number" if rest.isdigit() else "word", rest, pos + 1))
+                value = value[0]
             if value in FUNCTION_WORDS:
                 toks.append(_token("FUNC", FUNCTION_WORDS[value], pos))
             else:
