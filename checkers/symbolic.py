@@ -91,6 +91,9 @@ class Strategy:
                 result = self._attempt(lhs, rhs, relation)
         except SymbolicTimeout as exc:
             result = SymbolicResult("failed", detail=str(exc))
+        except (TypeError, ValueError, AttributeError, NotImplementedError, RecursionError) as exc:
+            # sympy gave up with an exception: that is a proof not found, never a pass.
+            result = SymbolicResult("failed", detail=f"sympy raised {type(exc).__name__}: {exc}")
         return SymbolicResult(result.status, result.scope, result.detail, time.perf_counter() - start)
 
     def _attempt(self, lhs, rhs, relation) -> SymbolicResult:
