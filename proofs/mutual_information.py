@@ -157,6 +157,10 @@ class ForSizes(Strategy):
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
             return SymbolicResult("not attempted", detail=f"ForSizes proves equalities, not {relation!r}")
+        return self.check(lhs, rhs)
+
+    def check(self, lhs, rhs) -> SymbolicResult:
+        """The proof itself, without a time limit of its own (for use inside another strategy's limit)."""
         done = []
         for size in self.sizes:
             diff = (lhs - rhs).subs(size).doit()
@@ -382,7 +386,7 @@ elbo_lower_bound = Claim(
     dims=ELBO_DIMS,
     symbolic=facts(
         ("ELBO = ln Q(y) − KL(Q̃ ‖ Q(z|y)) (the elbo-kl identity, re-proved here for n_z ∈ {2, 3})",
-         lambda: for_posteriors.prove(ELBO, sp.log(Q_Y) - KL_POSTERIOR).status == "proved"),
+         lambda: for_posteriors.check(ELBO, sp.log(Q_Y) - KL_POSTERIOR).status == "proved"),
         *GIBBS,
         scope="n_z ∈ {2, 3} for the decomposition; general for KL >= 0",
     ),
