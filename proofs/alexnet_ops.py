@@ -1,4 +1,4 @@
-r"""Operation counts of AlexNet's convolutional and linear layers for a 3×227×227 input, by closed-form per-layer formulas.
+r"""Operation counts of AlexNet's conv and linear layers on a 3×227×227 input, by closed-form per-layer formulas.
 
 # Main statements
 
@@ -7,8 +7,8 @@ stride $s$, padding $p$ on an $H \times H$ input, the output is $H' \times H'$ w
 $H' = \lfloor (H + 2p - k)/s \rfloor + 1$ and
 
 * multiplications $= C_\text{out} H'^2 \cdot \frac{C_\text{in}}{g} k^2$ (one per weight tap per output),
-* additions $= C_\text{out} H'^2 \big(\frac{C_\text{in}}{g} k^2 - 1\big) + C_\text{out} H'^2$ (summing the products, then
-  the bias), which equals the number of multiplications.
+* additions $= C_\text{out} H'^2 \big(\frac{C_\text{in}}{g} k^2 - 1\big) + C_\text{out} H'^2$ (summing the
+  products, then the bias), which equals the number of multiplications.
 
 A Linear layer $n_\text{in} \to n_\text{out}$ with bias takes $n_\text{in} n_\text{out}$ multiplications and
 $n_\text{out}(n_\text{in} - 1) + n_\text{out} = n_\text{in} n_\text{out}$ additions.
@@ -41,8 +41,9 @@ module's actual output shape.
 
 # Implementation notes
 
-* Symbolic: sympy proves the per-output counts ($\sum_{c \le C_\text{in}/g} \sum_{i, j \le k} 1 = \frac{C_\text{in}}{g} k^2$
-  products; $(n - 1) + 1$ additions with the bias) in general; the output-size formula is PyTorch's
+* Symbolic: sympy proves the per-output counts
+  ($\sum_{c \le C_\text{in}/g} \sum_{i, j \le k} 1 = \frac{C_\text{in}}{g} k^2$ products; $(n - 1) + 1$
+  additions with the bias) in general; the output-size formula is PyTorch's
   definition, checked numerically against the module's output shape.
 * Numeric: counts are exact integers below 2^53, so only float64 is run (float32 would round counts
   above 2^24). The torch side runs the real modules on the `meta` device: shapes and FLOP counts
@@ -414,7 +415,8 @@ def _totals(grouped: bool = True, parameters=closed_form_parameters):
 def _headline() -> str:
     mults, adds = closed_form_counts(True)
     params = closed_form_parameters(True)
-    conv, linear = sum(mults[:CONV_LAYERS]) + sum(adds[:CONV_LAYERS]), sum(mults[CONV_LAYERS:]) + sum(adds[CONV_LAYERS:])
+    conv = sum(mults[:CONV_LAYERS]) + sum(adds[:CONV_LAYERS])
+    linear = sum(mults[CONV_LAYERS:]) + sum(adds[CONV_LAYERS:])
     ungrouped = closed_form_parameters(False)
     return (f"AlexNet (2012, grouped): the convolutions take {sum(mults[:CONV_LAYERS]):,} multiplications and "
             f"{sum(adds[:CONV_LAYERS]):,} additions, the linear layers {sum(mults[CONV_LAYERS:]):,} and "

@@ -302,13 +302,12 @@ def _fold_batched(sample, formulas: tuple[Fold, Fold]) -> torch.Tensor:
     """Our folded (weight, bias) of B random layers at once, flattened per instance."""
     weight_of, bias_of = formulas
     w = sample["weight"]
-    per_out = w.shape[:2] + (1,) * (w.dim() - 2)
-    args = [sample[n] for n in ("bn_weight", "weight", "running_var")]
-    folded_w = weight_of(args[0].reshape(per_out), w, args[2].reshape(per_out), BN_EPS,
-                         sample["bn_bias"].reshape(per_out), sample["bias"].reshape(per_out),
-                         sample["running_mean"].reshape(per_out))
-    folded_b = bias_of(sample["bn_weight"], w, sample["running_var"], BN_EPS, sample["bn_bias"], sample["bias"],
-                       sample["running_mean"])
+    per_out = w.shape[:2] + (1,) * (w.dim() - 2)  # one channel per output row / filter, broadcast over its taps
+    channel = [sample[n] for n in ("bn_weight", "running_var", "bn_bias", "bias", "running_mean")]
+    gamma_, var_, beta_, bias_, mean_ = (t.reshape(per_out) for t in channel)
+    folded_w = weight_of(gamma_, w, var_, BN_EPS, beta_, bias_, mean_)
+    gamma_b, var_b, beta_b, bias_b, mean_b = channel  # (B, C_out): the bias formula does not involve W
+    folded_b = bias_of(gamma_b, w, var_b, BN_EPS, beta_b, bias_b, mean_b)
     return torch.cat([folded_w.reshape(w.shape[0], -1), folded_b.reshape(w.shape[0], -1)], dim=1)
 
 
@@ -438,7 +437,7 @@ def trained_small_net(seed: int) -> SmallNetTrain:
     return net.eval()
 
 
-PAIRS = (("conv1", "conv1"), ("conv2", "conv2"), ("fc1", "fc1"))
+FOLDED = ("conv1", "conv2", "fc1")  # the Sequential blocks whose (layer, BN) pair is folded
 
 
 def folded_small_net(net: SmallNetTrain, formulas: tuple[Fold, Fold] = folding(),
@@ -446,7 +445,7 @@ def folded_small_net(net: SmallNetTrain, formulas: tuple[Fold, Fold] = folding()
     """smallNetTest with each (layer, BN) pair folded by `formulas`; `statistics` replaces running mean/var."""
     test = SmallNetTest().to(torch.float64)
     with torch.no_grad():
-        for name, _ in PAIRS:
+        for name in FOLDED:
             layer, bn = getattr(net, name)[0], getattr(net, name)[1]
             mean, var = (statistics or {}).get(name, (None, None))
             w, bias = fold_layer(layer, bn, formulas, mean, var)
@@ -472,7 +471,7 @@ def train_mode_statistics(net: SmallNetTrain, images: torch.Tensor) -> dict[str,
     seen: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     train = copy.deepcopy(net).train()
     hooks = []
-    for name, _ in PAIRS:
+    for name in FOLDED:
         def record(module, inputs, name=name):
             (z,) = inputs
             axes = [0] + list(range(2, z.dim()))
@@ -514,8 +513,9 @@ folded_network = Claim(
               "smallNetTrain computes in eval mode",
     variables=(Variable("x", Images()),),
     assumptions=("smallNetTrain in eval mode (running statistics)",
-                 f"widths shrunk: {CHANNELS} conv channels on {SIZE}x{SIZE} images, fc1 = Linear({CHANNELS * SIZE * SIZE}, "
-                 f"{HIDDEN})", f"BN statistics from {TRAIN_STEPS} SGD steps on synthetic data"),
+                 f"widths shrunk: {CHANNELS} conv channels on {SIZE}x{SIZE} images, "
+                 f"fc1 = Linear({CHANNELS * SIZE * SIZE}, {HIDDEN})",
+                 f"BN statistics from {TRAIN_STEPS} SGD steps on synthetic data"),
     symbolic=not_attempted("a network output has no closed form; the per-layer identity is proved in per-channel"),
     numeric=_network_sides(),
     references=(Reference("torch-fusion", "the same layers fused by torch.nn.utils.fusion.fuse_conv_bn_eval and "

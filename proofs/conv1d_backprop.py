@@ -1,4 +1,4 @@
-r"""Backpropagation through a network of 1-D convolutions: Jacobians, filter and bias gradients, and A_w, A_wᵀ as (transposed) convolutions.
+r"""Backprop through 1-D convolutions: Jacobians, filter and bias gradients, and A_w, A_wᵀ as (transposed) convolutions.
 
 # Main statements
 

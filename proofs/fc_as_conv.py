@@ -1,4 +1,4 @@
-r"""Fully-connected layers as convolutions: Net1's classifier rewritten as convolutions (Net2), and Net2 sliding Net1 over larger images.
+r"""Fully-connected layers as convolutions: Net2 computes Net1, and slides Net1 over larger images.
 
 # Main statements
 

@@ -1,10 +1,12 @@
-r"""Layer normalization over (C, P, Q), why it needs no train/eval modes, and where the exam's myBatchNorm differs from nn.BatchNorm2d.
+r"""Layer normalization over (C, P, Q), why it needs no train/eval modes, and the exam's myBatchNorm vs nn.BatchNorm2d.
 
 # Main statements
 
 * `layernorm-matches-torch`: the exam's definition, per sample $b$,
-  $\hat\mu_b = \frac{1}{CPQ}\sum_{c,i,j} X[b,c,i,j]$, $\hat\sigma^2_b = \frac{1}{CPQ}\sum_{c,i,j}(X[b,c,i,j]-\hat\mu_b)^2$,
-  $\mathrm{LN}(X)[b,c,i,j] = \gamma[c,i,j]\frac{X[b,c,i,j]-\hat\mu_b}{\sqrt{\hat\sigma^2_b+\varepsilon}} + \beta[c,i,j]$,
+  $\hat\mu_b = \frac{1}{CPQ}\sum_{c,i,j} X[b,c,i,j]$,
+  $\hat\sigma^2_b = \frac{1}{CPQ}\sum_{c,i,j}(X[b,c,i,j]-\hat\mu_b)^2$,
+  $\mathrm{LN}(X)[b,c,i,j] = \gamma[c,i,j]\frac{X[b,c,i,j]-\hat\mu_b}{\sqrt{\hat\sigma^2_b+\varepsilon}}
+  + \beta[c,i,j]$,
   implemented as `MyLayerNorm`, equals `torch.nn.LayerNorm((C, P, Q))`.
 * `per-sample-statistics`: LN of a batch is LN of each sample alone: the statistics never mix samples.
   This is why LN needs no running statistics and no train/eval distinction.
