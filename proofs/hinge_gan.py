@@ -52,7 +52,8 @@ from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant
                       Variable, density_grid)
 from checkers.kinds import Kind
 from checkers.symbolic import Strategy, SymbolicResult
-from proofs.tv_min import GRID_POINTS, CaseSplit, GridSpacing, Lemma, Termwise, _is_nonnegative, _linear
+from proofs.tv_min import (GRID_POINTS, CaseSplit, GridSpacing, Lemma, Termwise, _is_nonnegative, _linear,
+                           sympy_errors_fail)
 
 a, b = sp.symbols("a b", nonnegative=True)
 y = sp.Symbol("y", real=True)
@@ -116,6 +117,7 @@ class TermwiseNonnegative(Strategy):
     generic: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
     cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
 
+    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         if relation not in ("<=", ">="):
             return SymbolicResult("not attempted", detail="proves inequalities between sums")

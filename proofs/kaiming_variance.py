@@ -65,6 +65,7 @@ import torch
 from checkers import Claim, Derivation, Estimate, Figure, Mutant, Reference, Tolerance, Variable
 from checkers.kinds import Kind, Positive, Real
 from checkers.symbolic import Strategy, SymbolicResult
+from proofs.tv_min import sympy_errors_fail
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols (fixed names: the grader imports them)
@@ -275,6 +276,7 @@ class FromTorchSource(Strategy):
 
     quantity: str = "bound"
 
+    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         try:
             found = read_default_init()
@@ -308,6 +310,7 @@ class SecondMoment(Strategy):
 
     widths: tuple[int, ...] = (1, 2, 3, 4)
 
+    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         s_w, s_b = sp.symbols("s_w s_b", positive=True)
         for width in self.widths:
@@ -389,6 +392,7 @@ class RecursionInduction(Strategy):
     re-indexed), distributes the sums and checks that the difference expands to 0.
     """
 
+    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
             return SymbolicResult("not attempted", detail="induction proves equalities")

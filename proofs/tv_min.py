@@ -36,6 +36,7 @@ $D_{\mathrm{TV}}(p, q) = \tfrac12\int|p - q|$ as the exam defines it; $\int\min(
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import product
@@ -46,10 +47,26 @@ import torch
 from checkers import (Claim, DensityOnGrid, Derivation, Figure, Mutant, ProbabilityVector, Real, Reference, Step,
                       Tolerance, Variable, density_grid)
 from checkers.kinds import Kind
+from checkers.errors import SymbolicTimeout
 from checkers.symbolic import Strategy, SymbolicResult
 
 # ---------------------------------------------------------------------------------------------------------------
 # Strategies: case splits for min/max/abs, and termwise rewriting of sums with a proved lemma
+
+
+def sympy_errors_fail(attempt):
+    """Wrap a strategy's _attempt: an exception inside sympy is a failed proof (with its message), never a pass."""
+
+    @functools.wraps(attempt)
+    def wrapper(self, lhs, rhs, relation):
+        try:
+            return attempt(self, lhs, rhs, relation)
+        except SymbolicTimeout:
+            raise
+        except Exception as exc:  # sympy bugs (e.g. StopIteration in sum_combine) must not crash the run
+            return SymbolicResult("failed", detail=f"sympy raised {type(exc).__name__}: {exc}")
+
+    return wrapper
 
 
 def _is_zero(e: sp.Basic) -> bool:
@@ -77,13 +94,14 @@ class CaseSplit(Strategy):
     cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
     scope: str = "general"
 
+    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         for description, subs in self.cases:
             diff = (rhs - lhs) if relation == "<=" else (lhs - rhs)
             diff = sp.sympify(diff).xreplace(dict(subs))
             ok = _is_zero(diff) if relation == "=" else _is_nonnegative(diff)
             if not ok:
-                return SymbolicResult("failed", detail=f"case {description}: sympy left {sp.simplify(diff)}")
+                return SymbolicResult("failed", detail=f"case {description}: sympy left {sp.expand(diff)}")
         return SymbolicResult("proved", self.scope, "case split: " + "; ".join(d for d, _ in self.cases))
 
 
@@ -124,6 +142,7 @@ class Termwise(Strategy):
     normalisation: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
     scope: str = "general n"
 
+    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
             return SymbolicResult("not attempted", detail=f"Termwise proves equalities, not {relation!r}")
