@@ -208,7 +208,8 @@ per_sample_decomposition = Claim(
     mutants=(
         Mutant("minus-entropy-term", "[log p_true − log p_θ] − [−log p_true]",
                numeric=lambda s: _per_sample(s, lambda kl_part, entropy_part: kl_part - entropy_part)),
-        Mutant("reversed-log-ratio", "[log p_θ − log p_true] + [−log p_true]", numeric=lambda s: _per_sample(s, reverse=True)),
+        Mutant("reversed-log-ratio", "[log p_θ − log p_true] + [−log p_true]",
+               numeric=lambda s: _per_sample(s, reverse=True)),
     ),
     dtypes=(torch.float64, torch.float32),
 )
@@ -451,7 +452,8 @@ gaussian_integrals = Claim(
         ("∫ z^k φ(z) dz = 1, 0, 1 for k = 0, 1, 2 (sympy integrate)",
          lambda: sp.Add(*[abs(v - w) for v, w in zip(standard_normal_moments(), (1, 0, 1))])),
         ("E[ℓ_θ(X)] = ½ log 2π + (s² + (m − a)²)/(2c²) + log c", _closed_form_fact(AFFINE_LOSS, EXPECTED_LOSS)),
-        ("E[log p_true(X) − log p_θ(X)] = log(c/s) + (s² + (m − a)²)/(2c²) − ½", _closed_form_fact(LOG_DATA - LOG_MODEL, KL_GAUSS)),
+        ("E[log p_true(X) − log p_θ(X)] = log(c/s) + (s² + (m − a)²)/(2c²) − ½",
+         _closed_form_fact(LOG_DATA - LOG_MODEL, KL_GAUSS)),
         ("E[−log p_true(X)] = ½ log(2πe s²)", _closed_form_fact(-LOG_DATA, ENTROPY_GAUSS)),
     ),
     numeric=_closed_forms,
@@ -470,9 +472,11 @@ DERIVATIONS = (
         source="final-2022 P3",
         statement=r"Let $H(p_{\mathrm{true}}) = -\int p_{\mathrm{true}}\log p_{\mathrm{true}}$ and train a flow "
                   r"$f_\theta$ on $X_1, \dots, X_N \sim p_{\mathrm{true}}$ iid by maximizing "
-                  r"$-\mathcal{L}(\theta) = \frac1N\sum_i \log p_Z(f_\theta(X_i)) + \log|\frac{\partial f_\theta}{\partial x}(X_i)|$. "
+                  r"$-\mathcal{L}(\theta) = \frac1N\sum_i \log p_Z(f_\theta(X_i)) "
+                  r"+ \log|\frac{\partial f_\theta}{\partial x}(X_i)|$. "
                   r"With $p_\theta$ the density of $f_\theta^{-1}(Z)$, $Z \sim p_Z$, show that "
-                  r"$\mathbb{E}[\mathcal{L}(\theta)] = D_{\mathrm{KL}}(p_{\mathrm{true}}\|p_\theta) + H(p_{\mathrm{true}})$.",
+                  r"$\mathbb{E}[\mathcal{L}(\theta)] = D_{\mathrm{KL}}(p_{\mathrm{true}}\|p_\theta) "
+                  r"+ H(p_{\mathrm{true}})$.",
         claims=(per_sample_decomposition, expected_nll, coupling_log_det, affine_gaussian, gaussian_integrals),
     ),
 )

@@ -217,7 +217,8 @@ def grid_joint_and_sum(sample, combine=sum):
     joint_f = sample["f1"].unsqueeze(-1) * sample["f2"].unsqueeze(-2)
     joint_g = sample["g1"].unsqueeze(-1) * sample["g2"].unsqueeze(-2)
     plane = (joint_f * (torch.log(joint_f) - torch.log(joint_g))).sum((-2, -1)) * DX * DX
-    lines = [(sample[a] * (torch.log(sample[a]) - torch.log(sample[b]))).sum(-1) * DX for a, b in (("f1", "g1"), ("f2", "g2"))]
+    lines = [(sample[a] * (torch.log(sample[a]) - torch.log(sample[b]))).sum(-1) * DX
+             for a, b in (("f1", "g1"), ("f2", "g2"))]
     return plane, combine(lines)
 
 
@@ -286,12 +287,14 @@ def diagonal_entries(size: int) -> dict[sp.Basic, sp.Basic]:
         entries = [sp.Symbol(f"{name}_{a}", positive=True) for a in range(size)]
         out[sp.MatrixSymbol(name, size, size)] = sp.ImmutableMatrix(sp.diag(*entries))
     for name in ("mu_0", "mu_1"):
-        out[sp.MatrixSymbol(name, size, 1)] = sp.ImmutableMatrix(size, 1, lambda a, b, s=name: sp.Symbol(f"{s}_{a}", real=True))
+        out[sp.MatrixSymbol(name, size, 1)] = sp.ImmutableMatrix(size, 1,
+                                                                 lambda a, b, s=name: sp.Symbol(f"{s}_{a}", real=True))
     return out
 
 
 def _normals(sample, which: str):
-    return torch.distributions.Normal(sample[f"mu_{which}"], torch.diagonal(sample[f"Sigma_{which}"], dim1=-2, dim2=-1).sqrt())
+    std = torch.diagonal(sample[f"Sigma_{which}"], dim1=-2, dim2=-1).sqrt()
+    return torch.distributions.Normal(sample[f"mu_{which}"], std)
 
 
 def independent_normal_kl(sample) -> torch.Tensor:
@@ -348,7 +351,8 @@ gaussian_product = Claim(
         Mutant("product", "Π_i of the coordinate KLs instead of their sum", numeric=_product_of_coordinates),
         Mutant("no-minus-one", "each coordinate KL without its − 1 (the − d of the joint formula forgotten)",
                rhs=sp.Sum(coordinate_kl(i, minus_one=False), (i, 0, d - 1))),
-        Mutant("log-ratio-inverted", "log(σ₀ᵢ²/σ₁ᵢ²) in each coordinate", rhs=sp.Sum(coordinate_kl(i, ratio=-1), (i, 0, d - 1))),
+        Mutant("log-ratio-inverted", "log(σ₀ᵢ²/σ₁ᵢ²) in each coordinate",
+               rhs=sp.Sum(coordinate_kl(i, ratio=-1), (i, 0, d - 1))),
     ),
     dtypes=(torch.float64, torch.float32),
 )

@@ -11,7 +11,8 @@ $\Sigma_0, \Sigma_1$ symmetric positive definite, $D_{\mathrm{KL}} = \mathbb{E}_
   + (\mu_0-m)^\top M(\mu_0-m)$ for any $m \in \mathbb{R}^d$, $M \in \mathbb{R}^{d\times d}$.
 * `closed-form`: taking $\mathbb{E}_0$ of the log-density ratio with the lemma ($m = \mu_0, M = \Sigma_0^{-1}$
   and $m = \mu_1, M = \Sigma_1^{-1}$) gives
-  $D_{\mathrm{KL}}(\mathcal{N}(\mu_0,\Sigma_0)\,\|\,\mathcal{N}(\mu_1,\Sigma_1)) = \tfrac12\big(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0)
+  $D_{\mathrm{KL}}(\mathcal{N}(\mu_0,\Sigma_0)\,\|\,\mathcal{N}(\mu_1,\Sigma_1))
+  = \tfrac12\big(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0)
   + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\tfrac{\det\Sigma_1}{\det\Sigma_0}\big)$.
 
 # Notation
@@ -123,11 +124,15 @@ def torch_kl(sample) -> torch.Tensor:
 
 
 def _gaussian_draws(sample, mean: torch.Tensor, cov: torch.Tensor, count: int, offset: int) -> torch.Tensor:
-    """`count` draws of N(mean, cov) per instance, shaped (count, B, d), from the batch's own seed."""
-    z = torch.randn(count, *mean.shape, generator=sample.generator(offset), dtype=torch.float64)
+    """`count` draws of N(mean, cov) per instance, shaped (count, B, d), seeded from the batch.
+
+    The standard normal draws z are shared by the instances of a batch (x = mean + L z with each
+    instance's own Cholesky factor L): every instance still gets `count` independent draws from its own
+    Gaussian, at a fraction of the cost of drawing B * count vectors.
+    """
+    z = torch.randn(count, mean.shape[-1], generator=sample.generator(offset), dtype=torch.float64)
     z = z.to(device=mean.device, dtype=mean.dtype)
-    chol = torch.linalg.cholesky(cov)
-    return mean + (chol @ z.unsqueeze(-1)).squeeze(-1)
+    return mean + torch.einsum("bij,sj->sbi", torch.linalg.cholesky(cov), z)
 
 
 def _estimate(values: torch.Tensor) -> Estimate:
@@ -164,7 +169,8 @@ log_density_ratio = Claim(
     dims=DIMS,
     assumptions=("Σ₀, Σ₁ symmetric positive definite",),
     symbolic=EXPLICIT_SPD,
-    references=(Reference("torch-log-prob", "MultivariateNormal(μ₀, Σ₀).log_prob(x) − MultivariateNormal(μ₁, Σ₁).log_prob(x)",
+    references=(Reference("torch-log-prob",
+                          "MultivariateNormal(μ₀, Σ₀).log_prob(x) − MultivariateNormal(μ₁, Σ₁).log_prob(x)",
                           torch_log_ratio, side="lhs"),),
     mutants=(
         Mutant("ratio-inverted", "½ log(det Σ₀/det Σ₁): the normalising constants swapped",
@@ -172,7 +178,8 @@ log_density_ratio = Claim(
         Mutant("no-half-on-log-det", "log(det Σ₁/det Σ₀) without the ½ (det Σ instead of √det Σ)",
                rhs=LOG_RATIO + half * LOG_DET_RATIO),
         Mutant("quadratic-signs", "+½(x−μ₀)ᵀΣ₀⁻¹(x−μ₀) − ½(x−μ₁)ᵀΣ₁⁻¹(x−μ₁): the exponents' signs flipped",
-               rhs=half * LOG_DET_RATIO + half * quadratic_form(x - mu0, Sigma0.I) - half * quadratic_form(x - mu1, Sigma1.I)),
+               rhs=(half * LOG_DET_RATIO + half * quadratic_form(x - mu0, Sigma0.I)
+                    - half * quadratic_form(x - mu1, Sigma1.I))),
     ),
     dtypes=(torch.float64, torch.float32),
 )

@@ -44,7 +44,6 @@ families $p_i$, $i = 0, \dots, n-1$, and densities as undefined positive functio
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -145,7 +144,8 @@ log_le_linear = Claim(
     mutants=(
         Mutant("reversed", "t − 1 ≤ log t: the inequality reversed", numeric=lambda s: _lemma(s)[::-1]),
         Mutant("t-minus-2", "log t ≤ t − 2", numeric=lambda s: _lemma(s, lambda v: v - 2)),
-        Mutant("half-slope", "log t ≤ (t − 1)/2: the tangent's slope halved", numeric=lambda s: _lemma(s, lambda v: (v - 1) / 2)),
+        Mutant("half-slope", "log t ≤ (t − 1)/2: the tangent's slope halved",
+               numeric=lambda s: _lemma(s, lambda v: (v - 1) / 2)),
     ),
     dtypes=(torch.float64, torch.float32),
 )
@@ -308,7 +308,8 @@ gibbs_continuous = Claim(
              numeric=False),
         Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫f − ∫g = 1 − 1", symbolic=DENSITIES, numeric=False),
     ),
-    symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) (linearity, ∫f = ∫g = 1)", lambda: proved(DENSITIES, KL_INTEGRAL, GAP_INTEGRAL)),
+    symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) (linearity, ∫f = ∫g = 1)",
+                    lambda: proved(DENSITIES, KL_INTEGRAL, GAP_INTEGRAL)),
                    *LEMMA_FACTS),
     numeric=_gibbs_grid,
     references=(Reference("torch-kl-div", "torch.nn.functional.kl_div(log g, f, reduction='none').sum() · Δx",
