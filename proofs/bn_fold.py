@@ -478,12 +478,12 @@ def train_mode_statistics(net: SmallNetTrain, images: torch.Tensor) -> dict[str,
             seen[name] = (z.mean(dim=axes), z.var(dim=axes, unbiased=False))
         hooks.append(getattr(train, name)[1].register_forward_pre_hook(record))
     with torch.no_grad():
-        train(images.to(torch.float64))
+        train(images.to("cpu", torch.float64))
     return seen
 
 
 def _at(module: nn.Module, sample) -> nn.Module:
-    return copy.deepcopy(module).to(sample.dtype)
+    return copy.deepcopy(module).to(device=sample.device, dtype=sample.dtype)
 
 
 def _network_sides(formulas: tuple[Fold, Fold] = folding(), batch_statistics: bool = False):

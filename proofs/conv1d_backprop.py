@@ -480,7 +480,7 @@ def _vjp_of_conv(sample) -> torch.Tensor:
     """uᵀ A_w by autograd: the gradient of ⟨u, conv1d(v, w)⟩ with respect to v."""
     with torch.enable_grad():
         v = torch.zeros(sample["u"].shape[0], sample["u"].shape[-1] + sample["w"].shape[-1] - 1,
-                        dtype=sample["u"].dtype, requires_grad=True)
+                        dtype=sample["u"].dtype, device=sample["u"].device, requires_grad=True)
         (grad,) = torch.autograd.grad((conv(v, sample["w"]) * sample["u"]).sum(), v)
     return grad
 

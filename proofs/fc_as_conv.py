@@ -142,7 +142,8 @@ class Images(Kind):
 def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """module(x) without gradients, in x's dtype (a low-precision copy of the float64 module)."""
     with torch.no_grad():
-        return (module if x.dtype == torch.float64 else copy.deepcopy(module).to(x.dtype))(x)
+        same = x.dtype == torch.float64 and x.device.type == "cpu"
+        return (module if same else copy.deepcopy(module).to(device=x.device, dtype=x.dtype))(x)
 
 
 def patches(x: torch.Tensor) -> torch.Tensor:

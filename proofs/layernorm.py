@@ -144,7 +144,7 @@ def _affine(sample, shape, offset: int = 0) -> tuple[torch.Tensor, torch.Tensor]
     gen = sample.generator(offset)
     gamma = 1 + 0.5 * torch.randn(shape, generator=gen, dtype=torch.float64)
     beta = 0.5 * torch.randn(shape, generator=gen, dtype=torch.float64)
-    return gamma.to(sample.dtype), beta.to(sample.dtype)
+    return gamma.to(sample.device, sample.dtype), beta.to(sample.device, sample.dtype)
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -159,7 +159,7 @@ def _dims(sample) -> tuple[int, int, int, int]:
 def my_layernorm(sample, x: torch.Tensor | None = None) -> torch.Tensor:
     x = sample["X"] if x is None else x
     _, c, p, q = _dims(sample)
-    ln = MyLayerNorm((c, p, q)).to(sample.dtype)
+    ln = MyLayerNorm((c, p, q)).to(sample.device, sample.dtype)
     with torch.no_grad():
         ln.weight.copy_(_affine(sample, (c, p, q))[0])
         ln.bias.copy_(_affine(sample, (c, p, q))[1])
@@ -168,7 +168,7 @@ def my_layernorm(sample, x: torch.Tensor | None = None) -> torch.Tensor:
 
 def torch_layernorm_module(sample) -> nn.LayerNorm:
     _, c, p, q = _dims(sample)
-    ln = nn.LayerNorm((c, p, q), eps=EPS).to(sample.dtype)
+    ln = nn.LayerNorm((c, p, q), eps=EPS).to(sample.device, sample.dtype)
     with torch.no_grad():
         ln.weight.copy_(_affine(sample, (c, p, q))[0])
         ln.bias.copy_(_affine(sample, (c, p, q))[1])
@@ -272,7 +272,7 @@ def _train_and_eval(make_module):
         module = make_module(sample)
         with torch.no_grad():
             for offset in (1, 2):  # other batches, seen in train mode
-                other = torch.randn(x.shape, generator=sample.generator(offset), dtype=torch.float64).to(x.dtype)
+                other = torch.randn(x.shape, generator=sample.generator(offset), dtype=torch.float64).to(x)
                 module.train()(_stack(other, module))
             train = module.train()(_stack(x, module))
             evaluated = module.eval()(_stack(x, module))
@@ -296,7 +296,7 @@ def _unstack(out: torch.Tensor, x: torch.Tensor, module: nn.Module) -> torch.Ten
 
 def _batch_norm_module(sample) -> nn.BatchNorm2d:
     batch, _, c = sample["X"].shape[:3]
-    return nn.BatchNorm2d(batch * c, eps=EPS).to(sample.dtype)
+    return nn.BatchNorm2d(batch * c, eps=EPS).to(sample.device, sample.dtype)
 
 
 train_equals_eval = Claim(
@@ -325,9 +325,9 @@ def _my_bn_run(sample, steps: int, momentum: float = 0.9):
     gamma, beta = _affine(sample, (c,))
 
     def run(batches):
-        bn = myBatchNorm(c, momentum=momentum).to(batches.dtype)
-        # run_mean and run_var are plain attributes, not buffers: .to() leaves them in float32.
-        bn.run_mean, bn.run_var = bn.run_mean.to(batches.dtype), bn.run_var.to(batches.dtype)
+        bn = myBatchNorm(c, momentum=momentum).to(batches.device, batches.dtype)
+        # run_mean and run_var are plain attributes, not buffers: .to() leaves them on the CPU in float32.
+        bn.run_mean, bn.run_var = bn.run_mean.to(batches), bn.run_var.to(batches)
         with torch.no_grad():
             bn.weight.copy_(gamma)
             bn.bias.copy_(beta)
@@ -343,7 +343,7 @@ def _torch_bn_run(sample, steps: int, momentum: float = 0.1):
     x = sample["X"] if steps > 1 else sample["X"].unsqueeze(1)
     batch, _, n, c, p, q = x.shape
     gamma, beta = _affine(sample, (c,))
-    bn = nn.BatchNorm2d(batch * c, eps=EPS, momentum=momentum).to(sample.dtype).train()
+    bn = nn.BatchNorm2d(batch * c, eps=EPS, momentum=momentum).to(sample.device, sample.dtype).train()
     with torch.no_grad():
         bn.weight.copy_(gamma.repeat(batch))
         bn.bias.copy_(beta.repeat(batch))
@@ -415,7 +415,7 @@ momentum_convention = Claim(
 def moving_average_variance(sample, unbiased: bool, momentum: float = 0.1) -> torch.Tensor:
     """v ← (1 − m)·v + m·s², from v = 1, with s² the biased or unbiased batch variance per channel: (B, C)."""
     x = sample["X"]
-    v = torch.ones(x.shape[0], x.shape[3], dtype=x.dtype)
+    v = torch.ones(x.shape[0], x.shape[3], dtype=x.dtype, device=x.device)
     for t in range(STEPS):
         v = (1 - momentum) * v + momentum * x[:, t].var(dim=(1, 3, 4), correction=1 if unbiased else 0)
     return v

@@ -166,7 +166,8 @@ DTYPES = (torch.float64, torch.float32)
 def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """module(x) without gradients, in x's dtype (a low-precision copy of the float64 module)."""
     with torch.no_grad():
-        return (module if x.dtype == torch.float64 else copy.deepcopy(module).to(x.dtype))(x)
+        same = x.dtype == torch.float64 and x.device.type == "cpu"
+        return (module if same else copy.deepcopy(module).to(device=x.device, dtype=x.dtype))(x)
 
 
 def _resnext_to_resnet(relu_per_branch: bool = False, shift: int = 0):
@@ -286,7 +287,7 @@ def _grouped_sides(offset: int = 0):
     def sides(sample):
         x = sample["x"]
         gen = sample.generator()
-        grouped = (torch.randn(HIDDEN, WIDTH, 3, 3, generator=gen, dtype=torch.float64) / 6).to(x.dtype)
+        grouped = (torch.randn(HIDDEN, WIDTH, 3, 3, generator=gen, dtype=torch.float64) / 6).to(x)
         dense = block_diagonal(grouped, offset)
         back = diagonal_blocks(block_diagonal(grouped))  # round trip: the blocks are read back exactly
         lhs = torch.cat([F.conv2d(x, grouped, padding=1, groups=GROUPS).flatten(1),
