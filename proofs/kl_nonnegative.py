@@ -88,6 +88,10 @@ class NormalisedLinearity(Strategy):
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
             return SymbolicResult("not attempted", detail=f"NormalisedLinearity proves equalities, not {relation!r}")
+        return self.check(lhs, rhs)
+
+    def check(self, lhs, rhs) -> SymbolicResult:
+        """The proof itself, without a time limit of its own (for use inside another strategy's limit)."""
         diff = sp.expand(_linear(sp.expand_log(lhs - rhs), self.normalised))
         if diff == 0:
             return SymbolicResult("proved", "general", self.description or "linearity and normalisation")
@@ -100,9 +104,12 @@ def normalised_linearity(normalised: Mapping[sp.Basic, sp.Basic], description: s
     return NormalisedLinearity(time_limit=time_limit, normalised=dict(normalised), description=description)
 
 
-def proved(strategy: Strategy, lhs: sp.Basic, rhs: sp.Basic) -> sp.Basic:
-    """For facts(): true when `strategy` proves lhs = rhs, else the symbolic result's detail as an unproved fact."""
-    result = strategy.prove(lhs, rhs)
+def proved(strategy: NormalisedLinearity, lhs: sp.Basic, rhs: sp.Basic) -> sp.Basic:
+    """For facts(): true when `strategy` proves lhs = rhs, else the symbolic result's detail as an unproved fact.
+
+    Runs the proof under the enclosing facts' time limit (time limits do not nest).
+    """
+    result = strategy.check(lhs, rhs)
     return sp.true if result.status == "proved" else sp.Symbol(f"unproved: {result.detail}")
 
 
