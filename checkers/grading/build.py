@@ -67,10 +67,29 @@ def describe(v) -> str:
     return f"a {rows}×{cols} matrix"
 
 
+class CommutingScalar(Scalar):
+    """notation.Scalar that sympy treats as commutative: what student formulas use for 1 x 1 products.
+
+    notation.Scalar inherits non-commutativity from its matrix argument, and sympy refuses
+    non-commutative scalar factors in matrix products and rewrites ((xᵀb) bᵀ, |‖(x−b)ᵀx(b−x)‖²|,
+    Abs's sign simplification). The 1 x 1 entry is a real number, so it commutes; this subclass says
+    so, and the evaluator and the symbolic strategies treat it like any Scalar.
+    """
+
+    is_commutative = True
+
+
+def commuting(s):
+    """`s` with every notation.Scalar(...) made a CommutingScalar (as student formulas have them)."""
+    if s.is_commutative is not False:
+        return s
+    return s.replace(lambda e: type(e) is Scalar, lambda e: CommutingScalar(*e.args))
+
+
 def _scalarize(v):
     """A 1 x 1 matrix product (a quadratic form) becomes a scalar wrapper usable in scalar formulas."""
     if is_matrix(v) and v.shape == (1, 1):
-        return Scalar(v)
+        return CommutingScalar(v)
     return v
 
 
@@ -186,11 +205,11 @@ class Builder:
         if not is_matrix(a) and not is_matrix(b):
             return a * b
         if not is_matrix(a) or not is_matrix(b):
-            return sp.MatMul(a, b)
+            return sp.MatMul(a, commuting(b)) if is_matrix(a) else sp.MatMul(commuting(a), b)
         if a.cols == b.rows:
             return _scalarize(sp.MatMul(a, b))
         if dot and a.shape == b.shape and a.cols == 1:
-            return Scalar(sp.MatMul(_transpose(a), b))
+            return CommutingScalar(sp.MatMul(_transpose(a), b))
         hint = " (did you forget a transpose?)" if a.cols == 1 and b.cols == 1 or a.rows == 1 and b.rows == 1 else ""
         raise self.fail(f"cannot multiply {describe(a)} (`{self.snippet(tree_a)}`) by {describe(b)} "
                         f"(`{self.snippet(tree_b)}`): the inner sizes {a.cols} and {b.rows} differ{hint}")
@@ -469,9 +488,9 @@ class Builder:
         if not is_matrix(v):
             return sp.Abs(v)
         if v.cols == 1:
-            return sp.sqrt(Scalar(sp.MatMul(_transpose(v), v)))
+            return sp.sqrt(CommutingScalar(sp.MatMul(_transpose(v), v)))
         if v.rows == 1:
-            return sp.sqrt(Scalar(sp.MatMul(v, _transpose(v))))
+            return sp.sqrt(CommutingScalar(sp.MatMul(v, _transpose(v))))
         raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")
 
     # -- sums ------------------------------------------------------------------------------------

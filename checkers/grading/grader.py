@@ -74,7 +74,7 @@ def _where(instances: Instances, cx: dict) -> str:
 
 def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
     reference = problem.reference_expr
-    if expr == reference:
+    if expr == problem.reference_as_built or expr == reference:
         return {"status": "identical", "detail": "the same sympy expression as the reference"}
     if budget <= 0.05:
         return {"status": "skipped", "detail": "no time left within the limit"}
@@ -128,7 +128,7 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
                 message += "; sympy confirms it symbolically"
             else:
                 message += "; sympy did not confirm it symbolically, so the verdict rests on the numeric check"
-        elif expr == reference:
+        elif expr == problem.reference_as_built or expr == reference:
             sym = {"status": "identical", "detail": "the same sympy expression as the reference"}
         return GradeResult(problem.id, answer, "correct", message, symbolic=sym, instances=comparison.checked,
                            read_as=read_as)

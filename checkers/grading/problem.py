@@ -20,7 +20,7 @@ import sympy as sp
 import torch
 
 from checkers.errors import InternalError, UsageError
-from checkers.grading.build import SymbolTable, spelling_key
+from checkers.grading.build import SymbolTable, commuting, spelling_key
 from checkers.kinds import Variable
 from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance
 
@@ -96,6 +96,11 @@ class Problem:
     def reference_expr(self) -> sp.Basic:
         """The reference answer: the checked claim's right-hand side, the very object the engine verifies."""
         return self.checked_claim.rhs
+
+    @cached_property
+    def reference_as_built(self) -> sp.Basic:
+        """The reference with 1 x 1 products written as the grammar builds them, to recognise identical answers."""
+        return commuting(self.reference_expr)
 
     @cached_property
     def table(self) -> SymbolTable:

@@ -1,0 +1,166 @@
+r"""Student text is hostile: nothing is executed, limits hold, and every string gets a verdict (fuzzed)."""
+
+import os
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from checkers.grading.grader import grade_in_process
+from checkers.grading.result import VERDICTS
+
+KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
+PROBLEMS = ("gaussian-density", "kl-gaussian")
+
+
+@pytest.fixture(autouse=True)
+def _available():
+    from checkers.grading.catalog import get_problem
+
+    for pid in PROBLEMS:
+        if not get_problem(pid).available():
+            pytest.skip(f"{pid} needs a proof module that is not in this checkout")
+
+
+def injections(sentinel):
+    return [
+        f"__import__('os').system('touch {sentinel}')",
+        f"eval(\"__import__('os').system('touch {sentinel}')\")",
+        f"exec('open(\"{sentinel}\", \"w\")')",
+        f"open('{sentinel}', 'w').write('x')",
+        "__import__('subprocess').run(['ls'])",
+        "().__class__.__bases__[0].__subclasses__()",
+        "lambda: 0",
+        "x.__class__",
+        r"\input{/etc/passwd}",
+        r"\include{/etc/passwd}",
+        r"\def\x{1}\x",
+        r"\newcommand{\x}{x}\x",
+        r"\renewcommand{\det}{\exp}\det\Sigma",
+        f"\\immediate\\write18{{touch {sentinel}}}",
+        r"\csname det\endcsname\Sigma",
+        r"\catcode`\^=11 x^T",
+        "{{7*7}}",
+        "${x}",
+        "import os",
+        "x; import os",
+        "Symbol('x')",
+        "\x00x",
+    ]
+
+
+def test_code_injection_is_refused_without_running_anything(tmp_path, monkeypatch):
+    sentinel = tmp_path / "pwned"
+    grade_in_process("kl-gaussian", KL, symbolic=False)  # warm up every import before the traps are set
+
+    import builtins
+
+    import sympy.parsing.sympy_parser
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"eval/exec called on {args[:1]!r}")
+
+    monkeypatch.setattr(sympy.parsing.sympy_parser, "parse_expr", refuse)
+    monkeypatch.setattr(builtins, "eval", refuse)
+    monkeypatch.setattr(builtins, "exec", refuse)
+    for text in injections(sentinel):
+        result = grade_in_process("kl-gaussian", text, symbolic=False)
+        # Rejected: invalid, or (for `{{7*7}}`, which is also just the number 49) incorrect.
+        assert result.verdict == ("incorrect" if text == "{{7*7}}" else "invalid"), (text, result.message)
+        assert not result.internal_error, (text, result.message)
+    assert not sentinel.exists()
+    # The grader still works with the traps in place: it never needed a string evaluator.
+    assert grade_in_process("kl-gaussian", KL, symbolic=False).verdict == "correct"
+
+
+@pytest.mark.parametrize("text", [
+    "2^{2^{2^{99}}}",
+    "10^{10^{10}}",
+    "9^{9^{9}}",
+    r"d^{99999999}",
+    "(2^{1000})^{1000}",
+    r"\exp(\exp(\exp(\exp(1000))))",
+    r"\sum_{k=1}^{10^{9}} k",
+    r"\sum_{k=1}^{d^{40}} k",
+    r"\frac{1}{2^{-4096}}",
+    "9" * 40,
+    "1." + "0" * 28 + "1",
+    r"\Sigma_0^{99999}",
+    r"\Sigma_0^{64}",
+    "{" * 45 + "d" + "}" * 45,
+    "(" * 300 + "d" + ")" * 300,
+    "d" + "^d" * 300,
+    r"\log" * 300 + " d",
+    "-" * 700 + "d",
+    "d" * 1999,
+    "x" * 5000,
+    "\u202e\u0000\ufeff",
+    "😀 + d",
+])
+def test_explosive_answers_end_within_the_limit(text):
+    start = time.perf_counter()
+    result = grade_in_process("kl-gaussian", text, limit=2.0, symbolic=False)
+    assert time.perf_counter() - start < 3.0
+    assert result.verdict in ("invalid", "incorrect"), result.message
+    assert not result.internal_error, result.message
+
+
+TOKENS = [r"\frac", r"\sqrt", "^", "_", "{", "}", "(", ")", "[", "]", "|", r"\|", r"\left(", r"\right)", r"\det",
+          r"\log", r"\exp", r"\operatorname{tr}", r"\mathrm{tr}", r"\sum", r"\ell", "=", "+", "-", "*", "/", "'",
+          r"\cdot", r"\top", "T", "-1", "1", "2", "0", "d", "n", "x", "b", "A", r"\Sigma", r"\Sigma_0", r"\Sigma_1",
+          r"\mu_0", r"\mu_1", r"\pi", "e", r"\,", " ", r"\{", r"\}", r"\prod", r"\input", "0.5", "99", "inv", "S1"]
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problem=st.sampled_from(PROBLEMS),
+       text=st.one_of(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join),
+                      st.text(max_size=60),
+                      st.text(alphabet="\\{}()[]^_|'+-*/=.,0123456789xdnbAT ", max_size=60)))
+def test_fuzz_every_string_gets_a_verdict_within_the_limit(problem, text):
+    start = time.perf_counter()
+    result = grade_in_process(problem, text, limit=2.0, symbolic=False)
+    assert result.verdict in VERDICTS
+    assert not result.internal_error, (text, result.message)
+    assert time.perf_counter() - start < 3.0
+
+
+def test_isolated_worker_limits_memory_and_time(monkeypatch):
+    """A worker that hangs (ignoring signals), crashes or allocates without bound costs only its own answer."""
+    import signal
+
+    from checkers.grading import isolation
+    from checkers.grading.isolation import GradingPool
+
+    real = isolation.grade_in_process
+
+    def hostile(problem, answer, **kw):
+        if answer == "HANG":
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                pass
+        if answer == "CRASH":
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if answer == "MEMORY":
+            try:
+                bytearray(8 * 2 ** 30)  # 8 GiB: refused by the worker's address-space limit
+            except MemoryError:
+                from checkers.grading.result import invalid
+
+                return invalid(problem, answer, "MemoryError under the worker's limit")
+            raise AssertionError("8 GiB were allocated despite the memory limit")
+        return real(problem, answer, **kw)
+
+    monkeypatch.setattr(isolation, "grade_in_process", hostile)
+    items = [(0, KL), (1, "HANG"), (2, KL.replace("- d", "- 1")), (3, "CRASH"), (4, "MEMORY"), (5, KL)]
+    start = time.perf_counter()
+    with GradingPool("kl-gaussian", workers=2, time_limit=0.5, memory_mb=512) as pool:
+        results = dict(pool.map(items))
+        restarts = pool.restarts
+    assert time.perf_counter() - start < 15
+    assert [results[i]["verdict"] for i in range(6)] == ["correct", "invalid", "incorrect", "invalid", "invalid",
+                                                          "correct"]
+    assert "time limit" in results[1]["message"]
+    assert "crashed" in results[3]["message"] and "signal 11" in results[3]["message"]
+    assert "MemoryError" in results[4]["message"]
+    assert restarts == 2
