@@ -98,9 +98,9 @@ DIMS = {"B": (2, 8), "J": (1, 4)}
 def forward_loops(x: torch.Tensor):
     """The quiz's forward += loops as tensor statements; returns (μ, s, x')."""
     n, batch, features = x.shape
-    mu = torch.zeros(n, features, dtype=x.dtype)
+    mu = torch.zeros(n, features, dtype=x.dtype, device=x.device)
     mu = mu + (x / batch).sum(1)                                     # for b, j: μ[j] += x[b,j]/B
-    s = torch.zeros(n, features, dtype=x.dtype)
+    s = torch.zeros(n, features, dtype=x.dtype, device=x.device)
     s = s + ((x - mu[:, None]) ** 2 / (batch - 1)).sum(1)            # for b, j: s[j] += (x[b,j]−μ[j])²/(B−1)
     xp = torch.zeros_like(x)
     xp = xp + (x - mu[:, None]) / torch.sqrt(s)[:, None]             # for b, j: x'[b,j] += (x[b,j]−μ[j])/√s[j]
@@ -118,8 +118,8 @@ def backward_loops(x: torch.Tensor, g: torch.Tensor, *, variance_divisor: int | 
     centred, root = x - mu[:, None], torch.sqrt(s)[:, None]
     divisor = batch - 1 if variance_divisor is None else variance_divisor
     x_grad = torch.zeros_like(x)
-    mu_grad = torch.zeros(n, features, dtype=x.dtype)
-    s_grad = torch.zeros(n, features, dtype=x.dtype)
+    mu_grad = torch.zeros(n, features, dtype=x.dtype, device=x.device)
+    s_grad = torch.zeros(n, features, dtype=x.dtype, device=x.device)
     x_grad = x_grad + g / root                                                  # 1. x.grad += x'.grad/√s
     mu_grad = mu_grad + line2_sign * (g / root).sum(1)                          # 2. μ.grad −= x'.grad/√s
     s_grad = s_grad - (half * centred * s[:, None] ** s_power * g).sum(1)       # 3. s.grad −= ½(x−μ)s^{−3/2}x'.grad

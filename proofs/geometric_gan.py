@@ -196,9 +196,9 @@ def _mlp_discriminator(sample, points: torch.Tensor) -> torch.Tensor:
     """tanh of a random one-hidden-layer network on (x, x²) features: values in (−1, 1). points: (B, M, n)."""
     gen = sample.generator(offset=3)
     batch, n = points.shape[0], points.shape[-1]
-    w1 = torch.randn(batch, 2 * n, HIDDEN, generator=gen, dtype=torch.float64).to(points.dtype)
-    b1 = torch.randn(batch, 1, HIDDEN, generator=gen, dtype=torch.float64).to(points.dtype)
-    w2 = 2 * torch.randn(batch, HIDDEN, 1, generator=gen, dtype=torch.float64).to(points.dtype) / math.sqrt(HIDDEN)
+    w1 = torch.randn(batch, 2 * n, HIDDEN, generator=gen, dtype=torch.float64).to(points)
+    b1 = torch.randn(batch, 1, HIDDEN, generator=gen, dtype=torch.float64).to(points)
+    w2 = 2 * torch.randn(batch, HIDDEN, 1, generator=gen, dtype=torch.float64).to(points) / math.sqrt(HIDDEN)
     features = torch.cat((points, points ** 2 / 2), dim=-1)
     return torch.tanh(torch.bmm(torch.tanh(torch.bmm(features, w1) + b1), w2)).squeeze(-1)
 
@@ -214,11 +214,11 @@ def _real_and_generated(sample, **wrong):
     """MC_DRAWS samples of p_true = N(b, AAᵀ) (through the Cholesky factor of AAᵀ, not through A) and of G(Z)."""
     gen = sample.generator(offset=4)
     n = sample["b"].shape[-1]
-    covariance = (sample["A"] @ sample["A"].transpose(1, 2)).to(torch.float64)
-    factor = torch.linalg.cholesky(covariance)
+    matrix, shift = sample["A"].to("cpu", torch.float64), sample["b"].to("cpu", torch.float64)
+    factor = torch.linalg.cholesky(matrix @ matrix.transpose(1, 2))  # drawn on the CPU in float64, like the data
     eps = torch.randn(sample.size, MC_DRAWS, n, generator=gen, dtype=torch.float64)
-    x = (sample["b"].to(torch.float64).unsqueeze(1) + torch.bmm(eps, factor.transpose(1, 2))).to(sample.dtype)
-    z = torch.randn(sample.size, MC_DRAWS, n, generator=gen, dtype=torch.float64).to(sample.dtype)
+    x = (shift.unsqueeze(1) + torch.bmm(eps, factor.transpose(1, 2))).to(sample["b"])
+    z = torch.randn(sample.size, MC_DRAWS, n, generator=gen, dtype=torch.float64).to(sample["b"])
     return x, generator(sample, z, **wrong)
 
 
@@ -310,11 +310,11 @@ def location_sides(sample, wrong_scale: float = 2 * math.sqrt(2)):
     """
     th = sample["theta"]
     dtype = th.dtype
-    true = Normal(torch.zeros((), dtype=dtype), torch.ones((), dtype=dtype))
-    generated = TransformedDistribution(true, AffineTransform(loc=th.unsqueeze(-1), scale=torch.ones((), dtype=dtype)))
+    true = Normal(torch.zeros((), dtype=dtype, device=th.device), torch.ones((), dtype=dtype, device=th.device))
+    generated = TransformedDistribution(true, AffineTransform(loc=th.unsqueeze(-1), scale=torch.ones_like(th[0])))
     gen = sample.generator()
-    real = torch.randn(sample.size, LOCATION_DRAWS, generator=gen, dtype=torch.float64).to(dtype)
-    fake = th.unsqueeze(-1) + torch.randn(sample.size, LOCATION_DRAWS, generator=gen, dtype=torch.float64).to(dtype)
+    real = torch.randn(sample.size, LOCATION_DRAWS, generator=gen, dtype=torch.float64).to(th)
+    fake = th.unsqueeze(-1) + torch.randn(sample.size, LOCATION_DRAWS, generator=gen, dtype=torch.float64).to(th)
     overlap = torch.clamp(torch.exp(generated.log_prob(real) - true.log_prob(real)), max=1.0)
     excess = torch.relu(1 - torch.exp(true.log_prob(fake) - generated.log_prob(fake)))
     values = torch.stack((overlap, excess), dim=1)
@@ -325,7 +325,7 @@ def location_sides(sample, wrong_scale: float = 2 * math.sqrt(2)):
 
 def location_on_grid(sample) -> torch.Tensor:
     """(Σ min(p, q) Δx, ½ Σ |p − q| Δx) on a 6001-point grid over [−15, 15] with torch.distributions densities."""
-    grid = torch.linspace(-15, 15, 6001, dtype=sample.dtype)
+    grid = torch.linspace(-15, 15, 6001, dtype=sample.dtype, device=sample.device)
     step = float(grid[1] - grid[0])
     p = torch.exp(Normal(0.0, 1.0).log_prob(grid))
     q = torch.exp(Normal(sample["theta"].unsqueeze(-1), 1.0).log_prob(grid))

@@ -228,7 +228,7 @@ def torch_elbo_entropies(sample) -> torch.Tensor:
     """ln Q(y) − H(Q̃, Q(z|y)) + H(Q̃) with Categorical.entropy() and log_prob-weighted cross-entropy."""
     qy = sample["q"].sum(1)
     posterior = Categorical(probs=sample["q"] / qy.unsqueeze(1))
-    support = torch.arange(sample.dims["n_z"]).expand(sample.size, -1)
+    support = torch.arange(sample.dims["n_z"], device=sample.device).expand(sample.size, -1)
     cross = -(sample["qt"] * posterior.log_prob(support.T).T).sum(1)
     return torch.log(qy) - cross + Categorical(probs=sample["qt"]).entropy()
 
@@ -320,7 +320,7 @@ mi_nonnegative = Claim(
         Mutant("reversed-kl-negative", "−KL(P(x)P(y) ‖ P(x,y)) >= 0",
                numeric=lambda s: (-kl_divergence(Categorical(probs=(_table(s).sum(2, keepdim=True)
                                                                       * _table(s).sum(1, keepdim=True)).flatten(1)),
-                                                  Categorical(probs=s["P"])), torch.zeros(s.size, dtype=s.dtype))),
+                                                  Categorical(probs=s["P"])), torch.zeros(s.size, dtype=s.dtype, device=s.device))),
     ),
     instances=400,
 )

@@ -117,27 +117,27 @@ def graph_depth_kahn(root) -> int:
 
 
 def rnn_cell(sample) -> nn.RNNCell:
-    """A torch.nn.RNNCell with weights drawn from the sample's generator, at the sample's dtype."""
+    """A torch.nn.RNNCell with weights drawn from the sample's generator, at the sample's dtype and device."""
     gen = sample.generator(offset=1)
     cell = nn.RNNCell(INPUT, HIDDEN).to(torch.float64)
     with torch.no_grad():
         for p in cell.parameters():
             p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) / math.sqrt(HIDDEN))
-    return cell.to(sample.dtype)
+    return cell.to(device=sample.device, dtype=sample.dtype)
 
 
 def unrolled(sample) -> torch.Tensor:
     """h_T of h_0 = c(x_0, 0), h_t = c(x_t, h_{t-1}), built step by step (the quiz's procedure)."""
     cell, x = rnn_cell(sample), sample["x"]
     with torch.enable_grad():
-        h = cell(x[:, 0], torch.zeros(sample.size, HIDDEN, dtype=x.dtype))
+        h = cell(x[:, 0], torch.zeros(sample.size, HIDDEN, dtype=x.dtype, device=x.device))
         for t in range(1, x.shape[1]):
             h = cell(x[:, t], h)
     return h
 
 
 def _per_instance(value: int, sample) -> torch.Tensor:
-    return torch.full((sample.size,), float(value), dtype=sample.dtype)
+    return torch.full((sample.size,), float(value), dtype=sample.dtype, device=sample.device)
 
 
 def rnn_depth(sample, formula=lambda T: PER_STEP * T + FIRST, measure=graph_depth):
@@ -177,7 +177,7 @@ rnn_depth_claim = Claim(
 def attention(sample) -> torch.Tensor:
     """softmax(QKᵀ/√s)V over the T + 1 positions of a linear embedding of the sequence."""
     gen = sample.generator(offset=2)
-    weights = [torch.randn(shape, generator=gen, dtype=torch.float64).to(sample.dtype).requires_grad_(True)
+    weights = [torch.randn(shape, generator=gen, dtype=torch.float64).to(sample["x"]).requires_grad_(True)
                for shape in ((INPUT, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, HIDDEN), (HIDDEN, HIDDEN))]
     embed, wq, wk, wv = weights
     with torch.enable_grad():

@@ -218,10 +218,10 @@ def kl_sides(sample, without_minus_one: bool = False, log_std: bool = False):
     """(E_q[log q − log p_Z] by Gauss–Hermite with torch.distributions log-densities, the closed form)."""
     m, s = sample["mu"], sample["sigma"]
     nodes, weights = gauss_hermite(1, nodes=40)
-    eps = nodes[:, 0].to(m.dtype)
+    eps = nodes[:, 0].to(m)
     z = m.unsqueeze(-1) + s.unsqueeze(-1) * eps  # (B, d, N): 1-D quadrature per coordinate
     integrand = Normal(m.unsqueeze(-1), s.unsqueeze(-1)).log_prob(z) - Normal(0.0, 1.0).log_prob(z)
-    quadrature = (integrand * weights.to(m.dtype)).sum(-1).sum(-1)
+    quadrature = (integrand * weights.to(m)).sum(-1).sum(-1)
     log_var = torch.log(s) if log_std else torch.log(s ** 2)
     closed = 0.5 * (m ** 2 + s ** 2 - log_var - (0.0 if without_minus_one else 1.0)).sum(-1)
     return quadrature, closed
@@ -273,7 +273,7 @@ def negative_vlb_quadrature(sample) -> torch.Tensor:
     x, m, s = sample["x"], sample["mu"], sample["sigma"]
     dims = sample.dims
     nodes, weights = gauss_hermite(dims["d"], QUADRATURE_NODES[dims["d"]])
-    nodes, weights = nodes.to(m.dtype), weights.to(m.dtype)
+    nodes, weights = nodes.to(m), weights.to(m)
     z = m.unsqueeze(1) + s.unsqueeze(1) * nodes  # (B, N, d)
     logits = decoder(sample["theta"], z, dims["d"], dims["n"])
     log_lik = Independent(Bernoulli(logits=logits), 1).log_prob(x.unsqueeze(1).expand_as(logits))
@@ -289,7 +289,7 @@ def _estimate(values: torch.Tensor) -> Estimate:
 def objective_sides(sample, **wrong):
     """(Monte Carlo mean of ℓ over 512 reparameterized draws with its standard error, −VLB by quadrature)."""
     eps = torch.randn(sample.size, MC_DRAWS, sample.dims["d"], generator=sample.generator(), dtype=torch.float64)
-    return _estimate(bernoulli_objective(sample, eps.to(sample.dtype), **wrong)), negative_vlb_quadrature(sample)
+    return _estimate(bernoulli_objective(sample, eps.to(sample["mu"]), **wrong)), negative_vlb_quadrature(sample)
 
 
 def torch_monte_carlo_negative_vlb(sample) -> Estimate:
@@ -297,7 +297,7 @@ def torch_monte_carlo_negative_vlb(sample) -> Estimate:
     x, m, s = sample["x"], sample["mu"], sample["sigma"]
     q = Independent(Normal(m, s), 1)
     u = torch.rand(sample.size, MC_DRAWS, sample.dims["d"], generator=sample.generator(offset=7), dtype=torch.float64)
-    z = Normal(m.unsqueeze(1), s.unsqueeze(1)).icdf(u.clamp(1e-12, 1 - 1e-12).to(m.dtype))  # (B, M, d)
+    z = Normal(m.unsqueeze(1), s.unsqueeze(1)).icdf(u.clamp(1e-12, 1 - 1e-12).to(m))  # (B, M, d)
     logits = decoder(sample["theta"], z, sample.dims["d"], sample.dims["n"])
     log_lik = Independent(Bernoulli(logits=logits), 1).log_prob(x.unsqueeze(1).expand_as(logits))
     log_prior = Independent(Normal(torch.zeros_like(z), torch.ones_like(z)), 1).log_prob(z)
@@ -340,7 +340,7 @@ objective_is_unbiased = Claim(
 def reconstruction_sides(sample, *, complement: bool = True):
     """(−Σ [x log f + (1−x) log(1−f)] at z = μ + σ⊙ε by the formula, F.binary_cross_entropy_with_logits)."""
     eps = torch.randn(sample.size, 1, sample.dims["d"], generator=sample.generator(), dtype=torch.float64)
-    z = sample["mu"].unsqueeze(1) + sample["sigma"].unsqueeze(1) * eps.to(sample.dtype)
+    z = sample["mu"].unsqueeze(1) + sample["sigma"].unsqueeze(1) * eps.to(sample["mu"])
     logits = decoder(sample["theta"], z, sample.dims["d"], sample.dims["n"])[:, 0]
     x = sample["x"]
     f = torch.sigmoid(logits)
@@ -350,7 +350,7 @@ def reconstruction_sides(sample, *, complement: bool = True):
 
 def bernoulli_log_prob_reference(sample) -> torch.Tensor:
     eps = torch.randn(sample.size, 1, sample.dims["d"], generator=sample.generator(), dtype=torch.float64)
-    z = sample["mu"].unsqueeze(1) + sample["sigma"].unsqueeze(1) * eps.to(sample.dtype)
+    z = sample["mu"].unsqueeze(1) + sample["sigma"].unsqueeze(1) * eps.to(sample["mu"])
     logits = decoder(sample["theta"], z, sample.dims["d"], sample.dims["n"])[:, 0]
     return -Independent(Bernoulli(logits=logits), 1).log_prob(sample["x"])
 

@@ -98,10 +98,10 @@ def scaled_kl_sides(sample, forget_log: bool = False):
     """(E_q[log q − log p_Z] per coordinate by Gauss–Hermite with torch.distributions, the closed form)."""
     m, var, scale = sample["mu"], sample["v"], sample["lam"].unsqueeze(-1)
     nodes, weights = gauss_hermite(1, nodes=40)
-    z = m.unsqueeze(-1) + var.sqrt().unsqueeze(-1) * nodes[:, 0].to(m.dtype)
+    z = m.unsqueeze(-1) + var.sqrt().unsqueeze(-1) * nodes[:, 0].to(m)
     integrand = (Normal(m.unsqueeze(-1), var.sqrt().unsqueeze(-1)).log_prob(z)
                  - Normal(0.0, scale.unsqueeze(-1)).log_prob(z))
-    quadrature = (integrand * weights.to(m.dtype)).sum(-1).sum(-1)
+    quadrature = (integrand * weights.to(m)).sum(-1).sum(-1)
     log_term = 0.0 if forget_log else torch.log(var / scale ** 2)
     closed = 0.5 * ((var + m ** 2) / scale ** 2 - 1 - log_term).sum(-1)
     return quadrature, closed
@@ -196,7 +196,7 @@ def vlb(sample, scale, mean, var, decoder_input_scale, eps) -> torch.Tensor:
 
 def shared_noise(sample) -> torch.Tensor:
     eps = torch.randn(sample.size, DRAWS, sample.dims["d"], generator=sample.generator(), dtype=torch.float64)
-    return eps.to(sample.dtype)
+    return eps.to(sample["mu"])  # the sample's dtype and device
 
 
 def invariance_sides(sample, var_power: int = 2, rescale_decoder: bool = True, rescale_mean: bool = True):
