@@ -23,8 +23,19 @@ test-fast: $(STAMP)
 verify: $(STAMP)
 	$(BIN)/proofcheck verify
 
-reports: $(STAMP)
-	$(BIN)/proofcheck verify
+reports: $(STAMP) latex-tools
+	$(BIN)/proofcheck report
+
+# LaTeX for the PDF reports: installed with apt-get when missing and we are root on Debian/Ubuntu.
+TEX_PACKAGES := texlive-latex-recommended latexmk lmodern
+.PHONY: latex-tools
+latex-tools:
+	@command -v latexmk >/dev/null 2>&1 && command -v pdflatex >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(TEX_PACKAGES); \
+	else \
+		echo "make reports needs LaTeX: install $(TEX_PACKAGES) (e.g. sudo apt-get install --no-install-recommends $(TEX_PACKAGES))" >&2; exit 1; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/verify_bench.py

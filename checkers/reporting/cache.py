@@ -1,8 +1,9 @@
 """A per-derivation cache of verification results, keyed by everything a result depends on.
 
 A derivation's key hashes its own proof module and the `proofs` modules it imports (transitively,
-read from `import` lines), every file of the engine under `checkers/` (the reporting package
-excepted: it only renders results and cannot change them), the versions of Python, torch, sympy,
+read from `import` lines), every file of the engine under `checkers/` (the reporting and grading
+packages excepted: they consume results and verify() never imports them; a proof that imports one
+has it hashed with its own sources), the versions of Python, torch, sympy,
 hypothesis and numpy, the seed, the devices and the instance count. Identical inputs give the
 identical result (every random draw is seeded), so a hit reuses it honestly; the reports say so and
 show when the reused check ran. Editing one proof re-checks only the derivations that depend on it.
@@ -59,15 +60,22 @@ def _files(root: Path, exclude: Path | None = None) -> Iterable[Path]:
 def _hash_files(paths: Iterable[Path], base: Path) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(str(path.relative_to(base)).encode() + b"\0")
+        digest.update(str(path.relative_to(base) if base in path.parents else path.name).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
+# Subcommand packages that consume results and that verify() never imports: a change there cannot change
+# a result, unless a proof module imports them (then they count as that proof's sources).
+CONSUMERS = ("reporting", "grading")
+
+
 def engine_digest() -> str:
-    """sha256 over the paths and contents of the checking machinery (checkers/ less checkers/reporting/)."""
+    """sha256 over the paths and contents of the checking machinery: checkers/ less its consumer subpackages."""
     root = Path(checkers.__file__).parent
-    return _hash_files(_files(root, root / "reporting"), root.parent)
+    excluded = [root / name for name in CONSUMERS]
+    files = [p for p in _files(root) if not any(e in p.parents for e in excluded)]
+    return _hash_files(files, root.parent)
 
 
 def _defining_module(derivation: Derivation) -> str | None:
@@ -95,7 +103,12 @@ def proof_files(derivation: Derivation) -> list[Path] | None:
                 todo.append(match.group(1) or match.group(2))
             else:
                 todo.extend(n.strip().split()[0] for n in match.group(3).split(",") if n.strip())
-    return sorted([root / f"{name}.py" for name in seen] + [root / "__init__.py"])
+    files = sorted([root / f"{name}.py" for name in seen] + [root / "__init__.py"])
+    checkers_root = Path(checkers.__file__).parent
+    for name in CONSUMERS:
+        if any(f"checkers.{name}" in path.read_text(encoding="utf-8", errors="replace") for path in files):
+            files += list(_files(checkers_root / name))
+    return files
 
 
 @cache
