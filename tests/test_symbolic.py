@@ -58,3 +58,18 @@ def test_time_limit_turns_into_failed_not_proved():
 def test_not_attempted_keeps_the_reason():
     result = not_attempted("integral over R^n").prove(None, None)
     assert result.status == "not attempted" and result.detail == "integral over R^n" and result.ok
+
+
+def test_nested_time_limits_keep_the_outer_one_armed():
+    import time
+
+    import pytest
+
+    from checkers.errors import SymbolicTimeout
+    from checkers.limits import time_limit
+
+    with pytest.raises(SymbolicTimeout, match="outer"):
+        with time_limit(0.3, "outer"):
+            with time_limit(5, "inner"):
+                pass
+            time.sleep(1)  # the outer limit must still fire after the inner block ended
