@@ -1,6 +1,7 @@
 """proofcheck's public API: the data model a proof module uses, and the entry points to check and grade."""
 
 from checkers.errors import ProofcheckError, StudentInputError, UsageError
+from checkers.grading import grade
 from checkers.kinds import (SPD, DensityOnGrid, Invertible, Matrix, Positive, ProbabilityVector, Real, Variable,
                             Vector, density_grid)
 from checkers.model import Claim, Derivation, Estimate, Figure, Mutant, Reference, Sample, Step
@@ -11,6 +12,6 @@ from checkers.verify import verify
 __all__ = [
     "SPD", "Claim", "DensityOnGrid", "Derivation", "Estimate", "Figure", "Invertible", "Matrix", "Mutant", "Positive",
     "ProbabilityVector", "ProofcheckError", "Real", "Reference", "Sample", "Step", "StudentInputError", "Tolerance",
-    "UsageError", "Variable", "Vector", "density_grid", "explicit_entries", "facts", "for_dimensions", "identity",
-    "not_attempted", "verify",
+    "UsageError", "Variable", "Vector", "density_grid", "explicit_entries", "facts", "for_dimensions", "grade",
+    "identity", "not_attempted", "verify",
 ]

@@ -1,0 +1,81 @@
+r"""check-steps: a student's align* derivation checked line by line, then its last line against the reference."""
+
+import json
+
+import pytest
+
+from checkers.cli import main
+from checkers.grading import check_steps
+from checkers.grading.steps import split_derivation
+
+GOOD = r"""
+\begin{align*}
+D_{\mathrm{KL}}(p_0 \| p_1)
+  &= \frac12 \log\frac{\det\Sigma_1}{\det\Sigma_0} - \frac12\operatorname{tr}(\Sigma_0^{-1}\Sigma_0)
+     + \frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_0-\mu_1)^\top\Sigma_1^{-1}(\mu_0-\mu_1)\right) \\
+  &= \frac12 \log\frac{\det\Sigma_1}{\det\Sigma_0} - \frac{d}{2}
+     + \frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0)\right)
+     \quad \text{(since $\Sigma_0^{-1}\Sigma_0 = I_d$)} \label{eq:kl} \\
+  &= \frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d
+     + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)
+\end{align*}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _available():
+    from checkers.grading.catalog import get_problem
+
+    if not get_problem("kl-gaussian").available():
+        pytest.skip("kl-gaussian needs proofs.kl_gaussian")
+
+
+def test_split_lines_drops_remarks_and_left_hand_sides():
+    lines = split_derivation(GOOD)
+    assert len(lines) == 3
+    assert not any("D_" in line or "label" in line or "since" in line for line in lines)
+    assert split_derivation(r"a &= b \\ &= c \\ &\quad + d \\ &= e") == ["b", "c \\quad + d", "e"] or \
+        split_derivation(r"a &= b \\ &= c \\ &\quad + d \\ &= e")[1].replace("\\quad", "").split() == ["c", "+", "d"]
+
+
+def test_a_correct_derivation():
+    doc = check_steps("kl-gaussian", GOOD, isolate=False)
+    assert [s["line"] for s in doc["steps"]] == [2, 3]
+    assert all(s["valid"] for s in doc["steps"]) and doc["first_invalid"] is None
+    assert doc["final"]["verdict"] == "correct" and doc["verdict"] == "correct"
+
+
+def test_first_invalid_line_is_found():
+    bad = GOOD.replace(r"- \frac{d}{2}", r"- \frac{1}{2}")  # tr(I_d) taken as 1 on line 2
+    doc = check_steps("kl-gaussian", bad, isolate=False)
+    assert [s["valid"] for s in doc["steps"]] == [False, False]
+    assert doc["first_invalid"] == 2
+    assert doc["steps"][0]["counterexample"]["instance"]["d"] == 2
+    assert doc["final"]["verdict"] == "correct"  # the last line is right, the reasoning to it is not
+
+
+def test_unreadable_line_is_invalid():
+    bad = GOOD.replace(r"- \frac{d}{2}", r"- \frac{d}{2} + \Sigma_7")
+    doc = check_steps("kl-gaussian", bad, isolate=False)
+    assert doc["first_invalid"] == 2 and "unknown symbol \\Sigma_7" in doc["steps"][0]["message"]
+    assert doc["steps"][1]["valid"] is True  # line 3 is compared with line 1, the last readable one
+
+
+def test_wrong_final_line():
+    text = GOOD.replace(r"\log\frac{\det\Sigma_1}{\det\Sigma_0}\right)", r"\log\frac{\det\Sigma_0}{\det\Sigma_1}\right)")
+    doc = check_steps("kl-gaussian", text)  # isolated worker
+    assert doc["first_invalid"] == 3 and doc["verdict"] == "incorrect"
+    assert doc["final"]["feedback"][0]["id"] == "det-ratio-inverted"
+
+
+def test_cli_json_and_exit_codes(tmp_path, capsys):
+    good = tmp_path / "good.tex"
+    good.write_text(GOOD)
+    assert main(["check-steps", "kl-gaussian", str(good), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["first_invalid"] is None and all({"line", "valid"} <= set(s) for s in doc["steps"])
+    bad = tmp_path / "bad.tex"
+    bad.write_text(GOOD.replace(r"- \frac{d}{2}", r"- \frac{1}{2}"))
+    assert main(["check-steps", "kl-gaussian", str(bad), "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["first_invalid"] == 2
+    assert main(["check-steps", "kl-gaussian", str(tmp_path / "missing.tex")]) == 2
