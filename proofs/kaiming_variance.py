@@ -34,13 +34,17 @@ $v_\ell = \operatorname{Var}(y_\ell)_i$ is the variance of any entry of layer $\
 * `closed-form` is proved for general $L$ by induction: both sides satisfy $v_1 = \tfrac13 + \tfrac1{3n_0}$
   and $v_{L+1} = v_L/3 + 1/(3 n_L)$ (sympy checks the base case and the step after splitting off one
   term of the sum), so they are equal.
-* Monte Carlo: `init-*` use one freshly constructed `nn.Linear(fan_in, fan_out)` per instance (the
-  module is what is under test). `layer-variance` and `network-moments` draw R re-initialisations of
-  an instance's layer as the row blocks of one real `nn.Linear(n_{ℓ-1}, R·rows)`: its init depends on
-  the shape only through fan_in (read from the source above; checked on exact shapes by `init-*`).
-  Widths differ between instances; layers are zero-padded to a common width, so one batched matmul
-  runs all instances and re-initialisations. Estimates are checked within 5 standard errors (the
-  standard error of a variance estimate from the fourth central moment).
+* Monte Carlo: `init-*` use one freshly constructed `nn.Linear(fan_in, fan_out)` per instance, with
+  torch's default dtype and init (constructing the module is what is under test). `layer-variance` and
+  `network-moments` draw R re-initialisations of a layer for all instances that share its shape
+  $(n_{\ell-1}, n_\ell)$ as the row blocks of one real `nn.Linear(n_{ℓ-1}, count·R·n_ℓ)`: rows of the
+  default init are iid with a law that depends on fan_in only (read from the source above; checked on
+  exact shapes by `init-*`). Activations are zero-padded to the largest width, so each layer is one
+  batched matmul per distinct shape, never a loop over instances. Inputs are uniform on
+  $[-\sqrt3, \sqrt3]$ (mean 0, variance 1). Estimates are checked within 5 standard errors (the
+  standard error of a variance estimate from the fourth central moment); draws are seeded from the
+  batch seed (torch's global generator, forked and restored), and a batch's draws are computed once
+  and reused by the oracle and the mutants.
 
 # References
 
