@@ -337,7 +337,7 @@ def draw_overlap(ax) -> None:
     ax.plot(x[keep], pv[keep], label="p")
     ax.plot(x[keep], qv[keep], label="q")
     ax.fill_between(x[keep], 0, overlap[keep], alpha=0.3, label=r"$\min(p, q)$")
-    ax.set_title(rf"$\frac12\int|p-q| = {tv_abs:.4f}$, $1 - \int\min(p,q) = {tv_min:.4f}$")
+    ax.set_title(rf"$\frac{{1}}{{2}}\int|p-q| = {tv_abs:.4f}$, $1 - \int\min(p,q) = {tv_min:.4f}$")
     ax.set_xlabel("x")
     ax.legend()
 

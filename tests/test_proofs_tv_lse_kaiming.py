@@ -180,5 +180,6 @@ def test_figures_draw():
         for figure in derivation.figures:
             fig, ax = plt.subplots()
             figure.draw(ax)
+            fig.canvas.draw()  # renders every label (mathtext errors surface here)
             assert ax.lines or ax.collections, figure.id
             plt.close(fig)
