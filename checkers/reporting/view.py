@@ -178,8 +178,12 @@ def _dims(claim: Claim) -> str:
 
 
 def _doc(fn) -> str:
+    """The first paragraph of a numeric function's docstring; its name when undocumented, nothing for a lambda."""
     doc = (getattr(fn, "__doc__", None) or "").strip()
-    return " ".join(doc.split("\n\n")[0].split()) if doc else getattr(fn, "__name__", "a numeric function")
+    if doc:
+        return " ".join(doc.split("\n\n")[0].split())
+    name = getattr(fn, "__name__", "")
+    return "" if name in ("", "<lambda>") else name
 
 
 def claim_view(claim: Claim, result: ClaimResult) -> ClaimView:
