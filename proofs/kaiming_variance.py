@@ -66,7 +66,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 import torch
 
-from checkers import Claim, Derivation, Estimate, Figure, Mutant, Reference, Tolerance, Variable
+from checkers import Claim, Derivation, Estimate, Figure, Mutant, Reference, Tolerance, Variable, not_attempted
 from checkers.kinds import Kind, Positive, Real
 from checkers.symbolic import Strategy, SymbolicResult
 from proofs.tv_min import sympy_errors_fail
@@ -704,6 +704,8 @@ network_moments_claim = Claim(
     variables=(Variable("n", Widths("L", 1, 6), r"n_{\ell}"),),
     dims={"L": (1, 5)},
     assumptions=("PyTorch's default nn.Linear init", "x_i iid, mean 0, variance 1"),
+    symbolic=not_attempted("an empirical check on real networks: its mathematics is layer-variance (each layer, "
+                           "proved) composed by closed-form (proved by induction)"),
     numeric=network_moments,
     mutants=(
         Mutant("exponent-off-by-one", "3^{-L} + Σ 1/(3^{L-ℓ} n_{ℓ-1})", numeric=_wrong_target(
