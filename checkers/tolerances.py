@@ -53,6 +53,9 @@ class Discrepancy:
     excess: torch.Tensor  # worst (|a - e| - allowed) per instance; > 0 means out of tolerance
 
 
+_TINY = torch.finfo(torch.float64).tiny
+
+
 def unit_roundoff(dtype: torch.dtype) -> float:
     """u = eps / 2: the largest relative error of one correctly rounded operation in `dtype`."""
     return torch.finfo(dtype).eps / 2
@@ -67,6 +70,7 @@ def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance,
     """Per-instance errors of `actual` vs `expected`; NaN or inf where `expected` is finite counts as failure.
 
     `extra` (one value per instance) widens the allowance, e.g. by a first-order rounding-error bound.
+    Relative errors are taken against max(|expected|, atol), so an expected 0 gives a finite figure.
     """
     actual = actual.to(torch.float64)
     expected = expected.to(device=actual.device, dtype=torch.float64)
@@ -76,7 +80,7 @@ def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance,
     diff = torch.where(both_inf, torch.zeros_like(diff), diff)
     diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
     allowed = tol.atol + tol.rtol * expected.abs() + _extra(extra, diff)
-    rel = diff / expected.abs().clamp_min(torch.finfo(torch.float64).tiny)
+    rel = diff / torch.maximum(expected.abs(), torch.full_like(expected, max(tol.atol, _TINY)))
     flat = diff.shape[0], -1
     return Discrepancy(
         abs_error=diff.reshape(flat).amax(dim=1),
@@ -94,7 +98,7 @@ def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance,
     over = (smaller - larger).clamp_min(0.0)
     over = torch.where(torch.isnan(over), torch.full_like(over, float("inf")), over)
     allowed = tol.atol + tol.rtol * larger.abs() + _extra(extra, over)
-    rel = over / larger.abs().clamp_min(torch.finfo(torch.float64).tiny)
+    rel = over / torch.maximum(larger.abs(), torch.full_like(larger, max(tol.atol, _TINY)))
     flat = over.shape[0], -1
     return Discrepancy(
         abs_error=over.reshape(flat).amax(dim=1),

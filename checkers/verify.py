@@ -100,7 +100,10 @@ def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float
 
 def _value_at(value: Value, index: int) -> object:
     if isinstance(value, Estimate):
-        return {"mean": float(value.mean.reshape(-1)[index]), "stderr": float(value.stderr.reshape(-1)[index])}
+        rows = value.mean.shape[0] if value.mean.dim() else 1
+        mean, stderr = (t.detach().reshape(rows, -1)[index].to("cpu", torch.float64) for t in (value.mean, value.stderr))
+        return {"mean": mean.tolist() if mean.numel() > 1 else float(mean.reshape(())),
+                "stderr": stderr.tolist() if stderr.numel() > 1 else float(stderr.reshape(()))}
     row = value.detach().reshape(value.shape[0], -1)[index].to("cpu", torch.float64) if value.dim() else value
     return row.tolist() if row.numel() > 1 else float(row.reshape(()))
 
