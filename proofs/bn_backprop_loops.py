@@ -337,10 +337,11 @@ DERIVATIONS = (
         id="bn-backprop-loops",
         title="Backpropagation loops for batch normalization",
         source="quiz1-2020 P3",
-        statement=r"With $\mu[j] \mathrel{+}= x[b,j]/B$, $s[j] \mathrel{+}= (x[b,j]-\mu[j])^2/(B-1)$ and "
-                  r"$x'[b,j] \mathrel{+}= (x[b,j]-\mu[j])/\sqrt{s[j]}$ (all initialised to zero), give the "
-                  r"backpropagation $\mathrel{+}=$ (or $\mathrel{-}=$) loops computing x.grad, μ.grad and s.grad "
-                  r"from x'.grad, in the order they are executed.",
+        statement=r"The forward pass accumulates, over the minibatch $b = 1, \dots, B$ and features $j$ (all "
+                  r"accumulators start at zero): $\mu[j] \leftarrow \mu[j] + x[b,j]/B$, then "
+                  r"$s[j] \leftarrow s[j] + (x[b,j]-\mu[j])^2/(B-1)$, then "
+                  r"$x'[b,j] \leftarrow (x[b,j]-\mu[j])/\sqrt{s[j]}$. Give the backpropagation loops (accumulating "
+                  r"statements) computing x.grad, μ.grad and s.grad from x'.grad, in the order they are executed.",
         claims=(forward_claim, s_grad_claim, mu_grad_claim, x_grad_claim, line_5_claim),
     ),
 )
