@@ -357,6 +357,7 @@ linear_layer_counts = Claim(
 
 def _per_layer(grouped: bool, **formula_options):
     def sides(sample):
+        """(per-layer multiplications then additions from the formulas, the same from FlopCounterMode)."""
         mults, adds = closed_form_counts(grouped, **formula_options)
         torch_mults, torch_adds = alexnet_torch_counts(grouped)
         return _rows(mults + adds, sample), _rows(torch_mults + torch_adds, sample)
@@ -403,6 +404,7 @@ def _totals(grouped: bool = True, parameters=closed_form_parameters):
                 conv_ops / (conv_ops + linear_ops), sum(params[CONV_LAYERS:]) / sum(params)]
 
     def sides(sample):
+        """(conv and linear totals and shares from the formulas, the same from the torch module)."""
         ours = totals(*closed_form_counts(grouped), parameters(grouped))
         module = alexnet_module(grouped)
         layers = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

@@ -488,6 +488,7 @@ def _at(module: nn.Module, sample) -> nn.Module:
 
 def _network_sides(formulas: tuple[Fold, Fold] = folding(), batch_statistics: bool = False):
     def sides(sample):
+        """(smallNetTrain in eval mode, smallNetTest with the folded layers) on the images x."""
         net = trained_small_net(sample.seed)
         stats = train_mode_statistics(net, sample["x"]) if batch_statistics else None
         test = folded_small_net(net, formulas, stats)

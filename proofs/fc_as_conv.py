@@ -219,6 +219,7 @@ class LinearLayer(Kind):
 
 def _linear_and_conv(reshape):
     def sides(sample):
+        """(Linear on flatten(x), Conv2d with the reshaped weight on x), one group per instance."""
         packed = sample["layer"]
         c, k, o = sample.dims["c"], sample.dims["k"], sample.dims["o"]
         weight, x = packed[:, :o], packed[:, o]
@@ -251,6 +252,7 @@ linear_is_conv = Claim(
 
 def _equal_on_32(reshape=None):
     def sides(sample):
+        """(Net1(x), Net2(x) with Net1's weights copied) on 32 x 32 images."""
         net1 = random_net1(sample.seed)
         x = sample["x"]
         return run(net1, x), run(net2_from(net1, reshape), x).reshape(x.shape[0], CLASSES)
@@ -259,6 +261,7 @@ def _equal_on_32(reshape=None):
 
 def _sliding_sides(reshape=None, shift: int = 0):
     def sides(sample):
+        """(Net2(X), Net1 on every 32 x 32 window of X arranged as a map)."""
         net1 = random_net1(sample.seed)
         x = sample["x"]
         windows = net1_on_patches(net1, x.roll(-shift, dims=-1) if shift else x)

@@ -236,6 +236,7 @@ layernorm_matches_torch = Claim(
 def _one_at_a_time(norm):
     """The same normalization applied to each sample alone (a batch of one), stacked back."""
     def sides(sample):
+        """(the normalization of the whole batch, of each sample alone)."""
         x = sample["X"]
         whole = norm(sample, x)
         alone = torch.stack([norm(sample, x[:, n:n + 1]).squeeze(1) for n in range(x.shape[1])], dim=1)
@@ -268,6 +269,7 @@ per_sample_statistics = Claim(
 def _train_and_eval(make_module):
     """The module's output in train mode and in eval mode, after two forward passes on other batches."""
     def sides(sample):
+        """(the output in train mode, in eval mode) after passes on other batches."""
         x = sample["X"]
         module = make_module(sample)
         with torch.no_grad():

@@ -172,6 +172,7 @@ def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def _resnext_to_resnet(relu_per_branch: bool = False, shift: int = 0):
     def sides(sample):
+        """(the ResNeXt block, the ResNet block with the stacked weights) on x."""
         block = left = random_resnext(sample.seed)
         if relu_per_branch:  # the same weights in the exam's literal code
             left = TwoResNeXt(relu_per_branch=True).to(torch.float64)
@@ -182,6 +183,7 @@ def _resnext_to_resnet(relu_per_branch: bool = False, shift: int = 0):
 
 def _resnet_to_resnext(relu_per_branch: bool = False, split1=contiguous, split2=contiguous):
     def sides(sample):
+        """(the ResNet block, the ResNeXt block with the split weights) on x."""
         net = random_resnet(sample.seed)
         return run(net, sample["x"]), run(resnext_from_resnet(net, relu_per_branch, split1, split2), sample["x"])
     return sides
@@ -285,6 +287,7 @@ class HiddenMaps(Kind):
 
 def _grouped_sides(offset: int = 0):
     def sides(sample):
+        """(grouped conv, grouped conv with the blocks read back; dense conv with the block-diagonal weight)."""
         x = sample["x"]
         gen = sample.generator()
         grouped = (torch.randn(HIDDEN, WIDTH, 3, 3, generator=gen, dtype=torch.float64) / 6).to(x)
