@@ -71,7 +71,7 @@ import torch
 
 from checkers import (Claim, Derivation, Estimate, Matrix, Mutant, Positive, ProbabilityVector, Real, Reference, Step,
                       Tolerance, Variable, Vector, facts, identity)
-from proofs.kl_nonnegative import normalised_linearity, proved
+from checkers.strategies import normalised_linearity, proved
 
 # --- the general statement, with undefined functions -------------------------------------------------------------
 

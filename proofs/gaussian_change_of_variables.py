@@ -34,7 +34,7 @@ import torch
 import sympy as sp
 
 from checkers import Claim, Derivation, Invertible, Mutant, Reference, Step, Variable, Vector
-from checkers import explicit_entries, for_dimensions, identity
+from checkers import identity
 from checkers.notation import Scalar, quadratic_form
 
 n = sp.Symbol("n", integer=True, positive=True)
@@ -46,7 +46,6 @@ half = sp.Rational(1, 2)
 
 VARIABLES = (Variable("A", Invertible("n")), Variable("b", Vector("n")), Variable("x", Vector("n")))
 DIMS = {"n": (1, 5)}
-EXPLICIT = explicit_entries(A, b, x)
 
 
 def gaussian_density(mean: sp.MatrixExpr, cov: sp.MatrixExpr) -> sp.Expr:

@@ -52,8 +52,8 @@ from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant
                       Variable, density_grid)
 from checkers.kinds import Kind
 from checkers.symbolic import Strategy, SymbolicResult
-from proofs.tv_min import (GRID_POINTS, CaseSplit, GridSpacing, Lemma, Termwise, _is_nonnegative, _linear,
-                           sympy_errors_fail)
+from checkers.strategies import CaseSplit, Lemma, Termwise, distribute_sums, is_nonnegative
+from proofs.tv_min import GRID_POINTS, GridSpacing
 
 a, b = sp.symbols("a b", nonnegative=True)
 y = sp.Symbol("y", real=True)
@@ -117,11 +117,10 @@ class TermwiseNonnegative(Strategy):
     generic: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
     cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
 
-    @sympy_errors_fail
     def _attempt(self, lhs, rhs, relation):
         if relation not in ("<=", ">="):
             return SymbolicResult("not attempted", detail="proves inequalities between sums")
-        diff = _linear(lhs - rhs if relation == ">=" else rhs - lhs)
+        diff = distribute_sums(lhs - rhs if relation == ">=" else rhs - lhs)
         terms = sp.Add.make_args(diff)
         limits = {term.atoms(sp.Sum).pop().args[1:] for term in terms if term.has(sp.Sum)}
         if len(limits) != 1 or any(len(term.atoms(sp.Sum)) != 1 for term in terms):
@@ -134,7 +133,7 @@ class TermwiseNonnegative(Strategy):
             summand += (term / inner) * inner.args[0]
         generic = sp.expand(summand).xreplace(dict(self.generic))
         for description, subs in self.cases:
-            if not _is_nonnegative(generic.xreplace(dict(subs))):
+            if not is_nonnegative(generic.xreplace(dict(subs))):
                 return SymbolicResult("failed", detail=f"term {generic} not shown ≥ 0 in case {description}")
         return SymbolicResult("proved", "general m (any grid)",
                               f"every term {generic} ≥ 0: case split " + "; ".join(d for d, _ in self.cases))

@@ -57,7 +57,8 @@ from checkers import Claim, Derivation, Estimate, Mutant, ProbabilityVector, Ref
 from checkers import density_grid, for_dimensions
 from checkers.kinds import Kind
 from proofs.kl_gaussian import KL_CLOSED_FORM, Sigma0, Sigma1, d, mu0, mu1
-from proofs.kl_nonnegative import FlooredDensityOnGrid, normalised_linearity
+from checkers.strategies import normalised_linearity
+from proofs.kl_nonnegative import FlooredDensityOnGrid
 
 # --- probability vectors ------------------------------------------------------------------------------------------
 

@@ -44,74 +44,14 @@ families $p_i$, $i = 0, \dots, n-1$, and densities as undefined positive functio
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 import torch
 
 from checkers import (Claim, DensityOnGrid, Derivation, Mutant, Positive, ProbabilityVector, Reference, Step,
                       Variable, density_grid, facts)
-from checkers.symbolic import Strategy, SymbolicResult
-
-# --- a symbolic strategy for sums and integrals of normalised quantities ------------------------------------------
-
-
-def _linear(e: sp.Basic, normalised: Mapping[sp.Basic, sp.Basic]) -> sp.Basic:
-    """`e` with every Sum/Integral distributed over +, index-free factors pulled out, normalised pieces replaced."""
-    if isinstance(e, (sp.Sum, sp.Integral)):
-        first, rest = e.limits[:1], e.limits[1:]
-        var = first[0][0]
-        out = sp.S.Zero
-        for term in sp.Add.make_args(sp.expand(_linear(e.function, normalised))):
-            factors = sp.Mul.make_args(term)
-            inner = type(e)(sp.Mul(*[f for f in factors if f.has(var)]), *first)
-            out += sp.Mul(*[f for f in factors if not f.has(var)]) * normalised.get(inner, inner)
-        return _linear(type(e)(out, *rest), normalised) if rest else out
-    if e.args:
-        return e.func(*[_linear(a, normalised) for a in e.args])
-    return e
-
-
-@dataclass(frozen=True)
-class NormalisedLinearity(Strategy):
-    """Prove lhs = rhs for sums/integrals of probability vectors or densities, for general length.
-
-    Rewrites (all exact): log of a product of positive factors -> sum of logs; a sum or integral of a
-    sum -> the sum of the sums; factors free of the summation variable move outside; each entry of
-    `normalised` (e.g. Sum(p[i], (i, 0, n-1)) -> 1) is substituted. Proved when lhs - rhs expands to 0.
-    """
-
-    normalised: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
-    description: str = ""
-
-    def _attempt(self, lhs, rhs, relation):
-        if relation != "=":
-            return SymbolicResult("not attempted", detail=f"NormalisedLinearity proves equalities, not {relation!r}")
-        return self.check(lhs, rhs)
-
-    def check(self, lhs, rhs) -> SymbolicResult:
-        """The proof itself, without a time limit of its own (for use inside another strategy's limit)."""
-        diff = sp.expand(_linear(sp.expand_log(lhs - rhs), self.normalised))
-        if diff == 0:
-            return SymbolicResult("proved", "general", self.description or "linearity and normalisation")
-        return SymbolicResult("failed", detail=f"after linearity and normalisation sympy left {diff}")
-
-
-def normalised_linearity(normalised: Mapping[sp.Basic, sp.Basic], description: str = "",
-                         time_limit: float = 10.0) -> NormalisedLinearity:
-    """Strategy: linearity of sums/integrals plus the normalisations given (sum p = 1, integral f = 1, ...)."""
-    return NormalisedLinearity(time_limit=time_limit, normalised=dict(normalised), description=description)
-
-
-def proved(strategy: NormalisedLinearity, lhs: sp.Basic, rhs: sp.Basic) -> sp.Basic:
-    """For facts(): true when `strategy` proves lhs = rhs, else the symbolic result's detail as an unproved fact.
-
-    Runs the proof under the enclosing facts' time limit (time limits do not nest).
-    """
-    result = strategy.check(lhs, rhs)
-    return sp.true if result.status == "proved" else sp.Symbol(f"unproved: {result.detail}")
-
+from checkers.strategies import normalised_linearity, proved
 
 SPLIT_LOGS = normalised_linearity({}, "log of a quotient of positive quantities splits; linearity")
 

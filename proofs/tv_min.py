@@ -36,9 +36,7 @@ $D_{\mathrm{TV}}(p, q) = \tfrac12\int|p - q|$ as the exam defines it; $\int\min(
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 
 import sympy as sp
@@ -47,122 +45,7 @@ import torch
 from checkers import (Claim, DensityOnGrid, Derivation, Figure, Mutant, ProbabilityVector, Real, Reference, Step,
                       Tolerance, Variable, density_grid)
 from checkers.kinds import Kind
-from checkers.errors import SymbolicTimeout
-from checkers.symbolic import Strategy, SymbolicResult
-
-# ---------------------------------------------------------------------------------------------------------------
-# Strategies: case splits for min/max/abs, and termwise rewriting of sums with a proved lemma
-
-
-def sympy_errors_fail(attempt):
-    """Wrap a strategy's _attempt: an exception inside sympy is a failed proof (with its message), never a pass."""
-
-    @functools.wraps(attempt)
-    def wrapper(self, lhs, rhs, relation):
-        try:
-            return attempt(self, lhs, rhs, relation)
-        except SymbolicTimeout:
-            raise
-        except Exception as exc:  # sympy bugs (e.g. StopIteration in sum_combine) must not crash the run
-            return SymbolicResult("failed", detail=f"sympy raised {type(exc).__name__}: {exc}")
-
-    return wrapper
-
-
-def _is_zero(e: sp.Basic) -> bool:
-    e = sp.expand(e)
-    # simplify() would try to evaluate symbolic sums (slow, and not needed once sums are distributed)
-    return e == 0 or (not e.has(sp.Sum) and sp.simplify(e) == 0)
-
-
-def _is_nonnegative(e: sp.Basic) -> bool:
-    """sympy knows e >= 0 from its symbols' assumptions, as is or after a rewrite (tried cheapest first)."""
-    rewrites = (lambda z: z, sp.expand, sp.simplify, lambda z: sp.factor(sp.simplify(z)))
-    return any(rewrite(e).is_nonnegative is True for rewrite in rewrites)
-
-
-@dataclass(frozen=True)
-class CaseSplit(Strategy):
-    """Prove `lhs relation rhs` in each case: a substitution that parametrises one part of the domain.
-
-    The cases are written so that together they cover the whole domain (e.g. a = b + c or b = a + c with
-    c >= 0 covers all real a, b); the new symbols' sympy assumptions (nonnegative, positive) carry the
-    case's constraint, so Min, Max, Abs and sign evaluate. "=" needs the difference to simplify to 0;
-    "<=" / ">=" need sympy to know the difference is nonnegative.
-    """
-
-    cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
-    scope: str = "general"
-
-    @sympy_errors_fail
-    def _attempt(self, lhs, rhs, relation):
-        for description, subs in self.cases:
-            diff = (rhs - lhs) if relation == "<=" else (lhs - rhs)
-            diff = sp.sympify(diff).xreplace(dict(subs))
-            ok = _is_zero(diff) if relation == "=" else _is_nonnegative(diff)
-            if not ok:
-                return SymbolicResult("failed", detail=f"case {description}: sympy left {sp.expand(diff)}")
-        return SymbolicResult("proved", self.scope, "case split: " + "; ".join(d for d, _ in self.cases))
-
-
-@dataclass(frozen=True)
-class Lemma:
-    """A pointwise identity lhs = rhs in generic symbols, with the strategy that proves it."""
-
-    name: str
-    lhs: sp.Basic
-    rhs: sp.Basic
-    proof: Strategy
-
-
-def _linear(e: sp.Basic) -> sp.Basic:
-    """Distribute every sum over its summand's terms and pull out the factors free of the summation index."""
-
-    def pull(s):
-        body, limits = s.args[0], s.args[1:]
-        out = sp.Integer(0)
-        for term in sp.Add.make_args(sp.expand(body)):
-            const, rest = term.as_independent(*[lim[0] for lim in limits], as_Add=False)
-            out += const * sp.Sum(rest, *limits)
-        return out
-
-    return sp.expand(e.replace(lambda z: isinstance(z, sp.Sum), pull))
-
-
-@dataclass(frozen=True)
-class Termwise(Strategy):
-    """Prove an identity between sums: rewrite each term with proved lemmas, then linearity and normalisation.
-
-    `instances` lists, per lemma, the substitutions of its generic symbols that occur in the claim
-    (e.g. a -> p[i], b -> q[i]); `normalisation` replaces sums known from the hypotheses (Σ p_i = 1).
-    The lemmas are proved first (by their own strategies); a lemma that is not proved fails the claim.
-    """
-
-    lemmas: tuple[tuple[Lemma, tuple[Mapping[sp.Basic, sp.Basic], ...]], ...] = ()
-    normalisation: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
-    scope: str = "general n"
-
-    @sympy_errors_fail
-    def _attempt(self, lhs, rhs, relation):
-        if relation != "=":
-            return SymbolicResult("not attempted", detail=f"Termwise proves equalities, not {relation!r}")
-        diff = sp.sympify(lhs - rhs)
-        used = []
-        for lemma, instances in self.lemmas:
-            verdict = lemma.proof.prove(lemma.lhs, lemma.rhs, "=")
-            if verdict.status != "proved":
-                return SymbolicResult("failed", detail=f"lemma {lemma.name} not proved: {verdict.detail}")
-            for inst in instances:
-                diff = diff.xreplace({lemma.lhs.xreplace(dict(inst)): lemma.rhs.xreplace(dict(inst))})
-            used.append(f"{lemma.name} ({verdict.detail})")
-        diff = _linear(diff).xreplace(dict(self.normalisation))
-        if _is_zero(_linear(diff)):
-            return SymbolicResult("proved", self.scope,
-                                  "termwise: " + "; ".join(used) + "; linearity of Σ; " +
-                                  ", ".join(f"{k} = {v}" for k, v in self.normalisation.items()))
-        return SymbolicResult("failed", detail=f"after the lemmas, linearity and normalisation sympy left "
-                                               f"{_linear(diff)}")
-
+from checkers.strategies import CaseSplit, Lemma, Termwise
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols
