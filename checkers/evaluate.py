@@ -31,12 +31,15 @@ class _Evaluator:
     def __call__(self, e: sp.Basic) -> torch.Tensor:
         out = self.node(e)
         exact_leaf = isinstance(e, (sp.Symbol, sp.MatrixSymbol, sp.Indexed, sp.Integer, Scalar, sp.Identity))
-        if self.perturb and not exact_leaf:
-            # One relative rounding error per computed entry: value * (1 + delta), delta = 0.
-            delta = torch.zeros_like(out, requires_grad=True)
-            self.perturbations.append(delta)
-            out = out * (1 + delta)
-        return out
+        return out if exact_leaf else self.rounded(out)
+
+    def rounded(self, out: torch.Tensor) -> torch.Tensor:
+        """In perturbation mode, attach one relative rounding error per entry: value * (1 + delta), delta = 0."""
+        if not self.perturb:
+            return out
+        delta = torch.zeros_like(out, requires_grad=True)
+        self.perturbations.append(delta)
+        return out * (1 + delta)
 
     def const(self, x: float) -> torch.Tensor:
         return torch.full((self.batch, 1, 1), x, dtype=self.dtype, device=self.device)
@@ -99,10 +102,11 @@ class _Evaluator:
         if isinstance(e, sp.ZeroMatrix):
             return torch.zeros(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
         if isinstance(e, (sp.Add, sp.MatAdd)):
+            # A k-term sum rounds k - 1 times: every partial sum carries its own rounding error.
             out = self(e.args[0])
-            for a in e.args[1:]:
-                out = out + self(a)
-            return out
+            for a in e.args[1:-1]:
+                out = self.rounded(out + self(a))
+            return out + self(e.args[-1]) if len(e.args) > 1 else out
         if isinstance(e, sp.MatMul):
             # Scalar factors commute: multiply them elementwise, chain the matrix factors with @.
             out = self.const(1.0)
@@ -125,9 +129,9 @@ class _Evaluator:
         # MatMul and MatPow subclass Mul and Pow: test the matrix forms first.
         if isinstance(e, sp.Mul):
             out = self(e.args[0])
-            for a in e.args[1:]:
-                out = out * self(a)
-            return out
+            for a in e.args[1:-1]:
+                out = self.rounded(out * self(a))
+            return out * self(e.args[-1]) if len(e.args) > 1 else out
         if isinstance(e, sp.Pow):
             base, exp = e.args
             if exp == sp.Rational(1, 2):

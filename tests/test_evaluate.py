@@ -59,3 +59,13 @@ def test_unsupported_construct_names_itself():
 def test_dtype_and_device_are_respected():
     got = evaluate(sp.exp(t), {"t": torch.zeros(3, dtype=torch.float64)}, dtype=torch.float32)
     assert got.dtype == torch.float32 and got.device.type == "cpu"
+
+
+def test_rounding_weight_counts_every_partial_sum():
+    from checkers.evaluate import rounding_sensitivity
+
+    a, b, c = sp.symbols("a b c")
+    ones = {k: torch.ones(1, dtype=torch.float64) for k in "abc"}
+    # (a + b) rounds once (weight 2 = |a + b|); a + b + c rounds twice: |a + b| + |a + b + c| = 2 + 3.
+    assert float(rounding_sensitivity(a + b, ones)) == pytest.approx(2.0)
+    assert float(rounding_sensitivity(a + b + c, ones)) == pytest.approx(5.0)
