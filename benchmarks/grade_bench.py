@@ -6,8 +6,9 @@ from known mistakes (swapped trace, inverted determinant ratio, −1 for −d, �
 missing ½, ...), so every answer has a truth label by construction. Ours: the real command line,
 `proofcheck grade kl-gaussian --csv`, timed end to end in a subprocess (interpreter start, imports
 and writing the output included), on the machine's cores. Baseline: `sympy.simplify(ref - answer) == 0`
-on the same parsed expressions, with a per-answer time limit, run on a stratified sample with the same
-number of processes; an exception or a timeout counts as "not equal". Prints a short table: answers/s,
+on the same parsed expressions, with a per-answer time limit, run on a stratified sample (half correct)
+with the same number of processes; an exception or a timeout counts as "not equal". For reference the
+proof engine's own symbolic strategy (checkers.symbolic.identity) is run on the same sample. Prints a short table: answers/s,
 the ratio, and each method's wrong verdicts against the truth labels. Run with `make bench`.
 """
 
@@ -136,24 +137,36 @@ def generate(count: int = COUNT, seed: int = 0) -> list[tuple[str, bool, str]]:
     return out
 
 
-def _baseline_one(answer: str) -> tuple[bool | None, float]:
-    """simplify(ref - answer) == 0 under a time limit: True, False, or None (timeout or sympy error)."""
+def _baseline_one(args: tuple[str, str]) -> tuple[bool | None, float]:
+    """One baseline verdict under the time limit: True (shown equal), False, or None (timeout or sympy error).
+
+    "simplify": sympy.simplify(ref - answer) == 0, with the 1 x 1 quadratic forms marked commutative in
+    both expressions (without that, sympy refuses every quadratic form outright). "identity": the proof
+    engine's own symbolic strategy, which first turns determinants and quadratic forms into real
+    symbols and tries expand / simplify / expand_log / powsimp.
+    """
+    method, answer = args
     import sympy as sp
 
     from checkers.errors import SymbolicTimeout
+    from checkers.grading.build import commuting
     from checkers.grading.catalog import get_problem
     from checkers.grading.parse import parse_answer
     from checkers.limits import time_limit
+    from checkers.symbolic import identity
 
     problem = get_problem(PROBLEM)
     start = time.perf_counter()
     try:
         expr = parse_answer(problem, answer)
-        with time_limit(BASELINE_LIMIT, "baseline simplify"):
-            equal = sp.simplify(problem.reference_expr - expr) == 0
+        if method == "identity":
+            equal = identity(time_limit=BASELINE_LIMIT).prove(expr, problem.reference_expr).status == "proved"
+        else:
+            with time_limit(BASELINE_LIMIT, "baseline simplify"):
+                equal = sp.simplify(commuting(problem.reference_expr) - expr) == 0
     except SymbolicTimeout:
         equal = None
-    except Exception:  # sympy raises on some matrix-expression forms: the baseline cannot decide
+    except Exception:  # sympy raises on many matrix-expression forms: the baseline cannot decide
         equal = None
     return equal, time.perf_counter() - start
 
@@ -164,21 +177,22 @@ def _baseline_init():
     torch.set_num_threads(1)
 
 
-def run_baseline(sample: list[tuple[str, bool, str]], workers: int) -> dict:
+def run_baseline(sample: list[tuple[str, bool, str]], workers: int, method: str = "simplify") -> dict:
     # Parse and import once before forking, as our grader's pool does.
     from checkers.grading.catalog import get_problem
 
     get_problem(PROBLEM).reference_expr
-    _baseline_one(sample[0][0])
+    _baseline_one((method, sample[0][0]))
     start = time.perf_counter()
     with mp.get_context("fork").Pool(workers, initializer=_baseline_init) as pool:
-        outcomes = pool.map(_baseline_one, [a for a, _, _ in sample], chunksize=1)
+        outcomes = pool.map(_baseline_one, [(method, a) for a, _, _ in sample], chunksize=1)
     seconds = time.perf_counter() - start
     fn = sum(1 for (_, truth, _), (eq, _) in zip(sample, outcomes) if truth and eq is not True)
     fp = sum(1 for (_, truth, _), (eq, _) in zip(sample, outcomes) if not truth and eq is True)
     undecided = sum(1 for eq, _ in outcomes if eq is None)
-    return {"answers": len(sample), "seconds": seconds, "rate": len(sample) / seconds, "false_negatives": fn,
-            "false_positives": fp, "undecided": undecided, "correct_in_sample": sum(t for _, t, _ in sample)}
+    return {"method": method, "answers": len(sample), "seconds": seconds, "rate": len(sample) / seconds,
+            "false_negatives": fn, "false_positives": fp, "undecided": undecided,
+            "correct_in_sample": sum(t for _, t, _ in sample)}
 
 
 def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path) -> dict:
@@ -232,22 +246,28 @@ def main(argv=None) -> int:
     sample = rng.sample(correct, min(k, len(correct))) + rng.sample(wrong, min(k, len(wrong)))
     with tempfile.TemporaryDirectory() as tmp:
         ours = run_ours(answers, args.workers, Path(tmp))
-    base = run_baseline(sample, args.workers)
+    base = run_baseline(sample, args.workers, "simplify")
+    helped = run_baseline(sample, args.workers, "identity")
     ratio = ours["rate"] / base["rate"]
+    load = os.getloadavg()[0]
     if args.json:
-        print(json.dumps({"ours": {k: v for k, v in ours.items() if k != "wrong"}, "baseline": base, "ratio": ratio}))
+        print(json.dumps({"ours": {k: v for k, v in ours.items() if k != "wrong"}, "baseline": base,
+                          "engine_identity": helped, "ratio": ratio, "load": load}))
         return 0
     print(f"grade benchmark: {PROBLEM}, {len(answers)} distinct answers ({ours['correct']} correct by construction), "
-          f"{args.workers} worker processes, {os.cpu_count()} cores")
-    print(f"{'method':44s} {'answers':>7s} {'seconds':>8s} {'answers/s':>10s} {'false neg':>9s} {'false pos':>9s}")
-    print(f"{'proofcheck grade --csv (end to end)':44s} {ours['answers']:7d} {ours['seconds']:8.2f} {ours['rate']:10.1f} "
-          f"{ours['false_negatives']:9d} {ours['false_positives']:9d}")
-    print(f"{'  (grading only, after start-up)':44s} {'':7s} {'':8s} {ours['inner_rate']:10.1f}")
-    print(f"{'simplify(ref - answer) == 0 (sample)':44s} {base['answers']:7d} {base['seconds']:8.2f} {base['rate']:10.1f} "
-          f"{base['false_negatives']:9d} {base['false_positives']:9d}")
-    print(f"throughput ratio (ours / baseline): {ratio:.1f}x; baseline undecided (sympy error or {BASELINE_LIMIT:g} s "
-          f"timeout): {base['undecided']} of {base['answers']}; baseline false negatives: "
-          f"{base['false_negatives']} of {base['correct_in_sample']} correct answers in its sample")
+          f"{args.workers} worker processes, {os.cpu_count()} cores, load average {load:.1f} at the end")
+    print(f"{'method':46s} {'answers':>7s} {'seconds':>8s} {'answers/s':>10s} {'false neg':>9s} {'false pos':>9s} "
+          f"{'undecided':>9s}")
+    print(f"{'proofcheck grade --csv (end to end)':46s} {ours['answers']:7d} {ours['seconds']:8.2f} {ours['rate']:10.1f} "
+          f"{ours['false_negatives']:9d} {ours['false_positives']:9d} {ours['invalid']:9d}")
+    print(f"{'  same run, after interpreter start-up':46s} {'':7s} {'':8s} {ours['inner_rate']:10.1f}")
+    for label, b in (("simplify(ref - answer) == 0", base), ("proof engine's identity() strategy", helped)):
+        print(f"{label + ' (sample)':46s} {b['answers']:7d} {b['seconds']:8.2f} {b['rate']:10.1f} "
+              f"{b['false_negatives']:9d} {b['false_positives']:9d} {b['undecided']:9d}")
+    print(f"throughput ratio, ours end to end / simplify baseline: {ratio:.1f}x. Baseline wrong verdicts on its sample "
+          f"of {base['answers']} ({base['correct_in_sample']} correct): {base['false_negatives']} false negatives, "
+          f"{base['false_positives']} false positives ({base['undecided']} answers where sympy raised or ran past "
+          f"{BASELINE_LIMIT:g} s, counted as not equal)")
     for a, why, verdict, message in ours["wrong"][:10]:
         print(f"  ours wrong: {verdict} for [{why}] {a}: {message}")
     return 0 if ours["false_negatives"] == ours["false_positives"] == 0 else 1

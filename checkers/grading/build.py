@@ -88,7 +88,7 @@ def commuting(s):
 
 def _scalarize(v):
     """A 1 x 1 matrix product (a quadratic form) becomes a scalar wrapper usable in scalar formulas."""
-    if is_matrix(v) and v.shape == (1, 1):
+    if is_matrix(v) and v.rows is sp.S.One and v.cols is sp.S.One:
         return CommutingScalar(v)
     return v
 
@@ -121,6 +121,7 @@ class Builder:
     def __init__(self, table: SymbolTable, text: str):
         self.table, self.text = table, text
         self.bound: dict[str, sp.Symbol] = {}
+        self.matrix_roots = False  # set when Σ^{1/2} is written: check_final then looks for survivors
 
     # -- helpers -------------------------------------------------------------------------------
     def snippet(self, tree) -> str:
@@ -151,10 +152,10 @@ class Builder:
         return value
 
     def check_final(self, value) -> None:
-        """Refuse what survived construction but has no value: division by zero, matrix roots outside det."""
+        """Refuse matrix roots that survived outside a determinant (only searched for if one was written)."""
+        if not self.matrix_roots:
+            return
         for node in sp.preorder_traversal(value):
-            if node in (sp.zoo, sp.nan, sp.oo, -sp.oo):
-                raise self.fail("the answer divides by zero")
             if isinstance(node, sp.MatPow) and not node.exp.is_Integer:
                 raise self.fail(f"the matrix power {node} is only understood inside a determinant "
                                 f"(det(Σ^{{1/2}}) = det(Σ)^{{1/2}}); write quadratic forms with Σ^{{-1}}")
@@ -165,7 +166,10 @@ class Builder:
         method = getattr(self, "n_" + tree.data, None)
         if method is None:
             raise self.fail(f"cannot read `{self.snippet(tree)}`")
-        return method(tree)
+        value = method(tree)
+        if value is sp.zoo or value is sp.nan or value is sp.oo or value is sp.S.NegativeInfinity:
+            raise self.fail(f"`{self.snippet(tree)}` divides by zero or is infinite")
+        return value
 
     def value(self, tree):
         """A node that must be a formula (not a bare transpose marker)."""
@@ -217,7 +221,7 @@ class Builder:
     def divide(self, a, b, tree_b):
         if is_matrix(b):
             raise self.fail(f"cannot divide by {describe(b)} (`{self.snippet(tree_b)}`); multiply by its inverse ^{{-1}}")
-        if b == 0:
+        if b is sp.S.Zero:
             raise self.fail(f"division by zero (`{self.snippet(tree_b)}`)")
         return self.multiply(a, self.power_scalar(b, sp.Integer(-1)), None, None)
 
@@ -254,7 +258,10 @@ class Builder:
     # -- leaves --------------------------------------------------------------------------------
     def n_number(self, tree):
         (tok,) = self._children(tree)
-        f = Fraction(str(tok.value))
+        text = str(tok.value)
+        if text.isdigit():
+            return sp.Integer(int(text))
+        f = Fraction(text)
         return sp.Rational(f.numerator, f.denominator)
 
     def n_group(self, tree):
@@ -385,9 +392,10 @@ class Builder:
                     return sp.Identity(base.rows)
                 return sp.MatPow(base, k) if k > 0 else sp.MatPow(self.inverse(base, base_tree), -k)
             if exponent.is_Rational:
+                self.matrix_roots = True
                 return sp.MatPow(base, exponent)  # only valid under det; check_final refuses it elsewhere
             raise self.fail(f"a matrix (`{self.snippet(base_tree)}`) can only be raised to a whole-number power")
-        if base == sp.E:
+        if base is sp.E:
             return sp.exp(exponent)
         return self.power_scalar(base, exponent)
 
@@ -412,11 +420,12 @@ class Builder:
     def function(self, name: str, arg, arg_tree):
         if name in ("log", "exp", "sqrt") and is_matrix(arg):
             if name == "sqrt" and _square(arg):
+                self.matrix_roots = True
                 return sp.MatPow(arg, sp.Rational(1, 2))
             hint = " (did you mean \\log\\det?)" if name == "log" and _square(arg) else ""
             raise self.fail(f"\\{name} of {describe(arg)} (`{self.snippet(arg_tree)}`) is not defined here{hint}")
         if name == "log":
-            if arg == 0:
+            if arg is sp.S.Zero:
                 raise self.fail("log of zero")
             return sp.log(arg)
         if name == "exp":

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import torch
 
 from checkers.grading.equivalence import Comparison, evaluate_on, matches, Undefined
@@ -44,7 +45,7 @@ def _misconception_values(instances: Instances):
         kept.append((m, values))
     stacked = None
     if kept and all(v.dim() == 1 for _, vs in kept for v in vs):
-        stacked = torch.stack([torch.cat(vs) for _, vs in kept])  # (mistakes, instances) for one-shot matching
+        stacked = torch.stack([torch.cat(vs) for _, vs in kept]).numpy()  # (mistakes, instances): one-shot matching
     instances._misconceptions = (kept, stacked)
     return instances._misconceptions
 
@@ -123,10 +124,10 @@ def diagnose(instances: Instances, values: list[torch.Tensor], comparison: Compa
     tol = instances.problem.tolerance
     kept, stacked = _misconception_values(instances)
     if stacked is not None and all(v.dim() == 1 for v in values):
-        s = torch.cat(values).unsqueeze(0)
-        close = ((s - stacked).abs() <= tol.atol + tol.rtol * stacked.abs()) | (
-            torch.isinf(s) & torch.isinf(stacked) & (torch.sign(s) == torch.sign(stacked)))
-        hits = close.all(dim=1).tolist()
+        s = np.concatenate([v.numpy() for v in values])[None, :]
+        with np.errstate(invalid="ignore"):
+            close = (np.abs(s - stacked) <= tol.atol + tol.rtol * np.abs(stacked)) | (np.isinf(s) & (s == stacked))
+        hits = close.all(axis=1).tolist()
         named = [Feedback(m.id, m.feedback) for (m, _), hit in zip(kept, hits) if hit]
     else:
         named = [Feedback(m.id, m.feedback) for m, v in kept if matches(values, v, tol)]

@@ -10,6 +10,7 @@ Other answers are unaffected. Workers ignore SIGINT, so Ctrl-C reaches only the 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 import signal
@@ -135,11 +136,16 @@ class GradingPool:
 
     def __enter__(self) -> GradingPool:
         prepare(self.problem)
+        # Freeze what exists now out of the garbage collector's reach: forked workers then neither scan
+        # nor copy (copy-on-write) the parent's millions of torch/sympy objects on every full collection.
+        gc.collect()
+        gc.freeze()
         self.workers = [self._spawn() for _ in range(self.size)]
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+        gc.unfreeze()
 
     def _spawn(self) -> _Worker:
         return _Worker(self.ctx, self.problem.id, self.options)
