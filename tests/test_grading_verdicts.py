@@ -190,3 +190,20 @@ def test_instances_cover_the_declared_domain():
     dets = torch.cat([torch.linalg.det(g.values["A"]) for g in inst.groups])
     assert bool((dets < 0).any()) and bool((dets > 0).any())  # both determinant signs
     assert inst.count >= 100
+
+
+@pytest.mark.parametrize("answer, verdict, mistake", [
+    (r"\frac{e^{x_k}}{\sum_{j=1}^{n} e^{x_j}}", "correct", None),
+    (r"\frac{\exp(x_k)}{\sum_j \exp(x_j)}", "correct", None),  # a bare \sum_j runs over 1..n
+    (r"\exp\left(x_k - \log\sum_{i=1}^n e^{x_i}\right)", "correct", None),
+    (r"e^{x_k}", "incorrect", "unnormalised"),
+    (r"\frac{1}{1+e^{-x_k}}", "incorrect", "sigmoid"),
+    (r"\frac{e^{x_1}}{\sum_{j=1}^{n} e^{x_j}}", "incorrect", "wrong-component"),
+    (r"\frac{e^{x_k}}{\sum_{j=0}^{n} e^{x_j}}", "incorrect", "undefined"),  # x_0 does not exist
+    (r"\frac{e^{x_k}}{\sum_{j=1}^{n+1} e^{x_j}}", "invalid", None),
+])
+def test_softmax_gradient(answer, verdict, mistake):
+    result = grade("softmax-gradient", answer)
+    assert result.verdict == verdict, result.message
+    if mistake:
+        assert result.feedback[0].id == mistake

@@ -39,6 +39,7 @@ class SymbolTable:
     families: dict[str, sp.IndexedBase] = field(default_factory=dict)
     dimensions: frozenset[sp.Symbol] = frozenset()
     listing: str = ""  # "x, b, \Sigma, A, n" for messages
+    sum_range: tuple[sp.Basic, sp.Basic] | None = None  # what `\sum_j` (no limits) runs over, e.g. (1, n)
 
     def lookup(self, spelling: str) -> sp.Basic | None:
         return self.entries.get(spelling_key(spelling))
@@ -508,13 +509,20 @@ class Builder:
         if tree.data == "prod":
             raise self.fail("\\prod is not supported; write the product out or use a sum of logs")
         kids = self._children(limits)
-        if limits.data == "limits":
-            name_tok, low_tree, high_tree = kids
+        if limits.data == "limits_index":
+            name = self.simple_text(kids[0])
+            if name is None or self.table.sum_range is None:
+                raise self.fail(f"give the summation limits, e.g. \\sum_{{k=1}}^{{n}} (in `{self.snippet(tree)}`)")
+            low, high = self.table.sum_range
+            low_tree = high_tree = limits
         else:
-            high_tree, name_tok, low_tree = kids
-        name = str(name_tok.value)
+            if limits.data == "limits":
+                name_tok, low_tree, high_tree = kids
+            else:
+                high_tree, name_tok, low_tree = kids
+            name = str(name_tok.value)
+            low, high = self.value(low_tree), self.value(high_tree)
         key = spelling_key(name)
-        low, high = self.value(low_tree), self.value(high_tree)
         for bound_value, t in ((low, low_tree), (high, high_tree)):
             allowed = set(self.bound.values()) | set(self.table.dimensions)
             if is_matrix(bound_value) or any(s not in allowed for s in bound_value.free_symbols) or any(

@@ -39,6 +39,25 @@ class WithOutputWidth(Kind):
         return torch.cat([widths, torch.ones(batch, 1, dtype=widths.dtype)], dim=1)
 
 
+@dataclass(frozen=True)
+class OneBased(Kind):
+    """A vector x_1..x_n from `inner`, stored with an unused NaN in column 0 so x[j] is x_j, shape (B, n + 1).
+
+    An answer that reads x_0 or x_{n+1} (an off-by-one summation range) gets NaN or an index error,
+    never a plausible number.
+    """
+
+    inner: Kind = None
+
+    @property
+    def description(self) -> str:
+        return f"{self.inner.description}, indexed from 1"
+
+    def draw(self, batch, dims, gen):
+        values = self.inner.draw(batch, dims, gen)
+        return torch.cat([torch.full((batch, 1), float("nan"), dtype=values.dtype), values], dim=1)
+
+
 GAUSSIAN_DENSITY = Problem(
     id="gaussian-density",
     title="Density of X = AY + b, Y ~ N(0, I)",
@@ -198,8 +217,34 @@ BN_FOLD_BIAS = Problem(
     },
 )
 
+SOFTMAX_GRADIENT = Problem(
+    id="softmax-gradient",
+    title="Gradient of log-sum-exp: the softmax",
+    source="hw7-2024 P1",
+    statement=r"Give $\partial \nu_1 / \partial x_k$ for $\nu_1(x) = \log \sum_{j=1}^n e^{x_j}$.",
+    module="proofs.log_sum_exp",
+    claim="softmax-gradient",
+    symbols=(Symbol("x", "x_j", ("x",), family=True), Symbol("k", "k"), Symbol("n", "n")),
+    variables=lambda m: (Variable("x", OneBased(Vector("n", scale=2.0))),),
+    dims={"n": (1, 2, 3, 4, 5), "k": (1, 2, 3, 4, 5)},
+    dims_where=lambda dims: dims["k"] <= dims["n"],
+    sum_range=lambda m: (sp.Integer(1), m.n),
+    instances_per_group=8,
+    misconceptions=(
+        Misconception("wrong-component", "the numerator is e^{x_k}, the component you differentiate by",
+                      lambda m, ref: ref.subs(m.x[m.k], m.x[1])),
+        Misconception("log-of-softmax", "that is log μ_k; the derivative of log Σ e^{x_j} is μ_k itself",
+                      lambda m, ref: sp.log(ref)),
+    ),
+    mutant_feedback={
+        "unnormalised": "the normalising sum is missing: ∂/∂x_k log Σ_j e^{x_j} = e^{x_k} / Σ_j e^{x_j}",
+        "sigmoid": "that is the logistic function of x_k; the gradient of log-sum-exp is the softmax "
+                   "e^{x_k} / Σ_j e^{x_j}",
+    },
+)
+
 PROBLEMS: dict[str, Problem] = {p.id: p for p in (GAUSSIAN_DENSITY, KL_GAUSSIAN, KAIMING_VARIANCE, BN_FOLD_WEIGHT,
-                                                  BN_FOLD_BIAS)}
+                                                  BN_FOLD_BIAS, SOFTMAX_GRADIENT)}
 
 
 def get_problem(problem_id: str) -> Problem:

@@ -83,6 +83,11 @@ def _generic(instances: Instances, comparison: Comparison) -> list[Feedback]:
             out.append(Feedback("only-smallest-dimension",
                                 f"correct only for {name} = {smallest}: your formula agrees with the reference when "
                                 f"{name} = {smallest} but not for {name} = {min(failing)}"))
+    undefined = [bool((torch.isnan(v) & torch.isfinite(o)).any()) for v, o in zip(comparison.values, comparison.others)]
+    if any(undefined):
+        out.append(Feedback("undefined", "your answer is undefined (NaN) on some instances: a log or square root "
+                                         "of a negative number, or an index outside its range (x_0)"))
+        return out
     if any(v.dim() != 1 for v in comparison.values):
         return out
     s = torch.cat(comparison.values)

@@ -114,6 +114,9 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
                            f"{_where(instances, cx)}: {u.why}", counterexample=cx, instances=instances.count,
                            read_as=read_as)
     except UnsupportedExpression as exc:
+        if "out of range" in str(exc):
+            raise StudentInputError(f"your answer uses an index outside its symbol's range (such as x_{{n+1}} or "
+                                    f"n_{{L+1}}): {exc}") from None
         raise StudentInputError(str(exc)) from None
     comparison = compare(expr, values, reference, ref_values, instances)
     span = instances.describe_dims()

@@ -48,6 +48,7 @@ GRAMMAR = r"""
 
 limits: SUB LBRACE NAME EQ expr RBRACE CARET texarg
       | CARET texarg SUB LBRACE NAME EQ expr RBRACE   -> limits_reversed
+      | SUB texarg                                    -> limits_index
 
 ?postfix: atom
         | atom scripts             -> scripted

@@ -96,6 +96,8 @@ def draw(problem: Problem, seed: int | None = None) -> Instances:
     seed = problem.seed if seed is None else seed
     names = list(problem.dims)
     combos = list(itertools.product(*(problem.dims[n] for n in names))) or [()]
+    if problem.dims_where is not None:
+        combos = [c for c in combos if problem.dims_where(dict(zip(names, c)))]
     definitions = problem.definition_map
     groups = []
     for index, combo in enumerate(combos):

@@ -65,6 +65,8 @@ class Problem:
     symbols: tuple[Symbol, ...]
     variables: Callable[[ModuleType], tuple[Variable, ...]]  # drawn with checkers.kinds; names = sympy names
     dims: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # dimension symbol -> values checked
+    dims_where: Callable[[Mapping[str, int]], bool] | None = None  # keep only these combinations (k <= n)
+    sum_range: Callable[[ModuleType], tuple[sp.Basic, sp.Basic]] | None = None  # what a bare \sum_j runs over
     definitions: Callable[[ModuleType], Mapping[sp.Basic, sp.Basic]] | None = None  # derived values
     misconceptions: tuple[Misconception, ...] = ()
     mutant_feedback: Mapping[str, str] = field(default_factory=dict)  # claim mutant id -> feedback wording
@@ -117,7 +119,7 @@ class Problem:
                 target[key] = value
         listing = ", ".join(s.latex for s in self.symbols if s.listed)
         return SymbolTable(entries=entries, families=families, dimensions=frozenset(self._dimension_symbols()),
-                           listing=listing)
+                           listing=listing, sum_range=self.sum_range(self.math) if self.sum_range else None)
 
     @cached_property
     def drawn(self) -> tuple[Variable, ...]:
