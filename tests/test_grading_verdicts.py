@@ -1,7 +1,6 @@
 r"""Verdicts: correct rewrites accepted, known mistakes rejected with their feedback, real counterexamples."""
 
 import pytest
-import sympy as sp
 import torch
 
 from checkers.evaluate import evaluate

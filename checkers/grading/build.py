@@ -9,8 +9,6 @@ Numbers and exponents are bounded so that sympy's eager arithmetic cannot blow u
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -505,7 +503,7 @@ class Builder:
 
     # -- sums ------------------------------------------------------------------------------------
     def n_sum(self, tree):
-        op, limits, body_tree = self._children(tree)[0], self._children(tree)[-2], self._children(tree)[-1]
+        limits, body_tree = self._children(tree)[-2], self._children(tree)[-1]
         if tree.data == "prod":
             raise self.fail("\\prod is not supported; write the product out or use a sum of logs")
         kids = self._children(limits)

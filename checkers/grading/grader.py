@@ -12,13 +12,12 @@ from __future__ import annotations
 import time
 
 import sympy as sp
-import torch
 
 from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout, UnsupportedExpression, UsageError
 from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
-from checkers.grading.feedback import diagnose, fmt
+from checkers.grading.feedback import diagnose
 from checkers.grading.instances import Instances, instances_for
 from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem

@@ -50,10 +50,8 @@ FUNCTION_WORDS = {
     "log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr", "trace": "tr",
     "sqrt": "sqrt", "inv": "inv", "logdet": "logdet",
 }
-_FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr",
-                      "operatorname*": "", "lg": "log"}
+_FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr"}
 _MULTIPLY_COMMANDS = frozenset({"cdot", "times", "ast", "cdotp"})
-_TOP_COMMANDS = frozenset({"top", "intercal", "mathsf T"})
 
 _OPS = {"**": "CARET", "^": "CARET", "_": "SUB", "'": "PRIME", "*": "MUL", "/": "DIV", "+": "PLUS",
         "-": "MINUS", "=": "EQ", "(": "LPAR", ")": "RPAR", "[": "LBRACK", "]": "RBRACK", "{": "LBRACE",
@@ -103,7 +101,7 @@ def _unwrap_words(raw, text):
     while i < len(raw):
         kind, value, pos = raw[i]
         if kind == "cmd" and value[1:] in _WORD_WRAPPERS:
-            if (i + 3 < len(raw) + 0 and i + 3 <= len(raw) - 1 and raw[i + 1][1] == "{" and raw[i + 3][1] == "}"
+            if (i + 3 < len(raw) and raw[i + 1][1] == "{" and raw[i + 3][1] == "}"
                     and raw[i + 2][0] in ("word", "cmd", "number")):
                 out.append(raw[i + 2])
                 i += 4
@@ -147,7 +145,7 @@ def _classify(raw, text, latex: bool) -> list[Token]:
                 toks.append(_token("BAR", value, pos))
             elif name == "Vert":
                 toks.append(_token("NORM", value, pos))
-            elif name in _FUNCTION_COMMANDS and _FUNCTION_COMMANDS[name]:
+            elif name in _FUNCTION_COMMANDS:
                 toks.append(_token("FUNC", _FUNCTION_COMMANDS[name], pos))
             elif name in ("frac", "dfrac", "tfrac", "cfrac"):
                 toks.append(_token("FRAC", value, pos))
