@@ -101,7 +101,7 @@ def test_code_injection_is_refused_without_running_anything(tmp_path, monkeypatc
 def test_explosive_answers_end_within_the_limit(text):
     start = time.perf_counter()
     result = grade_in_process("kl-gaussian", text, limit=2.0, symbolic=False)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 4.0  # the 2 s limit plus slack for a loaded machine
     assert result.verdict in ("invalid", "incorrect"), result.message
     assert not result.internal_error, result.message
 
@@ -122,7 +122,7 @@ def test_fuzz_every_string_gets_a_verdict_within_the_limit(problem, text):
     result = grade_in_process(problem, text, limit=2.0, symbolic=False)
     assert result.verdict in VERDICTS
     assert not result.internal_error, (text, result.message)
-    assert time.perf_counter() - start < 3.0
+    assert time.perf_counter() - start < 4.0
 
 
 def test_isolated_worker_limits_memory_and_time(monkeypatch):
