@@ -110,6 +110,23 @@ def _neg(v):
     return sp.MatMul(sp.Integer(-1), v) if is_matrix(v) else -v
 
 
+def _apply(func, *args):
+    """func(*args), or its unevaluated form where sympy's automatic simplification cannot cope.
+
+    Abs, log and powers try sign and power simplifications when they are built; on arguments holding
+    matrix expressions (|‖μ₁ − μ₀‖²|) sympy can raise from inside them. The unevaluated form means the
+    same and evaluates numerically the same.
+    """
+    try:
+        return func(*args)
+    except (NotImplementedError, TypeError, AttributeError):
+        return func(*args, evaluate=False)
+
+
+def _sqrt(x):
+    return _apply(sp.Pow, x, sp.Rational(1, 2))
+
+
 def _square(v) -> bool:
     return is_matrix(v) and v.rows == v.cols
 
@@ -395,7 +412,7 @@ class Builder:
                 return sp.MatPow(base, exponent)  # only valid under det; check_final refuses it elsewhere
             raise self.fail(f"a matrix (`{self.snippet(base_tree)}`) can only be raised to a whole-number power")
         if base is sp.E:
-            return sp.exp(exponent)
+            return _apply(sp.exp, exponent)
         return self.power_scalar(base, exponent)
 
     def power_scalar(self, base, exponent):
@@ -408,7 +425,7 @@ class Builder:
                     raise self.fail(f"the number {base}^{exponent} is too large to grade")
         elif base.is_Number and exponent.is_number and not exponent.is_Number:
             pass  # 3^{\pi} and the like stay symbolic
-        return sp.Pow(base, exponent)
+        return _apply(sp.Pow, base, exponent)
 
     def inverse(self, m, tree):
         if not _square(m):
@@ -426,11 +443,11 @@ class Builder:
         if name == "log":
             if arg is sp.S.Zero:
                 raise self.fail("log of zero")
-            return sp.log(arg)
+            return _apply(sp.log, arg)
         if name == "exp":
-            return sp.exp(arg)
+            return _apply(sp.exp, arg)
         if name == "sqrt":
-            return sp.sqrt(arg)
+            return _sqrt(arg)
         if name in ("det", "logdet"):
             if not is_matrix(arg):
                 d = arg
@@ -440,7 +457,7 @@ class Builder:
                 d = sp.Determinant(arg.base) ** arg.exp  # det(Σ^{1/2}) = det(Σ)^{1/2} for the principal root
             else:
                 d = sp.Determinant(arg)
-            return sp.log(d) if name == "logdet" else d
+            return _apply(sp.log, d) if name == "logdet" else d
         if name == "tr":
             if not is_matrix(arg):
                 return arg
@@ -479,13 +496,13 @@ class Builder:
         arg = self.value(arg_tree)
         if is_matrix(arg):
             raise self.fail(f"a root of {describe(arg)} (`{self.snippet(arg_tree)}`) is not supported")
-        return sp.Pow(arg, sp.Rational(1, int(k)))
+        return _apply(sp.Pow, arg, sp.Rational(1, int(k)))
 
     def n_abs(self, tree):
         (inner,) = self._children(tree)
         v = self.value(inner)
         if not is_matrix(v):
-            return sp.Abs(v)
+            return _apply(sp.Abs, v)
         if _square(v):
             return sp.Determinant(v)  # |Σ| is the determinant
         raise self.fail(f"|…| of {describe(v)} (`{self.snippet(inner)}`): write \\|v\\| for the norm of a vector")
@@ -494,11 +511,11 @@ class Builder:
         (inner,) = self._children(tree)
         v = self.value(inner)
         if not is_matrix(v):
-            return sp.Abs(v)
+            return _apply(sp.Abs, v)
         if v.cols == 1:
-            return sp.sqrt(CommutingScalar(sp.MatMul(_transpose(v), v)))
+            return _sqrt(CommutingScalar(sp.MatMul(_transpose(v), v)))
         if v.rows == 1:
-            return sp.sqrt(CommutingScalar(sp.MatMul(v, _transpose(v))))
+            return _sqrt(CommutingScalar(sp.MatMul(v, _transpose(v))))
         raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")
 
     # -- sums ------------------------------------------------------------------------------------
