@@ -536,7 +536,7 @@ def layer_moments(sample) -> tuple[Estimate, torch.Tensor]:
             torch.stack([torch.zeros_like(target), target], -1))
 
 
-NETWORK_COPIES = 768
+NETWORK_COPIES = 384
 
 
 def network_outputs(sample, copies: int = NETWORK_COPIES) -> torch.Tensor:
