@@ -125,6 +125,43 @@ def test_fuzz_every_string_gets_a_verdict_within_the_limit(problem, text):
     assert time.perf_counter() - start < 4.0
 
 
+def _well_typed():
+    """Random well-formed kl-gaussian formulas: scalars, vectors and matrices combined as their shapes allow."""
+    scalar_leaf = st.sampled_from(["d", "2", r"\pi", "0.5", "e", "1"])
+    vector_leaf = st.sampled_from([r"\mu_0", r"\mu_1"])
+    matrix_leaf = st.sampled_from([r"\Sigma_0", r"\Sigma_1"])
+    scalar = st.deferred(lambda: st.one_of(
+        scalar_leaf,
+        st.tuples(scalar, st.sampled_from(["+", "-", "*", "/", " "]), scalar).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from([r"\log", r"\exp", r"\sqrt", "|"]), scalar).map(
+            lambda t: f"|{t[1]}|" if t[0] == "|" else f"{t[0]}{{{t[1]}}}"),
+        st.tuples(scalar, st.sampled_from(["2", "-1", "1/2", "d"])).map(lambda t: f"({t[0]})^{{{t[1]}}}"),
+        st.tuples(vector, matrix, vector).map(lambda t: f"{t[0]}^T {t[1]} {t[2]}"),
+        matrix.map(lambda m: rf"\det({m})"), matrix.map(lambda m: rf"\operatorname{{tr}}({m})"),
+        matrix.map(lambda m: rf"\log|{m}|"), vector.map(lambda v: rf"\|{v}\|^2"),
+    ))
+    vector = st.deferred(lambda: st.one_of(
+        vector_leaf, st.tuples(vector, vector).map(lambda t: f"({t[0]} - {t[1]})"),
+        st.tuples(matrix, vector).map(lambda t: f"{t[0]} {t[1]}"), st.tuples(scalar, vector).map(lambda t: f"{t[0]} {t[1]}"),
+    ))
+    matrix = st.deferred(lambda: st.one_of(
+        matrix_leaf, matrix.map(lambda m: f"({m})^{{-1}}"), matrix.map(lambda m: f"({m})^T"),
+        st.tuples(matrix, matrix).map(lambda t: f"{t[0]} {t[1]}"), st.tuples(matrix, matrix).map(lambda t: f"({t[0]} + {t[1]})"),
+        st.tuples(scalar, matrix).map(lambda t: f"{t[0]} {t[1]}"), st.tuples(vector, vector).map(lambda t: f"{t[0]} {t[1]}^T"),
+    ))
+    return scalar
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_well_typed())
+def test_fuzz_well_formed_formulas_never_crash_the_grader(text):
+    start = time.perf_counter()
+    result = grade_in_process("kl-gaussian", text, limit=2.0, symbolic=True)
+    assert result.verdict in VERDICTS
+    assert not result.internal_error, (text, result.message)
+    assert time.perf_counter() - start < 4.0
+
+
 def test_isolated_worker_limits_memory_and_time(monkeypatch):
     """A worker that hangs (ignoring signals), crashes or allocates without bound costs only its own answer."""
     import signal

@@ -14,6 +14,7 @@ from fractions import Fraction
 
 import sympy as sp
 from lark import Token, Tree
+from sympy.matrices.exceptions import NonInvertibleMatrixError, NonSquareMatrixError, ShapeError
 
 from checkers.errors import StudentInputError
 from checkers.notation import Scalar
@@ -182,7 +183,10 @@ class Builder:
         method = getattr(self, "n_" + tree.data, None)
         if method is None:
             raise self.fail(f"cannot read `{self.snippet(tree)}`")
-        value = method(tree)
+        try:
+            value = method(tree)
+        except (ShapeError, NonSquareMatrixError) as exc:  # sympy's own shape checks, should ours miss one
+            raise self.fail(f"`{self.snippet(tree)}`: {exc}") from None
         if value is sp.zoo or value is sp.nan or value is sp.oo or value is sp.S.NegativeInfinity:
             raise self.fail(f"`{self.snippet(tree)}` divides by zero or is infinite")
         return value
@@ -430,7 +434,10 @@ class Builder:
     def inverse(self, m, tree):
         if not _square(m):
             raise self.fail(f"cannot invert {describe(m)} (`{self.snippet(tree)}`): only square matrices have inverses")
-        return m.I
+        try:
+            return m.I
+        except NonInvertibleMatrixError:
+            raise self.fail(f"`{self.snippet(tree)}` is a zero matrix, which has no inverse") from None
 
     # -- functions and brackets ----------------------------------------------------------------
     def function(self, name: str, arg, arg_tree):

@@ -82,7 +82,12 @@ def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
     lhs, rhs = expr, reference
     if extra & expr.free_symbols:
         lhs, rhs = expr.subs(defs), reference.subs(defs)
-    result = identity(time_limit=budget).prove(lhs, rhs)
+    try:
+        result = identity(time_limit=budget).prove(lhs, rhs)
+    except SymbolicTimeout:
+        raise
+    except Exception as exc:  # sympy failing on an odd expression is a failed confirmation, not a verdict
+        return {"status": "not proved", "detail": f"sympy raised {type(exc).__name__}: {exc}"}
     if result.status == "proved":
         return {"status": "proved", "detail": f"sympy shows answer − reference = 0 ({result.scope})"}
     return {"status": "not proved", "detail": result.detail or "sympy did not reach 0"}
@@ -91,6 +96,14 @@ def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
 def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, started: float, limit: float) -> GradeResult:
     expr = parse_answer(problem, answer)
     return grade_expression(problem, expr, answer, symbolic=symbolic, explain=explain, started=started, limit=limit)
+
+
+def _read_as(expr: sp.Basic) -> str | None:
+    """How the answer was understood, in sympy's notation (None if sympy's printer cannot print it)."""
+    try:
+        return sp.sstr(expr)
+    except Exception:  # the printer simplifies matrix expressions and can raise on degenerate ones
+        return None
 
 
 def _check_sum_lengths(expr: sp.Basic, instances: Instances) -> None:
@@ -116,7 +129,7 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
         raise StudentInputError(f"your answer is {describe(expr)}, but the answer to {problem.id} is {describe(reference)}")
     instances = instances_for(problem)
     _check_sum_lengths(expr, instances)
-    read_as = sp.sstr(expr) if explain else None
+    read_as = _read_as(expr) if explain else None
     ref_values = [g.reference for g in instances.groups]
     try:
         values = evaluate_on(instances.groups, expr)
