@@ -39,6 +39,7 @@ class SymbolTable:
     dimensions: frozenset[sp.Symbol] = frozenset()
     listing: str = ""  # "x, b, \Sigma, A, n" for messages
     sum_range: tuple[sp.Basic, sp.Basic] | None = None  # what `\sum_j` (no limits) runs over, e.g. (1, n)
+    dimension_values: tuple[dict[sp.Symbol, sp.Integer], ...] = ()  # every checked combination, e.g. d = 1..5
 
     def lookup(self, spelling: str) -> sp.Basic | None:
         return self.entries.get(spelling_key(spelling))
@@ -550,8 +551,12 @@ class Builder:
             if is_matrix(bound_value) or any(s not in allowed for s in bound_value.free_symbols) or any(
                     not a.is_Integer for a in bound_value.atoms(sp.Number)):
                 raise self.fail(f"the summation limit `{self.snippet(t)}` must be a whole-number expression")
-        if (high - low).is_Number and high - low > MAX_SUM_TERMS:
-            raise self.fail(f"a sum of more than {MAX_SUM_TERMS} terms is not supported")
+        for values in self.table.dimension_values or ({},):
+            span = (high - low).xreplace(values)
+            if span.is_Number and span > MAX_SUM_TERMS:
+                where = ", ".join(f"{k} = {v}" for k, v in values.items())
+                raise self.fail(f"the sum in `{self.snippet(tree)}` has more than {MAX_SUM_TERMS} terms"
+                                + (f" at {where}" if where else ""))
         if key in self.bound or self.table.lookup(name) is not None:
             raise self.fail(f"the summation index {name} is already a symbol of this problem; use another letter")
         var = sp.Symbol(key, integer=True)

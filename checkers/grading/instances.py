@@ -9,7 +9,6 @@ the subtrees students share with the reference (tr(Σ₁⁻¹Σ₀), det Σ₀) 
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -94,14 +93,9 @@ class Instances:
 def draw(problem: Problem, seed: int | None = None) -> Instances:
     """Draw every group of `problem` and evaluate its reference there."""
     seed = problem.seed if seed is None else seed
-    names = list(problem.dims)
-    combos = list(itertools.product(*(problem.dims[n] for n in names))) or [()]
-    if problem.dims_where is not None:
-        combos = [c for c in combos if problem.dims_where(dict(zip(names, c)))]
     definitions = problem.definition_map
     groups = []
-    for index, combo in enumerate(combos):
-        dims = dict(zip(names, combo))
+    for index, dims in enumerate(problem.dim_combinations()):
         gen = torch.Generator().manual_seed(seed * 1009 + index)
         values = {v.name: v.draw(problem.instances_per_group, dims, gen) for v in problem.drawn}
         for symbol, expr in definitions.items():

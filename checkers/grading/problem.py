@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -118,8 +119,17 @@ class Problem:
                     raise InternalError(f"problem {self.id}: spelling {spelling!r} means two things")
                 target[key] = value
         listing = ", ".join(s.latex for s in self.symbols if s.listed)
-        return SymbolTable(entries=entries, families=families, dimensions=frozenset(self._dimension_symbols()),
-                           listing=listing, sum_range=self.sum_range(self.math) if self.sum_range else None)
+        dims = self._dimension_symbols()
+        by_name = {d.name: d for d in dims}
+        combos = tuple({by_name[k]: sp.Integer(v) for k, v in c.items() if k in by_name} for c in self.dim_combinations())
+        return SymbolTable(entries=entries, families=families, dimensions=frozenset(dims), listing=listing,
+                           sum_range=self.sum_range(self.math) if self.sum_range else None, dimension_values=combos)
+
+    def dim_combinations(self) -> list[dict[str, int]]:
+        """Every combination of dimension values the answers are checked at (dims_where applied)."""
+        names = list(self.dims)
+        combos = [dict(zip(names, c)) for c in itertools.product(*(self.dims[n] for n in names))] or [{}]
+        return [c for c in combos if self.dims_where is None or self.dims_where(c)]
 
     @cached_property
     def drawn(self) -> tuple[Variable, ...]:
