@@ -3,7 +3,8 @@ r"""Parse tree -> sympy objects, by construction: every node becomes sp.Symbol, 
 Nothing here parses text with sympy (no sympify, parse_expr or parse_latex): names are looked up in
 the problem's symbol table, numbers become exact rationals, and each operation checks shapes first,
 so `\mu_0 + 1` or `\Sigma_1 (\mu_1 - \mu_0)^T` is refused with a message naming the student's own
-text. A 1 x 1 product (a quadratic form) becomes `Scalar(...)` so it can stand in scalar formulas.
+text. A 1 x 1 product (a quadratic form) becomes a (commuting) `Scalar(...)` so it can stand in scalar
+formulas.
 Numbers and exponents are bounded so that sympy's eager arithmetic cannot blow up (2^{2^{2^{99}}}).
 """
 

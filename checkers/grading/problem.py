@@ -1,10 +1,11 @@
 r"""What a gradeable problem declares: its reference (a checked claim in proofs/), symbols, instances, mistakes.
 
-A Problem names the proof module and the module constant that is its reference answer; loading checks
-that the constant is a side of one of the module's claims, so the grader only ever compares against
-mathematics the engine checks. Symbols are declared with the spellings students use and the kinds
-their random instances are drawn from; `definitions` derive values (Σ = AAᵀ). Misconceptions are
-named wrong answers, built from the module's own symbols, each with the feedback a student sees.
+A Problem names a proof module and the id of one of its claims; the reference answer is that claim's
+right-hand side, the very sympy object `proofcheck verify` checks, so the grader never carries a
+formula of its own. Symbols are declared with the spellings students use and the kinds their random
+instances are drawn from; `definitions` derive values (Σ = AAᵀ). Misconceptions are named wrong
+answers built from the module's own symbols, plus the claim's mutants, each with the feedback a
+student sees.
 """
 
 from __future__ import annotations
