@@ -21,6 +21,7 @@ import json
 import multiprocessing as mp
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -205,9 +206,12 @@ def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path) -> d
     cmd = [sys.executable, "-m", "checkers", "grade", PROBLEM, "--csv", str(src), "--out", str(out), "--restart",
            "--workers", str(workers)]
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)  # the command and its workers
     if proc.returncode != 0:
         raise RuntimeError(f"grading failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     with open(out, newline="", encoding="utf-8") as f:
@@ -225,7 +229,7 @@ def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path) -> d
             wrong.append((a, why, verdict, graded[f"s{i:04d}"]["message"]))
     summary_line = proc.stdout.strip().splitlines()[0]
     inner = float(summary_line.split("(")[-1].split()[0])  # answers/s reported by the run itself
-    return {"answers": len(answers), "seconds": seconds, "rate": len(answers) / seconds, "inner_rate": inner,
+    return {"answers": len(answers), "seconds": seconds, "rate": len(answers) / seconds, "inner_rate": inner, "cpu": cpu,
             "false_negatives": fn, "false_positives": fp, "invalid": invalid, "wrong": wrong,
             "correct": sum(t for _, t, _ in answers)}
 
@@ -261,6 +265,7 @@ def main(argv=None) -> int:
     print(f"{'proofcheck grade --csv (end to end)':46s} {ours['answers']:7d} {ours['seconds']:8.2f} {ours['rate']:10.1f} "
           f"{ours['false_negatives']:9d} {ours['false_positives']:9d} {ours['invalid']:9d}")
     print(f"{'  same run, after interpreter start-up':46s} {'':7s} {'':8s} {ours['inner_rate']:10.1f}")
+    print(f"{'  CPU time of the command and its workers':46s} {'':7s} {ours['cpu']:8.2f}  (load-independent)")
     for label, b in (("simplify(ref - answer) == 0", base), ("proof engine's identity() strategy", helped)):
         print(f"{label + ' (sample)':46s} {b['answers']:7d} {b['seconds']:8.2f} {b['rate']:10.1f} "
               f"{b['false_negatives']:9d} {b['false_positives']:9d} {b['undecided']:9d}")

@@ -206,3 +206,11 @@ def test_softmax_gradient(answer, verdict, mistake):
     assert result.verdict == verdict, result.message
     if mistake:
         assert result.feedback[0].id == mistake
+
+
+@pytest.mark.parametrize("pid", list(PROBLEMS))
+def test_the_reference_as_sympy_prints_it_is_read_back_as_correct(pid):
+    import sympy as sp
+
+    p = problem(pid)
+    assert grade(pid, sp.latex(p.reference_expr)).verdict == "correct"

@@ -2,7 +2,7 @@
 
 The parent prepares everything once (parser, instances, reference and misconception values) and forks
 long-lived workers that inherit it, so a worker starts warm in milliseconds. Each worker grades one
-answer at a time under a soft wall-clock limit (SIGALRM inside grade_in_process) and an address-space
+answer at a time (with the next one already waiting in its pipe) under a soft wall-clock limit (SIGALRM inside grade_in_process) and an address-space
 limit (resource.RLIMIT_AS, set in the worker); the parent enforces a hard deadline a little later and
 kills and replaces a worker that overruns or dies, recording that answer as invalid with the reason.
 Other answers are unaffected. Workers ignore SIGINT, so Ctrl-C reaches only the parent.
@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Iterable, Iterator
 from multiprocessing.connection import wait
 
@@ -26,6 +27,7 @@ from checkers.grading.result import invalid
 
 DEFAULT_MEMORY_MB = 1024  # address space a worker may add to what it inherits
 HARD_GRACE = 1.0  # seconds past the soft limit before the parent kills a worker
+QUEUE_DEPTH = 2  # answers handed to a worker at once (the next one waits in its pipe)
 
 
 def prepare(problem: Problem) -> None:
@@ -37,6 +39,11 @@ def prepare(problem: Problem) -> None:
     parser()
     parser(positions=True)
     _misconception_values(instances_for(problem))
+    # Grade the reference as sympy prints it in LaTeX once, so forked workers inherit warm sympy caches and
+    # evaluation memos for the subexpressions most answers share.
+    import sympy as sp
+
+    grade_in_process(problem, sp.latex(problem.reference_expr), symbolic=False, explain=False)
 
 
 def _vm_bytes() -> int:
@@ -101,7 +108,8 @@ class _Worker:
         self.process = ctx.Process(target=_worker_main, args=(child, problem_id, options), daemon=True)
         self.process.start()
         child.close()
-        self.task: tuple | None = None  # (key, answer, deadline)
+        self.queue: deque = deque()  # (key, answer) sent and not yet answered; the head is being graded
+        self.deadline = 0.0  # when the head must be done
 
     def stop(self, kill: bool = False) -> None:
         if kill:
@@ -152,63 +160,85 @@ class GradingPool:
 
     def close(self) -> None:
         for w in self.workers:
-            w.stop(kill=w.task is not None)
+            w.stop(kill=bool(w.queue))
         self.workers = []
 
     def _failure(self, key, answer: str, message: str) -> tuple:
         return key, invalid(self.problem.id, answer, message).to_json()
 
     def _replace(self, worker: _Worker, kill: bool) -> None:
-        worker.task = None
         worker.stop(kill=kill)
         self.workers[self.workers.index(worker)] = self._spawn()
         self.restarts += 1
 
     def map(self, items: Iterable[tuple[object, str]]) -> Iterator[tuple[object, dict]]:
-        """Grade every (key, answer); results come back in completion order, one per item, never raising."""
+        """Grade every (key, answer); results come back in completion order, one per item, never raising.
+
+        Each worker holds up to QUEUE_DEPTH answers, so it never waits for the parent between two; the
+        deadline of the answer it is working on starts when the previous one's result arrives.
+        """
         pending = iter(items)
+        retry: deque = deque()  # answers queued on a worker that was replaced before it reached them
         exhausted = False
-        hard = self.hard_limit
+
+        def next_task():
+            nonlocal exhausted
+            if retry:
+                return retry.popleft()
+            if exhausted:
+                return None
+            try:
+                return next(pending)
+            except StopIteration:
+                exhausted = True
+                return None
+
+        def replace(w: _Worker) -> None:
+            retry.extendleft(reversed(w.queue))
+            w.queue.clear()
+            self._replace(w, kill=True)
+
         while True:
-            for w in self.workers:
-                if w.task is None and not exhausted:
-                    try:
-                        key, answer = next(pending)
-                    except StopIteration:
-                        exhausted = True
+            for w in list(self.workers):
+                while len(w.queue) < QUEUE_DEPTH:
+                    task = next_task()
+                    if task is None:
                         break
                     try:
-                        w.conn.send((key, answer))
-                        w.task = (key, answer, time.monotonic() + hard)
-                    except (BrokenPipeError, OSError):
-                        self._replace(w, kill=True)
-                        yield self._failure(key, answer, "the grading worker could not take this answer; "
-                                                         "it was not graded (please retry)")
-            busy = [w for w in self.workers if w.task is not None]
+                        w.conn.send(task)
+                    except (BrokenPipeError, OSError):  # the worker died while idle: a fresh one takes over
+                        retry.appendleft(task)
+                        replace(w)
+                        break
+                    if not w.queue:
+                        w.deadline = time.monotonic() + self.hard_limit
+                    w.queue.append(task)
+            busy = [w for w in self.workers if w.queue]
             if not busy:
-                if exhausted:
+                if exhausted and not retry:
                     return
                 continue
-            timeout = max(0.0, min(w.task[2] for w in busy) - time.monotonic())
+            timeout = max(0.0, min(w.deadline for w in busy) - time.monotonic())
             ready = wait([w.conn for w in busy], timeout=timeout)
             for w in busy:
                 if w.conn in ready:
-                    key, answer, _ = w.task
                     try:
                         got_key, doc = w.conn.recv()
                     except (EOFError, OSError):
+                        key, answer = w.queue.popleft()
                         w.process.join(timeout=1)
                         code = w.process.exitcode
                         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-                        self._replace(w, kill=True)
+                        replace(w)
                         yield self._failure(key, answer, f"grading this answer crashed the grading process ({how}, "
                                                          f"e.g. the memory limit); the other answers are unaffected")
                         continue
-                    w.task = None
+                    w.queue.popleft()
+                    w.deadline = time.monotonic() + self.hard_limit
                     yield got_key, doc
-                elif time.monotonic() >= w.task[2]:
-                    key, answer, _ = w.task
-                    self._replace(w, kill=True)
+                elif time.monotonic() >= w.deadline:
+                    key, answer = w.queue.popleft()
+                    replace(w)
                     yield self._failure(key, answer, f"grading this answer ran past the time limit of "
                                                      f"{self.time_limit:g} s and was stopped")
 
