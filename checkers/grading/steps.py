@@ -101,7 +101,8 @@ def split_derivation(text: str) -> list[str]:
     text = _ENVIRONMENT.sub(" ", text)
     lines: list[str] = []
     for raw in _split_top(text, "\\\\"):
-        raw = _drop_remarks(raw).replace("&", " ").strip()
+        # A break inside brackets (\left( ... \\ ... \right)) continues the same formula.
+        raw = _drop_remarks(raw).replace("&", " ").replace("\\\\", " ").strip()
         if not raw:
             continue
         pieces = _split_top(raw, "=")
