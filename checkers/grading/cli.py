@@ -114,7 +114,9 @@ def cmd_check_steps(args) -> int:
             print(f"  step to line {step['line']}: {'valid' if step['valid'] else 'INVALID'}: {step['message']}")
         first = doc["first_invalid"]
         print(f"first invalid line: {first if first is not None else 'none'}")
-        print(f"final line: {doc['final']['verdict']}: {doc['final']['message']}")
+        final = doc["final"]
+        message = final["message"]
+        print(f"final line: {message if message.startswith(final['verdict']) else final['verdict'] + ': ' + message}")
     if doc["verdict"] == "invalid":
         return 2
     return 0 if doc["first_invalid"] is None and doc["verdict"] == "correct" else 1
