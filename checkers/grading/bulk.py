@@ -236,11 +236,14 @@ class _Progress:
         now = time.monotonic()
         if now - self.last > 0.1:
             self.last = now
-            c = self.counts
-            self.progress.update(self.task, counts=f"✓ {c['correct']}  ✗ {c['incorrect']}  ? {c['invalid']}")
-            self.progress.refresh()
+            self._show()
+
+    def _show(self) -> None:
+        c = self.counts
+        self.progress.update(self.task, counts=f"✓ {c['correct']}  ✗ {c['incorrect']}  ? {c['invalid']}")
+        self.progress.refresh()
 
     def __exit__(self, *exc):
         if self.enabled:
-            self.progress.refresh()
+            self._show()
             self.progress.stop()
