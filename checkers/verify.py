@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 import sympy as sp
 import torch
-from hypothesis import Phase, given, settings
-from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 
 from checkers.devices import supports
 from checkers.model import Claim, Derivation, Estimate, Sample, Value
@@ -41,7 +38,12 @@ def draw_configs(claim: Claim, seed: int, count: int = CONFIGS_PER_CLAIM) -> lis
     """Hypothesis draws `count` (dims, batch seed) pairs; the same `seed` always gives the same list.
 
     Hypothesis tries the simplest example first (every dimension at its lower bound), then spreads out.
+    It is imported here, not at module level, so that commands that never draw (grading) start faster.
     """
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis import strategies as st
+
     strategy = st.fixed_dictionaries({
         "dims": st.fixed_dictionaries({name: st.integers(lo, hi) for name, (lo, hi) in sorted(claim.dims.items())}),
         "batch_seed": st.integers(0, 2**31 - 1),
@@ -50,7 +52,7 @@ def draw_configs(claim: Claim, seed: int, count: int = CONFIGS_PER_CLAIM) -> lis
 
     @hypothesis_seed(seed)
     @settings(max_examples=count, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(__import__("hypothesis").HealthCheck))
+              suppress_health_check=list(HealthCheck))
     @given(strategy)
     def collect(example):
         config = Config(dict(example["dims"]), example["batch_seed"])
