@@ -10,6 +10,7 @@ Other answers are unaffected. Workers ignore SIGINT, so Ctrl-C reaches only the 
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import multiprocessing as mp
 import os
@@ -75,6 +76,7 @@ def _worker_main(conn, problem_id: str, options: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     devnull = open(os.devnull, "w")
     sys.stdout = sys.stderr = devnull  # never touch a stream lock the parent may have held at fork time
+    faulthandler.disable()  # a crash is reported by the parent as an invalid answer, not as a traceback dump
     import torch
 
     torch.set_num_threads(1)
