@@ -45,6 +45,21 @@ class Real(Kind):
 
 
 @dataclass(frozen=True)
+class Integer(Kind):
+    """An integer uniform on [low, high] (a width, a kernel size), stored as float64 like every sample value."""
+
+    low: int = 1
+    high: int = 8
+
+    @property
+    def description(self) -> str:
+        return f"integer in [{self.low}, {self.high}]"
+
+    def draw(self, batch, dims, gen):
+        return torch.randint(self.low, self.high + 1, (batch,), generator=gen).to(torch.float64)
+
+
+@dataclass(frozen=True)
 class Positive(Kind):
     """A positive scalar, log-uniform on [low, high] so every order of magnitude is sampled."""
 

@@ -65,8 +65,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from checkers import Claim, Derivation, Mutant, Variable, facts
-from checkers.kinds import Kind
+from checkers import Claim, Derivation, Integer, Mutant, Variable, facts
 
 C_in, C_out, k, s, g, H = sp.symbols("C_in C_out k s g H", integer=True, positive=True)
 p = sp.Symbol("p", integer=True, nonnegative=True)
@@ -241,21 +240,6 @@ PER_OUTPUT = facts(
 
 # ---------------------------------------------------------------------------------------------------------------
 # Random single layers against FlopCounterMode.
-
-@dataclass(frozen=True)
-class Integer(Kind):
-    """An integer in [low, high], uniformly (stored as float64, like every sample value)."""
-
-    low: int = 1
-    high: int = 8
-
-    @property
-    def description(self) -> str:
-        return f"integer in [{self.low}, {self.high}]"
-
-    def draw(self, batch, dims, gen):
-        return torch.randint(self.low, self.high + 1, (batch,), generator=gen).to(torch.float64)
-
 
 CONV_VARIABLES = (Variable("C_in", Integer(1, 6)), Variable("C_out", Integer(1, 6)), Variable("k", Integer(1, 7)),
                   Variable("s", Integer(1, 4)), Variable("p", Integer(0, 3)), Variable("g", Integer(1, 3)),

@@ -66,7 +66,8 @@ from dataclasses import dataclass, field
 import sympy as sp
 import torch
 
-from checkers import Claim, Derivation, Estimate, Figure, Mutant, Reference, Tolerance, Variable, not_attempted
+from checkers import (Claim, Derivation, Estimate, Figure, Integer, Mutant, Reference, Tolerance, Variable,
+                      not_attempted)
 from checkers.kinds import Kind, Positive, Real
 from checkers.symbolic import Strategy, SymbolicResult
 from checkers.strategies import distribute_sums
@@ -92,21 +93,6 @@ third = sp.Rational(1, 3)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Instance kinds: integer widths
-
-
-@dataclass(frozen=True)
-class Width(Kind):
-    """A layer width: an integer uniform on [low, high] (stored as float64, shape (B,))."""
-
-    low: int = 1
-    high: int = 64
-
-    @property
-    def description(self) -> str:
-        return f"integer width in [{self.low}, {self.high}]"
-
-    def draw(self, batch, dims, gen):
-        return torch.randint(self.low, self.high + 1, (batch,), generator=gen).to(torch.float64)
 
 
 @dataclass(frozen=True)
@@ -595,7 +581,7 @@ def _wrong_target(fn, position: int, wrong):
 # ---------------------------------------------------------------------------------------------------------------
 # Claims
 
-INIT_VARIABLES = (Variable("fan_in", Width(1, 32), r"\text{fan\_in}"), Variable("fan_out", Width(128, 256), r"\text{fan\_out}"))
+INIT_VARIABLES = (Variable("fan_in", Integer(1, 32), r"\text{fan\_in}"), Variable("fan_out", Integer(128, 256), r"\text{fan\_out}"))
 
 init_bound = Claim(
     id="init-bound",
@@ -643,7 +629,7 @@ layer_variance = Claim(
     id="layer-variance",
     statement="z = Ay + b with default-initialised A, b and zero-mean y, E y_k² = v: E z_i = 0, E z_i² = v/3 + 1/(3 n_{ℓ-1})",
     lhs=None, rhs=LAYER_RHS, relation="≈",
-    variables=(Variable("n_prev", Width(1, 12), r"n_{\ell-1}"), Variable("v", Positive(0.1, 10.0), "v"),
+    variables=(Variable("n_prev", Integer(1, 12), r"n_{\ell-1}"), Variable("v", Positive(0.1, 10.0), "v"),
                Variable("rho", Real(0.0, 0.9), r"\rho")),
     assumptions=("y independent of (A, b)", "E y = 0, E y_k² = v; the y_k may be correlated (ρ)",
                  "A_ij, b_i iid, mean 0, variance 1/(3 n_{ℓ-1})"),
