@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from xml.dom import minidom
 
 import sympy as sp
 from sympy.printing.mathml import MathMLPresentationPrinter
 
-from checkers.notation import Scalar
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
