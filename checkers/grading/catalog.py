@@ -82,6 +82,9 @@ GAUSSIAN_DENSITY = Problem(
                       lambda m, ref: ref * sp.exp(quadratic_form(m.x - m.b, m.Sigma.I))),
         Misconception("exponent-no-half", "the factor ½ in the exponent is missing: exp(−½(x − b)ᵀΣ⁻¹(x − b))",
                       lambda m, ref: ref * sp.exp(-half * quadratic_form(m.x - m.b, m.Sigma.I))),
+        Misconception("no-square-root", "the square root is missing: the constant is 1/√((2π)ⁿ det Σ), "
+                      "not 1/((2π)ⁿ det Σ)",
+                      lambda m, ref: ref * (2 * sp.pi) ** (-m.n / 2) * sp.Determinant(m.Sigma) ** (-half)),
     ),
     mutant_feedback={
         "no-sqrt": "your answer is the reference without the square root: the constant has det(Σ)^{-1/2}, "
