@@ -60,7 +60,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # L = 1 and L = 2, while literal exponents 1 and 2 would contradict line 144. The "…" is written as
     # the sum it abbreviates, in the student's order: the k-th term is 1/(3^k n_{L-k}).
     SubmittedAnswer("kaiming-variance", r"\sum_{k=1}^{L} \frac{1}{3^{k} n_{L-k}} + \frac{1}{3^{L}}",
-                    "Problem 2, the general formula for Var(y_L) (seed line 150)"),
+                    "Problem 2, the general formula for the variance of the output (seed line 150)"),
     # Problem 4, the last line: f_X(x) = 1/((2π)^N det(Σ)) exp{−½ (x − b)^T Σ^{-1} (x − b)^T ] in the OCR.
     # The square root of the previous line's (2π)^{-N/2} det(A)^{-1} is missing: that is the student's.
     # Reading chosen for the end of the exponent: the OCR's "(x − b)^{T} \right]" stands where the brace
@@ -69,7 +69,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # Read literally it makes the exponent a row vector and the answer ungradable (ALTERNATIVE_READINGS).
     SubmittedAnswer("gaussian-density",
                     r"\frac{1}{(2\pi)^{n} \det(\Sigma)} \exp\{-\frac{1}{2}(x - b)^{T} \Sigma^{-1}(x - b)\}",
-                    "Problem 4, the final density f_X(x) (seed line 171, last row)"),
+                    "Problem 4, the final density (seed line 171, last row)"),
     # Problem 6 (hw6-2021 P5): the derivation in seed line 229 (rows separated by \\) is cut off, and
     # from its eighth row on the OCR repeats one line with varying subscripts, so there is no boxed final
     # formula. Transcribed: the first row in final form (the seventh, repeated verbatim in the eighth),

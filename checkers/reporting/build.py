@@ -2,9 +2,10 @@
 
 `build_reports(options)` groups derivations by the problem sets their `source` names, verifies
 all of them once (or reuses the cached run of identical sources and versions), draws the figures,
-renders the templates and runs latexmk only for documents whose LaTeX or figures changed. It always
-writes every document before reporting failures: `BuildOutcome.passed` is False when any check
-failed or a figure could not be drawn, and the CLI turns that into a non-zero exit.
+grades the submitted answers of a set that names them (`ProblemSet.answers`), renders the templates
+and runs latexmk only for documents whose LaTeX or figures changed. It always writes every document
+before reporting failures: `BuildOutcome.passed` is False when any check failed or a figure could
+not be drawn, and the CLI turns that into a non-zero exit.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from checkers.errors import ReportError, UsageError
 from checkers.model import Derivation
 from checkers.reporting.cache import CachedResult, ResultCache, derivation_key, engine_digest, proof_files
 from checkers.reporting.figures import render_figure
+from checkers.reporting.graded import graded_section
 from checkers.reporting.latex import compile_pdf, latex_available, missing_latex_message
 from checkers.reporting.latex_escape import Tex
 from checkers.reporting.problem_sets import group_by_set
@@ -209,7 +211,9 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
             if view.statement.problems:
                 outcome.warnings.append(f"{view.anchor}: statement shown as plain source: "
                                         f"{'; '.join(view.statement.problems)}")
-        set_views.append(set_view(problem_set, views, run_view(run, [checked[p.derivation.id] for p in placements])))
+        graded = graded_section(problem_set.answers) if problem_set.answers else None
+        set_views.append(set_view(problem_set, views, run_view(run, [checked[p.derivation.id] for p in placements]),
+                                  graded))
     outcome.warnings = sorted(set(outcome.warnings))
 
     latex_jobs = []

@@ -18,6 +18,7 @@ class ProblemSet:
     id: str
     title: str
     description: str
+    answers: str = ""  # a data module whose ANSWERS the report grades (checkers.reporting.graded), if any
 
 
 KNOWN_SETS = (
@@ -25,7 +26,13 @@ KNOWN_SETS = (
                "Batch-norm removal, default-initialisation variance, Gaussian change of variables, "
                "KL divergence of continuous variables, Gaussian KL in closed form."),
     ProblemSet("student-hw6", "A submitted solution to Homework 6",
-               "One student's solution, checked claim by claim; the checks locate its real mistakes."),
+               "One student's handwritten solution. Its final formulas (Problem 1's folded batch-norm weight "
+               "and bias, Problem 2's output variance, Problem 4's Gaussian density, Problem 6's Gaussian KL), "
+               "transcribed from the submission, are graded against the checked reference claims: each with "
+               "its verdict, the grader's feedback and, where it is wrong, an instance on which it differs "
+               "from the reference. After them, the derivations of the problems it answers, checked claim by "
+               "claim.",
+               answers="proofs.student_hw6_answers"),
     ProblemSet("hw7-2024", "Homework 7 (due 2024-04-29)",
                "Log-sum-exp limits and the softmax gradient, AlexNet operation counts, batch-norm removal, "
                "backpropagation through 1-D convolutions, fully-connected layers as convolutions."),

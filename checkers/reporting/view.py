@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from checkers.model import Claim, Derivation
+from checkers.reporting.graded import GradedSection
 from checkers.reporting.problem_sets import Placement, ProblemSet
 from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.results import ClaimResult, DerivationResult, NumericResult, RunResult
@@ -148,6 +149,7 @@ class SetView:
     css: str
     summary: str
     run: RunView
+    graded: GradedSection | None = None  # the submitted answers, graded (sets with `ProblemSet.answers`)
 
 
 def _sci(x: float) -> str:
@@ -282,10 +284,11 @@ def run_view(run: RunResult, checked: list[tuple[str, bool]]) -> RunView:
                    v.get("python", "?"), bool(n_reused))
 
 
-def set_view(problem_set: ProblemSet, problems: list[ProblemView], run: RunView) -> SetView:
+def set_view(problem_set: ProblemSet, problems: list[ProblemView], run: RunView,
+             graded: GradedSection | None = None) -> SetView:
     passed = all(p.status == "passed" for p in problems)
     n_failed = sum(p.status != "passed" for p in problems)
     summary = (f"all {len(problems)} problems verified" if passed else
                f"{n_failed} of {len(problems)} problems FAILED a check")
     return SetView(problem_set.id, problem_set.title, problem_set.description, tuple(problems),
-                   "passed" if passed else "FAILED", "ok" if passed else "fail", summary, run)
+                   "passed" if passed else "FAILED", "ok" if passed else "fail", summary, run, graded)

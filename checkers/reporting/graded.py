@@ -1,0 +1,104 @@
+"""A problem set's submitted answers graded with `checkers.grade`, turned into records the templates print.
+
+A problem set that names a data module (`ProblemSet.answers`, e.g. `proofs.student_hw6_answers`)
+gets a section of graded answers: each `SubmittedAnswer` of the module's `ANSWERS` is graded by the
+grader's public API, and its verdict, message, named feedback and counterexample are worded and
+formatted here, so the templates only print. The student's formula is shown as the student wrote
+it (the answer's LaTeX through the statement converter: sanitized TeX for the PDF, MathML for the
+HTML); the counterexample's instance is written as math the same way.
+
+Grading is deterministic (the grader's instances are seeded, the optional sympy confirmation is off
+because its time budget would make the wording depend on machine load), so an unchanged submission
+renders the same LaTeX and an incremental build compiles nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from checkers.reporting.statements import RenderedStatement, render_statement
+
+__all__ = ["GradedAnswerView", "GradedSection", "graded_section"]
+
+_CSS = {"correct": "ok", "incorrect": "fail", "invalid": "warn"}
+TIME_LIMIT = 20.0  # seconds per answer: generous, so a loaded machine never turns a verdict into a time-out
+
+
+@dataclass(frozen=True)
+class GradedAnswerView:
+    anchor: str
+    problem_id: str
+    title: str  # the grader's title of the problem
+    source: str  # which problem of which set it answers, e.g. "hw6-2021 P3"
+    statement: RenderedStatement  # the problem as the grader states it
+    where: str  # where in the submission the formula is
+    formula: RenderedStatement  # the student's formula, as written
+    verdict: str  # "correct" / "incorrect" / "invalid"
+    css: str
+    message: str
+    feedback: tuple[tuple[str, str], ...]  # (id, sentence), sentence "" when the message already says it
+    counterexample: RenderedStatement | None  # the instance and both values, as math; None unless incorrect
+
+
+@dataclass(frozen=True)
+class GradedSection:
+    answers: tuple[GradedAnswerView, ...]
+    summary: str  # "3 correct, 2 incorrect of 5 answers"
+    module: str  # the data module the answers come from
+
+
+def _number(x: float) -> str:
+    """LaTeX math for a number, 4 significant digits, powers of ten written out."""
+    text = f"{x:.4g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
+    return text
+
+
+def _value(v) -> str:
+    """LaTeX math for a scalar, a vector (a tuple) or a matrix (a pmatrix) as the grader reports it."""
+    if isinstance(v, list) and v and isinstance(v[0], list):
+        rows = [" & ".join(_number(x) for x in row) for row in v]
+        return r"\begin{pmatrix} " + r" \\ ".join(rows) + r" \end{pmatrix}"
+    if isinstance(v, list):
+        return "(" + ", ".join(_number(x) for x in v) + ")"
+    if v is None:
+        return r"\text{undefined}"
+    return _number(v)
+
+
+def _counterexample(cx: dict | None) -> RenderedStatement | None:
+    """The instance where the answer and the reference differ (display math), then both values."""
+    if not cx:
+        return None
+    instance = r",\quad ".join(f"{name} = {_value(value)}" for name, value in cx["instance"].items())
+    return render_statement(rf"\[ {instance} \] the submitted formula gives ${_value(cx['student'])}$, "
+                            rf"the reference gives ${_value(cx['reference'])}$.")
+
+
+def _view(index: int, submitted, problem, result) -> GradedAnswerView:
+    cx = _counterexample(result.counterexample if result.verdict == "incorrect" else None)
+    return GradedAnswerView(
+        anchor=f"answer-{index}", problem_id=problem.id, title=problem.title, source=problem.source,
+        statement=render_statement(problem.statement), where=submitted.where,
+        formula=render_statement(rf"\[ {submitted.answer} \]"), verdict=result.verdict, css=_CSS[result.verdict],
+        message=result.message,
+        feedback=tuple((f.id, "" if f.message in result.message else f.message) for f in result.feedback),
+        counterexample=cx)
+
+
+def graded_section(module_name: str) -> GradedSection:
+    """Grade every answer in `module_name`'s ANSWERS (in order) and return the section's records."""
+    from checkers import grade
+    from checkers.grading.catalog import get_problem
+
+    module = importlib.import_module(module_name)
+    views = []
+    for index, submitted in enumerate(module.ANSWERS, start=1):
+        result = grade(submitted.problem, submitted.answer, symbolic=False, time_limit=TIME_LIMIT)
+        views.append(_view(index, submitted, get_problem(submitted.problem), result))
+    counts = [(sum(v.verdict == verdict for v in views), verdict) for verdict in _CSS]
+    summary = ", ".join(f"{n} {verdict}" for n, verdict in counts if n) + f" of {len(views)} answers"
+    return GradedSection(tuple(views), summary, module_name)
