@@ -116,6 +116,19 @@ def test_second_build_reuses_the_run_and_runs_no_latex(built):
     assert {p: p.stat().st_mtime_ns for p in options.out_dir.glob("*.pdf")} == pdfs
 
 
+def test_unchanged_document_still_reaches_a_new_output_folder(built, tmp_path):
+    import dataclasses
+
+    options, _ = built
+    if "pdf" not in FORMATS:
+        pytest.skip("PDF output not built here")
+    elsewhere = dataclasses.replace(options, out_dir=tmp_path / "elsewhere")
+    again = build_reports(elsewhere)
+    assert again.latex_runs == []  # same LaTeX source: nothing recompiled ...
+    for name in ("hw6-2021.pdf", "student-hw6.pdf"):  # ... yet every PDF is there, identical to the first build's
+        assert (elsewhere.out_dir / name).read_bytes() == (options.out_dir / name).read_bytes()
+
+
 # -- failures are shown, never hidden -------------------------------------------------------------------------
 
 t = sp.Symbol("t", real=True)

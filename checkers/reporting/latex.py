@@ -59,7 +59,12 @@ def compile_pdf(tex: str, name: str, build_dir: Path, target: Path, inputs: list
     stamp = build_dir / f"{name}.stamp"
     data = tex.encode()
     digest = _digest(data, inputs)
-    if target.exists() and stamp.exists() and stamp.read_text().strip() == digest:
+    pdf = build_dir / f"{name}.pdf"
+    if stamp.exists() and stamp.read_text().strip() == digest and pdf.exists():
+        # Unchanged document: no LaTeX run, but the target may be stale (built into another --out).
+        if not target.exists() or target.read_bytes() != pdf.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(pdf, target)
         return False
     if not latex_available():
         raise ReportError(missing_latex_message())
@@ -71,7 +76,6 @@ def compile_pdf(tex: str, name: str, build_dir: Path, target: Path, inputs: list
                               timeout=LATEXMK_TIMEOUT)
     except subprocess.TimeoutExpired as exc:
         raise ReportError(f"latexmk on {source} ran past {LATEXMK_TIMEOUT} s") from exc
-    pdf = build_dir / f"{name}.pdf"
     if proc.returncode != 0 or not pdf.exists():
         raise ReportError(f"LaTeX failed on {source} (exit {proc.returncode}):\n{_log_excerpt(build_dir / f'{name}.log')}")
     target.parent.mkdir(parents=True, exist_ok=True)
