@@ -78,15 +78,7 @@ def compare(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance,
     diff = (actual - expected).abs()
     both_inf = torch.isinf(actual) & torch.isinf(expected) & (torch.sign(actual) == torch.sign(expected))
     diff = torch.where(both_inf, torch.zeros_like(diff), diff)
-    diff = torch.where(torch.isnan(diff), torch.full_like(diff, float("inf")), diff)
-    allowed = tol.atol + tol.rtol * expected.abs() + _extra(extra, diff)
-    rel = diff / torch.maximum(expected.abs(), torch.full_like(expected, max(tol.atol, _TINY)))
-    flat = diff.shape[0], -1
-    return Discrepancy(
-        abs_error=diff.reshape(flat).amax(dim=1),
-        rel_error=rel.reshape(flat).amax(dim=1),
-        excess=(diff - allowed).reshape(flat).amax(dim=1),
-    )
+    return _per_instance(diff, expected, tol, extra)
 
 
 def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance,
@@ -96,12 +88,18 @@ def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance,
     larger = larger.to(device=smaller.device, dtype=torch.float64)
     smaller, larger = torch.broadcast_tensors(smaller, larger)
     over = (smaller - larger).clamp_min(0.0)
-    over = torch.where(torch.isnan(over), torch.full_like(over, float("inf")), over)
-    allowed = tol.atol + tol.rtol * larger.abs() + _extra(extra, over)
-    rel = over / torch.maximum(larger.abs(), torch.full_like(larger, max(tol.atol, _TINY)))
-    flat = over.shape[0], -1
+    return _per_instance(over, larger, tol, extra)
+
+
+def _per_instance(error: torch.Tensor, reference: torch.Tensor, tol: Tolerance,
+                  extra: torch.Tensor | None) -> Discrepancy:
+    """Worst absolute, relative and excess error per instance (row); NaN errors count as infinite."""
+    error = torch.where(torch.isnan(error), torch.full_like(error, float("inf")), error)
+    allowed = tol.atol + tol.rtol * reference.abs() + _extra(extra, error)
+    rel = error / torch.maximum(reference.abs(), torch.full_like(reference, max(tol.atol, _TINY)))
+    flat = error.shape[0], -1
     return Discrepancy(
-        abs_error=over.reshape(flat).amax(dim=1),
+        abs_error=error.reshape(flat).amax(dim=1),
         rel_error=rel.reshape(flat).amax(dim=1),
-        excess=(over - allowed).reshape(flat).amax(dim=1),
+        excess=(error - allowed).reshape(flat).amax(dim=1),
     )
