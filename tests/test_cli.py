@@ -61,3 +61,27 @@ def test_unavailable_device_is_refused_not_faked(capsys):
 def test_python_dash_m_entry_point():
     out = subprocess.run([sys.executable, "-m", "checkers", "list", "--json"], capture_output=True, text=True, check=True)
     assert ID in out.stdout
+
+
+def test_a_failing_claim_exits_1_and_prints_its_replayable_report(monkeypatch, capsys):
+    import sympy as sp
+
+    from checkers import Claim, Derivation, Mutant, Positive, Variable, not_attempted
+    from checkers import registry
+
+    t = sp.Symbol("t", positive=True)
+    wrong = Derivation("toy", "a false identity", "none P0", claims=(Claim(
+        id="off", statement="t = 1.01 t", lhs=t, rhs=1.01 * t, variables=(Variable("t", Positive()),),
+        symbolic=not_attempted("numeric only"), mutants=(Mutant("double", "2t", rhs=2 * t),)),))
+    monkeypatch.setattr(registry, "all_derivations", lambda: (wrong,))
+    assert main(["verify", "--device", "cpu"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "toy / off" in out
+    assert "replay: proofcheck verify toy/off --seed 0 --device cpu --dtype float64" in out
+
+
+def test_pytest_names_every_claim_item_after_its_derivation_claim_and_device():
+    out = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "proofs/gaussian_change_of_variables.py"],
+                         capture_output=True, text=True, check=True).stdout
+    for claim in ("density", "det-gram", "inverse-gram"):
+        assert f"gaussian-change-of-variables/{claim}_cpu" in out
