@@ -25,7 +25,7 @@ def _available():
     from checkers.grading.catalog import get_problem
 
     if not get_problem("kl-gaussian").available():
-        pytest.skip("kl-gaussian needs proofs.kl_gaussian")
+        pytest.fail("kl-gaussian: proofs.kl_gaussian, its reference, is missing")
 
 
 def write(path, rows):

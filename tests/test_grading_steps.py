@@ -27,7 +27,7 @@ def _available():
     from checkers.grading.catalog import get_problem
 
     if not get_problem("kl-gaussian").available():
-        pytest.skip("kl-gaussian needs proofs.kl_gaussian")
+        pytest.fail("kl-gaussian: proofs.kl_gaussian, its reference, is missing")
 
 
 def test_split_lines_drops_remarks_and_left_hand_sides():

@@ -13,7 +13,7 @@ from checkers.grading.parse import parse_answer
 def problem(pid):
     p = get_problem(pid)
     if not p.available():
-        pytest.skip(f"{p.module} is not in this checkout yet")
+        pytest.fail(f"{p.module}, the reference of {p.id}, is missing")
     return p
 
 
