@@ -176,6 +176,45 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What a sub-question asks for, shown first in the solution and in the answer key.
+
+    Give what the question asks for: `formula` (a sympy object that a claim of this derivation
+    checks; `lhs` is printed before it as `lhs = formula`), `code` (a function of the proof module
+    that the checks execute; its source is the listing), `algorithm` (numbered steps of prose,
+    inline `$...$` math allowed) or `text` (prose, inline math allowed). `scope` says openly where
+    the answer is checked only for stated dimensions or cases.
+    """
+
+    formula: sp.Basic | None = None
+    lhs: sp.Basic | None = None
+    relation: str = "="
+    code: Callable | None = None
+    algorithm: tuple[str, ...] = ()
+    text: str = ""
+    scope: str = ""
+
+    def __post_init__(self):
+        if self.formula is None and self.code is None and not self.algorithm and not self.text:
+            raise ValueError("an Answer needs a formula, code, an algorithm or text")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One sub-question as the problem set letters it: its label, question, answer and the claims that check it.
+
+    `label` is the exam's own lettering ("(a)", "(b)"; "" for a problem without sub-questions),
+    `question` the seed text restated (LaTeX allowed), `claims` the ids of this derivation's claims
+    whose steps form the worked derivation and whose checks are the evidence.
+    """
+
+    label: str
+    question: str
+    answer: Answer
+    claims: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Derivation:
     """A problem's worked solution: an id, a title, where it comes from, and its claims in order."""
 
@@ -185,6 +224,15 @@ class Derivation:
     claims: tuple[Claim, ...]
     statement: str = ""  # the problem, retyped (LaTeX allowed)
     figures: tuple[Figure, ...] = ()
+    parts: tuple[Part, ...] = ()  # the sub-questions with their answers, in the problem set's order
+
+    def __post_init__(self):
+        known = {c.id for c in self.claims}
+        for part in self.parts:
+            unknown = [c for c in part.claims if c not in known]
+            if unknown:
+                raise ValueError(f"derivation {self.id!r}, part {part.label!r}: unknown claims {unknown}; "
+                                 f"its claims are {sorted(known)}")
 
     @property
     def problem_sets(self) -> tuple[str, ...]:
