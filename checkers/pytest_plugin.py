@@ -1,4 +1,4 @@
-"""pytest plugin: every claim in proofs/ is a test item per device, named `derivation/claim_cpu`.
+"""pytest plugin: every claim of the configured proof packages is a test item per device, named `derivation/claim_cpu`.
 
 Collected from the proof modules themselves (like pytest's YAML example), so a CI failure reads
 "gaussian-change-of-variables/density_cpu" followed by the failure report with its replay command.
@@ -28,18 +28,27 @@ class ClaimFailed(Exception):
 
 
 def pytest_collect_file(file_path, parent):
-    if file_path.suffix == ".py" and file_path.parent.name == "proofs" and file_path.name != "__init__.py":
-        return ProofModule.from_parent(parent, path=file_path)
+    if file_path.suffix != ".py" or file_path.name == "__init__.py":
+        return None
+    from checkers.registry import package_of
+
+    package = package_of(file_path)  # a module of a configured proof package (checkers.registry)
+    if package is not None:
+        return ProofModule.from_parent(parent, path=file_path, package=package)
     return None
 
 
 class ProofModule(pytest.File):
+    def __init__(self, *, package: str, **kwargs):
+        super().__init__(**kwargs)
+        self.package = package
+
     def collect(self):
         import importlib
 
         from checkers.devices import available_devices
 
-        module = importlib.import_module(f"proofs.{self.path.stem}")
+        module = importlib.import_module(f"{self.package}.{self.path.stem}")
         for derivation in getattr(module, "DERIVATIONS", ()):
             for claim in derivation.claims:
                 for device in available_devices():

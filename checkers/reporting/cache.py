@@ -26,16 +26,21 @@ from functools import cache
 from pathlib import Path
 
 import checkers
-import proofs
 from checkers.model import Derivation
+from checkers.registry import package_directory, proof_packages
 from checkers.results import DerivationResult
 
 __all__ = ["CachedResult", "ResultCache", "derivation_key", "engine_digest", "proof_files"]
 
 _FORMAT = 2  # bump when the cached record's layout changes
 KEEP = 200  # entries kept: every derivation a few times over
-_IMPORT = re.compile(r"^\s*(?:from\s+proofs\.(\w+)\s+import|import\s+proofs\.(\w+)|from\s+proofs\s+import\s+"
-                     r"\(?\s*([\w\s,]+)\)?)", re.MULTILINE)
+
+
+def _import_pattern(package: str) -> re.Pattern:
+    """`from PKG.x import`, `import PKG.x`, `from PKG import (x, y)` lines of a proof module (PKG configured)."""
+    p = re.escape(package)
+    return re.compile(rf"^\s*(?:from\s+{p}\.(\w+)\s+import|import\s+{p}\.(\w+)|from\s+{p}\s+import\s+"
+                      r"\(?\s*([\w\s,]+)\)?)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -78,19 +83,23 @@ def engine_digest() -> str:
     return _hash_files(files, root.parent)
 
 
-def _defining_module(derivation: Derivation) -> str | None:
+def _defining_module(derivation: Derivation) -> tuple[str, str] | None:
+    """(package, module name inside it) of the proof module defining `derivation`."""
+    packages = proof_packages()
     for name, module in list(sys.modules.items()):
-        if name.startswith("proofs.") and any(d is derivation for d in getattr(module, "DERIVATIONS", ())):
-            return name.split(".", 1)[1]
+        package = name.split(".", 1)[0]
+        if package in packages and "." in name and any(d is derivation for d in getattr(module, "DERIVATIONS", ())):
+            return package, name.split(".", 1)[1]
     return None
 
 
 def proof_files(derivation: Derivation) -> list[Path] | None:
     """The proof module defining `derivation` and the proof modules it imports, transitively; None if unknown."""
-    root = Path(proofs.__file__).parent
-    start = _defining_module(derivation)
-    if start is None:
+    found = _defining_module(derivation)
+    if found is None:
         return None
+    package, start = found
+    root, pattern = package_directory(package), _import_pattern(package)
     seen, todo = set(), [start]
     while todo:
         name = todo.pop()
@@ -98,7 +107,7 @@ def proof_files(derivation: Derivation) -> list[Path] | None:
         if name in seen or not path.exists():
             continue
         seen.add(name)
-        for match in _IMPORT.finditer(path.read_text(encoding="utf-8", errors="replace")):
+        for match in pattern.finditer(path.read_text(encoding="utf-8", errors="replace")):
             if match.group(1) or match.group(2):
                 todo.append(match.group(1) or match.group(2))
             else:
@@ -128,7 +137,7 @@ def derivation_key(derivation: Derivation, engine: str, seed: int, devices: Sequ
     files = proof_files(derivation)
     if files is None:
         return None
-    doc = {"format": _FORMAT, "engine": engine, "proofs": _hash_files(files, Path(proofs.__file__).parent.parent),
+    doc = {"format": _FORMAT, "engine": engine, "proofs": _hash_files(files, files[0].parent.parent),
            "versions": dict(_versions()), "seed": seed, "devices": list(devices), "instances": instances,
            "derivation": derivation.id}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

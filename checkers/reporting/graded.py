@@ -1,6 +1,6 @@
 """A problem set's submitted answers graded with `checkers.grade`, turned into records the templates print.
 
-A problem set that names a data module (`ProblemSet.answers`, e.g. `proofs.student_hw6_answers`)
+A problem set that names a data module (`ProblemSet.answers`, e.g. `student_hw6_answers` in a proof package)
 gets a section of graded answers: each `SubmittedAnswer` of the module's `ANSWERS` is graded by the
 grader's public API, and its verdict, message, named feedback and counterexample are worded and
 formatted here, so the templates only print. The student's formula is shown as the student wrote
@@ -14,7 +14,6 @@ renders the same LaTeX and an incremental build compiles nothing.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 
 from checkers.reporting.statements import RenderedStatement, render_statement
@@ -94,7 +93,9 @@ def graded_section(module_name: str) -> GradedSection:
     from checkers import grade
     from checkers.grading.catalog import get_problem
 
-    module = importlib.import_module(module_name)
+    from checkers.registry import find_module
+
+    module = find_module(module_name)
     views = []
     for index, submitted in enumerate(module.ANSWERS, start=1):
         result = grade(submitted.problem, submitted.answer, symbolic=False, time_limit=TIME_LIMIT)

@@ -18,7 +18,7 @@ class ProblemSet:
     id: str
     title: str
     description: str
-    answers: str = ""  # a data module whose ANSWERS the report grades (checkers.reporting.graded), if any
+    answers: str = ""  # a data module of the proof packages whose ANSWERS the report grades (reporting.graded)
 
 
 KNOWN_SETS = (
@@ -32,7 +32,7 @@ KNOWN_SETS = (
                "its verdict, the grader's feedback and, where it is wrong, an instance on which it differs "
                "from the reference. After them, the derivations of the problems it answers, checked claim by "
                "claim.",
-               answers="proofs.student_hw6_answers"),
+               answers="student_hw6_answers"),
     ProblemSet("hw7-2024", "Homework 7 (due 2024-04-29)",
                "Log-sum-exp limits and the softmax gradient, AlexNet operation counts, batch-norm removal, "
                "backpropagation through 1-D convolutions, fully-connected layers as convolutions."),
