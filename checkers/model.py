@@ -113,6 +113,7 @@ class Mutant:
     description: str
     rhs: sp.Basic | None = None
     numeric: NumericFn | None = None
+    feedback: str = ""  # what a student who wrote this variant is told (checkers.grading); "" = the description
 
 
 DEFAULT_DTYPES = (torch.float64, torch.float32, torch.float16)
