@@ -8,6 +8,8 @@ only on (seed, dims, batch) and is identical whichever device later evaluates it
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -15,18 +17,152 @@ import torch
 Dims = dict[str, int]
 
 
+_SIZE_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_]\w*)|([-+*()]))")
+
+
 def _size(spec: int | str, dims: Dims) -> int:
-    return spec if isinstance(spec, int) else dims[spec]
+    """A shape entry: an int, a dimension name ("n"), or an arithmetic expression of them ("L + 1", "n_x*n_y")."""
+    if isinstance(spec, int):
+        return spec
+    if spec in dims:
+        return dims[spec]
+    return _size_expression(spec, dims)
+
+
+def _size_expression(spec: str, dims: Dims) -> int:
+    """Evaluate + - * and brackets over integers and dimension names (a tiny recursive-descent reader, no eval)."""
+    tokens, pos = [], 0
+    while pos < len(spec.rstrip()):
+        m = _SIZE_TOKEN.match(spec, pos)
+        if m is None or m.end() == pos:
+            raise ValueError(f"shape {spec!r}: cannot read it at position {pos + 1}; use integers, dimension names, "
+                             f"+ - * and brackets")
+        number, name, op = m.groups()
+        if name is not None and name not in dims:
+            raise ValueError(f"shape {spec!r}: unknown dimension {name!r} (known: {', '.join(sorted(dims))})")
+        tokens.append(int(number) if number else dims[name] if name else op)
+        pos = m.end()
+
+    def expr(i):
+        value, i = term(i)
+        while i < len(tokens) and tokens[i] in ("+", "-"):
+            rhs, j = term(i + 1)
+            value, i = (value + rhs if tokens[i] == "+" else value - rhs), j
+        return value, i
+
+    def term(i):
+        value, i = atom(i)
+        while i < len(tokens) and tokens[i] == "*":
+            rhs, i = atom(i + 1)
+            value *= rhs
+        return value, i
+
+    def atom(i):
+        if i < len(tokens) and tokens[i] == "(":
+            value, i = expr(i + 1)
+            if i >= len(tokens) or tokens[i] != ")":
+                raise ValueError(f"shape {spec!r}: unbalanced brackets")
+            return value, i + 1
+        if i < len(tokens) and isinstance(tokens[i], int):
+            return tokens[i], i + 1
+        raise ValueError(f"shape {spec!r}: expected a number or a dimension name")
+
+    value, end = expr(0)
+    if end != len(tokens):
+        raise ValueError(f"shape {spec!r}: unexpected {tokens[end]!r}")
+    return value
 
 
 @dataclass(frozen=True)
 class Kind:
-    """How to draw one variable; subclasses say which values are legal."""
+    """How to draw one variable; subclasses say which values are legal.
+
+    Kinds compose instead of subclassing for every need: `kind.map(fn, description)` transforms the
+    drawn tensor (append a column, index from 1), `OneOf(kinds)` draws each instance from one of
+    several kinds, and every shape entry may be an expression of the dimensions ("L + 1").
+    """
 
     description: str = field(init=False, default="")
 
     def draw(self, batch: int, dims: Dims, gen: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
+
+    def map(self, fn: Callable[[torch.Tensor], torch.Tensor], description: str) -> Kind:
+        """This kind with `fn` applied to every drawn batch; `description` says what the result is."""
+        return Mapped(self, fn, description)
+
+
+@dataclass(frozen=True)
+class Mapped(Kind):
+    """`inner` drawn, then transformed by `fn` (built by `Kind.map`)."""
+
+    inner: Kind = None
+    fn: Callable[[torch.Tensor], torch.Tensor] = None
+    text: str = ""
+
+    @property
+    def description(self) -> str:
+        return self.text or f"{self.inner.description}, transformed"
+
+    def draw(self, batch, dims, gen):
+        return self.fn(self.inner.draw(batch, dims, gen))
+
+
+@dataclass(frozen=True)
+class Constant(Kind):
+    """The same scalar for every instance (a grid spacing, a fixed hyperparameter)."""
+
+    value: float = 0.0
+
+    @property
+    def description(self) -> str:
+        return f"the constant {self.value:g}"
+
+    def draw(self, batch, dims, gen):
+        return torch.full((batch,), float(self.value), dtype=torch.float64)
+
+
+@dataclass(frozen=True)
+class OneOf(Kind):
+    """Each instance drawn from one of `options` (kinds, or numbers meaning `Constant`s), uniformly at random.
+
+    Every option is drawn for the whole batch and each instance keeps one, so the options must give
+    the same shape; e.g. `OneOf((1e-5, 1e-3, 1e-1))` for a hyperparameter spanning orders of magnitude.
+    """
+
+    options: tuple = ()
+
+    def _kinds(self) -> tuple[Kind, ...]:
+        return tuple(o if isinstance(o, Kind) else Constant(float(o)) for o in self.options)
+
+    @property
+    def description(self) -> str:
+        return "one of: " + "; ".join(k.description for k in self._kinds())
+
+    def draw(self, batch, dims, gen):
+        kinds = self._kinds()
+        drawn = torch.stack([k.draw(batch, dims, gen) for k in kinds])
+        choice = torch.randint(len(kinds), (batch,), generator=gen)
+        return drawn[choice, torch.arange(batch)]
+
+
+def one_based(kind: Kind) -> Kind:
+    """A vector kind stored with an unused NaN in column 0, so that x[j] is x_j for j = 1..n.
+
+    An answer that reads x_0 (an off-by-one summation range) gets NaN, never a plausible number.
+    """
+    def shift(values: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.full_like(values[:, :1], float("nan")), values], dim=1)
+
+    return kind.map(shift, f"{kind.description}, indexed from 1")
+
+
+def append_value(kind: Kind, value: float) -> Kind:
+    """A vector kind with one more entry, `value`, at the end (n_0..n_{L-1} from `kind`, then n_L = value)."""
+    def extend(values: torch.Tensor) -> torch.Tensor:
+        return torch.cat([values, torch.full_like(values[:, :1], value)], dim=1)
+
+    return kind.map(extend, f"{kind.description}, then {value:g}")
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,13 @@ def _per_instance(error: torch.Tensor, reference: torch.Tensor, tol: Tolerance,
         rel_error=rel.reshape(flat).amax(dim=1),
         excess=(error - allowed).reshape(flat).amax(dim=1),
     )
+
+
+def within(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance,
+           extra: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,) bool: each instance (row) of `actual` agrees with `expected` as `compare` decides (NaN never agrees).
+
+    The one closeness test of the numeric checks, for callers that need a verdict per instance rather
+    than the error figures (the grader: answers, misconceptions, derivation steps).
+    """
+    return compare(actual, expected, tol, extra).excess <= 0
