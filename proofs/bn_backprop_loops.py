@@ -60,7 +60,8 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from checkers import Claim, Derivation, Matrix, Mutant, Reference, Tolerance, Variable, facts, not_attempted
+from checkers import (Answer, Claim, Derivation, Matrix, Mutant, Part, Reference, Tolerance, Variable, facts,
+                      not_attempted)
 from checkers.kinds import Kind
 
 
@@ -109,10 +110,8 @@ def forward_loops(x: torch.Tensor):
 
 def backward_loops(x: torch.Tensor, g: torch.Tensor, *, variance_divisor: int | None = None, half: float = 0.5,
                    s_power: float = -1.5, line2_sign: float = -1.0, with_line6: bool = True):
-    """The quiz's backward += loops, in order; returns (x.grad, μ.grad, s.grad).
-
-    The keyword arguments build the wrong variants the mutants check (defaults: the quiz's loops).
-    """
+    """The backward loops with the wrong variants the mutants check (defaults: the quiz's loops, as in
+    `quiz_backward_loops`, which the claims execute)."""
     n, batch, features = x.shape
     mu, s, _ = forward_loops(x)
     centred, root = x - mu[:, None], torch.sqrt(s)[:, None]
@@ -143,10 +142,39 @@ def autograd_gradients(x: torch.Tensor, g: torch.Tensor):
     return x.grad, mu.grad, s.grad
 
 
+def quiz_backward_loops(x: torch.Tensor, x_prime_grad: torch.Tensor):
+    """The quiz's six backward loops, in the order they run; returns (x.grad, μ.grad, s.grad).
+
+    Each `for b, j` loop is one tensor statement over all (b, j) at once (axis 1 is b, the last axis j);
+    a loop that accumulates into μ.grad[j] or s.grad[j] sums over b.
+    """
+    n, batch, features = x.shape
+    mu, s, _ = forward_loops(x)
+    centred, root = x - mu[:, None], torch.sqrt(s)[:, None]
+    x_grad = torch.zeros_like(x)
+    mu_grad = torch.zeros(n, features, dtype=x.dtype, device=x.device)
+    s_grad = torch.zeros(n, features, dtype=x.dtype, device=x.device)
+    # 1. for b, j: x.grad[b,j] += x'.grad[b,j] / √s[j]
+    x_grad = x_grad + x_prime_grad / root
+    # 2. for b, j: μ.grad[j] −= x'.grad[b,j] / √s[j]
+    mu_grad = mu_grad - (x_prime_grad / root).sum(1)
+    # 3. for b, j: s.grad[j] −= ½ (x[b,j] − μ[j]) s[j]^(−3/2) x'.grad[b,j]
+    s_grad = s_grad - (0.5 * centred * s[:, None] ** -1.5 * x_prime_grad).sum(1)
+    # 4. for b, j: x.grad[b,j] += 2/(B−1) (x[b,j] − μ[j]) s.grad[j]
+    x_grad = x_grad + 2 / (batch - 1) * centred * s_grad[:, None]
+    # 5. for b, j: μ.grad[j] −= 2/(B−1) (x[b,j] − μ[j]) s.grad[j]
+    mu_grad = mu_grad - (2 / (batch - 1) * centred * s_grad[:, None]).sum(1)
+    # 6. for b, j: x.grad[b,j] += μ.grad[j] / B
+    x_grad = x_grad + mu_grad[:, None] / batch
+    return x_grad, mu_grad, s_grad
+
+
 def gradient_pair(which: int, **wrong):
+    """(gradient `which` from the quiz's loops, or from a wrong variant when `wrong` is given; autograd's)."""
     def numeric(sample):
-        ours = backward_loops(sample["x"], sample["g"], **wrong)[which]
-        return ours, autograd_gradients(sample["x"], sample["g"])[which]
+        loops = backward_loops(sample["x"], sample["g"], **wrong) if wrong else quiz_backward_loops(
+            sample["x"], sample["g"])
+        return loops[which], autograd_gradients(sample["x"], sample["g"])[which]
     return numeric
 
 
@@ -251,7 +279,9 @@ def unbiased_standardisation(sample, correction: int = 1):
 
 forward_claim = Claim(
     id="forward-loops",
-    statement="the forward += loops give x'[b,j] = (x[b,j] − mean_b x[·,j]) / std_{B−1}(x[·,j]) (unbiased, no ε)",
+    statement=r"the forward loops give $x'[b,j] = (x[b,j] - \mu[j])/\sqrt{s[j]}$ with the mean "
+              r"$\mu[j] = \frac1B\sum_b x[b,j]$ and the unbiased variance "
+              r"$s[j] = \frac{1}{B-1}\sum_b (x[b,j]-\mu[j])^2$ (no $\varepsilon$)",
     variables=VARIABLES[:1],
     dims=DIMS,
     numeric=lambda s: (forward_loops(s["x"])[2], unbiased_standardisation(s)),
@@ -267,7 +297,8 @@ forward_claim = Claim(
 
 s_grad_claim = Claim(
     id="s-grad",
-    statement="loop 3 gives s.grad[j] = ∂L/∂s[j] = −½ Σ_b (x[b,j] − μ[j]) s[j]^{−3/2} x'.grad[b,j]",
+    statement=r"loop 3 gives $s.\mathrm{grad}[j] = \frac{\partial L}{\partial s[j]} = -\frac12\sum_b "
+              r"(x[b,j]-\mu[j])\, s[j]^{-3/2}\, x'.\mathrm{grad}[b,j]$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=gradient_pair(2),
@@ -280,7 +311,9 @@ s_grad_claim = Claim(
 
 mu_grad_claim = Claim(
     id="mu-grad",
-    statement="loops 2 and 5 give μ.grad[j] = ∂L/∂μ[j] + s.grad[j] ∂s[j]/∂μ[j], autograd's gradient of the node μ",
+    statement=r"loops 2 and 5 give $\mu.\mathrm{grad}[j] = \frac{\partial L}{\partial \mu[j]} + "
+              r"s.\mathrm{grad}[j]\,\frac{\partial s[j]}{\partial \mu[j]}$, the gradient autograd assigns to "
+              r"the node $\mu$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=gradient_pair(1),
@@ -292,7 +325,8 @@ mu_grad_claim = Claim(
 
 x_grad_claim = Claim(
     id="x-grad",
-    statement="loops 1, 4 and 6 give x.grad[b,j] = dL/dx[b,j], the total derivative through μ(x) and s(x, μ)",
+    statement=r"loops 1, 4 and 6 give $x.\mathrm{grad}[b,j] = \frac{dL}{dx[b,j]}$, the total derivative "
+              r"through $\mu(x)$ and $s(x, \mu)$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=gradient_pair(0),
@@ -315,13 +349,14 @@ x_grad_claim = Claim(
 def line_5_terms(sample, wrong_power: float = 0.5):
     """(μ.grad from the loops, −Σ_b x'.grad[b,j]/s[j]^{1/2}): loop 5 adds exactly zero."""
     _, s, _ = forward_loops(sample["x"])
-    mu_grad = backward_loops(sample["x"], sample["g"])[1]
+    mu_grad = quiz_backward_loops(sample["x"], sample["g"])[1]
     return mu_grad, -(sample["g"] / s[:, None] ** wrong_power).sum(1)
 
 
 line_5_claim = Claim(
     id="mu-grad-line-5-vanishes",
-    statement="loop 5 adds 0 (Σ_b (x[b,j] − μ[j]) = 0), so μ.grad[j] = −Σ_b x'.grad[b,j]/√s[j]",
+    statement=r"loop 5 adds 0, because $\sum_b (x[b,j]-\mu[j]) = 0$; so "
+              r"$\mu.\mathrm{grad}[j] = -\sum_b x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=line_5_terms,
@@ -341,7 +376,39 @@ DERIVATIONS = (
                   r"accumulators start at zero): $\mu[j] \leftarrow \mu[j] + x[b,j]/B$, then "
                   r"$s[j] \leftarrow s[j] + (x[b,j]-\mu[j])^2/(B-1)$, then "
                   r"$x'[b,j] \leftarrow (x[b,j]-\mu[j])/\sqrt{s[j]}$. Give the backpropagation loops (accumulating "
-                  r"statements) computing x.grad, μ.grad and s.grad from x'.grad, in the order they are executed.",
+                  r"statements) computing $x.\mathrm{grad}$, $\mu.\mathrm{grad}$ and $s.\mathrm{grad}$ from "
+                  r"$x'.\mathrm{grad}$, in the order they are executed.",
         claims=(forward_claim, s_grad_claim, mu_grad_claim, x_grad_claim, line_5_claim),
+        parts=(
+            Part(
+                label="",
+                question=r"Give backpropagation $+=$ (or $-=$) loops computing $x.\mathrm{grad}[b,j]$, "
+                         r"$\mu.\mathrm{grad}[j]$ and $s.\mathrm{grad}[j]$ from $x'.\mathrm{grad}[b,j]$, in the "
+                         r"order they are executed.",
+                answer=Answer(
+                    algorithm=(
+                        r"For $b, j$: $x.\mathrm{grad}[b,j] \mathrel{+}= x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$.",
+                        r"For $b, j$: $\mu.\mathrm{grad}[j] \mathrel{-}= x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$.",
+                        r"For $b, j$: $s.\mathrm{grad}[j] \mathrel{-}= \frac12 (x[b,j]-\mu[j])\, s[j]^{-3/2}\, "
+                        r"x'.\mathrm{grad}[b,j]$.",
+                        r"For $b, j$: $x.\mathrm{grad}[b,j] \mathrel{+}= \frac{2}{B-1} (x[b,j]-\mu[j])\, "
+                        r"s.\mathrm{grad}[j]$.",
+                        r"For $b, j$: $\mu.\mathrm{grad}[j] \mathrel{-}= \frac{2}{B-1} (x[b,j]-\mu[j])\, "
+                        r"s.\mathrm{grad}[j]$ (this loop adds exactly 0, since $\sum_b (x[b,j]-\mu[j]) = 0$).",
+                        r"For $b, j$: $x.\mathrm{grad}[b,j] \mathrel{+}= \frac1B\, \mu.\mathrm{grad}[j]$.",
+                    ),
+                    code=quiz_backward_loops,
+                    text=r"Loops 1, 2 and 3 push $x'.\mathrm{grad}$ back through $x' = (x-\mu)/\sqrt{s}$; loops 4 "
+                         r"and 5 push $s.\mathrm{grad}$ back through the variance loop; loop 6 pushes "
+                         r"$\mu.\mathrm{grad}$ back through the mean loop. Each runs only after every loop that "
+                         r"adds to the gradient it reads. The listing is the code the checks run, one tensor "
+                         r"statement per loop.",
+                    scope=r"proved by sympy for one feature with $B \in \{2, 3, 4\}$ ($x.\mathrm{grad}$: "
+                          r"$B \in \{2, 3\}$; features do not interact); checked numerically against autograd "
+                          r"for $B = 2, \dots, 8$ and $J = 1, \dots, 4$",
+                ),
+                claims=("s-grad", "mu-grad", "x-grad", "mu-grad-line-5-vanishes", "forward-loops"),
+            ),
+        ),
     ),
 )
