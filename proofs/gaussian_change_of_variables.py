@@ -33,7 +33,7 @@ from __future__ import annotations
 import torch
 import sympy as sp
 
-from checkers import Claim, Derivation, Invertible, Mutant, Reference, Step, Variable, Vector
+from checkers import Answer, Claim, Derivation, Invertible, Mutant, Part, Reference, Step, Variable, Vector
 from checkers import identity
 from checkers.notation import Scalar, quadratic_form
 
@@ -144,15 +144,25 @@ inverse_gram = Claim(
     dtypes=(torch.float64, torch.float32),
 )
 
+STATEMENT = (r"Let $Y \sim \mathcal{N}(0, I)$ in $\mathbb{R}^n$, $X = AY + b$ with $A$ invertible and "
+             r"$\Sigma = AA^\top$. Using $p_X(x) = p_Y(\varphi(x))\,|\det \tfrac{\partial\varphi}{\partial x}(x)|$ "
+             r"for $Y = \varphi(X)$, show that $p_X(x) = ((2\pi)^n\det\Sigma)^{-1/2}"
+             r"\exp(-\tfrac12 (x-b)^\top\Sigma^{-1}(x-b))$.")
+
 DERIVATIONS = (
     Derivation(
         id="gaussian-change-of-variables",
         title="Density of an affine transform of a standard Gaussian",
         source="hw6-2021 P3, student-hw6 P4",
-        statement=r"Let $Y \sim \mathcal{N}(0, I)$ in $\mathbb{R}^n$, $X = AY + b$ with $A$ invertible and "
-                  r"$\Sigma = AA^\top$. Using $p_X(x) = p_Y(\varphi(x))\,|\det \tfrac{\partial\varphi}{\partial x}(x)|$ "
-                  r"for $Y = \varphi(X)$, show that $p_X(x) = ((2\pi)^n\det\Sigma)^{-1/2}"
-                  r"\exp(-\tfrac12 (x-b)^\top\Sigma^{-1}(x-b))$.",
+        statement=STATEMENT,
         claims=(density, det_gram, inverse_gram),
+        parts=(
+            Part(label="", question=STATEMENT,
+                 answer=Answer(
+                     formula=DENSITY, lhs=sp.Function("p_X")(x),
+                     text=r"With $\varphi(x) = A^{-1}(x - b)$, so that $\partial\varphi/\partial x = A^{-1}$ and "
+                          r"$|\det A^{-1}| = 1/|\det A| = (\det\Sigma)^{-1/2}$, the density of $X$ is"),
+                 claims=("density", "det-gram", "inverse-gram")),
+        ),
     ),
 )
