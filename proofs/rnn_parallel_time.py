@@ -5,7 +5,11 @@ r"""The parallel running time of an RNN: the depth of its computation graph grow
 With $h_0 = c(x_0, 0)$ and $h_t = c(x_t, h_{t-1})$ for $1 \le t \le T$, and $c$ = `torch.nn.RNNCell`
 ($c(x, h) = \tanh(W_{ih} x + b_{ih} + W_{hh} h + b_{hh})$):
 
-* `rnn-depth`: the longest chain of operations in the autograd graph of $h_T$ has
+* `rnn-procedure` (part a): the procedure $H[0] = \mathrm{CELL}(\Phi, X[0], \mathrm{ZERO})$,
+  $H[t] = \mathrm{CELL}(\Phi, X[t], H[t-1])$ for $t = 1, \dots, T$ (`rnn_graph`) builds $h_0, \dots, h_T$:
+  with `torch.nn.RNNCell` as CELL its values equal those of `torch.nn.RNN`. (The quiz's own solution loops
+  over `range(1, T)` and so stops at $h_{T-1}$; that loop is the mutant.)
+* `rnn-depth` (part b): the longest chain of operations in the autograd graph of $h_T$ has
   $D(T) = 3T + 4$ nodes. This length is the parallel running time: with unboundedly many processors,
   each node still has to wait for its inputs, so the forward and the backward pass need $D(T)$
   sequential rounds.
@@ -47,7 +51,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Claim, Derivation, Mutant, Reference, Variable, facts, not_attempted
+from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Variable, facts, not_attempted
 from checkers.kinds import Kind
 
 INPUT, HIDDEN = 3, 5
@@ -126,38 +130,95 @@ def rnn_cell(sample) -> nn.RNNCell:
     return cell.to(device=sample.device, dtype=sample.dtype)
 
 
-def unrolled(sample) -> torch.Tensor:
-    """h_T of h_0 = c(x_0, 0), h_t = c(x_t, h_{t-1}), built step by step (the quiz's procedure)."""
-    cell, x = rnn_cell(sample), sample["x"]
+def rnn_graph(cell, phi, xs, zero, last=None):
+    """The graph of h_0, ..., h_T: H[0] = CELL(Φ, X[0], ZERO), then H[t] = CELL(Φ, X[t], H[t−1]) for t = 1, ..., T.
+
+    `xs` holds x_0, ..., x_T; `last` (default T) stops early, for the wrong variant that a mutant checks.
+    """
+    last = len(xs) - 1 if last is None else last
+    hs = [cell(phi, xs[0], zero)]
+    for t in range(1, last + 1):
+        hs.append(cell(phi, xs[t], hs[t - 1]))
+    return hs
+
+
+def cell_procedure(phi: nn.RNNCell, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """CELL(Φ, X, H): one step c(x, h) of the RNN cell whose parameters are Φ."""
+    return phi(x, h)
+
+
+def hidden_states(sample, last=None) -> list[torch.Tensor]:
+    """h_0, ..., h_T (batched over instances) from `rnn_graph` with a torch.nn.RNNCell as CELL."""
+    x = sample["x"]
+    zero = torch.zeros(sample.size, HIDDEN, dtype=x.dtype, device=x.device)
     with torch.enable_grad():
-        h = cell(x[:, 0], torch.zeros(sample.size, HIDDEN, dtype=x.dtype, device=x.device))
-        for t in range(1, x.shape[1]):
-            h = cell(x[:, t], h)
-    return h
+        return rnn_graph(cell_procedure, rnn_cell(sample), list(x.unbind(1)), zero, last=last)
+
+
+def unrolled(sample) -> torch.Tensor:
+    """h_T of h_0 = c(x_0, 0), h_t = c(x_t, h_{t-1}), built by the quiz's procedure `rnn_graph`."""
+    return hidden_states(sample)[-1]
 
 
 def _per_instance(value: int, sample) -> torch.Tensor:
     return torch.full((sample.size,), float(value), dtype=sample.dtype, device=sample.device)
 
 
-def rnn_depth(sample, formula=lambda T: PER_STEP * T + FIRST, measure=graph_depth):
+_T = sp.Symbol("T", integer=True, nonnegative=True)
+_D = sp.Function("D")
+DEPTH = PER_STEP * _T + FIRST  # D(T), the longest chain of the graph of h_T
+
+
+def rnn_depth(sample, formula=lambda T: int(DEPTH.subs(_T, T)), measure=graph_depth):
     """(measured depth of h_T's graph, the formula), one copy per instance of the batch."""
     h = unrolled(sample)
     return _per_instance(measure(h.grad_fn), sample), _per_instance(formula(sample.dims["T"]), sample)
 
 
-_T = sp.Symbol("T", integer=True, nonnegative=True)
-_D = sp.Function("D")
+def torch_rnn_states(sample) -> torch.Tensor:
+    """h_0, ..., h_T from torch.nn.RNN (one tanh layer, h_{-1} = 0) with the cell's weights: (B, T + 1, hidden)."""
+    cell = rnn_cell(sample)
+    rnn = nn.RNN(INPUT, HIDDEN, batch_first=True).to(device=sample.device, dtype=sample.dtype)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(rnn, f"{name}_l0").copy_(getattr(cell, name))
+        return rnn(sample["x"])[0]
+
+
+def procedure_sides(sample, last=None):
+    """(h_t from the quiz's procedure, h_t from torch.nn.RNN) for t = 0..T; `last` builds the early-stopping variant."""
+    states = hidden_states(sample, last=last)
+    states += [states[-1]] * (sample.dims["T"] + 1 - len(states))  # a procedure that stops early repeats its last h
+    return torch.stack(states, 1).detach(), torch_rnn_states(sample)
+
+
+rnn_procedure_claim = Claim(
+    id="rnn-procedure",
+    statement=r"the procedure $H[0] = \mathrm{CELL}(\Phi, X[0], \mathrm{ZERO})$, "
+              r"$H[t] = \mathrm{CELL}(\Phi, X[t], H[t-1])$ for $t = 1, \dots, T$ builds $h_0, \dots, h_T$: "
+              r"with an RNN cell as CELL its values are those of torch.nn.RNN",
+    variables=VARIABLES,
+    dims=DIMS,
+    numeric=procedure_sides,
+    symbolic=not_attempted("a statement about a program; the recursion is the definition of h_t"),
+    mutants=(
+        Mutant("stops-at-t-minus-1", "the loop runs for t in range(1, T) and never builds h_T",
+               numeric=lambda s: procedure_sides(s, last=s.dims["T"] - 1)),
+    ),
+    dtypes=(torch.float64, torch.float32),
+    instances=64,
+)
 
 rnn_depth_claim = Claim(
     id="rnn-depth",
-    statement="the autograd graph of h_T for an unrolled nn.RNNCell has depth D(T) = 3T + 4: linear in T",
+    statement=r"the autograd graph of $h_T$ for an unrolled torch.nn.RNNCell has depth $D(T) = 3T + 4$: "
+              r"linear in $T$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=rnn_depth,
     symbolic=facts(
         ("D(t) = D(t−1) + 3 with D(0) = 4 solves to D(T) = 3T + 4 (sympy rsolve)",
-         lambda: sp.rsolve(_D(_T) - _D(_T - 1) - PER_STEP, _D(_T), {_D(0): FIRST}) - (PER_STEP * _T + FIRST)),
+         lambda: sp.rsolve(_D(_T) - _D(_T - 1) - PER_STEP, _D(_T), {_D(0): FIRST}) - DEPTH),
         scope="the recurrence; the 3 nodes per step are measured",
     ),
     references=(Reference("kahn-layering", "longest path by Kahn's topological layering of the same graph",
@@ -196,7 +257,7 @@ def attention_depth(sample, growth: float = 0.0):
 
 attention_depth_claim = Claim(
     id="attention-depth",
-    statement="one self-attention layer over the same T + 1 positions has a graph depth independent of T",
+    statement=r"one self-attention layer over the same $T + 1$ positions has a graph depth independent of $T$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=attention_depth,
@@ -217,6 +278,49 @@ DERIVATIONS = (
         statement=r"With $h_0 = c(x_0, 0)$ and $h_t = c(x_t, h_{t-1})$ for $1 \le t \le T$, (a) build the "
                   r"computation graph of $h_1, \dots, h_T$ from a cell procedure; (b) how does the parallel "
                   r"running time of an RNN computation graph scale with $T$?",
-        claims=(rnn_depth_claim, attention_depth_claim),
+        claims=(rnn_procedure_claim, rnn_depth_claim, attention_depth_claim),
+        parts=(
+            Part(
+                label="(a)",
+                question=r"Given an EDF procedure $\mathrm{CELL}(\Phi, X, H)$, a sequence $X[\,]$ of EDF objects "
+                         r"holding $x_0, \dots, x_T$ and an object ZERO holding the zero vector of $\mathbb{R}^s$, "
+                         r"write a procedure constructing the EDF objects representing $h_1, \dots, h_T$.",
+                answer=Answer(
+                    algorithm=(
+                        r"$H[0] \leftarrow \mathrm{CELL}(\Phi, X[0], \mathrm{ZERO})$, the object of "
+                        r"$h_0 = c(x_0, 0)$.",
+                        r"For $t = 1, 2, \dots, T$: $H[t] \leftarrow \mathrm{CELL}(\Phi, X[t], H[t-1])$, the "
+                        r"object of $h_t = c(x_t, h_{t-1})$; every call shares the one parameter object $\Phi$.",
+                        r"Return $H[1], \dots, H[T]$ (and $H[0]$). The forward pass then evaluates the objects "
+                        r"in this order; the backward pass visits them in reverse and accumulates the gradient "
+                        r"of $\Phi$ from every step.",
+                    ),
+                    code=rnn_graph,
+                    text=r"The loop must run to $t = T$ inclusive: the quiz's solution writes "
+                         r"\texttt{range(1, T)}, which stops at $h_{T-1}$ (the mutant stops-at-t-minus-1 is "
+                         r"that loop, and it is rejected).",
+                    scope=r"executed with torch.nn.RNNCell as CELL for $T = 1, \dots, 8$ and compared with "
+                          r"torch.nn.RNN",
+                ),
+                claims=("rnn-procedure",),
+            ),
+            Part(
+                label="(b)",
+                question=r"How does the parallel running time of an RNN computation graph scale with the "
+                         r"length $T$?",
+                answer=Answer(
+                    formula=DEPTH,
+                    lhs=_D(_T),
+                    text=r"Linearly: the parallel running time is proportional to $T$. $h_t$ needs $h_{t-1}$, "
+                         r"so even with unboundedly many processors the $T + 1$ cell evaluations run one "
+                         r"after another; the longest chain of the graph (here $D(T) = 3T + 4$ operations for "
+                         r"a tanh RNN cell) is the parallel time. A self-attention layer, by contrast, has a "
+                         r"depth that does not grow with $T$.",
+                    scope=r"the depth of torch's autograd graph measured for $T = 1, \dots, 8$; the "
+                          r"recurrence $D(T) = D(T-1) + 3$ solved by sympy for every $T$",
+                ),
+                claims=("rnn-depth", "attention-depth"),
+            ),
+        ),
     ),
 )
