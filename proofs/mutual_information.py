@@ -34,7 +34,8 @@ distribution $\tilde Q(z|y)$; $\mathrm{ELBO} = \sum_z \tilde q_z \ln(q_z/\tilde 
 
 # References
 
-* quiz1-2020 Problem 1 (mutual information) and Problem 2 (ELBO decomposition).
+* quiz1-2020 Problem 1 (mutual information: derivation `mutual-information`) and Problem 2 (ELBO
+  decomposition: derivation `elbo-decomposition`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ import sympy as sp
 import torch
 from torch.distributions import Categorical, kl_divergence
 
-from checkers import Claim, Derivation, Mutant, ProbabilityVector, Reference, Step, Variable, facts
+from checkers import Answer, Claim, Derivation, Mutant, Part, ProbabilityVector, Reference, Step, Variable, facts
 from checkers.kinds import Kind
 from checkers.symbolic import Strategy, SymbolicResult
 
@@ -54,7 +55,7 @@ nx, ny, nz = sp.symbols("n_x n_y n_z", integer=True, positive=True)
 i, j, k = sp.symbols("i j k", integer=True, nonnegative=True)
 P = sp.IndexedBase("P", positive=True)
 q = sp.IndexedBase("q", positive=True)
-qt = sp.IndexedBase("qt", positive=True)
+qt = sp.IndexedBase("qtilde", positive=True)  # prints as \tilde{q}
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,7 @@ for_posteriors = ForSizes(sizes=({nz: 2}, {nz: 3}), substitution=normalised_qt)
 TABLE_VARIABLES = (Variable("P", JointTable()),)
 WITH_INDEPENDENT = (Variable("P", JointTable(independent_every=4)),)
 TABLE_DIMS = {"n_x": (2, 4), "n_y": (2, 4)}
-ELBO_VARIABLES = (Variable("q", JointColumn()), Variable("qt", ProbabilityVector("n_z"), latex=r"\tilde q"))
+ELBO_VARIABLES = (Variable("q", JointColumn()), Variable("qtilde", ProbabilityVector("n_z"), latex=r"\tilde q"))
 ELBO_DIMS = {"n_z": (2, 6)}
 
 
@@ -220,7 +221,7 @@ def torch_entropy_difference(sample, given: str) -> torch.Tensor:
 def torch_elbo_kl(sample) -> torch.Tensor:
     """ln Q(y) − KL(Q̃(z|y) ‖ Q(z|y)) with torch.distributions.kl_divergence."""
     qy = sample["q"].sum(1)
-    kl = kl_divergence(Categorical(probs=sample["qt"]), Categorical(probs=sample["q"] / qy.unsqueeze(1)))
+    kl = kl_divergence(Categorical(probs=sample["qtilde"]), Categorical(probs=sample["q"] / qy.unsqueeze(1)))
     return torch.log(qy) - kl
 
 
@@ -229,25 +230,26 @@ def torch_elbo_entropies(sample) -> torch.Tensor:
     qy = sample["q"].sum(1)
     posterior = Categorical(probs=sample["q"] / qy.unsqueeze(1))
     support = torch.arange(sample.dims["n_z"], device=sample.device).expand(sample.size, -1)
-    cross = -(sample["qt"] * posterior.log_prob(support.T).T).sum(1)
-    return torch.log(qy) - cross + Categorical(probs=sample["qt"]).entropy()
+    cross = -(sample["qtilde"] * posterior.log_prob(support.T).T).sum(1)
+    return torch.log(qy) - cross + Categorical(probs=sample["qtilde"]).entropy()
 
 
 # --- claims ----------------------------------------------------------------------------------------------------------
 
 mi_entropy_y = Claim(
     id="mi-entropy-y",
-    statement="KL(P(x,y) ‖ P(x)P(y)) = H(y) − H(y|x)",
+    statement=r"$\mathrm{KL}(P(x,y), P(x)P(y)) = H(y) - H(y|x)$",
     lhs=MI,
     rhs=H_Y - H_Y_GIVEN_X,
     variables=TABLE_VARIABLES,
     dims=TABLE_DIMS,
     steps=(
         Step(over_table(joint(i, j) * sp.log((joint(i, j) / marginal_x(i)) / marginal_y(j))),
-             "P(x,y) = P(x)P(y|x) with P(y|x) = P(x,y)/P(x): the P(x) cancels"),
+             r"$P(x,y) = P(x)P(y|x)$ with $P(y|x) = P(x,y)/P(x)$: the factor $P(x)$ cancels"),
         Step(over_table(joint(i, j) * (-sp.log(marginal_y(j)))) - over_table(-joint(i, j) * sp.log(joint(i, j) / marginal_x(i))),
-             "ln(P(y|x)/P(y)) = −ln P(y) − (−ln P(y|x)), and the expectation is linear"),
-        Step(H_Y - H_Y_GIVEN_X, "Σ_x P(x,y) = P(y) in the first term: E_{(x,y)}[−ln P(y)] = H(y)"),
+             r"$\ln\frac{P(y|x)}{P(y)} = -\ln P(y) - (-\ln P(y|x))$, and the expectation is linear"),
+        Step(H_Y - H_Y_GIVEN_X, r"$\sum_x P(x,y) = P(y)$ in the first term: "
+                                r"$E_{(x,y)\sim P(x,y)}[-\ln P(y)] = H(y)$"),
     ),
     symbolic=for_tables,
     references=(Reference("torch-kl", "torch.distributions.kl_divergence(Categorical(P), Categorical(P_x P_y))",
@@ -263,15 +265,15 @@ mi_entropy_y = Claim(
 
 mi_entropy_x = Claim(
     id="mi-entropy-x",
-    statement="KL(P(x,y) ‖ P(x)P(y)) = H(x) − H(x|y)",
+    statement=r"$\mathrm{KL}(P(x,y), P(x)P(y)) = H(x) - H(x|y)$",
     lhs=MI,
     rhs=H_X - H_X_GIVEN_Y,
     variables=TABLE_VARIABLES,
     dims=TABLE_DIMS,
     steps=(
         Step(over_table(joint(i, j) * sp.log((joint(i, j) / marginal_y(j)) / marginal_x(i))),
-             "P(x,y) = P(y)P(x|y): the P(y) cancels"),
-        Step(H_X - H_X_GIVEN_Y, "split the logarithm; Σ_y P(x,y) = P(x)"),
+             r"$P(x,y) = P(y)P(x|y)$: the factor $P(y)$ cancels"),
+        Step(H_X - H_X_GIVEN_Y, r"split the logarithm, and $\sum_y P(x,y) = P(x)$"),
     ),
     symbolic=for_tables,
     references=(Reference("torch-entropy", "Categorical(P_x).entropy() − Σ_y P(y) Categorical(P(·|y)).entropy()",
@@ -303,7 +305,7 @@ def _product_of_marginals_sums_to_one():
 
 mi_nonnegative = Claim(
     id="mi-nonnegative",
-    statement="I(x, y) = KL(P(x,y) ‖ P(x)P(y)) >= 0 (KL divergence is non-negative)",
+    statement=r"$I(x, y) = \mathrm{KL}(P(x,y), P(x)P(y)) \ge 0$: KL divergence is non-negative",
     lhs=MI,
     rhs=sp.Integer(0),
     relation=">=",
@@ -327,18 +329,19 @@ mi_nonnegative = Claim(
 
 elbo_entropies = Claim(
     id="elbo-entropies",
-    statement="ELBO = E_{z~Q̃(z|y)} ln(Q(y)Q(z|y)/Q̃(z|y)) = ln Q(y) − H(Q̃(z|y), Q(z|y)) + H(Q̃(z|y))",
+    statement=r"$\mathrm{ELBO} = E_{z\sim\tilde Q(z|y)} \ln\frac{Q(y)Q(z|y)}{\tilde Q(z|y)} = \ln Q(y) "
+              r"- H(\tilde Q(z|y), Q(z|y)) + H(\tilde Q(z|y))$",
     lhs=ELBO,
     rhs=sp.log(Q_Y) - CROSS_ENTROPY + ENTROPY_QT,
     variables=ELBO_VARIABLES,
     dims=ELBO_DIMS,
     steps=(
-        Step(sp.Sum(qt[k] * sp.log(Q_Y * (q[k] / Q_Y) / qt[k]), (k, 0, nz - 1)), "Q(z, y) = Q(y) Q(z|y)"),
+        Step(sp.Sum(qt[k] * sp.log(Q_Y * (q[k] / Q_Y) / qt[k]), (k, 0, nz - 1)), r"$Q(z, y) = Q(y)\,Q(z|y)$"),
         Step(sp.Sum(qt[k] * sp.log(Q_Y), (k, 0, nz - 1)) + sp.Sum(qt[k] * sp.log(q[k] / Q_Y), (k, 0, nz - 1))
              + sp.Sum(qt[k] * sp.log(1 / qt[k]), (k, 0, nz - 1)),
-             "the logarithm of the product of three terms is the sum of three logarithms"),
-        Step(sp.log(Q_Y) - CROSS_ENTROPY + ENTROPY_QT, "Σ_z Q̃(z|y) = 1; the other terms are −(cross entropy) and "
-                                                       "the entropy"),
+             "the logarithm of a product of three terms is the sum of the three logarithms"),
+        Step(sp.log(Q_Y) - CROSS_ENTROPY + ENTROPY_QT, r"$\sum_z \tilde Q(z|y) = 1$ in the first term; the second "
+                                                       r"is minus the cross entropy, the third the entropy"),
     ),
     symbolic=for_posteriors,
     references=(Reference("torch-categorical", "ln Q(y) − (−Σ Q̃ · Categorical(Q(z|y)).log_prob) + "
@@ -353,7 +356,7 @@ elbo_entropies = Claim(
 
 elbo_kl = Claim(
     id="elbo-kl",
-    statement="ELBO = ln Q(y) − KL(Q̃(z|y) ‖ Q(z|y))",
+    statement=r"$\mathrm{ELBO} = \ln Q(y) - \mathrm{KL}(\tilde Q(z|y), Q(z|y))$",
     lhs=ELBO,
     rhs=sp.log(Q_Y) - KL_POSTERIOR,
     variables=ELBO_VARIABLES,
@@ -361,8 +364,9 @@ elbo_kl = Claim(
     steps=(
         Step(sp.Sum(qt[k] * sp.log(Q_Y), (k, 0, nz - 1)) + sp.Sum(qt[k] * sp.log((q[k] / Q_Y) / qt[k]),
                                                                    (k, 0, nz - 1)),
-             "ln(Q(y)Q(z|y)/Q̃) = ln Q(y) + ln(Q(z|y)/Q̃)"),
-        Step(sp.log(Q_Y) - KL_POSTERIOR, "Σ_z Q̃(z|y) = 1, and E_Q̃ ln(Q(z|y)/Q̃(z|y)) = −KL(Q̃ ‖ Q(z|y))"),
+             r"$\ln\frac{Q(y)Q(z|y)}{\tilde Q(z|y)} = \ln Q(y) + \ln\frac{Q(z|y)}{\tilde Q(z|y)}$"),
+        Step(sp.log(Q_Y) - KL_POSTERIOR, r"$\sum_z \tilde Q(z|y) = 1$, and $E_{\tilde Q} \ln\frac{Q(z|y)}"
+                                         r"{\tilde Q(z|y)} = -\mathrm{KL}(\tilde Q(z|y), Q(z|y))$"),
     ),
     symbolic=for_posteriors,
     references=(Reference("torch-kl", "ln Q(y) − torch.distributions.kl_divergence(Categorical(Q̃), "
@@ -378,7 +382,7 @@ elbo_kl = Claim(
 
 elbo_lower_bound = Claim(
     id="elbo-lower-bound",
-    statement="ELBO <= ln Q(y), with equality iff Q̃(z|y) = Q(z|y)",
+    statement=r"$\mathrm{ELBO} \le \ln Q(y)$, with equality if and only if $\tilde Q(z|y) = Q(z|y)$",
     lhs=ELBO,
     rhs=sp.log(Q_Y),
     relation="<=",
@@ -399,15 +403,74 @@ elbo_lower_bound = Claim(
     instances=400,
 )
 
+MI_SCOPE = (r"proved by sympy with symbolic positive table entries for $(n_x, n_y) \in \{(2,2), (2,3)\}$; checked "
+            r"numerically on random tables with 2 to 4 rows and columns; non-negativity from Gibbs' inequality "
+            r"$\ln t \le t - 1$, proved in general")
+ELBO_SCOPE = (r"proved by sympy for $n_z \in \{2, 3\}$ values of $z$ (any positive $Q$, any probability vector "
+              r"$\tilde Q$); checked numerically for $n_z = 2, \dots, 6$")
+
 DERIVATIONS = (
     Derivation(
         id="mutual-information",
-        title="Mutual information as KL divergence, and the ELBO decomposition",
-        source="quiz1-2020 P1, quiz1-2020 P2",
-        statement=r"P1: with $Q(x,y) = P(x)P(y)$, derive $KL(P(x,y), Q(x,y)) = H(y) - H(y|x) = H(x) - H(x|y)$ and "
-                  r"explain why it is non-negative. P2: write $\mathrm{ELBO} = E_{z\sim\tilde Q(z|y)} "
-                  r"\ln\frac{Q(y)Q(z|y)}{\tilde Q(z|y)}$ (a) with entropies and cross entropies, (b) as "
-                  r"$\ln Q(y) - KL(\tilde Q(z|y), Q(z|y))$, and explain why it is a lower bound on $\ln Q(y)$.",
-        claims=(mi_entropy_y, mi_entropy_x, mi_nonnegative, elbo_entropies, elbo_kl, elbo_lower_bound),
+        title="Mutual information as a KL divergence",
+        source="quiz1-2020 P1",
+        statement=r"With $Q(x,y) = P(x)P(y)$, derive $\mathrm{KL}(P(x,y), Q(x,y)) = H(y) - H(y|x) = H(x) - H(x|y)$ "
+                  r"and explain why this quantity, the mutual information $I(x,y)$, is always non-negative.",
+        claims=(mi_entropy_y, mi_entropy_x, mi_nonnegative),
+        parts=(
+            Part(
+                label="",
+                question=r"Derive $\mathrm{KL}(P(x,y), Q(x,y)) = H(y) - H(y|x) = H(x) - H(x|y)$ for "
+                         r"$Q(x,y) = P(x)P(y)$, and explain why $I(x,y)$ is always non-negative.",
+                answer=Answer(
+                    text=r"$I(x,y) = E_{(x,y)\sim P}\ln\frac{P(x,y)}{P(x)P(y)} "
+                         r"= E_{(x,y)\sim P}\ln\frac{P(y|x)}{P(y)} = H(y) - H(y|x)$, and in the same way, writing "
+                         r"$P(x,y) = P(y)P(x|y)$, $I(x,y) = H(x) - H(x|y)$. It is non-negative because it is a KL "
+                         r"divergence, and $\mathrm{KL}(P, R) \ge 0$ for any distributions $P, R$ (Gibbs' "
+                         r"inequality, from $\ln t \le t - 1$); it is 0 exactly when $x$ and $y$ are independent.",
+                    scope=MI_SCOPE,
+                ),
+                claims=("mi-entropy-y", "mi-entropy-x", "mi-nonnegative"),
+            ),
+        ),
+    ),
+    Derivation(
+        id="elbo-decomposition",
+        title="The ELBO as entropies, and as a KL divergence",
+        source="quiz1-2020 P2",
+        statement=r"For a model $Q_\Phi(z, y)$ with $Q_\Phi(y) = \sum_z Q_\Phi(z, y)$ and a second model "
+                  r"$\tilde Q_\Psi(z|y)$, $\mathrm{ELBO} = E_{z\sim\tilde Q(z|y)} "
+                  r"\ln\frac{Q_\Phi(y)Q_\Phi(z|y)}{\tilde Q_\Psi(z|y)}$. (a) Separate the three terms and write "
+                  r"those other than $\ln Q_\Phi(y)$ as entropies or cross entropies. (b) Write the ELBO as "
+                  r"$\ln Q_\Phi(y)$ minus a KL divergence, and explain why it is a lower bound on "
+                  r"$\ln Q_\Phi(y)$.",
+        claims=(elbo_entropies, elbo_kl, elbo_lower_bound),
+        parts=(
+            Part(
+                label="(a)",
+                question=r"Separate the three terms of the ELBO and express the terms other than "
+                         r"$\ln Q_\Phi(y)$ as entropies or cross entropies.",
+                answer=Answer(
+                    text=r"$\mathrm{ELBO} = \ln Q_\Phi(y) - H(\tilde Q_\Psi(z|y), Q_\Phi(z|y)) "
+                         r"+ H(\tilde Q_\Psi(z|y))$: the expectation of $\ln Q_\Phi(y)$ is itself (it does not "
+                         r"depend on $z$), the expectation of $\ln Q_\Phi(z|y)$ is minus the cross entropy, and "
+                         r"the expectation of $\ln(1/\tilde Q_\Psi(z|y))$ is the entropy of $\tilde Q_\Psi$.",
+                    scope=ELBO_SCOPE,
+                ),
+                claims=("elbo-entropies",),
+            ),
+            Part(
+                label="(b)",
+                question=r"Rewrite the ELBO as the term $\ln Q_\Phi(y)$ plus one combined term written as a KL "
+                         r"divergence; explain why the ELBO is a lower bound on $\ln Q_\Phi(y)$.",
+                answer=Answer(
+                    text=r"$\mathrm{ELBO} = \ln Q_\Phi(y) - \mathrm{KL}(\tilde Q_\Psi(z|y), Q_\Phi(z|y))$. Since "
+                         r"a KL divergence is non-negative, $\mathrm{ELBO} \le \ln Q_\Phi(y)$, with equality "
+                         r"exactly when $\tilde Q_\Psi(z|y) = Q_\Phi(z|y)$.",
+                    scope=ELBO_SCOPE,
+                ),
+                claims=("elbo-kl", "elbo-lower-bound"),
+            ),
+        ),
     ),
 )
