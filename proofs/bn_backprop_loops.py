@@ -387,15 +387,15 @@ DERIVATIONS = (
                          r"order they are executed.",
                 answer=Answer(
                     algorithm=(
-                        r"For $b, j$: $x.\mathrm{grad}[b,j] \mathrel{+}= x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$.",
-                        r"For $b, j$: $\mu.\mathrm{grad}[j] \mathrel{-}= x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$.",
-                        r"For $b, j$: $s.\mathrm{grad}[j] \mathrel{-}= \frac12 (x[b,j]-\mu[j])\, s[j]^{-3/2}\, "
+                        r"For $b, j$: $x.\mathrm{grad}[b,j] {+}{=} x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$.",
+                        r"For $b, j$: $\mu.\mathrm{grad}[j] {-}{=} x'.\mathrm{grad}[b,j]/\sqrt{s[j]}$.",
+                        r"For $b, j$: $s.\mathrm{grad}[j] {-}{=} \frac12 (x[b,j]-\mu[j])\, s[j]^{-3/2}\, "
                         r"x'.\mathrm{grad}[b,j]$.",
-                        r"For $b, j$: $x.\mathrm{grad}[b,j] \mathrel{+}= \frac{2}{B-1} (x[b,j]-\mu[j])\, "
+                        r"For $b, j$: $x.\mathrm{grad}[b,j] {+}{=} \frac{2}{B-1} (x[b,j]-\mu[j])\, "
                         r"s.\mathrm{grad}[j]$.",
-                        r"For $b, j$: $\mu.\mathrm{grad}[j] \mathrel{-}= \frac{2}{B-1} (x[b,j]-\mu[j])\, "
+                        r"For $b, j$: $\mu.\mathrm{grad}[j] {-}{=} \frac{2}{B-1} (x[b,j]-\mu[j])\, "
                         r"s.\mathrm{grad}[j]$ (this loop adds exactly 0, since $\sum_b (x[b,j]-\mu[j]) = 0$).",
-                        r"For $b, j$: $x.\mathrm{grad}[b,j] \mathrel{+}= \frac1B\, \mu.\mathrm{grad}[j]$.",
+                        r"For $b, j$: $x.\mathrm{grad}[b,j] {+}{=} \frac1B\, \mu.\mathrm{grad}[j]$.",
                     ),
                     code=quiz_backward_loops,
                     text=r"Loops 1, 2 and 3 push $x'.\mathrm{grad}$ back through $x' = (x-\mu)/\sqrt{s}$; loops 4 "
