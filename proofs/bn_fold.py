@@ -64,14 +64,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 
-from checkers import Claim, Derivation, Mutant, Positive, Real, Reference, Step, Tolerance, Variable, identity
+from checkers import (Answer, Claim, Derivation, Mutant, Part, Positive, Real, Reference, Step, Tolerance, Variable,
+                      identity)
 from checkers import not_attempted
 from checkers.kinds import Kind
 
 # The names the grader imports: one channel's parameters, and the folded weight and bias.
 gamma = sp.Symbol("gamma", real=True)
 W = sp.Symbol("W", real=True)
-sigma2 = sp.Symbol("sigma2", positive=True)
+sigma2 = sp.Symbol("sigma^2", positive=True)  # prints as σ²; samples key it "sigma^2"
 epsilon = sp.Symbol("epsilon", positive=True)
 beta = sp.Symbol("beta", real=True)
 b = sp.Symbol("b", real=True)
@@ -108,7 +109,7 @@ class OneOf(Kind):
 CHANNEL = (
     Variable("gamma", Real(-2.0, 2.0), r"\gamma"),
     Variable("W", Real(-3.0, 3.0)),
-    Variable("sigma2", Positive(0.01, 10.0), r"\sigma^2"),
+    Variable("sigma^2", Positive(0.01, 10.0), r"\sigma^2"),
     Variable("epsilon", OneOf(), r"\varepsilon"),
     Variable("beta", Real(-2.0, 2.0), r"\beta"),
     Variable("b", Real(-3.0, 3.0)),
@@ -124,7 +125,7 @@ def _torch_batch_norm_eval(sample, inputs: torch.Tensor) -> torch.Tensor:
     for value in EPSILONS:
         rows = eps == torch.tensor(value, dtype=eps.dtype, device=eps.device)
         if bool(rows.any()):
-            out[rows] = F.batch_norm(inputs[rows].reshape(1, -1), sample["mu"][rows], sample["sigma2"][rows],
+            out[rows] = F.batch_norm(inputs[rows].reshape(1, -1), sample["mu"][rows], sample["sigma^2"][rows],
                                      sample["gamma"][rows], sample["beta"][rows], training=False,
                                      eps=value).reshape(-1)
     return out
@@ -137,7 +138,7 @@ def torch_bn_of_affine(sample) -> torch.Tensor:
 
 def torch_fused(sample) -> tuple[torch.Tensor, torch.Tensor]:
     """torch.nn.utils.fusion.fuse_linear_bn_weights on B one-input channels: weights (B,), biases (B,)."""
-    w, bias = fuse_linear_bn_weights(sample["W"].unsqueeze(-1), sample["b"], sample["mu"], sample["sigma2"],
+    w, bias = fuse_linear_bn_weights(sample["W"].unsqueeze(-1), sample["b"], sample["mu"], sample["sigma^2"],
                                      sample["epsilon"], sample["gamma"], sample["beta"])
     return w.detach().squeeze(-1), bias.detach()
 
@@ -497,6 +498,27 @@ def _network_sides(formulas: tuple[Fold, Fold] = folding(), batch_statistics: bo
     return sides
 
 
+def remove_batch_norm(model: SmallNetTrain, model_test: SmallNetTest) -> SmallNetTest:
+    """Set smallNetTest's parameters from the trained smallNetTrain: each BN folded into the layer before it."""
+    with torch.no_grad():
+        for name in ("conv1", "conv2", "fc1"):
+            layer, bn = getattr(model, name)[0], getattr(model, name)[1]
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # γ / √(σ² + ε), one number per channel
+            per_channel = (-1,) + (1,) * (layer.weight.dim() - 1)  # a conv filter, or a row of the Linear weight
+            getattr(model_test, name)[0].weight.copy_(layer.weight * scale.reshape(per_channel))  # W' = γW/√(σ² + ε)
+            getattr(model_test, name)[0].bias.copy_(bn.bias + scale * (layer.bias - bn.running_mean))  # b'
+        model_test.fc2[0].weight.copy_(model.fc2[0].weight)  # fc2 has no BN: copied as it is
+        model_test.fc2[0].bias.copy_(model.fc2[0].bias)
+    return model_test.eval()
+
+
+def answer_outputs(sample) -> torch.Tensor:
+    """smallNetTest set by the answer's code `remove_batch_norm`, on the images x."""
+    net = trained_small_net(sample.seed)
+    with torch.no_grad():
+        return _at(remove_batch_norm(net, SmallNetTest().to(torch.float64)), sample)(sample["x"])
+
+
 def torch_fused_outputs(sample) -> torch.Tensor:
     with torch.no_grad():
         return _at(torch_fused_small_net(trained_small_net(sample.seed)), sample)(sample["x"])
@@ -520,7 +542,8 @@ folded_network = Claim(
     symbolic=not_attempted("a network output has no closed form; the per-layer identity is proved in per-channel"),
     numeric=_network_sides(),
     references=(Reference("torch-fusion", "the same layers fused by torch.nn.utils.fusion.fuse_conv_bn_eval and "
-                          "fuse_linear_bn_eval", torch_fused_outputs),),
+                          "fuse_linear_bn_eval", torch_fused_outputs),
+                Reference("answer-code", "smallNetTest set by the answer's code (remove_batch_norm)", answer_outputs)),
     mutants=(
         Mutant("no-eps", "ε forgotten when folding", numeric=_network_sides(folding(NO_EPS_WEIGHT, NO_EPS_BIAS))),
         Mutant("std-instead-of-var", "running variance used as a standard deviation",
@@ -535,14 +558,36 @@ folded_network = Claim(
     instances=1000,
 )
 
+STATEMENT = (r"During testing, batch normalization can be combined with the preceding convolutional or linear "
+             r"layer, so that no additional computational cost is incurred. Load the pre-trained "
+             r"\texttt{smallNetTrain} (Conv2d, BatchNorm2d, ReLU twice; Linear, BatchNorm1d, ReLU; Linear, ReLU) and "
+             r"set the weights and parameters of \texttt{smallNetTest} (the same network without the batch-norm "
+             r"layers) so that the two models produce exactly the same outputs on the test set.")
+
 DERIVATIONS = (
     Derivation(
         id="bn-fold",
         title="Removing batch norm after training",
         source="hw6-2021 P1, hw7-2024 P3, student-hw6 P1",
-        statement=r"During testing, batch normalization can be combined with the preceding convolutional or "
-                  r"linear layer. Set the weights of `smallNetTest` (no BN) from the trained `smallNetTrain` "
-                  r"(Conv2d-BN2d-ReLU twice, Linear-BN1d-ReLU, Linear-ReLU) so that both produce the same outputs.",
+        statement=STATEMENT,
         claims=(per_channel, fold_weight, fold_bias, conv_fold, linear_fold, folded_network),
+        parts=(
+            Part(label="", question=STATEMENT,
+                 answer=Answer(
+                     code=remove_batch_norm,
+                     text=r"In eval mode a batch-norm layer is the affine map "
+                          r"$z \mapsto \gamma\,(z - \mu)/\sqrt{\sigma^2 + \varepsilon} + \beta$ of each channel "
+                          r"($\mu$, $\sigma^2$ the running mean and variance), so it folds into the layer $Wx + b$ "
+                          r"before it: $W' = \gamma W/\sqrt{\sigma^2 + \varepsilon}$ and "
+                          r"$b' = \beta + \gamma (b - \mu)/\sqrt{\sigma^2 + \varepsilon}$, channel by channel; "
+                          r"\texttt{fc2} has no batch norm and is copied.",
+                     scope=r"The per-channel algebra is proved by sympy for every layer. The code is run on the "
+                           r"problem's architecture with the widths shrunk (4 convolution channels on "
+                           r"$8 \times 8$ images instead of 16 on $32 \times 32$, so \texttt{fc1} is "
+                           r"Linear(256, 64)), trained briefly on synthetic images so that the running statistics "
+                           r"are not trivial; the starter file \texttt{smallNetSaved} is not available."),
+                 claims=("per-channel", "bn-fold-weight", "bn-fold-bias", "conv-fold-matches-torch",
+                         "linear-fold-matches-torch", "folded-network")),
+        ),
     ),
 )
