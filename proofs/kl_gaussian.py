@@ -57,8 +57,8 @@ import math
 import sympy as sp
 import torch
 
-from checkers import (SPD, Claim, Derivation, Estimate, Figure, Matrix, Mutant, Reference, Sample, Step, Variable,
-                      Vector, facts, for_dimensions, identity)
+from checkers import (SPD, Answer, Claim, Derivation, Estimate, Figure, Matrix, Mutant, Part, Reference, Sample, Step,
+                      Variable, Vector, facts, for_dimensions, identity)
 from checkers.notation import quadratic_form
 
 d = sp.Symbol("d", integer=True, positive=True)
@@ -196,6 +196,7 @@ def quadratic_form_monte_carlo(sample, draws: int = QF_DRAWS) -> Estimate:
 
 
 def _qf_claimed(sample, expectation=QF_EXPECTATION):
+    """A Monte Carlo mean of (X − m)ᵀM(X − m) over X ∼ N(μ₀, Σ₀), against tr(MΣ₀) + (μ₀ − m)ᵀM(μ₀ − m)."""
     return quadratic_form_monte_carlo(sample), sample.evaluate(expectation)
 
 
@@ -326,17 +327,31 @@ def draw_monte_carlo_convergence(ax) -> None:
     ax.legend(loc="best")
 
 
+STATEMENT = (r"Let $\mathcal{N}(\mu, \Sigma)$ be the Gaussian with $\mathbb{E}X = \mu$ and "
+                  r"$\mathbb{E}[(X-\mu)(X-\mu)^\top] = \Sigma$. Show that for positive definite $\Sigma_0, \Sigma_1$, "
+                  r"$D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \| \mathcal{N}(\mu_1, \Sigma_1)) = \frac12\big("
+                  r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d "
+                  r"+ \log\frac{\det\Sigma_1}{\det\Sigma_0}\big)$, where $d$ is the dimension.")
+
 DERIVATIONS = (
     Derivation(
         id="kl-gaussian",
         title="KL divergence between multivariate Gaussians",
         source="hw6-2021 P5",
-        statement=r"Let $\mathcal{N}(\mu, \Sigma)$ be the Gaussian with $\mathbb{E}X = \mu$ and "
-                  r"$\mathbb{E}[(X-\mu)(X-\mu)^\top] = \Sigma$. Show that for positive definite $\Sigma_0, \Sigma_1$, "
-                  r"$D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \| \mathcal{N}(\mu_1, \Sigma_1)) = \frac12\big("
-                  r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d "
-                  r"+ \log\frac{\det\Sigma_1}{\det\Sigma_0}\big)$, where $d$ is the dimension.",
+        statement=STATEMENT,
         claims=(log_density_ratio, quadratic_form_expectation, closed_form),
+        parts=(
+            Part(label="", question=STATEMENT,
+                 answer=Answer(
+                     formula=KL_CLOSED_FORM,
+                     text=r"$D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \,\|\, \mathcal{N}(\mu_1, \Sigma_1)) "
+                          r"= \mathbb{E}_0[\log p_0(X) - \log p_1(X)]$ with $X \sim \mathcal{N}(\mu_0, \Sigma_0)$ equals",
+                     scope=r"The final algebra is proved by sympy for every $d$. The two lemmas it uses are proved for "
+                           r"$d \in \{1, 2, 3\}$ only (explicit entries: the log-density ratio, and "
+                           r"$\mathbb{E}[(X-m)^\top M (X-m)] = \operatorname{tr}(M\Sigma_0) + (\mu_0-m)^\top M(\mu_0-m)$ "
+                           r"from the two given moments) and checked numerically for $d = 1, \dots, 5$."),
+                 claims=("log-density-ratio", "quadratic-form-expectation", "closed-form")),
+        ),
         figures=(Figure("monte-carlo-convergence", "Monte Carlo KL converging to the closed form",
                         draw_monte_carlo_convergence),),
     ),
