@@ -59,7 +59,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Claim, Derivation, Mutant, Tolerance, Variable, facts, not_attempted
+from checkers import Answer, Claim, Derivation, Mutant, Part, Tolerance, Variable, facts, not_attempted
 from checkers.kinds import Kind
 
 EPS = 1e-5
@@ -215,8 +215,8 @@ def _structural_fact(cpq: int):
 
 layernorm_matches_torch = Claim(
     id="layernorm-matches-torch",
-    statement="the exam's layer norm (statistics over (C, P, Q) of each sample, elementwise γ, β) equals "
-              "torch.nn.LayerNorm((C, P, Q))",
+    statement=r"the exam's layer norm (statistics over $(C, P, Q)$ of each sample, elementwise $\gamma, \beta$ of "
+              r"shape $(C, P, Q)$), implemented as MyLayerNorm, equals torch.nn.LayerNorm((C, P, Q))",
     variables=ONE_BATCH,
     dims=DIMS,
     symbolic=not_attempted("compares two implementations of the same definition"),
@@ -255,7 +255,8 @@ def _batch_norm_statistics(sample, x: torch.Tensor) -> torch.Tensor:
 
 per_sample_statistics = Claim(
     id="per-sample-statistics",
-    statement="LN of a batch equals LN of each sample alone: the statistics of sample b use only X[b]",
+    statement=r"LN of a batch equals LN of each sample alone: the statistics $\hat\mu[b]$, $\hat\sigma^2[b]$ of "
+              r"sample $b$ use only $X[b]$",
     variables=ONE_BATCH,
     dims=DIMS,
     symbolic=facts(*(_structural_fact(k) for k in (1, 2, 3, 4)), scope="N = 2, CPQ ≤ 4 (structural)"),
@@ -303,7 +304,7 @@ def _batch_norm_module(sample) -> nn.BatchNorm2d:
 
 train_equals_eval = Claim(
     id="train-equals-eval",
-    statement="nn.LayerNorm gives the same output in train and eval mode, whatever batches it has seen",
+    statement="torch.nn.LayerNorm gives the same output in train and in eval mode, whatever batches it has seen",
     variables=ONE_BATCH,
     dims=DIMS,
     symbolic=not_attempted("a statement about module modes; the reason is per-sample-statistics"),
@@ -367,8 +368,8 @@ def _my_bn_output_variant(unbiased: bool = False, eps: float = EPS):
 
 mybatchnorm_train_output = Claim(
     id="mybatchnorm-train-output",
-    statement="in train mode, the exam's myBatchNorm normalizes exactly as nn.BatchNorm2d (biased batch variance, "
-              "the same ε)",
+    statement=r"in train mode, the exam's myBatchNorm normalizes exactly as torch.nn.BatchNorm2d (biased batch "
+              r"variance, the same $\varepsilon$)",
     variables=ONE_BATCH,
     dims=BN_DIMS,
     symbolic=not_attempted("compares two implementations of the same definition"),
@@ -395,9 +396,10 @@ def _expanded(stat: torch.Tensor) -> torch.Tensor:
 
 momentum_convention = Claim(
     id="momentum-convention",
-    statement="after 3 train steps, the exam's run_mean with momentum 0.9 equals nn.BatchNorm2d's running_mean with "
-              "momentum 0.1 = 1 − 0.9; the exam's run_mean has shape (1, C, 1, C) and every entry [0, c, 0, c'] holds "
-              "channel c's value",
+    statement=r"after 3 training steps, the exam's \texttt{run\_mean} with momentum 0.9 equals "
+              r"torch.nn.BatchNorm2d's \texttt{running\_mean} with momentum $0.1 = 1 - 0.9$; the exam's "
+              r"\texttt{run\_mean} has shape $(1, C, 1, C)$, and every entry $[0, c, 0, c']$ holds channel $c$'s "
+              r"value",
     variables=THREE_BATCHES,
     dims=BN_DIMS,
     symbolic=not_attempted("compares two implementations of the exponential moving average"),
@@ -429,8 +431,8 @@ _FP16_VAR = {torch.float16: Tolerance(4e-3, 1e-3, "float16 variance of up to 96 
 
 running_variance_unbiased = Claim(
     id="running-variance-unbiased",
-    statement="nn.BatchNorm2d's running_var averages the unbiased batch variance M/(M − 1)·σ̂² (M = NPQ), "
-              "although it normalizes with the biased σ̂²",
+    statement=r"torch.nn.BatchNorm2d's \texttt{running\_var} averages the unbiased batch variance "
+              r"$\frac{M}{M-1}\hat\sigma^2$ ($M = BPQ$), although it normalizes with the biased $\hat\sigma^2$",
     variables=THREE_BATCHES,
     dims=BN_DIMS,
     symbolic=not_attempted("compares torch's buffer with the moving-average formula"),
@@ -446,8 +448,8 @@ running_variance_unbiased = Claim(
 
 mybatchnorm_running_variance = Claim(
     id="mybatchnorm-running-variance-biased",
-    statement="the exam's run_var averages the biased batch variance σ̂² (0.9·old + 0.1·σ̂²), in every column of its "
-              "(1, C, 1, C) shape",
+    statement=r"the exam's \texttt{run\_var} averages the biased batch variance $\hat\sigma^2$ "
+              r"($0.9 \cdot \mathrm{old} + 0.1\,\hat\sigma^2$), in every column of its $(1, C, 1, C)$ shape",
     variables=THREE_BATCHES,
     dims=BN_DIMS,
     symbolic=not_attempted("compares the exam's code with the moving-average formula"),
@@ -462,13 +464,38 @@ mybatchnorm_running_variance = Claim(
 DERIVATIONS = (
     Derivation(
         id="layernorm",
-        title="Layer normalization, and the exam's batch norm against nn.BatchNorm2d",
+        title="Layer normalization, and the exam's batch norm against torch.nn.BatchNorm2d",
         source="final-2022 P1",
         statement=r"Layer normalization normalizes each sample of $X \in \mathbb{R}^{B\times C\times P\times Q}$ "
                   r"with the mean and variance over $(C, P, Q)$ and applies elementwise $\gamma, \beta$ of shape "
                   r"$(C, P, Q)$. Explain why layer norm does not need to distinguish train mode from test mode, and "
-                  r"implement it. (The exam's batch-norm code `myBatchNorm` is compared with `nn.BatchNorm2d`.)",
+                  r"implement it. (The exam's batch-norm code myBatchNorm is compared with torch.nn.BatchNorm2d.)",
         claims=(layernorm_matches_torch, per_sample_statistics, train_equals_eval, mybatchnorm_train_output,
                 momentum_convention, running_variance_unbiased, mybatchnorm_running_variance),
+        parts=(
+            Part(
+                label="",
+                question=r"Explain why layer norm does not need to distinguish train mode from test mode, and "
+                         r"implement layer normalization.",
+                answer=Answer(
+                    text=r"Layer norm computes $\hat\mu[b]$ and $\hat\sigma^2[b]$ of each sample $X[b]$ from "
+                         r"that sample alone (over $c, i, j$), never across the batch. The output for a sample "
+                         r"therefore does not depend on the rest of the batch or on its size, and there are no "
+                         r"running statistics to keep: the computation used in training is exactly right at test "
+                         r"time, even for a single sample. Batch norm needs a test mode only because its "
+                         r"statistics are taken over the batch, which at test time is absent or not "
+                         r"representative, so it substitutes running averages. The implementation below has no "
+                         r"mode argument.",
+                    code=MyLayerNorm,
+                    scope=r"MyLayerNorm checked against torch.nn.LayerNorm((C, P, Q)) for $B = 2, \dots, 6$ "
+                          r"samples and $C, P, Q = 2, \dots, 4$; that no output uses another sample is proved "
+                          r"by sympy for $B = 2$, $CPQ \le 4$ and checked numerically for all these sizes",
+                ),
+                claims=("layernorm-matches-torch", "per-sample-statistics", "train-equals-eval",
+                        # the exam's own batch-norm code against torch.nn.BatchNorm2d, for contrast
+                        "mybatchnorm-train-output", "momentum-convention", "running-variance-unbiased",
+                        "mybatchnorm-running-variance-biased"),
+            ),
+        ),
     ),
 )
