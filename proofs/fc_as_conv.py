@@ -46,7 +46,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Claim, Derivation, Mutant, Tolerance, Variable, facts, not_attempted
+from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Tolerance, Variable, facts, not_attempted
 from checkers.kinds import Kind
 
 WIDTHS = (3, 4, 6, 6, 6, 4)  # problem: 3, 64, 192, 384, 256, 256
@@ -55,10 +55,11 @@ HIDDEN, CLASSES, SIZE = 16, 10, 32
 MAP = SIZE - sum(k - 1 for k in KERNELS)  # 18
 
 
-def features() -> nn.Sequential:
+def features(widths: tuple[int, ...] = WIDTHS) -> nn.Sequential:
+    """Net1's (and Net2's) convolutional features: 7x7, then four 3x3 convolutions, ReLU between them."""
     layers: list[nn.Module] = []
     for i, k in enumerate(KERNELS):
-        layers.append(nn.Conv2d(WIDTHS[i], WIDTHS[i + 1], kernel_size=k, stride=1))
+        layers.append(nn.Conv2d(widths[i], widths[i + 1], kernel_size=k, stride=1))
         if i < len(KERNELS) - 1:
             layers.append(nn.ReLU())
     return nn.Sequential(*layers)
@@ -78,30 +79,48 @@ class Net1(nn.Module):
 
 
 class Net2(nn.Module):
-    """Net1 with its Linear layers replaced by convolutions: an 18 x 18 one, then two 1 x 1 ones."""
+    """Net1 with its Linear layers replaced by convolutions: an 18x18 one, then two 1x1 ones."""
 
-    def __init__(self):
+    def __init__(self, num_classes=10, widths=(3, 64, 192, 384, 256, 256), hidden=4096):
         super().__init__()
-        self.features = features()
-        self.classifier = nn.Sequential(nn.Conv2d(WIDTHS[-1], HIDDEN, kernel_size=MAP), nn.ReLU(),
-                                        nn.Conv2d(HIDDEN, HIDDEN, kernel_size=1), nn.ReLU(),
-                                        nn.Conv2d(HIDDEN, CLASSES, kernel_size=1))
+        self.features = features(widths)
+        self.classifier = nn.Sequential(
+            nn.Conv2d(widths[-1], hidden, kernel_size=18),  # Linear(256*18*18, 4096) on the 18x18 feature map
+            nn.ReLU(),
+            nn.Conv2d(hidden, hidden, kernel_size=1),  # Linear(4096, 4096) at every position
+            nn.ReLU(),
+            nn.Conv2d(hidden, num_classes, kernel_size=1),  # Linear(4096, num_classes) at every position
+        )
 
-    def copy_weights_from(self, net1: Net1, reshape=None) -> Net2:
-        """The problem's copy: features verbatim, each Linear weight viewed as a conv filter bank."""
-        reshape = reshape or (lambda weight, conv: weight.view(conv.weight.shape))
+    def copy_weights_from(self, net1):
         with torch.no_grad():
             for i in range(0, len(self.features), 2):
                 self.features[i].weight.copy_(net1.features[i].weight)
                 self.features[i].bias.copy_(net1.features[i].bias)
-            for i in range(0, len(self.classifier), 2):
-                conv, linear = self.classifier[i], net1.classifier[i]
-                conv.weight.copy_(reshape(linear.weight, conv) if i == 0 else linear.weight.view(conv.weight.shape))
-                conv.bias.copy_(linear.bias)
+
+            for i in range(len(self.classifier)):
+                if isinstance(self.classifier[i], nn.Conv2d):  # the ReLUs have no parameters
+                    conv, linear = self.classifier[i], net1.classifier[i]
+                    # torch.flatten orders a C x 18 x 18 map as (channel, row, column): viewing each weight
+                    # row as a C x 18 x 18 filter (or a 1 x 1 one) makes the convolution the same sum.
+                    conv.weight.copy_(linear.weight.view(conv.weight.shape))
+                    conv.bias.copy_(linear.bias)
         return self
 
     def forward(self, x):
-        return self.classifier(self.features(x))
+        x = self.features(x)
+        x = self.classifier(x)
+        return x
+
+
+def net1_on_windows(model1, images):
+    """Part (b)'s loop with its ... filled in: Net1 on the 32x32 window of the images at (i, j)."""
+    b, w, h = images.shape[0], images.shape[-1], images.shape[-2]
+    out1 = torch.empty((b, 10, h - 31, w - 31), dtype=images.dtype, device=images.device)
+    for i in range(h - 31):
+        for j in range(w - 31):
+            out1[:, :, i, j] = model1(images[:, :, i:i + 32, j:j + 32])
+    return out1
 
 
 @lru_cache(maxsize=8)
@@ -120,7 +139,18 @@ def random_net1(seed: int) -> Net1:
 
 
 def net2_from(net1: Net1, reshape=None) -> Net2:
-    return Net2().to(torch.float64).copy_weights_from(net1, reshape).eval()
+    """Net2 (this module's widths) with Net1's weights copied by the answer's code; `reshape` replaces the copy of
+    the 18x18 classifier filters (for the mutants)."""
+    net2 = Net2(CLASSES, WIDTHS, HIDDEN).to(torch.float64).copy_weights_from(net1)
+    if reshape is not None:
+        with torch.no_grad():
+            net2.classifier[0].weight.copy_(reshape(net1.classifier[0].weight, net2.classifier[0]))
+    return net2.eval()
+
+
+def answer_windows(sample) -> torch.Tensor:
+    """Net1 on every 32x32 window of X by the answer's loop (net1_on_windows), one window at a time."""
+    return run_fn(lambda x: net1_on_windows(random_net1(sample.seed), x), sample["x"])
 
 
 @dataclass(frozen=True)
@@ -144,6 +174,12 @@ def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         same = x.dtype == torch.float64 and x.device.type == "cpu"
         return (module if same else copy.deepcopy(module).to(device=x.device, dtype=x.dtype))(x)
+
+
+def run_fn(fn, x: torch.Tensor) -> torch.Tensor:
+    """fn(x) without gradients (the answer's loop in float64 on the CPU)."""
+    with torch.no_grad():
+        return fn(x.to("cpu", torch.float64))
 
 
 def patches(x: torch.Tensor) -> torch.Tensor:
@@ -309,6 +345,8 @@ net2_slides_net1 = Claim(
     assumptions=("widths shrunk as in net2-equals-net1",),
     symbolic=facts(*(_sliding(c, k) for c, k in SMALL), scope="per output position, C ∈ {1, 2}, k ∈ {1, 2, 3}"),
     numeric=_sliding_sides(),
+    references=(Reference("answer-code", "part (b)'s loop with its ... filled in (net1_on_windows), one window at a time",
+                          answer_windows),),
     mutants=(
         Mutant("window-shifted", "Net1 on the window one column to the right, X[:, :, i:i+32, j+1:j+33]",
                numeric=_sliding_sides(shift=1)),
@@ -318,6 +356,20 @@ net2_slides_net1 = Claim(
     dtypes=NETWORK_DTYPES,
     instances=16,
 )
+
+QUESTION_A = (r"Consider \texttt{Net2}, which replaces the fully-connected layers of \texttt{Net1} with convolutional "
+              r"layers. Implement \texttt{Net2} and the weight initialization function so that, when the parameters "
+              r"of \texttt{Net1} are appropriately copied over, \texttt{Net2} produces exactly the same output as "
+              r"\texttt{Net1} for inputs of size $B \times 3 \times 32 \times 32$.")
+QUESTION_B = (r"Let $\mathbf{X}$ be a tensor of size $B \times 3 \times h \times w$ with $h > 32$ and $w > 32$. "
+              r"While \texttt{Net2} can take $\mathbf{X}$ as input, \texttt{Net1} cannot. By filling in the "
+              r"\texttt{...} of the loop \texttt{out1[:, :, i, j] = model1(...)}, describe how \texttt{Net2} "
+              r"applied to $\mathbf{X}$ is equivalent to \texttt{Net1} applied to patches of $\mathbf{X}$.")
+_SHRUNK = (r"Run with the widths shrunk for speed (features $3 \to 4 \to 6 \to 6 \to 6 \to 4$ channels, hidden "
+           r"width 16 instead of $3 \to 64 \to 192 \to 384 \to 256 \to 256$ and 4096); the kernel sizes and the "
+           r"$32 \to 18$ spatial sizes are the problem's. The Linear-as-convolution identity is proved by sympy "
+           r"for $C \in \{1, 2\}$ channels and $k \in \{1, 2, 3\}$ only, and checked numerically for "
+           r"$C, k \le 6$.")
 
 DERIVATIONS = (
     Derivation(
@@ -329,5 +381,28 @@ DERIVATIONS = (
                   r"that Net2 applied to $X \in \mathbb{R}^{B \times 3 \times h \times w}$ is Net1 applied to the "
                   r"$32 \times 32$ patches of $X$.",
         claims=(linear_is_conv, net2_equals_net1, net2_slides_net1),
+        parts=(
+            Part(label="(a)", question=QUESTION_A,
+                 answer=Answer(
+                     code=Net2,
+                     text=r"A Linear layer on the flattened $256 \times 18 \times 18$ feature map is an "
+                          r"$18 \times 18$ convolution whose filters are the weight rows viewed as "
+                          r"$256 \times 18 \times 18$ arrays; the two Linear layers after it are $1 \times 1$ "
+                          r"convolutions. \texttt{copy\_weights\_from} copies each weight with "
+                          r"\texttt{view(conv.weight.shape)} and each bias as it is.",
+                     scope=_SHRUNK),
+                 claims=("linear-is-conv", "net2-equals-net1")),
+            Part(label="(b)", question=QUESTION_B,
+                 answer=Answer(
+                     code=net1_on_windows,
+                     text=r"The ... is \texttt{images[:, :, i:i+32, j:j+32]}: for $0 \le i \le h - 32$ and "
+                          r"$0 \le j \le w - 32$, $\mathrm{Net2}(\mathbf{X})[:, :, i, j]$ is \texttt{Net1} applied "
+                          r"to the $32 \times 32$ patch of $\mathbf{X}$ whose top-left corner is $(i, j)$: every "
+                          r"layer of Net2 is a convolution of stride 1, so output position $(i, j)$ sees exactly "
+                          r"that patch, and there it computes what Net1 computes.",
+                     scope=_SHRUNK.replace("Run", "Checked for $33 \\le h \\le 36$, $33 \\le w \\le 38$ (the "
+                                           "problem resizes to $36 \\times 38$), run", 1)),
+                 claims=("net2-slides-net1",)),
+        ),
     ),
 )
