@@ -68,6 +68,7 @@ from checkers import (Answer, Claim, Derivation, Mutant, Part, Positive, Real, R
                       identity)
 from checkers import not_attempted
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
 
 # The names the grader imports: one channel's parameters, and the folded weight and bias.
 gamma = sp.Symbol("gamma", real=True)
@@ -220,6 +221,34 @@ fold_weight = Claim(
     ),
 )
 
+
+_BN_SPELLINGS = (
+    Symbol(gamma, r"\gamma", ("gamma",)), Symbol(W, "W", ("w",)), Symbol(sigma2, r"\sigma^2", ("sigma2", "var")),
+    Symbol(sp.sqrt(sigma2), r"\sigma", ("sigma", r"\sigma_B"), listed=False),
+    Symbol(epsilon, r"\epsilon", (r"\varepsilon", "eps", "epsilon")),
+    Symbol(beta, r"\beta", ("beta",)), Symbol(b, "b"), Symbol(mu, r"\mu", ("mu", r"\mu_B")),
+)
+_NO_EPS = "ε is missing: batch norm divides by √(σ² + ε)"
+_STD = "σ² is the running variance: divide by √(σ² + ε), not √(σ + ε)"
+_BN_STATEMENT = r"$x \mapsto \gamma\frac{Wx + b - \mu}{\sqrt{\sigma^2 + \epsilon}} + \beta$"
+
+GRADEABLE_WEIGHT = Problem(
+    id="bn-fold-weight", title="Folding eval-mode batch norm into the preceding layer: the weight",
+    source="hw6-2021 P1", claim=fold_weight,
+    statement=rf"Give the weight $W'$ of the layer that replaces {_BN_STATEMENT}.",
+    symbols=tuple(s for s in _BN_SPELLINGS if s.target not in (beta, b, mu)),
+    instances_per_group=96,
+    misconceptions=(
+        Misconception("no-gamma", "γ is missing: the BN scale multiplies the folded weight",
+                      lambda ref: ref.subs(gamma, 1)),
+        Misconception("multiplied", "you multiplied by √(σ² + ε) instead of dividing by it",
+                      lambda ref: ref * (sigma2 + epsilon)),
+    ),
+    mutant_feedback={"no-eps": _NO_EPS, "std-instead-of-var": _STD,
+                     "no-sqrt": "your answer is the reference without the square root: divide by the standard "
+                                "deviation √(σ² + ε), not by the variance"},
+)
+
 fold_bias = Claim(
     id="bn-fold-bias",
     statement="the folded bias b' = β + γ(b − μ)/√(σ²+ε) is the value of x ↦ BN(Wx + b) at x = 0",
@@ -240,6 +269,23 @@ fold_bias = Claim(
                rhs=beta + gamma * (b - mu) / sp.sqrt(sp.sqrt(sigma2) + epsilon)),
     ),
 )
+
+
+GRADEABLE_BIAS = Problem(
+    id="bn-fold-bias", title="Folding eval-mode batch norm into the preceding layer: the bias",
+    source="hw6-2021 P1", claim=fold_bias,
+    statement=rf"Give the bias $b'$ of the layer that replaces {_BN_STATEMENT}.",
+    symbols=tuple(s for s in _BN_SPELLINGS if s.target != W),
+    instances_per_group=96,
+    misconceptions=(
+        Misconception("no-beta", "β is missing: the BN shift is added to the folded bias", lambda ref: ref.subs(beta, 0)),
+        Misconception("unscaled", "b − μ must be scaled by γ/√(σ² + ε)", beta + b - mu),
+    ),
+    mutant_feedback={"no-eps": _NO_EPS, "std-instead-of-var": _STD,
+                     "bias-without-mean": "the running mean μ is not subtracted: the bias is β + γ(b − μ)/√(σ² + ε)",
+                     "mean-unscaled": "μ must be scaled with b: the bias is β + γ(b − μ)/√(σ² + ε)"},
+)
+GRADEABLE = (GRADEABLE_WEIGHT, GRADEABLE_BIAS)
 
 
 # ---------------------------------------------------------------------------------------------------------------

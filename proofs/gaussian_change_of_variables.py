@@ -36,6 +36,8 @@ import sympy as sp
 from checkers import Answer, Claim, Derivation, Invertible, Mutant, Part, Reference, Step, Variable, Vector
 from checkers import identity
 from checkers.notation import Scalar, quadratic_form
+from checkers import Tolerance
+from checkers.grading import Misconception, Problem, Symbol
 
 n = sp.Symbol("n", integer=True, positive=True)
 A = sp.MatrixSymbol("A", n, n)
@@ -118,6 +120,32 @@ density = Claim(
     ),
     dtypes=(torch.float64, torch.float32),
 )
+
+
+GRADEABLE_DENSITY = Problem(
+    id="gaussian-density", title="Density of X = AY + b, Y ~ N(0, I)", source="hw6-2021 P3", claim=density,
+    statement=r"Give the density $p_X(x)$ of $X = AY + b$, $Y \sim \mathcal{N}(0, I_n)$, in terms of $x$, $b$ and "
+              r"$\Sigma = AA^\top$.",
+    symbols=(Symbol(x, "x"), Symbol(b, "b"), Symbol(Sigma, r"\Sigma", ("Sigma", "S")), Symbol(A, "A"), Symbol(n, "n")),
+    tolerance=Tolerance(rtol=1e-7, atol=0.0, reason="a density is a product of positive factors (no cancellation) "
+                        "and falls to 1e-12 in the tails, so only a relative test is meaningful"),
+    misconceptions=(
+        Misconception("one-dimensional-constant", "correct only for n = 1: (2π)^{-1/2} is the one-dimensional "
+                      "constant; in ℝⁿ it is (2π)^{-n/2}", lambda ref: ref * (2 * sp.pi) ** ((n - 1) / 2)),
+        Misconception("exponent-sign", "the exponent has the wrong sign: it is −½(x − b)ᵀΣ⁻¹(x − b)",
+                      lambda ref: ref * sp.exp(quadratic_form(x - b, Sigma.I))),
+        Misconception("exponent-no-half", "the factor ½ in the exponent is missing: exp(−½(x − b)ᵀΣ⁻¹(x − b))",
+                      lambda ref: ref * sp.exp(-half * quadratic_form(x - b, Sigma.I))),
+    ),
+    mutant_feedback={
+        "no-sqrt": "your answer is the reference without the square root: the constant has det(Σ)^{-1/2}, "
+                   "not det(Σ)^{-1}",
+        "sigma-not-inverted": "the exponent needs Σ⁻¹, not Σ: −½(x − b)ᵀΣ⁻¹(x − b)",
+        "no-abs-det": "1/det A is negative for half of all matrices: the change of variables uses |det A|",
+        "two-pi-to-the-n": "the constant is (2π)^{-n/2}: the square root on (2π)ⁿ is missing",
+    },
+)
+GRADEABLE = (GRADEABLE_DENSITY,)
 
 det_gram = Claim(
     id="det-gram",

@@ -71,6 +71,8 @@ from checkers import (Answer, Claim, Derivation, Estimate, Figure, Integer, Muta
 from checkers.kinds import Kind, Positive, Real
 from checkers.symbolic import Strategy, SymbolicResult
 from checkers.strategies import distribute_sums
+from checkers.grading import Problem, Symbol
+from checkers.kinds import append_value
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols (fixed names: the grader imports them)
@@ -664,6 +666,25 @@ closed_form = Claim(
     ),
     dtypes=(torch.float64, torch.float32, torch.float16, torch.bfloat16),
 )
+
+
+GRADEABLE_CLOSED_FORM = Problem(
+    id="kaiming-variance", title="Output variance of a linear MLP under PyTorch's default initialisation",
+    source="hw6-2021 P2", claim=closed_form,
+    statement=r"Give $\operatorname{Var} y_L$ for the depth-$L$ network with $\sigma(z) = z$, widths "
+              r"$n_0, \dots, n_{L-1}$, $n_L = 1$, and PyTorch's default nn.Linear initialisation.",
+    symbols=(Symbol(L, "L"), Symbol(n, "n_k", ("n",))),
+    variables=(Variable("n", append_value(Widths("L", 1, 64), 1.0)),),  # n_L = 1 is part of the answer's domain
+    dims={"L": (1, 2, 3, 4, 5, 6)},
+    mutant_feedback={
+        "exponent-off-by-one": "each layer multiplies the variance by 1/3, so layer ℓ contributes "
+                               "1/(3^{L−ℓ+1} n_{ℓ−1}): one factor 1/3 is missing in every term",
+        "no-bias": "the bias terms are missing: layer ℓ's bias adds variance 1/(3 n_{ℓ−1})",
+        "no-input": "the input's contribution 3^{−L} is missing",
+        "n-ell": "the weights of layer ℓ have fan-in n_{ℓ−1}: the term is 1/(3^{L−ℓ+1} n_{ℓ−1}), not n_ℓ",
+    },
+)
+GRADEABLE = (GRADEABLE_CLOSED_FORM,)
 
 network_moments_claim = Claim(
     id="network-moments",

@@ -60,6 +60,7 @@ import torch
 from checkers import (SPD, Answer, Claim, Derivation, Estimate, Figure, Matrix, Mutant, Part, Reference, Sample, Step,
                       Variable, Vector, facts, for_dimensions, identity)
 from checkers.notation import quadratic_form
+from checkers.grading import Misconception, Problem, Symbol
 
 d = sp.Symbol("d", integer=True, positive=True)
 mu0 = sp.MatrixSymbol("mu_0", d, 1)
@@ -289,6 +290,31 @@ closed_form = Claim(
     ),
     dtypes=(torch.float64, torch.float32),
 )
+
+
+GRADEABLE_CLOSED_FORM = Problem(
+    id="kl-gaussian", title="KL divergence between two Gaussians", source="hw6-2021 P5", claim=closed_form,
+    statement=r"Give $D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \,\|\, \mathcal{N}(\mu_1, \Sigma_1))$ in "
+              r"$\mathbb{R}^d$ in closed form.",
+    symbols=(Symbol(mu0, r"\mu_0", ("mu0", "m0")), Symbol(mu1, r"\mu_1", ("mu1", "m1")),
+             Symbol(Sigma0, r"\Sigma_0", ("Sigma0", "S0")), Symbol(Sigma1, r"\Sigma_1", ("Sigma1", "S1")), Symbol(d, "d")),
+    misconceptions=(
+        Misconception("minus-one", "correct only for d = 1: tr(Σ₀⁻¹Σ₀) = tr(I_d) = d, so the constant term is −d, "
+                      "not −1", lambda ref: ref + (d - 1) / 2),
+        Misconception("reversed", "this is D_KL(N(μ₁, Σ₁) ‖ N(μ₀, Σ₀)): the two Gaussians have swapped roles",
+                      lambda ref: ref.xreplace({mu0: mu1, mu1: mu0, Sigma0: Sigma1, Sigma1: Sigma0})),
+        Misconception("quadratic-form-not-inverted", "the mean term needs Σ₁⁻¹, not Σ₁: (μ₁ − μ₀)ᵀΣ₁⁻¹(μ₁ − μ₀)",
+                      lambda ref: ref + half * (quadratic_form(mu1 - mu0, Sigma1) - quadratic_form(mu1 - mu0, Sigma1.I))),
+    ),
+    mutant_feedback={
+        "trace-swapped": "the trace arguments are swapped: the trace term is tr(Σ₁⁻¹Σ₀), not tr(Σ₀⁻¹Σ₁)",
+        "det-ratio-inverted": "the determinant ratio is upside down: the log term is log(det Σ₁ / det Σ₀)",
+        "missing-minus-d": "the −d term is missing (it comes from tr(Σ₀⁻¹Σ₀) = d)",
+        "missing-half": "the factor ½ in front is missing",
+        "quadratic-form-sigma0": "the mean term uses Σ₁⁻¹ (the second Gaussian's covariance), not Σ₀⁻¹",
+    },
+)
+GRADEABLE = (GRADEABLE_CLOSED_FORM,)
 
 
 # --- figure -------------------------------------------------------------------------------------------------------

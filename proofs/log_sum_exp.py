@@ -50,6 +50,8 @@ from checkers import Claim, Derivation, Figure, Mutant, Positive, Reference, Tol
 from checkers.kinds import Kind
 from checkers.symbolic import Strategy, SymbolicResult
 from checkers.strategies import Termwise, is_zero
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import one_based
 
 beta = sp.Symbol("beta", positive=True)
 n = sp.Symbol("n", integer=True, positive=True)
@@ -321,6 +323,28 @@ softmax_gradient = Claim(
     tolerances=GRAD_TOLERANCES,
     dtypes=ALL_DTYPES,
 )
+
+
+GRADEABLE_SOFTMAX = Problem(
+    id="softmax-gradient", title="Gradient of log-sum-exp: the softmax", source="hw7-2024 P1", claim=softmax_gradient,
+    statement=r"Give $\partial \nu_1 / \partial x_k$ for $\nu_1(x) = \log \sum_{j=1}^n e^{x_j}$.",
+    symbols=(Symbol(x, "x_j", ("x",)), Symbol(k, "k"), Symbol(n, "n")),
+    variables=(Variable("x", one_based(Vector("n", scale=2.0))),),  # x[j] is x_j; x_0 is NaN
+    dims={"n": (1, 2, 3, 4, 5), "k": (1, 2, 3, 4, 5)}, dims_where=lambda dims: dims["k"] <= dims["n"],
+    sum_range=(sp.Integer(1), n), instances_per_group=8,
+    misconceptions=(
+        Misconception("wrong-component", "the numerator is e^{x_k}, the component you differentiate by",
+                      lambda ref: ref.subs(x[k], x[1])),
+        Misconception("log-of-softmax", "that is log μ_k; the derivative of log Σ e^{x_j} is μ_k itself",
+                      lambda ref: sp.log(ref)),
+    ),
+    mutant_feedback={
+        "unnormalised": "the normalising sum is missing: ∂/∂x_k log Σ_j e^{x_j} = e^{x_k} / Σ_j e^{x_j}",
+        "sigmoid": "that is the logistic function of x_k; the gradient of log-sum-exp is the softmax "
+                   "e^{x_k} / Σ_j e^{x_j}",
+    },
+)
+GRADEABLE = (GRADEABLE_SOFTMAX,)
 
 gradient_beta = Claim(
     id="gradient-beta",

@@ -4,6 +4,8 @@ r"""Grading student formulas against checked claims: parse safely, compare numer
     >>> result = grade("kl-gaussian", r"\frac12(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + ...)")
     >>> result.verdict, result.message, result.counterexample
 
+Gradeable problems are declared in the proof modules beside their claims with `Problem`, `Symbol`
+and `Misconception` (checkers.grading.problem), and found through the configured proof packages.
 `grade` runs in a forked worker with a time and memory limit by default (`isolate=False` grades in
 this process, under the time limit only). `check_steps` checks a multi-line derivation; `grade_csv`
 grades a CSV of answers with a pool of workers. Imports are deferred so that `import checkers`
@@ -18,7 +20,17 @@ if TYPE_CHECKING:
     from checkers.grading.bulk import BulkSummary
     from checkers.grading.result import GradeResult
 
-__all__ = ["check_steps", "grade", "grade_csv", "problem_ids"]
+__all__ = ["Misconception", "Problem", "Symbol", "check_steps", "grade", "grade_csv", "problem_ids"]
+
+_DECLARATIONS = ("Misconception", "Problem", "Symbol")
+
+
+def __getattr__(name: str):
+    if name in _DECLARATIONS:  # imported on first use: the declarations need sympy and the grammar
+        from checkers.grading import problem
+
+        return getattr(problem, name)
+    raise AttributeError(f"module 'checkers.grading' has no attribute {name!r}")
 
 
 def grade(problem: str, answer: str, *, time_limit: float = 2.0, memory_mb: int = 1024, symbolic: bool = True,
@@ -40,29 +52,25 @@ def grade(problem: str, answer: str, *, time_limit: float = 2.0, memory_mb: int 
 
 def check_steps(problem: str, derivation: str, *, time_limit: float = 2.0, memory_mb: int = 1024,
                 isolate: bool = True) -> dict:
-    r"""Check an align*-style derivation line by line; returns the report (steps, first_invalid, final)."""
-    from checkers.grading.isolation import GradingPool
-    from checkers.grading.steps import MAX_LINES, check_steps_in_process
+    r"""Check an align*-style derivation line by line (each line under its own time and memory limit); returns the
+    report (lines, steps, first_invalid, final)."""
+    from checkers.grading.steps import check_steps_in_process, check_steps_isolated
 
     if not isolate:
         return check_steps_in_process(problem, derivation, limit=time_limit)
-    with GradingPool(problem, workers=1, time_limit=time_limit, memory_mb=memory_mb, task="steps",
-                     hard_limit=time_limit * (MAX_LINES + 2)) as pool:
-        ((_, doc),) = list(pool.map([(0, derivation)]))
-    if doc.get("verdict") == "invalid" and "steps" not in doc:  # the worker was stopped: no report
-        doc = {"problem": problem, "lines": [], "steps": [], "first_invalid": None, "final": doc, "verdict": "invalid"}
-    return doc
+    return check_steps_isolated(problem, derivation, time_limit=time_limit, memory_mb=memory_mb)
 
 
-def grade_csv(problem: str, csv_path, out=None, gradescope=None, **options) -> BulkSummary:
-    """Grade a CSV of `id,answer` rows (see checkers.grading.bulk.grade_csv for the options)."""
+def grade_csv(problem: str, csv_path, out=None, **options) -> BulkSummary:
+    """Grade a CSV of `id,answer` rows; `analysis="class.html"` also writes the class analysis page
+    (see checkers.grading.bulk.grade_csv for the options)."""
     from checkers.grading.bulk import grade_csv as run
 
-    return run(problem, csv_path, out, gradescope, **options)
+    return run(problem, csv_path, out, **options)
 
 
 def problem_ids() -> list[str]:
-    """The ids of the gradeable problems."""
-    from checkers.grading.catalog import PROBLEMS
+    """The ids of the gradeable problems (declared in the configured proof packages)."""
+    from checkers.grading.catalog import problems
 
-    return list(PROBLEMS)
+    return list(problems())

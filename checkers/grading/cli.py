@@ -28,14 +28,24 @@ def _read_answer(text: str) -> str:
 
 
 def _print_problems() -> int:
-    from checkers.grading.catalog import PROBLEMS
+    """The gradeable problems from the proof packages' static index (nothing heavy is imported while it is fresh)."""
+    from checkers.grading.catalog import read_index
 
-    for p in PROBLEMS.values():
-        state = "" if p.available() else f"  (needs {p.module}, not in this checkout)"
-        dims = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in p.dims.items())
-        print(f"{p.id:18s} {p.title} [{p.source}]{state}")
-        print(f"{'':18s} symbols: {', '.join(s.latex for s in p.symbols if s.listed)}{'; ' + dims if dims else ''}")
+    entries, rebuilt = read_index()
+    for p in entries:
+        dims = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in p["dims"].items())
+        print(f"{p['id']:20s} {p['title']} [{p['source']}]")
+        print(f"{'':20s} symbols: {', '.join(p['symbols'])}{'; ' + dims if dims else ''}"
+              f"{'; exact number' if p['exact'] else ''}")
+    if rebuilt:
+        print(f"(the gradeable index of {', '.join(rebuilt)} was out of date and has been rebuilt)", file=sys.stderr)
     return 0
+
+
+def _check_limits(args) -> None:
+    from checkers.grading.isolation import check_limits
+
+    check_limits(args.time_limit, args.memory_mb, getattr(args, "workers", None))
 
 
 def cmd_grade(args) -> int:

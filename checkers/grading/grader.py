@@ -17,8 +17,8 @@ from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout,
 from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
-from checkers.grading.feedback import diagnose
-from checkers.grading.instances import Instances, instances_for
+from checkers.grading.feedback import Feedback, diagnose
+from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem
 from checkers.grading.result import GradeResult, invalid
@@ -33,15 +33,16 @@ def _names(problem: Problem) -> dict[str, str]:
     """sympy name -> how the problem writes it (Sigma_0 -> \\Sigma_0), for counterexamples."""
     out = {}
     for s in problem.symbols:
-        if s.value is None and s.listed:
-            obj = getattr(problem.math, s.attr)
-            out[str(getattr(obj, "name", obj))] = s.latex.split("_k")[0] if s.family else s.latex
+        if s.name is not None and s.listed:
+            out[s.name] = s.latex.split("_")[0] if s.family else s.latex
     return out
 
 
 def _round(x, digits: int = 4):
     if isinstance(x, list):
         return [_round(v, digits) for v in x]
+    if isinstance(x, str):
+        return x
     return float(f"{x:.{digits}g}")
 
 
@@ -52,12 +53,15 @@ def _brief(value) -> str:
 
 
 def counterexample(instances: Instances, group_index: int, index: int, student, reference) -> dict:
+    """The failing instance as the problem writes its symbols, both values, and what replays it."""
     group = instances.groups[group_index]
+    names = _names(instances.problem)
     return {
-        "instance": group.instance(index, _names(instances.problem)),
+        "instance": {names.get(k, k): v for k, v in group.instance(index).items()},
         "student": student,
         "reference": reference,
         "seed": instances.seed,
+        "batch_seed": group_seed(instances.seed, group_index),
         "group": group_index,
         "index": index,
     }
@@ -66,8 +70,8 @@ def counterexample(instances: Instances, group_index: int, index: int, student, 
 def _where(instances: Instances, cx: dict) -> str:
     problem = instances.problem
     inst = cx["instance"]
-    if problem.dims:
-        return ", ".join(f"{k} = {inst[k]}" for k in problem.dims)
+    if problem.dim_ranges:
+        return ", ".join(f"{k} = {inst[k]}" for k in problem.dim_ranges)
     return ", ".join(f"{k} = {_brief(v)}" for k, v in inst.items() if isinstance(v, float))
 
 
@@ -114,9 +118,11 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
     reference = problem.reference_expr
     if is_matrix(expr) != is_matrix(reference) or (is_matrix(expr) and expr.shape != reference.shape):
         raise StudentInputError(f"your answer is {describe(expr)}, but the answer to {problem.id} is {describe(reference)}")
-    instances = instances_for(problem)
     read_as = _read_as(expr) if explain else None
-    ref_values = [g.reference for g in instances.groups]
+    if problem.exact:
+        return _grade_exact(problem, expr, answer, read_as)
+    instances = instances_for(problem)
+    ref_values = instances.references
     try:
         values = evaluate_on(instances.groups, expr)
     except Undefined as u:
@@ -156,6 +162,27 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
                f"the reference gives {_brief(cx['reference'])}")
     return GradeResult(problem.id, answer, "incorrect", message, feedback=feedback, counterexample=cx,
                        instances=comparison.checked, read_as=read_as)
+
+
+def _grade_exact(problem: Problem, expr: sp.Basic, answer: str, read_as: str | None) -> GradeResult:
+    """A number compared exactly (an operation count): rational arithmetic, no instances, no tolerance."""
+    if expr.free_symbols:
+        names = ", ".join(sorted(str(s) for s in expr.free_symbols))
+        raise StudentInputError(f"the answer to {problem.id} is a number; yours depends on {names}")
+    reference = problem.reference_expr
+    if expr == reference or (expr.is_Rational and reference.is_Rational and expr == reference):
+        return GradeResult(problem.id, answer, "correct", "correct: exactly the reference number", instances=1,
+                           symbolic={"status": "identical", "detail": "exact rational arithmetic"}, read_as=read_as)
+    named = [Feedback(m.id, m.feedback) for m, wrong in problem.misconception_exprs() if wrong == expr]
+    value = str(expr) if expr.is_Rational else f"{sp.N(expr, 15)}"
+    lead = f"incorrect: {named[0].message}. " if named else "incorrect. "
+    if not named and expr.is_Rational and reference.is_Rational and reference != 0:
+        ratio = expr / reference
+        if ratio.is_Rational and ratio.q <= 48:
+            named = [Feedback("constant-factor", f"your answer is {ratio} times the reference")]
+            lead = f"incorrect: {named[0].message}. "
+    return GradeResult(problem.id, answer, "incorrect", f"{lead}Your answer is {value}, which is not exactly the "
+                       f"reference number (counts are compared exactly)", feedback=named, instances=1, read_as=read_as)
 
 
 def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFAULT_TIME_LIMIT,
