@@ -27,7 +27,7 @@ from checkers.reporting.latex import compile_pdf, latex_available, missing_latex
 from checkers.reporting.latex_escape import Tex
 from checkers.reporting.problem_sets import group_by_set
 from checkers.reporting.render import html_environment, latex_environment
-from checkers.reporting.view import FigureView, problem_view, run_view, set_view
+from checkers.reporting.view import FigureView, PartView, derivation_view, group_problems, run_view, set_view
 from checkers.results import RunResult
 
 __all__ = ["FORMATS", "BuildOptions", "BuildOutcome", "build_reports"]
@@ -48,6 +48,8 @@ class BuildOptions:
     derivations: tuple[Derivation, ...] | None = None
     cache_dir: Path | None = Path(".cache/reports")  # None: no verification cache, no figure cache
     jobs: int = 2  # latexmk processes in parallel
+    key: bool = True  # also write the answer keys reports/<set>-key.{pdf,html}
+    full: bool = True  # write the full solutions reports/<set>.{pdf,html} (False with --key: the keys only)
 
 
 @dataclass
@@ -152,6 +154,16 @@ def _figures(derivation: Derivation, figure_dirs: list[Path], cache_dir: Path | 
     return tuple(views)
 
 
+def _statements_of(part: PartView):
+    """The author-written texts of a part that went through the statement converter."""
+    if part.question is not None:
+        yield part.question
+    if part.answer is not None:
+        if part.answer.text is not None:
+            yield part.answer.text
+        yield from part.answer.algorithm
+
+
 def _write(path: Path, text: str) -> Path:
     """Write `path` only if its content changed (keeps timestamps of unchanged documents)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -205,38 +217,50 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
     t0 = time.perf_counter()
     set_views = []
     for problem_set, placements in groups.items():
-        views = [problem_view(p, results[p.derivation.id], figure_views[p.derivation.id], checked[p.derivation.id])
+        views = [derivation_view(p, results[p.derivation.id], figure_views[p.derivation.id], checked[p.derivation.id])
                  for p in placements]
         for view in views:
             if view.statement.problems:
-                outcome.warnings.append(f"{view.anchor}: statement shown as plain source: "
+                outcome.warnings.append(f"{view.id}: statement shown as plain source: "
                                         f"{'; '.join(view.statement.problems)}")
+            for part in view.parts:
+                for rendered in _statements_of(part):
+                    if rendered.problems:
+                        outcome.warnings.append(f"{part.anchor}: text shown as plain source: "
+                                                f"{'; '.join(rendered.problems)}")
         graded = graded_section(problem_set.answers) if problem_set.answers else None
-        set_views.append(set_view(problem_set, views, run_view(run, [checked[p.derivation.id] for p in placements]),
-                                  graded))
+        set_views.append(set_view(problem_set, list(group_problems(placements, views)),
+                                  run_view(run, [checked[p.derivation.id] for p in placements]), graded))
     outcome.warnings = sorted(set(outcome.warnings))
 
     latex_jobs = []
+    documents = ([("report", "")] if options.full else []) + ([("report-key", "-key")] if options.key else [])
     for sv in set_views:
-        if "html" in options.formats:
-            html = html_environment().get_template("report.html.j2").render(set=sv)
-            outcome.documents.append(_write(out_dir / f"{sv.id}.html", html))
-        if "tex" in options.formats or "pdf" in options.formats:
-            tex = latex_environment().get_template("report.tex.j2").render(set=sv)
-            if "tex" in options.formats:
-                outcome.documents.append(_write(out_dir / f"{sv.id}.tex", tex))
-            if "pdf" in options.formats:
-                inputs = [build_root / str(f.pdf_name) for p in sv.problems for f in p.figures if f.pdf_name]
-                latex_jobs.append((sv.id, tex, inputs))
-    if "html" in options.formats:
-        passed = all(sv.status == "passed" for sv in set_views)
+        for kind, suffix in documents:
+            if "html" in options.formats:
+                html = html_environment().get_template(f"{kind}.html.j2").render(set=sv)
+                outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.html", html))
+            if "tex" in options.formats or "pdf" in options.formats:
+                tex = latex_environment().get_template(f"{kind}.tex.j2").render(set=sv)
+                if "tex" in options.formats:
+                    outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.tex", tex))
+                if "pdf" in options.formats:
+                    inputs = ([build_root / str(f.pdf_name) for p in sv.problems for f in p.figures if f.pdf_name]
+                              if kind == "report" else [])  # the key has no figures
+                    latex_jobs.append((sv.id + suffix, tex, inputs))
+    if "html" in options.formats and options.full:
+        passed = all(sv.css == "ok" for sv in set_views)
         n_problems = sum(len(sv.problems) for sv in set_views)
         n_failed = sum(p.status != "passed" for sv in set_views for p in sv.problems)
-        summary = (f"{len(set_views)} problem sets, {n_problems} problem entries" +
-                   ("" if passed else f", {n_failed} with a failed check"))
+        wrong = [f"{sv.id}: {sv.status}" for sv in set_views if sv.graded is not None and sv.css != "ok"]
+        summary = (f"{len(set_views)} problem sets, {n_problems} problems"
+                   + (f", {n_failed} with a failed check" if n_failed else ", every reference solution verified")
+                   + (f"; graded submissions: {'; '.join(wrong)}" if wrong else ""))
+        status = "FAILED" if n_failed else ("passed" if passed else "reference solutions verified")
         index = html_environment().get_template("index.html.j2").render(
-            sets=set_views, run=run_view(run, list(checked.values())), status="passed" if passed else "FAILED", css="ok" if passed else "fail",
-            summary=summary, pdf="pdf" in options.formats)
+            sets=set_views, run=run_view(run, list(checked.values())), status=status,
+            css="fail" if n_failed else ("ok" if passed else "warn"), summary=summary, pdf="pdf" in options.formats,
+            key=options.key)
         outcome.documents.append(_write(out_dir / "index.html", index))
     timings["render"] = time.perf_counter() - t0
 

@@ -18,7 +18,8 @@ def cmd_report(args) -> int:
     formats = tuple(dict.fromkeys(args.format or ["pdf", "html"]))
     options = BuildOptions(out_dir=Path(args.out), sets=tuple(args.set or ()), formats=formats, seed=args.seed,
                            devices=tuple(resolve_devices(args.device)), instances=args.instances,
-                           cache_dir=None if args.no_cache else Path(args.cache_dir))
+                           cache_dir=None if args.no_cache else Path(args.cache_dir),
+                           key=not args.no_key, full=not args.key)
     derivations = all_derivations()
     groups = group_by_set(derivations)
     chosen = {p.derivation.id for s, ps in groups.items() if not options.sets or s.id in options.sets for p in ps}
@@ -66,4 +67,9 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", default=".cache/reports", metavar="DIR",
                    help="verification/figure cache and LaTeX build directory (default: .cache/reports)")
     p.add_argument("--no-cache", action="store_true", help="always re-run the verification")
+    keys = p.add_mutually_exclusive_group()
+    keys.add_argument("--key", action="store_true",
+                      help="only the answer keys reports/<set>-key.{pdf,html} (by default they are written with the "
+                           "full solutions)")
+    keys.add_argument("--no-key", action="store_true", help="skip the answer keys")
     p.set_defaults(func=cmd_report)

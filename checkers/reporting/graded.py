@@ -14,7 +14,7 @@ renders the same LaTeX and an incremental build compiles nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from checkers.reporting.statements import RenderedStatement, render_statement
 
@@ -38,6 +38,15 @@ class GradedAnswerView:
     message: str
     feedback: tuple[tuple[str, str], ...]  # (id, sentence), sentence "" when the message already says it
     counterexample: RenderedStatement | None  # the instance and both values, as math; None unless incorrect
+    readings: tuple[tuple[str, RenderedStatement, str], ...] = ()  # other readings of the scan: (where, formula, verdict)
+
+
+@dataclass(frozen=True)
+class NotGradedView:
+    """A problem of the submission that the report does not grade, and why."""
+
+    where: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,9 @@ class GradedSection:
     answers: tuple[GradedAnswerView, ...]
     summary: str  # "3 correct, 2 incorrect of 5 answers"
     module: str  # the data module the answers come from
+    counts: dict = field(default_factory=dict)  # verdict -> number of answers
+    not_graded: tuple[NotGradedView, ...] = ()
+    not_graded_summary: str = ""  # "2 problems not graded"
 
 
 def _number(x: float) -> str:
@@ -77,7 +89,7 @@ def _counterexample(cx: dict | None) -> RenderedStatement | None:
                             rf"the reference gives ${_value(cx['reference'])}$.")
 
 
-def _view(index: int, submitted, problem, result) -> GradedAnswerView:
+def _view(index: int, submitted, problem, result, readings=()) -> GradedAnswerView:
     cx = _counterexample(result.counterexample if result.verdict == "incorrect" else None)
     return GradedAnswerView(
         anchor=f"answer-{index}", problem_id=problem.id, title=problem.title, source=problem.source,
@@ -85,7 +97,15 @@ def _view(index: int, submitted, problem, result) -> GradedAnswerView:
         formula=render_statement(rf"\[ {submitted.answer} \]"), verdict=result.verdict, css=_CSS[result.verdict],
         message=result.message,
         feedback=tuple((f.id, "" if f.message in result.message else f.message) for f in result.feedback),
-        counterexample=cx)
+        counterexample=cx, readings=tuple(readings))
+
+
+def _not_graded(item) -> NotGradedView:
+    """An entry of the module's NOT_GRADED: a (where, reason) pair or a record with those attributes."""
+    if isinstance(item, tuple) and len(item) == 2 and all(isinstance(x, str) for x in item):
+        return NotGradedView(*item)
+    where = getattr(item, "where", None) or getattr(item, "problem", None) or getattr(item, "label", "")
+    return NotGradedView(str(where), str(getattr(item, "reason", "")))
 
 
 def graded_section(module_name: str) -> GradedSection:
@@ -97,9 +117,17 @@ def graded_section(module_name: str) -> GradedSection:
 
     module = find_module(module_name)
     views = []
+    alternatives = tuple(getattr(module, "ALTERNATIVE_READINGS", ()))
     for index, submitted in enumerate(module.ANSWERS, start=1):
         result = grade(submitted.problem, submitted.answer, symbolic=False, time_limit=TIME_LIMIT)
-        views.append(_view(index, submitted, get_problem(submitted.problem), result))
-    counts = [(sum(v.verdict == verdict for v in views), verdict) for verdict in _CSS]
-    summary = ", ".join(f"{n} {verdict}" for n, verdict in counts if n) + f" of {len(views)} answers"
-    return GradedSection(tuple(views), summary, module_name)
+        readings = []
+        for other in alternatives:
+            if other.problem == submitted.problem:
+                verdict = grade(other.problem, other.answer, symbolic=False, time_limit=TIME_LIMIT).verdict
+                readings.append((other.where, render_statement(rf"\[ {other.answer} \]"), verdict))
+        views.append(_view(index, submitted, get_problem(submitted.problem), result, readings))
+    counts = {verdict: sum(v.verdict == verdict for v in views) for verdict in _CSS}
+    summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) + f" of {len(views)} answers"
+    not_graded = tuple(_not_graded(item) for item in getattr(module, "NOT_GRADED", ()))
+    skipped = f"{len(not_graded)} problem{'s' if len(not_graded) != 1 else ''} not graded" if not_graded else ""
+    return GradedSection(tuple(views), summary, module_name, counts, not_graded, skipped)

@@ -86,6 +86,10 @@ _MATH = {
     "⋯": r"\cdots", "⌈": r"\lceil", "⌉": r"\rceil", "⌊": r"\lfloor", "⌋": r"\rfloor", "′": r"\prime",
     "″": r"\prime\prime", "½": r"\tfrac{1}{2}", "¼": r"\tfrac{1}{4}", "¾": r"\tfrac{3}{4}", "⅓": r"\tfrac{1}{3}",
     "✓": r"\checkmark", "∖": r"\setminus", "≺": r"\prec", "≻": r"\succ", "⪯": r"\preceq", "⪰": r"\succeq",
+    "∬": r"\iint", "∭": r"\iiint", "⟹": r"\implies", "⟸": r"\impliedby", "⟺": r"\iff", "≔": r"\coloneqq",
+    "≜": r"\triangleq", "⋮": r"\vdots", "⋱": r"\ddots", "↑": r"\uparrow", "↓": r"\downarrow", "∥": r"\parallel",
+    "∠": r"\angle", "ℒ": r"\mathcal{L}", "𝒩": r"\mathcal{N}", "ℋ": r"\mathcal{H}", "∆": r"\Delta",
+    "⊘": r"\oslash", "⊛": r"\circledast", "⋆": r"\star", "≍": r"\asymp", "⊊": r"\subsetneq",
 }
 
 # Typographic characters with a text command.

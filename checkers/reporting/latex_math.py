@@ -1,7 +1,8 @@
 """Sympy expressions as LaTeX math, printed by `sp.latex`'s printer from the objects that were checked.
 
-The printer is sympy's own with two changes of notation shared with the MathML output: determinants
-print as det(A) rather than |A| (so |det A| reads unambiguously), traces as tr(A). `Scalar` prints
+The printer is sympy's own with three changes of notation shared with the MathML output: determinants
+print as det(A) rather than |A| (so |det A| reads unambiguously), traces as tr(A), and an exponential of anything but an atom as exp(...)
+rather than e with a tall superscript. `Scalar` prints
 through its own `_latex` method. The result is `Tex`: trusted math source, never escaped again.
 """
 
@@ -24,6 +25,14 @@ class _Printer(LatexPrinter):
 
     def _print_Trace(self, expr):
         return self._function(r"\operatorname{tr}", expr.arg)
+
+    def _print_exp(self, expr, exp=None):
+        """exp(x) as e^{x} for a plain symbol or number, else as \\exp(...) (no fraction in a superscript)."""
+        arg = expr.args[0]
+        if arg.is_Atom or (arg.is_Mul and len(arg.args) == 2 and all(a.is_Atom for a in arg.args)):
+            return super()._print_ExpBase(expr, exp)
+        out = self._function(r"\exp", arg)
+        return rf"{out}^{{{exp}}}" if exp else out
 
 
 def to_latex(expr: sp.Basic) -> Tex:

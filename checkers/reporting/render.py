@@ -9,6 +9,7 @@ built by `mathml.serialize`, which escapes every text node itself.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
     return Markup(serialize(math_element(nodes, display)))
 
 
+def code_listing(source: str) -> Tex:
+    """Source code for a `lstlisting` body: verbatim, its non-ASCII characters typeset through escapes.
+
+    listings reads the body verbatim and pdflatex's listings cannot take UTF-8 multi-byte characters,
+    so each non-ASCII character becomes `(*@...@*)` (the preamble's escapeinside) around its escape.
+    """
+    out = []
+    for ch in source.replace("\t", "    "):
+        out.append(ch if ord(ch) < 128 else f"(*@{escape_latex(ch)}@*)")
+    text = "".join(out)
+    return Tex(text.replace("\\end{lstlisting}", "\\end {lstlisting}"))
+
+
+def label_name(anchor: str) -> Tex:
+    """An anchor as a LaTeX label: letters, digits and colons only, so it needs no escaping anywhere."""
+    return Tex(re.sub(r"[^A-Za-z0-9]+", ":", anchor))
+
+
 def _statement_tex(statement: RenderedStatement) -> Tex:
     return statement.tex
 
@@ -69,7 +88,8 @@ def latex_environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         autoescape=False, finalize=finalize, undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(math=formula_latex, statement=_statement_tex, e=escape_latex, escape=escape_latex)
+    env.filters.update(math=formula_latex, statement=_statement_tex, e=escape_latex, escape=escape_latex,
+                       listing=code_listing, label=label_name)
     return env
 
 

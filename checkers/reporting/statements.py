@@ -1,14 +1,17 @@
-r"""Problem statements retyped by proof authors (a small LaTeX subset): checked, then rendered for both formats.
+r"""Problem statements retyped by proof authors (LaTeX text with math): checked, then rendered for both formats.
 
-`render_statement(source)` parses the statement once against a fixed vocabulary and returns
+`render_statement(source)` reads the statement's text structure here (paragraphs, `\emph`, `\textbf`,
+`\texttt`, `itemize`, `enumerate`) and hands every formula (`$...$`, `\(...\)`, `\[...\]`, `$$...$$`,
+`equation`/`align`/`gather` environments, with `matrix`/`cases`/`aligned` inside) to latex2mathml, a
+maintained pure-Python LaTeX-to-MathML converter (offline: no network, no JavaScript), whose output
+`mathml.to_core` reduces to MathML Core. It returns
 * `tex`: the author's source for the PDF, with bare `%`, `#` and text-mode `&` escaped and non-ASCII
   characters mapped to LaTeX commands (`latex_escape.escape_unicode`);
-* `html`: paragraphs of escaped text with every `$...$`, `\(...\)`, `\[...\]`, `$$...$$` and display
-  environment (`equation`, `align`, with `matrix`/`cases`/`aligned` inside) converted to MathML Core,
-  plus `\emph`, `\textbf`, `\texttt`, `itemize` and `enumerate`.
-A statement that uses anything outside the vocabulary (an unknown command, unbalanced braces, `_` in
-text mode) is not guessed at: both formats show its source as plain text, and `problems` says why,
-so the build can warn the author. Nothing in a statement is ever executed or fetched.
+* `html`: paragraphs of escaped text with the MathML.
+A statement that latex2mathml cannot convert, or that uses a command it does not know (it would print
+the command's name), an unknown environment, unbalanced braces or `_` in text mode, is not guessed at:
+both formats show its source as plain text, and `problems` says why, so the build can warn the author.
+Nothing in a statement is ever executed or fetched.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 
 from checkers.reporting.latex_escape import Tex, escape_latex, escape_unicode
-from checkers.reporting.mathml import Node, math_element, serialize
+from checkers.reporting.mathml import Node, math_element, serialize, to_core
 
 __all__ = ["RenderedStatement", "render_statement"]
 
@@ -30,55 +33,9 @@ class _Unsupported(ValueError):
 
 _TOKEN = re.compile(r"\\[A-Za-z]+\*?|\\.|\$\$|\s+|.", re.DOTALL)
 
-_GREEK = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ϵ", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "vartheta": "ϑ", "iota": "ι", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν",
-    "xi": "ξ", "pi": "π", "varpi": "ϖ", "rho": "ρ", "varrho": "ϱ", "sigma": "σ", "varsigma": "ς", "tau": "τ",
-    "upsilon": "υ", "phi": "ϕ", "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
-    "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Xi": "Ξ", "Pi": "Π", "Sigma": "Σ",
-    "Upsilon": "Υ", "Phi": "Φ", "Psi": "Ψ", "Omega": "Ω",
-}
-_IDENTIFIERS = {
-    "infty": "∞", "partial": "∂", "nabla": "∇", "ell": "ℓ", "emptyset": "∅", "varnothing": "∅", "hbar": "ℏ",
-    "top": "⊤", "bot": "⊥", "imath": "ı", "jmath": "ȷ",
-}
-_OPERATORS = {
-    "pm": "±", "mp": "∓", "times": "×", "div": "÷", "cdot": "⋅", "ast": "∗", "star": "⋆", "circ": "∘",
-    "bullet": "∙", "oplus": "⊕", "otimes": "⊗", "odot": "⊙", "cup": "∪", "cap": "∩", "setminus": "∖",
-    "wedge": "∧", "vee": "∨", "land": "∧", "lor": "∨", "le": "≤", "leq": "≤", "ge": "≥", "geq": "≥",
-    "ne": "≠", "neq": "≠", "approx": "≈", "equiv": "≡", "sim": "∼", "simeq": "≃", "cong": "≅",
-    "propto": "∝", "ll": "≪", "gg": "≫", "in": "∈", "notin": "∉", "ni": "∋", "subset": "⊂", "subseteq": "⊆",
-    "supset": "⊃", "supseteq": "⊇", "to": "→", "rightarrow": "→", "leftarrow": "←", "gets": "←",
-    "Rightarrow": "⇒", "Leftarrow": "⇐", "Leftrightarrow": "⇔", "iff": "⟺", "implies": "⟹",
-    "mapsto": "↦", "leftrightarrow": "↔", "mid": "∣", "parallel": "∥", "perp": "⊥", "forall": "∀",
-    "exists": "∃", "neg": "¬", "lnot": "¬", "colon": ":", "ldots": "…", "cdots": "⋯", "dots": "…",
-    "vdots": "⋮", "ddots": "⋱", "langle": "⟨", "rangle": "⟩", "lvert": "|", "rvert": "|", "vert": "|",
-    "lVert": "‖", "rVert": "‖", "Vert": "‖", "lceil": "⌈", "rceil": "⌉", "lfloor": "⌊", "rfloor": "⌋",
-    "coloneqq": "≔", "triangleq": "≜", "preceq": "⪯", "succeq": "⪰", "prec": "≺", "succ": "≻",
-    "uparrow": "↑", "downarrow": "↓", "prime": "′", "dagger": "†", "sqcup": "⊔", "cdotp": "·",
-}
-_LARGE_OPERATORS = {"sum": "∑", "prod": "∏", "int": "∫", "iint": "∬", "oint": "∮", "bigcup": "⋃",
-                    "bigcap": "⋂", "coprod": "∐"}
-_FUNCTIONS = {"log", "ln", "exp", "det", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arctan", "arcsin",
-              "arccos", "sec", "cot", "arg", "deg", "dim", "ker", "gcd", "Pr", "hom", "lg"}
-_LIMIT_FUNCTIONS = {"max", "min", "sup", "inf", "lim", "liminf", "limsup", "argmax", "argmin"}
-_ACCENTS = {"hat": "^", "widehat": "^", "bar": "\u203e", "overline": "\u203e", "tilde": "~", "widetilde": "~",
-            "vec": "→", "dot": "˙", "ddot": "¨", "check": "ˇ", "breve": "˘"}
-_SPACES = {",": "0.1667em", ":": "0.2222em", ";": "0.2778em", " ": "0.25em", "quad": "1em", "qquad": "2em",
-           "!": "0em", "enspace": "0.5em"}
-_IGNORED = {"displaystyle", "textstyle", "scriptstyle", "limits", "nolimits", "nonumber", "notag"}
-_BIG = {"big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr", "Biggl", "Biggr", "bigm"}
-_DELIMITERS = {"(": "(", ")": ")", "[": "[", "]": "]", "|": "|", "\\{": "{", "\\}": "}", "\\|": "‖",
-               ".": "", "/": "/", "<": "⟨", ">": "⟩"}
-_MATRIX_FENCES = {"matrix": ("", ""), "pmatrix": ("(", ")"), "bmatrix": ("[", "]"), "Bmatrix": ("{", "}"),
-                  "vmatrix": ("|", "|"), "Vmatrix": ("‖", "‖"), "smallmatrix": ("", ""), "cases": ("{", ""),
-                  "aligned": ("", ""), "gathered": ("", ""), "split": ("", "")}
 _DISPLAY_ENVIRONMENTS = {"equation", "equation*", "align", "align*", "gather", "gather*", "multline",
                          "multline*", "displaymath"}
 _LIST_ENVIRONMENTS = {"itemize": "ul", "enumerate": "ol"}
-_FONTS = {"mathrm": "normal", "mathit": "italic", "mathbf": "bold", "boldsymbol": "bold", "bm": "bold",
-          "mathbb": "double-struck", "mathcal": "script", "mathfrak": "fraktur", "mathsf": "sans-serif",
-          "mathtt": "monospace"}
 _TEXT_COMMANDS = {"emph": "em", "textit": "em", "textbf": "strong", "texttt": "code", "textrm": "",
                   "text": "", "mbox": "", "textsf": "", "textup": "", "textnormal": ""}
 _TEXT_SYMBOLS = {"ldots": "…", "dots": "…", "S": "§", "P": "¶", "textendash": "–", "textemdash": "—",
@@ -86,39 +43,6 @@ _TEXT_SYMBOLS = {"ldots": "…", "dots": "…", "S": "§", "P": "¶", "textendas
                  "\\,": "\u2009", "\\;": " ", "\\ ": " ", "\\:": " ", "quad": "\u2003", "qquad": "\u2003\u2003",
                  "textbackslash": "\\", "noindent": "", "medskip": "", "smallskip": "", "bigskip": "",
                  "\\-": "", "\\/": "", "textquoteleft": "‘", "textquoteright": "’", "slash": "/"}
-
-# Offsets into the Unicode Mathematical Alphanumeric Symbols block, with the letters that live elsewhere.
-_ALPHABETS = {
-    "bold": (0x1D400, 0x1D41A, 0x1D7CE, {}),
-    "italic": (0x1D434, 0x1D44E, None, {"h": "ℎ"}),
-    "script": (0x1D49C, 0x1D4B6, None, {"B": "ℬ", "E": "ℰ", "F": "ℱ", "H": "ℋ", "I": "ℐ", "L": "ℒ", "M": "ℳ",
-                                        "R": "ℛ", "e": "ℯ", "g": "ℊ", "o": "ℴ"}),
-    "fraktur": (0x1D504, 0x1D51E, None, {"C": "ℭ", "H": "ℌ", "I": "ℑ", "R": "ℜ", "Z": "ℨ"}),
-    "double-struck": (0x1D538, 0x1D552, 0x1D7D8, {"C": "ℂ", "H": "ℍ", "N": "ℕ", "P": "ℙ", "Q": "ℚ", "R": "ℝ",
-                                                   "Z": "ℤ"}),
-    "sans-serif": (0x1D5A0, 0x1D5BA, 0x1D7E2, {}),
-    "monospace": (0x1D670, 0x1D68A, 0x1D7F6, {}),
-}
-_BOLD_GREEK = {c: chr(0x1D6A8 + i) for i, c in enumerate("ΑΒΓΔΕΖΗΘϴΙΚΛΜΝΞΟΠΡϴΣΤΥΦΧΨΩ")}
-
-
-def _styled(text: str, style: str) -> str:
-    if style in ("normal", ""):
-        return text
-    upper, lower, digits, exceptions = _ALPHABETS[style]
-    out = []
-    for ch in text:
-        if ch in exceptions:
-            out.append(exceptions[ch])
-        elif "A" <= ch <= "Z":
-            out.append(chr(upper + ord(ch) - ord("A")))
-        elif "a" <= ch <= "z":
-            out.append(chr(lower + ord(ch) - ord("a")))
-        elif digits is not None and "0" <= ch <= "9":
-            out.append(chr(digits + ord(ch) - ord("0")))
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -301,10 +225,7 @@ class _Parser:
     def environment(self, out: _Html, name: str):
         if name in _DISPLAY_ENVIRONMENTS:
             out.flush()
-            rows = self.math_rows(end=name)
-            aligned = name.startswith(("align", "gather", "multline"))
-            body = self.table(rows, "", "") if aligned or len(rows) > 1 else rows[0][0]
-            out.blocks.append(serialize(math_element([body], display=True)))
+            out.blocks.append(self.display_environment(name))
             return
         if name in _LIST_ENVIRONMENTS:
             out.flush()
@@ -319,270 +240,107 @@ class _Parser:
             return
         raise _Unsupported(f"unknown environment {name}")
 
-    # -- math mode ----------------------------------------------------------------------------------
-    def math_until(self, closing: str, display: bool) -> str:
-        nodes = self.math(stops={closing})
-        if self.peek() != closing:
-            raise _Unsupported(f"math opened but never closed with {closing}")
-        self.take()
-        return serialize(math_element(nodes or [Node("mrow")], display))
-
-    def math(self, stops: set[str]) -> list[Node]:
-        nodes: list[Node] = []
-        scripted = False  # the last atom already carries scripts: another ^ or _ is a TeX error
+    # -- math mode: the source is collected here and converted by latex2mathml ---------------------------------
+    def raw_until(self, closing: set[str]) -> str:
+        """The math source up to (not including) a closing token at brace depth 0, copied to the TeX output."""
+        depth, out = 0, []
         while True:
-            token = self.peek()
-            if token is None or token in stops:
-                return nodes
-            if token.isspace():
-                self.take()
-                continue
-            if token in ("^", "_"):
-                if scripted:
-                    raise _Unsupported(f"double {'superscript' if token == '^' else 'subscript'} (use braces)")
-                self.take()
-                base = nodes.pop() if nodes else Node.row()
-                nodes.append(self.scripts(base, first=token))
-                scripted = True
-                continue
-            scripted = False
-            node = self.atom()
-            if node is not None:
-                nodes.append(node)
-
-    def scripts(self, base: Node, first: str) -> Node:
-        sub = sup = None
-        marker = first
-        while True:
-            arg = self.argument()
-            if marker == "_":
-                if sub is not None:
-                    raise _Unsupported("double subscript")
-                sub = arg
-            else:
-                if sup is not None:
-                    raise _Unsupported("double superscript")
-                sup = arg
-            nxt = self.peek(skip_space=True)
-            if nxt in ("^", "_") and ((nxt == "_" and sub is None) or (nxt == "^" and sup is None)):
-                self.skip_space()
-                marker = self.take()
-                continue
-            break
-        under = base.attrs.pop("data-limits", None) == "under"
-        if under:
-            if sub is not None and sup is not None:
-                return Node("munderover", [base, sub, sup])
-            return Node("munder", [base, sub]) if sub is not None else Node("mover", [base, sup])
-        if sub is not None and sup is not None:
-            return Node("msubsup", [base, sub, sup])
-        return Node("msub", [base, sub]) if sub is not None else Node("msup", [base, sup])
-
-    def argument(self) -> Node:
-        """One macro argument or script: a braced group, or a single token."""
-        self.skip_space()
-        token = self.peek()
-        if token is None:
-            raise _Unsupported("missing argument at the end of the statement")
-        if token == "{":
-            self.take()
-            nodes = self.math(stops={"}"})
-            if self.peek() != "}":
-                raise _Unsupported("unclosed '{' in math")
-            self.take()
-            return nodes[0] if len(nodes) == 1 else Node("mrow", nodes)
-        node = self.atom(single=True)
-        return node if node is not None else Node.row()
-
-    def text_argument(self) -> str:
-        """The content of a {...} argument in text mode (\\text, \\operatorname), as plain text."""
-        self.expect("{")
-        inner = _Html()
-        self.text(inner, "}", inline_only=True)
-        text = "".join(inner.inline)
-        if "<" in text:
-            raise _Unsupported("markup inside \\text{...} in math")
-        from html import unescape
-
-        return unescape(text)
-
-    def atom(self, single: bool = False) -> Node | None:
-        """One math atom; `single`: a macro argument without braces, so `12` is only `1`."""
-        token = self.take()
-        if token == "{":
-            nodes = self.math(stops={"}"})
-            if self.peek() != "}":
-                raise _Unsupported("unclosed '{' in math")
-            self.take()
-            return Node("mrow", nodes)
-        if token == "}":
-            raise _Unsupported("unmatched '}' in math")
-        if token.isdigit() or token == ".":
-            number = token
-            while not single and self.peek() is not None and (self.peek().isdigit() or (self.peek() == "." and "." not in number)):
-                number += self.take()
-            return Node.leaf("mn", number)
-        if token.isalpha() and not token.startswith("\\"):
-            if token in "ΓΔΘΛΞΠΣΥΦΨΩ":
-                return Node.leaf("mi", token, mathvariant="normal")
-            return Node.leaf("mi", token)
-        if token in ("$", "$$"):
-            raise _Unsupported("a '{' group in math is not closed before the closing $")
-        if token in ("%", "#", "&"):
-            raise _Unsupported(f"{token!r} in math outside an alignment environment")
-        if token == "'":
-            return Node.leaf("mo", "′")
-        if token == "-":
-            return Node.leaf("mo", "−")
-        if token == "~":
-            return Node("mspace", attrs={"width": "0.25em"})
-        if not token.startswith("\\"):
-            return Node.leaf("mo", token)
-        return self.command(token)
-
-    def command(self, token: str) -> Node | None:
-        name = token[1:]
-        if name in _GREEK:
-            char = _GREEK[name]
-            return Node.leaf("mi", char, mathvariant="normal") if name[0].isupper() else Node.leaf("mi", char)
-        if name in _IDENTIFIERS:
-            return Node.leaf("mi", _IDENTIFIERS[name])
-        if name in _OPERATORS:
-            return Node.leaf("mo", _OPERATORS[name])
-        if token in ("\\{", "\\}", "\\|"):
-            return Node.leaf("mo", {"\\{": "{", "\\}": "}", "\\|": "‖"}[token])
-        if token in ("\\%", "\\#", "\\&", "\\$", "\\_"):
-            return Node.leaf("mi", token[1])
-        if name in _SPACES:
-            return Node("mspace", attrs={"width": _SPACES[name]})
-        if name in _IGNORED:
-            return None
-        if name in _LARGE_OPERATORS:
-            node = Node.leaf("mo", _LARGE_OPERATORS[name], largeop="true")
-            if not name.endswith("int"):
-                node.attrs["data-limits"] = "under"
-            return node
-        if name in _FUNCTIONS:
-            return Node("mrow", [Node.leaf("mi", name), Node.leaf("mo", "\u2061")])
-        if name in _LIMIT_FUNCTIONS:
-            label = {"argmax": "arg max", "argmin": "arg min", "liminf": "lim inf", "limsup": "lim sup"}.get(name, name)
-            return Node.leaf("mi", label, **{"data-limits": "under"})
-        if name in ("operatorname", "operatorname*"):
-            node = Node.leaf("mi", self.text_argument().strip() or " ", mathvariant="normal")
-            if name.endswith("*"):
-                node.attrs["data-limits"] = "under"
-            return node
-        if name in ("text", "textrm", "mbox", "textit", "textbf", "textsf", "texttt", "textup", "textnormal"):
-            return Node.leaf("mtext", self.text_argument())
-        if name in _FONTS:
-            return self.styled(_FONTS[name])
-        if name in ("frac", "dfrac", "tfrac", "cfrac"):
-            return Node("mfrac", [self.argument(), self.argument()])
-        if name == "binom":
-            top, bottom = self.argument(), self.argument()
-            return Node("mrow", [Node.leaf("mo", "("), Node("mfrac", [top, bottom], attrs={"linethickness": "0"}),
-                                 Node.leaf("mo", ")")])
-        if name == "sqrt":
-            if self.peek(skip_space=True) == "[":
-                self.skip_space()
-                self.take()
-                index = Node("mrow", self.math(stops={"]"}))
-                if self.peek() != "]":
-                    raise _Unsupported("unclosed \\sqrt[...]")
-                self.take()
-                return Node("mroot", [self.argument(), index])
-            return Node("msqrt", [self.argument()])
-        if name in _ACCENTS:
-            return Node("mover", [self.argument(), Node.leaf("mo", _ACCENTS[name], stretchy="true")],
-                        attrs={"accent": "true"})
-        if name == "underline":
-            return Node("munder", [self.argument(), Node.leaf("mo", "_", stretchy="true")])
-        if name in ("overset", "stackrel"):
-            over, base = self.argument(), self.argument()
-            return Node("mover", [base, over])
-        if name == "underset":
-            under, base = self.argument(), self.argument()
-            return Node("munder", [base, under])
-        if name == "not":
-            nxt = self.argument()
-            negated = {"=": "≠", "∈": "∉", "≤": "≰", "≥": "≱", "∼": "≁", "≡": "≢", "⊂": "⊄"}.get(nxt.text)
-            if negated is None:
-                raise _Unsupported("\\not before something other than =, \\in, \\le, \\ge, \\sim, \\equiv, \\subset")
-            return Node.leaf("mo", negated)
-        if name == "left":
-            return self.left_right()
-        if name in _BIG:
-            return Node.leaf("mo", self.delimiter(), stretchy="false")
-        if name == "begin":
-            env = self.braced_word()
-            if env not in _MATRIX_FENCES:
-                raise _Unsupported(f"unknown math environment {env}")
-            rows = self.math_rows(end=env)
-            return self.table(rows, *_MATRIX_FENCES[env], align_left=env == "cases")
-        raise _Unsupported(f"unknown math command {token}")
-
-    def styled(self, style: str) -> Node:
-        node = self.argument()
-        for leaf in node.iter():
-            if leaf.tag in ("mi", "mn") and leaf.text:
-                text = leaf.text
-                if style == "bold" and all(c in _BOLD_GREEK for c in text):
-                    leaf.text = "".join(_BOLD_GREEK[c] for c in text)
-                else:
-                    leaf.text = _styled(text, style)
-                if style == "normal" or len(leaf.text) > 1 or leaf.text != text:
-                    leaf.attrs["mathvariant"] = "normal"
-        return node
-
-    def delimiter(self) -> str:
-        self.skip_space()
-        token = self.take()
-        if token.startswith("\\") and token[1:] in _OPERATORS:
-            return _OPERATORS[token[1:]]
-        if token not in _DELIMITERS:
-            raise _Unsupported(f"unknown delimiter {token!r}")
-        return _DELIMITERS[token]
-
-    def left_right(self) -> Node:
-        opening = self.delimiter()
-        inner = self.math(stops={"\\right"})
-        if self.peek() != "\\right":
-            raise _Unsupported("\\left without \\right")
-        self.take()
-        closing = self.delimiter()
-        parts = ([Node.leaf("mo", opening)] if opening else []) + inner
-        parts += [Node.leaf("mo", closing)] if closing else []
-        return Node("mrow", parts)
-
-    def math_rows(self, end: str) -> list[list[Node]]:
-        """Rows (split at \\\\) of cells (split at &) until \\end{end}."""
-        rows: list[list[Node]] = [[]]
-        while True:
-            cell = self.math(stops={"&", "\\\\", "\\end"})
-            rows[-1].append(Node("mrow", cell))
             token = self.peek()
             if token is None:
-                raise _Unsupported(f"missing \\end{{{end}}}")
-            self.take()
-            if token == "&":
-                continue
-            if token == "\\\\":
-                rows.append([])
-                continue
-            if self.braced_word() != end:
-                raise _Unsupported(f"\\begin{{{end}}} closed by another environment")
-            if rows[-1] == [Node("mrow", [])] and len(rows) > 1:
-                rows.pop()  # a trailing \\
-            return rows
+                raise _Unsupported("math opened but never closed" + (" (an unclosed '{'?)" if depth else ""))
+            if depth == 0 and token in closing:
+                return "".join(out)
+            if token == "{":
+                depth += 1
+            elif token == "}":
+                depth -= 1
+                if depth < 0:
+                    raise _Unsupported("unmatched '}' in math")
+            elif token in ("$", "$$", "\\)", "\\]") and (depth > 0 or token not in closing):
+                raise _Unsupported(f"a '{{' group in math is not closed before {token}")
+            out.append(self.take())
 
-    @staticmethod
-    def table(rows: list[list[Node]], opening: str, closing: str, align_left: bool = False) -> Node:
-        trs = [Node("mtr", [Node("mtd", [cell]) for cell in row]) for row in rows]
-        attrs = {"columnalign": "left"} if align_left else {}
-        table = Node("mtable", trs, attrs=attrs)
-        parts = ([Node.leaf("mo", opening)] if opening else []) + [table]
-        parts += [Node.leaf("mo", closing)] if closing else []
-        return Node("mrow", parts)
+    def math_until(self, closing: str, display: bool) -> str:
+        source = self.raw_until({closing})
+        self.take()
+        return math_markup(source, display)
+
+    def display_environment(self, name: str) -> str:
+        """`\\begin{name}` has been read: the body up to the matching `\\end{name}`, as one display formula."""
+        body = []
+        while True:
+            body.append(self.raw_until({"\\end", "\\begin"}))
+            token = self.take()
+            word = self.braced_word()
+            if token == "\\begin":
+                if word not in _INNER_ENVIRONMENTS:
+                    raise _Unsupported(f"unknown math environment {word}")
+                body.append("\\begin{" + word + "}" + self.raw_until({"\\end"}))
+                self.take()
+                if self.braced_word() != word:
+                    raise _Unsupported(f"\\begin{{{word}}} closed by another environment")
+                body.append("\\end{" + word + "}")
+                continue
+            if word != name:
+                raise _Unsupported(f"\\begin{{{name}}} closed by \\end{{{word}}}")
+            source = "".join(body)
+            if name.startswith(("align", "gather", "multline")):
+                source = f"\\begin{{{name.rstrip('*')}*}}{source}\\end{{{name.rstrip('*')}*}}"
+            return math_markup(source, display=True)
+
+
+# Environments allowed inside math, and how latex2mathml is asked for each (it has no `aligned`).
+_INNER_ENVIRONMENTS = {"matrix": "matrix", "pmatrix": "pmatrix", "bmatrix": "bmatrix", "Bmatrix": "Bmatrix",
+                       "vmatrix": "vmatrix", "Vmatrix": "Vmatrix", "smallmatrix": "matrix", "cases": "cases",
+                       "aligned": "array}{rlrlrl", "split": "array}{rl", "gathered": "array}{c", "array": "array"}
+_ENVIRONMENT = re.compile(r"\\(begin|end)\{(" + "|".join(_INNER_ENVIRONMENTS) + r")\}")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+_MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
+
+
+def _for_latex2mathml(source: str) -> str:
+    """The author's math in the dialect latex2mathml reads: `aligned` as an array, `\\operatorname*` plain."""
+    def environment(match: re.Match) -> str:
+        kind, name = match.groups()
+        target = _INNER_ENVIRONMENTS[name]
+        return f"\\{kind}{{{target if kind == 'begin' else target.split('}')[0]}}}"
+    source = _ENVIRONMENT.sub(environment, source)
+    return source.replace("\\operatorname*", "\\operatorname")
+
+
+def _node(element) -> Node:
+    tag = element.tag.removeprefix(_MATHML_NS)
+    children = [_node(child) for child in element]
+    return Node(tag, children, (element.text or "").strip() if not children else "", dict(element.attrib))
+
+
+def math_markup(source: str, display: bool) -> str:
+    """`<math>` markup (MathML Core) for the author's math source, converted by latex2mathml.
+
+    latex2mathml prints a command it does not know as the command's name; such a statement is
+    refused (`_Unsupported`) rather than shown with a stray backslash, as is one it cannot convert.
+    """
+    from xml.etree import ElementTree
+
+    from latex2mathml.converter import convert
+
+    try:
+        markup = convert(_for_latex2mathml(source))
+        root = ElementTree.fromstring(markup)
+    except ElementTree.ParseError as exc:
+        raise _Unsupported(f"math that cannot be converted: {source.strip()[:60]!r}") from exc
+    except Exception as exc:  # latex2mathml's own errors name the problem in their class name
+        words = re.sub(r"(?<!^)([A-Z])", r" \1", type(exc).__name__.removesuffix("Error")).lower()
+        raise _Unsupported(f"{words} in math: {source.strip()[:60]!r}") from exc
+    tree = to_core(_node(root))
+    for node in tree.iter():
+        if node.text.startswith("\\"):
+            raise _Unsupported(f"unknown math command {node.text}")
+        if node.tag == "mfrac" and len(node.children) != 2:
+            raise _Unsupported("\\frac needs two arguments")
+    content = tree.children if len(tree.children) != 1 or tree.children[0].tag != "mrow" else \
+        tree.children[0].children
+    return serialize(math_element(list(content) or [Node("mrow")], display))
 
 
 def _strip_private(html: str) -> str:

@@ -3,25 +3,36 @@
 Templates never compute: every number is formatted, every status worded and every colour class
 chosen here. Formulas stay sympy objects (a `Formula` is a sequence of expressions and relation
 signs) so that each output format prints them from the very objects that were checked.
+
+A document is organised as the problem set is: one `ProblemView` per problem number (derivations
+that answer the same problem share it), one `PartView` per sub-question (`Derivation.parts`; a
+derivation without parts gets one implicit part per claim). A part opens with its answer, then the
+worked derivation (numbered steps with their justifications), then a one-line "Verified" summary;
+the full evidence of each claim (`ClaimView`: symbolic detail, numeric table with the criterion
+applied, references, mutants) goes to the appendix of the PDF and a `<details>` element in the HTML.
 """
 
 from __future__ import annotations
 
 import datetime
+import inspect
+import re
+import textwrap
 from dataclasses import dataclass
 
 import sympy as sp
 
-from checkers.model import Claim, Derivation
+from checkers.model import Answer, Claim, Derivation, Part
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.problem_sets import Placement, ProblemSet
 from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.results import ClaimResult, DerivationResult, NumericResult, RunResult
 
-__all__ = ["ClaimView", "FigureView", "Formula", "ProblemView", "RunView", "SetView", "claim_view", "problem_view",
-           "run_view", "set_view"]
+__all__ = ["AnswerView", "ClaimView", "FigureView", "Formula", "PartView", "ProblemView", "RunView", "SetView",
+           "claim_view", "group_problems", "problem_view", "run_view", "set_view", "status_name"]
 
 RELATIONS = ("=", "<=", ">=", "≈", ":=")
+HALF_PRECISION = ("float16", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -36,9 +47,10 @@ class NumericRow:
     device: str
     dtype: str
     instances: str
-    worst_rel: str
     worst_abs: str
-    tolerance: str
+    worst_rel: str  # "—" where a relative error would divide by a near-zero reference value
+    criterion: str  # the test actually applied, e.g. "|lhs − rhs| ≤ atol + rtol·|rhs| + rounding bound"
+    tolerance: str  # "rtol 1.0e-07, atol 1.0e-07"
     status: str  # "passed", "FAILED", "skipped"
     css: str  # "ok", "fail", "warn"
     note: str = ""
@@ -80,9 +92,13 @@ class VariableView:
 
 @dataclass(frozen=True)
 class ClaimView:
+    """One claim: its statement and formula (for the derivation) and all its evidence (for the appendix)."""
+
     id: str
+    anchor: str
     statement: str
     formula: Formula | None
+    start: Formula | None  # the left-hand side a chain of steps starts from
     numeric_function: str  # the docstring of a claim's own numeric function, if it has one
     definitions: tuple[Formula, ...]
     assumptions: tuple[str, ...]
@@ -93,12 +109,43 @@ class ClaimView:
     symbolic_detail: str
     symbolic_css: str
     numeric: tuple[NumericRow, ...]
+    numeric_notes: tuple[str, ...]  # explanations of the marks in the numeric table, each said once
     references: tuple[ReferenceView, ...]
     mutants: tuple[MutantView, ...]
     mutants_caught: str
     status: str  # "passed" / "FAILED"
     css: str
+    verified: str  # the one-line summary of the evidence
     failures: tuple[tuple[str, ...], ...]  # each failure report as its lines
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    """A sub-question's answer in one of four shapes; `kind` says which field is set."""
+
+    kind: str  # "formula" | "code" | "algorithm" | "text"
+    formula: Formula | None = None
+    code: str = ""
+    code_name: str = ""
+    algorithm: tuple[RenderedStatement, ...] = ()
+    text: RenderedStatement | None = None
+    scope: str = ""
+
+
+@dataclass(frozen=True)
+class PartView:
+    """One sub-question: label, question, answer, the worked derivation and the one-line verification."""
+
+    anchor: str
+    label: str  # "(a)", "" for a problem without sub-questions
+    heading: str  # what the sub-section is called
+    question: RenderedStatement | None
+    answer: AnswerView | None  # None only for the supporting-lemmas part
+    claims: tuple[ClaimView, ...]  # their statements and steps are the derivation
+    status: str
+    css: str
+    verified: str  # "Verified: ..." or "FAILED: ..."
+    implicit: bool = False  # the answer is the claim's own formula (a derivation that declares no parts)
 
 
 @dataclass(frozen=True)
@@ -125,18 +172,45 @@ class RunView:
 
 
 @dataclass(frozen=True)
-class ProblemView:
-    anchor: str
-    label: str
+class DerivationView:
+    """One derivation's contribution to a problem: where it comes from, its figures, its parts and claims."""
+
+    id: str
     title: str
     source: str
     statement: RenderedStatement
     figures: tuple[FigureView, ...]
-    claims: tuple[ClaimView, ...]
+    parts: tuple[PartView, ...]
+    claims: tuple[ClaimView, ...]  # every claim, for the appendix
+    status: str
+    css: str
+    summary: str
+    checked: str
+
+
+@dataclass(frozen=True)
+class ProblemView:
+    """One problem of the set, numbered as the set numbers it: the derivations that answer it."""
+
+    anchor: str
+    label: str  # "Problem 3"
+    title: str
+    derivations: tuple[DerivationView, ...]
     status: str  # "passed" / "FAILED"
     css: str
     summary: str  # the one-line status shown in the index and under the heading
-    checked: str  # when this problem's result was checked, and whether it was reused
+
+    @property
+    def parts(self) -> tuple[PartView, ...]:
+        return tuple(p for d in self.derivations for p in d.parts)
+
+    @property
+    def claims(self) -> tuple[ClaimView, ...]:
+        return tuple(c for d in self.derivations for c in d.claims)
+
+    @property
+    def figures(self) -> tuple[FigureView, ...]:
+        return tuple(f for d in self.derivations for f in d.figures)
 
 
 @dataclass(frozen=True)
@@ -145,33 +219,95 @@ class SetView:
     title: str
     description: str
     problems: tuple[ProblemView, ...]
-    status: str
+    status: str  # the document's headline status: "passed", "FAILED", or "2 of 5 answers wrong"
     css: str
     summary: str
     run: RunView
     graded: GradedSection | None = None  # the submitted answers, graded (sets with `ProblemSet.answers`)
+    checks_summary: str = ""  # the reference derivations' status, when the headline is about graded answers
+
+
+# -- wording of statuses and numbers -----------------------------------------------------------------------------
+
+def status_name(status: object) -> str:
+    """A symbolic status as its plain words, whether it is a string or an enum member."""
+    value = getattr(status, "value", status)
+    return str(value).strip().lower().replace("_", " ")
 
 
 def _sci(x: float) -> str:
     return f"{x:.1e}" if x else "0"
 
 
-def _numeric_row(r: NumericResult, claim: Claim | None = None) -> NumericRow:
+def _count(n: int) -> str:
+    return f"{n:,}"
+
+
+def _is_formula(claim: Claim) -> bool:
+    return claim.numeric is None and claim.lhs is not None and claim.rhs is not None
+
+
+def _criterion(claim: Claim | None, dtype: str) -> str:
+    """The test a numeric row actually applied (see checkers.verify and checkers.tolerances)."""
+    bound = " + rounding bound" if claim is not None and _is_formula(claim) and dtype != "float64" else ""
+    relation = claim.relation if claim is not None else "="
+    if relation == "≈":
+        z = f"{claim.z:g}" if claim is not None else "5"
+        return f"|estimate − value| ≤ {z}·std.err. + atol + rtol·|value|"
+    if relation == "<=":
+        return f"lhs − rhs ≤ atol + rtol·|rhs|{bound}"
+    if relation == ">=":
+        return f"rhs − lhs ≤ atol + rtol·|lhs|{bound}"
+    return f"|lhs − rhs| ≤ atol + rtol·|rhs|{bound}"
+
+
+def _numeric_row(r: NumericResult, claim: Claim | None = None, criterion_claim: Claim | None = None) -> NumericRow:
+    """One row; `claim` gives the relation (and whether the rounding bound applies)."""
+    crit_claim = criterion_claim if criterion_claim is not None else claim
+    criterion = _criterion(crit_claim, r.dtype)
     tol = f"rtol {_sci(r.rtol)}, atol {_sci(r.atol)}"
-    if claim is not None and claim.relation == "≈":
-        tol = f"{claim.z:g} standard errors + {tol}"
     if r.skipped:
-        return NumericRow(r.device, r.dtype, "-", "-", "-", tol, "skipped", "warn", r.skipped)
-    return NumericRow(r.device, r.dtype, str(r.instances), _sci(r.worst_rel_error), _sci(r.worst_abs_error), tol,
+        return NumericRow(r.device, r.dtype, "–", "–", "–", criterion, tol, "skipped", "warn", r.skipped)
+    estimate = crit_claim is not None and crit_claim.relation == "≈"
+    meaningful = (not estimate) and (r.worst_rel_error <= r.rtol or not r.passed)
+    if meaningful:
+        rel = _sci(r.worst_rel_error)
+    elif estimate:
+        rel = "–"
+    elif r.worst_abs_error <= r.atol:
+        rel = "–†"  # the worst relative error divides by a reference value near 0
+    else:
+        rel = "–‡"  # within the combined allowance (rounding bound or atol) where |rhs| is small
+    return NumericRow(r.device, r.dtype, _count(r.instances), _sci(r.worst_abs_error), rel, criterion, tol,
                       "passed" if r.passed else "FAILED", "ok" if r.passed else "fail")
 
 
-def _symbolic_text(status: str, scope: str) -> str:
-    return f"{status} ({scope})" if status == "proved" and scope else status
+NOTE_NEAR_ZERO = ("–† relative error not shown: the worst instances have reference values near 0, where "
+                  "|lhs − rhs|/|rhs| does not measure accuracy; they are within atol.")
+NOTE_COMBINED = ("–‡ relative error not shown: the worst instances are small in magnitude and within the "
+                 "criterion's absolute part (atol, and for formulas the first-order rounding bound "
+                 "u·Σ|∂f/∂vᵢ|·|vᵢ| of that very instance).")
+NOTE_HALF = ("float16/bfloat16 rows test that the formula can be evaluated in half precision within its rounding "
+             "bound; the identity itself is exact and is established by the symbolic proof and the float64 rows.")
 
 
-def _css(status: str) -> str:
-    return {"proved": "ok", "failed": "fail"}.get(status, "warn")
+def _symbolic_text(status: object, scope: str, detail: str = "") -> str:
+    name = status_name(status)
+    if name == "proved":
+        if not scope or scope == "general":
+            return "proved symbolically in general"
+        return f"proved symbolically for {scope}"
+    if name == "supported by lemmas":
+        return f"supported by lemmas: {detail}" if detail else "supported by lemmas"
+    if name == "not attempted":
+        return "not proved symbolically" + (f" ({detail})" if detail else "")
+    if name == "failed":
+        return "symbolic check FAILED"
+    return name
+
+
+def _css(status: object) -> str:
+    return {"proved": "ok", "supported by lemmas": "ok", "failed": "fail"}.get(status_name(status), "warn")
 
 
 def _dims(claim: Claim) -> str:
@@ -180,29 +316,84 @@ def _dims(claim: Claim) -> str:
 
 
 def _doc(fn) -> str:
-    """The first paragraph of a numeric function's docstring; its name when undocumented, nothing for a lambda."""
+    """The first paragraph of a numeric function's docstring; nothing for an undocumented function."""
     doc = (getattr(fn, "__doc__", None) or "").strip()
-    if doc:
-        return " ".join(doc.split("\n\n")[0].split())
-    name = getattr(fn, "__name__", "")
-    return "" if name in ("", "<lambda>") else name
+    return " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
-def claim_view(claim: Claim, result: ClaimResult) -> ClaimView:
-    formula = Formula((claim.lhs, claim.relation, claim.rhs)) if claim.lhs is not None and claim.rhs is not None \
-        else None
+def _claim_relation(claim: Claim, result: ClaimResult) -> str:
+    """The relation printed between the sides: '=' for an exact identity even when checked by Monte Carlo."""
+    return "=" if claim.relation == "≈" else claim.relation
+
+
+def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str, str]:
+    """("Verified: ..." or "FAILED: ...", css) for the claims of one part."""
+    failed = [r for r in results if not r.passed]
+    if failed:
+        reasons = []
+        for r in failed:
+            first = r.failures[0].splitlines()[0] if r.failures else "failed"
+            reasons.append(f"{r.id}: {first}")
+        return "FAILED: " + "; ".join(reasons), "fail"
+    symbolic = []
+    for r in results:
+        text = _symbolic_text(r.symbolic.status, r.symbolic.scope, r.symbolic.detail)
+        if text not in symbolic:
+            symbolic.append(text)
+    steps = [s for r in results for s in r.steps]
+    if steps:
+        proved = sum(status_name(s.symbolic.status) == "proved" for s in steps)
+        symbolic.append(f"{proved} of {len(steps)} steps proved")
+    by_claim = []
+    dtypes: list[str] = []
+    devices: list[str] = []
+    monte_carlo = False
+    for claim, r in zip(claims, results):
+        ran = [n for n in r.numeric if not n.skipped]
+        if not ran:
+            continue
+        by_claim.append(max(n.instances for n in ran))
+        for n in ran:
+            if n.dtype in HALF_PRECISION and claim.relation == "=" and status_name(r.symbolic.status) == "proved":
+                continue  # an exact identity: half precision only measures rounding (explained in the appendix)
+            if n.dtype not in dtypes:
+                dtypes.append(n.dtype)
+            if n.device not in devices:
+                devices.append(n.device)
+        monte_carlo |= claim.relation == "≈"
+    parts = ["; ".join(symbolic)] if symbolic else []
+    if by_claim:
+        how = "by Monte Carlo within " + f"{claims[0].z:g} standard errors " if monte_carlo else ""
+        parts.append(f"numerically {how}on {_count(sum(by_claim))} instances ({'/'.join(devices)} "
+                     f"{'/'.join(dtypes)})")
+    refs = [ref for r in results for ref in r.references]
+    if refs:
+        parts.append(f"{len(refs)} independent reference{'s' if len(refs) != 1 else ''}")
+    mutants = [m for r in results for m in r.mutants]
+    parts.append(f"{sum(m.caught for m in mutants)} of {len(mutants)} wrong variants rejected")
+    return "Verified: " + "; ".join(parts), "ok"
+
+
+def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView:
+    formula = (Formula((claim.lhs, _claim_relation(claim, result), claim.rhs)) if claim.lhs is not None
+               and claim.rhs is not None else None)
     steps = []
     for step, sr in zip(claim.steps, result.steps):
         if sr.numeric is None:
             numeric = "not checked numerically (no torch form)"
         else:
-            numeric = (f"float64: worst relative error {_sci(sr.numeric.worst_rel_error)} over "
-                       f"{sr.numeric.instances} instances" + ("" if sr.numeric.passed else " — FAILED"))
-        detail = f": {sr.symbolic.detail}" if sr.symbolic.status != "proved" and sr.symbolic.detail else ""
+            n = sr.numeric
+            rel = (f"worst relative error {_sci(n.worst_rel_error)}" if n.worst_rel_error <= n.rtol or not n.passed
+                   else f"worst absolute error {_sci(n.worst_abs_error)}")
+            numeric = (f"float64, {rel} over {_count(n.instances)} instances"
+                       + ("" if n.passed else " — FAILED"))
+        name = status_name(sr.symbolic.status)
+        detail = f": {sr.symbolic.detail}" if name not in ("proved", "supported by lemmas") and sr.symbolic.detail \
+            else ""
         steps.append(StepView(sr.index, Formula((step.relation, step.expr)), step.justification,
-                              _symbolic_text(sr.symbolic.status, sr.symbolic.scope) + detail, numeric,
-                              "ok" if sr.passed and sr.symbolic.status == "proved" else
-                              ("fail" if not sr.passed else "warn")))
+                              _symbolic_text(sr.symbolic.status, sr.symbolic.scope, sr.symbolic.detail) + detail,
+                              numeric,
+                              "ok" if sr.passed and name == "proved" else ("fail" if not sr.passed else "warn")))
     references = []
     for ref in result.references:
         references.append(ReferenceView(ref.id, ref.description, tuple(_numeric_row(r) for r in ref.results),
@@ -212,53 +403,180 @@ def claim_view(claim: Claim, result: ClaimResult) -> ClaimView:
     caught = sum(m.caught for m in result.mutants)
     symbols = {v.name: v for v in claim.variables}
     variables = tuple(VariableView(Formula((sp.Symbol(name),)), v.kind.description) for name, v in symbols.items())
+    rows = tuple(_numeric_row(r, claim) for r in result.numeric)
+    notes = []
+    marks = "".join(row.worst_rel for row in rows) + "".join(r.worst_rel for ref in references for r in ref.rows)
+    if "†" in marks:
+        notes.append(NOTE_NEAR_ZERO)
+    if "‡" in marks:
+        notes.append(NOTE_COMBINED)
+    if (claim.relation == "=" and status_name(result.symbolic.status) == "proved"
+            and any(r.dtype in HALF_PRECISION and not r.skipped for r in result.numeric)):
+        notes.append(NOTE_HALF)
+    verified, _ = _verified_line([claim], [result])
     return ClaimView(
-        id=claim.id, statement=claim.statement, formula=formula,
+        id=claim.id, anchor=anchor or claim.id, statement=claim.statement, formula=formula,
+        start=Formula((claim.lhs,)) if claim.lhs is not None else None,
         numeric_function=_doc(claim.numeric) if claim.numeric is not None else "",
         definitions=tuple(Formula((symbol, ":=", definition)) for symbol, definition in claim.definitions.items()),
         assumptions=tuple(claim.assumptions), variables=variables, dims=_dims(claim), steps=tuple(steps),
-        symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope),
-        symbolic_detail=result.symbolic.detail, symbolic_css=_css(result.symbolic.status),
-        numeric=tuple(_numeric_row(r, claim) for r in result.numeric), references=tuple(references),
-        mutants=mutants, mutants_caught=f"{caught}/{len(result.mutants)}",
-        status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail",
+        symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope, result.symbolic.detail),
+        symbolic_detail=result.symbolic.detail if status_name(result.symbolic.status) != "supported by lemmas" else "",
+        symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
+        references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
+        status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
         failures=tuple(tuple(f.splitlines()) for f in result.failures))
 
+
+# -- answers and parts -------------------------------------------------------------------------------------------
+
+def _source(fn) -> str:
+    try:
+        return textwrap.dedent(inspect.getsource(fn)).rstrip() + "\n"
+    except (OSError, TypeError):
+        return f"# source of {getattr(fn, '__qualname__', fn)!s} is not available\n"
+
+
+def answer_view(answer: Answer) -> AnswerView:
+    scope = answer.scope
+    if answer.formula is not None:
+        parts = (answer.lhs, answer.relation, answer.formula) if answer.lhs is not None else (answer.formula,)
+        return AnswerView("formula", formula=Formula(parts), scope=scope,
+                          text=render_statement(answer.text) if answer.text else None)
+    if answer.code is not None:
+        return AnswerView("code", code=_source(answer.code), code_name=getattr(answer.code, "__name__", ""),
+                          scope=scope, text=render_statement(answer.text) if answer.text else None)
+    if answer.algorithm:
+        return AnswerView("algorithm", algorithm=tuple(render_statement(s) for s in answer.algorithm), scope=scope,
+                          text=render_statement(answer.text) if answer.text else None)
+    return AnswerView("text", text=render_statement(answer.text), scope=scope)
+
+
+def _implicit_answer(claim: Claim) -> AnswerView:
+    """The answer of a part made from one claim: its formula, or its statement when it has none."""
+    if claim.lhs is not None and claim.rhs is not None:
+        relation = "=" if claim.relation == "≈" else claim.relation
+        return AnswerView("formula", formula=Formula((claim.lhs, relation, claim.rhs)))
+    return AnswerView("text", text=render_statement(_plain(claim.statement)))
+
+
+def _plain(text: str) -> str:
+    """Plain prose (no LaTeX) made safe for the statement converter: its special characters escaped."""
+    return re.sub(r"([\\{}$&#%_^~])", lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
+        m.group(1), "\\" + m.group(1)), text)
+
+
+def _part_view(anchor: str, label: str, heading: str, question: RenderedStatement | None, answer: AnswerView | None,
+               claims: list[Claim], results: list[ClaimResult], claim_views: dict[str, ClaimView],
+               implicit: bool = False) -> PartView:
+    verified, css = _verified_line(claims, results) if claims else ("No check is attached to this answer", "warn")
+    passed = all(r.passed for r in results)
+    return PartView(anchor, label, heading, question, answer, tuple(claim_views[c.id] for c in claims),
+                    "passed" if passed else "FAILED", css, verified, implicit)
+
+
+def _letter(label: str) -> str:
+    """The sub-question letter of a placement label: "Problem 4(a)" -> "(a)"."""
+    match = re.search(r"\(([a-z]+|[ivx]+)\)\s*$", label)
+    return f"({match.group(1)})" if match else ""
+
+
+def part_views(derivation: Derivation, result: DerivationResult, claim_views: dict[str, ClaimView],
+               placement_label: str) -> tuple[PartView, ...]:
+    by_id = {c.id: c for c in derivation.claims}
+    results = {r.id: r for r in result.claims}
+    out = []
+    letter = _letter(placement_label)
+    if derivation.parts:
+        used: set[str] = set()
+        for i, part in enumerate(derivation.parts, start=1):
+            claims = [by_id[c] for c in part.claims]
+            used.update(part.claims)
+            heading = part.label or letter
+            # A problem without sub-questions restates its statement as the question: print it once.
+            question = part.question if part.question and part.question.strip() != derivation.statement.strip() \
+                else ""
+            out.append(_part_view(f"{derivation.id}--part{i}", part.label or letter, heading,
+                                  render_statement(question) if question else None,
+                                  answer_view(part.answer), claims, [results[c.id] for c in claims], claim_views))
+        rest = [c for c in derivation.claims if c.id not in used]
+        if rest:
+            out.append(_part_view(f"{derivation.id}--lemmas", "", "Supporting lemmas", None, None, rest,
+                                  [results[c.id] for c in rest], claim_views))
+        return tuple(out)
+    for claim in derivation.claims:  # no parts declared yet: one implicit part per claim
+        out.append(_part_view(f"{derivation.id}--{claim.id}", letter, claim.statement,
+                              None, _implicit_answer(claim), [claim], [results[claim.id]], claim_views, True))
+    return tuple(out)
+
+
+# -- problems, sets, runs ----------------------------------------------------------------------------------------
 
 def _summary(claims: list[ClaimResult], figures_ok: bool = True) -> str:
     """One line: claims passed, symbolic outcome, numeric coverage, references, mutants."""
     n = len(claims)
     failed = [c.id for c in claims if not c.passed]
-    head = (f"{n - len(failed)}/{n} claims passed" + (f" (failed: {', '.join(failed)})" if failed else "")
+    head = (f"{n - len(failed)} of {n} claims passed" + (f" (failed: {', '.join(failed)})" if failed else "")
             + ("" if figures_ok else "; a figure could not be drawn"))
-    statuses = [c.symbolic.status for c in claims]
-    symbolic = ", ".join(f"{statuses.count(s)} {s}" for s in ("proved", "not attempted", "failed") if s in statuses)
-    steps = [s for c in claims for s in c.steps]
-    if steps:
-        symbolic += f"; steps {sum(s.symbolic.status == 'proved' for s in steps)}/{len(steps)} proved"
-    ran = sorted({f"{r.device} {r.dtype}" for c in claims for r in c.numeric if not r.skipped})
+    statuses = [status_name(c.symbolic.status) for c in claims]
+    symbolic = ", ".join(f"{statuses.count(s)} {s}" for s in ("proved", "supported by lemmas", "not attempted",
+                                                              "failed") if s in statuses)
     refs = [r for c in claims for r in c.references]
     mutants = [m for c in claims for m in c.mutants]
-    parts = [head, f"symbolic: {symbolic or 'none'}", f"numeric: {', '.join(ran) or 'none'}"]
+    parts = [head, f"symbolic: {symbolic or 'none'}"]
     if refs:
-        parts.append(f"references {sum(r.passed for r in refs)}/{len(refs)}")
-    parts.append(f"mutants {sum(m.caught for m in mutants)}/{len(mutants)} caught")
+        parts.append(f"references {sum(r.passed for r in refs)} of {len(refs)}")
+    parts.append(f"wrong variants rejected {sum(m.caught for m in mutants)} of {len(mutants)}")
     return " · ".join(parts)
+
+
+def derivation_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...],
+                    checked: tuple[str, bool]) -> DerivationView:
+    derivation: Derivation = placement.derivation
+    by_id = {c.id: c for c in derivation.claims}
+    claims = tuple(claim_view(by_id[r.id], r, f"{derivation.id}--{r.id}") for r in result.claims)
+    views = {c.id: c for c in claims}
+    figures_ok = all(not f.error for f in figures)
+    passed = result.passed and figures_ok
+    return DerivationView(
+        id=derivation.id, title=derivation.title, source=derivation.source,
+        statement=render_statement(derivation.statement), figures=figures,
+        parts=part_views(derivation, result, views, placement.label), claims=claims,
+        status="passed" if passed else "FAILED", css="ok" if passed else "fail",
+        summary=_summary(list(result.claims), figures_ok), checked=f"checked {_date(checked[0])}")
+
+
+def _number(label: str) -> str:
+    match = re.match(r"Problem (\d+)", label)
+    return match.group(1) if match else label
+
+
+def group_problems(placements: list[Placement], derivations: list[DerivationView]) -> tuple[ProblemView, ...]:
+    """One ProblemView per problem number, in the set's order; derivations of one problem share it."""
+    groups: dict[str, list[tuple[Placement, DerivationView]]] = {}
+    for placement, view in zip(placements, derivations):
+        groups.setdefault(_number(placement.label), []).append((placement, view))
+    out = []
+    for number, members in groups.items():
+        views = tuple(v for _, v in members)
+        titles = list(dict.fromkeys(v.title for v in views))
+        passed = all(v.status == "passed" for v in views)
+        label = f"Problem {number}" if number.isdigit() else members[0][0].label
+        anchor = views[0].id if len(views) == 1 else f"problem-{number}"
+        n_claims = sum(len(v.claims) for v in views)
+        n_failed = sum(c.status != "passed" for v in views for c in v.claims)
+        n_parts = sum(len(v.parts) for v in views)
+        summary = (f"{n_parts} answer{'s' if n_parts != 1 else ''}, {n_claims} checked claim"
+                   f"{'s' if n_claims != 1 else ''}" + (f", {n_failed} FAILED" if n_failed else ", all verified"))
+        out.append(ProblemView(anchor, label, "; ".join(titles), views, "passed" if passed else "FAILED",
+                               "ok" if passed else "fail", summary))
+    return tuple(out)
 
 
 def problem_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...],
                  checked: tuple[str, bool]) -> ProblemView:
-    derivation: Derivation = placement.derivation
-    by_id = {c.id: c for c in derivation.claims}
-    claims = tuple(claim_view(by_id[r.id], r) for r in result.claims)
-    figures_ok = all(not f.error for f in figures)
-    passed = result.passed and figures_ok
-    return ProblemView(
-        anchor=derivation.id, label=placement.label, title=derivation.title, source=derivation.source,
-        statement=render_statement(derivation.statement), figures=figures, claims=claims,
-        status="passed" if passed else "FAILED", css="ok" if passed else "fail",
-        summary=_summary(list(result.claims), figures_ok),
-        checked=f"checked {_date(checked[0])}")
+    """A problem answered by one derivation (kept for callers that place derivations one by one)."""
+    return group_problems([placement], [derivation_view(placement, result, figures, checked)])[0]
 
 
 def _date(started: str) -> str:
@@ -286,9 +604,26 @@ def run_view(run: RunResult, checked: list[tuple[str, bool]]) -> RunView:
 
 def set_view(problem_set: ProblemSet, problems: list[ProblemView], run: RunView,
              graded: GradedSection | None = None) -> SetView:
+    """The document's headline: a graded submission's status is its answers' verdicts, in red when any is wrong."""
     passed = all(p.status == "passed" for p in problems)
     n_failed = sum(p.status != "passed" for p in problems)
-    summary = (f"all {len(problems)} problems verified" if passed else
-               f"{n_failed} of {len(problems)} problems FAILED a check")
+    checks = (("the problem is verified" if len(problems) == 1 else f"all {len(problems)} problems verified")
+              if passed else
+              f"{n_failed} of {len(problems)} problems FAILED a check")
+    if graded is not None:
+        wrong = graded.counts.get("incorrect", 0)
+        unreadable = graded.counts.get("invalid", 0)
+        total = len(graded.answers)
+        if wrong or unreadable:
+            status = (f"{wrong} of {total} answers wrong" if wrong else "") + \
+                     (", " if wrong and unreadable else "") + (f"{unreadable} unreadable" if unreadable else "")
+            css = "fail" if wrong else "warn"
+        else:
+            status, css = f"all {total} answers correct", "ok"
+        if not passed:
+            css = "fail"
+        summary = f"{graded.summary}; {graded.not_graded_summary}" if graded.not_graded_summary else graded.summary
+        return SetView(problem_set.id, problem_set.title, problem_set.description, tuple(problems), status, css,
+                       summary, run, graded, f"Reference solutions: {checks}")
     return SetView(problem_set.id, problem_set.title, problem_set.description, tuple(problems),
-                   "passed" if passed else "FAILED", "ok" if passed else "fail", summary, run, graded)
+                   "passed" if passed else "FAILED", "ok" if passed else "fail", checks, run, graded)
