@@ -52,7 +52,7 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from checkers import Claim, Derivation, Mutant, Real, Reference, Tolerance, Variable, Vector, facts
+from checkers import Answer, Claim, Derivation, Mutant, Part, Real, Reference, Tolerance, Variable, Vector, facts
 from checkers.kinds import Kind
 
 MAX_LAYERS = 4
@@ -526,6 +526,23 @@ backprop_convolutions = Claim(
     ),
 )
 
+QUESTION_A = (r"Define $v_L = 1$ and $v_\ell = \frac{\partial y_L}{\partial y_\ell}\operatorname{diag}(\sigma'(A_{w_\ell} "
+              r"y_{\ell-1} + b_\ell \mathbf{1}_{n_\ell}))$ for $\ell = 1, \dots, L-1$, and let $\mathcal{C}_{v_\ell^\top}$ "
+              r"be the 1-D convolution with $v_\ell^\top \in \mathbb{R}^{n_\ell}$ as the filter. Show that "
+              r"$\frac{\partial y_L}{\partial y_{L-1}} = A_{w_L}$, $\frac{\partial y_\ell}{\partial y_{\ell-1}} = "
+              r"\operatorname{diag}(\sigma'(A_{w_\ell} y_{\ell-1} + b_\ell \mathbf{1}_{n_\ell})) A_{w_\ell}$ for "
+              r"$\ell = 2, \dots, L-1$, $\frac{\partial y_L}{\partial w_\ell} = (\mathcal{C}_{v_\ell^\top} "
+              r"y_{\ell-1})^\top$ and $\frac{\partial y_L}{\partial b_\ell} = v_\ell \mathbf{1}_{n_\ell}$ for "
+              r"$\ell = 1, \dots, L$.")
+QUESTION_B = (r"Forming the full matrix $A_{w_\ell}$ is wasteful and should be avoided. Describe how matrix-vector or "
+              r"vector-matrix products with $A_{w_\ell}$ or $A_{w_\ell}^\top$ should be used in the forward pass and "
+              r"in backpropagation (a product $A_{w_\ell} v$ by a convolution, a product "
+              r"$u^\top A_{w_\ell} = (A_{w_\ell}^\top u)^\top$ by a transposed convolution).")
+_SYMBOLIC_CASES = (r"Proved by sympy by differentiating the network itself, with symbolic filters, biases, input and "
+                   r"an undefined differentiable $\sigma$, for the filter sizes $(2)$, $(2, 2)$, $(3, 2)$, $(2, 2, 2)$ "
+                   r"and $(1, 3, 2)$ ($L = 1, 2, 3$) only; checked numerically against autograd and finite "
+                   r"differences for $L = 2, 3, 4$ layers with filter sizes 1 to 4.")
+
 DERIVATIONS = (
     Derivation(
         id="conv1d-backprop",
@@ -538,5 +555,44 @@ DERIVATIONS = (
                   r"done by convolution and transposed convolution.",
         claims=(layer_jacobians, filter_gradients, bias_gradients, conv_product, transpose_product,
                 backprop_convolutions),
+        parts=(
+            Part(label="(a)", question=QUESTION_A,
+                 answer=Answer(
+                     text=r"With $z_\ell = A_{w_\ell} y_{\ell-1} + b_\ell \mathbf{1}_{n_\ell}$: "
+                          r"$y_L = z_L$ gives $\partial y_L/\partial y_{L-1} = A_{w_L}$, and $y_\ell = \sigma(z_\ell)$ "
+                          r"gives $\partial y_\ell/\partial y_{\ell-1} = \operatorname{diag}(\sigma'(z_\ell)) A_{w_\ell}$ "
+                          r"(chain rule, $\sigma$ acting entrywise). Since $(z_\ell)_i = \sum_{j=1}^{f_\ell} (w_\ell)_j "
+                          r"(y_{\ell-1})_{i+j-1} + b_\ell$ and $\partial y_L/\partial z_\ell = v_\ell$, "
+                          r"$\partial y_L/\partial (w_\ell)_j = \sum_{i=1}^{n_\ell} (v_\ell)_i (y_{\ell-1})_{i+j-1}$, "
+                          r"which is entry $j$ of $\mathcal{C}_{v_\ell^\top} y_{\ell-1}$, so "
+                          r"$\partial y_L/\partial w_\ell = (\mathcal{C}_{v_\ell^\top} y_{\ell-1})^\top$; and "
+                          r"$\partial y_L/\partial b_\ell = \sum_i (v_\ell)_i = v_\ell \mathbf{1}_{n_\ell}$.",
+                     scope=_SYMBOLIC_CASES),
+                 claims=("layer-jacobians", "filter-gradients", "bias-gradients")),
+            Part(label="(b)", question=QUESTION_B,
+                 answer=Answer(
+                     algorithm=(
+                         r"Forward pass, for $\ell = 1, \dots, L$: compute $A_{w_\ell} y_{\ell-1}$ as the convolution "
+                         r"of $y_{\ell-1}$ with the filter $w_\ell$ (stride 1, no padding: entry $i$ is "
+                         r"$\sum_{j=1}^{f_\ell} (w_\ell)_j (y_{\ell-1})_{i+j-1}$), add $b_\ell$ to every entry to get "
+                         r"$z_\ell$, and set $y_\ell = \sigma(z_\ell)$ ($y_L = z_L$). Keep $y_{\ell-1}$ and $z_\ell$.",
+                         r"Backward pass: start from $v_L = 1$.",
+                         r"For $\ell = L, L-1, \dots, 1$: the filter gradient $\partial y_L/\partial w_\ell = "
+                         r"(\mathcal{C}_{v_\ell^\top} y_{\ell-1})^\top$ is the convolution of the stored $y_{\ell-1}$ "
+                         r"with $v_\ell$ as the filter ($f_\ell$ numbers), and the bias gradient is the sum of the "
+                         r"entries of $v_\ell$.",
+                         r"If $\ell > 1$: the vector-matrix product $\partial y_L/\partial y_{\ell-1} = v_\ell A_{w_\ell} "
+                         r"= (A_{w_\ell}^\top v_\ell^\top)^\top$ is the transposed convolution of $v_\ell$ with $w_\ell$ "
+                         r"(entry $k$ is $\sum_i (v_\ell)_i (w_\ell)_{k-i+1}$, a vector of length $n_{\ell-1}$); then "
+                         r"$v_{\ell-1} = \partial y_L/\partial y_{\ell-1} \odot \sigma'(z_{\ell-1})$, an entrywise "
+                         r"product in place of the diagonal matrix.",
+                         r"No $A_{w_\ell}$ is formed: each product costs $f_\ell n_\ell$ multiplications instead of "
+                         r"$n_\ell n_{\ell-1}$, and the gradients are those of part (a).",
+                     ),
+                     scope=r"The convolution and transposed-convolution identities are proved by sympy entrywise for "
+                           r"$f, n_\ell \in \{1, 2, 3\}$ and checked numerically for $f \le 6$, $n_\ell \le 8$; the "
+                           r"whole backward pass is checked against autograd for $L = 2, 3, 4$ layers."),
+                 claims=("conv-is-matrix-product", "transpose-conv-is-transpose-product", "backprop-by-convolutions")),
+        ),
     ),
 )
