@@ -1,13 +1,25 @@
-"""proofcheck's public API: the data model a proof module uses, and the entry points to check and grade."""
+"""proofcheck's public API: the data model a proof module uses, and the entry points to check and grade.
+
+Names are imported on first use (PEP 562), so `import checkers` and commands that only print (such as
+`proofcheck grade --list` and `--help`) do not pay for importing torch and sympy.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 from checkers.errors import ProofcheckError, StudentInputError, UsageError
-from checkers.grading import grade
-from checkers.kinds import (SPD, DensityOnGrid, Integer, Invertible, Matrix, Positive, ProbabilityVector, Real, Variable,
-                            Vector, density_grid)
-from checkers.model import Answer, Claim, Derivation, Estimate, Figure, Mutant, Part, Reference, Sample, Step
-from checkers.symbolic import explicit_entries, facts, for_dimensions, identity, not_attempted
-from checkers.tolerances import Tolerance
-from checkers.verify import verify
+
+_LAZY = {
+    "grade": "checkers.grading",
+    **dict.fromkeys(("SPD", "DensityOnGrid", "Integer", "Invertible", "Matrix", "Positive", "ProbabilityVector", "Real",
+                     "Variable", "Vector", "density_grid"), "checkers.kinds"),
+    **dict.fromkeys(("Answer", "Claim", "Derivation", "Estimate", "Figure", "Mutant", "Part", "Reference", "Sample",
+                     "Step"), "checkers.model"),
+    **dict.fromkeys(("explicit_entries", "facts", "for_dimensions", "identity", "not_attempted"), "checkers.symbolic"),
+    "Tolerance": "checkers.tolerances",
+    "verify": "checkers.verify",
+}
 
 __all__ = [
     "SPD", "Answer", "Claim", "DensityOnGrid", "Derivation", "Estimate", "Figure", "Integer", "Invertible", "Matrix", "Mutant", "Part", "Positive",
@@ -15,3 +27,16 @@ __all__ = [
     "UsageError", "Variable", "Vector", "density_grid", "explicit_entries", "facts", "for_dimensions", "grade",
     "identity", "not_attempted", "verify",
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'checkers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups are plain attribute reads
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

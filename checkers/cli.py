@@ -8,12 +8,15 @@ import sys
 from collections.abc import Sequence
 
 from checkers.errors import ProofcheckError, UsageError
-from checkers.tolerances import DTYPES_BY_NAME
+
+DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")  # checkers.tolerances.DTYPES_BY_NAME, without torch
 
 
 def _parse_dtypes(names: list[str] | None):
     if not names:
         return None
+    from checkers.tolerances import DTYPES_BY_NAME
+
     unknown = [n for n in names if n not in DTYPES_BY_NAME]
     if unknown:
         raise UsageError(f"unknown dtype {unknown[0]!r}; choose from {', '.join(DTYPES_BY_NAME)}")
@@ -75,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="*", metavar="ID[/CLAIM]", help="derivations (or single claims) to check; default all")
     p.add_argument("--device", default="auto", help="auto (every device present), cpu, cuda or mps")
     p.add_argument("--dtype", action="append", metavar="DTYPE",
-                   help=f"restrict to these dtypes (repeatable): {', '.join(DTYPES_BY_NAME)}")
+                   help=f"restrict to these dtypes (repeatable): {', '.join(DTYPE_NAMES)}")
     p.add_argument("--seed", type=int, default=0, help="run seed; every failure prints the seed that replays it")
     p.add_argument("--instances", type=int, default=None, help="random instances per claim per dtype (default: per claim, >= 1000)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
