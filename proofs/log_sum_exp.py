@@ -46,7 +46,8 @@ import numpy as np
 import sympy as sp
 import torch
 
-from checkers import Claim, Derivation, Figure, Mutant, Positive, Reference, Tolerance, Variable, Vector, facts
+from checkers import (Answer, Claim, Derivation, Figure, Mutant, Part, Positive, Reference, Tolerance, Variable, Vector,
+                      facts)
 from checkers.kinds import Kind
 from checkers.symbolic import Strategy, SymbolicResult
 from checkers.strategies import Termwise, is_zero
@@ -465,6 +466,29 @@ DERIVATIONS = (
                   r"\max_i x_i$ as $\beta\to\infty$; (b) $\nabla\nu_1 = \mu$, the softmax; (c) if $i_{\max} = "
                   r"\operatorname{argmax}_i x_i$ is unique, $\nabla\nu_\beta(x) \to e_{i_{\max}}$ as $\beta\to\infty$.",
         claims=(lower_bound, upper_bound, limit, stable_evaluation, softmax_gradient, gradient_beta, gradient_limit),
+        parts=(
+            Part(label="(a)", question=r"Show that $\nu_\beta(x) \to \max\{x_1, \dots, x_n\}$ as $\beta \to \infty$.",
+                 answer=Answer(
+                     text=r"$\lim_{\beta\to\infty} \nu_\beta(x) = \max_i x_i$, because "
+                          r"$\max_i x_i \le \nu_\beta(x) \le \max_i x_i + \frac{\log n}{\beta}$ for every $\beta > 0$: "
+                          r"with $M = \max_i x_i$, $\sum_i e^{\beta x_i} = e^{\beta M} \sum_i e^{-\beta (M - x_i)}$, and "
+                          r"the last sum lies between 1 (the term $i = i_{\max}$) and $n$ (every term is at most 1)."),
+                 claims=("lower-bound", "upper-bound", "limit", "stable-evaluation")),
+            Part(label="(b)", question=r"Show that $\nabla \nu_1 = \mu$, where $\mu$ is the softmax function.",
+                 answer=Answer(
+                     formula=softmax_gradient.rhs, lhs=softmax_gradient.lhs,
+                     text=r"For $k = 1, \dots, n$, the chain rule gives"),
+                 claims=("softmax-gradient",)),
+            Part(label="(c)", question=r"If $i_{\max} = \operatorname{argmax}_{1 \le i \le n} x_i$ is uniquely defined, "
+                                       r"show that $\nabla \nu_\beta(x) \to e_{i_{\max}}$ as $\beta \to \infty$.",
+                 answer=Answer(
+                     text=r"$\nabla\nu_\beta(x) = \mu(\beta x)$, and with $\delta > 0$ the gap between the largest "
+                          r"and the second largest entry of $x$, $\|\nabla\nu_\beta(x) - e_{i_{\max}}\|_1 \le "
+                          r"2(n-1)e^{-\beta\delta} \to 0$: every entry $\mu_i(\beta x) = e^{-\beta(M - x_i)}/"
+                          r"\sum_j e^{-\beta(M - x_j)}$ with $i \ne i_{\max}$ is at most $e^{-\beta\delta}$, and "
+                          r"$\mu_{i_{\max}}(\beta x) = 1 - \sum_{i \ne i_{\max}} \mu_i(\beta x)$."),
+                 claims=("gradient-beta", "gradient-limit")),
+        ),
         figures=(Figure("limit", "ν_β(x) approaches max x from above, below max x + log(n)/β", draw_limit),
                  Figure("overflow", "Naive log-sum-exp overflows at β·max x = log(largest finite value) of each "
                         "dtype; the max-shifted form does not", draw_overflow)),
