@@ -14,6 +14,11 @@ and a one-dimensional flow $h_0$.
 * `log-det`: $\log\left|\det \frac{\partial f_\theta}{\partial x}(x)\right|
   = \log|h_0'(x_1)| + \sum_{k=1}^{K} \mathbf{1}^\top s_{k-1}(x_{1:2^{k-1}})$.
 
+* `log-det-induction-step`: for every $m = 2^{k-1}$, if $J_{k-1} = \partial h_{k-1}/\partial x_{1:m}$ is lower
+  triangular then $\partial h_k/\partial x = [J_{k-1}, 0; C, \mathrm{diag}(e^{s_{k-1}})]$ is lower triangular and
+  $\log|\det \partial h_k/\partial x| = \log|\det J_{k-1}| + \mathbf{1}^\top s_{k-1}$: with the base case
+  $\log|h_0'(x_1)|$ this proves `log-det` for every $K$ by induction.
+
 # Notation
 
 $s_{k-1}, t_{k-1} \colon \mathbb{R}^{2^{k-1}} \to \mathbb{R}^{2^{k-1}}$ share one hidden layer:
@@ -29,6 +34,11 @@ parameter vector per instance); all networks are evaluated batched over instance
   identically 0 and its diagonal is as stated; $\det = h_0'(x_1)\exp(\sum s)$; and the inverse algorithm
   applied to $f_\theta(x)$ returns $x$ given only $h_0^{-1}(h_0(u)) = u$. The networks are arbitrary in
   these proofs, so they cover every choice of $s, t$, not just the ones drawn numerically.
+* The induction step is proved for general $m$: sympy's block determinant
+  $\det[A, 0; C, D] = \det A \det D$ (A invertible), $\log\prod_i e^{s_i} = \sum_i s_i$, and the derivative of a
+  coupling entry $e^{s_i}x_{m+i} + t_i$ with respect to $x_{m+j}$; numerically on random lower-triangular
+  $J_{k-1}$ (both determinant signs), $m = 1..8$. The inverse's induction step is the coordinatewise identity
+  $e^{-s_i}(e^{s_i}x_{m+i} + t_i - t_i) = x_{m+i}$ (stated in the answer's scope; not a separate claim).
 * Numeric: for K = 1..4 on random networks and inputs, against the Jacobian from
   `torch.func.jacrev` (vmapped over instances) and, as an independent reference, from
   `torch.autograd.functional.jacobian`. Half of the instances have $a < 0$, so a log-determinant
@@ -49,7 +59,7 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import Claim, Derivation, Mutant, Reference, Tolerance, Variable, facts
+from checkers import Answer, Claim, Derivation, Matrix, Mutant, Part, Reference, Tolerance, Variable, Vector, facts
 from checkers.kinds import Kind
 
 HIDDEN = 6
@@ -188,6 +198,25 @@ def flow_of(sample) -> Flow:
     return Flow(sample["theta"], sample.dims["K"])
 
 
+def hint_inverse(flow: Flow, z: torch.Tensor) -> torch.Tensor:
+    """x = f_θ⁻¹(z), bottom-up: x₁ = h₀⁻¹(z₁), then each coupling undone with the recovered x_{1:m}."""
+    x = flow.h0_inverse(z[..., :1])
+    for k in range(1, flow.depth + 1):
+        m = 2 ** (k - 1)
+        s, t = flow.st(k - 1, x)  # ψ_{k-1,θ}(x_{1:m}) at the already recovered x_{1:m}
+        x = torch.cat((x, torch.exp(-s) * (z[..., m:2 * m] - t)), dim=-1)
+    return x
+
+
+def hint_log_det(flow: Flow, x: torch.Tensor) -> torch.Tensor:
+    """log|det ∂f_θ/∂x(x)| = log|h₀'(x₁)| + Σ_{k=1}^{K} 1ᵀ s_{k-1,θ}(x_{1:2^{k-1}})."""
+    total = torch.log(torch.abs(flow.a[..., 0] * torch.cosh(x[..., 0])))  # h₀'(u) = a cosh u
+    for k in range(1, flow.depth + 1):
+        s, _ = flow.st(k - 1, x[..., :2 ** (k - 1)])
+        total = total + s.sum(-1)
+    return total
+
+
 def jacobian_jacrev(sample, flow_cls=Flow) -> torch.Tensor:
     """∂f/∂x per instance from torch.func.jacrev, vmapped over the batch."""
     depth = sample.dims["K"]
@@ -209,13 +238,14 @@ def jacobian_autograd_functional(sample) -> torch.Tensor:
 
 def round_trip(sample, **wrong):
     flow = flow_of(sample)
-    return flow.inverse(flow.forward(sample["x"]), **wrong), sample["x"]
+    z = flow.forward(sample["x"])
+    return (flow.inverse(z, **wrong) if wrong else hint_inverse(flow, z)), sample["x"]
 
 
 def round_trip_reversed(sample, **wrong):
     flow = flow_of(sample)
     z = sample["x"]  # any point of R^n is in the range of f
-    return flow.forward(flow.inverse(z, **wrong)), z
+    return flow.forward(flow.inverse(z, **wrong) if wrong else hint_inverse(flow, z)), z
 
 
 def _symbolic_flow(depth: int):
@@ -305,8 +335,9 @@ HALF_ROUND_TRIP = Tolerance(1e-2, 1e-2, "float16 round trip (u = 4.9e-4) through
 
 inverse_of_forward = Claim(
     id="inverse-of-forward",
-    statement="f⁻¹(f(x)) = x, with f⁻¹ computed bottom-up: x₁ = h₀⁻¹(z₁), then for k = 1..K "
-              "x_{m+1:2m} = e^{-s_{k-1}(x_{1:m})} ⊙ (z_{m+1:2m} − t_{k-1}(x_{1:m})), m = 2^{k-1}",
+    statement=r"$f_\theta^{-1}(f_\theta(x)) = x$, with $f_\theta^{-1}$ computed bottom-up: "
+              r"$x_1 = h_0^{-1}(z_1)$, then for $k = 1, \dots, K$ and $m = 2^{k-1}$: "
+              r"$x_{m+1:2m} = e^{-s_{k-1}(x_{1:m})} \odot (z_{m+1:2m} - t_{k-1}(x_{1:m}))$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=round_trip,
@@ -325,7 +356,8 @@ inverse_of_forward = Claim(
 
 forward_of_inverse = Claim(
     id="forward-of-inverse",
-    statement="f(f⁻¹(z)) = z for every z ∈ ℝⁿ (f is onto: each coupling and h₀ are bijections of ℝ)",
+    statement=r"$f_\theta(f_\theta^{-1}(z)) = z$ for every $z \in \mathbb{R}^n$ ($f_\theta$ is onto: $h_0$ and "
+              r"every coupling are bijections)",
     variables=VARIABLES,
     dims=DIMS,
     numeric=round_trip_reversed,
@@ -363,8 +395,8 @@ class ReversedFlow(Flow):
 
 jacobian_structure = Claim(
     id="jacobian-structure",
-    statement="∂f/∂x is lower triangular with diagonal (h₀'(x₁), e^{s₀(x₁)}, e^{s₁(x_{1:2})}, …, "
-              "e^{s_{K-1}(x_{1:2^{K-1}})})",
+    statement=r"$\frac{\partial f_\theta}{\partial x}$ is lower triangular with diagonal "
+              r"$(h_0'(x_1), e^{s_0(x_1)}, e^{s_1(x_{1:2})}, \dots, e^{s_{K-1}(x_{1:2^{K-1}})})$",
     variables=VARIABLES,
     dims=DIMS,
     numeric=structure,
@@ -386,13 +418,15 @@ jacobian_structure = Claim(
 def log_det(sample, **wrong):
     """(log|det| of the jacrev Jacobian, the recursive formula)."""
     _, logabs = torch.linalg.slogdet(jacobian_jacrev(sample))
-    return logabs, flow_of(sample).log_det(sample["x"], **wrong)
+    flow = flow_of(sample)
+    return logabs, (flow.log_det(sample["x"], **wrong) if wrong else hint_log_det(flow, sample["x"]))
 
 
 log_det_claim = Claim(
     id="log-det",
-    statement="log|det ∂f/∂x(x)| = log|h₀'(x₁)| + Σ_{k=1}^{K} 1ᵀ s_{k-1}(x_{1:2^{k-1}}) "
-              "(lower triangular: the log-determinant is the sum of the logs of the diagonal)",
+    statement=r"$\log|\det \frac{\partial f_\theta}{\partial x}(x)| = \log|h_0'(x_1)| + \sum_{k=1}^{K} "
+              r"\mathbf{1}^\top s_{k-1}(x_{1:2^{k-1}})$: the matrix is lower triangular, so its log-determinant is "
+              r"the sum of the logs of its diagonal",
     variables=VARIABLES,
     dims=DIMS,
     numeric=log_det,
@@ -411,6 +445,107 @@ log_det_claim = Claim(
     instances=400,
 )
 
+# --- the induction step: every K ---------------------------------------------------------------------------------
+
+_m = sp.Symbol("m", integer=True, positive=True)
+_i, _j = sp.symbols("i j", integer=True, positive=True)
+
+
+def _coupling_derivative_fact():
+    """∂(e^{s_i} x_{m+i} + t_i)/∂x_{m+j} − e^{s_i} δ_{m+i, m+j} for s_i, t_i that read only x_{1:m}: 0."""
+    x = sp.IndexedBase("x", real=True)
+    scale, shift = sp.Function("s"), sp.Function("t")  # s_i(x_{1:m}), t_i(x_{1:m}): no x_{m+j} among their inputs
+    entry = sp.exp(scale(_i)) * x[_m + _i] + shift(_i)
+    return sp.diff(entry, x[_m + _j]) - sp.exp(scale(_i)) * sp.KroneckerDelta(_m + _i, _m + _j)
+
+
+def _block_determinant_fact():
+    """det [[A, 0], [C, D]] − det A det D for m × m blocks (A invertible), by sympy's BlockMatrix: 0."""
+    a, c, dd = (sp.MatrixSymbol(name, _m, _m) for name in ("A", "C", "D"))
+    with sp.assuming(sp.Q.invertible(a)):
+        return sp.det(sp.BlockMatrix([[a, sp.ZeroMatrix(_m, _m)], [c, dd]])) - sp.det(a) * sp.det(dd)
+
+
+def _log_product_fact():
+    """log Π_{i=1}^{m} e^{s_i} − Σ_{i=1}^{m} s_i for real s: 0 (the log-determinant of diag(e^s))."""
+    scale = sp.IndexedBase("s", real=True)
+    return sp.expand_log(sp.log(sp.Product(sp.exp(scale[_i]), (_i, 1, _m)))) - sp.Sum(scale[_i], (_i, 1, _m))
+
+
+@dataclass(frozen=True)
+class Triangular(Kind):
+    """A lower-triangular m x m matrix with diagonal ±e^u, u uniform on [−1, 1] (even instances one negative entry)."""
+
+    dim: str = "m"
+
+    @property
+    def description(self) -> str:
+        return f"lower-triangular {self.dim}x{self.dim} matrix, nonzero diagonal of both signs"
+
+    def draw(self, batch, dims, gen):
+        m = dims[self.dim]
+        lower = torch.tril(torch.randn(batch, m, m, generator=gen, dtype=torch.float64), diagonal=-1)
+        diagonal = torch.exp(2 * torch.rand(batch, m, generator=gen, dtype=torch.float64) - 1)
+        diagonal[::2, 0] *= -1
+        return lower + torch.diag_embed(diagonal)
+
+
+def block_sides(sample, upper: bool = False, sign: float = 1.0, with_previous: bool = True):
+    """(log|det [[J, 0], [C, diag(e^s)]]| and its upper-triangle, log|det J| + 1ᵀ s and 0).
+
+    The second pair checks that the block matrix is lower triangular when J is. The keywords build the
+    wrong variants the mutants check.
+    """
+    jac, lower_left, scale = sample["J"], sample["C"], sample["s"]
+    top = torch.cat((jac, lower_left if upper else torch.zeros_like(lower_left)), dim=-1)
+    block = torch.cat((top, torch.cat((lower_left, torch.diag_embed(torch.exp(sign * scale))), dim=-1)), dim=-2)
+    previous = torch.linalg.slogdet(jac)[1] if with_previous else torch.zeros_like(scale[:, 0])
+    strict_upper = torch.triu(block, diagonal=1).abs().sum((-2, -1))
+    return (torch.stack((torch.linalg.slogdet(block)[1], strict_upper), -1),
+            torch.stack((previous + scale.sum(-1), torch.zeros_like(strict_upper)), -1))
+
+
+induction_step = Claim(
+    id="log-det-induction-step",
+    statement=r"induction step, for every $m = 2^{k-1}$: if $J_{k-1} = \frac{\partial h_{k-1}}{\partial x_{1:m}}$ "
+              r"is lower triangular, then $\frac{\partial h_k}{\partial x} = \begin{bmatrix} J_{k-1} & 0 \\ "
+              r"C & \mathrm{diag}(e^{s_{k-1}}) \end{bmatrix}$ is lower triangular and "
+              r"$\log|\det \frac{\partial h_k}{\partial x}| = \log|\det J_{k-1}| + \mathbf{1}^\top s_{k-1}"
+              r"(x_{1:m})$",
+    variables=(Variable("J", Triangular("m"), latex="J_{k-1}"), Variable("C", Matrix("m", "m")),
+               Variable("s", Vector("m"), latex="s_{k-1}")),
+    dims={"m": (1, 8)},
+    assumptions=(r"$h_{k-1}$, $s_{k-1}$ and $t_{k-1}$ read only $x_{1:m}$",),
+    numeric=block_sides,
+    symbolic=facts(
+        ("the top block h_{k−1}(x_{1:m}) does not read x_{m+1:2m}, so its Jacobian is [J_{k−1}, 0]; the bottom "
+         "block has ∂(e^{s_i} x_{m+i} + t_i)/∂x_{m+j} = e^{s_i} δ_{ij}, i.e. diag(e^{s}) (general m)",
+         _coupling_derivative_fact),
+        ("det [[A, 0], [C, D]] = det A · det D for m × m blocks (sympy's block determinant, general m)",
+         _block_determinant_fact),
+        ("log det diag(e^{s_1}, …, e^{s_m}) = log Π e^{s_i} = Σ s_i (general m)", _log_product_fact),
+        scope="every m, hence every K by induction on k (base case K = 0: log|h₀'(x₁)|)",
+    ),
+    mutants=(
+        Mutant("full-block", "the upper-right block C instead of 0 (a coupling that also reads x_{m+1:2m})",
+               numeric=lambda s_: block_sides(s_, upper=True)),
+        Mutant("inverse-scale", "diag(e^{−s}): the inverse map's factors", numeric=lambda s_: block_sides(s_, sign=-1.0)),
+        Mutant("no-recursion", "log|det| = 1ᵀ s_{k−1} only, forgetting log|det J_{k−1}|",
+               numeric=lambda s_: block_sides(s_, with_previous=False)),
+    ),
+    dtypes=(torch.float64, torch.float32),
+    instances=400,
+)
+
+INVERSE_SCOPE = (r"proved by sympy for $K \in \{1, 2, 3, 4\}$ with arbitrary (undefined) $s$, $t$ and $h_0$; for "
+                 r"every $K$ by induction on $k$: at level $k$, coordinatewise "
+                 r"$e^{-s_i}(e^{s_i}x_{m+i} + t_i - t_i) = x_{m+i}$ once $x_{1:m}$ is recovered; checked "
+                 r"numerically for $K = 1, \dots, 4$")
+LOG_DET_SCOPE = (r"the induction step (claim log-det-induction-step) holds for every $m = 2^{k-1}$, so the formula "
+                 r"holds for every $K$; the full Jacobian is also expanded by sympy for $K \in \{1, 2, 3, 4\}$ "
+                 r"with arbitrary $s$, $t$, $h_0$, and checked numerically against autograd for "
+                 r"$K = 1, \dots, 4$")
+
 DERIVATIONS = (
     Derivation(
         id="hint-flow",
@@ -420,6 +555,50 @@ DERIVATIONS = (
                   r"e^{s_{k-1}(x_{1:2^{k-1}})} \odot x_{2^{k-1}+1:2^k} + t_{k-1}(x_{1:2^{k-1}})]$ and a 1-D flow "
                   r"$h_0$. (a) Compute $x = f_\theta^{-1}(z)$. (b) Compute "
                   r"$\log|\det \partial f_\theta/\partial x(x)|$.",
-        claims=(inverse_of_forward, forward_of_inverse, jacobian_structure, log_det_claim),
+        claims=(inverse_of_forward, forward_of_inverse, jacobian_structure, log_det_claim, induction_step),
+        parts=(
+            Part(
+                label="(a)",
+                question=r"Describe an algorithm for computing $x = f_\theta^{-1}(z)$.",
+                answer=Answer(
+                    algorithm=(
+                        r"$x_1 = h_0^{-1}(z_1)$.",
+                        r"For $k = 1, 2, \dots, K$, with $m = 2^{k-1}$: evaluate "
+                        r"$(s, t) = \psi_{k-1,\theta}(x_{1:m})$ at the already recovered $x_{1:m}$ (not at "
+                        r"$z_{1:m}$), then $x_{m+1:2m} = e^{-s} \odot (z_{m+1:2m} - t)$.",
+                        r"Return $x = x_{1:2^K}$.",
+                    ),
+                    code=hint_inverse,
+                    text=r"Bottom-up, because $h_k$ keeps its first half as $h_{k-1}(x_{1:m})$ and conditions "
+                         r"the second half on $x_{1:m}$: inverting level $k-1$ first recovers exactly the input "
+                         r"of $\psi_{k-1,\theta}$.",
+                    scope=INVERSE_SCOPE,
+                ),
+                claims=("inverse-of-forward", "forward-of-inverse"),
+            ),
+            Part(
+                label="(b)",
+                question=r"Describe an algorithm for computing $\log|\det \frac{\partial f_\theta}{\partial x}(x)|$.",
+                answer=Answer(
+                    algorithm=(
+                        r"$L = \log|h_0'(x_1)|$.",
+                        r"For $k = 1, 2, \dots, K$, with $m = 2^{k-1}$: $L \leftarrow L + \sum_{i=1}^{m} "
+                        r"s_{k-1,\theta}(x_{1:m})_i$.",
+                        r"Return $L = \log|h_0'(x_1)| + \sum_{k=1}^{K} \mathbf{1}^\top s_{k-1,\theta}(x_{1:2^{k-1}})$.",
+                    ),
+                    code=hint_log_det,
+                    text=r"By induction on $k$: $\frac{\partial h_k}{\partial x} = \begin{bmatrix} "
+                         r"\frac{\partial h_{k-1}}{\partial x_{1:m}} & 0 \\ C & \mathrm{diag}(e^{s_{k-1}}) "
+                         r"\end{bmatrix}$ is block lower triangular (the first half does not read $x_{m+1:2m}$, "
+                         r"and entry $i$ of the second half reads $x_{m+i}$ only through $e^{s_i}x_{m+i}$), so "
+                         r"$\log|\det \frac{\partial h_k}{\partial x}| = \log|\det "
+                         r"\frac{\partial h_{k-1}}{\partial x_{1:m}}| + \mathbf{1}^\top s_{k-1}$, starting "
+                         r"from $\log|h_0'(x_1)|$ at $k = 0$. The whole Jacobian is lower triangular with "
+                         r"diagonal $(h_0'(x_1), e^{s_0}, \dots, e^{s_{K-1}})$.",
+                    scope=LOG_DET_SCOPE,
+                ),
+                claims=("log-det-induction-step", "jacobian-structure", "log-det"),
+            ),
+        ),
     ),
 )
