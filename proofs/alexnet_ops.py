@@ -65,7 +65,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from checkers import Claim, Derivation, Integer, Mutant, Variable, facts
+from checkers import Answer, Claim, Derivation, Integer, Mutant, Part, Variable, facts
 
 C_in, C_out, k, s, g, H = sp.symbols("C_in C_out k s g H", integer=True, positive=True)
 p = sp.Symbol("p", integer=True, nonnegative=True)
@@ -231,9 +231,10 @@ _c, _i, _j, _n = sp.symbols("c i j n", integer=True, positive=True)
 PER_OUTPUT = facts(
     ("each output sums (C_in/g)·k² products: Σ_{c ≤ C_in/g} Σ_{i ≤ k} Σ_{j ≤ k} 1 = (C_in/g)·k²",
      lambda: sp.summation(1, (_c, 1, C_in / g), (_i, 1, k), (_j, 1, k)) - C_in / g * k ** 2),
-    ("summing n products takes n − 1 additions and the bias one more: CONV_ADDS = CONV_MULTS",
+    ("summing n products takes n − 1 additions and the bias one more: a convolution's additions equal its "
+     "multiplications",
      lambda: CONV_ADDS - CONV_MULTS),
-    ("a Linear output sums n_in products plus the bias: LINEAR_ADDS = LINEAR_MULTS",
+    ("a Linear output sums n_in products plus the bias: a Linear layer's additions equal its multiplications",
      lambda: LINEAR_ADDS - LINEAR_MULTS),
 )
 
@@ -431,6 +432,27 @@ alexnet_totals = Claim(
     instances=4,
 )
 
+def _answer() -> str:
+    """The answer's sentence, every number computed from the per-layer formulas (the checked counts)."""
+    mults, adds = closed_form_counts(True)
+    ungrouped, _ = closed_form_counts(False)
+    params = closed_form_parameters(True)
+    conv_ops = sum(mults[:CONV_LAYERS]) + sum(adds[:CONV_LAYERS])
+    linear_ops = sum(mults[CONV_LAYERS:]) + sum(adds[CONV_LAYERS:])
+    return (rf"For AlexNet (2012, with the two-GPU groups) on a $3 \times 227 \times 227$ image, the five "
+            rf"convolutional layers take {sum(mults[:CONV_LAYERS]):,} multiplications and "
+            rf"{sum(adds[:CONV_LAYERS]):,} additions, the three linear layers {sum(mults[CONV_LAYERS:]):,} "
+            rf"multiplications and {sum(adds[CONV_LAYERS:]):,} additions. So "
+            rf"{100 * conv_ops / (conv_ops + linear_ops):.1f}\% of the operations are in the convolutions, while "
+            rf"{100 * sum(params[CONV_LAYERS:]) / sum(params):.1f}\% of the parameters are in the linear layers: "
+            rf"the linear layers are not compute-heavy. A convolution with $C_\mathrm{{out}}$ filters of size "
+            rf"$(C_\mathrm{{in}}/g) \times k \times k$ on an $H' \times H'$ output takes "
+            rf"$C_\mathrm{{out}} H'^2 (C_\mathrm{{in}}/g) k^2$ multiplications and as many additions (summing the "
+            rf"products, then the bias); a linear layer $n_\mathrm{{in}} \to n_\mathrm{{out}}$ takes "
+            rf"$n_\mathrm{{in}} n_\mathrm{{out}}$ of each. Without the groups the convolutions take "
+            rf"{sum(ungrouped[:CONV_LAYERS]):,} multiplications.")
+
+
 DERIVATIONS = (
     Derivation(
         id="alexnet-ops",
@@ -440,5 +462,20 @@ DERIVATIONS = (
                   r"multiplications do the linear and the convolutional layers require in the forward pass of a "
                   r"$3 \times 227 \times 227$ image? (Activation, pooling, dropout and softmax are not counted.)",
         claims=(conv_layer_counts, linear_layer_counts, alexnet_per_layer, alexnet_ungrouped, alexnet_totals),
+        parts=(
+            Part(label="", question=r"In AlexNet, 96\% of trainable parameters are in the final linear layers, and only "
+                                    r"4\% are in the convolutional layers. How many operations (additions and "
+                                    r"multiplications, not counting activation, pooling, dropout and softmax) do the "
+                                    r"linear and the convolutional layers require in the forward pass of a "
+                                    r"$3 \times 227 \times 227$ image?",
+                 answer=Answer(
+                     text=_answer(),
+                     scope=r"The problem's \texttt{counting\_params.py} is not available: the counts are for the "
+                           r"original AlexNet of Krizhevsky, Sutskever and Hinton (2012), whose two-GPU grouping is "
+                           r"what makes the 96\% of parameters true; the ungrouped variant is counted too. A "
+                           r"multiply-accumulate counts as one multiplication and one addition."),
+                 claims=("conv-layer-counts", "linear-layer-counts", "alexnet-per-layer", "alexnet-ungrouped-per-layer",
+                         "alexnet-totals")),
+        ),
     ),
 )
