@@ -1,4 +1,4 @@
-r"""Bulk grading: CSV quoting, isolation of bad answers, resume after an interruption, Gradescope output, CLI."""
+r"""Bulk grading: CSV quoting, isolation of bad answers, resume after an interruption, CLI."""
 
 import csv
 import json
@@ -44,8 +44,7 @@ def read(path):
 
 def test_csv_round_trip_with_quotes_commas_newlines(tmp_path):
     src = write(tmp_path / "answers.csv", ROWS)
-    summary = grade_csv("kl-gaussian", src, tmp_path / "out.csv", tmp_path / "results.json", workers=2,
-                        progress=False)
+    summary = grade_csv("kl-gaussian", src, tmp_path / "out.csv", workers=2, progress=False)
     out = read(tmp_path / "out.csv")
     assert [r["id"] for r in out] == [r[0] for r in ROWS]  # input order, ids intact
     assert [r["verdict"] for r in out] == [r[2] for r in ROWS]
@@ -53,16 +52,11 @@ def test_csv_round_trip_with_quotes_commas_newlines(tmp_path):
     assert list(out[0]) == ["id", "verdict", "score", "message", "feedback", "counterexample"]
     bob = out[1]
     assert "correct only for d = 1" in bob["message"] and json.loads(bob["counterexample"])["instance"]["d"] == 2
-    assert "unexpected character ','" in out[3]["message"]
-    assert "unexpected character '\"'" in out[4]["message"]
+    assert "','" in out[3]["message"] and "position" in out[3]["message"]  # the parser names the comma
+    assert "'\"'" in out[4]["message"]
     assert "3000 characters" in out[6]["message"]
     assert summary.counts == {"correct": 3, "incorrect": 1, "invalid": 3} and summary.total == 7
     assert not journal_path(tmp_path / "out.csv").exists()
-    # Gradescope: one test per answer, scores and statuses from the verdicts.
-    gs = json.loads((tmp_path / "results.json").read_text())
-    assert gs["score"] == 3.0 and len(gs["tests"]) == 7
-    assert [t["status"] for t in gs["tests"]] == ["passed" if r[2] == "correct" else "failed" for r in ROWS]
-    assert all(t["max_score"] == 1.0 for t in gs["tests"]) and gs["tests"][3]["output"].startswith("not graded")
 
 
 def test_interrupted_run_resumes_without_regrading(tmp_path):
@@ -80,7 +74,7 @@ def test_interrupted_run_resumes_without_regrading(tmp_path):
         grade_csv("kl-gaussian", src, out, workers=2, progress=False, on_result=interrupt)
     assert not out.exists()
     journal = journal_path(out)
-    assert len(journal.read_text().splitlines()) == 3  # what was graded is kept
+    assert len(journal.read_text().splitlines()) == 1 + 3  # the header, then what was graded is kept
     regraded = []
     summary = grade_csv("kl-gaussian", src, out, workers=2, progress=False,
                         on_result=lambda row, doc: regraded.append(row.id))
@@ -96,8 +90,13 @@ def test_changed_answer_is_regraded_on_resume(tmp_path):
     out = tmp_path / "out.csv"
     grade_csv("kl-gaussian", src, out, workers=1, progress=False)
     # A leftover journal from an older file: entries whose answer changed do not count.
+    from checkers.grading.bulk import journal_header
+    from checkers.grading.catalog import get_problem
+
     journal = journal_path(out)
-    journal.write_text(json.dumps({"key": "1:a:0000000000000000", "result": {"verdict": "correct"}}) + "\n")
+    header = journal_header(get_problem("kl-gaussian"), {"time_limit": 2.0, "memory_mb": 1024, "symbolic": False})
+    journal.write_text(json.dumps(header) + "\n" +
+                       json.dumps({"key": "1:a:0000000000000000", "result": {"verdict": "correct"}}) + "\n")
     summary = grade_csv("kl-gaussian", src, out, workers=1, progress=False)
     assert summary.resumed == 0 and summary.graded_now == 2
 
@@ -154,10 +153,15 @@ def test_cli_single_answer_exit_codes_and_json(capsys):
 
 def test_cli_csv(tmp_path, capsys):
     src = write(tmp_path / "answers.csv", ROWS[:3])
-    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv"), "--gradescope",
-                 str(tmp_path / "r.json"), "--workers", "2"]) == 0
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv"), "--workers", "2"]) == 0
     assert "3 answers: 2 correct, 1 incorrect, 0 invalid" in capsys.readouterr().out
-    assert len(read(tmp_path / "o.csv")) == 3 and json.loads((tmp_path / "r.json").read_text())["score"] == 2.0
+    assert len(read(tmp_path / "o.csv")) == 3
+    # The whole-class Gradescope file is gone (Gradescope reads one results.json per submission): refused, with
+    # a pointer to the autograder, before any work.
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o2.csv"), "--gradescope",
+                 str(tmp_path / "r.json")]) == 2
+    assert "proofcheck gradescope build" in capsys.readouterr().err
+    assert not (tmp_path / "o2.csv").exists() and not (tmp_path / "r.json").exists()
 
 
 def test_public_api():
@@ -166,3 +170,228 @@ def test_public_api():
     result = grade("kl-gaussian", KL.replace(r"\Sigma_1^{-1}\Sigma_0", r"\Sigma_0^{-1}\Sigma_1"), symbolic=False)
     assert result.verdict == "incorrect" and "the trace arguments are swapped" in result.message
     assert grade("kl-gaussian", KL, isolate=False, symbolic=False).verdict == "correct"
+
+
+# --- issue 11: keyed resume, per-row limits, no overwrites, checked options, strict and safe output ---
+
+
+def _interrupt_after(n):
+    seen = []
+
+    def hook(row, doc):
+        seen.append(row.id)
+        if len(seen) == n:
+            raise KeyboardInterrupt
+
+    return hook
+
+
+def test_journal_of_another_problem_or_other_options_is_refused(tmp_path):
+    from checkers.errors import UsageError
+
+    src = write(tmp_path / "answers.csv", [(f"s{i}", KL, "") for i in range(6)])
+    out = tmp_path / "out.csv"
+    with pytest.raises(KeyboardInterrupt):
+        grade_csv("kl-gaussian", src, out, workers=1, progress=False, on_result=_interrupt_after(2))
+    # Another problem on the same output: the kl-gaussian grades must not be reused.
+    with pytest.raises(UsageError, match=r"problem kl-gaussian \(now gaussian-density\).*--restart"):
+        grade_csv("gaussian-density", src, out, workers=1, progress=False)
+    with pytest.raises(UsageError, match=r"time limit 2 s \(now 1 s\)"):
+        grade_csv("kl-gaussian", src, out, workers=1, time_limit=1.0, progress=False)
+    with pytest.raises(UsageError, match=r"memory limit 1024 MiB \(now 512 MiB\)"):
+        grade_csv("kl-gaussian", src, out, workers=1, memory_mb=512, progress=False)
+    assert not out.exists()
+    # The same command resumes; --restart regrades everything under the new problem.
+    summary = grade_csv("kl-gaussian", src, out, workers=1, progress=False)
+    assert summary.resumed == 2 and summary.graded_now == 4
+    with pytest.raises(KeyboardInterrupt):
+        grade_csv("kl-gaussian", src, out, workers=1, progress=False, on_result=_interrupt_after(1))
+    summary = grade_csv("gaussian-density", src, out, workers=1, progress=False, restart=True)
+    assert summary.resumed == 0 and summary.graded_now == 6
+    assert {r["verdict"] for r in read(out)} == {"invalid"}  # KL symbols are not gaussian-density's
+
+
+def test_a_journal_from_another_grader_version_or_format_is_refused(tmp_path):
+    from checkers.errors import UsageError
+
+    src = write(tmp_path / "answers.csv", [("a", KL, "")])
+    out = tmp_path / "out.csv"
+    journal = journal_path(out)
+    journal.write_text(json.dumps({"key": "1:a:x", "result": {"verdict": "correct"}}) + "\n")  # the old format
+    with pytest.raises(UsageError, match="older proofcheck"):
+        grade_csv("kl-gaussian", src, out, workers=1, progress=False)
+    from checkers.grading.bulk import journal_header
+    from checkers.grading.catalog import get_problem
+
+    header = journal_header(get_problem("kl-gaussian"), {"time_limit": 2.0, "memory_mb": 1024, "symbolic": False})
+    header["grader"] = "0.0.1+000000000000"
+    journal.write_text(json.dumps(header) + "\n")
+    with pytest.raises(UsageError, match=r"grader version 0.0.1\+000000000000 \(now "):
+        grade_csv("kl-gaussian", src, out, workers=1, progress=False)
+
+
+def test_over_long_and_undecodable_answers_are_their_rows_invalid_verdicts(tmp_path):
+    src = tmp_path / "answers.csv"
+    huge = "d+" * 100_000  # 200,000 characters: over csv's default field limit of 131,072
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "answer"])
+        w.writerow(["a", KL])
+        w.writerow(["b", huge])
+        w.writerow(["c", "two\nlines " + KL])
+    with open(src, "ab") as f:  # a Latin-1 byte (é) in row d, on line 6 of the file (row c spans lines 4-5)
+        f.write(b'd,"\\mu_0 caf\xe9"\r\ne,' + KL.encode() + b"\r\n")
+    summary = grade_csv("kl-gaussian", src, tmp_path / "out.csv", workers=1, progress=False)
+    out = read(tmp_path / "out.csv")
+    assert [r["id"] for r in out] == ["a", "b", "c", "d", "e"]
+    assert [r["verdict"] for r in out] == ["correct", "invalid", "invalid", "invalid", "correct"]
+    assert out[1]["message"] == "line 3: the answer is 200000 characters long; the limit is 2000"
+    assert out[3]["message"].startswith("line 6: the answer is not UTF-8 text (byte 0xe9 at character 10)")
+    assert summary.total == 5
+
+
+def test_input_size_is_checked_before_the_file_is_read(tmp_path, monkeypatch):
+    import builtins
+
+    from checkers.errors import UsageError
+    from checkers.grading import bulk
+
+    src = write(tmp_path / "answers.csv", [(f"s{i}", KL, "") for i in range(50)])
+    monkeypatch.setattr(bulk, "MAX_INPUT_BYTES", 1000)
+    real_open = builtins.open
+
+    def no_read(path, *args, **kwargs):
+        assert str(path) != str(src), "the over-size input was opened"
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", no_read)
+    with pytest.raises(UsageError, match=r"answers.csv is \d[\d,]* bytes; the limit is 1,000 bytes"):
+        grade_csv("kl-gaussian", src, tmp_path / "out.csv", progress=False)
+
+
+def _no_pool(monkeypatch):
+    from checkers.grading import bulk
+
+    class Refuse:
+        def __init__(self, *a, **k):
+            raise AssertionError("grading started although the command should have been refused")
+
+    monkeypatch.setattr(bulk, "GradingPool", Refuse)
+
+
+def test_outputs_that_would_overwrite_the_input_or_each_other_are_refused(tmp_path, capsys, monkeypatch):
+    import os
+
+    _no_pool(monkeypatch)
+    src = write(tmp_path / "answers.csv", ROWS[:2])
+    before = src.read_bytes()
+    (tmp_path / "link.csv").symlink_to(src)
+    cases = [
+        (["--out", str(src)], "is the input file"),
+        (["--out", str(tmp_path / "." / "answers.csv")], "is the input file"),
+        (["--out", str(tmp_path / "link.csv")], "is the input file"),
+        (["--out", str(tmp_path / "o.csv"), "--analysis", str(src)], "is the input file"),
+        (["--out", str(tmp_path / "o.csv"), "--analysis", str(tmp_path / "o.csv")], "are the same file"),
+    ]
+    os.link(src, tmp_path / "hard.csv")
+    cases.append((["--out", str(tmp_path / "hard.csv")], "is the input file"))
+    for extra, message in cases:
+        assert main(["grade", "kl-gaussian", "--csv", str(src), *extra]) == 2, extra
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err
+    assert src.read_bytes() == before
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--time-limit", "nan"], "--time-limit must be a positive number of seconds (got nan)"),
+    (["--time-limit", "inf"], "--time-limit must be a positive number of seconds (got inf)"),
+    (["--time-limit", "0"], "--time-limit must be a positive number of seconds (got 0.0)"),
+    (["--time-limit", "-1"], "--time-limit must be a positive number of seconds (got -1.0)"),
+    (["--memory-mb", "0"], "--memory-mb must be at least 64 MiB per worker (got 0)"),
+    (["--workers", "0"], "--workers must be at least 1 (got 0)"),
+    (["--csv", "{tmp}"], "is a folder; --csv needs a CSV file"),
+    (["--out", "{tmp}/missing/o.csv"], "the folder {tmp}/missing does not exist"),
+    (["--out", "{tmp}"], "is a folder; give a file name"),
+    (["--analysis", "{tmp}/missing/c.html"], "the folder {tmp}/missing does not exist"),
+])
+def test_bad_paths_and_options_are_one_line_errors_before_any_work(tmp_path, capsys, monkeypatch, extra, message):
+    _no_pool(monkeypatch)
+    src = write(tmp_path / "answers.csv", ROWS[:2])
+    extra = [e.replace("{tmp}", str(tmp_path)) for e in extra]
+    args = ["grade", "kl-gaussian"] + ([] if "--csv" in extra else ["--csv", str(src)]) + extra
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("proofcheck: error: ") and len(err.strip().splitlines()) == 1, err
+    assert message.replace("{tmp}", str(tmp_path)) in err
+
+
+def test_single_answer_options_are_checked_too(capsys):
+    assert main(["grade", "kl-gaussian", KL, "--time-limit", "nan"]) == 2
+    assert "--time-limit must be a positive number" in capsys.readouterr().err
+    assert main(["grade", "kl-gaussian", KL, "--memory-mb", "0"]) == 2
+    assert main(["check-steps", "kl-gaussian", "-", "--time-limit", "inf"]) == 2
+
+
+def test_read_only_output_folder_is_refused(tmp_path, capsys, monkeypatch):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("running as root: permissions do not stop root from writing, so there is no read-only folder")
+    _no_pool(monkeypatch)
+    src = write(tmp_path / "answers.csv", ROWS[:2])
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(locked / "o.csv")]) == 2
+        assert "is not writable" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def _strict_loads(text):
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+NAN_ANSWER = r"\log(-d)"  # NaN on every instance: an incorrect answer whose counterexample value is not a number
+
+
+def test_json_is_strict_and_csv_cells_are_safe(tmp_path, capsys):
+    assert main(["grade", "kl-gaussian", NAN_ANSWER, "--json", "--no-symbolic"]) == 1
+    doc = _strict_loads(capsys.readouterr().out)
+    assert doc["verdict"] == "incorrect" and doc["counterexample"]["student"] == "NaN"
+    hostile = [("=HYPERLINK(\"http://x\")", KL), ("+1", KL), ("-1", KL), ("@SUM(A1)", KL), ("\tx", KL),
+               ("\rx", KL), ("nul\x00id", "d\x00"), ("n", NAN_ANSWER)]
+    src = write(tmp_path / "answers.csv", hostile)
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv"), "--workers", "1"]) == 0
+    raw = (tmp_path / "o.csv").read_text(encoding="utf-8")
+    assert "\x00" not in raw
+    out = read(tmp_path / "o.csv")
+    ids = [r["id"] for r in out]
+    assert ids[:6] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-1", "'@SUM(A1)", "'\tx", "\\x0dx"]  # CR escaped
+    assert ids[6] == "nul\\x00id" and "\\x00" in out[6]["message"]
+    for r in out:
+        for cell in r.values():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), r
+    assert _strict_loads(out[7]["counterexample"])["student"] == "NaN"
+
+
+def test_exit_code_says_when_an_answer_hit_an_internal_error(tmp_path, capsys, monkeypatch):
+    from checkers.grading import isolation
+    from checkers.grading.result import invalid
+
+    real = isolation.grade_in_process
+
+    def buggy(problem, answer, **kw):
+        if answer == "BUG":
+            return invalid("kl-gaussian", answer, "internal error while grading (a bug): boom", internal=True)
+        return real(problem, answer, **kw)
+
+    monkeypatch.setattr(isolation, "grade_in_process", buggy)
+    src = write(tmp_path / "answers.csv", [("a", KL), ("b", "BUG")])
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv"), "--workers", "1"]) == 3
+    assert "1 answers hit an internal error of the grader" in capsys.readouterr().err
+    assert [r["verdict"] for r in read(tmp_path / "o.csv")] == ["correct", "invalid"]  # the outputs are written

@@ -1,11 +1,17 @@
-"""Bulk grading of a CSV of answers: worker pool, resumable journal, output CSV and Gradescope results.json.
+"""Bulk grading of a CSV of answers: checked paths and options, worker pool, keyed resumable journal, safe output CSV.
 
 Input: a CSV with a header row and columns `id` and `answer` (standard quoting, so answers may hold
-commas, quotes and newlines). Every graded answer is appended at once to a journal next to the output
-(`OUT.partial.jsonl`, one JSON object per line, keyed by row, id and a hash of the answer); a rerun
-of the same command skips what the journal already holds, so an interrupted run loses nothing.
-When every answer is graded the output CSV (`id,verdict,score,message,feedback,counterexample`, in
-input order) and the optional Gradescope file are written atomically and the journal is removed.
+commas, quotes and newlines), at most MAX_INPUT_BYTES (checked before it is read). A row whose answer
+is over-long or not UTF-8 is that row's `invalid` verdict, naming its line; every other row is graded.
+Every graded answer is appended at once to a journal next to the output (`OUT.partial.jsonl`: a header
+line with the problem, the grader's options and version, then one JSON object per answer keyed by
+row, id and a hash of the answer); a rerun of the same command skips what the journal holds, so an
+interrupted run loses nothing, and a journal written for another problem, other options or another
+grader version is refused (naming what differs) unless `restart`. When every answer is graded the
+output CSV (`id,verdict,score,message,feedback,counterexample`, in input order; cells a spreadsheet
+would run as formulas neutralised, control characters escaped) and the optional class analysis are
+written atomically and the journal is removed. Paths that would overwrite the input or each other are
+refused before any work.
 """
 
 from __future__ import annotations
@@ -14,21 +20,33 @@ import csv
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers.errors import UsageError
 from checkers.grading.catalog import get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT
-from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool
+from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, Task, check_limits
 from checkers.grading.parse import MAX_LENGTH
-from checkers.grading.result import SCORES, invalid
+from checkers.grading.problem import Problem
+from checkers.grading.result import SCORES, dumps, invalid
 
 OUTPUT_COLUMNS = ("id", "verdict", "score", "message", "feedback", "counterexample")
+MAX_INPUT_BYTES = 64 * 2 ** 20  # a class of 1,000 students writing 2,000 characters each is 2 MB
+KEEP_CHARS = 200  # what is kept (and echoed) of an answer that is refused for its length
+JOURNAL_FORMAT = "proofcheck-grade-journal/2"
+# The modules whose code decides a verdict: a journal written by other versions of them is not reused.
+GRADING_MODULES = ("build", "catalog", "equivalence", "feedback", "grader", "grammar", "instances", "lexer", "parse",
+                   "problem", "result")
+ENGINE_MODULES = ("evaluate", "kinds", "tolerances", "notation")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting with these as a formula
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
 @dataclass
@@ -36,11 +54,17 @@ class Row:
     number: int  # 1-based data row (the header is row 0)
     id: str
     answer: str
+    line: int = 0  # line of the file where the row starts
+    digest: str = ""  # sha256 of the answer as read (the answer kept may be shortened)
+    refused: str | None = None  # why the row is invalid before grading (over-long, not UTF-8)
+
+    def __post_init__(self):
+        if not self.digest:
+            self.digest = hashlib.sha256(self.answer.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha256(self.answer.encode("utf-8", "surrogatepass")).hexdigest()[:16]
-        return f"{self.number}:{self.id}:{digest}"
+        return f"{self.number}:{self.id}:{self.digest}"
 
 
 @dataclass
@@ -53,50 +77,202 @@ class BulkSummary:
     counts: Counter
     seconds: float
     out: Path
-    gradescope: Path | None
     restarts: int
+    internal_errors: list[str] = field(default_factory=list)  # ids of answers that hit a grader bug
+    analysis: Path | None = None
+    analysis_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.graded_now / self.seconds if self.seconds > 0 else 0.0
 
 
-def read_answers(path: Path) -> list[Row]:
-    """The rows of an `id,answer` CSV; UsageError naming the problem if the file is not one."""
+def _escape_bytes(text: str) -> str:
+    """Undecodable bytes (read as surrogates) written as \\xNN."""
+    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+
+
+def _check_input(path: Path) -> int:
+    if not path.exists():
+        raise UsageError(f"no such file: {path}")
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; --csv needs a CSV file with columns id,answer")
+    size = path.stat().st_size
+    if size > MAX_INPUT_BYTES:
+        raise UsageError(f"{path} is {size:,} bytes; the limit is {MAX_INPUT_BYTES:,} bytes "
+                         f"(split the class into several files)")
+    return size
+
+
+def read_answers(path: str | Path) -> list[Row]:
+    """The rows of an `id,answer` CSV; UsageError naming the problem if the file is not one.
+
+    The size is checked before reading. Rows whose answer is longer than the grader's limit or holds
+    bytes that are not UTF-8 are kept with `refused` set (their verdict is `invalid`, naming the line).
+    """
+    path = Path(path)
+    _check_input(path)
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_INPUT_BYTES + 1))  # our own caps apply per row below
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
+        with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
                 raise UsageError(f"{path} is empty; expected a header row `id,answer`")
-            names = [h.strip().lower() for h in header]
+            names = [_escape_bytes(h).strip().lower() for h in header]
             if "id" not in names or "answer" not in names:
-                raise UsageError(f"{path} has columns {header}; expected a header row with `id` and `answer`")
+                raise UsageError(f"{path} has columns {[_escape_bytes(h) for h in header]}; expected a header row "
+                                 f"with `id` and `answer`")
             i_id, i_answer = names.index("id"), names.index("answer")
             rows = []
+            line = reader.line_num + 1
             for number, record in enumerate(reader, start=1):
+                start, line = line, reader.line_num + 1
                 if not record:
                     continue
                 get = lambda i: record[i] if i < len(record) else ""
-                rows.append(Row(number, get(i_id), get(i_answer)))
+                ident, answer = _escape_bytes(get(i_id)), get(i_answer)
+                row = Row(number, ident, answer, line=start)
+                bad = _SURROGATE.search(answer)
+                if bad:
+                    row.refused = (f"line {start}: the answer is not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} "
+                                   f"at character {bad.start() + 1}); save the file as UTF-8")
+                    row.answer = _escape_bytes(answer[:KEEP_CHARS])
+                elif len(answer) > MAX_LENGTH:
+                    row.refused = (f"line {start}: the answer is {len(answer)} characters long; the limit is "
+                                   f"{MAX_LENGTH}")
+                    row.answer = answer[:KEEP_CHARS] + "…"
+                rows.append(row)
             return rows
-    except FileNotFoundError:
-        raise UsageError(f"no such file: {path}") from None
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise UsageError(f"{path} is not a readable UTF-8 CSV file: {exc}") from None
+    except csv.Error as exc:
+        raise UsageError(f"{path} is not a readable CSV file: line {reader.line_num}: {exc}") from None
 
 
 def journal_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial.jsonl")
 
 
-def load_journal(path: Path, rows: list[Row]) -> dict[str, dict]:
-    """Results already graded for these rows (a torn last line from a crash is ignored)."""
+def default_out(csv_path: Path) -> Path:
+    return csv_path.with_name(csv_path.stem + "-graded.csv")
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _check_writable(path: Path, option: str) -> None:
+    folder = path.parent
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give a file name")
+    if not folder.exists():
+        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path} exists and is read-only")
+
+
+def check_paths(csv_path: Path, out: Path, analysis: Path | None = None) -> None:
+    """UsageError before any work when a path is unusable or an output would overwrite the input or another output."""
+    _check_input(csv_path)
+    outputs = [("--out", out), ("the journal", journal_path(out))]
+    if analysis is not None:
+        outputs.append(("--analysis", analysis))
+    for option, path in outputs:
+        if _same(path, csv_path):
+            raise UsageError(f"{option} {path} is the input file {csv_path}; writing it would destroy the answers")
+    for i, (option_a, a) in enumerate(outputs):
+        for option_b, b in outputs[i + 1:]:
+            if _same(a, b):
+                raise UsageError(f"{option_a} and {option_b} are the same file ({a}); give two different paths")
+    _check_writable(out, "--out")
+    if analysis is not None:
+        _check_writable(analysis, "--analysis")
+
+
+def _declaring_file(problem: Problem) -> Path | None:
+    """The proof module that declares `problem` (its reference claim and misconceptions live there)."""
+    from checkers.registry import proof_modules
+
+    for module in proof_modules():
+        if any(p is problem for p in getattr(module, "GRADEABLE", ())):
+            return Path(module.__file__) if getattr(module, "__file__", None) else None
+    return None
+
+
+def grader_version(problem: Problem) -> str:
+    """proofcheck's version and a hash of the code that decides a verdict (grading modules, engine, the proof)."""
+    from importlib import metadata
+
+    try:
+        version = metadata.version("proofcheck")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    files = [here / f"{m}.py" for m in GRADING_MODULES] + [here.parent / f"{m}.py" for m in ENGINE_MODULES]
+    declared = _declaring_file(problem)
+    if declared is not None:
+        files.append(declared)
+    for f in files:
+        if f.exists():
+            digest.update(f.name.encode() + b"\0" + f.read_bytes())
+    return f"{version}+{digest.hexdigest()[:12]}"
+
+
+def journal_header(problem: Problem, options: dict) -> dict:
+    return {"journal": JOURNAL_FORMAT, "problem": problem.id, "options": options, "grader": grader_version(problem)}
+
+
+def _describe_options(name: str, value) -> str:
+    return {"time_limit": f"time limit {value:g} s", "memory_mb": f"memory limit {value} MiB",
+            "symbolic": f"symbolic confirmation {'on' if value else 'off'}"}.get(name, f"{name} {value}")
+
+
+def _differences(found: dict, wanted: dict) -> list[str]:
+    out = []
+    if found.get("problem") != wanted["problem"]:
+        out.append(f"problem {found.get('problem')} (now {wanted['problem']})")
+    old = found.get("options", {})
+    for name, value in wanted["options"].items():
+        if old.get(name) != value:
+            before = _describe_options(name, old[name]) if name in old else f"{name} unset"
+            out.append(f"{before} (now {_describe_options(name, value).split(' ', 2)[-1]})")
+    if found.get("grader") != wanted["grader"]:
+        out.append(f"grader version {found.get('grader')} (now {wanted['grader']})")
+    return out
+
+
+def load_journal(path: Path, rows: list[Row], header: dict) -> tuple[dict[str, dict], dict[str, list]]:
+    """Results (and fingerprints) already graded for these rows; UsageError if the journal is for another run.
+
+    A torn last line from a crash is ignored.
+    """
     wanted = {r.key for r in rows}
     done: dict[str, dict] = {}
-    if not path.exists():
-        return done
+    prints: dict[str, list] = {}
+    if not path.exists() or path.stat().st_size == 0:
+        return done, prints
     with open(path, encoding="utf-8") as f:
+        first = f.readline()
+        try:
+            found = json.loads(first)
+        except json.JSONDecodeError:
+            found = {}
+        if not isinstance(found, dict) or found.get("journal") != JOURNAL_FORMAT:
+            raise UsageError(f"{path} is the journal of an interrupted run by an older proofcheck (no record of its "
+                             f"problem and options), so its grades cannot be trusted; add --restart to discard it")
+        differences = _differences(found, header)
+        if differences:
+            raise UsageError(f"{path} is the journal of an interrupted run with {'; '.join(differences)}: rerun that "
+                             f"command to finish it, or add --restart to discard it and start over")
         for line in f:
             try:
                 entry = json.loads(line)
@@ -104,12 +280,21 @@ def load_journal(path: Path, rows: list[Row]) -> dict[str, dict]:
                 continue
             if entry.get("key") in wanted:
                 done[entry["key"]] = entry["result"]
-    return done
+                if entry.get("fingerprint") is not None:
+                    prints[entry["key"]] = entry["fingerprint"]
+    return done, prints
 
 
 def _score_text(verdict: str) -> str:
     score = SCORES[verdict]
     return "" if score is None else f"{score:g}"
+
+
+def safe_cell(text: str) -> str:
+    """A CSV cell no spreadsheet runs as a formula (a leading ' on =, +, -, @, tab, CR) with control characters
+    written as \\xNN (newlines kept)."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def _write_atomic(path: Path, write: Callable) -> None:
@@ -125,59 +310,54 @@ def write_csv(path: Path, rows: list[Row], results: dict[str, dict]) -> None:
         w.writerow(OUTPUT_COLUMNS)
         for r in rows:
             doc = results[r.key]
-            w.writerow([r.id, doc["verdict"], _score_text(doc["verdict"]), doc["message"],
-                        "; ".join(fb["message"] for fb in doc.get("feedback", [])),
-                        json.dumps(doc["counterexample"]) if doc.get("counterexample") else ""])
+            w.writerow([safe_cell(r.id), doc["verdict"], _score_text(doc["verdict"]), safe_cell(doc["message"]),
+                        safe_cell("; ".join(fb["message"] for fb in doc.get("feedback", []))),
+                        safe_cell(dumps(doc["counterexample"], ensure_ascii=False)) if doc.get("counterexample")
+                        else ""])
 
     _write_atomic(path, write)
 
 
-def gradescope_document(problem_id: str, rows: list[Row], results: dict[str, dict]) -> dict:
-    """A Gradescope results.json: one test per answer (score 1 correct, 0 otherwise; invalid says 'not graded')."""
-    tests = []
-    counts = Counter()
-    for r in rows:
-        doc = results[r.key]
-        counts[doc["verdict"]] += 1
-        score = SCORES[doc["verdict"]] or 0.0
-        output = doc["message"] if doc["verdict"] != "invalid" else f"not graded: {doc['message']}"
-        tests.append({"name": f"{problem_id} / {r.id}", "number": str(r.number), "score": score, "max_score": 1.0,
-                      "status": "passed" if doc["verdict"] == "correct" else "failed", "output": output,
-                      "extra_data": {"id": r.id, "verdict": doc["verdict"]}})
-    return {
-        "score": float(sum(t["score"] for t in tests)),
-        "output": f"{problem_id}: {len(rows)} answers, {counts['correct']} correct, {counts['incorrect']} incorrect, "
-                  f"{counts['invalid']} invalid (not graded)",
-        "visibility": "after_published",
-        "tests": tests,
-        "extra_data": {"problem": problem_id},
-    }
+def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = None, *,
+              analysis: str | Path | None = None, workers: int | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
+              memory_mb: int = DEFAULT_MEMORY_MB, symbolic: bool = False, restart: bool = False,
+              progress: bool | None = None, on_result: Callable[[Row, dict], None] | None = None) -> BulkSummary:
+    """Grade every answer of `csv_path`; resumable; returns the summary (files written when complete).
 
-
-def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = None,
-              gradescope: str | Path | None = None, *, workers: int | None = None,
-              time_limit: float = DEFAULT_TIME_LIMIT, memory_mb: int = DEFAULT_MEMORY_MB, symbolic: bool = False,
-              restart: bool = False, progress: bool | None = None,
-              on_result: Callable[[Row, dict], None] | None = None) -> BulkSummary:
-    """Grade every answer of `csv_path`; resumable; returns the summary (files written when complete)."""
+    `analysis`: also write the class analysis page (checkers.grading.analysis) to this path.
+    """
     problem = get_problem(problem_id)
+    check_limits(time_limit, memory_mb, workers)
     csv_path = Path(csv_path)
-    out = Path(out) if out else csv_path.with_name(csv_path.stem + "-graded.csv")
+    out = Path(out) if out else default_out(csv_path)
+    analysis = Path(analysis) if analysis else None
+    check_paths(csv_path, out, analysis)
     rows = read_answers(csv_path)
     journal = journal_path(out)
+    options = {"time_limit": float(time_limit), "memory_mb": int(memory_mb), "symbolic": bool(symbolic)}
+    header = journal_header(problem, options)
     if restart and journal.exists():
         journal.unlink()
-    results = load_journal(journal, rows)
+    results, prints = load_journal(journal, rows, header)
     resumed = len(results)
     todo = [r for r in rows if r.key not in results]
     started = time.perf_counter()
     by_key = {r.key: r for r in rows}
     show = sys.stderr.isatty() if progress is None else progress
     restarts = 0
+    fresh = not journal.exists() or journal.stat().st_size == 0
     with open(journal, "a", encoding="utf-8") as log, _Progress(len(rows), resumed, show, problem.id) as bar:
+        if fresh:
+            log.write(dumps(header) + "\n")
+            log.flush()
+
         def record(key: str, doc: dict) -> None:
+            fingerprint = doc.pop("fingerprint", None)
             results[key] = doc
-            log.write(json.dumps({"key": key, "result": doc}) + "\n")
+            entry = {"key": key, "result": doc}
+            if fingerprint is not None:
+                prints[key] = entry["fingerprint"] = fingerprint
+            log.write(dumps(entry) + "\n")
             log.flush()
             bar.advance(doc["verdict"])
             if on_result is not None:
@@ -185,27 +365,45 @@ def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = No
 
         short = []
         for r in todo:
-            if len(r.answer) > MAX_LENGTH:  # refused here: no need to ship it to a worker
-                record(r.key, invalid(problem.id, r.answer[:200] + "…", f"the answer is {len(r.answer)} characters "
-                                      f"long; the limit is {MAX_LENGTH}").to_json())
+            if r.refused:  # refused here: no need to ship it to a worker
+                record(r.key, invalid(problem.id, r.answer, r.refused).to_json())
             else:
                 short.append(r)
         if short:
             with GradingPool(problem, workers=workers, time_limit=time_limit, memory_mb=memory_mb,
-                             symbolic=symbolic) as pool:
+                             symbolic=symbolic, fingerprint=analysis is not None) as pool:
                 for key, doc in pool.map((r.key, r.answer) for r in short):
                     record(key, doc)
                 restarts = pool.restarts
     seconds = time.perf_counter() - started
     write_csv(out, rows, results)
-    gs_path = Path(gradescope) if gradescope else None
-    if gs_path is not None:
-        doc = gradescope_document(problem.id, rows, results)
-        _write_atomic(gs_path, lambda f: json.dump(doc, f, indent=1))
+    summary = BulkSummary(total=len(rows), graded_now=len(todo), resumed=resumed,
+                          counts=Counter(results[r.key]["verdict"] for r in rows), seconds=seconds, out=out,
+                          restarts=restarts,
+                          internal_errors=[r.id for r in rows if results[r.key].get("internal_error")])
+    if analysis is not None:
+        began = time.perf_counter()
+        _fill_fingerprints(problem, rows, results, prints, workers=workers, time_limit=time_limit,
+                           memory_mb=memory_mb)
+        from checkers.grading.analysis import write_class_analysis
+
+        write_class_analysis(problem.id, [(r, results[r.key], prints.get(r.key)) for r in rows], analysis)
+        summary.analysis, summary.analysis_seconds = analysis, time.perf_counter() - began
     journal.unlink(missing_ok=True)
-    counts = Counter(results[r.key]["verdict"] for r in rows)
-    return BulkSummary(total=len(rows), graded_now=len(todo), resumed=resumed, counts=counts, seconds=seconds, out=out,
-                       gradescope=gs_path, restarts=restarts)
+    return summary
+
+
+def _fill_fingerprints(problem: Problem, rows: list[Row], results: dict, prints: dict, **pool_options) -> None:
+    """Fingerprints for graded rows taken from a journal written without --analysis (evaluated in workers)."""
+    missing = [r for r in rows if r.key not in prints and results[r.key]["verdict"] != "invalid"]
+    if not missing:
+        return
+    limit = pool_options.pop("time_limit")
+    with GradingPool(problem, time_limit=limit, **pool_options) as pool:
+        tasks = ((r.key, Task("checkers.grading.analysis:fingerprint_task", (r.answer,), limit)) for r in missing)
+        for key, doc in pool.map(tasks):
+            if doc.get("fingerprint") is not None:
+                prints[key] = doc["fingerprint"]
 
 
 class _Progress:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
-import json
 import sys
 from pathlib import Path
 
@@ -56,25 +56,29 @@ def cmd_grade(args) -> int:
     from checkers.grading.catalog import get_problem
 
     problem = get_problem(args.problem)
-    if args.time_limit <= 0:
-        raise UsageError(f"--time-limit must be positive (got {args.time_limit})")
-    import torch
-
-    torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
+    _check_limits(args)
+    if args.gradescope:
+        raise UsageError("--gradescope was removed: Gradescope reads one results.json per student submission, not "
+                         "one for the class; build an autograder with `proofcheck gradescope build --problems ID... "
+                         "--out autograder.zip`")
     if args.csv:
         if args.answer is not None:
             raise UsageError("give either an ANSWER or --csv FILE, not both")
         return _grade_csv(problem.id, args)
-    if args.out or args.gradescope:
-        raise UsageError("--out and --gradescope go with --csv")
+    if args.out or args.analysis:
+        raise UsageError("--out and --analysis go with --csv")
     if args.answer is None:
         raise UsageError("give an ANSWER (or - to read it from standard input), or --csv FILE")
+    import torch
+
+    torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
     from checkers.grading.isolation import grade_isolated
+    from checkers.grading.result import dumps
 
     doc = grade_isolated(problem.id, _read_answer(args.answer), time_limit=args.time_limit, memory_mb=args.memory_mb,
                          symbolic=not args.no_symbolic)
     if args.json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(dumps(doc, indent=2, ensure_ascii=False))
     else:
         print(f"{problem.id}: {doc['verdict']}")
         print(f"  {doc['message']}")
@@ -91,35 +95,77 @@ def cmd_grade(args) -> int:
     return EXIT[doc["verdict"]]
 
 
-def _grade_csv(problem_id: str, args) -> int:
-    from checkers.grading.bulk import grade_csv
+class _Terminated(Exception):
+    """SIGTERM or SIGHUP arrived during a bulk run: stop like Ctrl-C (the journal keeps what was graded)."""
 
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated(signum)
+
+
+def _grade_csv(problem_id: str, args) -> int:
+    import signal
+    from pathlib import Path
+
+    from checkers.grading.bulk import check_paths, default_out, grade_csv
+
+    csv_path = Path(args.csv)
+    check_paths(csv_path, Path(args.out) if args.out else default_out(csv_path),
+                Path(args.analysis) if args.analysis else None)
+    import torch
+
+    torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
+    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        summary = grade_csv(problem_id, args.csv, args.out, args.gradescope, workers=args.workers,
+        summary = grade_csv(problem_id, args.csv, args.out, analysis=args.analysis, workers=args.workers,
                             time_limit=args.time_limit, memory_mb=args.memory_mb, symbolic=args.symbolic,
                             restart=args.restart)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Terminated) as exc:
         print("proofcheck: interrupted; the answers graded so far are kept, run the same command again to resume",
               file=sys.stderr)
-        return 130
+        return 128 + exc.signum if isinstance(exc, _Terminated) else 130
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     c = summary.counts
     resumed = f", {summary.resumed} taken from an earlier run" if summary.resumed else ""
     print(f"{problem_id}: {summary.total} answers: {c['correct']} correct, {c['incorrect']} incorrect, "
           f"{c['invalid']} invalid{resumed}; {summary.graded_now} graded in {summary.seconds:.1f} s "
           f"({summary.rate:.0f} answers/s)")
-    print(f"wrote {summary.out}" + (f" and {summary.gradescope}" if summary.gradescope else ""))
+    print(f"wrote {summary.out}" + (f" and {summary.analysis} ({summary.analysis_seconds:.1f} s)"
+                                     if summary.analysis else ""))
     _quick_exit()
+    if summary.internal_errors:
+        shown = ", ".join(summary.internal_errors[:10]) + (" ..." if len(summary.internal_errors) > 10 else "")
+        print(f"proofcheck: {len(summary.internal_errors)} answers hit an internal error of the grader (a bug, not "
+              f"the students' mistake; please report it); they are marked invalid: {shown}", file=sys.stderr)
+        return INTERNAL
     return 0
 
 
 def cmd_check_steps(args) -> int:
     from checkers.grading import check_steps
     from checkers.grading.catalog import get_problem
+    from checkers.grading.result import dumps
+    from checkers.grading.steps import MAX_LENGTH
 
     problem = get_problem(args.problem)
+    _check_limits(args)
     path = Path(args.file)
     try:
-        text = sys.stdin.read() if args.file == "-" else path.read_text(encoding="utf-8")
+        if args.file == "-":
+            text = sys.stdin.read(MAX_LENGTH * 10 * 4 + 1)
+        else:
+            if path.is_dir():
+                raise UsageError(f"{path} is a folder; give the file that holds the derivation")
+            if path.exists() and path.stat().st_size > MAX_LENGTH * 10 * 4:
+                raise UsageError(f"{path} is {path.stat().st_size} bytes; a derivation may have at most "
+                                 f"{MAX_LENGTH * 10} characters")
+            text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
@@ -127,9 +173,9 @@ def cmd_check_steps(args) -> int:
     import torch
 
     torch.set_num_threads(1)
-    doc = check_steps(problem.id, text, time_limit=args.time_limit)
+    doc = check_steps(problem.id, text, time_limit=args.time_limit, memory_mb=args.memory_mb)
     if args.json:
-        print(json.dumps(doc, indent=2, ensure_ascii=False))
+        print(dumps(doc, indent=2, ensure_ascii=False))
     else:
         for line in doc["lines"]:
             print(f"  line {line['line']}: {line['text']}" + ("" if line.get("parsed") else f"  [{line.get('message')}]"))
@@ -141,24 +187,42 @@ def cmd_check_steps(args) -> int:
         message = final["message"]
         print(f"final line: {message if message.startswith(final['verdict']) else final['verdict'] + ': ' + message}")
     _quick_exit()
+    if doc.get("internal_error"):
+        return INTERNAL
     if doc["verdict"] == "invalid":
         return 2
     return 0 if doc["first_invalid"] is None and doc["verdict"] == "correct" else 1
+
+
+def cmd_gradescope(args) -> int:
+    from checkers.grading import gradescope
+
+    if args.action == "build":
+        out = gradescope.build(args.problems or [], args.out, points=args.points, time_limit=args.time_limit,
+                               memory_mb=args.memory_mb, visibility=args.visibility)
+        print(f"wrote {out} (upload it as the Gradescope autograder) and "
+              f"{out.with_name(out.stem + '-' + gradescope.TEMPLATE)} (the answer sheet students fill in and submit)")
+        return 0
+    doc = gradescope.run(args.root)
+    print(f"{doc['output']}")
+    _quick_exit()
+    return 0
 
 
 def register(sub) -> None:
     """Add `grade` and `check-steps` to the proofcheck command line."""
     p = sub.add_parser("grade", help="grade a student's formula (or a CSV of them) against a checked claim",
                        description="Exit codes for one answer: 0 correct, 1 incorrect, 2 invalid or bad usage, "
-                                   "3 grader bug. With --csv: 0 when every answer is graded, 130 if interrupted "
-                                   "(rerun to resume).")
+                                   "3 grader bug. With --csv: 0 when every answer is graded, 3 when some answer hit "
+                                   "a grader bug, 130 (143 on SIGTERM) if interrupted (rerun to resume).")
     p.add_argument("problem", nargs="?", metavar="PROBLEM", help="problem id (see --list)")
     p.add_argument("answer", nargs="?", metavar="ANSWER", help="the answer, LaTeX or plain text ('-' reads stdin)")
     p.add_argument("--list", action="store_true", help="list the gradeable problems and their symbols")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", metavar="FILE", help="grade every row of a CSV with columns id,answer")
     p.add_argument("--out", metavar="FILE", help="output CSV (default: FILE-graded.csv next to the input)")
-    p.add_argument("--gradescope", metavar="FILE", help="also write a Gradescope results.json")
+    p.add_argument("--analysis", metavar="HTML", help="with --csv: also write the class analysis page (offline HTML)")
+    p.add_argument("--gradescope", metavar="FILE", help=argparse.SUPPRESS)  # removed: refused with a pointer
     p.add_argument("--restart", action="store_true", help="ignore the journal of an interrupted run")
     p.add_argument("--workers", type=int, default=None, help="grading processes (default: one per CPU)")
     p.add_argument("--time-limit", type=float, default=2.0, help="seconds per answer (default 2)")
@@ -169,9 +233,25 @@ def register(sub) -> None:
 
     p = sub.add_parser("check-steps", help="check a multi-line derivation (align* body) line by line",
                        description="Exit codes: 0 every step valid and the last line correct, 1 otherwise, "
-                                   "2 the last line is invalid or bad usage.")
+                                   "2 the last line is invalid or bad usage, 3 a checker bug on some line.")
     p.add_argument("problem", metavar="PROBLEM")
     p.add_argument("file", metavar="FILE", help="the derivation ('-' reads stdin)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--time-limit", type=float, default=2.0, help="seconds per line (default 2)")
+    p.add_argument("--memory-mb", type=int, default=1024, help="extra memory per worker in MiB (default 1024)")
     p.set_defaults(func=cmd_check_steps)
+
+    p = sub.add_parser("gradescope", help="build a Gradescope autograder, or run it on one submission",
+                       description="build: write the autograder zip (setup.sh, run_autograder, the answer sheet). "
+                                   "run: grade the submission under ROOT (default $AUTOGRADER_ROOT or /autograder) "
+                                   "and write ROOT/results/results.json; this is what run_autograder calls.")
+    p.add_argument("action", choices=("build", "run"))
+    p.add_argument("--problems", nargs="+", metavar="ID", help="build: the problems of the assignment")
+    p.add_argument("--out", default="autograder.zip", help="build: the zip to write (default autograder.zip)")
+    p.add_argument("--points", type=float, default=1.0, help="build: points per problem (default 1)")
+    p.add_argument("--time-limit", type=float, default=2.0, help="build: seconds per answer (default 2)")
+    p.add_argument("--memory-mb", type=int, default=1024, help="build: extra memory per answer in MiB (default 1024)")
+    p.add_argument("--visibility", default="visible", help="build: when students see the results: visible, "
+                                                            "after_published, after_due_date or hidden")
+    p.add_argument("--root", default=None, help="run: the folder laid out like /autograder")
+    p.set_defaults(func=cmd_gradescope)

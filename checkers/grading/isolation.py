@@ -2,16 +2,38 @@
 
 The parent prepares everything once (parser, instances, reference and misconception values) and forks
 long-lived workers that inherit it, so a worker starts warm in milliseconds. Each worker grades one
-answer at a time (with the next one already waiting in its pipe) under a soft wall-clock limit (SIGALRM inside grade_in_process) and an address-space
-limit (resource.RLIMIT_AS, set in the worker); the parent enforces a hard deadline a little later and
-kills and replaces a worker that overruns or dies, recording that answer as invalid with the reason.
-Other answers are unaffected. Workers ignore SIGINT, so Ctrl-C reaches only the parent.
+answer at a time (with the next one already waiting in its pipe) under a soft wall-clock limit
+(SIGALRM inside grade_in_process) and an address-space limit (resource.RLIMIT_AS, set in the worker);
+the parent enforces a hard deadline a little later and kills and replaces a worker that overruns or
+dies, recording that answer as invalid with the reason. Other answers are unaffected. Workers ignore
+SIGINT, so Ctrl-C reaches only the parent.
+
+Workers never outlive the process that started them, whatever ends it (SIGKILL, SIGTERM, SIGHUP, a
+`subprocess.run(..., timeout=...)`): on Linux each asks the kernel for SIGKILL when its parent dies
+(prctl PR_SET_PDEATHSIG), each closes the parent's ends of its siblings' pipes (so the parent's death
+is an end of file on its own pipe), and while idle each checks every second that its parent is still
+the process that forked it.
+
+Public API (also for a server that grades answers as they arrive):
+
+    pool = GradingPool("kl-gaussian", workers=2, time_limit=2.0, memory_mb=1024)
+    pool.start()                       # prepare the problem once, fork the workers
+    doc = pool.grade(answer)           # one answer, blocking: the result JSON (never raises for bad answers)
+    for key, doc in pool.map(items):   # many (key, answer) pairs, in completion order
+        ...
+    pool.close()                       # stop the workers (also `with GradingPool(...) as pool:`)
+
+A pool is used from one thread at a time. `Task` runs a named function of the problem in a worker
+under the same limits (check-steps uses it for each line of a derivation).
 """
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
 import gc
+import importlib
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -19,16 +41,44 @@ import sys
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from multiprocessing.connection import wait
 
+from checkers.errors import UsageError
 from checkers.grading.catalog import get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, grade_in_process
 from checkers.grading.problem import Problem
 from checkers.grading.result import invalid
 
 DEFAULT_MEMORY_MB = 1024  # address space a worker may add to what it inherits
+MIN_MEMORY_MB = 64  # below this a worker cannot even import what grading needs
+MAX_TIME_LIMIT = 3600.0  # seconds per answer; more is a typo, not a plan
 HARD_GRACE = 1.0  # seconds past the soft limit before the parent kills a worker
 QUEUE_DEPTH = 2  # answers handed to a worker at once (the next one waits in its pipe)
+LIVENESS_POLL = 1.0  # seconds between an idle worker's checks that its parent is alive
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def check_limits(time_limit: float, memory_mb: int, workers: int | None = None) -> None:
+    """UsageError (one line, naming the value) unless the limits are usable: finite positive time, real memory."""
+    if not isinstance(time_limit, (int, float)) or not math.isfinite(time_limit) or time_limit <= 0:
+        raise UsageError(f"--time-limit must be a positive number of seconds (got {time_limit})")
+    if time_limit > MAX_TIME_LIMIT:
+        raise UsageError(f"--time-limit must be at most {MAX_TIME_LIMIT:g} s per answer (got {time_limit:g})")
+    if not isinstance(memory_mb, int) or memory_mb < MIN_MEMORY_MB:
+        raise UsageError(f"--memory-mb must be at least {MIN_MEMORY_MB} MiB per worker (got {memory_mb})")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"--workers must be at least 1 (got {workers})")
+
+
+@dataclass(frozen=True)
+class Task:
+    """Work other than grading one answer: `function` ("module:name") is called in a worker as
+    function(problem_id, *args, limit=limit) and returns a JSON-able dict; `limit` is its soft time limit."""
+
+    function: str
+    args: tuple
+    limit: float
 
 
 def prepare(problem: Problem) -> None:
@@ -72,8 +122,33 @@ def _limit_memory(extra_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _worker_main(conn, problem_id: str, options: dict) -> None:
+def _die_with_parent(parent_pid: int) -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies; exit now if that already happened."""
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # no prctl: the liveness check below still ends the worker
+            pass
+    if os.getppid() != parent_pid:  # the parent died between fork and prctl
+        os._exit(0)
+
+
+def _run_task(problem_id: str, task: Task) -> dict:
+    module, name = task.function.split(":")
+    return getattr(importlib.import_module(module), name)(problem_id, *task.args, limit=task.limit)
+
+
+def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherited: list) -> None:
+    _die_with_parent(parent_pid)
+    for c in inherited:  # the parent's ends of the siblings' pipes: holding them would hide the parent's death
+        try:
+            c.close()
+        except OSError:
+            pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     devnull = open(os.devnull, "w")
     sys.stdout = sys.stderr = devnull  # never touch a stream lock the parent may have held at fork time
     faulthandler.disable()  # a crash is reported by the parent as an invalid answer, not as a traceback dump
@@ -81,23 +156,29 @@ def _worker_main(conn, problem_id: str, options: dict) -> None:
 
     torch.set_num_threads(1)
     _limit_memory(options["memory_mb"])
-    task = options.get("task", "grade")
+    fingerprint = None
+    if options.get("fingerprint"):
+        from checkers.grading.analysis import fingerprint
     while True:
         try:
+            while not conn.poll(LIVENESS_POLL):
+                if os.getppid() != parent_pid:
+                    return
             message = conn.recv()
         except (EOFError, OSError):
             return
         if message is None:
             return
         key, payload = message
-        if task == "steps":
-            from checkers.grading.steps import check_steps_in_process
-
-            doc = check_steps_in_process(problem_id, payload, limit=options["time_limit"],
-                                         symbolic=options["symbolic"])
+        if isinstance(payload, Task):
+            doc = _run_task(problem_id, payload)
         else:
+            started = time.perf_counter()
             doc = grade_in_process(problem_id, payload, limit=options["time_limit"], symbolic=options["symbolic"],
                                    explain=options["explain"]).to_json()
+            if fingerprint is not None and doc["verdict"] != "invalid":
+                left = options["time_limit"] - (time.perf_counter() - started)
+                doc["fingerprint"] = fingerprint(problem_id, payload, limit=max(left, 0.1))
         try:
             conn.send((key, doc))
         except (BrokenPipeError, OSError):
@@ -105,12 +186,14 @@ def _worker_main(conn, problem_id: str, options: dict) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx, problem_id: str, options: dict):
+    def __init__(self, ctx, problem_id: str, options: dict, siblings: list[_Worker]):
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_worker_main, args=(child, problem_id, options), daemon=True)
+        inherited = [w.conn for w in siblings]
+        self.process = ctx.Process(target=_worker_main, args=(child, problem_id, options, os.getpid(), inherited),
+                                   daemon=True)
         self.process.start()
         child.close()
-        self.queue: deque = deque()  # (key, answer) sent and not yet answered; the head is being graded
+        self.queue: deque = deque()  # (key, payload) sent and not yet answered; the head is being worked on
         self.deadline = 0.0  # when the head must be done
 
     def stop(self, kill: bool = False) -> None:
@@ -133,54 +216,87 @@ class GradingPool:
 
     def __init__(self, problem: str | Problem, *, workers: int | None = None, time_limit: float = DEFAULT_TIME_LIMIT,
                  memory_mb: int = DEFAULT_MEMORY_MB, symbolic: bool = False, explain: bool = False,
-                 task: str = "grade", hard_limit: float | None = None):
+                 fingerprint: bool = False):
+        check_limits(time_limit, memory_mb, workers)
         self.problem = get_problem(problem) if isinstance(problem, str) else problem
         self.size = max(1, workers or os.cpu_count() or 1)
         self.time_limit = time_limit
-        self.hard_limit = time_limit + HARD_GRACE if hard_limit is None else hard_limit
+        # With fingerprints a worker evaluates the answer once more after grading it, under a second limit.
+        self.hard_limit = time_limit * (2 if fingerprint else 1) + HARD_GRACE
         self.options = {"time_limit": time_limit, "memory_mb": memory_mb, "symbolic": symbolic, "explain": explain,
-                        "task": task}
+                        "fingerprint": fingerprint}
         self.ctx = mp.get_context("fork")
         self.workers: list[_Worker] = []
         self.restarts = 0
+        self.started = False
 
-    def __enter__(self) -> GradingPool:
+    def start(self) -> GradingPool:
+        """Prepare the problem in this process and fork the workers (idempotent)."""
+        if self.started:
+            return self
         prepare(self.problem)
         # Freeze what exists now out of the garbage collector's reach: forked workers then neither scan
         # nor copy (copy-on-write) the parent's millions of torch/sympy objects on every full collection.
         gc.collect()
         gc.freeze()
-        self.workers = [self._spawn() for _ in range(self.size)]
+        for _ in range(self.size):
+            self.workers.append(self._spawn())
+        self.started = True
         return self
+
+    def __enter__(self) -> GradingPool:
+        return self.start()
 
     def __exit__(self, *exc) -> None:
         self.close()
-        gc.unfreeze()
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.ctx, self.problem.id, self.options)
+        return _Worker(self.ctx, self.problem.id, self.options, self.workers)
 
     def close(self) -> None:
+        """Stop every worker (killing those still busy); the pool can be started again."""
         for w in self.workers:
             w.stop(kill=bool(w.queue))
         self.workers = []
+        if self.started:
+            gc.unfreeze()
+        self.started = False
 
-    def _failure(self, key, answer: str, message: str) -> tuple:
-        return key, invalid(self.problem.id, answer, message).to_json()
+    def _failure(self, key, payload, message: str) -> tuple:
+        text = payload if isinstance(payload, str) else ""
+        doc = invalid(self.problem.id, text, message).to_json()
+        if isinstance(payload, Task):
+            doc["stopped"] = True  # the task's own report is lost; its caller says so for that item
+        return key, doc
 
     def _replace(self, worker: _Worker, kill: bool) -> None:
         worker.stop(kill=kill)
-        self.workers[self.workers.index(worker)] = self._spawn()
+        index = self.workers.index(worker)
+        self.workers[index] = _Worker(self.ctx, self.problem.id, self.options,
+                                      [w for w in self.workers if w is not worker])
         self.restarts += 1
 
-    def map(self, items: Iterable[tuple[object, str]]) -> Iterator[tuple[object, dict]]:
-        """Grade every (key, answer); results come back in completion order, one per item, never raising.
+    def _hard_limit(self, payload) -> float:
+        return payload.limit + HARD_GRACE if isinstance(payload, Task) else self.hard_limit
 
-        Each worker holds up to QUEUE_DEPTH answers, so it never waits for the parent between two; the
-        deadline of the answer it is working on starts when the previous one's result arrives.
+    def _soft_limit(self, payload) -> float:
+        return payload.limit if isinstance(payload, Task) else self.time_limit
+
+    def grade(self, answer: str) -> dict:
+        """Grade one answer in a worker under the pool's limits; the result JSON (invalid if it hung or crashed)."""
+        ((_, doc),) = list(self.map([(0, answer)]))
+        return doc
+
+    def map(self, items: Iterable[tuple[object, str | Task]]) -> Iterator[tuple[object, dict]]:
+        """Grade every (key, answer) (or run every (key, Task)); results in completion order, one per item.
+
+        Never raises for what an answer does. Each worker holds up to QUEUE_DEPTH items, so it never
+        waits for the parent between two; the deadline of the item it is working on starts when the
+        previous one's result arrives.
         """
+        self.start()
         pending = iter(items)
-        retry: deque = deque()  # answers queued on a worker that was replaced before it reached them
+        retry: deque = deque()  # items queued on a worker that was replaced before it reached them
         exhausted = False
 
         def next_task():
@@ -213,7 +329,7 @@ class GradingPool:
                         replace(w)
                         break
                     if not w.queue:
-                        w.deadline = time.monotonic() + self.hard_limit
+                        w.deadline = time.monotonic() + self._hard_limit(task[1])
                     w.queue.append(task)
             busy = [w for w in self.workers if w.queue]
             if not busy:
@@ -227,22 +343,23 @@ class GradingPool:
                     try:
                         got_key, doc = w.conn.recv()
                     except (EOFError, OSError):
-                        key, answer = w.queue.popleft()
+                        key, payload = w.queue.popleft()
                         w.process.join(timeout=1)
                         code = w.process.exitcode
                         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                         replace(w)
-                        yield self._failure(key, answer, f"grading this answer crashed the grading process ({how}, "
-                                                         f"e.g. the memory limit); the other answers are unaffected")
+                        yield self._failure(key, payload, f"grading this answer crashed the grading process ({how}, "
+                                                          f"e.g. the memory limit); the other answers are unaffected")
                         continue
                     w.queue.popleft()
-                    w.deadline = time.monotonic() + self.hard_limit
+                    if w.queue:
+                        w.deadline = time.monotonic() + self._hard_limit(w.queue[0][1])
                     yield got_key, doc
                 elif time.monotonic() >= w.deadline:
-                    key, answer = w.queue.popleft()
+                    key, payload = w.queue.popleft()
                     replace(w)
-                    yield self._failure(key, answer, f"grading this answer ran past the time limit of "
-                                                     f"{self.time_limit:g} s and was stopped")
+                    yield self._failure(key, payload, f"grading this answer ran past the time limit of "
+                                                      f"{self._soft_limit(payload):g} s and was stopped")
 
 
 def grade_isolated(problem: str | Problem, answer: str, *, time_limit: float = DEFAULT_TIME_LIMIT,
@@ -250,5 +367,4 @@ def grade_isolated(problem: str | Problem, answer: str, *, time_limit: float = D
     """Grade one answer in a fresh forked worker with time and memory limits; returns the result JSON."""
     with GradingPool(problem, workers=1, time_limit=time_limit, memory_mb=memory_mb, symbolic=symbolic,
                      explain=explain) as pool:
-        ((_, doc),) = list(pool.map([(0, answer)]))
-    return doc
+        return pool.grade(answer)

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 
 from checkers.grading.feedback import Feedback
 
 VERDICTS = ("correct", "incorrect", "invalid")
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # how strict JSON carries them (as strings)
+
+
+def json_safe(value):
+    """`value` with every non-finite float replaced by the string "NaN", "Infinity" or "-Infinity" (strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[repr(value)]
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def dumps(doc, **kwargs) -> str:
+    """Strict JSON text of `doc` (non-finite numbers as strings; never the non-standard NaN / Infinity tokens)."""
+    return json.dumps(json_safe(doc), allow_nan=False, **kwargs)
 SCORES = {"correct": 1.0, "incorrect": 0.0, "invalid": None}  # invalid: not graded, no penalty implied
 
 
@@ -46,7 +65,7 @@ class GradeResult:
             "seconds": round(self.seconds, 4),
         }
         if self.counterexample is not None:
-            out["counterexample"] = self.counterexample
+            out["counterexample"] = json_safe(self.counterexample)
         if self.symbolic is not None:
             out["symbolic"] = self.symbolic
         if self.read_as is not None:

@@ -6,14 +6,16 @@ one. `\label`, `\tag`, `\nonumber`, `\notag` and `\text{...}` remarks are droppe
 Each line is compared numerically with the line before it on the problem's instances: a step is
 valid when both formulas agree on every instance; `first_invalid` is the first line that does not
 equal its predecessor (or cannot be read). The last line is then graded against the reference.
+Each line is read, and each step compared, under a time limit of its own (in a killable worker with
+a memory limit as well, for `check_steps_isolated`): a hostile or broken line costs only its own
+entry, and the report always lists every line.
 """
 
 from __future__ import annotations
 
 import re
-import time
 
-from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout, UnsupportedExpression
+from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression
 from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, compare, evaluate_on
@@ -116,11 +118,77 @@ def split_derivation(text: str) -> list[str]:
     return lines
 
 
-def check_steps_in_process(problem_id: str, text: str, *, limit: float = DEFAULT_TIME_LIMIT,
-                           symbolic: bool = False) -> dict:
-    """The JSON report of a derivation: steps, first_invalid, and the final line's grade."""
-    problem = get_problem(problem_id)
-    started = time.perf_counter()
+def _read(problem, text: str, limit: float):
+    """(entry fields, (expr, values) or None) for one line, read under its own time limit; never raises."""
+    try:
+        with time_limit(limit, "reading this line"):
+            expr = parse_answer(problem, text)
+            values = evaluate_on(instances_for(problem).groups, expr)
+        return {"parsed": True}, (expr, values)
+    except (StudentInputError, UnsupportedExpression) as exc:
+        return {"parsed": False, "message": str(exc)}, None
+    except Undefined as exc:
+        return {"parsed": False, "message": f"undefined on an instance: {exc.why}"}, None
+    except SymbolicTimeout:
+        return {"parsed": False, "message": f"reading this line ran past the time limit of {limit:g} s"}, None
+    except RecursionError:
+        return {"parsed": False, "message": "this line is nested too deeply to read"}, None
+    except MemoryError:
+        return {"parsed": False, "message": "reading this line ran out of memory; write it in a simpler form"}, None
+    except Exception as exc:  # a grader bug on this line: reported for this line, the others are still checked
+        return {"parsed": False, "internal_error": True,
+                "message": f"internal error while reading this line (a bug in the checker, not in your derivation; "
+                           f"please report it): {type(exc).__name__}: {str(exc)[:200]}"}, None
+
+
+def _compare(problem, number: int, current, previous_number: int, previous, limit: float) -> dict:
+    """The step from line `previous_number` to line `number` (both read), compared under the time limit."""
+    step = {"line": number}
+    if is_matrix(current[0]) != is_matrix(previous[0]) or (
+            is_matrix(current[0]) and current[0].shape != previous[0].shape):
+        step.update(valid=False, message=f"line {number} is {describe(current[0])} but line "
+                                         f"{previous_number} is {describe(previous[0])}")
+        return step
+    instances = instances_for(problem)
+    try:
+        with time_limit(limit, "comparing two lines"):
+            comparison = compare(current[0], current[1], previous[0], previous[1], instances)
+            if comparison.passed:
+                step.update(valid=True, message=f"equals line {previous_number} on {comparison.checked} random "
+                                                f"instances")
+                return step
+            gi = comparison.failing_groups()[0]
+            i = comparison.worst(gi)
+            from checkers.grading.equivalence import as_plain
+            from checkers.grading.result import json_safe
+
+            cx = counterexample(instances, gi, i, as_plain(current[1][gi][i]), as_plain(previous[1][gi][i]))
+    except SymbolicTimeout:
+        step.update(valid=False, message=f"comparing line {number} with line {previous_number} ran past the time "
+                                         f"limit of {limit:g} s")
+        return step
+    except Exception as exc:  # a checker bug: this step is unchecked, the report goes on
+        step.update(valid=False, internal_error=True,
+                    message=f"internal error while comparing line {number} with line {previous_number} (a bug in the "
+                            f"checker; please report it): {type(exc).__name__}: {str(exc)[:200]}")
+        return step
+    cx["line"], cx["previous_line"] = cx.pop("student"), cx.pop("reference")
+    cx = json_safe(cx)
+    step.update(valid=False, counterexample=cx,
+                message=f"line {number} does not equal line {previous_number}: at {_where(instances, cx)} it gives "
+                        f"{_brief(cx['line'])}, line {previous_number} gives {_brief(cx['previous_line'])}")
+    return step
+
+
+def _unreadable_step(doc: dict, number: int, previous_number: int, current_ok: bool) -> dict:
+    if not current_ok:
+        return {"line": number, "valid": False,
+                "message": f"line {number} cannot be read: {doc['lines'][number - 1]['message']}"}
+    return {"line": number, "valid": False,
+            "message": f"line {previous_number} cannot be read, so this step cannot be checked"}
+
+
+def _split(problem, text: str) -> tuple[dict, list[str] | None]:
     doc: dict = {"problem": problem.id, "lines": [], "steps": [], "first_invalid": None}
     try:
         if len(text) > MAX_LENGTH * 10:
@@ -128,72 +196,107 @@ def check_steps_in_process(problem_id: str, text: str, *, limit: float = DEFAULT
         lines = split_derivation(text)
     except StudentInputError as exc:
         doc.update(final={"verdict": "invalid", "message": str(exc)}, verdict="invalid")
-        return doc
+        return doc, None
     if not lines:
         doc.update(final={"verdict": "invalid", "message": "the derivation has no lines"}, verdict="invalid")
-        return doc
-    instances = instances_for(problem)
-    parsed: list[tuple | None] = []
-    try:
-        with time_limit(limit * len(lines), "checking this derivation"):
-            for number, line in enumerate(lines, start=1):
-                entry = {"line": number, "text": line}
-                try:
-                    expr = parse_answer(problem, line)
-                    values = evaluate_on(instances.groups, expr)
-                    parsed.append((expr, values))
-                    entry["parsed"] = True
-                except (StudentInputError, UnsupportedExpression) as exc:
-                    parsed.append(None)
-                    entry.update(parsed=False, message=str(exc))
-                except Undefined as exc:
-                    parsed.append(None)
-                    entry.update(parsed=False, message=f"undefined on an instance: {exc.why}")
-                doc["lines"].append(entry)
-            previous = parsed[0]
-            previous_number = 1
-            for number in range(2, len(lines) + 1):
-                current = parsed[number - 1]
-                step = {"line": number}
-                if current is None:
-                    step.update(valid=False, message=f"line {number} cannot be read: {doc['lines'][number - 1]['message']}")
-                elif previous is None:
-                    step.update(valid=False, message=f"line {previous_number} cannot be read, so this step cannot be checked")
-                elif is_matrix(current[0]) != is_matrix(previous[0]) or (
-                        is_matrix(current[0]) and current[0].shape != previous[0].shape):
-                    step.update(valid=False, message=f"line {number} is {describe(current[0])} but line "
-                                                     f"{previous_number} is {describe(previous[0])}")
-                else:
-                    comparison = compare(current[0], current[1], previous[0], previous[1], instances)
-                    if comparison.passed:
-                        step.update(valid=True, message=f"equals line {previous_number} on {comparison.checked} "
-                                                        f"random instances")
-                    else:
-                        gi = comparison.failing_groups()[0]
-                        i = comparison.worst(gi)
-                        from checkers.grading.equivalence import as_plain
+        return doc, None
+    return doc, lines
 
-                        cx = counterexample(instances, gi, i, as_plain(current[1][gi][i]), as_plain(previous[1][gi][i]))
-                        cx["line"], cx["previous_line"] = cx.pop("student"), cx.pop("reference")
-                        step.update(valid=False, counterexample=cx,
-                                    message=f"line {number} does not equal line {previous_number}: at "
-                                            f"{_where(instances, cx)} it gives {_brief(cx['line'])}, line "
-                                            f"{previous_number} gives {_brief(cx['previous_line'])}")
-                if not step["valid"] and doc["first_invalid"] is None:
-                    doc["first_invalid"] = number
-                doc["steps"].append(step)
-                if current is not None:
-                    previous, previous_number = current, number
-    except SymbolicTimeout:
-        doc.update(final={"verdict": "invalid", "message": f"checking ran past the time limit of "
-                                                           f"{limit * len(lines):g} s"}, verdict="invalid")
-        return doc
-    except (ProofcheckError, RecursionError, MemoryError) as exc:
-        doc.update(final={"verdict": "invalid", "message": str(exc)}, verdict="invalid")
-        return doc
-    remaining = max(0.5, limit - (time.perf_counter() - started))
-    final = grade_in_process(problem, lines[-1], limit=min(limit, remaining), symbolic=symbolic, explain=False).to_json()
-    final["line"] = len(lines)
+
+def _steps(doc: dict, count: int, compare_step) -> None:
+    """Fill doc["steps"] and first_invalid: each line against the last readable line before it."""
+    readable = [entry.get("parsed", False) for entry in doc["lines"]]
+    previous_number = 1
+    for number in range(2, count + 1):
+        if readable[number - 1] and readable[previous_number - 1]:
+            step = compare_step(number, previous_number)
+        else:
+            step = _unreadable_step(doc, number, previous_number, readable[number - 1])
+        if not step["valid"] and doc["first_invalid"] is None:
+            doc["first_invalid"] = number
+        doc["steps"].append(step)
+        if readable[number - 1]:
+            previous_number = number
+
+
+def _finish(doc: dict, final: dict, count: int) -> dict:
+    final["line"] = count
     doc["final"] = final
     doc["verdict"] = final["verdict"]
+    if any(e.get("internal_error") for e in doc["lines"] + doc["steps"]) or final.get("internal_error"):
+        doc["internal_error"] = True
     return doc
+
+
+def check_steps_in_process(problem_id: str, text: str, *, limit: float = DEFAULT_TIME_LIMIT,
+                           symbolic: bool = False) -> dict:
+    """The JSON report of a derivation, checked in this process: each line read and each step compared under
+    `limit` seconds of its own (SIGALRM), then the last line graded. Every line is reported."""
+    problem = get_problem(problem_id)
+    doc, lines = _split(problem, text)
+    if lines is None:
+        return doc
+    parsed = []
+    for number, line in enumerate(lines, start=1):
+        entry, value = _read(problem, line, limit)
+        doc["lines"].append({"line": number, "text": line, **entry})
+        parsed.append(value)
+    _steps(doc, len(lines), lambda n, p: _compare(problem, n, parsed[n - 1], p, parsed[p - 1], limit))
+    final = grade_in_process(problem, lines[-1], limit=limit, symbolic=symbolic, explain=False).to_json()
+    return _finish(doc, final, len(lines))
+
+
+def read_line_task(problem_id: str, text: str, *, limit: float) -> dict:
+    """Worker task: read one line (parse and evaluate) under `limit`."""
+    entry, _ = _read(get_problem(problem_id), text, limit)
+    return entry
+
+
+def step_task(problem_id: str, number: int, text: str, previous_number: int, previous_text: str, *,
+              limit: float) -> dict:
+    """Worker task: one step, both lines read and compared, each part under a third of `limit`."""
+    problem = get_problem(problem_id)
+    part = limit / 3
+    _, current = _read(problem, text, part)
+    _, previous = _read(problem, previous_text, part)
+    if current is None or previous is None:  # read once already; a second reading can only fail on time
+        return {"line": number, "valid": False, "message": f"reading line {number} or line {previous_number} again "
+                                                          f"ran past the time limit"}
+    return _compare(problem, number, current, previous_number, previous, part)
+
+
+def check_steps_isolated(problem_id: str, text: str, *, time_limit: float = DEFAULT_TIME_LIMIT,
+                         memory_mb: int = 1024, workers: int | None = None) -> dict:
+    """The JSON report of a derivation, every line and step checked in a killable worker under its own time
+    and memory limit: a line that hangs, explodes or crashes costs only its own entry, never the report."""
+    from checkers.grading.isolation import GradingPool, Task
+
+    problem = get_problem(problem_id)
+    doc, lines = _split(problem, text)
+    if lines is None:
+        return doc
+    size = max(1, min(workers or 2, len(lines)))
+    with GradingPool(problem, workers=size, time_limit=time_limit, memory_mb=memory_mb) as pool:
+        entries = dict(pool.map((n, Task("checkers.grading.steps:read_line_task", (line,), time_limit))
+                                for n, line in enumerate(lines, start=1)))
+        for n, line in enumerate(lines, start=1):
+            entry = entries[n]
+            if entry.get("stopped"):
+                entry = {"parsed": False, "message": entry["message"].replace("grading this answer", "reading this line")}
+            doc["lines"].append({"line": n, "text": line, **entry})
+        pairs = []
+        _steps(doc, len(lines), lambda n, p: pairs.append((n, p)) or {"line": n, "valid": True, "pending": True})
+        steps = dict(pool.map((n, Task("checkers.grading.steps:step_task", (n, lines[n - 1], p, lines[p - 1]),
+                                       3 * time_limit)) for n, p in pairs))
+        doc["first_invalid"] = None
+        for i, step in enumerate(doc["steps"]):
+            if step.pop("pending", False):
+                got = steps[step["line"]]
+                if got.get("stopped"):
+                    got = {"line": step["line"], "valid": False,
+                           "message": got["message"].replace("grading this answer", "comparing these two lines")}
+                doc["steps"][i] = step = got
+            if not step["valid"] and doc["first_invalid"] is None:
+                doc["first_invalid"] = step["line"]
+        final = pool.grade(lines[-1])
+    return _finish(doc, final, len(lines))

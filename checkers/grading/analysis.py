@@ -1,0 +1,280 @@
+"""The class analysis of a graded CSV: verdict counts, misconceptions ranked, clusters of equal wrong answers, a plot.
+
+Clusters: every answer that was read is evaluated on the same instances as the reference (the
+problem's instances, a fixed sample of PER_GROUP instances of each dimension and the first
+PER_INSTANCE entries of each value), which gives each answer a vector of numbers, its fingerprint.
+Wrong answers whose fingerprints agree (each number rounded to SIGNIFICANT digits, then clusters
+whose vectors agree within the problem's tolerance merged) are the same function of the inputs,
+however they are written: "37 answers equal 2 times the reference". A cluster is described by the
+named misconception its members match when one does, else by the grader's generic diagnosis.
+Fingerprints are computed in the grading workers (checkers.grading.isolation, `fingerprint=True`),
+never from student text in this process. The page is one offline HTML file
+(templates/class_analysis.html.j2, autoescaped, inline CSS, the plot as an embedded PNG).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from checkers.grading.catalog import get_problem
+
+PER_GROUP = 8  # instances of each dimension group in a fingerprint
+PER_INSTANCE = 4  # entries of a vector or matrix value in a fingerprint
+SIGNIFICANT = 8  # digits kept when fingerprints are bucketed
+EXAMPLES = 3  # example answers shown per misconception, cluster or invalid reason
+SHOWN_CHARS = 200  # an example answer is cut after this many characters
+GENERIC = {"only-smallest-dimension", "undefined", "zero", "wrong-sign", "constant-factor", "constant-offset",
+           "dimension-offset"}
+TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
+def sample(values) -> list[float]:
+    """The fingerprint of values on the instances: PER_GROUP instances per group, PER_INSTANCE entries each."""
+    out = []
+    for v in values:
+        flat = v.detach().reshape(v.shape[0], -1)[:PER_GROUP, :PER_INSTANCE]
+        out.extend(float(x) for x in flat.flatten().tolist())
+    return out
+
+
+def fingerprint(problem_id: str, answer: str, *, limit: float) -> list[float] | None:
+    """The answer's fingerprint (see `sample`), or None if it cannot be evaluated within `limit` seconds.
+
+    Runs in a grading worker: the answer is parsed by the grammar (never evaluated as code) and the
+    evaluation reuses the worker's memo of the values it computed while grading.
+    """
+    from checkers.grading.equivalence import evaluate_on
+    from checkers.grading.instances import instances_for
+    from checkers.grading.parse import parse_answer
+    from checkers.limits import time_limit
+
+    problem = get_problem(problem_id)
+    try:
+        with time_limit(limit, "fingerprinting this answer"):
+            expr = parse_answer(problem, answer)
+            return sample(evaluate_on(instances_for(problem).groups, expr))
+    except Exception:  # an answer that cannot be evaluated again is left out of the clusters, nothing more
+        return None
+
+
+def fingerprint_task(problem_id: str, answer: str, *, limit: float) -> dict:
+    """Worker task (checkers.grading.isolation.Task): {"fingerprint": [...] or None}."""
+    return {"fingerprint": fingerprint(problem_id, answer, limit=limit)}
+
+
+@dataclass
+class Example:
+    id: str
+    answer: str
+    message: str = ""
+
+
+@dataclass
+class Group:
+    """A ranked entry of the page: a misconception, a cluster or an invalid reason, with examples."""
+
+    label: str
+    count: int
+    examples: list[Example] = field(default_factory=list)
+    kind: str = ""  # "named" or "generic" for misconceptions; the feedback id for clusters
+
+
+@dataclass
+class ClassAnalysis:
+    problem: str
+    title: str
+    total: int
+    counts: dict[str, int]
+    misconceptions: list[Group]
+    clusters: list[Group]
+    unclustered: int  # wrong answers equal to no other wrong answer
+    not_fingerprinted: int  # wrong answers that could not be evaluated again (left out of the clusters)
+    invalid_reasons: list[Group]
+    internal_errors: int
+    plot_png: str = ""  # base64
+    seconds: float = 0.0
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+
+
+def _keys(prints: np.ndarray) -> np.ndarray:
+    """Bucket ids: rows equal after rounding each number to SIGNIFICANT digits (NaN and ±inf kept apart)."""
+    finite = np.isfinite(prints)
+    x = np.where(finite, prints, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exponent = np.floor(np.log10(np.abs(np.where(x == 0, 1.0, x))))
+        mantissa = np.round(x / 10.0 ** (exponent - SIGNIFICANT + 1))
+    code = np.where(finite, mantissa * 1000 + exponent, np.where(np.isnan(prints), np.inf, np.sign(prints) * 1e300))
+    _, inverse = np.unique(code, axis=0, return_inverse=True)
+    return inverse.reshape(-1)
+
+
+def cluster(prints: np.ndarray, rtol: float, atol: float) -> list[list[int]]:
+    """Indices of rows that agree (buckets first, then buckets within tolerance merged), largest first."""
+    if len(prints) == 0:
+        return []
+    keys = _keys(prints)
+    buckets: dict[int, list[int]] = defaultdict(list)
+    for i, k in enumerate(keys.tolist()):
+        buckets[k].append(i)
+    groups = list(buckets.values())
+    reps = np.stack([prints[g[0]] for g in groups])
+    parent = list(range(len(groups)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    with np.errstate(invalid="ignore"):
+        for i in range(1, len(groups)):
+            close = (np.abs(reps[:i] - reps[i]) <= atol + rtol * np.abs(reps[i])) | (
+                    np.isnan(reps[:i]) & np.isnan(reps[i])) | (np.isinf(reps[:i]) & (reps[:i] == reps[i]))
+            for j in np.flatnonzero(close.all(axis=1)).tolist():
+                parent[find(i)] = find(j)
+    merged: dict[int, list[int]] = defaultdict(list)
+    for gi, g in enumerate(groups):
+        merged[find(gi)].extend(g)
+    return sorted((sorted(g) for g in merged.values()), key=lambda g: (-len(g), g[0]))
+
+
+def _describe(docs: list[dict]) -> tuple[str, str]:
+    """A cluster's description: the named misconception its members match, else the generic diagnosis."""
+    feedback = Counter()
+    for doc in docs:
+        for fb in doc.get("feedback", []):
+            feedback[(fb["id"], fb["message"])] += 1
+    named = [(n, k) for k, n in feedback.items() if k[0] not in GENERIC]
+    generic = [(n, k) for k, n in feedback.items() if k[0] in GENERIC]
+    if named:
+        _, (fid, message) = max(named)
+        return fid, f"the known mistake “{message}”"
+    if generic:
+        _, (fid, message) = max(generic)
+        return fid, re.sub(r"^your answer (is )?", "", message)
+    return "", "one another (no known mistake or simple relation to the reference matches)"
+
+
+def _reason(message: str) -> str:
+    """An invalid verdict's reason without the parts that differ between students (line numbers, quoted text)."""
+    text = re.sub(r"^line \d+: ", "", message)
+    text = re.split(r"[:;]", text, maxsplit=1)[0]
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
+    text = re.sub(r"\s*\([^)]*\)", "", text)
+    text = re.sub(r"\d+", "N", text)
+    return text.strip() or message[:80]
+
+
+def analyse(problem_id: str, entries: list[tuple[object, dict, list | None]]) -> ClassAnalysis:
+    """The analysis of graded rows: `entries` are (row with .id and .answer, result JSON, fingerprint or None)."""
+    began = time.perf_counter()
+    problem = get_problem(problem_id)
+    counts = Counter(doc["verdict"] for _, doc, _ in entries)
+    # Misconceptions: every feedback the grader gave an incorrect answer, named ones and generic diagnoses.
+    mis: dict[tuple[str, str], Group] = {}
+    for row, doc, _ in entries:
+        if doc["verdict"] != "incorrect":
+            continue
+        for fb in doc.get("feedback", []):
+            key = (fb["id"], fb["message"])
+            g = mis.setdefault(key, Group(fb["message"], 0, kind="generic" if fb["id"] in GENERIC else "named"))
+            g.count += 1
+            if len(g.examples) < EXAMPLES:
+                g.examples.append(Example(row.id, _short(row.answer)))
+    misconceptions = sorted(mis.values(), key=lambda g: (g.kind != "named", -g.count, g.label))
+    # Clusters of wrong answers equal to each other.
+    wrong = [(row, doc, fp) for row, doc, fp in entries if doc["verdict"] == "incorrect"]
+    with_print = [(row, doc, fp) for row, doc, fp in wrong if fp is not None]
+    lengths = Counter(len(fp) for _, _, fp in with_print)
+    width = lengths.most_common(1)[0][0] if lengths else 0
+    usable = [(row, doc, fp) for row, doc, fp in with_print if len(fp) == width]
+    clusters, unclustered = [], 0
+    if usable:
+        prints = np.array([fp for _, _, fp in usable], dtype=np.float64)
+        tol = problem.tolerance
+        for members in cluster(prints, max(tol.rtol, 1e-9), tol.atol):
+            if len(members) < 2:
+                unclustered += 1
+                continue
+            docs = [usable[i][1] for i in members]
+            fid, description = _describe(docs)
+            examples = [Example(usable[i][0].id, _short(usable[i][0].answer)) for i in members[:EXAMPLES]]
+            clusters.append(Group(description, len(members), examples, kind=fid))
+    # Invalid answers by reason.
+    reasons: dict[str, Group] = {}
+    for row, doc, _ in entries:
+        if doc["verdict"] != "invalid":
+            continue
+        key = "internal error of the grader (a bug; please report it)" if doc.get("internal_error") \
+            else _reason(doc["message"])
+        g = reasons.setdefault(key, Group(key, 0))
+        g.count += 1
+        if len(g.examples) < EXAMPLES:
+            g.examples.append(Example(row.id, _short(row.answer), _short(doc["message"])))
+    analysis = ClassAnalysis(
+        problem=problem.id, title=problem.title, total=len(entries),
+        counts={v: counts.get(v, 0) for v in ("correct", "incorrect", "invalid")},
+        misconceptions=misconceptions, clusters=clusters, unclustered=unclustered,
+        not_fingerprinted=len(wrong) - len(usable),
+        invalid_reasons=sorted(reasons.values(), key=lambda g: (-g.count, g.label)),
+        internal_errors=sum(1 for _, doc, _ in entries if doc.get("internal_error")))
+    analysis.plot_png = plot(analysis)
+    analysis.seconds = time.perf_counter() - began
+    return analysis
+
+
+def plot(analysis: ClassAnalysis) -> str:
+    """A PNG (base64) with the verdict counts and the largest clusters of equal wrong answers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 3.2), dpi=100)
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
+    verdicts = list(analysis.counts)
+    left.bar(verdicts, [analysis.counts[v] for v in verdicts], color=["#2e7d32", "#c62828", "#757575"])
+    left.set_title("verdicts")
+    left.set_ylabel("answers")
+    top = analysis.clusters[:8][::-1]
+    if top:
+        right.barh([f"#{len(top) - i}" for i in range(len(top))], [c.count for c in top], color="#c62828")
+        right.set_title("largest clusters of equal wrong answers")
+        right.set_xlabel("answers")
+    else:
+        right.text(0.5, 0.5, "no two wrong answers are equal", ha="center", va="center")
+        right.set_axis_off()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render(analysis: ClassAnalysis) -> str:
+    """The HTML page (templates/class_analysis.html.j2, autoescaped)."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    return env.get_template("class_analysis.html.j2").render(a=analysis)
+
+
+def write_class_analysis(problem_id: str, entries: list[tuple[object, dict, list | None]], path: str | Path) -> ClassAnalysis:
+    """Analyse the graded rows and write the page to `path` atomically; returns the analysis."""
+    analysis = analyse(problem_id, entries)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render(analysis), encoding="utf-8")
+    tmp.replace(path)
+    return analysis

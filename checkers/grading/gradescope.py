@@ -1,0 +1,278 @@
+"""A Gradescope autograder for proofcheck problems: the zip Gradescope builds from, and the run that grades one submission.
+
+Gradescope's layout (its "autograder specifications"): the uploaded zip is unpacked into
+`/autograder/source`; `setup.sh` (zip root) runs once, as root, to build the image; for every
+student submission Gradescope copies the submitted files to `/autograder/submission`, runs
+`/autograder/run_autograder` (copied from the zip root), and reads `/autograder/results/results.json`.
+
+`build` writes that zip: `setup.sh` (installs Python's packages and this project's source, which the
+zip carries under `proofcheck/`), `run_autograder`, `autograder.json` (the problems, points, limits and
+visibility), and `answers.tex`, the answer sheet students fill in and submit: one labelled slot per
+problem (`%% answer: kl-gaussian`, the answer on the lines below it; lines starting with `%` are
+comments). `run` grades one submission: each slot in a killable worker under the time and memory
+limits, and writes one results.json: one test per problem (name, score, max_score, status, output
+with the verdict, the feedback and the counterexample, visibility), the total score, execution_time
+and a summary. The root is `/autograder` unless `--root` or the AUTOGRADER_ROOT environment variable
+names another folder laid out the same way, which is how it is run locally and in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from checkers.errors import UsageError
+from checkers.grading.catalog import get_problem
+from checkers.grading.grader import DEFAULT_TIME_LIMIT
+from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, check_limits
+from checkers.grading.result import dumps
+
+ROOT_ENV = "AUTOGRADER_ROOT"
+DEFAULT_ROOT = "/autograder"
+CONFIG = "autograder.json"
+TEMPLATE = "answers.tex"
+VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
+MAX_SUBMISSION_BYTES = 1_000_000
+LABEL = re.compile(r"^\s*%%\s*answer\s*:\s*(\S+)\s*$", re.IGNORECASE)
+PROJECT = Path(__file__).resolve().parents[2]
+BUNDLED = ("pyproject.toml", "README.md", "checkers", "proofs", "templates")  # what `pip install` needs
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image (the zip is in /autograder/source).
+# It needs Python >= 3.11: choose Gradescope's Ubuntu 24.04 base image (Python 3.12).
+set -euo pipefail
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv python3-pip
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "proofcheck needs Python >= 3.11: use the Ubuntu 24.04 base image")'
+python3 -m venv /autograder/proofcheck-venv
+/autograder/proofcheck-venv/bin/pip install --quiet --upgrade pip
+# torch's CPU build (the autograder has no GPU; the default wheel would pull gigabytes of CUDA libraries).
+/autograder/proofcheck-venv/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu {torch}
+/autograder/proofcheck-venv/bin/pip install --quiet /autograder/source/proofcheck
+/autograder/proofcheck-venv/bin/python -m checkers grade --list
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this once per submission: grade /autograder/submission, write /autograder/results/results.json.
+# Locally: AUTOGRADER_ROOT=/path/to/a/folder/laid/out/like/autograder PROOFCHECK_PYTHON=.venv/bin/python bash run_autograder
+ROOT="${AUTOGRADER_ROOT:-/autograder}"
+PY="${PROOFCHECK_PYTHON:-/autograder/proofcheck-venv/bin/python}"
+mkdir -p "$ROOT/results"
+"$PY" -m checkers gradescope run --root "$ROOT"
+status=$?
+if [ ! -s "$ROOT/results/results.json" ]; then
+  # The grader could not start: say so in the results rather than leaving Gradescope without any.
+  printf '{"score": 0.0, "output": "The autograder failed to start (exit %s); this is not your mistake: please tell the course staff.", "visibility": "visible", "tests": []}\n' "$status" > "$ROOT/results/results.json"
+fi
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class Config:
+    problems: tuple[str, ...]
+    points: float = 1.0
+    time_limit: float = DEFAULT_TIME_LIMIT
+    memory_mb: int = DEFAULT_MEMORY_MB
+    visibility: str = "visible"
+
+    def to_json(self) -> dict:
+        return {"problems": list(self.problems), "points": self.points, "time_limit": self.time_limit,
+                "memory_mb": self.memory_mb, "visibility": self.visibility}
+
+    @classmethod
+    def from_json(cls, doc: dict) -> Config:
+        return cls(tuple(doc["problems"]), float(doc.get("points", 1.0)), float(doc.get("time_limit", 2.0)),
+                   int(doc.get("memory_mb", DEFAULT_MEMORY_MB)), doc.get("visibility", "visible"))
+
+
+def answer_template(problem_ids: list[str] | tuple[str, ...]) -> str:
+    """The answer sheet: one labelled slot per problem, with its statement and symbols as comments."""
+    lines = ["% proofcheck answer sheet. Write each answer (one formula, LaTeX or plain text) on the lines below its",
+             "% label line `%% answer: ...`. Lines starting with % are comments. Do not change the label lines.", ""]
+    for pid in problem_ids:
+        p = get_problem(pid)
+        symbols = ", ".join(s.latex for s in p.symbols if s.listed)
+        lines += [f"%% answer: {p.id}", f"% {p.title} [{p.source}]"]
+        if p.statement:
+            lines += [f"% {line}" for line in p.statement.splitlines()]
+        lines += [f"% symbols: {symbols}", "", ""]
+    return "\n".join(lines)
+
+
+def read_answers(text: str) -> dict[str, str]:
+    """The answer in each labelled slot (comment lines dropped, the slot's lines joined)."""
+    slots: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        m = LABEL.match(line)
+        if m:
+            current = m.group(1)
+            slots.setdefault(current, [])
+            continue
+        if current is None or line.lstrip().startswith("%"):
+            continue
+        slots[current].append(line)
+    return {k: "\n".join(v).strip() for k, v in slots.items()}
+
+
+def _torch_pin() -> str:
+    text = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
+    m = re.search(r'"(torch==[^"]+)"', text)
+    return m.group(1) if m else "torch"
+
+
+def _add_tree(z: zipfile.ZipFile, source: Path, prefix: str) -> None:
+    if source.is_file():
+        z.write(source, prefix)
+        return
+    for path in sorted(source.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith((".pyc", ".tmp")):
+            z.write(path, f"{prefix}/{path.relative_to(source).as_posix()}")
+
+
+def _add_text(z: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+    info.external_attr = ((stat.S_IFREG | (0o755 if executable else 0o644)) << 16)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(info, text)
+
+
+def build(problem_ids: list[str], out: str | Path, *, points: float = 1.0, time_limit: float = DEFAULT_TIME_LIMIT,
+          memory_mb: int = DEFAULT_MEMORY_MB, visibility: str = "visible") -> Path:
+    """Write the autograder zip for `problem_ids`; also writes the answer sheet next to it (OUT-answers.tex)."""
+    if not problem_ids:
+        raise UsageError("give at least one problem: --problems ID... (see `proofcheck grade --list`)")
+    problems = [get_problem(pid) for pid in problem_ids]
+    if len(set(problem_ids)) != len(problem_ids):
+        raise UsageError(f"--problems lists a problem twice: {' '.join(problem_ids)}")
+    check_limits(time_limit, memory_mb)
+    if not (points > 0 and points < float("inf")):
+        raise UsageError(f"--points must be a positive number (got {points})")
+    if visibility not in VISIBILITIES:
+        raise UsageError(f"--visibility must be one of {', '.join(VISIBILITIES)} (got {visibility})")
+    out = Path(out)
+    if out.suffix != ".zip":
+        raise UsageError(f"--out must name a .zip file (got {out})")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+    config = Config(tuple(p.id for p in problems), points, time_limit, memory_mb, visibility)
+    template = answer_template(config.problems)
+    tmp = out.with_name(out.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+        _add_text(z, "setup.sh", SETUP_SH.replace("{torch}", _torch_pin()), executable=True)
+        _add_text(z, "run_autograder", RUN_AUTOGRADER, executable=True)
+        _add_text(z, CONFIG, json.dumps(config.to_json(), indent=1) + "\n")
+        _add_text(z, TEMPLATE, template)
+        for name in BUNDLED:
+            _add_tree(z, PROJECT / name, f"proofcheck/{name}")
+    os.replace(tmp, out)
+    out.with_name(out.stem + "-" + TEMPLATE).write_text(template, encoding="utf-8")
+    return out
+
+
+def _find_submission(folder: Path) -> tuple[Path | None, str]:
+    if not folder.is_dir():
+        return None, f"no submission folder {folder}"
+    named = folder / TEMPLATE
+    if named.is_file():
+        return named, ""
+    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".tex", ".txt"))
+    if len(candidates) == 1:
+        return candidates[0], ""
+    found = ", ".join(p.name for p in sorted(folder.rglob("*")) if p.is_file())[:300] or "nothing"
+    return None, f"no {TEMPLATE} was submitted (found: {found}); submit the answer sheet {TEMPLATE} filled in"
+
+
+def _test_output(doc: dict) -> str:
+    parts = [doc["message"]]
+    for fb in doc.get("feedback", [])[1:]:
+        parts.append(f"Also: {fb['message']}")
+    cx = doc.get("counterexample")
+    if cx:
+        instance = "; ".join(f"{k} = {v}" for k, v in cx["instance"].items())
+        parts.append(f"Counterexample (seed {cx.get('seed')}): {instance}. Your answer gives {cx['student']}, the "
+                     f"reference gives {cx['reference']}.")
+    if doc.get("internal_error"):
+        parts.append("This is a bug in the grader, not your mistake: the course staff will grade this answer by hand.")
+    return "\n\n".join(parts)
+
+
+def results_document(config: Config, answers: dict[str, str] | None, docs: dict[str, dict], seconds: float,
+                     problem_note: str = "") -> dict:
+    """One Gradescope results.json for one submission."""
+    tests = []
+    for number, pid in enumerate(config.problems, start=1):
+        problem = get_problem(pid)
+        doc = docs.get(pid)
+        if doc is None:
+            verdict, output = "missing", f"No answer for {pid}: write it below the line `%% answer: {pid}`."
+        else:
+            verdict, output = doc["verdict"], _test_output(doc)
+        correct = verdict == "correct"
+        extra = {"problem": pid, "verdict": verdict}
+        if doc is not None and doc.get("counterexample"):
+            extra["counterexample"] = doc["counterexample"]
+        tests.append({"name": f"{pid}: {problem.title}", "number": str(number),
+                      "score": config.points if correct else 0.0, "max_score": config.points,
+                      "status": "passed" if correct else "failed", "output": output, "output_format": "text",
+                      "visibility": config.visibility, "tags": [pid, verdict], "extra_data": extra})
+    score = float(sum(t["score"] for t in tests))
+    verdicts = [t["extra_data"]["verdict"] for t in tests]
+    summary = (f"{score:g} / {config.points * len(tests):g} points: " +
+               ", ".join(f"{verdicts.count(v)} {v}" for v in ("correct", "incorrect", "invalid", "missing")
+                         if verdicts.count(v)))
+    if problem_note:
+        summary = f"{problem_note}\n\n{summary}"
+    return {"score": score, "execution_time": round(seconds, 3), "output": summary, "output_format": "text",
+            "visibility": config.visibility, "stdout_visibility": "hidden", "tests": tests,
+            "extra_data": {"problems": list(config.problems)}}
+
+
+def run(root: str | Path | None = None) -> dict:
+    """Grade the one submission under `root` (default $AUTOGRADER_ROOT or /autograder); writes results/results.json."""
+    began = time.perf_counter()
+    root = Path(root or os.environ.get(ROOT_ENV) or DEFAULT_ROOT)
+    config_path = root / "source" / CONFIG
+    if not config_path.is_file():
+        raise UsageError(f"{config_path} is missing: {root} is not laid out like /autograder (source/{CONFIG}, "
+                         f"submission/, results/)")
+    config = Config.from_json(json.loads(config_path.read_text(encoding="utf-8")))
+    results = root / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    path, note = _find_submission(root / "submission")
+    answers: dict[str, str] | None = None
+    if path is not None:
+        if path.stat().st_size > MAX_SUBMISSION_BYTES:
+            note = f"{path.name} is {path.stat().st_size} bytes; the limit is {MAX_SUBMISSION_BYTES}"
+        else:
+            try:
+                answers = read_answers(path.read_bytes().decode("utf-8-sig"))
+            except UnicodeDecodeError as exc:
+                note = f"{path.name} is not UTF-8 text ({exc}); save it as UTF-8 and submit it again"
+    docs: dict[str, dict] = {}
+    if answers is not None:
+        import torch
+
+        torch.set_num_threads(1)
+        for pid in config.problems:
+            text = answers.get(pid, "")
+            if not text:
+                continue
+            with GradingPool(pid, workers=1, time_limit=config.time_limit, memory_mb=config.memory_mb,
+                             symbolic=False, explain=True) as pool:
+                docs[pid] = pool.grade(text)
+        unknown = sorted(set(answers) - set(config.problems))
+        if unknown:
+            note = f"Slots for problems this assignment does not have were ignored: {', '.join(unknown)}."
+    doc = results_document(config, answers, docs, time.perf_counter() - began, note)
+    tmp = results / "results.json.tmp"
+    tmp.write_text(dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(results / "results.json")
+    return doc
