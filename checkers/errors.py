@@ -62,3 +62,11 @@ class ReportError(ProofcheckError, RuntimeError):
     lmodern), or build only HTML with `proofcheck report --format html`. When LaTeX itself failed,
     the message quotes the log; that is a bug in the report templates, please report it.
     """
+
+
+class TorchSourceChanged(ProofcheckError):
+    """The installed torch's source no longer has the shape a proof reads (e.g. nn.Linear's default init).
+
+    It is recorded as a failed symbolic check naming what changed. Fix: read the new source and update
+    the derivation (and `checkers/torch_source.py` if the reader must learn a new form).
+    """

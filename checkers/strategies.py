@@ -1,20 +1,27 @@
-"""Structured symbolic strategies: case splits, lemmas applied term by term, and linearity of sums and integrals.
+"""Structured symbolic strategies: checked case splits, lemmas applied term by term, linearity, moments, induction.
 
 These prove what plain simplification cannot: identities with Min, Max and Abs (split the domain into
-cases whose sympy assumptions make them evaluate), identities between sums for a general number of
-terms (rewrite each term with a proved lemma, then distribute), and identities for probability
-vectors and densities (linearity plus the normalisation sum p = 1 or integral f = 1). Every rewrite is
+cases whose sympy assumptions make them evaluate; the cases come from generators whose coverage of the
+domain sympy checks), identities between sums for a general number of terms (rewrite each term with a
+proved lemma, then distribute), identities for probability vectors and densities (linearity plus the
+normalisation sum p = 1 or integral f = 1), expectations under given first and second moments, and
+closed forms of recursions by induction. Every strategy reads the claim's own sides; every rewrite is
 exact; a strategy that cannot finish reports `failed` with what sympy left.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import itertools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
 
-from checkers.symbolic import Strategy, SymbolicResult
+from checkers.symbolic import (Strategy, Substitution, SymbolicResult, SymbolicStatus, _simplifies_to_zero,
+                               scope_of)
+
+PROVED, SUPPORTED, FAILED, NOT_ATTEMPTED = (SymbolicStatus.PROVED, SymbolicStatus.SUPPORTED, SymbolicStatus.FAILED,
+                                            SymbolicStatus.NOT_ATTEMPTED)
 
 
 def is_zero(e: sp.Basic) -> bool:
@@ -59,27 +66,211 @@ def normalised_linear(e: sp.Basic, normalised: Mapping[sp.Basic, sp.Basic]) -> s
     return e
 
 
-@dataclass(frozen=True)
-class CaseSplit(Strategy):
-    """Prove `lhs relation rhs` in each case: a substitution that parametrises one part of the domain.
+# ---------------------------------------------------------------------------------------------------------------
+# Case splits whose coverage is checked
 
-    The cases are written so that together they cover the whole domain (e.g. a = b + c or b = a + c with
-    c >= 0 covers all real a, b); the new symbols' sympy assumptions (nonnegative, positive) carry the
-    case's constraint, so Min, Max, Abs and sign evaluate. "=" needs the difference to simplify to 0;
-    "<=" / ">=" need sympy to know the difference is nonnegative.
+
+@dataclass(frozen=True)
+class Case:
+    """One part of a split of the real expression `expr`: `variable` solved from expr = `value`.
+
+    `value` is a constant or an expression in one parameter symbol whose sympy assumptions (nonnegative,
+    positive) say which values it takes; the substitution {variable: solution} is computed, not typed.
     """
 
-    cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
+    description: str
+    variable: sp.Symbol
+    value: sp.Basic
+
+    def substitution(self, expr: sp.Basic) -> dict[sp.Basic, sp.Basic]:
+        (solution,) = sp.solve(sp.Eq(expr, self.value), self.variable)
+        return {self.variable: solution}
+
+
+@dataclass(frozen=True)
+class Split:
+    """A real expression and cases meant to cover every value it takes; `coverage_problem` checks it."""
+
+    expr: sp.Basic
+    cases: tuple[Case, ...]
+
+
+def _image(value: sp.Basic) -> sp.Set | str:
+    """The set of values `value` takes as its one parameter ranges over its assumptions' domain (monotone maps)."""
+    params = sorted(value.free_symbols, key=str)
+    if not params:
+        return sp.FiniteSet(value)
+    if len(params) != 1:
+        return f"{value} has more than one parameter"
+    (t,) = params
+    if t.is_positive:
+        lower_open = True
+    elif t.is_nonnegative:
+        lower_open = False
+    else:
+        return f"parameter {t} is neither nonnegative nor positive"
+    slope = sp.factor(sp.simplify(sp.diff(value, t)))
+    if not (slope.is_positive or slope.is_negative):
+        return f"{value} is not monotone in {t} (sympy cannot sign {slope})"
+    at_zero, at_infinity = sp.simplify(value.subs(t, 0)), sp.limit(value, t, sp.oo)
+    if slope.is_positive:
+        return sp.Interval(at_zero, at_infinity, left_open=lower_open, right_open=True)
+    return sp.Interval(at_infinity, at_zero, left_open=True, right_open=lower_open)
+
+
+def split_problem(split: Split) -> str | None:
+    """None when the cases of `split` cover every real value of its expression, else what is wrong.
+
+    Checked by sympy: each case's substitution solves expr = value for a variable in which expr is
+    linear with a nonzero constant coefficient (so every point with that value of expr is reached),
+    and the union of the cases' value sets is all of ℝ.
+    """
+    images = []
+    for case in split.cases:
+        coefficient = sp.diff(split.expr, case.variable)
+        if coefficient.free_symbols or coefficient == 0 or sp.diff(split.expr, case.variable, 2) != 0:
+            return f"case {case.description}: {split.expr} is not linear in {case.variable} with a constant coefficient"
+        subs = case.substitution(split.expr)
+        if sp.expand(split.expr.xreplace(subs) - case.value) != 0:
+            return f"case {case.description}: the substitution {subs} does not give {split.expr} = {case.value}"
+        image = _image(case.value)
+        if isinstance(image, str):
+            return f"case {case.description}: {image}"
+        images.append(image)
+    covered = sp.Union(*images)
+    if covered != sp.S.Reals:
+        return f"the cases cover only {covered} of the values of {split.expr}, not ℝ (missing {sp.S.Reals - covered})"
+    return None
+
+
+@dataclass(frozen=True)
+class Cases:
+    """The product of independent splits: one case per combination; built by the generators below."""
+
+    splits: tuple[Split, ...]
+
+    @property
+    def cases(self) -> tuple[tuple[str, dict[sp.Basic, sp.Basic]], ...]:
+        out = []
+        for combo in itertools.product(*(s.cases for s in self.splits)):
+            subs: dict[sp.Basic, sp.Basic] = {}
+            for split, case in zip(self.splits, combo):
+                subs.update(case.substitution(split.expr))
+            out.append((", ".join(c.description for c in combo), subs))
+        return tuple(out)
+
+
+def coverage_problem(cases: Cases) -> str | None:
+    """None when the cases cover the domain: each split covers ℝ, and no split solves for a variable another uses."""
+    solved = [case.variable for split in cases.splits for case in split.cases]
+    for i, split in enumerate(cases.splits):
+        problem = split_problem(split)
+        if problem is not None:
+            return problem
+        own = {case.variable for case in split.cases}
+        for j, other in enumerate(cases.splits):
+            if j != i and (own & other.expr.free_symbols or own & {c.variable for c in other.cases}):
+                return f"splits of {split.expr} and {other.expr} are not independent (both involve {own})"
+    if not solved:
+        return "no cases"
+    return None
+
+
+def le_total(a: sp.Basic, b: sp.Basic, parameter: sp.Symbol | None = None) -> Cases:
+    """a ≤ b or b ≤ a (le_total): b = a + c or a = b + c with c ≥ 0 (the larger one is solved for)."""
+    c = parameter or sp.Dummy("c", nonnegative=True)
+    return Cases((Split(a - b, (Case(f"{a} ≤ {b}: {b} = {a} + c", b, -c), Case(f"{a} ≥ {b}: {a} = {b} + c", a, c))),))
+
+
+def trichotomy(a: sp.Basic, b: sp.Basic, parameter: sp.Symbol | None = None) -> Cases:
+    """a > b, a < b or a = b: a = b + c, b = a + c with c > 0, or a = b."""
+    c = parameter or sp.Dummy("c", positive=True)
+    return Cases((Split(a - b, (Case(f"{a} > {b}: {a} = {b} + c, c > 0", a, c),
+                                Case(f"{a} < {b}: {b} = {a} + c, c > 0", b, -c),
+                                Case(f"{a} = {b}", a, sp.S.Zero))),))
+
+
+def intervals(var: sp.Symbol, points: Sequence[sp.Basic]) -> Cases:
+    """var ≤ p_1, p_1 < var ≤ p_2, ..., var ≥ p_k (increasing points), each parametrised by a nonnegative symbol.
+
+    Below: var = p_1 − t; between p_i and p_{i+1}: var = (p_{i+1} + p_i s)/(1 + s), s ≥ 0; above: var = p_k + t.
+    """
+    t, s = sp.Dummy("t", nonnegative=True), sp.Dummy("s", nonnegative=True)
+    pts = [sp.sympify(x) for x in points]
+    cases = [Case(f"{var} ≤ {pts[0]}: {var} = {pts[0]} − t", var, pts[0] - t)]
+    for lo, hi in zip(pts, pts[1:]):
+        shown = (hi + lo * sp.Symbol("s")) / (1 + sp.Symbol("s"))
+        cases.append(Case(f"{lo} < {var} ≤ {hi}: {var} = {shown}, s ≥ 0", var, (hi + lo * s) / (1 + s)))
+    cases.append(Case(f"{var} ≥ {pts[-1]}: {var} = {pts[-1]} + t", var, pts[-1] + t))
+    return Cases((Split(var, tuple(cases)),))
+
+
+def product(*families: Cases) -> Cases:
+    """Every combination of the cases of independent splits (checked: no variable solved twice)."""
+    return Cases(tuple(split for family in families for split in family.splits))
+
+
+@dataclass(frozen=True)
+class CaseSplit(Strategy):
+    """Prove `lhs relation rhs` in each case of `cases`, a family whose coverage of the domain is checked first.
+
+    The new symbols' sympy assumptions (nonnegative, positive) carry each case's constraint, so Min,
+    Max, Abs and sign evaluate. "=" needs the difference to simplify to 0; "<=" / ">=" need sympy to
+    know the difference is nonnegative.
+    """
+
+    cases: Cases = field(default_factory=lambda: Cases(()))
     scope: str = "general"
 
     def _attempt(self, lhs, rhs, relation):
-        for description, subs in self.cases:
+        problem = coverage_problem(self.cases)
+        if problem is not None:
+            return SymbolicResult(FAILED, detail=f"the case split does not cover the domain: {problem}")
+        cases = self.cases.cases
+        for description, subs in cases:
             diff = (rhs - lhs) if relation == "<=" else (lhs - rhs)
             diff = sp.sympify(diff).xreplace(dict(subs))
             ok = is_zero(diff) if relation == "=" else is_nonnegative(diff)
             if not ok:
-                return SymbolicResult("failed", detail=f"case {description}: sympy left {sp.expand(diff)}")
-        return SymbolicResult("proved", self.scope, "case split: " + "; ".join(d for d, _ in self.cases))
+                return SymbolicResult(FAILED, detail=f"case {description}: sympy left {sp.expand(diff)}")
+        return SymbolicResult(PROVED, self.scope, "case split (coverage checked): " + "; ".join(d for d, _ in cases))
+
+
+@dataclass(frozen=True)
+class TermwiseNonnegative(Strategy):
+    """Prove Σ_i f_i ≥ Σ_i g_i (same limits) by showing every term of Σ_i (f_i − g_i) is nonnegative.
+
+    The combined summand is rewritten in generic symbols (`generic`: p[i] -> a, ...) and proved
+    nonnegative in every case of `cases` (a family whose coverage of the domain is checked first).
+    """
+
+    generic: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
+    cases: Cases = field(default_factory=lambda: Cases(()))
+    scope: str = "general m (any grid)"
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation not in ("<=", ">="):
+            return SymbolicResult(NOT_ATTEMPTED, detail="proves inequalities between sums")
+        problem = coverage_problem(self.cases)
+        if problem is not None:
+            return SymbolicResult(FAILED, detail=f"the case split does not cover the domain: {problem}")
+        diff = distribute_sums(lhs - rhs if relation == ">=" else rhs - lhs)
+        terms = sp.Add.make_args(diff)
+        limits = {term.atoms(sp.Sum).pop().args[1:] for term in terms if term.has(sp.Sum)}
+        if len(limits) != 1 or any(len(term.atoms(sp.Sum)) != 1 for term in terms):
+            return SymbolicResult(FAILED, detail=f"not a single sum of terms: {diff}")
+        # c_k Sum(f_k) -> Sum(Σ c_k f_k): every term is a constant times one sum over the same limits.
+        summand = sp.Integer(0)
+        for term in terms:
+            (inner,) = term.atoms(sp.Sum)
+            summand += (term / inner) * inner.args[0]
+        generic = sp.expand(summand).xreplace(dict(self.generic))
+        cases = self.cases.cases
+        for description, subs in cases:
+            if not is_nonnegative(generic.xreplace(dict(subs))):
+                return SymbolicResult(FAILED, detail=f"term {generic} not shown ≥ 0 in case {description}")
+        return SymbolicResult(PROVED, self.scope,
+                              f"every term {generic} ≥ 0: case split (coverage checked) " + "; ".join(d for d, _ in cases))
 
 
 @dataclass(frozen=True)
@@ -107,22 +298,22 @@ class Termwise(Strategy):
 
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
-            return SymbolicResult("not attempted", detail=f"Termwise proves equalities, not {relation!r}")
+            return SymbolicResult(NOT_ATTEMPTED, detail=f"Termwise proves equalities, not {relation!r}")
         diff = sp.sympify(lhs - rhs)
         used = []
         for lemma, instances in self.lemmas:
             verdict = lemma.proof.prove(lemma.lhs, lemma.rhs, "=")
-            if verdict.status != "proved":
-                return SymbolicResult("failed", detail=f"lemma {lemma.name} not proved: {verdict.detail}")
+            if verdict.status != PROVED:
+                return SymbolicResult(FAILED, detail=f"lemma {lemma.name} not proved: {verdict.detail}")
             for inst in instances:
                 diff = diff.xreplace({lemma.lhs.xreplace(dict(inst)): lemma.rhs.xreplace(dict(inst))})
             used.append(f"{lemma.name} ({verdict.detail})")
         diff = distribute_sums(diff).xreplace(dict(self.normalisation))
         if is_zero(distribute_sums(diff)):
-            return SymbolicResult("proved", self.scope,
+            return SymbolicResult(PROVED, self.scope,
                                   "termwise: " + "; ".join(used) + "; linearity of Σ; " +
                                   ", ".join(f"{k} = {v}" for k, v in self.normalisation.items()))
-        return SymbolicResult("failed", detail=f"after the lemmas, linearity and normalisation sympy left "
+        return SymbolicResult(FAILED, detail=f"after the lemmas, linearity and normalisation sympy left "
                                                f"{distribute_sums(diff)}")
 
 
@@ -140,15 +331,15 @@ class NormalisedLinearity(Strategy):
 
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
-            return SymbolicResult("not attempted", detail=f"NormalisedLinearity proves equalities, not {relation!r}")
+            return SymbolicResult(NOT_ATTEMPTED, detail=f"NormalisedLinearity proves equalities, not {relation!r}")
         return self.check(lhs, rhs)
 
     def check(self, lhs, rhs) -> SymbolicResult:
         """The proof itself, without a time limit of its own (for use inside another strategy's limit)."""
         diff = sp.expand(normalised_linear(sp.expand_log(lhs - rhs), self.normalised))
         if diff == 0:
-            return SymbolicResult("proved", "general", self.description or "linearity and normalisation")
-        return SymbolicResult("failed", detail=f"after linearity and normalisation sympy left {diff}")
+            return SymbolicResult(PROVED, "general", self.description or "linearity and normalisation")
+        return SymbolicResult(FAILED, detail=f"after linearity and normalisation sympy left {diff}")
 
 
 def normalised_linearity(normalised: Mapping[sp.Basic, sp.Basic], description: str = "",
@@ -160,4 +351,236 @@ def normalised_linearity(normalised: Mapping[sp.Basic, sp.Basic], description: s
 def proved(strategy: NormalisedLinearity, lhs: sp.Basic, rhs: sp.Basic) -> sp.Basic:
     """For facts(): true when `strategy` proves lhs = rhs, else the symbolic result's detail as an unproved fact."""
     result = strategy.check(lhs, rhs)
-    return sp.true if result.status == "proved" else sp.Symbol(f"unproved: {result.detail}")
+    return sp.true if result.status == PROVED else sp.Symbol(f"unproved: {result.detail}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Expectations from first and second moments
+
+
+def _split_log(e: sp.Basic) -> sp.Basic:
+    """log of a product of factors, each exp(g) (-> g, real g) or positive by sympy (-> log of it); else unchanged."""
+
+    def split(z):
+        out = sp.S.Zero
+        for factor in sp.Mul.make_args(sp.powsimp(z.args[0], combine="exp")):
+            if isinstance(factor, sp.exp) and factor.args[0].is_real:
+                out += factor.args[0]
+            elif isinstance(factor, sp.Pow) and factor.base.is_positive is not False and sp.factor(factor.base).is_positive:
+                out += factor.exp * sp.log(sp.factor(factor.base))
+            elif factor.is_positive:
+                out += sp.log(factor)
+            else:
+                return z
+        return out
+
+    return e.replace(lambda z: isinstance(z, sp.log), split)
+
+
+def second_moment_expectation(integrand: sp.Basic, xs: Sequence[sp.Symbol], mean: Sequence[sp.Basic],
+                              cov: sp.MatrixBase) -> sp.Basic | None:
+    """E[integrand] for a random vector with E x_i = mean_i and E[(x - mean)(x - mean)^T] = cov (linearity).
+
+    `integrand` must be a polynomial of degree <= 2 in `xs` once logarithms of products of positive
+    factors are split; None otherwise. Each monomial is replaced by its moment: 1, μ_i, Σ_ij + μ_i μ_j.
+    """
+    integrand = _split_log(sp.sympify(integrand))
+    try:
+        poly = sp.Poly(sp.expand(integrand), *xs)
+    except sp.PolynomialError:
+        return None
+    if poly.total_degree() > 2:
+        return None
+    total = sp.S.Zero
+    for powers, coefficient in poly.terms():
+        idx = [i for i, p in enumerate(powers) for _ in range(p)]
+        moment = {0: lambda: sp.S.One, 1: lambda: mean[idx[0]],
+                  2: lambda: cov[idx[0], idx[1]] + mean[idx[0]] * mean[idx[1]]}[len(idx)]()
+        total += coefficient * moment
+    return total
+
+
+def _scalar(e: sp.Basic) -> sp.Basic:
+    e = e.doit()
+    if isinstance(e, sp.MatrixExpr) and not isinstance(e, sp.MatrixBase):
+        e = e.as_explicit()
+    if isinstance(e, sp.MatrixBase):
+        return e[0, 0]
+    return e
+
+
+@dataclass(frozen=True)
+class MomentExpectation(Strategy):
+    """Prove E[integrand(X)] = rhs (the claim's own right side) when E X = mean and Cov X = cov, for each dimension.
+
+    `integrand` is the definition of the left side (what the expectation is of, e.g. log p₀(x) − log p₁(x)
+    built from the densities), a sympy expression in the column MatrixSymbol `variable`. For each value
+    of `dim` the matrices are made explicit (`substitution`, e.g. Σ = LLᵀ), the integrand expanded as a
+    polynomial of degree ≤ 2 in the entries of X, each monomial replaced by its moment (linearity of
+    expectation), and the difference with the claim's rhs simplified to 0. The scope printed is the list
+    of dimensions proved. The claim's lhs, when it has one, is not used: the integrand defines it.
+    """
+
+    integrand: sp.Basic = sp.S.Zero
+    variable: sp.MatrixSymbol | None = None
+    mean: sp.MatrixSymbol | None = None
+    cov: sp.MatrixSymbol | None = None
+    dim: sp.Symbol = sp.Symbol("n")
+    values: tuple[int, ...] = (1, 2, 3)
+    substitution: Substitution | None = None
+    what: str = ""  # the integrand in words, for the report
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation not in ("=", "≈"):
+            return SymbolicResult(NOT_ATTEMPTED, detail=f"MomentExpectation proves equalities, not {relation!r}")
+        proved: list[int] = []
+        for n in self.values:
+            subs = self.substitution(n) if self.substitution else {}
+            xs = sp.symbols(f"{self.variable.name}_0:{n}", real=True)
+            point = {sp.MatrixSymbol(self.variable.name, n, 1): sp.ImmutableMatrix(xs)}
+
+            subs = {k: v for k, v in subs.items() if k not in point}  # X's entries are the polynomial's variables
+
+            def explicit(e, subs=subs, point=point, n=n):
+                return _scalar(e.subs(self.dim, n).subs(point).subs(subs))
+
+            mean = sp.ImmutableMatrix(sp.MatrixSymbol(self.mean.name, n, 1).subs(subs)).as_explicit()
+            cov = sp.ImmutableMatrix(sp.MatrixSymbol(self.cov.name, n, n).subs(subs)).as_explicit()
+            expectation = second_moment_expectation(explicit(self.integrand), xs, list(mean), cov)
+            if expectation is None:
+                return SymbolicResult(FAILED, detail=f"for {self.dim} = {n} the integrand is not a polynomial of "
+                                                     f"degree ≤ 2 in {self.variable} after splitting its logarithms")
+            if not _simplifies_to_zero(expectation - explicit(rhs)):
+                done = f"; proved for {scope_of(self.dim, proved)}" if proved else ""
+                return SymbolicResult(FAILED, detail=f"E[integrand] − rhs did not reach 0 for {self.dim} = {n}{done}")
+            proved.append(n)
+        return SymbolicResult(PROVED, scope_of(self.dim, proved),
+                              f"E[{self.what or self.integrand}] by the moments E X = {self.mean}, Cov X = {self.cov} "
+                              "(monomials of degree ≤ 2 replaced by their moments), equal to the claim's rhs")
+
+
+@dataclass(frozen=True)
+class IndependentSecondMoment(Strategy):
+    """Prove E z = 0 and E z² = rhs for z = Σ_k A_k y_k + b, for each width in `widths`.
+
+    A_1..A_n, b and the vector y are mutually independent; E A_k = E b = 0, E A_k² = `weight_variance`,
+    E b² = `bias_variance` (expressions in `width`), E y = 0 and E[y_j y_k] = C_jk with C_kk = `variance`
+    (off-diagonal C arbitrary). The expectation of each monomial factors over the independent groups;
+    the claim's rhs (in `width` and `variance`) is what E z² is compared with.
+    """
+
+    width: sp.Symbol = sp.Symbol("n")
+    variance: sp.Symbol = sp.Symbol("v")
+    weight_variance: sp.Basic = sp.S.One
+    bias_variance: sp.Basic = sp.S.One
+    widths: tuple[int, ...] = (1, 2, 3, 4)
+
+    def _attempt(self, lhs, rhs, relation):
+        s_w, s_b = sp.symbols("s_w s_b", positive=True)
+        for width in self.widths:
+            a = sp.symbols(f"A1:{width + 1}", real=True)
+            y = sp.symbols(f"y1:{width + 1}", real=True)
+            b = sp.Symbol("b", real=True)
+            cov = {(i, j): (self.variance if i == j else sp.Symbol(f"C_{min(i, j)}{max(i, j)}", real=True))
+                   for i in range(width) for j in range(width)}
+            z = sum(ai * yi for ai, yi in zip(a, y)) + b
+
+            def expect(poly):
+                # E of a monomial factors over the independent groups A_1, ..., A_n, b and y.
+                total = sp.Integer(0)
+                for powers, coeff in sp.Poly(sp.expand(poly), *a, b, *y).terms():
+                    factor = coeff
+                    for power, second_moment in zip(powers[:width + 1], [s_w] * width + [s_b]):
+                        factor *= {0: 1, 1: 0, 2: second_moment}[power]  # E X^0 = 1, E X = 0, E X² = s
+                    idx = [i for i, e in enumerate(powers[width + 1:]) for _ in range(e)]
+                    factor *= {0: 1, 1: 0, 2: cov[tuple(idx)] if len(idx) == 2 else None}[len(idx)]
+                    total += factor
+                return total
+
+            mean, second = expect(z), expect(z ** 2)
+            second = second.subs({s_w: self.weight_variance, s_b: self.bias_variance}).subs(self.width, width)
+            target = sp.sympify(rhs).subs(self.width, width)
+            if mean != 0 or sp.simplify(second - target) != 0:
+                return SymbolicResult(FAILED, detail=f"for {self.width} = {width}: E z = {mean}, "
+                                                     f"E z² = {sp.simplify(second)}, claimed {target}")
+        return SymbolicResult(PROVED, scope_of(self.width, self.widths),
+                              f"E z² = Σ_jk E[A_j A_k] C_jk + E b² = n·({self.weight_variance})·{self.variance} + "
+                              f"{self.bias_variance}: cross terms vanish by independence")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Induction on a recursion
+
+
+@dataclass(frozen=True)
+class Recursion:
+    """u_{origin} = initial and u_{k+1} = step, where `state` stands for u_k in `step` (an expression in k = index)."""
+
+    index: sp.Symbol
+    state: sp.Symbol
+    step: sp.Basic
+    initial: sp.Basic
+    origin: int = 0
+
+    def value(self, at: int) -> sp.Basic:
+        """u_at, by running the recursion from the origin."""
+        u = sp.sympify(self.initial)
+        for k in range(self.origin, at):
+            u = self.step.subs({self.state: u, self.index: k})
+        return u
+
+    def __str__(self) -> str:
+        k = self.index
+        return f"u_{self.origin} = {self.initial}, u_({k}+1) = {self.step.subs(self.state, sp.Symbol(f'u_{k}'))}"
+
+
+def _split_last(s: sp.Sum) -> sp.Basic:
+    f, (var, lo, hi) = s.args[0], s.args[1]
+    return sp.Sum(f, (var, lo, hi - 1)) + f.subs(var, hi)
+
+
+def _split_first(s: sp.Sum) -> sp.Basic:
+    f, (var, lo, hi) = s.args[0], s.args[1]
+    return f.subs(var, lo) + sp.Sum(f.subs(var, var + 1), (var, lo, hi - 1))
+
+
+def solves_recursion(expr: sp.Basic, recursion: Recursion, first: int) -> str | None:
+    """None if expr(index) equals u_first at index = first and expr(index + 1) = step(expr(index)); else what fails.
+
+    The step splits one term off each sum whose upper limit moved with the index (the last term, or
+    the first one re-indexed), distributes the sums and checks that the difference expands to 0.
+    """
+    k = recursion.index
+    base = sp.simplify(expr.subs(k, first).doit() - recursion.value(first))
+    if base != 0:
+        return f"base case {k} = {first} leaves {base}"
+    shifted = expr.subs(k, k + 1)
+    following = recursion.step.subs(recursion.state, expr)
+    for splitter in (_split_last, _split_first):
+        step = shifted.replace(lambda z: isinstance(z, sp.Sum), splitter) - following
+        if distribute_sums(step) == 0:
+            return None
+    left = sp.simplify(distribute_sums(shifted.replace(lambda z: isinstance(z, sp.Sum), _split_last) - following))
+    return f"step {k} → {k}+1 leaves {left}"
+
+
+@dataclass(frozen=True)
+class RecursionInduction(Strategy):
+    """Prove lhs = rhs for every index >= `first`: both sides solve `recursion` (base case and step).
+
+    The recursion is a declaration of the proof module (e.g. built from another claim's proved
+    right-hand side), never retyped here.
+    """
+
+    recursion: Recursion | None = None
+    first: int = 1
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation != "=":
+            return SymbolicResult(NOT_ATTEMPTED, detail="induction proves equalities")
+        for side, expr in (("lhs", lhs), ("rhs", rhs)):
+            problem = solves_recursion(expr, self.recursion, self.first)
+            if problem is not None:
+                return SymbolicResult(FAILED, detail=f"{side} does not solve the recursion {self.recursion}: {problem}")
+        return SymbolicResult(PROVED, f"general {self.recursion.index} ≥ {self.first} (induction)",
+                              f"both sides: base case and step of {self.recursion}")

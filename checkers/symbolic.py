@@ -1,9 +1,11 @@
 """Symbolic checking with sympy: strategies that try to prove a claim or a step, and an honest record of the outcome.
 
-A strategy returns a SymbolicResult whose status is `proved` (with its scope: `general`, or the
-dimensions it was proved for), `failed` (sympy did not reach zero, found a non-zero difference, or ran
-out of time), or `not attempted` (with the reason). Zero is recognised only by exact simplification;
-sympy's numeric `equals` is never used as a proof.
+A strategy returns a SymbolicResult whose status (a `SymbolicStatus`) is `proved` (sympy reduced this
+claim's own lhs − rhs, or its inequality, with definitions expanded, to a true statement, for the scope
+printed: `general`, or the dimensions it was proved for), `supported by lemmas` (sympy proved supporting
+facts, but did not derive the claim's own formula from them), `failed` (sympy did not reach zero, found a
+non-zero difference, ran out of time or raised), or `not attempted` (with the reason). Zero is recognised
+only by exact simplification; sympy's numeric `equals` is never used as a proof.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 import sympy as sp
 
@@ -21,18 +24,30 @@ from checkers.notation import Scalar
 DEFAULT_TIME_LIMIT = 30.0
 
 
+class SymbolicStatus(StrEnum):
+    """The outcome of a symbolic attempt; str-valued, so `status == "proved"` and JSON keep working."""
+
+    PROVED = "proved"  # this claim's own lhs − rhs (or inequality) reduced to a true statement, for the scope
+    SUPPORTED = "supported by lemmas"  # supporting facts proved; the claim's own formula not derived from them
+    NOT_ATTEMPTED = "not attempted"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class SymbolicResult:
     """What sympy established about one claim or step."""
 
-    status: str  # "proved" | "failed" | "not attempted"
+    status: SymbolicStatus  # a plain string is converted (and an unknown one refused)
     scope: str = ""  # "general", "n ∈ {1, 2, 3}", ...
     detail: str = ""
     seconds: float = 0.0
 
+    def __post_init__(self):
+        object.__setattr__(self, "status", SymbolicStatus(self.status))
+
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status != SymbolicStatus.FAILED
 
 
 def _factor_radicands(e: sp.Basic) -> sp.Basic:
@@ -78,6 +93,18 @@ def _simplifies_to_zero(diff: sp.Basic) -> bool:
     return False
 
 
+def outcome_of_exception(exc: BaseException) -> SymbolicResult:
+    """A strategy that ran out of time or raised found no proof: `failed`, never `proved`."""
+    if isinstance(exc, SymbolicTimeout):
+        return SymbolicResult(SymbolicStatus.FAILED, detail=str(exc))
+    return SymbolicResult(SymbolicStatus.FAILED, detail=f"sympy raised {type(exc).__name__}: {exc}")
+
+
+def scope_of(dim: sp.Symbol | str, values: Sequence[int]) -> str:
+    """The printed scope of a proof for the listed values of one dimension: "n ∈ {1, 2, 3}"."""
+    return f"{dim} ∈ {{{', '.join(map(str, values))}}}"
+
+
 @dataclass(frozen=True)
 class Strategy:
     """How to attempt a symbolic proof of `lhs relation rhs`; subclasses implement `_attempt`."""
@@ -89,11 +116,8 @@ class Strategy:
         try:
             with time_limit(self.time_limit, "symbolic check"):
                 result = self._attempt(lhs, rhs, relation)
-        except SymbolicTimeout as exc:
-            result = SymbolicResult("failed", detail=str(exc))
         except Exception as exc:  # noqa: BLE001 - sympy bugs (StopIteration in sum_combine, ...) included
-            # sympy gave up with an exception: that is a proof not found, never a pass.
-            result = SymbolicResult("failed", detail=f"sympy raised {type(exc).__name__}: {exc}")
+            result = outcome_of_exception(exc)
         return SymbolicResult(result.status, result.scope, result.detail, time.perf_counter() - start)
 
     def _attempt(self, lhs, rhs, relation) -> SymbolicResult:
@@ -106,10 +130,10 @@ class Identity(Strategy):
 
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
-            return SymbolicResult("not attempted", detail=f"Identity proves equalities, not {relation!r}")
+            return SymbolicResult(SymbolicStatus.NOT_ATTEMPTED, detail=f"Identity proves equalities, not {relation!r}")
         if _simplifies_to_zero(lhs - rhs):
-            return SymbolicResult("proved", "general", "lhs - rhs simplifies to 0")
-        return SymbolicResult("failed", detail="sympy did not simplify lhs - rhs to 0")
+            return SymbolicResult(SymbolicStatus.PROVED, "general", "lhs - rhs simplifies to 0")
+        return SymbolicResult(SymbolicStatus.FAILED, detail="sympy did not simplify lhs - rhs to 0")
 
 
 Substitution = Callable[[int], dict[sp.Basic, sp.Basic]]
@@ -139,9 +163,24 @@ def explicit_entries(*matrices: sp.MatrixSymbol, symmetric: Sequence[str] = ()) 
     return substitute
 
 
+def explicit_difference(lhs: sp.Basic, rhs: sp.Basic, dim: sp.Symbol, n: int,
+                        substitution: Substitution | None = None) -> sp.Basic:
+    """lhs − rhs at dim = n, matrix symbols replaced by `substitution(n)`, as an explicit (matrix of) expression."""
+    diff = (lhs - rhs).subs(dim, n)
+    if substitution is not None:
+        diff = diff.subs(substitution(n))
+    diff = diff.doit()
+    if isinstance(diff, sp.MatrixExpr) and not isinstance(diff, sp.MatrixBase):
+        diff = diff.as_explicit()
+    return diff
+
+
 @dataclass(frozen=True)
 class ForDimensions(Strategy):
-    """Prove the identity entrywise with explicit matrices, for each dimension in `values`."""
+    """Prove the identity entrywise with explicit matrices, for each dimension in `values`.
+
+    The scope printed is built from the dimensions actually proved, never from the ones declared.
+    """
 
     dim: sp.Symbol = sp.Symbol("n")
     values: tuple[int, ...] = (1, 2, 3)
@@ -149,21 +188,29 @@ class ForDimensions(Strategy):
 
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
-            return SymbolicResult("not attempted", detail=f"ForDimensions proves equalities, not {relation!r}")
-        proved = []
+            return SymbolicResult(SymbolicStatus.NOT_ATTEMPTED,
+                                  detail=f"ForDimensions proves equalities, not {relation!r}")
+        proved: list[int] = []
         for n in self.values:
-            diff = (lhs - rhs).subs(self.dim, n)
-            if self.substitution is not None:
-                diff = diff.subs(self.substitution(n))
-            diff = diff.doit()
-            if isinstance(diff, sp.MatrixExpr) and not isinstance(diff, sp.MatrixBase):
-                diff = diff.as_explicit()
-            if not _simplifies_to_zero(diff):
-                done = f"; proved for {self.dim} ∈ {{{', '.join(map(str, proved))}}}" if proved else ""
-                return SymbolicResult("failed", detail=f"sympy did not reach 0 for {self.dim} = {n}{done}")
+            if not _simplifies_to_zero(explicit_difference(lhs, rhs, self.dim, n, self.substitution)):
+                done = f"; proved for {scope_of(self.dim, proved)}" if proved else ""
+                return SymbolicResult(SymbolicStatus.FAILED, detail=f"sympy did not reach 0 for {self.dim} = {n}{done}")
             proved.append(n)
-        return SymbolicResult("proved", f"{self.dim} ∈ {{{', '.join(map(str, proved))}}}",
+        return SymbolicResult(SymbolicStatus.PROVED, scope_of(self.dim, proved),
                               "entrywise with explicit symbolic matrices")
+
+
+def _established(value: object) -> tuple[bool, object]:
+    """(True, _) when `value` is True, or an expression that simplifies to 0 or to True; else (False, what is left)."""
+    if value is sp.true or value is True:
+        return True, value
+    if isinstance(value, sp.Basic) and not isinstance(value, sp.logic.boolalg.Boolean) and _simplifies_to_zero(value):
+        return True, value
+    simplified = sp.simplify(value)
+    return simplified is sp.true or simplified == 0, simplified
+
+
+ClaimDerivation = Callable[[sp.Basic | None, sp.Basic | None], sp.Basic]
 
 
 @dataclass(frozen=True)
@@ -172,23 +219,33 @@ class Facts(Strategy):
 
     Used for claims sympy cannot state directly (inequalities, limits): e.g. log t <= t - 1 follows from
     f(t) = t - 1 - log t having f(1) = 0, f'(1) = 0 and f'' = 1/t^2 > 0 for t > 0.
+
+    The facts alone never prove the claim: the result is `supported by lemmas`. Only when `derive` is
+    given, and `derive(lhs, rhs)` (a function of this claim's own sides, e.g. the claim's difference
+    with a proved lemma substituted) also simplifies to 0 or True, is the claim `proved`.
     """
 
     facts: tuple[tuple[str, Callable[[], sp.Basic]], ...] = ()
     scope: str = "general"
+    derive: ClaimDerivation | None = None
+    derivation: str = ""  # what `derive` does, in words
 
     def _attempt(self, lhs, rhs, relation):
         for description, make in self.facts:
-            value = make()
-            if value is sp.true or value is True:
-                continue
-            if isinstance(value, sp.Basic) and not isinstance(value, sp.logic.boolalg.Boolean) and _simplifies_to_zero(value):
-                continue
-            simplified = sp.simplify(value)
-            if simplified is sp.true or simplified == 0:
-                continue
-            return SymbolicResult("failed", detail=f"could not establish: {description} (sympy left {simplified})")
-        return SymbolicResult("proved", self.scope, "; ".join(d for d, _ in self.facts))
+            ok, left = _established(make())
+            if not ok:
+                return SymbolicResult(SymbolicStatus.FAILED, detail=f"could not establish: {description} (sympy left {left})")
+        lemmas = "; ".join(d for d, _ in self.facts)
+        if self.derive is None:
+            return SymbolicResult(SymbolicStatus.SUPPORTED, self.scope,
+                                  f"lemmas proved, the claim's own formula not derived from them: {lemmas}")
+        ok, left = _established(self.derive(lhs, rhs))
+        if not ok:
+            return SymbolicResult(SymbolicStatus.FAILED,
+                                  detail=f"the lemmas hold, but the claim's own formula does not follow "
+                                         f"({self.derivation or 'derivation'}: sympy left {left})")
+        return SymbolicResult(SymbolicStatus.PROVED, self.scope,
+                              f"{lemmas}; then {self.derivation or 'the claim derived from them'}")
 
 
 @dataclass(frozen=True)
@@ -198,7 +255,7 @@ class NotAttempted(Strategy):
     reason: str = ""
 
     def _attempt(self, lhs, rhs, relation):
-        return SymbolicResult("not attempted", detail=self.reason)
+        return SymbolicResult(SymbolicStatus.NOT_ATTEMPTED, detail=self.reason)
 
 
 def identity(time_limit: float = DEFAULT_TIME_LIMIT) -> Identity:
@@ -212,10 +269,14 @@ def for_dimensions(dim: sp.Symbol, values: tuple[int, ...] = (1, 2, 3), substitu
     return ForDimensions(time_limit=time_limit, dim=dim, values=values, substitution=substitution)
 
 
-def facts(*items: tuple[str, Callable[[], sp.Basic]], scope: str = "general",
-          time_limit: float = DEFAULT_TIME_LIMIT) -> Facts:
-    """Prove each (description, thunk) fact; thunks defer the sympy work into the time limit."""
-    return Facts(time_limit=time_limit, facts=tuple(items), scope=scope)
+def facts(*items: tuple[str, Callable[[], sp.Basic]], scope: str = "general", derive: ClaimDerivation | None = None,
+          derivation: str = "", time_limit: float = DEFAULT_TIME_LIMIT) -> Facts:
+    """Prove each (description, thunk) fact; thunks defer the sympy work into the time limit.
+
+    Without `derive` the outcome is at best `supported by lemmas`; with it, `proved` when
+    `derive(lhs, rhs)` of the claim's own sides also reduces to 0 or True.
+    """
+    return Facts(time_limit=time_limit, facts=tuple(items), scope=scope, derive=derive, derivation=derivation)
 
 
 def not_attempted(reason: str) -> NotAttempted:

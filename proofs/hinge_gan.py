@@ -42,8 +42,7 @@ and integrals are Riemann sums with spacing $\Delta x$ (as in `tv-min`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 import torch
@@ -51,8 +50,8 @@ import torch
 from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant, Real, Reference, Tolerance,
                       Variable, density_grid)
 from checkers.kinds import Kind
-from checkers.symbolic import Strategy, SymbolicResult
-from checkers.strategies import CaseSplit, Lemma, Termwise, distribute_sums, is_nonnegative
+from checkers.strategies import (CaseSplit, Lemma, Termwise, TermwiseNonnegative, intervals, le_total, product,
+                                 trichotomy)
 from proofs.tv_min import GRID_POINTS, GridSpacing
 
 a, b = sp.symbols("a b", nonnegative=True)
@@ -70,12 +69,10 @@ def hinge(a_, b_, y_):
 H = hinge(a, b, y)
 Y_STAR = sp.sign(a - b)
 
-ORDER = (("a ≤ b: b = a + c", {b: a + c}), ("a ≥ b: a = b + c", {a: b + c}))
-PIECES = (("y ≤ −1: y = −1 − t", {y: -1 - t}), ("−1 < y ≤ 1: y = (1 − s)/(1 + s)", {y: (1 - s) / (1 + s)}),
-          ("y ≥ 1: y = 1 + t", {y: 1 + t}))
-LOWER_BOUND_CASES = tuple((f"{o}, {piece}", {**os_, **ps}) for o, os_ in ORDER for piece, ps in PIECES)
-STRICT_ORDER_CASES = (("a > b: a = b + c, c > 0", {a: b + c_pos}), ("a < b: b = a + c, c > 0", {b: a + c_pos}),
-                      ("a = b", {a: b}))
+ORDER = le_total(a, b, c)  # a ≤ b: b = a + c; a ≥ b: a = b + c
+PIECES = intervals(y, (-1, 1))  # y ≤ −1, −1 < y ≤ 1, y ≥ 1
+LOWER_BOUND_CASES = product(ORDER, PIECES)
+STRICT_ORDER_CASES = trichotomy(a, b, c_pos)  # a > b, a < b, a = b
 
 # ---------------------------------------------------------------------------------------------------------------
 # Grid objects
@@ -104,39 +101,6 @@ OPTIMAL_VALUE = Lemma("h(sign(a − b)) = 2 min(a, b)", hinge(a, b, Y_STAR), 2 *
                      CaseSplit(cases=STRICT_ORDER_CASES))
 OPTIMAL_AS_ABS = Lemma("h(sign(a − b)) = a + b − |a − b|", hinge(a, b, Y_STAR), a + b - sp.Abs(a - b),
                        CaseSplit(cases=STRICT_ORDER_CASES))
-
-
-@dataclass(frozen=True)
-class TermwiseNonnegative(Strategy):
-    """Prove Σ_i f_i ≥ Σ_i g_i (same limits) by showing every term of Σ_i (f_i − g_i) is nonnegative.
-
-    The combined summand is rewritten in generic symbols (`generic`: p[i] -> a, ...) and proved
-    nonnegative in every case of `cases` (which together cover the domain).
-    """
-
-    generic: Mapping[sp.Basic, sp.Basic] = field(default_factory=dict)
-    cases: tuple[tuple[str, Mapping[sp.Basic, sp.Basic]], ...] = ()
-
-    def _attempt(self, lhs, rhs, relation):
-        if relation not in ("<=", ">="):
-            return SymbolicResult("not attempted", detail="proves inequalities between sums")
-        diff = distribute_sums(lhs - rhs if relation == ">=" else rhs - lhs)
-        terms = sp.Add.make_args(diff)
-        limits = {term.atoms(sp.Sum).pop().args[1:] for term in terms if term.has(sp.Sum)}
-        if len(limits) != 1 or any(len(term.atoms(sp.Sum)) != 1 for term in terms):
-            return SymbolicResult("failed", detail=f"not a single sum of terms: {diff}")
-        (lims,) = limits
-        # c_k Sum(f_k) -> Sum(Σ c_k f_k): every term is a constant times one sum over the same limits.
-        summand = sp.Integer(0)
-        for term in terms:
-            (inner,) = term.atoms(sp.Sum)
-            summand += (term / inner) * inner.args[0]
-        generic = sp.expand(summand).xreplace(dict(self.generic))
-        for description, subs in self.cases:
-            if not is_nonnegative(generic.xreplace(dict(subs))):
-                return SymbolicResult("failed", detail=f"term {generic} not shown ≥ 0 in case {description}")
-        return SymbolicResult("proved", "general m (any grid)",
-                              f"every term {generic} ≥ 0: case split " + "; ".join(d for d, _ in self.cases))
 
 
 @dataclass(frozen=True)

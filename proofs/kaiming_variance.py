@@ -55,13 +55,8 @@ $v_\ell = \operatorname{Var}(y_\ell)_i$ is the variance of any entry of layer $\
 
 from __future__ import annotations
 
-import ast
-import hashlib
-import inspect
 import math
-import textwrap
-from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import sympy as sp
 import torch
@@ -69,8 +64,9 @@ import torch
 from checkers import (Answer, Claim, Derivation, Estimate, Figure, Integer, Mutant, Part, Reference, Tolerance,
                       Variable, not_attempted)
 from checkers.kinds import Kind, Positive, Real
-from checkers.symbolic import Strategy, SymbolicResult
-from checkers.strategies import distribute_sums
+from checkers.memo import per_batch
+from checkers.strategies import IndependentSecondMoment, Recursion, RecursionInduction
+from checkers.torch_source import FromTorchSource, read_default_init  # noqa: F401 - read_default_init: tests
 from checkers.grading import Problem, Symbol
 from checkers.kinds import append_value
 
@@ -114,314 +110,17 @@ class Widths(Kind):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Reading the default init from the installed torch
-
-
-class InitSourceChanged(Exception):
-    """torch's default-init source no longer has the shape this derivation reads; the message names what changed."""
-
-
-def _source_tree(fn) -> ast.FunctionDef:
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    return next(node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef))
-
-
-def _to_sympy(node: ast.AST, names: dict[str, sp.Basic]) -> sp.Basic:
-    """A Python arithmetic expression from torch's source as sympy (exact constants; only math.sqrt calls)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return sp.Rational(repr(node.value))
-    if isinstance(node, ast.Name) and node.id in names:
-        return names[node.id]
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return -_to_sympy(node.operand, names)
-    if isinstance(node, ast.BinOp):
-        ops = {ast.Add: sp.Add, ast.Sub: lambda x, y: x - y, ast.Mult: sp.Mul, ast.Div: lambda x, y: x / y,
-               ast.Pow: sp.Pow}
-        for cls, op in ops.items():
-            if isinstance(node.op, cls):
-                return op(_to_sympy(node.left, names), _to_sympy(node.right, names))
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "sqrt"
-            and isinstance(node.func.value, ast.Name) and node.func.value.id == "math" and len(node.args) == 1):
-        return sp.sqrt(_to_sympy(node.args[0], names))
-    raise InitSourceChanged(f"cannot read the expression `{ast.unparse(node)}` (names known: {sorted(names)})")
-
-
-def _assignments(fn: ast.FunctionDef) -> dict[str, ast.AST]:
-    """name -> assigned expression, for the simple `name = expr` statements of a function body."""
-    out = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            out[node.targets[0].id] = node.value
-    return out
-
-
-def _calls(fn: ast.FunctionDef, name: str) -> list[ast.Call]:
-    return [node for node in ast.walk(fn) if isinstance(node, ast.Call)
-            and isinstance(node.func, (ast.Attribute, ast.Name))
-            and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == name]
-
-
-@dataclass(frozen=True)
-class DefaultInit:
-    """What the installed torch's nn.Linear default init is, in sympy, with the evidence read."""
-
-    a: sp.Basic  # kaiming_uniform_'s negative slope as passed by reset_parameters
-    gain: sp.Basic
-    weight_bound: sp.Basic  # in terms of fan_in
-    bias_bound: sp.Basic
-    evidence: tuple[str, ...] = field(default=())
-
-    def variance(self, bound: sp.Basic) -> sp.Basic:
-        """Var of U(-bound, bound), integrated by sympy."""
-        w, c = sp.Symbol("w", real=True), sp.Symbol("c", positive=True)
-        density = 1 / (2 * c)
-        mean = sp.integrate(w * density, (w, -c, c))
-        second = sp.integrate(w ** 2 * density, (w, -c, c))
-        return sp.simplify((second - mean ** 2).subs(c, bound))
-
-
-def read_default_init() -> DefaultInit:
-    """Derive the default nn.Linear init from the installed torch's source (raises InitSourceChanged)."""
-    init = torch.nn.init
-    evidence = []
-    reset = _source_tree(torch.nn.Linear.reset_parameters)
-
-    # 1. reset_parameters: kaiming_uniform_(self.weight, a=...) with the default mode and nonlinearity.
-    calls = [c for c in _calls(reset, "kaiming_uniform_") if c.args and ast.unparse(c.args[0]) == "self.weight"]
-    if len(calls) != 1:
-        raise InitSourceChanged("nn.Linear.reset_parameters no longer calls init.kaiming_uniform_(self.weight, ...)")
-    signature = inspect.signature(init.kaiming_uniform_)
-    params = list(signature.parameters)
-    passed = {params[i]: arg for i, arg in enumerate(calls[0].args)}
-    passed.update({kw.arg: kw.value for kw in calls[0].keywords})
-    mode = ast.literal_eval(passed["mode"]) if "mode" in passed else signature.parameters["mode"].default
-    nonlinearity = (ast.literal_eval(passed["nonlinearity"]) if "nonlinearity" in passed
-                    else signature.parameters["nonlinearity"].default)
-    if "a" not in passed:
-        raise InitSourceChanged("reset_parameters no longer passes a= to kaiming_uniform_")
-    a = _to_sympy(passed["a"], {})
-    evidence.append(f"reset_parameters: {ast.unparse(calls[0])} (mode={mode!r}, nonlinearity={nonlinearity!r})")
-    if mode != "fan_in" or nonlinearity != "leaky_relu":
-        raise InitSourceChanged(f"kaiming_uniform_ now runs with mode={mode!r}, nonlinearity={nonlinearity!r}")
-
-    # 2. kaiming_uniform_: std = gain / sqrt(fan), bound = sqrt(3) * std, tensor.uniform_(-bound, bound).
-    kaiming = _source_tree(init.kaiming_uniform_)
-    assigned = _assignments(kaiming)
-    gain_s, fan_s, std_s = sp.symbols("gain fan std", positive=True)
-    try:
-        std = _to_sympy(assigned["std"], {"gain": gain_s, "fan": fan_s})
-        bound = _to_sympy(assigned["bound"], {"std": std_s}).subs(std_s, std)
-    except KeyError as exc:
-        raise InitSourceChanged(f"kaiming_uniform_ no longer assigns {exc.args[0]!r}") from None
-    uniform = [c for c in _calls(kaiming, "uniform_") if [ast.unparse(x) for x in c.args[:2]] == ["-bound", "bound"]]
-    if not uniform:
-        raise InitSourceChanged("kaiming_uniform_ no longer fills the tensor with uniform_(-bound, bound)")
-    evidence.append(f"kaiming_uniform_: std = {ast.unparse(assigned['std'])}, bound = {ast.unparse(assigned['bound'])}")
-
-    # 3. calculate_gain('leaky_relu', a) = sqrt(2 / (1 + a^2)): the return of the leaky_relu branch.
-    gain_tree = _source_tree(init.calculate_gain)
-    branch = [node for node in ast.walk(gain_tree) if isinstance(node, ast.If) and "'leaky_relu'" in ast.unparse(node.test)]
-    # only the branch's own body (its elif/else chain holds the other nonlinearities)
-    returns = [r for stmt in branch[0].body for r in ast.walk(stmt) if isinstance(r, ast.Return)] if branch else []
-    slope = sp.Symbol("negative_slope", real=True)
-    formulas = []
-    for r in returns:
-        try:
-            formulas.append(_to_sympy(r.value, {"negative_slope": slope}))
-        except InitSourceChanged:
-            continue
-    if len(formulas) != 1:
-        raise InitSourceChanged("calculate_gain's leaky_relu branch no longer returns one arithmetic formula")
-    gain = sp.simplify(formulas[0].subs(slope, a))
-    runtime_gain = init.calculate_gain("leaky_relu", float(a))
-    if abs(runtime_gain - float(gain)) > 1e-12:
-        raise InitSourceChanged(f"calculate_gain('leaky_relu', {float(a)}) = {runtime_gain}, but its source reads {gain}")
-    evidence.append(f"calculate_gain('leaky_relu', a) = {ast.unparse(returns[0].value)} = {gain}")
-    weight_bound = sp.simplify(bound.subs({gain_s: gain, fan_s: fan_in}))
-
-    # 4. the bias: bound = 1 / sqrt(fan_in) (fan_in from _calculate_fan_in_and_fan_out), uniform_(bias, -bound, bound).
-    reset_assigned = _assignments(reset)
-    if "bound" not in reset_assigned:
-        raise InitSourceChanged("reset_parameters no longer assigns the bias bound")
-    expr = reset_assigned["bound"]
-    if isinstance(expr, ast.IfExp):  # `1 / math.sqrt(fan_in) if fan_in > 0 else 0`: fan_in >= 1 here
-        expr = expr.body
-    bias_bound = _to_sympy(expr, {"fan_in": fan_in})
-    bias_calls = [c for c in _calls(reset, "uniform_")
-                  if [ast.unparse(x) for x in c.args[:3]] == ["self.bias", "-bound", "bound"]]
-    if not bias_calls:
-        raise InitSourceChanged("reset_parameters no longer fills the bias with uniform_(self.bias, -bound, bound)")
-    probe = torch.empty(7, 5)
-    if init._calculate_fan_in_and_fan_out(probe) != (5, 7):
-        raise InitSourceChanged("init._calculate_fan_in_and_fan_out no longer returns (in_features, out_features)")
-    evidence.append(f"reset_parameters: bias bound = {ast.unparse(expr)}")
-    return DefaultInit(a=a, gain=gain, weight_bound=weight_bound, bias_bound=sp.simplify(bias_bound),
-                       evidence=tuple(evidence))
-
-
-@dataclass(frozen=True)
-class FromTorchSource(Strategy):
-    """Prove a claim about the default init from torch's own source: `quantity` is "bound" or "variance".
-
-    The right-hand side must equal the quantity derived for the weights and for the biases.
-    """
-
-    quantity: str = "bound"
-
-    def _attempt(self, lhs, rhs, relation):
-        try:
-            found = read_default_init()
-        except InitSourceChanged as exc:
-            return SymbolicResult("failed", detail=f"torch {torch.__version__}: {exc}")
-        derived = {"weights": found.weight_bound, "biases": found.bias_bound}
-        if self.quantity == "variance":
-            derived = {name: found.variance(b) for name, b in derived.items()}
-        for name, value in derived.items():
-            if sp.simplify(value - rhs) != 0:
-                return SymbolicResult("failed", detail=f"torch {torch.__version__} gives {name} a {self.quantity} of "
-                                                       f"{value}, not {rhs}")
-        what = "U(-B, B) never exceeds B" if self.quantity == "bound" else "Var U(-B, B) = B²/3 (sympy integral)"
-        return SymbolicResult("proved", f"torch {torch.__version__} source",
-                              "; ".join(found.evidence) + f"; a = {found.a}, gain = {found.gain}, "
-                              f"B = {found.weight_bound}; {what}")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The one-layer second moment, by expanding the expectation
-
-
-@dataclass(frozen=True)
-class SecondMoment(Strategy):
-    """Prove E[z] = 0 and E[z²] = rhs for z = Σ_k A_k y_k + b, for each width in `widths`.
-
-    A_1..A_n, b and the vector y are mutually independent; E A_k = E b = 0, E A_k² = s_w, E b² = s_b,
-    E y = 0 and E[y_j y_k] = C_jk with C_kk = v (off-diagonal C arbitrary). The expectation of each
-    monomial factors over the independent groups; s_w = s_b = 1/(3 n) as `init-variance` proves.
-    """
-
-    widths: tuple[int, ...] = (1, 2, 3, 4)
-
-    def _attempt(self, lhs, rhs, relation):
-        s_w, s_b = sp.symbols("s_w s_b", positive=True)
-        for width in self.widths:
-            a = sp.symbols(f"A1:{width + 1}", real=True)
-            y = sp.symbols(f"y1:{width + 1}", real=True)
-            b = sp.Symbol("b", real=True)
-            cov = {(i, j): (v if i == j else sp.Symbol(f"C_{min(i, j)}{max(i, j)}", real=True))
-                   for i in range(width) for j in range(width)}
-            z = sum(ai * yi for ai, yi in zip(a, y)) + b
-
-            def expect(poly):
-                # E of a monomial factors over the independent groups A_1, ..., A_n, b and y.
-                total = sp.Integer(0)
-                for powers, coeff in sp.Poly(sp.expand(poly), *a, b, *y).terms():
-                    factor = coeff
-                    for power, second_moment in zip(powers[:width + 1], [s_w] * width + [s_b]):
-                        factor *= {0: 1, 1: 0, 2: second_moment}[power]  # E X^0 = 1, E X = 0, E X² = s
-                    idx = [i for i, e in enumerate(powers[width + 1:]) for _ in range(e)]
-                    factor *= {0: 1, 1: 0, 2: cov[tuple(idx)] if len(idx) == 2 else None}[len(idx)]
-                    total += factor
-                return total
-
-            mean, second = expect(z), expect(z ** 2)
-            second = second.subs({s_w: 1 / (3 * n_prev), s_b: 1 / (3 * n_prev)}).subs(n_prev, width)
-            target = sp.sympify(rhs).subs(n_prev, width)
-            if mean != 0 or sp.simplify(second - target) != 0:
-                return SymbolicResult("failed", detail=f"for n = {width}: E z = {mean}, E z² = {sp.simplify(second)}, "
-                                                       f"claimed {target}")
-        return SymbolicResult("proved", f"n ∈ {{{', '.join(map(str, self.widths))}}}",
-                              "E z² = Σ_jk E[A_j A_k] C_jk + E b² = n s_w v + s_b: cross terms vanish by independence")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# The closed form, by induction on L
-
-
-def _split_last(s: sp.Sum) -> sp.Basic:
-    f, (var, lo, hi) = s.args[0], s.args[1]
-    return sp.Sum(f, (var, lo, hi - 1)) + f.subs(var, hi)
-
-
-def _split_first(s: sp.Sum) -> sp.Basic:
-    f, (var, lo, hi) = s.args[0], s.args[1]
-    return f.subs(var, lo) + sp.Sum(f.subs(var, var + 1), (var, lo, hi - 1))
-
-
-def _solves_recursion(expr: sp.Basic) -> str | None:
-    """None if expr(L) satisfies v_1 = 1/3 + 1/(3 n_0) and v_{L+1} = v_L/3 + 1/(3 n_L); else what fails."""
-    base = sp.simplify(expr.subs(L, 1).doit() - (third + 1 / (3 * n[0])))
-    if base != 0:
-        return f"base case L = 1 leaves {base}"
-    shifted = expr.subs(L, L + 1)
-    for splitter in (_split_last, _split_first):
-        step = shifted.replace(lambda z: isinstance(z, sp.Sum), splitter) - expr / 3 - 1 / (3 * n[L])
-        if distribute_sums(step) == 0:
-            return None
-    return f"step L → L+1 leaves {sp.simplify(distribute_sums(shifted.replace(lambda z: isinstance(z, sp.Sum), _split_last) - expr / 3 - 1 / (3 * n[L])))}"
-
-
-@dataclass(frozen=True)
-class RecursionInduction(Strategy):
-    """Prove lhs = rhs for all L >= 1: both satisfy v_1 = 1/3 + 1/(3n_0), v_{L+1} = v_L/3 + 1/(3n_L).
-
-    The step splits one term off a sum whose upper limit moved with L (the last or the first term,
-    re-indexed), distributes the sums and checks that the difference expands to 0.
-    """
-
-    def _attempt(self, lhs, rhs, relation):
-        if relation != "=":
-            return SymbolicResult("not attempted", detail="induction proves equalities")
-        for side, expr in (("lhs", lhs), ("rhs", rhs)):
-            problem = _solves_recursion(expr)
-            if problem is not None:
-                return SymbolicResult("failed", detail=f"{side} does not solve the recursion: {problem}")
-        return SymbolicResult("proved", "general L (induction)",
-                              "both sides: base case L = 1 and step L → L+1 of v_L = v_{L-1}/3 + 1/(3 n_{L-1})")
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Monte Carlo on real nn.Linear modules
 
 
-def _memo(fn):
-    """Cache a numeric function's result per batch (seed, dims, values, dtype, device).
-
-    The engine evaluates a claim's numeric function on the same float64 batch for the float64 run, as
-    the oracle of each lower-precision run, and for every mutant; the Monte Carlo draws depend only on
-    the batch, so they are computed once.
-    """
-    cache: OrderedDict = OrderedDict()
-
-    def key(sample, dtype_too: bool):
-        digest = hashlib.sha1()
-        for name in sorted(sample.values):
-            digest.update(name.encode())
-            digest.update(sample.values[name].detach().to("cpu", torch.float64).contiguous().numpy().tobytes())
-        # the functions the draws run: a patched or changed init must not be answered from the cache
-        init = (torch.nn.Linear.reset_parameters, torch.nn.init.kaiming_uniform_, torch.nn.init.uniform_,
-                torch.nn.init.calculate_gain)
-        parts = (sample.seed, sample.size, tuple(sorted(sample.dims.items())), digest.hexdigest(), init)
-        return parts + ((str(sample.dtype), str(sample.device)) if dtype_too else ())
-
-    def wrapper(sample, *args):
-        k_ = key(sample, wrapper.per_dtype) + args
-        if k_ not in cache:
-            cache[k_] = fn(sample, *args)
-            while len(cache) > 16:
-                cache.popitem(last=False)
-        cache.move_to_end(k_)
-        return cache[k_]
-
-    wrapper.per_dtype = True
-    wrapper.__name__, wrapper.__doc__ = fn.__name__, fn.__doc__
-    return wrapper
+def _init_functions() -> tuple:
+    """The torch functions the draws run: a patched or changed init must not be answered from the cache."""
+    return (torch.nn.Linear.reset_parameters, torch.nn.init.kaiming_uniform_, torch.nn.init.uniform_,
+            torch.nn.init.calculate_gain)
 
 
-def _drawn_once(fn):
-    """Like _memo, but the result does not depend on the batch's dtype or device (float64 CPU draws)."""
-    wrapper = _memo(fn)
-    wrapper.per_dtype = False
-    return wrapper
+_memo = per_batch(depends=_init_functions)  # per batch, dtype and device
+_drawn_once = per_batch(per_dtype=False, depends=_init_functions)  # float64 CPU draws shared by every dtype
 
 
 @_drawn_once
@@ -591,7 +290,7 @@ init_bound = Claim(
     lhs=None, rhs=1 / sp.sqrt(fan_in), relation="<=",
     variables=INIT_VARIABLES,
     assumptions=("the installed torch's nn.Linear.reset_parameters",),
-    symbolic=FromTorchSource(quantity="bound"),
+    symbolic=FromTorchSource(quantity="bound", fan_in=fan_in),
     numeric=init_max_abs,
     references=(
         Reference("observed-bound", "the largest |w| or |b| of the fresh module (order statistic of ≥ 128 draws)",
@@ -614,7 +313,7 @@ init_variance = Claim(
     lhs=None, rhs=1 / (3 * fan_in), relation="≈",
     variables=INIT_VARIABLES,
     assumptions=("the installed torch's nn.Linear.reset_parameters",),
-    symbolic=FromTorchSource(quantity="variance"),
+    symbolic=FromTorchSource(quantity="variance", fan_in=fan_in),
     numeric=init_moments,
     mutants=(
         Mutant("bound-squared", "1/fan_in: Var U(-B, B) taken as B²", numeric=_wrong_target(init_moments, 0, 1 / fan_in)),
@@ -635,7 +334,9 @@ layer_variance = Claim(
                Variable("rho", Real(0.0, 0.9), r"\rho")),
     assumptions=("y independent of (A, b)", "E y = 0, E y_k² = v; the y_k may be correlated (ρ)",
                  "A_ij, b_i iid, mean 0, variance 1/(3 n_{ℓ-1})"),
-    symbolic=SecondMoment(),
+    symbolic=IndependentSecondMoment(width=n_prev, variance=v, widths=(1, 2, 3, 4),
+                                     weight_variance=init_variance.rhs.subs(fan_in, n_prev),
+                                     bias_variance=init_variance.rhs.subs(fan_in, n_prev)),
     numeric=layer_moments,
     mutants=(
         Mutant("no-bias", "v/3: the bias forgotten", numeric=_wrong_target(layer_moments, 1, v / 3)),
@@ -646,6 +347,9 @@ layer_variance = Claim(
     dtypes=(torch.float64, torch.float32),
 )
 
+# v_0 = Var x_i = 1 and v_{ℓ+1} = layer-variance's right-hand side at v = v_ℓ, n_{ℓ-1} = n_ℓ (layer ℓ + 1's fan-in).
+LAYER_RECURSION = Recursion(index=L, state=v, step=layer_variance.rhs.subs(n_prev, n[L]), initial=1, origin=0)
+
 closed_form = Claim(
     id="closed-form",
     statement="v_0 = 1, v_ℓ = v_{ℓ-1}/3 + 1/(3 n_{ℓ-1}) gives 1/(3n_{L-1}) + ... + 1/(3^L n_0) + 3^{-L} "
@@ -654,7 +358,7 @@ closed_form = Claim(
     variables=(Variable("n", Widths("L", 1, 64), r"n_{\ell}"),),
     dims={"L": (1, 8)},
     assumptions=("n_L = 1",),
-    symbolic=RecursionInduction(),
+    symbolic=RecursionInduction(recursion=LAYER_RECURSION, first=1),
     references=(Reference("recursion", "v_L by running the recursion layer by layer", recursion),),
     mutants=(
         Mutant("exponent-off-by-one", "1/(3^{L-ℓ} n_{ℓ-1}): one factor 1/3 short in every term",

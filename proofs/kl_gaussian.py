@@ -23,20 +23,25 @@ and the claim `closed_form` are the reference answer other parts of the project 
 
 # Implementation notes
 
-* `closed-form`: its left side is the definition after the two expected quadratic forms are replaced by
-  the lemma, $\tfrac12\log\frac{\det\Sigma_1}{\det\Sigma_0} - \tfrac12\operatorname{tr}(\Sigma_0^{-1}\Sigma_0)
-  + \tfrac12(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_0-\mu_1)^\top\Sigma_1^{-1}(\mu_0-\mu_1))$ (the
-  lemma's mean term for $m = \mu_0$ is 0 and is left out). Sympy proves it equal to the closed form for
-  general $d$ (matrix-expression rules: $\Sigma_0^{-1}\Sigma_0 = I_d$, $\operatorname{tr} I_d = d$, and
-  $(-v)^\top M(-v) = v^\top M v$ after expansion). Independent references compute the KL itself from the
-  definition: `torch.distributions.kl_divergence(MultivariateNormal, MultivariateNormal)` and a Monte Carlo
-  mean of $\log p_0(X) - \log p_1(X)$ with `MultivariateNormal.log_prob` (within 5 standard errors).
+* `closed-form` is proved from the definition for $d \in \{1, 2, 3\}$ (`MomentExpectation`): the
+  integrand $\log p_0(x) - \log p_1(x)$ is built from the two densities (not from the right-hand side),
+  made explicit with $\Sigma_i = L_iL_i^\top$, its logarithms split (positive factors), and its
+  monomials in $x$ replaced by the moments of $\mathcal N(\mu_0, \Sigma_0)$; the result minus the claim's
+  own right-hand side simplifies to 0. The chain of steps starts from the definition after the
+  lemma, $\tfrac12\log\frac{\det\Sigma_1}{\det\Sigma_0} - \tfrac12\operatorname{tr}(\Sigma_0^{-1}\Sigma_0)
+  + \tfrac12(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_0-\mu_1)^\top\Sigma_1^{-1}(\mu_0-\mu_1))$, and each
+  step is proved for general $d$ by `identity()` (matrix-expression rules: $\Sigma_0^{-1}\Sigma_0 = I_d$,
+  $\operatorname{tr} I_d = d$, $(-v)^\top M(-v) = v^\top M v$). Independent references compute the KL itself
+  from the definition: `torch.distributions.kl_divergence(MultivariateNormal, MultivariateNormal)` and a
+  Monte Carlo mean of $\log p_0(X) - \log p_1(X)$ with `MultivariateNormal.log_prob` (within 5 standard
+  errors).
 * `log-density-ratio` is proved entrywise for $d \in \{1, 2, 3\}$ with $\Sigma_i = L_iL_i^\top$, $L_i$
   lower triangular with a positive diagonal (a parametrisation of every SPD matrix, which makes
   $\det\Sigma_i > 0$ visible to sympy so that logarithms of products split). With `MatrixSymbol`s and
   symbolic $d$ sympy knows no sign of $\det\Sigma_i$ and cannot split $\log(\det(\Sigma)^{-1/2}e^{q})$.
-* `quadratic-form-expectation` is proved for $d \in \{1, 2, 3\}$ from the two moments the problem gives
-  ($\mathbb{E}X = \mu_0$, $\mathbb{E}[(X-\mu_0)(X-\mu_0)^\top] = \Sigma_0$): the integrand is expanded as a
+* `quadratic-form-expectation` is proved for $d \in \{1, 2, 3\}$ against its own right-hand side
+  (`MomentExpectation`) from the two moments the problem gives ($\mathbb{E}X = \mu_0$,
+  $\mathbb{E}[(X-\mu_0)(X-\mu_0)^\top] = \Sigma_0$): the integrand $(x-m)^\top M(x-m)$ is expanded as a
   polynomial in explicit entries $x_i$ and each monomial replaced by its moment
   ($x_i \mapsto \mu_i$, $x_ix_j \mapsto \Sigma_{ij} + \mu_i\mu_j$), which is linearity of expectation. It is
   checked numerically by Monte Carlo (relation ≈, 5 standard errors) for $d = 1..5$ and general
@@ -52,14 +57,17 @@ and the claim `closed_form` are the reference answer other parts of the project 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import sympy as sp
 import torch
 
 from checkers import (SPD, Answer, Claim, Derivation, Estimate, Figure, Matrix, Mutant, Part, Reference, Sample, Step,
-                      Variable, Vector, facts, for_dimensions, identity)
+                      Variable, Vector, for_dimensions, identity)
+from checkers.montecarlo import cached_per_sample, gauss_hermite_normal, sharpness_mutants
 from checkers.notation import quadratic_form
+from checkers.strategies import MomentExpectation
 from checkers.grading import Misconception, Problem, Symbol
 
 d = sp.Symbol("d", integer=True, positive=True)
@@ -186,47 +194,60 @@ log_density_ratio = Claim(
 )
 
 
-QF_DRAWS = 2000
+QF_PAIRS = 2 ** 18  # antithetic pairs per instance; sized so that the target scaled by 1.02 or 0.98 is rejected
+QF_CHUNK = 2 ** 14
 QF_EXPECTATION = sp.Trace(M * Sigma0) + quadratic_form(mu0 - m, M)
 
 
-def quadratic_form_monte_carlo(sample, draws: int = QF_DRAWS) -> Estimate:
-    """Mean of (X - m)^T M (X - m) over X ~ N(mu_0, Sigma_0)."""
-    xs = _gaussian_draws(sample, sample["mu_0"], sample["Sigma_0"], draws, offset=2) - sample["m"]
-    return _estimate(torch.einsum("sbi,bij,sbj->sb", xs, sample["M"], xs))
+@functools.lru_cache(maxsize=8)
+def _outer_moments(seed: int, dim: int, pairs: int = QF_PAIRS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample mean (d²,) and centred scatter (d², d²) of vec(zzᵀ) over `pairs` draws z ~ N(0, I_dim), float64.
+
+    The draws are seeded from the batch (offset 2) and shared by its instances, so their moments are
+    computed once per batch, in chunks.
+    """
+    gen = torch.Generator().manual_seed(seed + 2)
+    total, scatter = torch.zeros(dim * dim, dtype=torch.float64), torch.zeros(dim * dim, dim * dim, dtype=torch.float64)
+    for start in range(0, pairs, QF_CHUNK):
+        z = torch.randn(min(QF_CHUNK, pairs - start), dim, generator=gen, dtype=torch.float64)
+        outer = (z.unsqueeze(-1) * z.unsqueeze(-2)).reshape(z.shape[0], -1)
+        total += outer.sum(0)
+        scatter += outer.T @ outer
+    mean = total / pairs
+    return mean, scatter - pairs * torch.outer(mean, mean)
+
+
+@cached_per_sample
+def quadratic_form_monte_carlo(sample, pairs: int = QF_PAIRS) -> Estimate:
+    """Mean of g(X) = (X − m)ᵀM(X − m) over antithetic pairs X = μ₀ ± Lz, z ~ N(0, I), Σ₀ = LLᵀ.
+
+    Each pair mean ½(g(μ₀ + Lz) + g(μ₀ − Lz)) equals g(μ₀) + (Lz)ᵀM(Lz) exactly (g is quadratic: its
+    odd part cancels), and (Lz)ᵀM(Lz) = vec(zzᵀ)·vec(LᵀML). The instances of a batch share the draws z,
+    so the sample mean and sample variance of the pair means over all draws follow from the draws'
+    own first and second moments of vec(zzᵀ) (`_outer_moments`): the same numbers as summing the
+    2¹⁸ pair means of every instance, at the cost of one d² x d² quadratic form per instance. The pair
+    means are iid, so s/√N is the estimate's standard error.
+    """
+    factor = torch.linalg.cholesky(sample["Sigma_0"])
+    inner = (factor.transpose(-1, -2) @ sample["M"] @ factor).reshape(sample.size, -1)  # vec(LᵀML), (B, d²)
+    at_mean = sample["mu_0"] - sample["m"]
+    g_mean = torch.einsum("bi,bij,bj->b", at_mean, sample["M"], at_mean)
+    mean_outer, scatter = (t.to(inner) for t in _outer_moments(sample.seed, factor.shape[-1], pairs))
+    variance = torch.einsum("bi,ij,bj->b", inner, scatter, inner) / (pairs - 1)
+    return Estimate(g_mean + inner @ mean_outer, torch.sqrt(variance.clamp_min(0) / pairs))
+
+
+def quadratic_form_quadrature(sample) -> torch.Tensor:
+    """E[(X − m)ᵀM(X − m)] by 2-point-per-axis Gauss–Hermite quadrature over z (X = μ₀ + Lz): exact for quadratics."""
+    nodes, weights = gauss_hermite_normal(2, sample.dims["d"], sample.dtype, sample.device)
+    factor = torch.linalg.cholesky(sample["Sigma_0"])
+    xs = sample["mu_0"].unsqueeze(1) + nodes @ factor.transpose(-1, -2) - sample["m"].unsqueeze(1)  # (B, K, d)
+    return ((xs @ sample["M"].transpose(-1, -2)) * xs).sum(-1) @ weights
 
 
 def _qf_claimed(sample, expectation=QF_EXPECTATION):
     """A Monte Carlo mean of (X − m)ᵀM(X − m) over X ∼ N(μ₀, Σ₀), against tr(MΣ₀) + (μ₀ − m)ᵀM(μ₀ − m)."""
     return quadratic_form_monte_carlo(sample), sample.evaluate(expectation)
-
-
-def _moment_fact(n: int):
-    """E[(X-m)^T M (X-m)] by the moments E x_i = mu_i, E x_i x_j = Sigma_ij + mu_i mu_j, minus the claimed value."""
-
-    def fact():
-        xs = sp.symbols(f"x_0:{n}", real=True)
-        mean = sp.symbols(f"mu_0:{n}", real=True)
-        cov = sp.ImmutableMatrix(n, n, lambda i, j: sp.Symbol(f"S_{min(i, j)}{max(i, j)}", real=True))
-        mm = sp.ImmutableMatrix(n, 1, lambda i, j: sp.Symbol(f"m_{i}", real=True))
-        big_m = sp.ImmutableMatrix(n, n, lambda i, j: sp.Symbol(f"M_{i}{j}", real=True))
-        v = sp.ImmutableMatrix(xs) - mm
-        integrand = sp.Poly(sp.expand((v.T * big_m * v)[0, 0]), *xs)
-        expectation = sp.S.Zero
-        for powers, coefficient in integrand.terms():
-            idx = [i for i, p in enumerate(powers) for _ in range(p)]
-            if len(idx) == 0:
-                moment = sp.S.One
-            elif len(idx) == 1:
-                moment = mean[idx[0]]
-            else:
-                moment = cov[idx[0], idx[1]] + mean[idx[0]] * mean[idx[1]]
-            expectation += coefficient * moment
-        w = sp.ImmutableMatrix(mean) - mm
-        claimed = (big_m * cov).trace() + (w.T * big_m * w)[0, 0]
-        return sp.expand(expectation - claimed)
-
-    return fact
 
 
 quadratic_form_expectation = Claim(
@@ -238,11 +259,13 @@ quadratic_form_expectation = Claim(
                Variable("m", Vector("d")), Variable("M", Matrix("d", "d"))),
     dims=DIMS,
     assumptions=("E X = μ₀", "E[(X−μ₀)(X−μ₀)ᵀ] = Σ₀"),
-    symbolic=facts(*[(f"d = {n}: expanding in the entries x_i and replacing x_i by μ_i and x_i x_j by Σ_ij + μ_i μ_j "
-                      f"gives tr(MΣ₀) + (μ₀−m)ᵀM(μ₀−m)", _moment_fact(n)) for n in (1, 2, 3)],
-                   scope="d ∈ {1, 2, 3}"),
+    symbolic=MomentExpectation(integrand=quadratic_form(x - m, M), what="(X−m)ᵀM(X−m)", variable=x, mean=mu0,
+                               cov=Sigma0, dim=d, values=(1, 2, 3), substitution=spd_cholesky),
     numeric=_qf_claimed,
+    references=(Reference("gauss-hermite", "E[(X−m)ᵀM(X−m)] by 2-point Gauss–Hermite quadrature per axis "
+                                           "(exact for polynomials of degree <= 3)", quadratic_form_quadrature),),
     mutants=(
+        *sharpness_mutants(_qf_claimed),
         Mutant("no-trace-term", "(μ₀−m)ᵀM(μ₀−m) alone: the covariance's contribution forgotten",
                numeric=lambda s: _qf_claimed(s, quadratic_form(mu0 - m, M))),
         Mutant("no-mean-term", "tr(MΣ₀) alone: as if m = μ₀",
@@ -265,12 +288,13 @@ closed_form = Claim(
                  "lhs: E₀[log p₀(X) − log p₁(X)] after log-density-ratio and quadratic-form-expectation"),
     steps=(
         Step(half * LOG_DET_RATIO - half * d + half * (sp.Trace(Sigma1.I * Sigma0) + quadratic_form(mu0 - mu1, Sigma1.I)),
-             "Σ₀⁻¹Σ₀ = I_d and tr(I_d) = d"),
+             "Σ₀⁻¹Σ₀ = I_d and tr(I_d) = d", symbolic=identity()),
         Step(half * LOG_DET_RATIO - half * d + half * (sp.Trace(Sigma1.I * Sigma0) + quadratic_form(mu1 - mu0, Sigma1.I)),
-             "(−v)ᵀΣ₁⁻¹(−v) = vᵀΣ₁⁻¹v with v = μ₁ − μ₀"),
-        Step(KL_CLOSED_FORM, "collect the terms under one factor ½"),
+             "(−v)ᵀΣ₁⁻¹(−v) = vᵀΣ₁⁻¹v with v = μ₁ − μ₀", symbolic=identity()),
+        Step(KL_CLOSED_FORM, "collect the terms under one factor ½", symbolic=identity()),
     ),
-    symbolic=identity(),
+    symbolic=MomentExpectation(integrand=log_density_ratio.lhs, what="log p₀(X) − log p₁(X), from the densities",
+                               variable=x, mean=mu0, cov=Sigma0, dim=d, values=(1, 2, 3), substitution=spd_cholesky),
     references=(
         Reference("torch-kl", "torch.distributions.kl_divergence(MultivariateNormal, MultivariateNormal)", torch_kl),
         Reference("monte-carlo", f"mean of log p₀(X) − log p₁(X) over {MC_DRAWS} draws X ~ N(μ₀, Σ₀) "

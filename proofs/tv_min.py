@@ -45,7 +45,7 @@ import torch
 from checkers import (Claim, DensityOnGrid, Derivation, Figure, Mutant, ProbabilityVector, Real, Reference, Step,
                       Tolerance, Variable, density_grid)
 from checkers.kinds import Kind
-from checkers.strategies import CaseSplit, Lemma, Termwise
+from checkers.strategies import CaseSplit, Lemma, Termwise, le_total
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols
@@ -53,7 +53,7 @@ from checkers.strategies import CaseSplit, Lemma, Termwise
 a, b = sp.symbols("a b", real=True)
 c = sp.Symbol("c", nonnegative=True)
 half = sp.Rational(1, 2)
-ORDER_CASES = (("a = b + c, c ≥ 0 (a ≥ b)", {a: b + c}), ("b = a + c, c ≥ 0 (a ≤ b)", {b: a + c}))
+ORDER_CASES = le_total(a, b, c)  # a ≤ b: b = a + c; a ≥ b: a = b + c (c ≥ 0); coverage checked by the strategy
 
 n = sp.Symbol("n", integer=True, positive=True)
 m = sp.Symbol("m", integer=True, positive=True)

@@ -3,7 +3,10 @@
 import sympy as sp
 
 from checkers.notation import quadratic_form
-from checkers.symbolic import explicit_entries, facts, for_dimensions, identity, not_attempted
+import pytest
+
+from checkers.symbolic import (SymbolicResult, SymbolicStatus, explicit_entries, facts, for_dimensions, identity,
+                               not_attempted)
 
 n = sp.Symbol("n", integer=True, positive=True)
 A = sp.MatrixSymbol("A", n, n)
@@ -40,13 +43,36 @@ def test_for_dimensions_records_its_scope_and_where_it_stopped():
     assert wrong.status == "failed" and "n = 2" in wrong.detail and "{1}" in wrong.detail
 
 
-def test_facts_fail_on_the_first_unestablished_fact():
+def test_facts_alone_only_support_the_claim_and_fail_on_the_first_unestablished_fact():
     t = sp.Symbol("t", positive=True)
     result = facts(("f(1) = 0", lambda: (t - 1 - sp.log(t)).subs(t, 1)),
                    ("f'' > 0", lambda: sp.diff(t - 1 - sp.log(t), t, 2) > 0)).prove(None, None, "<=")
-    assert result.status == "proved"
+    assert result.status == SymbolicStatus.SUPPORTED and result.status == "supported by lemmas" and result.ok
+    assert "f(1) = 0" in result.detail
     bad = facts(("t > 1", lambda: t > 1)).prove(None, None, "<=")
     assert bad.status == "failed" and "t > 1" in bad.detail
+
+
+def test_facts_prove_the_claim_only_by_deriving_its_own_formula():
+    a, b = sp.symbols("a b", positive=True)
+    lemma = ("log(ab) = log a + log b", lambda: sp.expand_log(sp.log(a * b)) - sp.log(a) - sp.log(b))
+    derive = lambda lhs, rhs: sp.expand_log(lhs) - rhs  # noqa: E731 - the claim's own difference, lemma applied
+    strategy = facts(lemma, derive=derive, derivation="expand the log of the product")
+    ok = strategy.prove(sp.log(a * b * b), sp.log(a) + 2 * sp.log(b))
+    assert ok.status == SymbolicStatus.PROVED and "expand the log" in ok.detail
+    wrong = strategy.prove(sp.log(a * b * b), sp.log(a) + sp.log(b) * sp.Rational(21, 10))
+    assert wrong.status == "failed" and "does not follow" in wrong.detail
+
+
+def test_statuses_are_an_enum_that_reads_and_serialises_as_its_text():
+    import json
+
+    assert [s.value for s in SymbolicStatus] == ["proved", "supported by lemmas", "not attempted", "failed"]
+    result = SymbolicResult("proved", "general")
+    assert result.status is SymbolicStatus.PROVED and f"{result.status}" == "proved"
+    assert json.dumps({"status": result.status}) == '{"status": "proved"}'
+    with pytest.raises(ValueError):
+        SymbolicResult("probably proved")
 
 
 def test_time_limit_turns_into_failed_not_proved():
@@ -62,8 +88,6 @@ def test_not_attempted_keeps_the_reason():
 
 def test_nested_time_limits_keep_the_outer_one_armed():
     import time
-
-    import pytest
 
     from checkers.errors import SymbolicTimeout
     from checkers.limits import time_limit

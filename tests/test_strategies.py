@@ -1,0 +1,99 @@
+"""Structured strategies: checked case splits, moment expectations and induction read the claim and refuse wrong ones."""
+
+import pytest
+import sympy as sp
+
+from checkers.notation import quadratic_form
+from checkers.strategies import (Case, Cases, CaseSplit, MomentExpectation, Recursion, RecursionInduction, Split,
+                                 coverage_problem, intervals, le_total, product, trichotomy)
+from checkers.symbolic import SymbolicStatus, explicit_entries
+
+a, b = sp.symbols("a b", real=True)
+y = sp.Symbol("y", real=True)
+
+
+@pytest.mark.parametrize("family", [le_total(a, b), trichotomy(a, b), intervals(y, (-1, 1)), intervals(y, (0,)),
+                                    product(le_total(a, b), intervals(y, (-2, 0, 3)))])
+def test_generated_case_families_cover_the_domain(family):
+    assert coverage_problem(family) is None
+
+
+def test_a_family_missing_a_case_is_refused_and_names_the_gap():
+    (split,) = trichotomy(a, b).splits
+    without_equal = Cases((Split(split.expr, split.cases[:2]),))
+    assert "{0}" in coverage_problem(without_equal)
+    (split,) = intervals(y, (-1, 1)).splits
+    without_middle = Cases((Split(split.expr, (split.cases[0], split.cases[2])),))
+    assert "Interval.open(-1, 1)" in coverage_problem(without_middle)
+
+
+def test_a_hand_written_case_must_really_parametrise_its_part():
+    c = sp.Symbol("c", nonnegative=True)
+    # claims to cover a ≥ b with a = b + c², which is fine, but a − b = c² is not monotone-checked as a map of c ≥ 0
+    # onto [0, ∞) only if sympy can sign its slope: 2c is only nonnegative (0 at c = 0), so it is refused.
+    family = Cases((Split(a - b, (Case("a ≥ b", a, c ** 2), Case("a ≤ b", b, -c))),))
+    assert "not monotone" in coverage_problem(family)
+    nonlinear = Cases((Split(a ** 3 - b, (Case("a ≥ ...", a, c), Case("a ≤ ...", a, -c))),))
+    assert "not linear" in coverage_problem(nonlinear)
+    dependent = product(le_total(a, b), le_total(a, y))
+    assert "not independent" in coverage_problem(dependent)
+
+
+def test_case_split_proves_a_true_identity_and_refuses_an_uncovered_one():
+    proof = CaseSplit(cases=le_total(a, b))
+    assert proof.prove(sp.Abs(a - b), sp.Max(a, b) - sp.Min(a, b)).status == SymbolicStatus.PROVED
+    assert proof.prove(sp.Abs(a - b), a - b).status == SymbolicStatus.FAILED
+    (split,) = le_total(a, b).splits
+    half = CaseSplit(cases=Cases((Split(split.expr, split.cases[1:]),)))  # only a ≥ b, where |a − b| = a − b
+    result = half.prove(sp.Abs(a - b), a - b)
+    assert result.status == SymbolicStatus.FAILED and "does not cover" in result.detail
+
+
+d = sp.Symbol("d", integer=True, positive=True)
+x, mu, m = (sp.MatrixSymbol(name, d, 1) for name in ("x", "mu", "m"))
+Sigma, M = sp.MatrixSymbol("Sigma", d, d), sp.MatrixSymbol("M", d, d)
+ENTRIES = explicit_entries(x, mu, m, M, Sigma, symmetric=("Sigma",))
+
+
+def test_moment_expectation_reads_the_claims_right_side_and_reports_the_dimensions_proved():
+    proof = MomentExpectation(integrand=quadratic_form(x - m, M), variable=x, mean=mu, cov=Sigma, dim=d,
+                              values=(1, 2), substitution=ENTRIES)
+    right = sp.Trace(M * Sigma) + quadratic_form(mu - m, M)
+    result = proof.prove(None, right, "≈")
+    assert (result.status, result.scope) == (SymbolicStatus.PROVED, "d ∈ {1, 2}")
+    for wrong in (right * sp.Rational(21, 20), quadratic_form(mu - m, M), sp.Trace(M * Sigma)):
+        assert proof.prove(None, wrong, "≈").status == SymbolicStatus.FAILED
+
+
+def test_moment_expectation_refuses_an_integrand_beyond_second_moments():
+    proof = MomentExpectation(integrand=quadratic_form(x, M) ** 2, variable=x, mean=mu, cov=Sigma, dim=d, values=(1,),
+                              substitution=ENTRIES)
+    result = proof.prove(None, sp.S.Zero, "=")
+    assert result.status == SymbolicStatus.FAILED and "degree ≤ 2" in result.detail
+
+
+def test_kl_closed_form_is_not_proved_with_an_inverted_log_determinant_ratio():
+    from proofs import kl_gaussian as kl
+
+    claim = kl.closed_form
+    assert claim.symbolic.prove(claim.lhs, claim.rhs).status == SymbolicStatus.PROVED
+    inverted = kl.half * (sp.Trace(kl.Sigma1.I * kl.Sigma0) + quadratic_form(kl.mu1 - kl.mu0, kl.Sigma1.I) - kl.d
+                          + sp.log(sp.Determinant(kl.Sigma0) / sp.Determinant(kl.Sigma1)))
+    assert claim.symbolic.prove(claim.lhs, inverted).status == SymbolicStatus.FAILED
+
+
+L = sp.Symbol("L", integer=True, positive=True)
+k = sp.Symbol("k", integer=True, positive=True)
+w = sp.IndexedBase("w")
+u = sp.Symbol("u")
+
+
+def test_induction_uses_the_declared_recursion_and_rejects_a_different_one():
+    # u_0 = 2, u_{L+1} = u_L/2 + w_L: u_L = 2^{1-L} + Σ_{k=1}^{L} w_{k-1}/2^{L-k}.
+    closed = 2 ** (1 - L) + sp.Sum(w[k - 1] / 2 ** (L - k), (k, 1, L))
+    halving = Recursion(index=L, state=u, step=u / 2 + w[L], initial=2)
+    assert halving.value(2) == sp.Rational(1, 2) + w[0] / 2 + w[1]
+    assert RecursionInduction(recursion=halving).prove(closed, closed).status == SymbolicStatus.PROVED
+    thirding = Recursion(index=L, state=u, step=u / 3 + w[L], initial=2)
+    result = RecursionInduction(recursion=thirding).prove(closed, closed)
+    assert result.status == SymbolicStatus.FAILED and "does not solve" in result.detail
