@@ -17,6 +17,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from checkers.errors import UnsupportedExpression
 from checkers.notation import Scalar
+from checkers.reductions import IndexedExtremum, IndexedMax
 
 
 class _Evaluator:
@@ -73,6 +74,27 @@ class _Evaluator:
                 self.bound[var] = outer
         return out
 
+    def extremum(self, e: IndexedExtremum) -> torch.Tensor:
+        """max / min of the body over its index range (an empty range is an error, as it is for max())."""
+        ((var, lo, hi),) = e.limits
+        lo_i, hi_i = self.integer(lo), self.integer(hi)
+        if hi_i < lo_i:
+            raise UnsupportedExpression(f"{e.word} over an empty range {lo_i}..{hi_i} in {e}")
+        op = torch.maximum if isinstance(e, IndexedMax) else torch.minimum
+        outer = self.bound.get(var)
+        out = None
+        try:
+            for i in range(lo_i, hi_i + 1):
+                self.bound[var] = i
+                value = self(e.function)
+                out = value if out is None else op(out, value)
+        finally:
+            if outer is None:
+                self.bound.pop(var, None)
+            else:
+                self.bound[var] = outer
+        return out
+
     def leaf(self, name: str, rows: int, cols: int) -> torch.Tensor:
         if name not in self.values:
             raise UnsupportedExpression(f"no value for symbol {name!r}; sample has {sorted(self.values)}")
@@ -101,6 +123,11 @@ class _Evaluator:
             return torch.eye(n, dtype=self.dtype, device=self.device).expand(self.batch, n, n)
         if isinstance(e, sp.ZeroMatrix):
             return torch.zeros(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
+        if isinstance(e, sp.MatrixBase):  # an explicit matrix of scalar entries
+            rows = [torch.cat([self(v).reshape(self.batch, 1, 1) for v in e.row(r)], dim=2) for r in range(e.rows)]
+            return torch.cat(rows, dim=1)
+        if isinstance(e, IndexedExtremum):
+            return self.extremum(e)
         if isinstance(e, (sp.Add, sp.MatAdd)):
             # A k-term sum rounds k - 1 times: every partial sum carries its own rounding error.
             out = self(e.args[0])

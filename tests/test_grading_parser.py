@@ -97,20 +97,19 @@ def test_kl_spellings_mean_the_same(variant, plain):
 
 
 def test_structure_of_common_constructs():
-    p = problem(G)
-    m = p.math
+    table = problem(G).table
+    n, Sigma, x = table.lookup("n"), table.lookup("Sigma"), table.lookup("x")
     assert read(G, r"\pi") == sp.pi
-    assert read(G, r"e^{n}") == sp.exp(m.n)
-    assert read(G, r"|\Sigma|") == sp.Determinant(m.Sigma)
-    assert read(G, r"\Sigma^{-1}") == m.Sigma.I
-    assert read(G, r"x^T") == m.x.T
+    assert read(G, r"e^{n}") == sp.exp(n)
+    assert read(G, r"|\Sigma|") == sp.Determinant(Sigma)
+    assert read(G, r"\Sigma^{-1}") == Sigma.I
+    assert read(G, r"x^T") == x.T
     quad = read(G, r"x^T\Sigma^{-1}x")
     assert isinstance(quad, Scalar) and quad.args[0].shape == (1, 1)
 
 
 def test_implicit_multiplication_and_function_arguments():
-    p = problem(G)
-    n = p.math.n
+    n = problem(G).table.lookup("n")
     assert read(G, "2n") == 2 * n
     assert read(G, r"\log n n") == sp.log(n * n)  # a bare function takes the product after it
     assert read(G, r"\log(n) n") == n * sp.log(n)  # with brackets, only the bracket

@@ -5,25 +5,36 @@ the problem's symbol table, numbers become exact rationals, and each operation c
 so `\mu_0 + 1` or `\Sigma_1 (\mu_1 - \mu_0)^T` is refused with a message naming the student's own
 text. A 1 x 1 product (a quadratic form) becomes a (commuting) `Scalar(...)` so it can stand in scalar
 formulas.
-Numbers and exponents are bounded so that sympy's eager arithmetic cannot blow up (2^{2^{2^{99}}}).
+Numbers and exponents are bounded so that sympy's eager arithmetic cannot blow up (2^{2^{2^{99}}}):
+every exact number a formula produces has at most MAX_DIGITS digits (float64 reaches 1.8e308, so no
+evaluable answer needs more), an integer power is refused before it is computed if its result would
+be longer, and messages abbreviate any number longer than 30 digits.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import cached_property
 
 import sympy as sp
 from lark import Token, Tree
 from sympy.matrices.exceptions import NonInvertibleMatrixError, NonSquareMatrixError, ShapeError
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from checkers.errors import StudentInputError
+from checkers.grading.lexer import Vocabulary, abbreviate_number, abbreviate_numbers
 from checkers.notation import Scalar
+from checkers.reductions import IndexedMax, IndexedMin
 
 MAX_EXPONENT = 1000  # |p| for x^p with numeric p
-MAX_NUMBER_BITS = 4096  # eager integer powers stay below 2^4096
+MAX_DIGITS = 300  # digits of any exact number (numerator or denominator) a formula produces
 MAX_MATRIX_POWER = 64
 MAX_SUM_TERMS = 10_000
+MAX_MATRIX_ENTRIES = 400
+_LOG10_2 = math.log10(2)
 
 
 def spelling_key(spelling: str) -> str:
@@ -44,6 +55,49 @@ class SymbolTable:
 
     def lookup(self, spelling: str) -> sp.Basic | None:
         return self.entries.get(spelling_key(spelling))
+
+    @cached_property
+    def vocabulary(self) -> Vocabulary:
+        """The declared names as the lexer sees them: letters-only prefixes of the spellings, and functions."""
+        words, functions = set(), set()
+        for key, value in self.entries.items():
+            word = _LETTERS.match(key)
+            if word is None:
+                continue
+            (functions if is_function(value) else words).add(word.group())
+        words.update(w.group() for w in map(_LETTERS.match, self.families) if w is not None)
+        return Vocabulary(words=frozenset(words), functions=frozenset(functions))
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def is_function(value) -> bool:
+    """Whether a symbol-table entry is a function (a sympy Lambda or function class), applied as f(x)."""
+    return isinstance(value, (sp.Lambda, sp.FunctionClass))
+
+
+def digits(n: int) -> int:
+    """The number of decimal digits of |n| (exact for the sizes that matter; never converts n to a string)."""
+    n = abs(int(n))
+    if n < 10 ** 18:
+        return len(str(n))
+    estimate = int(n.bit_length() * _LOG10_2)
+    return estimate + 1 if n >= 10 ** estimate else estimate
+
+
+def _number_digits(v) -> int:
+    """Digits of the longer of numerator and denominator of a sympy Rational (0 for other numbers)."""
+    if not v.is_Rational:
+        return 0
+    return max(digits(v.p), digits(v.q))
+
+
+def describe_number(v) -> str:
+    """A sympy Rational for a message, abbreviated past 30 digits."""
+    if v.is_Integer:
+        return abbreviate_number(str(v.p)) if digits(v.p) < 5000 else f"(a number of about {digits(v.p)} digits)"
+    return f"{describe_number(sp.Integer(v.p))}/{describe_number(sp.Integer(v.q))}"
 
 
 class _Transposed:
@@ -90,7 +144,7 @@ def commuting(s):
 
 def _scalarize(v):
     """A 1 x 1 matrix product (a quadratic form) becomes a scalar wrapper usable in scalar formulas."""
-    if is_matrix(v) and v.rows is sp.S.One and v.cols is sp.S.One:
+    if is_matrix(v) and v.rows == 1 and v.cols == 1:
         return CommutingScalar(v)
     return v
 
@@ -134,6 +188,11 @@ def _square(v) -> bool:
     return is_matrix(v) and v.rows == v.cols
 
 
+# Functions the grammar knows by name; any other FUNC token is a function the problem declares.
+_SCALAR_FUNCTIONS = {"tanh": "tanh", "sin": "sin", "cos": "cos", "sigmoid": "the sigmoid", "relu": "ReLU"}
+_BUILTIN_FUNCTIONS = frozenset({"log", "exp", "sqrt", "det", "logdet", "tr", "inv", "max", "min", *_SCALAR_FUNCTIONS})
+
+
 class Builder:
     """Builds one formula's sympy expression from its parse tree, in a problem's symbol table."""
 
@@ -152,7 +211,21 @@ class Builder:
         return self.text[meta.start_pos:meta.end_pos].strip()
 
     def fail(self, message: str) -> StudentInputError:
-        return StudentInputError(message)
+        return StudentInputError(abbreviate_numbers(message))
+
+    def too_long(self, v) -> StudentInputError:
+        return self.fail(f"the number {describe_number(v)} has more than {MAX_DIGITS} digits; exact numbers in "
+                         f"an answer are limited to {MAX_DIGITS} digits")
+
+    def check_size(self, value) -> None:
+        """Refuse an exact number longer than MAX_DIGITS, alone or as a coefficient/term of the result."""
+        if isinstance(value, sp.Rational):
+            if _number_digits(value) > MAX_DIGITS:
+                raise self.too_long(value)
+        elif isinstance(value, (sp.Mul, sp.Add, sp.MatMul, sp.MatAdd)):
+            for a in value.args:
+                if isinstance(a, sp.Rational) and _number_digits(a) > MAX_DIGITS:
+                    raise self.too_long(a)
 
     @staticmethod
     def _children(tree: Tree) -> list:
@@ -191,6 +264,8 @@ class Builder:
             raise self.fail(f"`{self.snippet(tree)}`: {exc}") from None
         if value is sp.zoo or value is sp.nan or value is sp.oo or value is sp.S.NegativeInfinity:
             raise self.fail(f"`{self.snippet(tree)}` divides by zero or is infinite")
+        if isinstance(value, sp.Basic):
+            self.check_size(value)
         return value
 
     def value(self, tree):
@@ -330,6 +405,13 @@ class Builder:
         family = self.table.families.get(spelling_key(name))
         if family is not None:
             return self.indexed(family, name, sub)
+        vector = self.table.lookup(name)
+        if isinstance(vector, sp.MatrixSymbol) and vector.cols == 1 and self.bound:
+            index = self.index_value(sub, name)
+            bound = set(self.bound.values())
+            if index.free_symbols & bound and index.free_symbols <= bound | set(self.table.dimensions) and all(
+                    a.is_Integer for a in index.atoms(sp.Number)):
+                return vector[index - 1, 0]  # x_j, j bound by a \sum or \max: entry j counted from 1
         display = f"{name}_{text}" if text is not None and len(text) == 1 else f"{name}_{{{text or self.snippet(sub)}}}"
         raise self.unknown(display)
 
@@ -341,6 +423,12 @@ class Builder:
         if isinstance(node, Tree) and node.data in ("number", "name"):
             return str(self._children(node)[0].value)
         return None
+
+    def index_value(self, sub, name: str):
+        index = self.value(sub)
+        if is_matrix(index):
+            raise self.fail(f"the index of {name} must be a whole number, not {describe(index)}")
+        return index
 
     def indexed(self, family: sp.IndexedBase, name: str, sub) -> sp.Basic:
         index = self.value(sub)
@@ -407,7 +495,8 @@ class Builder:
             if exponent.is_Integer:
                 k = int(exponent)
                 if abs(k) > MAX_MATRIX_POWER:
-                    raise self.fail(f"the matrix power {k} is too large to grade")
+                    raise self.fail(f"the matrix power {describe_number(exponent)} is too large to grade "
+                                    f"(at most {MAX_MATRIX_POWER})")
                 if k == -1:
                     return self.inverse(base, base_tree)
                 if k == 0:
@@ -424,11 +513,17 @@ class Builder:
     def power_scalar(self, base, exponent):
         if exponent.is_Number:
             if abs(exponent) > MAX_EXPONENT:
-                raise self.fail(f"the exponent {exponent} is too large to grade")
-            if base.is_Rational and base not in (0, 1, -1):
-                bits = max(abs(base.p).bit_length(), base.q.bit_length())
-                if bits * abs(exponent) > MAX_NUMBER_BITS:
-                    raise self.fail(f"the number {base}^{exponent} is too large to grade")
+                raise self.fail(f"the exponent {describe_number(exponent) if exponent.is_Rational else exponent} "
+                                f"is too large to grade (exponents are limited to ±{MAX_EXPONENT})")
+            # sympy computes integer powers of numbers (and of numeric coefficients) eagerly: bound the result first.
+            numbers = [base] if base.is_Rational else [a for a in sp.preorder_traversal(base) if a.is_Rational]
+            longest = max((a for a in numbers if a not in (0, 1, -1)), key=_number_digits, default=None)
+            if longest is not None and exponent.is_Rational and abs(exponent) > 1:
+                size = max(abs(longest.p).bit_length(), longest.q.bit_length()) * _LOG10_2 * abs(exponent)
+                if size > MAX_DIGITS + 1:
+                    raise self.fail(f"the number {describe_number(longest)}^{describe_number(exponent)} has "
+                                    f"more than {MAX_DIGITS} digits; exact numbers in an answer are limited to "
+                                    f"{MAX_DIGITS} digits")
         elif base.is_Number and exponent.is_number and not exponent.is_Number:
             pass  # 3^{\pi} and the like stay symbolic
         return _apply(sp.Pow, base, exponent)
@@ -443,6 +538,26 @@ class Builder:
 
     # -- functions and brackets ----------------------------------------------------------------
     def function(self, name: str, arg, arg_tree):
+        if name in ("max", "min"):
+            return self.extremum_of(name, arg, arg_tree)
+        if name not in _BUILTIN_FUNCTIONS and not name.startswith("log_"):
+            return self.declared_function(name, [arg], [arg_tree])
+        if name in _SCALAR_FUNCTIONS or name.startswith("log_"):
+            if is_matrix(arg):
+                raise self.fail(f"{_SCALAR_FUNCTIONS.get(name, name)} of {describe(arg)} (`{self.snippet(arg_tree)}`) is not "
+                                f"defined here; it applies to scalars")
+            if name.startswith("log_"):
+                base = sp.Integer(int(name[4:]))
+                if base < 2:
+                    raise self.fail(f"a logarithm to base {base} is not defined")
+                if arg is sp.S.Zero:
+                    raise self.fail("log of zero")
+                return _apply(sp.log, arg) / sp.log(base)
+            if name == "sigmoid":
+                return 1 / (1 + _apply(sp.exp, _neg(arg)))
+            if name == "relu":
+                return _apply(sp.Max, sp.S.Zero, arg)
+            return _apply({"tanh": sp.tanh, "sin": sp.sin, "cos": sp.cos}[name], arg)
         if name in ("log", "exp", "sqrt") and is_matrix(arg):
             if name == "sqrt" and _square(arg):
                 self.matrix_roots = True
@@ -477,6 +592,33 @@ class Builder:
             return self.inverse(arg, arg_tree) if is_matrix(arg) else self.power_scalar(arg, sp.Integer(-1))
         raise self.fail(f"unknown function {name}")
 
+    def extremum_of(self, name: str, arg, arg_tree):
+        r"""`\max(v)` of a vector is the largest entry; of a scalar, the scalar itself."""
+        if not is_matrix(arg):
+            return arg
+        if arg.cols != 1 and arg.rows != 1:
+            raise self.fail(f"\\{name} of {describe(arg)} (`{self.snippet(arg_tree)}`): only the entries of a "
+                            f"vector, or a list \\{name}(a, b), have a {name}imum")
+        j = sp.Dummy("j", integer=True)
+        entry = arg[j, 0] if arg.cols == 1 else arg[0, j]
+        length = arg.rows if arg.cols == 1 else arg.cols
+        return (IndexedMax if name == "max" else IndexedMin)(entry, (j, 0, length - 1))
+
+    def declared_function(self, name: str, args: list, arg_trees: list):
+        """A function the problem declares (e.g. σ as the sigmoid), applied to scalar arguments."""
+        func = self.table.lookup(name)
+        if not is_function(func):
+            raise self.fail(f"unknown function {name}")
+        for a, t in zip(args, arg_trees):
+            if is_matrix(a):
+                raise self.fail(f"{name} of {describe(a)} (`{self.snippet(t)}`) is not defined here; it applies "
+                                f"to scalars")
+        expected = getattr(func, "nargs", None)
+        if expected is not None and len(args) not in expected:
+            raise self.fail(f"{name} takes {', '.join(str(n) for n in sorted(expected))} argument(s), "
+                            f"not {len(args)}")
+        return func(*args)
+
     def n_apply(self, tree):
         func, arg_tree = self._children(tree)
         return self.function(str(func.value), self.value(arg_tree), arg_tree)
@@ -484,10 +626,48 @@ class Builder:
     def n_call(self, tree):
         kids = self._children(tree)
         func, arg_tree = kids[0], kids[1]
-        value = self.function(str(func.value), self.value(arg_tree), arg_tree)
+        name = str(func.value)
+        if isinstance(arg_tree, Tree) and arg_tree.data == "arguments":
+            arg_trees = self._children(arg_tree)
+            args = [self.value(t) for t in arg_trees]
+            if name in ("max", "min"):
+                for a, t in zip(args, arg_trees):
+                    if is_matrix(a):
+                        raise self.fail(f"\\{name} of a list takes scalars; `{self.snippet(t)}` is {describe(a)}")
+                value = _apply(sp.Max if name == "max" else sp.Min, *args)
+            elif name in _BUILTIN_FUNCTIONS:
+                raise self.fail(f"{name} takes one argument, not {len(args)}")
+            else:
+                value = self.declared_function(name, args, arg_trees)
+        else:
+            value = self.function(name, self.value(arg_tree), arg_tree)
         if len(kids) > 2:
             value = self.apply_scripts(value, self._children(kids[2]), tree)
         return value
+
+    def n_matrix(self, tree):
+        """An explicit matrix (pmatrix, bmatrix, ...; vmatrix is its determinant) of scalar entries."""
+        env = str(tree.children[0].value)
+        rows = [self._children(r) for r in self._children(tree.children[1])]
+        if sum(len(r) for r in rows) > MAX_MATRIX_ENTRIES:
+            raise self.fail(f"the matrix has more than {MAX_MATRIX_ENTRIES} entries")
+        if len({len(r) for r in rows}) != 1:
+            raise self.fail(f"the rows of the matrix have different lengths ({', '.join(str(len(r)) for r in rows)})")
+        entries = []
+        for r in rows:
+            row = []
+            for t in r:
+                v = self.value(t)
+                if is_matrix(v):
+                    raise self.fail(f"matrix entries must be scalars; `{self.snippet(t)}` is {describe(v)}")
+                row.append(v)
+            entries.append(row)
+        m = sp.ImmutableMatrix(entries)
+        if env == "vmatrix":
+            if not _square(m):
+                raise self.fail(f"a vmatrix (determinant) must be square, not {describe(m)}")
+            return sp.Determinant(m)
+        return _scalarize(m)
 
     def n_frac(self, tree):
         num_tree, den_tree = self._children(tree)
@@ -527,17 +707,38 @@ class Builder:
             return _sqrt(CommutingScalar(sp.MatMul(v, _transpose(v))))
         raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")
 
-    # -- sums ------------------------------------------------------------------------------------
+    # -- sums and extrema over an index ------------------------------------------------------------
     def n_sum(self, tree):
-        limits, body_tree = self._children(tree)[-2], self._children(tree)[-1]
         if tree.data == "prod":
             raise self.fail("\\prod is not supported; write the product out or use a sum of logs")
+        body, var, low, high = self.indexed_body(tree, "sum")
+        if is_matrix(body):
+            raise self.fail(f"sums of {describe(body)} are not supported")
+        return sp.Sum(body, (var, low, high))
+
+    n_prod = n_sum
+
+    def n_extremum(self, tree):
+        r"""`\max_j x_j`, `\min_{i=1}^{n} ...`: the largest / smallest value of the body over the index range."""
+        word = str(tree.children[0].value)
+        body, var, low, high = self.indexed_body(tree, word)
+        if is_matrix(body):
+            raise self.fail(f"\\{word} over an index takes scalars, not {describe(body)}")
+        return (IndexedMax if word == "max" else IndexedMin)(body, (var, low, high))
+
+    def indexed_body(self, tree, word: str):
+        """(body, index, low, high) of a `\\sum` / `\\max` with its limits; the index is bound in the body."""
+        limits, body_tree = self._children(tree)[-2], self._children(tree)[-1]
         kids = self._children(limits)
+        inferred = False
         if limits.data == "limits_index":
             name = self.simple_text(kids[0])
-            if name is None or self.table.sum_range is None:
-                raise self.fail(f"give the summation limits, e.g. \\sum_{{k=1}}^{{n}} (in `{self.snippet(tree)}`)")
-            low, high = self.table.sum_range
+            if name is None:
+                raise self.fail(f"give the range, e.g. \\{word}_{{k=1}}^{{n}} (in `{self.snippet(tree)}`)")
+            if self.table.sum_range is not None:
+                low, high = self.table.sum_range
+            else:  # over the entries of the declared vector the body indexes (x_j: j = 1..n)
+                low, high, inferred = sp.Integer(1), sp.Integer(1), True
             low_tree = high_tree = limits
         else:
             if limits.data == "limits":
@@ -559,18 +760,24 @@ class Builder:
                 raise self.fail(f"the sum in `{self.snippet(tree)}` has more than {MAX_SUM_TERMS} terms"
                                 + (f" at {where}" if where else ""))
         if key in self.bound or self.table.lookup(name) is not None:
-            raise self.fail(f"the summation index {name} is already a symbol of this problem; use another letter")
+            raise self.fail(f"the index {name} is already a symbol of this problem; use another letter")
         var = sp.Symbol(key, integer=True)
         self.bound[key] = var
         try:
             body = self.value(body_tree)
         finally:
             del self.bound[key]
-        if is_matrix(body):
-            raise self.fail(f"sums of {describe(body)} are not supported")
-        return sp.Sum(body, (var, low, high))
+        if inferred:
+            high = self.vector_length(body, var, name, tree, word)
+        return body, var, low, high
 
-    n_prod = n_sum
+    def vector_length(self, body, var, name: str, tree, word: str):
+        """The length of the declared vector(s) that `body` indexes with `var` (x_j -> j = 1..n)."""
+        lengths = {e.parent.rows for e in body.atoms(MatrixElement) if var in e.i.free_symbols}
+        if len(lengths) != 1:
+            raise self.fail(f"give the range, e.g. \\{word}_{{{name}=1}}^{{n}} (in `{self.snippet(tree)}`): "
+                            f"the index {name} does not index one declared vector")
+        return lengths.pop()
 
 
 def build(tree: Tree, table: SymbolTable, text: str) -> sp.Basic:

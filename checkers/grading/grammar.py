@@ -5,7 +5,9 @@ Operator precedence, loosest first: `+ -`; products, explicit (`* / \cdot`) or i
 algebra systems; unary signs; function application; scripts (`_`, `^`, `'`). A function without
 brackets takes the implicit product after it (`\log \det \Sigma_1` is log(det Σ₁),
 `\operatorname{tr} \Sigma_1^{-1}\Sigma_0` is tr(Σ₁⁻¹Σ₀)); with brackets it takes the bracket only
-(`\log(x) y` is log(x)·y). A `\sum` takes the product and quotient after it, up to the next `+`/`-`.
+(`\log(x) y` is log(x)·y); `\max(a, b)` takes a list. A `\sum`, and a `\max_j` / `\min_j` over an index,
+takes the product and quotient after it, up to the next `+`/`-`. Matrices are `\begin{pmatrix}` rows of
+`&`-separated entries split by `\\`.
 lark resolves the one shift/reduce choice this leaves (extend the argument) as a shift.
 """
 
@@ -18,7 +20,7 @@ from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput
 
 from checkers.errors import StudentInputError
-from checkers.grading.lexer import TERMINALS, FormulaLexer
+from checkers.grading.lexer import TERMINALS, FormulaLexer, Vocabulary, vocabulary
 
 GRAMMAR = r"""
 ?start: expr
@@ -42,9 +44,16 @@ GRAMMAR = r"""
 ?factor: postfix
        | FUNC FCALL bracketed          -> call
        | FUNC FCALL bracketed scripts  -> call
+       | FUNC FCALL arguments          -> call
+       | FUNC FCALL arguments scripts  -> call
        | FUNC implicit                 -> apply
        | SUM limits term               -> sum
        | PROD limits term              -> prod
+       | EXTREMUM limits term          -> extremum
+
+arguments: LPAR expr (COMMA expr)+ RPAR
+         | LCURLY expr (COMMA expr)+ RCURLY
+         | LBRACK expr (COMMA expr)+ RBRACK
 
 limits: SUB LBRACE NAME EQ expr RBRACE CARET texarg
       | CARET texarg SUB LBRACE NAME EQ expr RBRACE   -> limits_reversed
@@ -84,6 +93,10 @@ scripts: script+
      | FRAC texarg texarg          -> frac
      | SQRT texarg                 -> sqrt
      | SQRT LBRACK expr RBRACK texarg -> root
+     | MATL rows MATR              -> matrix
+
+rows: row (ROWSEP row)* ROWSEP?
+row: expr (AMP expr)*
 
 %declare """ + " ".join(TERMINALS) + "\n"
 
@@ -110,10 +123,17 @@ def parser(positions: bool = False) -> Lark:
         quiet.setLevel(level)
 
 
-def parse_tree(text: str, positions: bool = False) -> Tree:
-    """The parse tree of one formula, or StudentInputError naming where it stops making sense."""
+def parse_tree(text: str, positions: bool = False, vocab: Vocabulary | None = None) -> Tree:
+    """The parse tree of one formula, or StudentInputError naming where it stops making sense.
+
+    `vocab` is the problem's declared names (juxtaposed declared letters are products, declared
+    functions are applied); without it every word is one name.
+    """
     try:
-        return parser(positions).parse(text)
+        if vocab is None:
+            return parser(positions).parse(text)
+        with vocabulary(vocab):
+            return parser(positions).parse(text)
     except UnexpectedInput as exc:
         token = getattr(exc, "token", None)
         if token is None or token.type == "$END":

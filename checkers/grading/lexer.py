@@ -10,6 +10,9 @@ them; nothing is ever executed. Errors are StudentInputError with the position o
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 
 from lark import Token
 from lark.lexer import Lexer
@@ -24,9 +27,10 @@ _SCAN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<cmd>\\[A-Za-z]+)
   | (?P<cmdsym>\\.)
+  | (?P<badnumber>(?=[.\d]*\d)\d*\.\d*\.[.\d]*)
   | (?P<number>\d+(?:\.\d*)?|\.\d+)
   | (?P<word>[A-Za-z]+\d*)
-  | (?P<op>\*\*|[-+*/^_'(){}\[\]|=&~])
+  | (?P<op>\*\*|[-+*/^_'(){}\[\]|=&~,])
 """, re.VERBOSE | re.DOTALL)
 
 GREEK = frozenset("""
@@ -38,38 +42,95 @@ GREEK = frozenset("""
 # Commands that change only how a symbol looks, or the spacing: dropped.
 _IGNORED = frozenset("""
     quad qquad displaystyle textstyle scriptstyle limits nolimits mathbf boldsymbol bm vec pmb mathbfit
-    big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr middle
+    big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr middle thinspace medspace thickspace
+    negthinspace negmedspace negthickspace enspace enskip
 """.split())
 _IGNORED_SYMBOLS = frozenset({"\\,", "\\;", "\\:", "\\!", "\\ ", "\\>"})
 
 # `\operatorname{tr}`, `\mathrm{det}`, `\text{tr}`: the word in braces is read as if typed bare.
-_WORD_WRAPPERS = frozenset({"operatorname", "mathrm", "text", "textrm", "textup", "rm", "mathsf", "textnormal"})
+_WORD_WRAPPERS = frozenset({"operatorname", "mathrm", "text", "textrm", "textup", "rm", "mathsf", "textnormal",
+                            "mathit", "textit", "it"})
 
 # Bare words (plain text or unwrapped) that name functions, and the canonical function they mean.
 FUNCTION_WORDS = {
     "log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr", "trace": "tr",
-    "sqrt": "sqrt", "inv": "inv", "logdet": "logdet",
+    "sqrt": "sqrt", "inv": "inv", "logdet": "logdet", "max": "max", "min": "min", "tanh": "tanh",
+    "sigmoid": "sigmoid", "ReLU": "relu", "relu": "relu", "Relu": "relu", "RELU": "relu", "sin": "sin",
+    "cos": "cos",
 }
-_FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr"}
+_FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr", "max": "max",
+                      "min": "min", "tanh": "tanh", "sin": "sin", "cos": "cos"}
+_EXTREMA = frozenset({"max", "min"})  # `\max_j x_j`: with a subscript they range over an index
 _MULTIPLY_COMMANDS = frozenset({"cdot", "times", "ast", "cdotp"})
+# Matrix environments; vmatrix is the determinant of its entries.
+MATRIX_ENVIRONMENTS = frozenset({"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "matrix", "smallmatrix"})
 
 _OPS = {"**": "CARET", "^": "CARET", "_": "SUB", "'": "PRIME", "*": "MUL", "/": "DIV", "+": "PLUS",
         "-": "MINUS", "=": "EQ", "(": "LPAR", ")": "RPAR", "[": "LBRACK", "]": "RBRACK", "{": "LBRACE",
-        "}": "RBRACE"}
+        "}": "RBRACE", ",": "COMMA"}
 _OPENERS = {"LPAR": "RPAR", "LBRACK": "RBRACK", "LBRACE": "RBRACE", "LCURLY": "RCURLY", "ABSL": "ABSR",
-            "NORML": "NORMR"}
+            "NORML": "NORMR", "MATL": "MATR"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
 _ENDS_OPERAND = frozenset({"NAME", "NUMBER", "RPAR", "RBRACK", "RBRACE", "RCURLY", "ABSR", "NORMR", "PRIME",
-                           "TOP"})
+                           "TOP", "MATR"})
+# After these, TeX reads a single token as the argument: `x^23` is x^2 3, `\frac d2` is d/2, `\sqrt x y`.
+_TAKES_ONE = frozenset({"CARET", "SUB", "FRAC", "SQRT"})
 
-TERMINALS = ("NUMBER", "NAME", "FUNC", "FCALL", "FRAC", "SQRT", "SUM", "PROD", "TOP", "CARET", "SUB", "PRIME",
-             "MUL", "DIV", "PLUS", "MINUS", "EQ", "LPAR", "RPAR", "LBRACK", "RBRACK", "LBRACE", "RBRACE",
-             "LCURLY", "RCURLY", "ABSL", "ABSR", "NORML", "NORMR", "BAR", "NORM")
+TERMINALS = ("NUMBER", "NAME", "FUNC", "FCALL", "FRAC", "SQRT", "SUM", "PROD", "EXTREMUM", "TOP", "CARET", "SUB",
+             "PRIME", "MUL", "DIV", "PLUS", "MINUS", "EQ", "COMMA", "LPAR", "RPAR", "LBRACK", "RBRACK", "LBRACE",
+             "RBRACE", "LCURLY", "RCURLY", "ABSL", "ABSR", "NORML", "NORMR", "BAR", "NORM", "MATL", "MATR", "AMP",
+             "ROWSEP")
+
+MAX_SHOWN_DIGITS = 30
+_LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_SHOWN_DIGITS + 1))
+
+
+def abbreviate_number(digits: str) -> str:
+    """`1234…7890 (45 digits)` for a digit string longer than 30 digits; shorter ones unchanged."""
+    if len(digits) <= MAX_SHOWN_DIGITS:
+        return digits
+    return f"{digits[:10]}…{digits[-10:]} ({len(digits)} digits)"
+
+
+def abbreviate_numbers(message: str) -> str:
+    """The message with every run of more than 30 digits abbreviated (messages never print longer numbers)."""
+    return _LONG_NUMBER.sub(lambda m: abbreviate_number(m.group()), message)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the lexer needs to know of a problem: its declared names (as typed, letters only) and functions.
+
+    A word made of declared single letters that is not itself a declared name is split into letters
+    (`AA` is A·A when A is declared, `xx` is x·x); a declared function name (`\\sigma` for the
+    sigmoid) is read as a function, so `\\sigma(z)^2` is (σ(z))².
+    """
+
+    words: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()
+
+    @property
+    def letters(self) -> frozenset[str]:
+        return frozenset(w for w in self.words if len(w) == 1)
+
+
+NO_VOCABULARY = Vocabulary()
+_VOCABULARY: ContextVar[Vocabulary] = ContextVar("vocabulary", default=NO_VOCABULARY)
+
+
+@contextmanager
+def vocabulary(vocab: Vocabulary):
+    """Within this block, the lexer (called by lark) splits and classifies words with `vocab`."""
+    token = _VOCABULARY.set(vocab)
+    try:
+        yield
+    finally:
+        _VOCABULARY.reset(token)
 
 
 def _fail(text: str, pos: int, why: str) -> StudentInputError:
     snippet = text[max(0, pos - 12):pos + 12].replace("\n", " ")
-    return StudentInputError(f"{why} at position {pos + 1} (near `{snippet}`)")
+    return StudentInputError(abbreviate_numbers(f"{why} at position {pos + 1} (near `{snippet}`)"))
 
 
 def _scan(text: str) -> tuple[list[tuple[str, str, int]], bool]:
@@ -81,6 +142,9 @@ def _scan(text: str) -> tuple[list[tuple[str, str, int]], bool]:
         if m is None:
             raise _fail(text, pos, f"unexpected character {text[pos]!r}")
         kind = m.lastgroup
+        if kind == "badnumber":
+            raise _fail(text, pos, f"malformed number `{abbreviate_number(m.group())}` (a number has at most "
+                                   f"one decimal point)")
         if kind != "ws":
             raw.append((kind, m.group(), pos))
             latex = latex or kind in ("cmd", "cmdsym") or m.group() == "{"
@@ -116,99 +180,219 @@ def _unwrap_words(raw, text):
     return out
 
 
-def _classify(raw, text, latex: bool) -> list[Token]:
-    """Map raw pieces to grammar terminals; refuse unknown commands."""
-    toks: list[Token] = []
-    i = 0
-    while i < len(raw):
+def _environment(raw, i):
+    """The environment name of `\\begin{name}` / `\\end{name}` at raw[i], or None."""
+    if i + 3 < len(raw) and raw[i + 1][1] == "{" and raw[i + 2][0] == "word" and raw[i + 3][1] == "}":
+        return raw[i + 2][1]
+    return None
+
+
+def _log_base(raw, i):
+    """(base, pieces used) for `_2`, `_{10}`, `_e` after a log at raw[i - 1]; (None, 0) if there is none."""
+    if i + 1 < len(raw) and raw[i][1] == "_":
+        nxt = raw[i + 1]
+        if nxt[0] == "number" and nxt[1].isdigit():
+            if len(nxt[1]) > 1:  # TeX reads one digit: \log_23 is log_2 3
+                raw[i + 1] = ("number", nxt[1][1:], nxt[2] + 1)
+                return nxt[1][0], 1
+            return nxt[1], 2
+        if nxt[0] == "word" and nxt[1] == "e":
+            return "e", 2
+        if (i + 3 < len(raw) and nxt[1] == "{" and raw[i + 2][0] in ("number", "word") and raw[i + 3][1] == "}"
+                and (raw[i + 2][1].isdigit() or raw[i + 2][1] == "e")):
+            return raw[i + 2][1], 4
+    return None, 0
+
+
+class _Classifier:
+    """Maps raw pieces to grammar terminals in order, keeping the context TeX's argument rules need."""
+
+    def __init__(self, raw, text: str, latex: bool, vocab: Vocabulary):
+        self.raw, self.text, self.latex, self.vocab = raw, text, latex, vocab
+        self.letters = vocab.letters
+        self.toks: list[Token] = []
+        self.braces: list[bool] = []  # per open `{`: is it the first argument of a \frac?
+        self.closed_frac_first = False  # the last token closed a \frac's braced first argument
+        self.matrices = 0  # open matrix environments
+
+    def emit(self, kind: str, value: str, pos: int) -> None:
+        closed = False
+        if kind == "LBRACE":
+            self.braces.append(bool(self.toks) and self.toks[-1].type == "FRAC")
+        elif kind == "RBRACE" and self.braces:
+            closed = self.braces.pop()
+        self.toks.append(_token(kind, value, pos))
+        self.closed_frac_first = closed
+
+    def takes_one(self) -> bool:
+        """Whether the next token is a TeX single-token argument (of ^, _, \\frac or \\sqrt)."""
+        toks = self.toks
+        prev = toks[-1].type if toks else None
+        return prev in _TAKES_ONE or self.closed_frac_first or (
+            len(toks) >= 2 and toks[-2].type == "FRAC" and prev in ("NUMBER", "NAME", "TOP"))
+
+    def run(self) -> list[Token]:
+        raw = self.raw
+        i = 0
+        while i < len(raw):
+            i = self.step(i)
+        return self.toks
+
+    def step(self, i: int) -> int:
+        """Classify raw[i] (and any pieces it consumes); return the index of the next unread piece."""
+        raw, text = self.raw, self.text
         kind, value, pos = raw[i]
         nxt = raw[i + 1] if i + 1 < len(raw) else None
         if kind == "cmd":
-            name = value[1:]
-            if name in _IGNORED:
-                pass
-            elif name in ("left", "right"):
-                if nxt is not None and (nxt[1] in ("|", "\\|", "\\vert", "\\Vert") or nxt[1] == "."):
-                    i += 1
-                    if nxt[1] != ".":
-                        opener = name == "left"
-                        norm = nxt[1] in ("\\|", "\\Vert")
-                        kind_name = ("NORML" if opener else "NORMR") if norm else ("ABSL" if opener else "ABSR")
-                        toks.append(_token(kind_name, nxt[1], nxt[2]))
-                elif nxt is None:
-                    raise _fail(text, pos, f"{value} without a delimiter")
-            elif name in ("lvert", "rvert"):
-                toks.append(_token("ABSL" if name == "lvert" else "ABSR", value, pos))
-            elif name in ("lVert", "rVert"):
-                toks.append(_token("NORML" if name == "lVert" else "NORMR", value, pos))
-            elif name in ("vert", "mid"):
-                toks.append(_token("BAR", value, pos))
-            elif name == "Vert":
-                toks.append(_token("NORM", value, pos))
-            elif name in _FUNCTION_COMMANDS:
-                toks.append(_token("FUNC", _FUNCTION_COMMANDS[name], pos))
-            elif name in ("frac", "dfrac", "tfrac", "cfrac"):
-                toks.append(_token("FRAC", value, pos))
-            elif name == "sqrt":
-                toks.append(_token("SQRT", value, pos))
-            elif name == "sum":
-                toks.append(_token("SUM", value, pos))
-            elif name == "prod":
-                toks.append(_token("PROD", value, pos))
-            elif name in _MULTIPLY_COMMANDS:
-                toks.append(_token("MUL", value, pos))
-            elif name in ("top", "intercal"):
-                toks.append(_token("TOP", value, pos))
-            elif name in GREEK:
-                toks.append(_token("NAME", value, pos))
-            else:
-                raise _fail(text, pos, f"unsupported LaTeX command {value}")
-        elif kind == "cmdsym":
+            return self.command(i, value[1:], value, pos, nxt)
+        if kind == "cmdsym":
             if value in _IGNORED_SYMBOLS:
                 pass
             elif value == "\\|":
-                toks.append(_token("NORM", value, pos))
+                self.emit("NORM", value, pos)
             elif value == "\\{":
-                toks.append(_token("LCURLY", value, pos))
+                self.emit("LCURLY", value, pos)
             elif value == "\\}":
-                toks.append(_token("RCURLY", value, pos))
+                self.emit("RCURLY", value, pos)
             elif value == "\\\\":
-                raise _fail(text, pos, "a line break \\\\ (use check-steps for multi-line derivations)")
+                if not self.matrices:
+                    raise _fail(text, pos, "a line break \\\\ (use check-steps for multi-line derivations)")
+                self.emit("ROWSEP", value, pos)
             else:
                 raise _fail(text, pos, f"unsupported LaTeX command {value}")
-        elif kind == "word":
-            prev = toks[-1].type if toks else None
-            if prev in ("CARET", "SUB") and len(value) > 1:
-                # TeX reads one letter as a script: x^Tx is x^T x, n_kx is n_k x.
-                rest = value[1:]
-                raw.insert(i + 1, ("number" if rest.isdigit() else "word", rest, pos + 1))
-                value = value[0]
-            if value in FUNCTION_WORDS:
-                toks.append(_token("FUNC", FUNCTION_WORDS[value], pos))
+            return i + 1
+        if kind == "word":
+            return self.word(i, value, pos)
+        if kind == "number":
+            return self.number(i, value, pos)
+        # op
+        if value == "&":
+            if self.matrices:
+                self.emit("AMP", value, pos)
+        elif value == "~":
+            pass
+        elif value == "|":
+            self.emit("BAR", value, pos)
+        else:
+            self.emit(_OPS[value], value, pos)
+        return i + 1
+
+    def command(self, i: int, name: str, value: str, pos: int, nxt) -> int:
+        raw, text = self.raw, self.text
+        if name in _IGNORED:
+            pass
+        elif name in ("left", "right"):
+            if nxt is not None and (nxt[1] in ("|", "\\|", "\\vert", "\\Vert") or nxt[1] == "."):
+                if nxt[1] != ".":
+                    opener = name == "left"
+                    norm = nxt[1] in ("\\|", "\\Vert")
+                    kind_name = ("NORML" if opener else "NORMR") if norm else ("ABSL" if opener else "ABSR")
+                    self.emit(kind_name, nxt[1], nxt[2])
+                return i + 2
+            if nxt is None:
+                raise _fail(text, pos, f"{value} without a delimiter")
+        elif name in ("begin", "end"):
+            env = _environment(raw, i)
+            if env not in MATRIX_ENVIRONMENTS:
+                shown = f"{{{env}}}" if env else ""
+                raise _fail(text, pos, f"unsupported environment {value}{shown} (matrices: "
+                                       f"{', '.join(sorted(MATRIX_ENVIRONMENTS))})")
+            if name == "begin":
+                self.matrices += 1
+                self.emit("MATL", env, pos)
             else:
-                toks.append(_token("NAME", value, pos))
-        elif kind == "number":
-            digits = value.replace(".", "")
-            if len(digits) > MAX_NUMBER_DIGITS:
-                raise _fail(text, pos, f"a number with more than {MAX_NUMBER_DIGITS} digits")
-            # TeX reads one digit as the argument of ^, _ and \frac: x^23 is x^2 3, \frac12 is 1/2.
-            prev = toks[-1].type if toks else None
-            takes_one = prev in ("CARET", "SUB", "FRAC", "SQRT") or (
-                len(toks) >= 2 and toks[-2].type == "FRAC" and prev in ("NUMBER", "NAME"))
-            if latex and takes_one and len(value) > 1 and value[0] != "." and value[1] != ".":
-                toks.append(_token("NUMBER", value[0], pos))
-                raw.insert(i + 1, ("number", value[1:], pos + 1))
-            else:
-                toks.append(_token("NUMBER", value, pos))
-        else:  # op
-            if value in ("&", "~"):
-                pass
-            elif value == "|":
-                toks.append(_token("BAR", value, pos))
-            else:
-                toks.append(_token(_OPS[value], value, pos))
-        i += 1
-    return toks
+                if not self.matrices:
+                    raise _fail(text, pos, f"\\end{{{env}}} without \\begin{{{env}}}")
+                self.matrices -= 1
+                self.emit("MATR", env, pos)
+            return i + 4
+        elif name in ("lvert", "rvert"):
+            self.emit("ABSL" if name == "lvert" else "ABSR", value, pos)
+        elif name in ("lVert", "rVert"):
+            self.emit("NORML" if name == "lVert" else "NORMR", value, pos)
+        elif name in ("vert", "mid"):
+            self.emit("BAR", value, pos)
+        elif name == "Vert":
+            self.emit("NORM", value, pos)
+        elif name == "log":
+            return self.function("log", i, pos)
+        elif name in _FUNCTION_COMMANDS:
+            return self.function(_FUNCTION_COMMANDS[name], i, pos)
+        elif name in ("frac", "dfrac", "tfrac", "cfrac"):
+            self.emit("FRAC", value, pos)
+        elif name == "sqrt":
+            self.emit("SQRT", value, pos)
+        elif name == "sum":
+            self.emit("SUM", value, pos)
+        elif name == "prod":
+            self.emit("PROD", value, pos)
+        elif name in _MULTIPLY_COMMANDS:
+            self.emit("MUL", value, pos)
+        elif name == "div":
+            self.emit("DIV", value, pos)
+        elif name in ("top", "intercal"):
+            self.emit("TOP", value, pos)
+        elif name in GREEK:
+            self.emit("FUNC" if name in self.vocab.functions else "NAME", value, pos)
+        else:
+            raise _fail(text, pos, f"unsupported LaTeX command {value}")
+        return i + 1
+
+    def function(self, canonical: str, i: int, pos: int) -> int:
+        """A function name at raw[i]: `\\log_2` takes its base, `\\max_j` becomes an EXTREMUM over an index."""
+        if canonical == "log":
+            base, used = _log_base(self.raw, i + 1)
+            if base is not None:
+                self.emit("FUNC", "log" if base == "e" else f"log_{base}", pos)
+                return i + 1 + used
+        if canonical in _EXTREMA and i + 1 < len(self.raw) and self.raw[i + 1][1] == "_":
+            self.emit("EXTREMUM", canonical, pos)
+            return i + 1
+        self.emit("FUNC", canonical, pos)
+        return i + 1
+
+    def word(self, i: int, value: str, pos: int) -> int:
+        raw = self.raw
+        prev = self.toks[-1].type if self.toks else None
+        one = prev in ("CARET", "SUB") or (self.latex and self.takes_one())
+        if one and len(value) > 1:
+            # TeX reads one letter as a script or argument: x^Tx is x^T x, n_kx is n_k x, \frac dx is d/x.
+            rest = value[1:]
+            raw.insert(i + 1, ("number" if rest.isdigit() else "word", rest, pos + 1))
+            value = value[0]
+        if value in FUNCTION_WORDS:
+            return self.function(FUNCTION_WORDS[value], i, pos)
+        letters = value.rstrip("0123456789")
+        if letters in self.vocab.functions:
+            self.emit("FUNC", value, pos)
+            return i + 1
+        if (len(letters) > 1 and letters not in self.vocab.words and letters not in GREEK
+                and all(ch in self.letters for ch in letters)):
+            # Juxtaposed declared letters are a product: AA^T is A·Aᵀ, xx^T is x·xᵀ (digits stay on the last).
+            for k, ch in enumerate(letters[:-1]):
+                self.emit("NAME", ch, pos + k)
+            self.emit("NAME", value[len(letters) - 1:], pos + len(letters) - 1)
+            return i + 1
+        self.emit("NAME", value, pos)
+        return i + 1
+
+    def number(self, i: int, value: str, pos: int) -> int:
+        digits = value.replace(".", "")
+        if len(digits) > MAX_NUMBER_DIGITS:
+            raise _fail(self.text, pos, f"the number {abbreviate_number(digits)} has more than "
+                                        f"{MAX_NUMBER_DIGITS} digits")
+        # TeX reads one digit as the argument of ^, _ and \frac: x^23 is x^2 3, \frac12 is 1/2.
+        if self.latex and self.takes_one() and len(value) > 1 and value[0] != "." and value[1] != ".":
+            self.emit("NUMBER", value[0], pos)
+            self.raw.insert(i + 1, ("number", value[1:], pos + 1))
+        else:
+            self.emit("NUMBER", value, pos)
+        return i + 1
+
+
+def _classify(raw, text, latex: bool, vocab: Vocabulary = NO_VOCABULARY) -> list[Token]:
+    """Map raw pieces to grammar terminals; refuse unknown commands."""
+    return _Classifier(raw, text, latex, vocab).run()
 
 
 def _resolve_bars_and_calls(toks: list[Token], text: str) -> list[Token]:
@@ -239,16 +423,20 @@ def _resolve_bars_and_calls(toks: list[Token], text: str) -> list[Token]:
             stack.pop()
         out.append(tok)
     if stack:
-        names = {"LPAR": "(", "LBRACK": "[", "LBRACE": "{", "LCURLY": "\\{", "ABSL": "|", "NORML": "\\|"}
+        names = {"LPAR": "(", "LBRACK": "[", "LBRACE": "{", "LCURLY": "\\{", "ABSL": "|", "NORML": "\\|",
+                 "MATL": "\\begin{...}"}
         raise StudentInputError(f"unbalanced brackets: {names[stack[-1]]!r} is never closed")
     return out
 
 
-def tokenize(text: str) -> list[Token]:
-    """The grammar terminals of one formula, or StudentInputError saying what is wrong and where."""
+def tokenize(text: str, vocab: Vocabulary | None = None) -> list[Token]:
+    """The grammar terminals of one formula, or StudentInputError saying what is wrong and where.
+
+    `vocab` (default: the one set by `vocabulary(...)`, else none) is the problem's declared names.
+    """
     raw, latex = _scan(text)
     raw = _unwrap_words(raw, text)
-    return _resolve_bars_and_calls(_classify(raw, text, latex), text)
+    return _resolve_bars_and_calls(_classify(raw, text, latex, vocab or _VOCABULARY.get()), text)
 
 
 class FormulaLexer(Lexer):
@@ -258,4 +446,4 @@ class FormulaLexer(Lexer):
         pass
 
     def lex(self, data):
-        return iter(tokenize(data))
+        return iter(tokenize(data, _VOCABULARY.get()))

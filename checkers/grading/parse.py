@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sympy as sp
 
 from checkers.errors import StudentInputError
-from checkers.grading.build import build
+from checkers.grading.build import SymbolTable, build
 from checkers.grading.grammar import parse_tree
-from checkers.grading.problem import Problem
+
+if TYPE_CHECKING:
+    from checkers.grading.problem import Problem
 
 MAX_LENGTH = 2000
 
@@ -40,9 +44,14 @@ def normalise(text: str) -> str:
 
 def parse_answer(problem: Problem, text: str) -> sp.Basic:
     """The sympy expression of a student's answer, built from its parse tree; StudentInputError if unreadable."""
+    return parse_formula(text, problem.table)
+
+
+def parse_formula(text: str, table: SymbolTable) -> sp.Basic:
+    """The sympy expression of `text` with the names of `table` (a problem's, or one made for a test)."""
     text = normalise(text)
     try:
-        return build(parse_tree(text), problem.table, text)
+        return build(parse_tree(text, vocab=table.vocabulary), table, text)
     except StudentInputError:
         # Read it again with source positions, so the message can quote the student's own text.
-        return build(parse_tree(text, positions=True), problem.table, text)
+        return build(parse_tree(text, positions=True, vocab=table.vocabulary), table, text)
