@@ -11,6 +11,8 @@ from checkers.errors import ProofcheckError, UsageError
 
 DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")  # checkers.tolerances.DTYPES_BY_NAME, without torch
 
+DEFAULT_THREADS = 1  # checkers.verify.DEFAULT_THREADS, without importing torch to build the parser
+
 
 def _parse_dtypes(names: list[str] | None):
     if not names:
@@ -21,6 +23,16 @@ def _parse_dtypes(names: list[str] | None):
     if unknown:
         raise UsageError(f"unknown dtype {unknown[0]!r}; choose from {', '.join(DTYPES_BY_NAME)}")
     return [DTYPES_BY_NAME[n] for n in names]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (got {value})")
+    return value
 
 
 def cmd_list(args) -> int:
@@ -50,15 +62,20 @@ def cmd_verify(args) -> int:
     from checkers.registry import select
     from checkers.render_text import print_run, progress_reporter
     from checkers.results import to_json
-    from checkers.verify import verify
+    from checkers.verify import instances_below_minimum, verify
 
     devices = resolve_devices(args.device)
     dtypes = _parse_dtypes(args.dtype)
     derivations, claim_ids = select(args.ids)
+    below = instances_below_minimum(derivations, args.instances, claim_ids)
+    if below:
+        listed = ", ".join(f"{name} ({count})" for name, count in below[:5]) + (" ..." if len(below) > 5 else "")
+        raise UsageError(f"--instances {args.instances} is below the declared minimum of {len(below)} selected "
+                         f"claim(s): {listed}; give at least {max(c for _, c in below)} or leave --instances out")
     total = sum(len(claim_ids.get(d.id) or d.claims) for d in derivations)
     with progress_reporter(total, enabled=not args.json) as on_claim:
         run = verify(derivations, seed=args.seed, devices=devices, dtypes=dtypes, claim_ids=claim_ids,
-                     instances=args.instances, on_claim=on_claim)
+                     instances=args.instances, on_claim=on_claim, threads=args.threads)
     if args.json:
         print(json.dumps(to_json(run), indent=2))
     else:
@@ -80,7 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", action="append", metavar="DTYPE",
                    help=f"restrict to these dtypes (repeatable): {', '.join(DTYPE_NAMES)}")
     p.add_argument("--seed", type=int, default=0, help="run seed; every failure prints the seed that replays it")
-    p.add_argument("--instances", type=int, default=None, help="random instances per claim per dtype (default: per claim, >= 1000)")
+    p.add_argument("--instances", type=int, default=None, help="random instances per claim per dtype (default and minimum: the count each claim declares, 4 to 1000)")
+    p.add_argument("--threads", type=_positive_int, default=DEFAULT_THREADS,
+                   help=f"torch intra-op threads (default {DEFAULT_THREADS}: the batches are small, and more threads "
+                        "only fight other processes for the cores)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     p.set_defaults(func=cmd_verify)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import math
@@ -14,6 +15,7 @@ import sympy as sp
 import torch
 
 from checkers.devices import supports
+from checkers.errors import UsageError
 from checkers.model import Claim, Derivation, Estimate, Sample, Value
 from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResult, NumericResult, ReferenceResult,
                               RunResult, StepResult)
@@ -24,6 +26,27 @@ from checkers.tolerances import (Discrepancy, Tolerance, compare, dtype_name, to
 
 CONFIGS_PER_CLAIM = 4
 MUTANT_TIME_LIMIT = 5.0
+# Every batch is small (at most a few thousand instances of matrices up to 64 x 64): one thread runs it
+# as fast as two here, and a second thread per op only competes with any other process for the cores
+# (with one CPU-bound neighbour on 2 cores, torch's default pool made `verify` 7x slower).
+# benchmarks/verify_bench.py measures it quiet and under load.
+DEFAULT_THREADS = 1
+
+
+@contextlib.contextmanager
+def torch_threads(count: int | None):
+    """Run the block with torch's intra-op pool at `count` threads (None: leave it as it is), then restore it."""
+    if count is None:
+        yield
+        return
+    if count < 1:
+        raise UsageError(f"threads={count}: give a positive number of threads")
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -80,6 +103,24 @@ def _as_rows(value: torch.Tensor, batch: int) -> torch.Tensor:
     return value.reshape(batch, -1).to("cpu", torch.float64)
 
 
+def estimate_discrepancy(estimate: Estimate, target: Value, tol: Tolerance, z: float, batch: int) -> Discrepancy:
+    """Per-instance error of a Monte Carlo estimate: each component k is allowed z·stderr_k of its own.
+
+    A vector estimate (the variance of the weights and of the biases, E z and E z²) is judged
+    component by component: |mean_k − target_k| <= z·stderr_k + atol + rtol·|target_k|, and an
+    instance fails when any component does. (One component's large standard error never widens
+    another's allowance.) NaN anywhere fails the instance.
+    """
+    mean, expected = _as_rows(estimate.mean, batch), _as_rows(target, batch)
+    stderr = _as_rows(estimate.stderr, batch)
+    mean, expected, stderr = torch.broadcast_tensors(mean, expected, stderr)
+    error = (mean - expected).abs()
+    error = torch.where(torch.isnan(error) | torch.isnan(stderr), torch.full_like(error, math.inf), error)
+    allowed = z * stderr + tol.atol + tol.rtol * expected.abs()
+    rel = error / expected.abs().clamp_min(max(tol.atol, torch.finfo(torch.float64).tiny))
+    return Discrepancy(error.amax(dim=1), rel.amax(dim=1), (error - allowed).amax(dim=1))
+
+
 def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float, batch: int,
                  extra: torch.Tensor | None = None) -> Discrepancy:
     """Per-instance error of `lhs relation rhs`; an Estimate on the left is allowed z standard errors.
@@ -87,11 +128,7 @@ def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float
     `extra` widens the allowance per instance (the first-order rounding bound of low-precision runs).
     """
     if isinstance(lhs, Estimate):
-        mean, target = _as_rows(lhs.mean, batch), _as_rows(rhs, batch)
-        slack = Tolerance(0.0, 0.0)
-        d = compare(mean, target, slack)
-        allowed = z * _as_rows(lhs.stderr, batch).amax(dim=1) + tol.atol + tol.rtol * target.abs().amax(dim=1)
-        return Discrepancy(d.abs_error, d.rel_error, d.abs_error - allowed)
+        return estimate_discrepancy(lhs, rhs, tol, z, batch)
     lhs, rhs = _as_rows(lhs, batch), _as_rows(rhs, batch)
     if relation == "<=":
         return violation(lhs, rhs, tol, extra)
@@ -311,6 +348,23 @@ class ClaimChecker:
                            references, mutants, time.perf_counter() - started)
 
 
+def instances_below_minimum(derivations: Iterable[Derivation], instances: int | None,
+                            claim_ids: dict[str, set[str]] | None = None) -> list[tuple[str, int]]:
+    """The selected claims ("derivation/claim", declared count) that `instances` would check on fewer instances.
+
+    A claim's `instances` is the smallest count its checks were sized for (Monte Carlo claims: enough
+    instances and draws to reject a target off by 2%); the command line refuses to go below it.
+    """
+    if instances is None:
+        return []
+    out = []
+    for derivation in derivations:
+        wanted = (claim_ids or {}).get(derivation.id)
+        out.extend((f"{derivation.id}/{c.id}", c.instances) for c in derivation.claims
+                   if (not wanted or c.id in wanted) and instances < c.instances)
+    return out
+
+
 def versions() -> dict[str, str]:
     """Library versions a result depends on (printed in every report)."""
     return {"python": platform.python_version(), "torch": torch.__version__, "sympy": sp.__version__}
@@ -321,8 +375,19 @@ ClaimCallback = Callable[[Derivation, Claim, ClaimResult], None]
 
 def verify(derivations: Iterable[Derivation], *, seed: int = 0, devices: Sequence[str] = ("cpu",),
            dtypes: Sequence[torch.dtype] | None = None, claim_ids: dict[str, set[str]] | None = None,
-           instances: int | None = None, on_claim: ClaimCallback | None = None) -> RunResult:
-    """Check every claim of every derivation; `claim_ids` restricts a derivation to some of its claims."""
+           instances: int | None = None, on_claim: ClaimCallback | None = None,
+           threads: int | None = DEFAULT_THREADS) -> RunResult:
+    """Check every claim of every derivation; `claim_ids` restricts a derivation to some of its claims.
+
+    `instances` overrides every claim's declared count (the command line refuses a count below a
+    claim's declaration; the API allows it for quick tests, and each result states the count it ran).
+    `threads` sets torch's intra-op threads for the run (None: torch's default).
+    """
+    with torch_threads(threads):
+        return _verify(derivations, seed, devices, dtypes, claim_ids, instances, on_claim)
+
+
+def _verify(derivations, seed, devices, dtypes, claim_ids, instances, on_claim) -> RunResult:
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     started = time.perf_counter()
     results = []
