@@ -133,42 +133,6 @@ def gauss_hermite_normal(points: int, dim: int, dtype: torch.dtype = torch.float
     return nodes.to(device=device, dtype=dtype), weights.to(device=device, dtype=dtype)
 
 
-def sample_key(sample: Sample) -> tuple:
-    """A key that identifies a batch by content: seed, size, dims, dtype, device and a digest of every value."""
-    import hashlib
-
-    digest = hashlib.sha1()
-    for name in sorted(sample.values):
-        digest.update(name.encode())
-        digest.update(sample.values[name].detach().to("cpu").contiguous().numpy().tobytes())
-    return (sample.seed, sample.size, tuple(sorted(sample.dims.items())), str(sample.dtype), str(sample.device),
-            digest.hexdigest())
-
-
-def cached_per_sample(fn: Callable, maxsize: int = 8) -> Callable:
-    """`fn(sample, *args)` computed once per batch content and args (a small LRU cache).
-
-    The numeric check, the oracle, the references and every mutant of a Monte Carlo claim evaluate the
-    same estimate on the same batch; with millions of draws it is worth computing once. The key is the
-    batch's content (`sample_key`), so a batch rounded to another dtype is a different batch.
-    """
-    from collections import OrderedDict
-
-    cache: OrderedDict = OrderedDict()
-
-    def wrapper(sample: Sample, *args):
-        key = (sample_key(sample),) + args
-        if key not in cache:
-            cache[key] = fn(sample, *args)
-            while len(cache) > maxsize:
-                cache.popitem(last=False)
-        cache.move_to_end(key)
-        return cache[key]
-
-    wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
-    return wrapper
-
-
 def scale_target(target: Value, factor: float) -> Value:
     """`target` times `factor` (a tensor target, or the mean of an Estimate target)."""
     if isinstance(target, Estimate):
