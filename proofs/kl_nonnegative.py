@@ -9,7 +9,9 @@ r"""Gibbs' inequality: the KL divergence is non-negative, for probability vector
 * `gibbs-discrete`: $D_{\mathrm{KL}}(p\|q) = -\sum_i p_i\log\frac{q_i}{p_i} \ge -\sum_i p_i\big(\frac{q_i}{p_i} - 1\big)
   = \sum_i p_i - \sum_i q_i = 0$.
 * `gibbs-continuous`: $D_{\mathrm{KL}}(f\|g) = \int f\log\frac fg \ge -\int f\,(\frac gf - 1) = 0$ for probability
-  densities $f, g$ on $\mathbb{R}$ (hw6-2021 P4(a) states it on $\mathbb{R}^d$; the argument is pointwise).
+  densities $f, g$ on $\mathbb{R}$.
+* `gibbs-d-dimensional`: the problem's statement, $\int_{\mathbb{R}^d} f\log\frac fg \ge 0$ for probability
+  densities on $\mathbb{R}^d$, every $d$.
 * `self-zero`: $D_{\mathrm{KL}}(p\|p) = 0$ and $D_{\mathrm{KL}}(f\|f) = 0$.
 
 # Notation
@@ -28,6 +30,11 @@ families $p_i$, $i = 0, \dots, n-1$, and densities as undefined positive functio
   For integrals this is linearity, which assumes every piece is integrable (finite KL and entropies).
 * The inequality steps are proved from the termwise gap: the step's two sides differ by
   $\sum_i p_i\varphi(q_i/p_i)$ (resp. $\int f\varphi(g/f)$), a sum of non-negative terms by the lemma.
+* `gibbs-d-dimensional` is proved with $x$ an abstract point of $\mathbb{R}^d$ (the argument is pointwise, so
+  the dimension never enters; sympy writes the integral over $\mathbb{R}^d$ as $\int \dots dx$), and once more
+  with two explicit coordinates $f(x_1, x_2)$. Numerically: general (non-product) densities, mixtures of three
+  Gaussians with diagonal covariances, on a $15^d$ grid over $[-6, 6]^d$ for $d = 1, 2, 3$ (200 instances per
+  configuration, float64 and float32).
 * Numeric: probability vectors of length 2..8; densities are Gaussian mixtures on an 801-point grid on
   $[-10, 10]$, each mixed with weight $10^{-3}$ with a wide $\mathcal{N}(0, 3^2)$ component so that no value
   underflows in float32 or float16 (a KL between densities with disjoint numerical support is $+\infty$).
@@ -49,8 +56,12 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import (Claim, DensityOnGrid, Derivation, Mutant, Positive, ProbabilityVector, Reference, Step,
+import math
+
+from checkers import (Answer, Claim, DensityOnGrid, Derivation, Mutant, Part, Positive, ProbabilityVector, Reference,
+                      Step,
                       Variable, density_grid, facts)
+from checkers.kinds import Kind
 from checkers.strategies import normalised_linearity, proved
 
 SPLIT_LOGS = normalised_linearity({}, "log of a quotient of positive quantities splits; linearity")
@@ -268,6 +279,121 @@ gibbs_continuous = Claim(
     ),
 )
 
+# --- densities on R^d ---------------------------------------------------------------------------------------------
+# The problem's statement: f, g densities on R^d. The argument is pointwise in x, so sympy proves it with x an
+# abstract point of R^d (an integral over R^d written ∫ … dx); explicitly with two coordinates as a cross-check.
+# Numerically f and g are general (non-product) densities tabulated on a grid of R^d, d = 1, 2, 3.
+
+GRID_D_POINTS = 15  # per axis: 15^3 = 3375 grid points in d = 3
+GRID_D_HALF_WIDTH = 6.0
+point = sp.Symbol("x")  # a point of R^d
+
+
+def over_space(expr: sp.Expr) -> sp.Integral:
+    """∫_{R^d} expr dx, with x = `point` a point of R^d."""
+    return sp.Integral(expr, point)
+
+
+KL_SPACE = over_space(f(point) * sp.log(f(point) / g(point)))
+SPACE_STEP_ONE = -over_space(f(point) * sp.log(g(point) / f(point)))
+SPACE_STEP_TWO = -over_space(f(point) * (g(point) / f(point) - 1))
+GAP_SPACE = over_space(f(point) * gap(g(point) / f(point)))
+DENSITIES_SPACE = normalised_linearity({over_space(f(point)): 1, over_space(g(point)): 1},
+                                       "linearity of ∫ over ℝᵈ and ∫f = ∫g = 1")
+
+
+def _plane_fact():
+    """The same gap identity with two explicit coordinates: f(x₁, x₂), g(x₁, x₂) on ℝ²."""
+    x1, x2 = sp.symbols("x_1 x_2", real=True)
+    limits = [(x1, -sp.oo, sp.oo), (x2, -sp.oo, sp.oo)]
+    plane = lambda e: sp.Integral(e, *limits)  # noqa: E731
+    fx, gx = f(x1, x2), g(x1, x2)
+    strategy = normalised_linearity({plane(fx): 1, plane(gx): 1}, "linearity of ∬ and ∬f = ∬g = 1")
+    return proved(strategy, plane(fx * sp.log(fx / gx)), plane(fx * gap(gx / fx)))
+
+
+@dataclass(frozen=True)
+class DensityOnGridND(Kind):
+    """A density on R^d tabulated on a GRID_D_POINTS^d grid over [-6, 6]^d: a mixture of 3 Gaussians with diagonal
+    covariances (not a product of one-dimensional densities), mixed with weight 1e-3 with N(0, 3² I) and normalised
+    so that its Riemann sum is exactly 1. Flattened per instance: shape (B, GRID_D_POINTS^d)."""
+
+    dim: str = "d"
+
+    @property
+    def description(self) -> str:
+        return (f"density on a {GRID_D_POINTS}^{self.dim} grid over [−6, 6]^{self.dim} (mixture of 3 Gaussians, "
+                f"mixed with weight {FLOOR_WEIGHT:g} with N(0, 3² I))")
+
+    def draw(self, batch, dims, gen):
+        d = dims[self.dim]
+        axis, cell = grid_axis()
+        mesh = torch.stack(torch.meshgrid(*([axis] * d), indexing="ij"), dim=-1).reshape(-1, d)  # (P^d, d)
+        means = 4 * torch.rand(batch, 3, 1, d, generator=gen, dtype=torch.float64) - 2
+        stds = 0.5 + torch.rand(batch, 3, 1, d, generator=gen, dtype=torch.float64)
+        weights = torch.softmax(2 * torch.randn(batch, 3, 1, generator=gen, dtype=torch.float64), dim=1)
+        z = (mesh - means) / stds
+        comps = torch.exp(-0.5 * (z ** 2).sum(-1)) / (stds.prod(-1) * (2 * math.pi) ** (d / 2))
+        wide = torch.exp(-0.5 * ((mesh / FLOOR_STD) ** 2).sum(-1)) / (FLOOR_STD ** d * (2 * math.pi) ** (d / 2))
+        mixed = (1 - FLOOR_WEIGHT) * (weights * comps).sum(1) + FLOOR_WEIGHT * wide
+        return mixed / (mixed.sum(-1, keepdim=True) * cell ** d)
+
+
+def grid_axis() -> tuple[torch.Tensor, float]:
+    """One axis of the grid on [-6, 6] and its spacing."""
+    axis = torch.linspace(-GRID_D_HALF_WIDTH, GRID_D_HALF_WIDTH, GRID_D_POINTS, dtype=torch.float64)
+    return axis, float(axis[1] - axis[0])
+
+
+def kl_space(sample, weight: str = "f") -> torch.Tensor:
+    """Riemann sum Σ_k w_k (log f_k − log g_k) Δx^d over the grid of R^d (w = f: the KL)."""
+    cell = grid_axis()[1] ** sample.dims["d"]
+    return (sample[weight] * (torch.log(sample["f"]) - torch.log(sample["g"]))).sum(-1) * cell
+
+
+def torch_kl_div_space(sample) -> torch.Tensor:
+    """torch.nn.functional.kl_div(log g, f, reduction='none') summed over the grid of R^d, times Δx^d."""
+    cell = grid_axis()[1] ** sample.dims["d"]
+    return torch.nn.functional.kl_div(torch.log(sample["g"]), sample["f"], reduction="none").sum(-1) * cell
+
+
+gibbs_space = Claim(
+    id="gibbs-d-dimensional",
+    statement="D_KL(X‖Y) = ∫_ℝᵈ f(x) log(f(x)/g(x)) dx ≥ 0 for probability densities f, g on ℝᵈ, every d",
+    lhs=KL_SPACE,
+    rhs=sp.S.Zero,
+    relation=">=",
+    variables=(Variable("f", DensityOnGridND()), Variable("g", DensityOnGridND())),
+    dims={"d": (1, 3)},
+    assumptions=("f, g > 0 on ℝᵈ", "∫f = ∫g = 1", "f log f and f log g integrable", "x ∈ ℝᵈ; ∫ is over ℝᵈ"),
+    steps=(
+        Step(SPACE_STEP_ONE, "log(f/g) = −log(g/f), at every point x ∈ ℝᵈ", symbolic=SPLIT_LOGS, numeric=False),
+        Step(SPACE_STEP_TWO, "log t ≤ t − 1 at t = g(x)/f(x), times f(x) > 0, at every x ∈ ℝᵈ; integrate",
+             relation=">=",
+             symbolic=facts(("the two sides differ by ∫ f φ(g/f) over ℝᵈ",
+                             lambda: proved(SPLIT_LOGS, SPACE_STEP_ONE - SPACE_STEP_TWO, GAP_SPACE)),
+                            *LEMMA_FACTS),
+             numeric=False),
+        Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫g − ∫f = 1 − 1 (integrals over ℝᵈ)", symbolic=DENSITIES_SPACE,
+             numeric=False),
+    ),
+    symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) over ℝᵈ (linearity, ∫f = ∫g = 1), x a point of ℝᵈ",
+                    lambda: proved(DENSITIES_SPACE, KL_SPACE, GAP_SPACE)),
+                   ("the same with two explicit coordinates, f(x₁, x₂) and g(x₁, x₂) on ℝ²", _plane_fact),
+                   *LEMMA_FACTS,
+                   scope="every d: the argument is pointwise, x an abstract point of ℝᵈ; also explicitly for d = 2"),
+    numeric=lambda s: (kl_space(s), _zero(s)),
+    references=(Reference("torch-kl-div", "torch.nn.functional.kl_div(log g, f, reduction='none') summed over the "
+                          "grid of ℝᵈ, times Δxᵈ", torch_kl_div_space, side="lhs"),),
+    mutants=(
+        Mutant("reversed", "∫ f log(f/g) ≤ 0", numeric=lambda s: (_zero(s), kl_space(s))),
+        Mutant("weights-from-g", "∫ g log(f/g) ≥ 0 (that is −KL(g‖f))",
+               numeric=lambda s: (kl_space(s, weight="g"), _zero(s))),
+    ),
+    dtypes=(torch.float64, torch.float32),
+    instances=200,
+)
+
 # --- equality -----------------------------------------------------------------------------------------------------
 
 
@@ -291,13 +417,32 @@ self_zero = Claim(
     ),
 )
 
+STATEMENT = (r"The KL divergence between continuous random variables $X \sim f$ and $Y \sim g$, where $f$ and $g$ "
+             r"are probability density functions on $\mathbb{R}^d$, is $D_{\mathrm{KL}}(X\|Y) = \int_{\mathbb{R}^d} "
+             r"f(x)\log\frac{f(x)}{g(x)}\,dx$. (a) Show that $D_{\mathrm{KL}}(X\|Y) \ge 0$.")
+
 DERIVATIONS = (
     Derivation(
         id="kl-nonnegative",
         title="Gibbs' inequality: the KL divergence is non-negative",
         source="hw6-2021 P4(a)",
-        statement=r"For probability densities $f, g$ let $D_{\mathrm{KL}}(X\|Y) = \int f(x)\log\frac{f(x)}{g(x)}\,dx$. "
-                  r"Show that $D_{\mathrm{KL}}(X\|Y) \ge 0$.",
-        claims=(log_le_linear, gap_identity, gibbs_discrete, gibbs_continuous, self_zero),
+        statement=STATEMENT,
+        claims=(log_le_linear, gap_identity, gibbs_discrete, gibbs_continuous, gibbs_space, self_zero),
+        parts=(
+            Part(label="(a)", question=r"Show that $D_{\mathrm{KL}}(X \| Y) \ge 0$.",
+                 answer=Answer(
+                     formula=sp.S.Zero, lhs=KL_SPACE, relation=">=",
+                     text=r"For densities $f, g$ on $\mathbb{R}^d$ (every $d$; the integral is over $\mathbb{R}^d$), "
+                          r"$\log t \le t - 1$ at $t = g(x)/f(x)$, multiplied by $f(x) > 0$, gives "
+                          r"$f \log\frac{f}{g} \ge f - g$ at every point $x$; integrating, "
+                          r"$D_{\mathrm{KL}}(X\|Y) \ge \int f - \int g = 1 - 1 = 0$, with equality only if $f = g$ "
+                          r"(almost everywhere):",
+                     scope=r"The argument is pointwise in $x$, so sympy checks it with $x$ an abstract point of "
+                           r"$\mathbb{R}^d$, and once more with two explicit coordinates. Numerically the inequality "
+                           r"is checked for general (non-product) densities tabulated on grids in $d = 1, 2, 3$, where "
+                           r"the integral is a Riemann sum."),
+                 claims=("log-le-linear", "gibbs-d-dimensional", "gibbs-continuous", "gap-identity", "gibbs-discrete",
+                         "self-zero")),
+        ),
     ),
 )
