@@ -1,5 +1,7 @@
 """Instance generators: every kind draws what it promises, reproducibly."""
 
+import math
+
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
@@ -17,6 +19,37 @@ def test_spd_is_symmetric_positive_definite_with_declared_spectrum(seed, n):
     assert torch.equal(m, m.transpose(-1, -2))
     eig = torch.linalg.eigvalsh(m)
     assert eig.min() >= 0.25 - 1e-9 and eig.max() <= 4.0 + 1e-9
+
+
+@given(seeds, dims)
+def test_spd_fills_its_spectrum_and_is_not_diagonal(seed, n):
+    # A generator returning near-identity (or unrotated diagonal) matrices satisfies the test above; not this one.
+    low, high = 0.25, 4.0
+    m = SPD("n", low=low, high=high).draw(256, {"n": n}, torch.Generator().manual_seed(seed))
+    log_eig = torch.linalg.eigvalsh(m).log()
+    eighth = math.log(high / low) / 8
+    assert log_eig.min() < math.log(low) + eighth and log_eig.max() > math.log(high) - eighth
+    assert float(log_eig.std()) > 0.25 * math.log(high / low) / math.sqrt(12)
+    if n > 1:
+        off = m - torch.diag_embed(torch.diagonal(m, dim1=-2, dim2=-1))
+        assert float(off.abs().mean()) > 0.05 * float(m.abs().mean())
+
+
+@given(seeds, dims)
+def test_invertible_singular_values_fill_their_range(seed, n):
+    a = Invertible("n", cond_sqrt=2.0).draw(256, {"n": n}, torch.Generator().manual_seed(seed))
+    log_s = torch.linalg.svdvals(a).log()
+    eighth = 2 * math.log(2.0) / 8
+    assert log_s.min() < -math.log(2.0) + eighth and log_s.max() > math.log(2.0) - eighth
+    if n > 1:
+        off = a - torch.diag_embed(torch.diagonal(a, dim1=-2, dim2=-1))
+        assert float(off.abs().mean()) > 0.05 * float(a.abs().mean())
+
+
+@given(seeds, st.integers(2, 6))
+def test_probability_vectors_are_not_all_near_uniform(seed, n):
+    p = ProbabilityVector("n").draw(256, {"n": n}, torch.Generator().manual_seed(seed))
+    assert float((p.amax(-1) - 1 / n).mean()) > 0.1 * (1 - 1 / n)
 
 
 @given(seeds, dims)
