@@ -66,6 +66,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from checkers import Answer, Claim, Derivation, Integer, Mutant, Part, Variable, facts
+from checkers.grading import Misconception, Problem
 
 C_in, C_out, k, s, g, H = sp.symbols("C_in C_out k s g H", integer=True, positive=True)
 p = sp.Symbol("p", integer=True, nonnegative=True)
@@ -430,6 +431,53 @@ alexnet_totals = Claim(
     ),
     dtypes=(torch.float64,),
     instances=4,
+)
+
+
+
+def _layer_total(layers: slice, counts=closed_form_counts, *args) -> sp.Integer:
+    """Multiplications (= additions) of the layers in `layers`, an exact integer from the per-layer formulas."""
+    return sp.Integer(sum(counts(*args)[0][layers]))
+
+
+def _torch_total(layers: slice):
+    """The same total from FlopCounterMode on the torch module (the grader's witness), for every instance."""
+    return lambda sample: torch.full((sample.size,), float(sum(alexnet_torch_counts(True)[0][layers])),
+                                     dtype=torch.float64)
+
+
+_CONV, _LINEAR = slice(0, CONV_LAYERS), slice(CONV_LAYERS, None)
+_COUNT_QUESTION = (r"How many multiplications do the {} layers of AlexNet (2012, grouped) take in the forward pass "
+                   r"of one $3 \times 227 \times 227$ image? (Additions are as many: one per product, the first "
+                   r"replaced by the bias.)")
+GRADEABLE = (
+    Problem(
+        id="alexnet-conv-multiplications", title="AlexNet: multiplications in the convolutional layers",
+        source="hw7-2024 P2", claim=alexnet_totals, statement=_COUNT_QUESTION.format("convolutional"),
+        symbols=(), answer=_layer_total(_CONV), witness=_torch_total(_CONV), exact=True,
+        misconceptions=(
+            Misconception("ungrouped", "that is the count without the two-GPU groups: conv2, conv4 and conv5 each "
+                          "see only half of the input channels (C_in/g per output)", _layer_total(_CONV, closed_form_counts, False)),
+            Misconception("input-224", "the input is 227 × 227 (224 × 224 does not give conv1's 55 × 55 output)",
+                          _layer_total(_CONV, closed_form_counts, True, 224)),
+            Misconception("multiply-adds-doubled", "that counts multiplications and additions together; the "
+                          "question asks for the multiplications (as many additions come on top)",
+                          2 * _layer_total(_CONV)),
+        ),
+    ),
+    Problem(
+        id="alexnet-linear-multiplications", title="AlexNet: multiplications in the linear layers",
+        source="hw7-2024 P2", claim=alexnet_totals, statement=_COUNT_QUESTION.format("linear"),
+        symbols=(), answer=_layer_total(_LINEAR), witness=_torch_total(_LINEAR), exact=True,
+        misconceptions=(
+            Misconception("parameters", "that is the number of parameters (weights and biases); each weight takes "
+                          "one multiplication, the biases take additions only",
+                          sp.Integer(sum(closed_form_parameters(True)[_LINEAR]))),
+            Misconception("multiply-adds-doubled", "that counts multiplications and additions together; the "
+                          "question asks for the multiplications (as many additions come on top)",
+                          2 * _layer_total(_LINEAR)),
+        ),
+    ),
 )
 
 def _answer() -> str:

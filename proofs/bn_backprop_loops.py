@@ -63,6 +63,8 @@ import torch.nn.functional as F
 from checkers import (Answer, Claim, Derivation, Matrix, Mutant, Part, Reference, Tolerance, Variable, facts,
                       not_attempted)
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import Vector, one_based
 
 
 
@@ -343,6 +345,62 @@ x_grad_claim = Claim(
     ),
     dtypes=GRADIENT_DTYPES,
     instances=400,
+)
+
+
+# Gradeable: dL/dx_b for one feature in closed form (the classic three terms), 1-based as students write it;
+# the witness is autograd through the quiz's forward pass (unbiased variance, no ε).
+_xb, _gb = sp.IndexedBase("x", real=True), sp.IndexedBase("g", real=True)
+_B, _b = sp.Symbol("B", integer=True, positive=True), sp.Symbol("b", integer=True, positive=True)
+_a, _c = sp.symbols("a c", integer=True, positive=True)
+_MEAN = sp.Sum(_xb[_a], (_a, 1, _B)) / _B
+_S = sp.Sum((_xb[_c] - _MEAN) ** 2, (_c, 1, _B)) / (_B - 1)
+
+
+def _normalised(index):
+    return (_xb[index] - _MEAN) / sp.sqrt(_S)
+
+
+def _input_gradient(variance_divisor=_B - 1, mean_term=True, variance_term=True):
+    inner = _gb[_b]
+    if mean_term:
+        inner -= sp.Sum(_gb[_c], (_c, 1, _B)) / _B
+    if variance_term:
+        inner -= _normalised(_b) * sp.Sum(_gb[_c] * _normalised(_c), (_c, 1, _B)) / variance_divisor
+    return inner / sp.sqrt(_S)
+
+
+def _autograd_input_gradient(sample) -> torch.Tensor:
+    x = sample["x"][:, 1:].clone().requires_grad_(True)
+    normalised = (x - x.mean(dim=1, keepdim=True)) / x.std(dim=1, keepdim=True)  # unbiased, as the quiz
+    (grad,) = torch.autograd.grad((normalised * sample["g"][:, 1:]).sum(), x)
+    return grad[:, sample.dims["b"] - 1]
+
+
+GRADEABLE = (
+    Problem(
+        id="bn-input-gradient", title="Batch norm backward: the gradient with respect to one input",
+        source="quiz1-2020 P3", claim=x_grad_claim,
+        statement=r"For one feature with $x'_b = (x_b - \mu)/\sqrt{s}$, $\mu = \frac1B\sum_c x_c$, "
+                  r"$s = \frac1{B-1}\sum_c (x_c - \mu)^2$ and upstream gradients $g_b = \partial L/\partial x'_b$, "
+                  r"give $\partial L / \partial x_b$ in closed form.",
+        symbols=(Symbol(_xb, "x_b", ("x",)), Symbol(_gb, "g_b", ("g",)), Symbol(_b, "b"), Symbol(_B, "B"),
+                 Symbol(_MEAN, r"\mu", ("mu",), listed=False), Symbol(_S, "s", (), listed=False)),
+        answer=_input_gradient(), witness=_autograd_input_gradient,
+        variables=(Variable("x", one_based(Vector("B", scale=2.0))), Variable("g", one_based(Vector("B")))),
+        dims={"B": (3, 4, 5, 6), "b": (1, 2, 3, 4, 5, 6)}, dims_where=lambda d: d["b"] <= d["B"],
+        sum_range=(sp.Integer(1), _B), instances_per_group=8,
+        misconceptions=(
+            Misconception("no-mean-path", "the path through μ is missing: every x_c moves the mean, which "
+                          "contributes −(1/B) Σ_c g_c", _input_gradient(mean_term=False)),
+            Misconception("no-variance-path", "the path through s is missing: every x_c moves the variance, which "
+                          "contributes −x'_b Σ_c g_c x'_c / (B − 1)", _input_gradient(variance_term=False)),
+            Misconception("biased-divisor", "s is the unbiased variance, so ∂s/∂x_b = 2(x_b − μ)/(B − 1): the "
+                          "third term is divided by B − 1, not B", _input_gradient(variance_divisor=_B)),
+            Misconception("upstream-only", "that is g_b/√s, the gradient if μ and s were constants",
+                          _input_gradient(mean_term=False, variance_term=False)),
+        ),
+    ),
 )
 
 

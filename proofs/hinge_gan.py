@@ -52,6 +52,9 @@ from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant
 from checkers.kinds import Kind
 from checkers.strategies import (CaseSplit, Lemma, Termwise, TermwiseNonnegative, intervals, le_total, product,
                                  trichotomy)
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import one_based
+from checkers import ProbabilityVector
 from proofs.tv_min import GRID_POINTS, GridSpacing
 
 a, b = sp.symbols("a b", nonnegative=True)
@@ -306,6 +309,41 @@ tv_objective = Claim(
     ),
     tolerances=NORMALISED_TOLERANCES,
     dtypes=ALL_DTYPES,
+)
+
+
+# Gradeable: the optimal value min_D L(D) on discrete distributions (1-based, as students write it); the
+# witness minimises the hinge objective over a grid of discriminator values containing ±1, point by point.
+n_points = sp.Symbol("n", integer=True, positive=True)
+_ONE_BASED = one_based(ProbabilityVector("n"))
+
+
+def _grid_minimum(sample) -> torch.Tensor:
+    pv, qv = sample["p"][:, 1:].unsqueeze(-1), sample["q"][:, 1:].unsqueeze(-1)
+    d = torch.linspace(-2.0, 2.0, 401, dtype=torch.float64)
+    values = pv * torch.clamp(1 - d, min=0) + qv * torch.clamp(1 + d, min=0)
+    return values.amin(dim=-1).sum(dim=-1)
+
+
+GRADEABLE = (
+    Problem(
+        id="hinge-gan-value", title="Optimal value of the hinge-GAN discriminator loss", source="final-2022 P6",
+        claim=tv_objective,
+        statement=r"For distributions $p, q$ on $\{1, \dots, n\}$, give $\min_D \sum_i p_i (1 - D_i)_+ + q_i (1 + D_i)_+$ "
+                  r"in terms of $p$ and $q$.",
+        symbols=(Symbol(p, "p_i", ("p",)), Symbol(q, "q_i", ("q",)), Symbol(n_points, "n")),
+        answer=2 - sp.Sum(sp.Abs(p[i] - q[i]), (i, 1, n_points)), witness=_grid_minimum,
+        variables=(Variable("p", _ONE_BASED), Variable("q", _ONE_BASED)), dims={"n": (2, 3, 4, 5, 6)},
+        sum_range=(sp.Integer(1), n_points),
+        misconceptions=(
+            Misconception("constant-1", "the loss at the optimum is 2 − 2 D_TV(p, q) (each hinge term is 2 at "
+                          "D = ∓1), not 1 − D_TV", 1 - sp.Rational(1, 2) * sp.Sum(sp.Abs(p[i] - q[i]), (i, 1, n_points))),
+            Misconception("max", "the optimal discriminator keeps the smaller of the two terms at each point: "
+                          "2 Σ min(p_i, q_i), not max", 2 * sp.Sum(sp.Max(p[i], q[i]), (i, 1, n_points))),
+            Misconception("no-tv-factor", "min_D L(D) = 2 − 2 D_TV(p, q) and D_TV = ½ Σ |p_i − q_i|: the value is "
+                          "2 − Σ |p_i − q_i|", 2 - sp.Rational(1, 2) * sp.Sum(sp.Abs(p[i] - q[i]), (i, 1, n_points))),
+        ),
+    ),
 )
 
 

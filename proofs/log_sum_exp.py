@@ -370,6 +370,28 @@ gradient_beta = Claim(
 )
 
 
+GRADEABLE_GRADIENT_BETA = Problem(
+    id="lse-gradient-beta", title="Gradient of the scaled log-sum-exp ν_β", source="hw7-2024 P1", claim=gradient_beta,
+    statement=r"Give $\partial \nu_\beta / \partial x_k$ for $\nu_\beta(x) = \frac1\beta \log \sum_{j=1}^n e^{\beta x_j}$.",
+    symbols=(Symbol(x, "x_j", ("x",)), Symbol(k, "k"), Symbol(n, "n"), Symbol(beta, r"\beta", ("beta", "b"))),
+    # β up to 10 with |x_j| of a few units keeps e^{βx_j} far from overflow; x[j] is x_j (x_0 is NaN)
+    variables=(Variable("x", one_based(Vector("n", scale=2.0))), Variable("beta", Positive(0.1, 10.0))),
+    dims={"n": (1, 2, 3, 4, 5), "k": (1, 2, 3, 4, 5)}, dims_where=lambda dims: dims["k"] <= dims["n"],
+    sum_range=(sp.Integer(1), n), instances_per_group=8,
+    misconceptions=(
+        Misconception("one-over-beta", "the 1/β in front of the log cancels the inner derivative β: no factor "
+                      "1/β is left", lambda ref: ref / beta),
+    ),
+    mutant_feedback={
+        "chain-rule-factor": "the inner derivative β of e^{βx_k} cancels the 1/β in front of the log: the "
+                             "gradient is e^{βx_k} / Σ_j e^{βx_j}, without a factor β",
+        "beta-forgotten": "that is the gradient of ν_1; with the scale β the softmax is of βx: "
+                          "e^{βx_k} / Σ_j e^{βx_j}",
+    },
+)
+GRADEABLE = (*GRADEABLE, GRADEABLE_GRADIENT_BETA)
+
+
 def _gap(xv: torch.Tensor) -> torch.Tensor:
     top2 = torch.topk(xv, 2, dim=-1).values
     return top2[:, 0] - top2[:, 1]

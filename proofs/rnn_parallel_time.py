@@ -53,6 +53,7 @@ from torch import nn
 
 from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Variable, facts, not_attempted
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
 
 INPUT, HIDDEN = 3, 5
 PER_STEP, FIRST = 3, 4
@@ -232,6 +233,36 @@ rnn_depth_claim = Claim(
             s, formula=lambda T: 2 * T + FIRST)),
     ),
     instances=16,
+)
+
+
+# Gradeable: the parallel depth in RNN-cell applications. The witness converts the measured graph depth
+# (nodes) to cells: the first cell has FIRST nodes on the chain, every later one PER_STEP.
+_CELLS = _T + 1
+
+
+def _measured_cells(sample) -> torch.Tensor:
+    measured, _ = rnn_depth(sample)
+    return ((measured.to(torch.float64) - FIRST) / PER_STEP + 1).reshape(sample.size)
+
+
+GRADEABLE = (
+    Problem(
+        id="rnn-depth", title="Parallel running time of an RNN over T + 1 inputs", source="quiz1-2020 P4",
+        claim=rnn_depth_claim,
+        statement=r"With $h_0 = c(x_0, 0)$ and $h_t = c(x_t, h_{t-1})$ for $1 \le t \le T$, how many applications "
+                  r"of the cell $c$ lie on the longest chain of the computation of $h_T$ (the number of sequential "
+                  r"rounds with unboundedly many processors)?",
+        symbols=(Symbol(_T, "T"),), answer=_CELLS, witness=_measured_cells,
+        misconceptions=(
+            Misconception("constant", "each h_t needs h_{t−1}, so the cells cannot run in parallel: the chain grows "
+                          "with T", sp.Integer(1)),
+            Misconception("logarithmic", "a tree reduction would give log T, but h_t = c(x_t, h_{t−1}) is a chain: "
+                          "every step waits for the previous one", sp.log(_T + 1, 2)),
+            Misconception("forgot-h0", "h_0 = c(x_0, 0) is a cell application too: the chain has T + 1 of them "
+                          "(still linear in T)", _T),
+        ),
+    ),
 )
 
 

@@ -46,6 +46,8 @@ from checkers import (Claim, DensityOnGrid, Derivation, Figure, Mutant, Probabil
                       Tolerance, Variable, density_grid)
 from checkers.kinds import Kind
 from checkers.strategies import CaseSplit, Lemma, Termwise, le_total
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import one_based
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols
@@ -164,6 +166,52 @@ discrete = Claim(
         torch.bfloat16: Tolerance(1.6e-2, 3e-2, "as for float16 with u = 2^-8: allowance 8u"),
     },
     dtypes=(torch.float64, torch.float32, torch.float16, torch.bfloat16),
+)
+
+
+# Gradeable: the two closed forms of D_TV on discrete distributions, written with 1-based indices as students
+# write them; the witness is this claim's independent reference (the supremum over all 2^n events).
+_P, _Q = one_based(ProbabilityVector("n")), one_based(ProbabilityVector("n"))
+
+
+def _events_witness(sample) -> torch.Tensor:
+    return sup_over_events({"p": sample["p"][:, 1:], "q": sample["q"][:, 1:]})
+
+
+_TV_COMMON = dict(
+    source="final-2022 P6", claim=discrete, symbols=(Symbol(p, "p_i", ("p",)), Symbol(q, "q_i", ("q",)), Symbol(n, "n")),
+    variables=(Variable("p", _P), Variable("q", _Q)), dims={"n": (2, 3, 4, 5, 6)}, sum_range=(sp.Integer(1), n),
+    witness=_events_witness,
+)
+GRADEABLE = (
+    Problem(
+        id="tv-overlap", title="Total variation distance as one minus the overlap",
+        statement=r"For probability vectors $p, q$ on $\{1, \dots, n\}$, write $D_{TV}(p, q) = \sup_A |P(A) - Q(A)|$ "
+                  r"with $\min(p_i, q_i)$.",
+        answer=1 - sp.Sum(sp.Min(p[i], q[i]), (i, 1, n)),
+        misconceptions=(
+            Misconception("max-for-min", "the overlap is Σ min(p_i, q_i), the mass both distributions share; "
+                          "1 − Σ max(p_i, q_i) is negative", 1 - sp.Sum(sp.Max(p[i], q[i]), (i, 1, n))),
+            Misconception("overlap", "that is the overlap Σ min(p_i, q_i) itself; the distance is 1 minus it",
+                          sp.Sum(sp.Min(p[i], q[i]), (i, 1, n))),
+            Misconception("half-overlap", "the ½ belongs to the form ½ Σ |p_i − q_i|; here it is applied twice",
+                          half * (1 - sp.Sum(sp.Min(p[i], q[i]), (i, 1, n)))),
+        ),
+        **_TV_COMMON,
+    ),
+    Problem(
+        id="tv-half-l1", title="Total variation distance as half the L1 distance",
+        statement=r"For probability vectors $p, q$ on $\{1, \dots, n\}$, write $D_{TV}(p, q) = \sup_A |P(A) - Q(A)|$ "
+                  r"with $|p_i - q_i|$.",
+        answer=half * sp.Sum(sp.Abs(p[i] - q[i]), (i, 1, n)),
+        misconceptions=(
+            Misconception("no-half", "Σ |p_i − q_i| counts every difference twice (once where p exceeds q, once "
+                          "where q exceeds p): D_TV is half of it", sp.Sum(sp.Abs(p[i] - q[i]), (i, 1, n))),
+            Misconception("squared", "the total variation distance is ½ Σ |p_i − q_i|, not a sum of squares",
+                          half * sp.Sum((p[i] - q[i]) ** 2, (i, 1, n))),
+        ),
+        **_TV_COMMON,
+    ),
 )
 
 GRID_POINTS = 401

@@ -125,7 +125,7 @@ class Problem:
         known = self._objects()
         for s in self.symbols:
             atoms = ({s.target} if s.name is not None else
-                     s.target.atoms(sp.Symbol, sp.MatrixSymbol) - {a for a in s.target.atoms(sp.Symbol) if a.is_Dummy})
+                     {a.base if isinstance(a, sp.Indexed) else a for a in s.target.free_symbols})
             missing = [a for a in atoms if a not in known]
             if missing:
                 raise ValueError(f"{where}: symbol {s.latex} names {', '.join(map(str, missing))}, which the claim "
