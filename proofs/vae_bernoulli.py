@@ -10,6 +10,9 @@ $$\ell(\varepsilon) = -\sum_{i=1}^n \big[x_i \log f_\theta(z)_i + (1 - x_i)\log(
 which contains no expectation (it is `binary_cross_entropy_with_logits(..., reduction="sum")` plus the
 closed-form KL), and can be backpropagated through $\mu, \sigma$ and $\theta$.
 
+* `objective-formula`: that formula, as the sympy object printed in the answer, evaluated by the engine on
+  $(x, f, \mu, \sigma)$ with $f = f_\theta(\mu + \sigma\odot\varepsilon)$, equals
+  $-\log p_\theta(x|z) + KL(q \,\|\, p_Z)$ computed by `torch.distributions`.
 * `kl-term`: $KL(\mathcal{N}(\mu, \mathrm{diag}\,\sigma^2) \,\|\, \mathcal{N}(0, I)) =
   \mathbb{E}_{z\sim q}[\log q(z) - \log p_Z(z)] = \tfrac12\sum_j(\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1)$.
 * `objective-is-unbiased`: $\mathbb{E}_\varepsilon[\ell(\varepsilon)] = -\mathrm{VLB}(x)
@@ -66,7 +69,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from checkers import Claim, Derivation, Estimate, Mutant, Reference, Tolerance, Variable, Vector, facts, not_attempted
+from checkers import (Answer, Claim, Derivation, Estimate, Mutant, Part, Reference, Sample, Tolerance, Variable, Vector,
+                      facts, not_attempted)
 from checkers.kinds import Kind
 
 HIDDEN = 8
@@ -155,7 +159,7 @@ d = sp.Symbol("d", integer=True, positive=True)
 j = sp.Symbol("j", integer=True, nonnegative=True)
 mu = sp.IndexedBase("mu", real=True)
 sigma = sp.IndexedBase("sigma", positive=True)
-KL_CLOSED_FORM = sp.Sum((mu[j] ** 2 + sigma[j] ** 2 - sp.log(sigma[j] ** 2) - 1) / 2, (j, 0, d - 1))
+KL_CLOSED_FORM = sp.Rational(1, 2) * sp.Sum(mu[j] ** 2 + sigma[j] ** 2 - sp.log(sigma[j] ** 2) - 1, (j, 0, d - 1))
 
 _z, _m = sp.symbols("z m", real=True)
 _s, _lam = sp.symbols("s lambda", positive=True)
@@ -237,7 +241,8 @@ KL_VARIABLES = (Variable("mu", Vector("d"), latex=r"\mu"), Variable("sigma", Pos
 
 kl_term = Claim(
     id="kl-term",
-    statement="KL(N(μ, diag σ²) ‖ N(0, I)) = E_q[log q(z) − log p_Z(z)] = ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1)",
+    statement=r"$D_{\mathrm{KL}}(\mathcal{N}(\mu, \mathrm{diag}\,\sigma^2) \| \mathcal{N}(0, I)) = "
+              r"\mathbb{E}_q[\log q(z) - \log p_Z(z)] = \frac12\sum_j (\mu_j^2 + \sigma_j^2 - \log\sigma_j^2 - 1)$",
     variables=KL_VARIABLES,
     dims={"d": (1, 6)},
     numeric=kl_sides,
@@ -312,8 +317,8 @@ OBJECTIVE_DIMS = {"d": (1, 2), "n": (2, 8)}
 
 objective_is_unbiased = Claim(
     id="objective-is-unbiased",
-    statement="E_ε[ℓ(ε)] = −VLB(x): the expectation-free objective (reparameterized BCE + closed-form KL) is an "
-              "unbiased estimate of the negative VLB",
+    statement=r"$\mathbb{E}_\varepsilon[\ell(\varepsilon)] = -\mathrm{VLB}(x)$: the expectation-free objective "
+              r"(reparameterized binary cross-entropy plus closed-form KL) is an unbiased estimate of the negative VLB",
     relation="≈",
     variables=OBJECTIVE_VARIABLES,
     dims=OBJECTIVE_DIMS,
@@ -357,8 +362,9 @@ def bernoulli_log_prob_reference(sample) -> torch.Tensor:
 
 reconstruction_is_bce = Claim(
     id="reconstruction-is-bce",
-    statement="−Σ_i [x_i log f_θ(z)_i + (1 − x_i) log(1 − f_θ(z)_i)] = binary_cross_entropy_with_logits(logits, x, "
-              "reduction='sum') at z = μ + σ⊙ε",
+    statement=r"$-\sum_i [x_i \log f_\theta(z)_i + (1 - x_i) \log(1 - f_\theta(z)_i)]$ equals "
+              r"\texttt{binary\_cross\_entropy\_with\_logits(logits, x, reduction='sum')} at "
+              r"$z = \mu + \sigma\odot\varepsilon$",
     variables=OBJECTIVE_VARIABLES,
     dims=OBJECTIVE_DIMS,
     numeric=reconstruction_sides,
@@ -376,6 +382,61 @@ reconstruction_is_bce = Claim(
     instances=400,
 )
 
+# --- the objective as one formula --------------------------------------------------------------------------------------
+
+n_pixels = sp.Symbol("n", integer=True, positive=True)
+pixel = sp.Symbol("i", integer=True, nonnegative=True)
+x_img = sp.IndexedBase("x", real=True)
+f_out = sp.IndexedBase("f", positive=True)  # f = f_θ(z) at z = μ + σ ⊙ ε, entries in (0, 1)
+RECONSTRUCTION = -sp.Sum(x_img[pixel] * sp.log(f_out[pixel]) + (1 - x_img[pixel]) * sp.log(1 - f_out[pixel]),
+                         (pixel, 0, n_pixels - 1))
+OBJECTIVE = RECONSTRUCTION + KL_CLOSED_FORM
+ELL = sp.Symbol("ell")
+
+
+def objective_formula_sides(sample, formula=OBJECTIVE):
+    """(the printed formula ℓ evaluated on (x, f, μ, σ) with f = f_θ(μ + σ⊙ε), −log p_θ(x|z) + KL by torch.distributions).
+
+    One reparameterized draw ε per instance, seeded from the batch.
+    """
+    eps = torch.randn(sample.size, 1, sample.dims["d"], generator=sample.generator(3), dtype=torch.float64)
+    z = sample["mu"].unsqueeze(1) + sample["sigma"].unsqueeze(1) * eps.to(sample["mu"])
+    logits = decoder(sample["theta"], z, sample.dims["d"], sample.dims["n"])[:, 0]
+    with_f = Sample({**sample.values, "f": torch.sigmoid(logits)}, sample.dims, sample.seed, sample.size)
+    reference = (-Independent(Bernoulli(logits=logits), 1).log_prob(sample["x"])
+                 + kl_divergence(Independent(Normal(sample["mu"], sample["sigma"]), 1),
+                                 Independent(Normal(torch.zeros_like(sample["mu"]), torch.ones_like(sample["sigma"])), 1)))
+    return with_f.evaluate(formula), reference
+
+
+objective_formula = Claim(
+    id="objective-formula",
+    statement=r"for one image $x$ and one draw $\varepsilon$, the training objective "
+              r"$\ell = -\sum_i [x_i \log f_i + (1 - x_i)\log(1 - f_i)] + \frac12\sum_j (\mu_j^2 + \sigma_j^2 - "
+              r"\log\sigma_j^2 - 1)$ with $f = f_\theta(\mu + \sigma\odot\varepsilon)$ equals "
+              r"$-\log p_\theta(x|z) + D_{\mathrm{KL}}(q_\phi(\cdot|x) \| p_Z)$ at $z = \mu + \sigma\odot\varepsilon$",
+    variables=OBJECTIVE_VARIABLES,
+    dims=OBJECTIVE_DIMS,
+    numeric=objective_formula_sides,
+    symbolic=not_attempted("the formula is the Bernoulli log-likelihood and kl-term written out; the numeric check "
+                           "evaluates this very formula against torch.distributions"),
+    references=(Reference("torch-bce", "F.binary_cross_entropy_with_logits(reduction='sum') + kl_divergence",
+                          lambda s_: objective_formula_sides(s_)[1]),),
+    mutants=(
+        Mutant("no-complement", "without the (1 − x_i) log(1 − f_i) term",
+               numeric=lambda s_: objective_formula_sides(s_, -sp.Sum(x_img[pixel] * sp.log(f_out[pixel]),
+                                                                     (pixel, 0, n_pixels - 1)) + KL_CLOSED_FORM)),
+        Mutant("kl-subtracted", "reconstruction − KL (the VLB's sign convention mixed up)",
+               numeric=lambda s_: objective_formula_sides(s_, RECONSTRUCTION - KL_CLOSED_FORM)),
+        Mutant("log-std", "log σ_j instead of log σ_j² in the KL",
+               numeric=lambda s_: objective_formula_sides(
+                   s_, RECONSTRUCTION + sp.Rational(1, 2) * sp.Sum(mu[j] ** 2 + sigma[j] ** 2 - sp.log(sigma[j]) - 1,
+                                                                   (j, 0, d - 1)))),
+    ),
+    dtypes=(torch.float64, torch.float32),
+    instances=400,
+)
+
 DERIVATIONS = (
     Derivation(
         id="vae-bernoulli",
@@ -385,6 +446,33 @@ DERIVATIONS = (
                   r"(diagonal) and $p_\theta(x|z) = \mathcal{B}(f_\theta(z))$ for binary images $x \in \{0,1\}^n$, "
                   r"describe the training objective that can be implemented and backpropagated in PyTorch, "
                   r"without expectations.",
-        claims=(kl_term, objective_is_unbiased, reconstruction_is_bce),
+        claims=(objective_formula, kl_term, objective_is_unbiased, reconstruction_is_bce),
+        parts=(
+            Part(
+                label="",
+                question=r"Describe the training objective that we can directly implement and backpropagate on in "
+                         r"PyTorch. (It may not contain any expectations.)",
+                answer=Answer(
+                    formula=OBJECTIVE,
+                    lhs=ELL,
+                    text=r"Minimize over $\theta, \phi$ the average $\frac1N\sum_{k=1}^{N} \ell(X^{(k)})$, where "
+                         r"for an image $x = X^{(k)}$ one draws $\varepsilon \sim \mathcal{N}(0, I_d)$ (a fresh "
+                         r"draw at every step), sets $\mu = \mu_\phi(x)$, $\sigma_j^2 = \Sigma_\phi(x)_{jj}$, "
+                         r"$z = \mu + \sigma \odot \varepsilon$ and $f = f_\theta(z)$, and $\ell$ is the formula "
+                         r"above: the binary cross-entropy of the image against the decoder's probabilities, plus "
+                         r"the closed-form KL divergence from $q_\phi(z|x)$ to $p_Z$. It contains no expectation; "
+                         r"gradients reach $\phi$ through $z$ (reparameterization). Its expectation over "
+                         r"$\varepsilon$ is the negative VLB. In PyTorch: "
+                         r"\texttt{F.binary\_cross\_entropy\_with\_logits(logits, x, reduction='sum')} plus "
+                         r"\texttt{0.5 * (mu**2 + var - var.log() - 1).sum()}, with the decoder's pre-sigmoid "
+                         r"output as the logits.",
+                    scope=r"the formula is evaluated on random binary images ($n = 2, \dots, 8$ pixels, "
+                          r"$d = 1, 2$) and decoders against torch.distributions; its KL term is proved by sympy "
+                          r"for every $d$; that its mean over $\varepsilon$ is the negative VLB is checked by "
+                          r"Monte Carlo against quadrature",
+                ),
+                claims=("objective-formula", "kl-term", "objective-is-unbiased", "reconstruction-is-bce"),
+            ),
+        ),
     ),
 )
