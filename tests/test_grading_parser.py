@@ -175,3 +175,242 @@ def test_determinant_of_a_matrix_root_is_the_root_of_the_determinant():
 def test_vector_answer_to_a_scalar_problem_is_invalid():
     result = grade_in_process(K, r"\mu_1 - \mu_0", symbolic=False)
     assert result.verdict == "invalid" and "d×1 vector" in result.message and "scalar" in result.message
+
+
+# -- course notation, read in a symbol table made for the test (independent of any problem's declarations) ---------
+import re  # noqa: E402
+
+import torch  # noqa: E402
+from sympy.matrices.expressions.matexpr import MatrixElement  # noqa: E402
+
+from checkers.evaluate import evaluate  # noqa: E402
+from checkers.grading.build import MAX_DIGITS, CommutingScalar, SymbolTable  # noqa: E402
+from checkers.grading.parse import parse_formula  # noqa: E402
+from checkers.reductions import IndexedMax, IndexedMin  # noqa: E402
+
+N = sp.Symbol("n", integer=True, positive=True)
+A_ = sp.MatrixSymbol("A", N, N)
+X_ = sp.MatrixSymbol("x", N, 1)
+a_, b_, c_ = sp.symbols("a b c", real=True)
+Z_ = sp.Symbol("z", real=True)
+SIGMOID = sp.Lambda(Z_, 1 / (1 + sp.exp(-Z_)))
+P_ = sp.IndexedBase("p", real=True)
+MU0 = sp.Symbol("mu_0", real=True)
+SIGMA_ = sp.MatrixSymbol("Sigma", N, N)
+
+
+def table(sum_range=None) -> SymbolTable:
+    """A, x (n×1), Sigma, a, b, c, n, mu_0, the family p_j, and σ declared as the sigmoid."""
+    return SymbolTable(entries={"A": A_, "x": X_, "a": a_, "b": b_, "c": c_, "n": N, "mu0": MU0, "Sigma": SIGMA_,
+                                "sigma": SIGMOID},
+                       families={"p": P_}, dimensions=frozenset({N}), listing="A, x, a, b, c, n, \\mu_0, \\Sigma, p_j",
+                       sum_range=sum_range, dimension_values=({N: sp.Integer(3)},))
+
+
+def parse(text, sum_range=None):
+    return parse_formula(text, table(sum_range))
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"AA^T", sp.MatMul(A_, A_.T)),
+    (r"AA^\top", sp.MatMul(A_, A_.T)),
+    (r"AA'", sp.MatMul(A_, A_.T)),
+    (r"xx^\top", sp.MatMul(X_, X_.T)),
+    (r"\mathit{AA}^T", sp.MatMul(A_, A_.T)),
+    (r"AAx", sp.MatMul(sp.MatMul(A_, A_), X_)),
+    (r"ab", a_ * b_),
+    (r"abc", a_ * b_ * c_),
+    (r"Sigma", SIGMA_),  # a declared multi-letter name stays one name
+    (r"mu_0 a", MU0 * a_),
+    (r"mu0", MU0),
+])
+def test_juxtaposed_declared_letters_are_products(text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"\frac n2", N / 2),
+    (r"\frac12", sp.Rational(1, 2)),
+    (r"\frac ab", a_ / b_),
+    (r"\frac{a}2", a_ / 2),
+    (r"\frac{1}2a", a_ / 2),
+    (r"\frac a{b}", a_ / b_),
+    (r"\frac\pi2", sp.pi / 2),
+    (r"\sqrt a", sp.sqrt(a_)),
+    (r"\sqrt2", sp.sqrt(2)),
+    (r"\sqrt ab", sp.sqrt(a_) * b_),  # TeX: \sqrt takes one token
+    (r"-\frac n2 + 1", 1 - N / 2),
+])
+def test_single_token_arguments(text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize("text, expected", [
+    (r"\max(a, b)", sp.Max(a_, b_)),
+    (r"\min\{a, b, c\}", sp.Min(a_, b_, c_)),
+    (r"\max(0, a)^2", sp.Max(0, a_) ** 2),
+    (r"max(a,b)", sp.Max(a_, b_)),
+    (r"\min(a, b) + 1", sp.Min(a_, b_) + 1),
+    (r"\tanh a", sp.tanh(a_)),
+    (r"\tanh(a)^2", sp.tanh(a_) ** 2),
+    (r"\sigma(a)", 1 / (1 + sp.exp(-a_))),  # declared as the sigmoid in this table
+    (r"\sigma(a)^2", (1 / (1 + sp.exp(-a_))) ** 2),
+    (r"\sigma(a + b)", 1 / (1 + sp.exp(-a_ - b_))),
+    (r"\operatorname{sigmoid}(a)", 1 / (1 + sp.exp(-a_))),
+    (r"\operatorname{ReLU}(a)", sp.Max(0, a_)),
+    (r"\mathrm{ReLU}(a - b)", sp.Max(0, a_ - b_)),
+    (r"relu(a)", sp.Max(0, a_)),
+    (r"\log_2 a", sp.log(a_) / sp.log(2)),
+    (r"\log_{10}(a)", sp.log(a_) / sp.log(10)),
+    (r"\log_23", sp.log(3) / sp.log(2)),  # TeX: one digit for the base
+    (r"\log_e a", sp.log(a_)),
+    (r"log_2(a)", sp.log(a_) / sp.log(2)),
+    (r"a \div b", a_ / b_),
+    (r"\mathit{a}", a_),
+    (r"a\thinspace b", a_ * b_),
+    (r"a\,b", a_ * b_),
+    (r"a\;b", a_ * b_),
+    (r"a\!b", a_ * b_),
+    (r"a\quad b", a_ * b_),
+    (r"a \cdot b", a_ * b_),
+    (r"a \times b", a_ * b_),
+    (r"\left|a\right|", sp.Abs(a_)),
+    (r"\lvert a - b\rvert", sp.Abs(a_ - b_)),
+    (r"\begin{pmatrix} a & b \\ c & a \end{pmatrix}", sp.ImmutableMatrix([[a_, b_], [c_, a_]])),
+    (r"\begin{bmatrix} a \\ b \end{bmatrix}", sp.ImmutableMatrix([[a_], [b_]])),
+    (r"\begin{bmatrix} a & b \\ c & a \\ \end{bmatrix}", sp.ImmutableMatrix([[a_, b_], [c_, a_]])),
+    (r"\begin{vmatrix} a & b \\ c & a \end{vmatrix}", sp.Determinant(sp.ImmutableMatrix([[a_, b_], [c_, a_]]))),
+])
+def test_course_notation(text, expected):
+    assert parse(text) == expected
+
+
+def test_max_and_min_over_an_index():
+    j = sp.Symbol("j", integer=True)
+    # over a declared vector, the range comes from its length: x_j is entry j counted from 1
+    assert parse(r"\max_j x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
+    assert parse(r"\max_{j} x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
+    assert parse(r"\max_{j=1}^{n} x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
+    i = sp.Symbol("i", integer=True)
+    assert parse(r"\min_i x_i") == IndexedMin(X_[i - 1, 0], (i, 1, N))
+    # over an indexed family, the problem's declared range
+    assert parse(r"\max_j p_j", sum_range=(sp.Integer(1), N)) == IndexedMax(P_[j], (j, 1, N))
+    assert parse(r"\max_i (p_i - a)", sum_range=(sp.Integer(1), N)) == IndexedMax(P_[i] - a_, (i, 1, N))
+    # the body is the product after it, up to the next + or -
+    assert parse(r"\max_j x_j + a") == IndexedMax(X_[j - 1, 0], (j, 1, N)) + a_
+    # the max of a vector is the max of its entries
+    e = parse(r"\max(x)")
+    assert isinstance(e, IndexedMax) and isinstance(e.function, MatrixElement)
+    assert isinstance(parse(r"\min x"), IndexedMin)
+
+
+def _values(batch=16, n=3, seed=20240429):
+    gen = torch.Generator().manual_seed(seed)
+    draw = lambda *shape: torch.randn(batch, *shape, generator=gen, dtype=torch.float64)  # noqa: E731
+    return {"x": draw(n), "a": draw(), "b": draw(), "c": draw(), "A": draw(n, n), "p": draw(n + 1)}, {"n": n}
+
+
+def test_new_notation_evaluates_to_what_it_means():
+    values, dims = _values()
+    x, a, b = values["x"], values["a"], values["b"]
+
+    def ev(text, **kw):
+        return evaluate(parse(text, **kw), values, dims)
+
+    torch.testing.assert_close(ev(r"\max_j x_j"), x.amax(1))
+    torch.testing.assert_close(ev(r"\min_{i=1}^{n} x_i"), x.amin(1))
+    torch.testing.assert_close(ev(r"\max(x)"), x.amax(1))
+    torch.testing.assert_close(ev(r"\max_j p_j", sum_range=(sp.Integer(1), N)), values["p"][:, 1:].amax(1))
+    torch.testing.assert_close(ev(r"\max(a, b, 0)"), torch.clamp(torch.maximum(a, b), min=0))
+    torch.testing.assert_close(ev(r"\sigma(a)"), torch.sigmoid(a))
+    torch.testing.assert_close(ev(r"\operatorname{ReLU}(a)"), torch.relu(a))
+    torch.testing.assert_close(ev(r"\tanh a"), torch.tanh(a))
+    torch.testing.assert_close(ev(r"\log_2 |a|"), torch.log2(a.abs()))
+    torch.testing.assert_close(ev(r"\begin{vmatrix} a & b \\ 1 & a \end{vmatrix}"), a * a - b)
+    torch.testing.assert_close(ev(r"\begin{pmatrix} 1 & 2 \end{pmatrix}\begin{pmatrix} a \\ b \end{pmatrix}"),
+                               a + 2 * b)
+    A = values["A"]
+    torch.testing.assert_close(ev(r"\operatorname{tr}(AA^\top)"), (A * A).sum((1, 2)))
+    torch.testing.assert_close(ev(r"x^T AA^T x"), ((A.transpose(1, 2) @ x.unsqueeze(-1)) ** 2).sum((1, 2)))
+
+
+def test_explicit_row_times_column_is_a_scalar():
+    e = parse(r"\begin{pmatrix} a & b \end{pmatrix}\begin{pmatrix} 1 \\ 2 \end{pmatrix} + c")
+    assert any(isinstance(t, CommutingScalar) for t in sp.preorder_traversal(e))
+
+
+LONG = re.compile(r"\d{31,}")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1.1.1", "malformed number `1.1.1`"),
+    ("1..2", "malformed number `1..2`"),
+    ("2.5.3 a", "malformed number `2.5.3`"),
+    ("a + .1.", "malformed number `.1.`"),
+    ("3" * 31, "has more than 30 digits"),
+    ("0." + "0" * 40 + "1", "has more than 30 digits"),
+    (r"a^{10^{1000}}", f"has more than {MAX_DIGITS} digits"),
+    (r"10^{10^{1000}10^{1000}}", f"has more than {MAX_DIGITS} digits"),
+    (r"a^{10^{1000}10^{1000}10^{1000}10^{1000}10^{1000}}", f"has more than {MAX_DIGITS} digits"),
+    (r"2^{1000}", f"has more than {MAX_DIGITS} digits"),
+    (r"(10^{200}a)^3", f"has more than {MAX_DIGITS} digits"),
+    (r"10^{200} \cdot 10^{200}", f"has more than {MAX_DIGITS} digits"),
+    (r"\frac{1}{10^{200}10^{200}}", f"has more than {MAX_DIGITS} digits"),
+    (r"a^{999999999999}", "too large"),
+    (r"A^{99999999999999999999999999999999999}", "has more than 30 digits"),
+    (r"A^{10^{100}}", "too large"),
+    (r"\max(a, )", "unexpected"),
+    (r"\max()", "unexpected"),
+    (r"\max(A, a)", "takes scalars"),
+    (r"\max_j A", "takes scalars"),
+    (r"\max_j p_j", "give the range"),
+    (r"\max_j b", "give the range"),
+    (r"\max(A)", "only the entries of a vector"),
+    (r"\tanh(A)", "applies to scalars"),
+    (r"\tanh(a, b)", "takes one argument"),
+    (r"\sigma(a, b)", "takes 1 argument(s), not 2"),
+    (r"\sigma(x)", "applies to scalars"),
+    (r"\operatorname{ReLU}(x)", "applies to scalars"),
+    (r"\log_1 a", "base 1"),
+    (r"\log_0 a", "base 0"),
+    (r"\begin{pmatrix} a & b \\ c \end{pmatrix}", "different lengths (2, 1)"),
+    (r"\begin{pmatrix} A & a \end{pmatrix}", "entries must be scalars"),
+    (r"\begin{pmatrix} a & b", "never closed"),
+    (r"a \end{pmatrix}", "without \\begin{pmatrix}"),
+    (r"\begin{array}{cc} a \end{array}", "unsupported environment \\begin{array}"),
+    (r"\begin{vmatrix} a & b \end{vmatrix}", "must be square"),
+    (r"a \\ b", "line break"),
+    (r"ay", "unknown symbol ay"),  # y is not declared: the word is not split
+])
+def test_malformed_forms_are_refused_with_a_message(text, message):
+    with pytest.raises(StudentInputError) as info:
+        parse(text)
+    assert message in str(info.value), str(info.value)
+    assert not LONG.search(str(info.value)), f"a number of more than 30 digits is printed: {info.value}"
+
+
+def test_largest_allowed_numbers_are_read():
+    assert parse(r"10^{299}") == sp.Integer(10) ** 299  # 300 digits: the limit
+    assert parse("9" * 30) == sp.Integer("9" * 30)
+    assert parse(r"2^{-996} a") == a_ / sp.Integer(2) ** 996
+
+
+# -- the notation graded against the real problems -----------------------------------------------------------------
+KL_FRAC_D2 = (r"\frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + \frac12(\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0)"
+              r" - \frac d2 + \frac12\log\frac{\det\Sigma_1}{\det\Sigma_0}")
+
+
+@pytest.mark.parametrize("pid, answer, verdict", [
+    (G, r"(2\pi)^{-n/2}\det(AA^\top)^{-1/2}\exp\left(-\frac12 (x-b)^\top(AA^\top)^{-1}(x-b)\right)", "correct"),
+    (G, r"(2\pi)^{-n/2}|\det A|^{-1}\exp\left(-\frac12 (x-b)^T(AA^T)^{-1}(x-b)\right)", "correct"),
+    (G, r"(2\pi)^{-n/2}\det(AA^\top)^{-1/2}\exp\left(-\frac12 (x-b)^\top AA^\top(x-b)\right)", "incorrect"),
+    (K, KL_FRAC_D2, "correct"),
+    (K, KL_FRAC_D2.replace(r"\frac d2", r"\frac 12"), "incorrect"),
+    ("softmax-gradient", r"\frac{e^{x_k - \max_j x_j}}{\sum_j e^{x_j - \max_i x_i}}", "correct"),
+    ("softmax-gradient", r"\frac{\exp(x_k - \max_{j} x_j)}{\sum_{j=1}^{n} \exp(x_j - \max_{i=1}^{n} x_i)}", "correct"),
+    ("softmax-gradient", r"\frac{e^{x_k - \max_j x_j}}{\sum_j e^{x_j}}", "incorrect"),
+])
+def test_new_notation_grades_correctly(pid, answer, verdict):
+    problem(pid)
+    result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
+    assert result.verdict == verdict, result.message

@@ -519,8 +519,9 @@ class Builder:
             numbers = [base] if base.is_Rational else [a for a in sp.preorder_traversal(base) if a.is_Rational]
             longest = max((a for a in numbers if a not in (0, 1, -1)), key=_number_digits, default=None)
             if longest is not None and exponent.is_Rational and abs(exponent) > 1:
-                size = max(abs(longest.p).bit_length(), longest.q.bit_length()) * _LOG10_2 * abs(exponent)
-                if size > MAX_DIGITS + 1:
+                # digits of c^k: floor(k log10 c) + 1, so more than MAX_DIGITS when k log10 c >= MAX_DIGITS
+                size = max(math.log10(abs(longest.p)), math.log10(longest.q)) * abs(exponent)
+                if size >= MAX_DIGITS:
                     raise self.fail(f"the number {describe_number(longest)}^{describe_number(exponent)} has "
                                     f"more than {MAX_DIGITS} digits; exact numbers in an answer are limited to "
                                     f"{MAX_DIGITS} digits")
@@ -767,7 +768,7 @@ class Builder:
             body = self.value(body_tree)
         finally:
             del self.bound[key]
-        if inferred:
+        if inferred and not is_matrix(body):  # a matrix body is refused by the caller
             high = self.vector_length(body, var, name, tree, word)
         return body, var, low, high
 
