@@ -1,0 +1,144 @@
+r"""Grading workers never outlive the command that started them, whatever ends it (SIGKILL, SIGTERM, SIGHUP)."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc to find the workers")
+
+
+def _processes() -> dict[int, tuple[int, str]]:
+    """pid -> (parent pid, state letter) of every process, from /proc."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        out[int(entry)] = (int(fields[1]), fields[0])
+    return out
+
+
+def _children(pid: int) -> list[int]:
+    return [p for p, (parent, state) in _processes().items() if parent == pid and state != "Z"]
+
+
+def _alive(pids: list[int]) -> list[int]:
+    table = _processes()
+    return [p for p in pids if p in table and table[p][1] != "Z"]  # a zombie has exited (only its entry is left)
+
+
+def _wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {seconds:g} s waiting for {what}")
+
+
+def _assert_gone_within_5_s(workers: list[int]) -> None:
+    deadline = time.monotonic() + 5
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = _alive(workers)
+    for p in survivors:  # clean up before failing, so a broken build does not leave 200 MB processes behind
+        os.kill(p, signal.SIGKILL)
+    assert survivors == [], f"workers {survivors} outlived their parent by 5 s"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP], ids=["SIGKILL", "SIGTERM", "SIGHUP"])
+def test_bulk_workers_die_with_their_parent(tmp_path, sig):
+    src = tmp_path / "answers.csv"
+    with open(src, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "answer"])
+        for i in range(3000):  # far more than can be graded before the parent is killed
+            w.writerow([f"s{i}", KL + f" + {i % 7}"])
+    out = tmp_path / "out.csv"
+    journal = tmp_path / "out.csv.partial.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "checkers", "grade", "kl-gaussian", "--csv", str(src), "--out",
+                             str(out), "--workers", "2"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) >= 4, 120,
+                  "the first graded answers")
+        workers = _wait_for(lambda: len(_children(proc.pid)) >= 2 and _children(proc.pid), 30, "two workers")
+        assert proc.poll() is None, "grading finished before the parent could be killed"
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _assert_gone_within_5_s(workers)
+    assert not out.exists()  # interrupted: nothing written but the journal
+    assert len(journal.read_text().splitlines()) >= 4  # what was graded is kept for a resume
+
+
+def test_single_answer_worker_dies_when_the_command_is_killed(tmp_path):
+    """As `subprocess.run(["proofcheck", "grade", ...], timeout=...)` does on timeout: SIGKILL to the command."""
+    pidfile = tmp_path / "worker.pid"
+    script = (
+        "import os, sys, time\n"
+        "from checkers.grading import isolation\n"
+        "real = isolation.grade_in_process\n"
+        "def slow(problem, answer, **kw):\n"
+        "    if answer != 'SLOW':\n"
+        "        return real(problem, answer, **kw)\n"
+        "    open(sys.argv[1], 'w').write(str(os.getpid()))\n"
+        "    time.sleep(600)\n"
+        "isolation.grade_in_process = slow\n"
+        "from checkers.cli import main\n"
+        "sys.exit(main(['grade', 'kl-gaussian', 'SLOW', '--time-limit', '600']))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(pidfile)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip(), 120, "the worker to start grading")
+        worker = int(pidfile.read_text())
+        assert _processes()[worker][0] == proc.pid  # it is the command's worker
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    _assert_gone_within_5_s([worker])
+
+
+def test_an_idle_worker_notices_that_its_parent_died():
+    """Without PR_SET_PDEATHSIG (other systems) the pipe and the parent-liveness check still end a worker."""
+    from checkers.grading import isolation
+
+    script = (
+        "import os, sys, time\n"
+        "from checkers.grading import isolation\n"
+        "isolation._die_with_parent = lambda parent: None  # as where prctl is missing\n"
+        "pool = isolation.GradingPool('kl-gaussian', workers=3).start()\n"
+        "print(' '.join(str(w.process.pid) for w in pool.workers), flush=True)\n"
+        "os._exit(0)  # the parent vanishes without closing anything\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    workers = [int(p) for p in proc.stdout.split()]
+    assert len(workers) == 3, proc.stderr
+    deadline = time.monotonic() + 5 + isolation.LIVENESS_POLL
+    while _alive(workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survivors = _alive(workers)
+    for p in survivors:
+        os.kill(p, signal.SIGKILL)
+    assert survivors == []
