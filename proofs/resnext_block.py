@@ -1,5 +1,7 @@
 r"""A 2-layer ResNeXt block (32 groups of width 4) is a width-128 ResNet block if branches are summed before the ReLU.
 
+The exam's code as written applies the ReLU inside each branch, and then the two blocks are not equivalent.
+
 # Main statements
 
 With $x \in \mathbb{R}^{64 \times S \times S}$, branch $i = 1..32$ having $W^{(1)}_i$ (64 → 4, 3×3) and $W^{(2)}_i$
@@ -52,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkers import Claim, Derivation, Mutant, Tolerance, Variable, facts, not_attempted
+from checkers import Answer, Claim, Derivation, Mutant, Part, Tolerance, Variable, facts, not_attempted
 from checkers.kinds import Kind
 
 CHANNELS, GROUPS, WIDTH = 64, 32, 4
@@ -93,15 +95,21 @@ class TwoResNet(nn.Module):
         return tmp + x
 
 
-def resnet_from_resnext(block: TwoResNeXt, shift: int = 0) -> TwoResNet:
-    """W1 = branch filters stacked along output channels, W2 = stacked along input channels.
-
-    `shift` pairs branch i's first layer with branch i + shift's second layer (a wrong mapping).
-    """
+def resnet_from_resnext(block: TwoResNeXt) -> TwoResNet:
+    """The equal ResNet block: W1 = the branches' first filters stacked along output channels (64 → 128),
+    W2 = their second filters stacked along input channels (128 → 64), in the same branch order."""
     net = TwoResNet().to(block.layer1[0].weight.dtype)
-    order = [(i + shift) % GROUPS for i in range(GROUPS)]
     with torch.no_grad():
         net.layer1.weight.copy_(torch.cat([conv.weight for conv in block.layer1], dim=0))
+        net.layer2.weight.copy_(torch.cat([conv.weight for conv in block.layer2], dim=1))
+    return net
+
+
+def misaligned_resnet(block: TwoResNeXt, shift: int) -> TwoResNet:
+    """A wrong mapping: branch i's first layer paired with branch i + shift's second layer."""
+    net = resnet_from_resnext(block)
+    order = [(i + shift) % GROUPS for i in range(GROUPS)]
+    with torch.no_grad():
         net.layer2.weight.copy_(torch.cat([block.layer2[j].weight for j in order], dim=1))
     return net
 
@@ -177,7 +185,8 @@ def _resnext_to_resnet(relu_per_branch: bool = False, shift: int = 0):
         if relu_per_branch:  # the same weights in the exam's literal code
             left = TwoResNeXt(relu_per_branch=True).to(torch.float64)
             left.load_state_dict(block.state_dict())
-        return run(left, sample["x"]), run(resnet_from_resnext(block, shift), sample["x"])
+        net = misaligned_resnet(block, shift) if shift else resnet_from_resnext(block)
+        return run(left, sample["x"]), run(net, sample["x"])
     return sides
 
 
@@ -195,31 +204,39 @@ def _resnet_to_resnext(relu_per_branch: bool = False, split1=contiguous, split2=
 relu = sp.Function("relu")
 
 
-def _mapping_fact(groups: int, width: int, channels: int):
-    def make():
-        x = sp.Matrix(sp.symbols(f"x1:{channels + 1}", real=True))
-        w1 = [sp.Matrix(width, channels, lambda r, c, g=g: sp.Symbol(f"a{g}_{r}{c}", real=True)) for g in range(groups)]
-        w2 = [sp.Matrix(channels, width, lambda r, c, g=g: sp.Symbol(f"b{g}_{r}{c}", real=True)) for g in range(groups)]
-        branches = sum((w2[g] * (w1[g] * x).applyfunc(relu) for g in range(groups)), sp.zeros(channels, 1))
-        resnext = branches.applyfunc(relu) + x
-        stacked = sp.Matrix.vstack(*w1)  # W1: (G·d) x C
-        side_by_side = sp.Matrix.hstack(*w2)  # W2: C x (G·d)
-        resnet = (side_by_side * (stacked * x).applyfunc(relu)).applyfunc(relu) + x
-        return sp.ImmutableMatrix((resnext - resnet).applyfunc(sp.expand))
-    return (f"ReLU(Σ_g W2_g ReLU(W1_g x)) = ReLU([W2_1 … W2_G] ReLU([W1_1; …; W1_G] x)), G = {groups}, "
-            f"d = {width}, C = {channels}", make)
+def _mapping_difference(groups: int, width: int, channels: int) -> sp.ImmutableMatrix:
+    """ResNeXt minus ResNet output for 1×1 kernels with explicit symbols: the zero vector when the mapping is right."""
+    x = sp.Matrix(sp.symbols(f"x1:{channels + 1}", real=True))
+    w1 = [sp.Matrix(width, channels, lambda r, c, g=g: sp.Symbol(f"a{g}_{r}{c}", real=True)) for g in range(groups)]
+    w2 = [sp.Matrix(channels, width, lambda r, c, g=g: sp.Symbol(f"b{g}_{r}{c}", real=True)) for g in range(groups)]
+    branches = sum((w2[g] * (w1[g] * x).applyfunc(relu) for g in range(groups)), sp.zeros(channels, 1))
+    resnext = branches.applyfunc(relu) + x
+    stacked = sp.Matrix.vstack(*w1)  # W1: (G·d) x C
+    side_by_side = sp.Matrix.hstack(*w2)  # W2: C x (G·d)
+    resnet = (side_by_side * (stacked * x).applyfunc(relu)).applyfunc(relu) + x
+    return sp.ImmutableMatrix((resnext - resnet).applyfunc(sp.expand))
 
 
-MAPPING = facts(*(_mapping_fact(g, d, c) for g in (1, 2, 3) for d in (1, 2) for c in (1, 2)),
+def _all_mappings_vanish():
+    """True when the difference is exactly 0 for every G ∈ {1, 2, 3}, d ∈ {1, 2}, C ∈ {1, 2}."""
+    return sp.true if all(entry == 0 for g in (1, 2, 3) for d in (1, 2) for c in (1, 2)
+                          for entry in _mapping_difference(g, d, c)) else sp.false
+
+
+MAPPING = facts(("ReLU(Σ_g W2_g ReLU(W1_g x)) = ReLU([W2_1 … W2_G] ReLU([W1_1; …; W1_G] x)) with explicit symbolic "
+                 "weights, ReLU an undefined elementwise function, for each G ∈ {1, 2, 3}, d ∈ {1, 2}, C ∈ {1, 2}",
+                 _all_mappings_vanish),
                 scope="1×1 kernels, G ∈ {1, 2, 3}, d ∈ {1, 2}, C ∈ {1, 2}")
 
 resnext_to_resnet = Claim(
     id="resnext-to-resnet",
-    statement="ResNeXt (32 branches of width 4, summed before the last ReLU) equals ResNet of width 128 with "
-              "W1 = branch filters stacked along output channels and W2 stacked along input channels",
+    statement=r"the ResNeXt block in the aggregate-then-ReLU form (32 branches of width 4, summed before the last "
+              r"ReLU) equals the ResNet block of width 128 with $W^{(1)}$ = the branch filters stacked along output "
+              r"channels and $W^{(2)}$ = stacked along input channels",
     variables=VARIABLES,
     dims=DIMS,
-    assumptions=("no biases; ReLU after the aggregation of the branches",),
+    assumptions=("no biases; the ReLU after the sum of the branches (not inside each branch, as the exam's code "
+                 "has it)",),
     symbolic=MAPPING,
     numeric=_resnext_to_resnet(),
     mutants=(
@@ -237,10 +254,12 @@ resnext_to_resnet = Claim(
 
 resnet_to_resnext = Claim(
     id="resnet-to-resnext",
-    statement="ResNet of width 128 equals ResNeXt whose branch i has W1[4i:4i+4] and W2[:, 4i:4i+4]",
+    statement=r"the ResNet block of width 128 equals the ResNeXt block (aggregate-then-ReLU form) whose branch $i$ "
+              r"has the filters $W^{(1)}[4i:4i+4]$ and $W^{(2)}[:, 4i:4i+4]$",
     variables=VARIABLES,
     dims=DIMS,
-    assumptions=("no biases; ReLU after the aggregation of the branches",),
+    assumptions=("no biases; the ReLU after the sum of the branches (not inside each branch, as the exam's code "
+                 "has it)",),
     symbolic=MAPPING,
     numeric=_resnet_to_resnext(),
     mutants=(
@@ -303,7 +322,8 @@ def _grouped_sides(offset: int = 0):
 grouped_conv = Claim(
     id="grouped-conv-is-block-diagonal",
     statement="Conv2d(128, 128, 3, groups=32) equals the dense Conv2d(128, 128, 3) whose weight is block diagonal "
-              "with the 32 group filters, and the grouped filters are that weight's diagonal blocks",
+              "with the 32 group filters, and the grouped filters are that weight's diagonal blocks (the middle layer "
+              "of the 3-layer ResNeXt block)",
     variables=(Variable("x", HiddenMaps()),),
     dims=DIMS,
     symbolic=not_attempted("the block structure is index bookkeeping; checked numerically on the exam's sizes"),
@@ -316,8 +336,9 @@ grouped_conv = Claim(
 
 literal_code = Claim(
     id="literal-code-dominates",
-    statement="the exam's code as written (ReLU inside each branch, then the sum) is ≥ the ResNet block with the "
-              "mapped weights, elementwise: Σ ReLU(a_i) ≥ ReLU(Σ a_i)",
+    statement=r"the exam's code as written (ReLU inside each branch, then the sum) is not the ResNet block: with "
+              r"the mapped weights it is $\ge$ it elementwise, since $\sum_i \mathrm{ReLU}(a_i) \ge "
+              r"\mathrm{ReLU}(\sum_i a_i)$, and strictly larger on many outputs (the mutant equal is rejected)",
     relation=">=",
     variables=VARIABLES,
     dims=DIMS,
@@ -333,11 +354,40 @@ literal_code = Claim(
 DERIVATIONS = (
     Derivation(
         id="resnext-block",
-        title="2-layer ResNeXt block = 2-layer ResNet block",
+        title="2-layer ResNeXt block and 2-layer ResNet block: equal when the branches are summed before the ReLU",
         source="final-2022 P7",
         statement=r"Show that the 2-layer ResNeXt block (32 branches of 3×3 convolutions 64 → 4 → 64, no bias, ReLU, "
                   r"branches summed, plus the input) and the 2-layer ResNet block (3×3 convolutions 64 → 128 → 64, no "
                   r"bias, ReLU, plus the input) are equivalent.",
         claims=(resnext_to_resnet, resnet_to_resnext, grouped_conv, literal_code),
+        parts=(
+            Part(
+                label="",
+                question=r"Show that the two blocks (twoResNext and twoResNet) are equivalent.",
+                answer=Answer(
+                    text=r"As the exam's code is written, the two blocks are not equivalent: twoResNext applies "
+                         r"the ReLU inside every branch and sums afterwards, and "
+                         r"$\sum_i \mathrm{ReLU}(a_i) \ne \mathrm{ReLU}(\sum_i a_i)$ in general (with the mapped "
+                         r"weights it is strictly larger on many outputs). They are equivalent in the form of the "
+                         r"ResNeXt paper, where the 32 branches are summed before the second ReLU: "
+                         r"$\mathrm{ReLU}(\sum_{i=1}^{32} W^{(2)}_i * \mathrm{ReLU}(W^{(1)}_i * x)) + x = "
+                         r"\mathrm{ReLU}(W^{(2)} * \mathrm{ReLU}(W^{(1)} * x)) + x$, where $W^{(1)}$ (64 → 128) "
+                         r"stacks the 32 first-layer filters $W^{(1)}_i$ (64 → 4) along the output channels and "
+                         r"$W^{(2)}$ (128 → 64) stacks the second-layer filters $W^{(2)}_i$ (4 → 64) along the input "
+                         r"channels, in the same order. Conversely any twoResNet splits into 32 branches of 4 "
+                         r"hidden channels. The reason is that a convolution is linear in its input channels: "
+                         r"$W^{(2)} * h = \sum_i W^{(2)}_i * h_i$ for the channel groups $h_i$ of $h$. The mapping "
+                         r"is the code below.",
+                    code=resnet_from_resnext,
+                    scope=r"the equivalence (aggregate-then-ReLU form) proved by sympy for 1×1 kernels with "
+                          r"$G \in \{1, 2, 3\}$ groups of width $d \in \{1, 2\}$ and $C \in \{1, 2\}$ channels, "
+                          r"and checked numerically at the exam's sizes (3×3, 64 → 128 → 64) on 3×3 and 4×4 "
+                          r"inputs; that the literal code differs is shown for the mapped weights (that no other "
+                          r"ResNet weights could reproduce it is not checked)",
+                ),
+                claims=("literal-code-dominates", "resnext-to-resnet", "resnet-to-resnext",
+                        "grouped-conv-is-block-diagonal"),
+            ),
+        ),
     ),
 )
