@@ -80,3 +80,99 @@ def test_cli_json_and_exit_codes(tmp_path, capsys):
     assert main(["check-steps", "kl-gaussian", str(bad), "--json"]) == 1
     assert json.loads(capsys.readouterr().out)["first_invalid"] == 2
     assert main(["check-steps", "kl-gaussian", str(tmp_path / "missing.tex")]) == 2
+
+
+# --- issue 11: each line under its own limits, every line reported even when one is hostile ---
+
+FOUR = r"""
+D &= \frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right) \\
+  &= HANG \\
+  &= CRASH \\
+  &= \frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + \frac12(\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - \frac{d}{2} + \frac12\log\frac{\det\Sigma_1}{\det\Sigma_0}
+"""
+
+
+def test_a_hanging_or_crashing_line_costs_only_itself(monkeypatch):
+    import os
+    import signal
+
+    from checkers.grading import steps
+
+    real = steps.parse_answer
+
+    def hostile(problem, text):
+        if text.strip() == "HANG":
+            signal.signal(signal.SIGALRM, signal.SIG_IGN)
+            while True:
+                pass
+        if text.strip() == "CRASH":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(problem, text)
+
+    monkeypatch.setattr(steps, "parse_answer", hostile)  # forked workers inherit the patch
+    doc = check_steps("kl-gaussian", FOUR, time_limit=1.0)
+    assert [line["line"] for line in doc["lines"]] == [1, 2, 3, 4]
+    assert doc["lines"][0]["parsed"] and doc["lines"][3]["parsed"]
+    assert "ran past the time limit of 1 s" in doc["lines"][1]["message"]
+    assert "crashed" in doc["lines"][2]["message"]
+    assert [s["valid"] for s in doc["steps"]] == [False, False, True]  # line 4 is compared with line 1
+    assert doc["steps"][2]["message"].startswith("equals line 1")
+    assert doc["first_invalid"] == 2 and doc["verdict"] == "correct"
+
+
+def test_the_time_limit_is_per_line(monkeypatch):
+    import time
+
+    from checkers.grading import steps
+
+    real = steps.parse_answer
+
+    def slow(problem, text):
+        if text.strip() == "HANG":
+            time.sleep(30)
+        return real(problem, text)
+
+    monkeypatch.setattr(steps, "parse_answer", slow)
+    doc = check_steps("kl-gaussian", FOUR.replace("CRASH", r"\frac{d}{2}"), time_limit=1.0, isolate=False)
+    assert "reading this line ran past the time limit of 1 s" in doc["lines"][1]["message"]
+    assert doc["lines"][2]["parsed"] and doc["lines"][3]["parsed"]  # the lines after the slow one are still read
+    assert len(doc["steps"]) == 3 and doc["final"]["verdict"] == "correct"
+
+
+@pytest.mark.parametrize("isolate", [False, True], ids=["in_process", "isolated"])
+def test_a_line_that_breaks_the_reader_is_reported_and_the_rest_checked(monkeypatch, isolate):
+    from checkers.grading import steps
+
+    real = steps.parse_answer
+
+    def broken(problem, text):
+        if "HANG" in text:  # as `int('9' * 5000)` does past Python's 4300-digit limit: a ValueError from deep inside
+            raise ValueError("Exceeds the limit (4300 digits) for integer string conversion")
+        return real(problem, text)
+
+    monkeypatch.setattr(steps, "parse_answer", broken)
+    doc = check_steps("kl-gaussian", FOUR.replace("CRASH", r"\frac{d}{2}"), isolate=isolate)
+    assert len(doc["lines"]) == 4 and not doc["lines"][1]["parsed"]
+    assert "internal error while reading this line" in doc["lines"][1]["message"]
+    assert doc["internal_error"] is True and doc["final"]["verdict"] == "correct"
+
+
+def test_huge_numbers_in_a_line_never_lose_the_report():
+    text = GOOD.replace(r"- \frac{d}{2}", r"- \frac{d}{2} + d^{10^{1000}10^{1000}10^{1000}}")
+    doc = check_steps("kl-gaussian", text, isolate=False)
+    assert len(doc["lines"]) == 3 and len(doc["steps"]) == 2 and doc["final"]["verdict"] == "correct"
+
+
+def test_cli_reports_every_line_as_strict_json(tmp_path, capsys):
+    path = tmp_path / "d.tex"
+    path.write_text(FOUR.replace("HANG", r"\log(-d)").replace("CRASH", r"\Sigma_9"))
+    code = main(["check-steps", "kl-gaussian", str(path), "--json", "--time-limit", "1"])
+    out = capsys.readouterr().out
+
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    doc = json.loads(out, parse_constant=refuse)
+    assert code == 1 and len(doc["lines"]) == 4 and doc["first_invalid"] == 2
+    assert main(["check-steps", "kl-gaussian", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
