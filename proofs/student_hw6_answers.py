@@ -2,10 +2,17 @@ r"""The final formulas of the submitted Homework 6 solution (student-hw6), trans
 
 Main contents
 -------------
-`ANSWERS`: one `SubmittedAnswer(problem, answer, where)` per final formula of the submission that a
-gradeable problem (`checkers.grading.catalog`) can judge: `problem` is the grader's problem id,
-`answer` the student's formula as LaTeX, `where` the place in the submission. `ALTERNATIVE_READINGS`
-holds the readings of ambiguous OCR that were *not* chosen, so that the choice can be checked.
+`ANSWERS`: one `SubmittedAnswer` per final formula of the submission that a gradeable problem can judge:
+`problem` is the grader's problem id, `answer` the student's formula as LaTeX, `where` the place in the
+submission; for a wrong answer, `mistakes` names each wrong term (`Mistake`: the term as written, what
+belongs there, the line of the student's work where it first appears, why); `remarks` are slips on the
+way that do not change the final formula; `uncertain` says where the transcription is uncertain.
+`ALTERNATIVE_READINGS` holds the readings of ambiguous OCR that were *not* chosen, so that the choice
+can be checked. `NOT_GRADED`: the problems of the submission that are not graded, each as
+(where, why). Every problem of the submission is in `ANSWERS` or in `NOT_GRADED`.
+
+Fields with LaTeX: `answer`, `Mistake.term`, `Mistake.correct` (math, without `$`); `Mistake.why`,
+`remarks`, `uncertain` and the reasons of `NOT_GRADED` are prose with inline `$...$` math.
 
 Source
 ------
@@ -29,15 +36,27 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["ALTERNATIVE_READINGS", "ANSWERS", "SubmittedAnswer"]
+__all__ = ["ALTERNATIVE_READINGS", "ANSWERS", "Mistake", "NOT_GRADED", "SubmittedAnswer"]
+
+
+class Mistake(NamedTuple):
+    """One wrong term of a submitted formula: as written, what belongs there, where it first appears, why."""
+
+    term: str  # LaTeX math: the term as the student wrote it
+    correct: str  # LaTeX math: what belongs there
+    first_appears: str  # the line of the student's work where the wrong term first appears
+    why: str  # one sentence, inline $...$ math allowed
 
 
 class SubmittedAnswer(NamedTuple):
-    """One final formula of the submission: grader problem id, the student's LaTeX, where it is."""
+    """One final formula of the submission: grader problem id, the student's LaTeX, where it is, what is wrong."""
 
     problem: str
     answer: str
     where: str
+    mistakes: tuple[Mistake, ...] = ()  # empty for a correct answer
+    remarks: tuple[str, ...] = ()  # slips on the way that do not change the final formula
+    uncertain: tuple[str, ...] = ()  # where the transcription of the scan is uncertain
 
 
 ANSWERS: tuple[SubmittedAnswer, ...] = (
@@ -47,7 +66,10 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # (fc1, seed lines 105-107, is the same formula with the factors swapped; the conv2 line, seed lines
     # 99-101, lost its line continuation and "eps)" to the page break, so conv1 is the one transcribed.)
     SubmittedAnswer("bn-fold-weight", r"\frac{W \gamma}{\sqrt{\sigma^2 + \epsilon}}",
-                    "Problem 1, code: the folded conv1 weight (seed lines 92-95)"),
+                    "Problem 1, code: the folded conv1 weight (seed lines 92-95)",
+                    uncertain=("The conv2 weight line (seed lines 99-101) lost its line continuation and "
+                               r"`eps)` at a page break; the conv1 line, complete in the scan, is the one transcribed. "
+                               "The fc1 line (seed lines 105-107) is the same formula with the factors swapped.",)),
     #     model_test.conv1[0].bias.data = conv1_bn_beta + conv1_bn_gamma * (model.conv1[0].bias - conv1_bn_mean) \
     #                                     / torch.sqrt(conv1_bn_var + eps)
     # Python evaluates gamma * (b - mean) / sqrt(...) left to right, so the whole of γ(b − μ) is divided.
@@ -60,7 +82,11 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # L = 1 and L = 2, while literal exponents 1 and 2 would contradict line 144. The "…" is written as
     # the sum it abbreviates, in the student's order: the k-th term is 1/(3^k n_{L-k}).
     SubmittedAnswer("kaiming-variance", r"\sum_{k=1}^{L} \frac{1}{3^{k} n_{L-k}} + \frac{1}{3^{L}}",
-                    "Problem 2, the general formula for the variance of the output (seed line 150)"),
+                    "Problem 2, the general formula for the variance of the output (seed line 150)",
+                    uncertain=(r"The scan reads $n_{L1}$, $n_{L2}$, $n_o$ and the exponents 1 and 2 on the last two "
+                               r"terms; read as $n_{L-1}$, $n_{L-2}$, $n_0$ and exponent $L$, which the student's own "
+                               r"lines for $y_1$ (seed line 135) and $y_2$ (seed line 144) confirm. Read literally, the "
+                               r"answer is wrong for $L \ne 2$ (graded as an alternative reading).",)),
     # Problem 4, the last line: f_X(x) = 1/((2π)^N det(Σ)) exp{−½ (x − b)^T Σ^{-1} (x − b)^T ] in the OCR.
     # The square root of the previous line's (2π)^{-N/2} det(A)^{-1} is missing: that is the student's.
     # Reading chosen for the end of the exponent: the OCR's "(x − b)^{T} \right]" stands where the brace
@@ -69,7 +95,21 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # Read literally it makes the exponent a row vector and the answer ungradable (ALTERNATIVE_READINGS).
     SubmittedAnswer("gaussian-density",
                     r"\frac{1}{(2\pi)^{n} \det(\Sigma)} \exp\{-\frac{1}{2}(x - b)^{T} \Sigma^{-1}(x - b)\}",
-                    "Problem 4, the final density (seed line 171, last row)"),
+                    "Problem 4, the final density (seed line 171, last row)",
+                    mistakes=(Mistake(
+                        term=r"\frac{1}{(2\pi)^{n} \det(\Sigma)}",
+                        correct=r"\frac{1}{\sqrt{(2\pi)^{n} \det\Sigma}}",
+                        first_appears=r"row 6 of the derivation (seed line 171), where $(2\pi)^{-N/2}\det(A)^{-1}$ "
+                                      r"of row 5 is rewritten in terms of $\Sigma$",
+                        why=r"The square root is missing: $\det\Sigma = \det(A)^2$ (the student's own remark in that "
+                            r"row) gives $|\det A|^{-1} = (\det\Sigma)^{-1/2}$, and $(2\pi)^{-n/2}$ is not "
+                            r"$(2\pi)^{-n}$."),),
+                    remarks=(r"Row 2 writes $|dx/dy| = \det(A)$ and row 5 carries $\det(A)^{-1}$; the change of "
+                             r"variables needs $|\det A|^{-1}$ (the density would be negative for $\det A < 0$). It "
+                             r"does not change the final formula, which is written with $\det\Sigma > 0$.",),
+                    uncertain=(r"The last row ends in $(x - b)^{T}$ and a closing bracket in the scan; the trailing "
+                               r"$^{T}$ is read as the brace that closes $\exp\{$. Read literally the exponent is a "
+                               r"row vector and the answer cannot be graded (graded as an alternative reading).",)),
     # Problem 6 (hw6-2021 P5): the derivation in seed line 229 (rows separated by \\) is cut off, and
     # from its eighth row on the OCR repeats one line with varying subscripts, so there is no boxed final
     # formula. Transcribed: the first row in final form (the seventh, repeated verbatim in the eighth),
@@ -81,7 +121,55 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     SubmittedAnswer("kl-gaussian",
                     r"\frac{1}{2} \left[\log \left(\frac{\det \Sigma_{0}}{\det \Sigma_{1}}\right) "
                     r"- tr(\Sigma_{1}^{-1}) + tr(\Sigma_{1}^{-1}\Sigma_{0})\right]",
-                    "Problem 6, the first row of the closed form (seed line 229, seventh row)"),
+                    "Problem 6, the first row of the closed form (seed line 229, seventh row)",
+                    mistakes=(
+                        Mistake(term=r"\log\frac{\det\Sigma_0}{\det\Sigma_1}",
+                                correct=r"\log\frac{\det\Sigma_1}{\det\Sigma_0}",
+                                first_appears="row 3 of the derivation (seed line 229), the expanded log-density ratio",
+                                why=r"The determinant ratio is inverted: $\log p_0(x) - \log p_1(x)$ contains "
+                                    r"$-\tfrac12\log\det\Sigma_0 + \tfrac12\log\det\Sigma_1$, since "
+                                    r"$p_i(x) \propto (\det\Sigma_i)^{-1/2}$."),
+                        Mistake(term=r"-\operatorname{tr}(\Sigma_1^{-1})",
+                                correct=r"-\operatorname{tr}(\Sigma_0^{-1}\Sigma_0) = -d",
+                                first_appears="row 7 of the derivation (seed line 229), the first row in final form",
+                                why=r"Row 6 has $-\tfrac12\operatorname{tr}(\Sigma_0^{-1}\,\mathbb{E}[(X-\mu_0)"
+                                    r"(X-\mu_0)^\top])$, and $\mathbb{E}[(X-\mu_0)(X-\mu_0)^\top] = \Sigma_0$ makes it "
+                                    r"$-\tfrac12\operatorname{tr}(I_d) = -\tfrac d2$; the covariance was dropped from "
+                                    r"the trace."),
+                        Mistake(term=r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0)",
+                                correct=r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}"
+                                        r"(\mu_1-\mu_0)",
+                                first_appears=r"row 7 of the derivation (seed line 229); row 6, where "
+                                              r"$\mathbb{E}[(X-\mu_1)(X-\mu_1)^\top]$ would be evaluated, is cut off "
+                                              r"in the scan",
+                                why=r"The quadratic term is missing: $\mathbb{E}[(X-\mu_1)(X-\mu_1)^\top] = \Sigma_0 + "
+                                    r"(\mu_0-\mu_1)(\mu_0-\mu_1)^\top$ for $X \sim \mathcal{N}(\mu_0, \Sigma_0)$, not "
+                                    r"$\Sigma_0$ (that holds only when $\mu_1 = \mu_0$)."),
+                    ),
+                    uncertain=(r"The derivation is cut off after row 7 and from row 8 on the OCR repeats one line with "
+                               r"varying subscripts, so there is no boxed final formula: row 7 is transcribed.",
+                               r"The middle term reads $-\operatorname{tr}(\Sigma_1^{-1})$ in row 7 and "
+                               r"$-\operatorname{tr}(\Sigma_0^{-1})$ in row 9; row 6 leads to "
+                               r"$-\operatorname{tr}(\Sigma_0^{-1}\Sigma_0)$. Every reading is graded: "
+                               r"all are wrong, because the determinant ratio and the quadratic term are wrong in "
+                               r"every one.")),
+)
+
+NOT_GRADED: tuple[tuple[str, str], ...] = (
+    ("Problem 3: gradients of a 1-D convolutional network (seed lines 152-167)",
+     r"Not a problem of hw6-2021 as set: the student answers a question on $\partial y_L/\partial w_\ell$ and "
+     r"$\partial y_L/\partial b_\ell$ for a 1-D convolutional network, the subject of hw7-2024 P4(a), citing "
+     r"``HW4-6''. Its formulas are garbled in the scan (subscripts and matrices lost), so no formula can be "
+     r"transcribed reliably, and no gradeable problem states it."),
+    (r"Problem 5(a): $D_{\mathrm{KL}}(X\|Y) \ge 0$ (seed lines 179-187)",
+     r"A proof, not a formula: the grader compares formulas. Read by hand, the argument "
+     r"($-\log t \ge 1 - t$ at $t = g(x)/f(x)$, then $\int f - \int g = 0$) is the standard one. Line 187 reads "
+     r"$\int g(x)/g(x)\,dx$ where $\int g(x)\,dx$ belongs; that is a slip or an OCR error, the scan cannot tell."),
+    (r"Problem 5(b): $D_{\mathrm{KL}}$ of independent coordinates (seed lines 199-225)",
+     r"A proof, not a formula: the grader compares formulas. Read by hand, the plan is right (the logarithm of the "
+     r"product density is the sum of the coordinates' logarithms, and each term integrates the other coordinates to "
+     r"1, line 221), but the OCR repeats one garbled line eight times (lines 199-215) and writes $f(x_i)$ for "
+     r"$f_i(x_i)$, so the page cannot be checked line by line."),
 )
 
 ALTERNATIVE_READINGS: tuple[SubmittedAnswer, ...] = (
