@@ -201,3 +201,52 @@ def test_isolated_worker_limits_memory_and_time(monkeypatch):
     assert "crashed" in results[3]["message"] and "signal 11" in results[3]["message"]
     assert "MemoryError" in results[4]["message"]
     assert restarts == 2
+
+
+# -- hostile sizes through the command line: an `invalid` verdict, never an internal error (exit 3) -----------------
+import json  # noqa: E402
+import re  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+LONG_NUMBER = re.compile(r"\d{31,}")
+HUGE = {
+    "200 KB": "d+" * 100_000,
+    "nested braces": "{" * 900 + "d" + "}" * 900,
+    "power tower": r"d^{10^{1000}}",
+    "product of powers": r"10^{10^{1000}10^{1000}}",
+    "long exponent": r"d^{" + r"10^{1000}" * 6 + "}",
+    "long literal": "9" * 1999,
+}
+
+
+def _proofcheck(*args, stdin=None):
+    return subprocess.run([sys.executable, "-m", "checkers", *args], input=stdin, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("name", ["200 KB", "nested braces", "product of powers", "long exponent"])
+def test_hostile_sizes_through_proofcheck_grade_are_invalid(name):
+    out = _proofcheck("grade", "kl-gaussian", "-", "--json", "--no-symbolic", stdin=HUGE[name])
+    assert out.returncode == 2, (out.returncode, out.stdout[-2000:], out.stderr[-2000:])
+    result = json.loads(out.stdout)
+    assert result["verdict"] == "invalid" and not result.get("internal_error"), result["message"]
+    assert not LONG_NUMBER.search(result["message"]), result["message"]
+    assert "Traceback" not in out.stderr
+
+
+def test_hostile_sizes_through_check_steps_report_every_line(tmp_path):
+    lines = [r"D &= \frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) - \frac d2",
+             *(HUGE[k] for k in ("nested braces", "power tower", "product of powers", "long exponent")),
+             "1.1.1", r"\frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) - \frac d2"]
+    path = tmp_path / "derivation.tex"
+    path.write_text(" \\\\\n".join(lines[:1] + [f"&= {x}" for x in lines[1:]]))
+    out = _proofcheck("check-steps", "kl-gaussian", str(path), "--json")
+    assert out.returncode != 3, (out.stdout[-2000:], out.stderr[-2000:])
+    report = json.loads(out.stdout)
+    assert [line["line"] for line in report["lines"]] == list(range(1, len(lines) + 1))
+    assert [line["parsed"] for line in report["lines"]] == [True, False, False, False, False, False, True]
+    assert report["first_invalid"] == 2
+    assert not LONG_NUMBER.search(out.stdout.replace(HUGE["long literal"], "")), out.stdout[-3000:]
+    assert "malformed number `1.1.1`" in report["lines"][5]["message"]
+    assert "more than 300 digits" in report["lines"][3]["message"]
