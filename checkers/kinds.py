@@ -87,9 +87,12 @@ class Kind:
     def draw(self, batch: int, dims: Dims, gen: torch.Generator) -> torch.Tensor:
         raise NotImplementedError
 
-    def map(self, fn: Callable[[torch.Tensor], torch.Tensor], description: str) -> Kind:
-        """This kind with `fn` applied to every drawn batch; `description` says what the result is."""
-        return Mapped(self, fn, description)
+    def map(self, fn: Callable[..., torch.Tensor], description: str, *, with_dims: bool = False) -> Kind:
+        """This kind with `fn` applied to every drawn batch; `description` says what the result is.
+
+        With `with_dims=True`, `fn(values, dims)` also gets the dimensions (to reshape a flat table, say).
+        """
+        return Mapped(self, fn, description, with_dims)
 
 
 @dataclass(frozen=True)
@@ -97,15 +100,17 @@ class Mapped(Kind):
     """`inner` drawn, then transformed by `fn` (built by `Kind.map`)."""
 
     inner: Kind = None
-    fn: Callable[[torch.Tensor], torch.Tensor] = None
+    fn: Callable[..., torch.Tensor] = None
     text: str = ""
+    with_dims: bool = False
 
     @property
     def description(self) -> str:
         return self.text or f"{self.inner.description}, transformed"
 
     def draw(self, batch, dims, gen):
-        return self.fn(self.inner.draw(batch, dims, gen))
+        values = self.inner.draw(batch, dims, gen)
+        return self.fn(values, dims) if self.with_dims else self.fn(values)
 
 
 @dataclass(frozen=True)

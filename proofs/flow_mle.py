@@ -72,6 +72,7 @@ import torch
 from checkers import (Answer, Claim, Derivation, Estimate, Matrix, Mutant, Part, Positive, ProbabilityVector, Real,
                       Reference, Step, Tolerance, Variable, Vector, facts, identity)
 from checkers.strategies import normalised_linearity, proved
+from checkers.grading import Misconception, Problem, Symbol
 
 # --- the general statement, with undefined functions -------------------------------------------------------------
 
@@ -405,6 +406,26 @@ affine_gaussian = Claim(
     mutants=(
         Mutant("minus-entropy", "KL − H", rhs=KL_GAUSS - ENTROPY_GAUSS),
         Mutant("reversed-kl", "KL(N(a, c²) ‖ N(m, s²)) + H", rhs=KL_REVERSED + ENTROPY_GAUSS),
+    ),
+)
+
+
+GRADEABLE = (
+    Problem(
+        id="flow-gaussian-loss", title="Expected loss of an affine flow on Gaussian data", source="final-2022 P3",
+        claim=affine_gaussian,
+        statement=r"Data $X \sim \mathcal{N}(m, s^2)$, flow $z = (x - a)/c$ with prior $\mathcal{N}(0, 1)$: give the "
+                  r"expected loss $\mathbb{E}[-\log p_\theta(X)]$ in terms of $m, s, a, c$.",
+        symbols=(Symbol(m, "m"), Symbol(s, "s"), Symbol(a, "a"), Symbol(c, "c")),
+        instances_per_group=96,
+        misconceptions=(
+            Misconception("kl-only", "the expected negative log-likelihood is the KL divergence plus the data's "
+                          "entropy ½ log(2πe s²), which does not depend on the flow", KL_GAUSS),
+        ),
+        mutant_feedback={
+            "minus-entropy": "E[−log p_θ(X)] = D_KL(p ‖ p_θ) + H(p): the entropy is added, not subtracted",
+            "reversed-kl": "the KL divergence is from the data N(m, s²) to the model N(a, c²), not the reverse",
+        },
     ),
 )
 

@@ -61,6 +61,8 @@ from torch import nn
 
 from checkers import Answer, Claim, Derivation, Mutant, Part, Tolerance, Variable, facts, not_attempted
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import OneOf, Vector, one_based
 
 EPS = 1e-5
 STEPS = 3  # training steps for the running statistics
@@ -229,6 +231,50 @@ layernorm_matches_torch = Claim(
             _variant_layernorm((2,))(s), torch_layernorm(s))),
         Mutant("batch-norm-statistics", "statistics over (N, P, Q) per channel, as batch norm", numeric=lambda s: (
             _variant_layernorm((1, 3, 4))(s), torch_layernorm(s))),
+    ),
+)
+
+
+# Gradeable: LayerNorm's output for one entry of one sample, its m = C·P·Q entries written as x_1..x_m
+# (the statistics are per sample), without the affine part; witness: torch.nn.functional.layer_norm.
+_x, _i, _m = sp.IndexedBase("x", real=True), sp.Symbol("i", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)
+_eps = sp.Symbol("epsilon", positive=True)
+_a, _c = sp.symbols("a c", integer=True, positive=True)
+_LN_MEAN = sp.Sum(_x[_a], (_a, 1, _m)) / _m
+_LN_VAR = sp.Sum((_x[_c] - _LN_MEAN) ** 2, (_c, 1, _m)) / _m
+_LN_EPS = (1e-5, 1e-3, 1e-1)
+
+
+def _torch_layer_norm(sample) -> torch.Tensor:
+    x, eps, i = sample["x"][:, 1:], sample["epsilon"], sample.dims["i"] - 1
+    out = torch.empty(sample.size, dtype=torch.float64)
+    for value in _LN_EPS:
+        rows = eps == value
+        out[rows] = nn.functional.layer_norm(x[rows], (x.shape[1],), eps=value)[:, i]
+    return out
+
+
+GRADEABLE = (
+    Problem(
+        id="layernorm-output", title="LayerNorm's output", source="final-2022 P1", claim=layernorm_matches_torch,
+        statement=r"A sample's $m = C \cdot P \cdot Q$ activations are $x_1, \dots, x_m$. Give LayerNorm's output "
+                  r"$y_i$ (without the learned scale and shift), with $\epsilon$ added to the variance.",
+        symbols=(Symbol(_x, "x_i", ("x",)), Symbol(_i, "i"), Symbol(_m, "m"),
+                 Symbol(_eps, r"\epsilon", (r"\varepsilon", "eps", "epsilon")),
+                 Symbol(_LN_MEAN, r"\mu", ("mu",), listed=False), Symbol(_LN_VAR, r"\sigma^2", ("sigma^2",), listed=False),
+                 Symbol(sp.sqrt(_LN_VAR), r"\sigma", ("sigma",), listed=False)),
+        answer=(_x[_i] - _LN_MEAN) / sp.sqrt(_LN_VAR + _eps), witness=_torch_layer_norm,
+        variables=(Variable("x", one_based(Vector("m", scale=2.0))), Variable("epsilon", OneOf(_LN_EPS))),
+        dims={"m": (2, 3, 4, 6, 8), "i": (1, 2, 3, 4, 5, 6, 7, 8)}, dims_where=lambda d: d["i"] <= d["m"],
+        sum_range=(sp.Integer(1), _m), instances_per_group=8,
+        misconceptions=(
+            Misconception("unbiased-variance", "LayerNorm normalises with the biased variance, dividing by m, "
+                          "not m − 1", (_x[_i] - _LN_MEAN) / sp.sqrt(_LN_VAR * _m / (_m - 1) + _eps)),
+            Misconception("eps-outside-root", "ε is added to the variance under the square root: "
+                          "(x_i − μ)/√(σ² + ε)", (_x[_i] - _LN_MEAN) / (sp.sqrt(_LN_VAR) + _eps)),
+            Misconception("variance-not-root", "divide by the standard deviation √(σ² + ε), not by the variance",
+                          (_x[_i] - _LN_MEAN) / (_LN_VAR + _eps)),
+        ),
     ),
 )
 

@@ -50,6 +50,7 @@ from torch.distributions import Categorical, kl_divergence
 from checkers import Answer, Claim, Derivation, Mutant, Part, ProbabilityVector, Reference, Step, Variable, facts
 from checkers.kinds import Kind
 from checkers.symbolic import Strategy, SymbolicResult
+from checkers.grading import Misconception, Problem, Symbol
 
 nx, ny, nz = sp.symbols("n_x n_y n_z", integer=True, positive=True)
 i, j, k = sp.symbols("i j k", integer=True, nonnegative=True)
@@ -283,6 +284,54 @@ mi_entropy_x = Claim(
         Mutant("joint-entropy", "H(x) + H(y) − H(x|y)", rhs=H_X + H_Y - H_X_GIVEN_Y),
     ),
     instances=400,
+)
+
+
+# Gradeable: I(X; Y) from the joint table, as students write it with P_{ij} and 1-based sums (P is an
+# n_x × n_y matrix here; the claim draws the same tables flattened). Witness: the same sum in torch.
+_PM = sp.MatrixSymbol("P", nx, ny)
+_a, _b, _r, _s = sp.symbols("a b r s", integer=True, positive=True)
+
+
+def _entry(row, col):
+    return _PM[row - 1, col - 1]
+
+
+def _table_sum(body):
+    return sp.Sum(body, (_a, 1, nx), (_b, 1, ny))
+
+
+_ROW = sp.Sum(_entry(_a, _s), (_s, 1, ny))  # P(X = a)
+_COL = sp.Sum(_entry(_r, _b), (_r, 1, nx))  # P(Y = b)
+_MI_ANSWER = _table_sum(_entry(_a, _b) * sp.log(_entry(_a, _b) / (_ROW * _COL)))
+_AS_MATRIX = JointTable(independent_every=0).map(lambda t, dims: t.reshape(t.shape[0], dims["n_x"], dims["n_y"]),
+                                               "positive joint table of n_x x n_y values", with_dims=True)
+
+
+def _torch_mutual_information(sample) -> torch.Tensor:
+    table = sample["P"]
+    product = table.sum(dim=2, keepdim=True) * table.sum(dim=1, keepdim=True)
+    return (table * torch.log(table / product)).sum(dim=(1, 2))
+
+
+GRADEABLE = (
+    Problem(
+        id="mutual-information", title="Mutual information from a joint table", source="quiz1-2020 P1",
+        claim=mi_entropy_x,
+        statement=r"Give $I(X; Y) = \mathrm{KL}(P(x, y) \,\|\, P(x)P(y))$ for the joint table $P_{ij} = P(X = i, Y = j)$, "
+                  r"$1 \le i \le n_x$, $1 \le j \le n_y$.",
+        symbols=(Symbol(_PM, "P", ("P_{ij}",)), Symbol(nx, "n_x", ("nx",)), Symbol(ny, "n_y", ("ny",))),
+        answer=_MI_ANSWER, witness=_torch_mutual_information,
+        variables=(Variable("P", _AS_MATRIX),), dims={"n_x": (2, 3, 4), "n_y": (2, 3, 4)},
+        misconceptions=(
+            Misconception("no-marginals", "Σ P_ij log P_ij is minus the joint entropy; I(X; Y) divides by the "
+                          "product of the marginals P(X = i)P(Y = j)", _table_sum(_entry(_a, _b) * sp.log(_entry(_a, _b)))),
+            Misconception("ratio-inverted", "the ratio is upside down: KL(P ‖ Q) = Σ P log(P / Q), which makes "
+                          "I(X; Y) ≥ 0", -_MI_ANSWER),
+            Misconception("sum-of-marginal-entropies", "that is H(X) + H(Y); I(X; Y) = H(X) + H(Y) − H(X, Y)",
+                          _MI_ANSWER - _table_sum(_entry(_a, _b) * sp.log(_entry(_a, _b)))),
+        ),
+    ),
 )
 
 

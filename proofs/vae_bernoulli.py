@@ -72,6 +72,8 @@ from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 from checkers import (Answer, Claim, Derivation, Estimate, Mutant, Part, Reference, Sample, Tolerance, Variable, Vector,
                       facts, not_attempted)
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import one_based
 
 HIDDEN = 8
 MC_DRAWS = 512
@@ -435,6 +437,72 @@ objective_formula = Claim(
     ),
     dtypes=(torch.float64, torch.float32),
     instances=400,
+)
+
+
+# Gradeable: the reconstruction term and the whole objective with 1-based sums, as students write them, on
+# x ∈ {0, 1}^n, decoder outputs f ∈ (0, 1)^n and encoder outputs μ, σ ∈ ℝ^d. Witnesses: torch's binary cross
+# entropy and torch.distributions' KL divergence.
+_i1, _j1 = sp.symbols("i j", integer=True, positive=True)
+_RECONSTRUCTION_1 = -sp.Sum(x_img[_i1] * sp.log(f_out[_i1]) + (1 - x_img[_i1]) * sp.log(1 - f_out[_i1]),
+                            (_i1, 1, n_pixels))
+_KL_1 = sp.Rational(1, 2) * sp.Sum(mu[_j1] ** 2 + sigma[_j1] ** 2 - sp.log(sigma[_j1] ** 2) - 1, (_j1, 1, d))
+_GRADING_VARIABLES = (
+    Variable("x", one_based(BinaryImage("n"))),
+    Variable("f", one_based(Vector("n", scale=2.0).map(torch.sigmoid, "decoder output in (0, 1)^n"))),
+    Variable("mu", one_based(Vector("d"))), Variable("sigma", one_based(PositiveVector("d"))),
+)
+_VAE_SYMBOLS = (Symbol(x_img, "x_i", ("x",)), Symbol(f_out, "f_i", ("f",)), Symbol(n_pixels, "n"))
+
+
+def _torch_reconstruction(sample) -> torch.Tensor:
+    return F.binary_cross_entropy(sample["f"][:, 1:], sample["x"][:, 1:], reduction="none").sum(-1)
+
+
+def _torch_objective(sample) -> torch.Tensor:
+    posterior = Independent(Normal(sample["mu"][:, 1:], sample["sigma"][:, 1:]), 1)
+    prior = Independent(Normal(torch.zeros_like(sample["mu"][:, 1:]), torch.ones_like(sample["sigma"][:, 1:])), 1)
+    return _torch_reconstruction(sample) + kl_divergence(posterior, prior)
+
+
+GRADEABLE = (
+    Problem(
+        id="vae-reconstruction", title="VAE with a Bernoulli decoder: the reconstruction term", source="final-2022 P4",
+        claim=objective_formula,
+        statement=r"Give $-\log p_\theta(x \mid z)$ for $x \in \{0, 1\}^n$ and $p_\theta(x \mid z) = "
+                  r"\mathcal{B}(f)$, $f = f_\theta(z) \in (0, 1)^n$.",
+        symbols=_VAE_SYMBOLS, answer=_RECONSTRUCTION_1, witness=_torch_reconstruction,
+        variables=_GRADING_VARIABLES[:2], dims={"n": (2, 3, 4, 5, 6)},
+        misconceptions=(
+            Misconception("no-complement", "the pixels with x_i = 0 count too: each contributes "
+                          "−log(1 − f_i), the Bernoulli probability of a 0",
+                          -sp.Sum(x_img[_i1] * sp.log(f_out[_i1]), (_i1, 1, n_pixels))),
+            Misconception("log-likelihood", "that is log p_θ(x | z); the term of the loss is its negative",
+                          -_RECONSTRUCTION_1),
+            Misconception("squared-error", "a Bernoulli decoder gives the binary cross entropy, not the squared error "
+                          "of a Gaussian one", sp.Sum((x_img[_i1] - f_out[_i1]) ** 2, (_i1, 1, n_pixels))),
+        ),
+    ),
+    Problem(
+        id="vae-objective", title="VAE with a Bernoulli decoder: the expectation-free objective", source="final-2022 P4",
+        claim=objective_formula,
+        statement=r"Give the training objective for one image $x \in \{0, 1\}^n$ and one draw "
+                  r"$z = \mu + \sigma \odot \varepsilon$: the reconstruction term with $f = f_\theta(z)$ plus "
+                  r"$D_{\mathrm{KL}}(\mathcal{N}(\mu, \mathrm{diag}\,\sigma^2) \,\|\, \mathcal{N}(0, I_d))$.",
+        symbols=(*_VAE_SYMBOLS, Symbol(mu, r"\mu_j", ("mu",)), Symbol(sigma, r"\sigma_j", ("sigma",)), Symbol(d, "d")),
+        answer=_RECONSTRUCTION_1 + _KL_1, witness=_torch_objective, variables=_GRADING_VARIABLES,
+        dims={"n": (2, 4, 6), "d": (1, 2, 3)},
+        misconceptions=(
+            Misconception("kl-subtracted", "the loss is the negative VLB: reconstruction term plus the KL, not minus",
+                          _RECONSTRUCTION_1 - _KL_1),
+            Misconception("log-std", "the KL has log σ_j² (the log-variance), not log σ_j",
+                          _RECONSTRUCTION_1 + sp.Rational(1, 2) * sp.Sum(
+                              mu[_j1] ** 2 + sigma[_j1] ** 2 - sp.log(sigma[_j1]) - 1, (_j1, 1, d))),
+            Misconception("no-minus-one", "each coordinate's KL is ½(μ_j² + σ_j² − log σ_j² − 1): the −1 makes it "
+                          "0 at μ = 0, σ = 1", _RECONSTRUCTION_1 + sp.Rational(1, 2) * sp.Sum(
+                              mu[_j1] ** 2 + sigma[_j1] ** 2 - sp.log(sigma[_j1] ** 2), (_j1, 1, d))),
+        ),
+    ),
 )
 
 DERIVATIONS = (

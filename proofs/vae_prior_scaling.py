@@ -53,6 +53,8 @@ import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
 from checkers import Answer, Claim, Derivation, Mutant, Part, Positive, Reference, Variable, Vector, facts, for_dimensions
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import one_based
 from proofs.vae_bernoulli import (DecoderParameters, PositiveVector, decoder, gauss_hermite, gaussian_expectation,
                                   log_ratio_separates, normal_log_density)
 
@@ -153,6 +155,42 @@ kl_depends_on_lambda = Claim(
                     rhs=sp.Sum((v[j] + mu[j] ** 2) * (lam ** -2 - 1) / 2, (j, 0, d - 1)))),
     dtypes=DTYPES,
     instances=400,
+)
+
+
+# Gradeable: the change of the KL term when the prior is scaled to N(0, λ²I), with 1-based sums as students
+# write them; witness: the difference of two torch.distributions KL divergences.
+_j1 = sp.Symbol("j", integer=True, positive=True)
+_ANSWER = sp.Sum((v[_j1] + mu[_j1] ** 2) * (lam ** -2 - 1) / 2 + sp.log(lam), (_j1, 1, d))
+
+
+def _torch_difference(sample) -> torch.Tensor:
+    mean, std = sample["mu"][:, 1:], sample["v"][:, 1:].sqrt()
+    return torch_kl(mean, std, sample["lambda"]) - torch_kl(mean, std, torch.ones_like(sample["lambda"]))
+
+
+GRADEABLE = (
+    Problem(
+        id="vae-prior-scaling-kl", title="KL term under a scaled prior N(0, λ²I)", source="final-2022 P5",
+        claim=kl_depends_on_lambda,
+        statement=r"For $q = \mathcal{N}(\mu, \mathrm{diag}(v))$ in $\mathbb{R}^d$, give "
+                  r"$D_{\mathrm{KL}}(q \,\|\, \mathcal{N}(0, \lambda^2 I)) - D_{\mathrm{KL}}(q \,\|\, \mathcal{N}(0, I))$.",
+        symbols=(Symbol(mu, r"\mu_j", ("mu",)), Symbol(v, "v_j", ("v",)), Symbol(lam, r"\lambda", ("lambda", "lam")),
+                 Symbol(d, "d")),
+        answer=_ANSWER, witness=_torch_difference,
+        variables=(Variable("mu", one_based(Vector("d"))), Variable("v", one_based(PositiveVector("d", 0.1, 4.0))),
+                   Variable("lambda", Positive(0.2, 5.0))),
+        misconceptions=(
+            Misconception("independent-of-lambda", "the KL term does depend on λ (the decoder can absorb the "
+                          "scale, the KL cannot): the difference is not 0", sp.Integer(0)),
+            Misconception("no-log-lambda", "each coordinate's normaliser adds log λ: "
+                          "½(v_j + μ_j²)(λ⁻² − 1) + log λ", sp.Sum((v[_j1] + mu[_j1] ** 2) * (lam ** -2 - 1) / 2,
+                                                                 (_j1, 1, d))),
+            Misconception("lambda-not-squared", "the prior's variance is λ², so the quadratic term scales with "
+                          "λ⁻², not λ⁻¹", sp.Sum((v[_j1] + mu[_j1] ** 2) * (1 / lam - 1) / 2 + sp.log(lam),
+                                                 (_j1, 1, d))),
+        ),
+    ),
 )
 
 kl_rescaling = Claim(
