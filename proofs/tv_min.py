@@ -42,10 +42,10 @@ from itertools import product
 import sympy as sp
 import torch
 
-from checkers import (Claim, DensityOnGrid, Derivation, Figure, Mutant, ProbabilityVector, Real, Reference, Step,
-                      Tolerance, Variable, density_grid)
+from checkers import (Answer, Claim, DensityOnGrid, Derivation, Figure, Mutant, Part, ProbabilityVector, Real, Reference,
+                      Step, Tolerance, Variable, density_grid, facts)
 from checkers.kinds import Kind
-from checkers.strategies import CaseSplit, Lemma, Termwise, le_total
+from checkers.strategies import CaseSplit, Lemma, Termwise, le_total, normalised_linearity, proved
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import one_based
 
@@ -122,7 +122,7 @@ def riemann_sides(sample) -> tuple[torch.Tensor, torch.Tensor]:
 
 pointwise = Claim(
     id="pointwise",
-    statement="½|a − b| = ½(a + b) − min(a, b) for real a, b",
+    statement=r"$\frac12|a - b| = \frac12(a + b) - \min(a, b)$ for real $a, b$",
     lhs=half * sp.Abs(a - b), rhs=half * (a + b) - sp.Min(a, b),
     variables=(Variable("a", Real(-3, 3)), Variable("b", Real(-3, 3))),
     symbolic=CaseSplit(cases=ORDER_CASES),
@@ -139,17 +139,17 @@ DISCRETE_TERMWISE = Termwise(lemmas=((ABS_AS_MIN, ({a: p[i], b: q[i]},)),),
 
 discrete = Claim(
     id="discrete",
-    statement="½ Σ_i |p_i − q_i| = 1 − Σ_i min(p_i, q_i) for probability vectors p, q",
+    statement=r"$\frac12\sum_i |p_i - q_i| = 1 - \sum_i \min(p_i, q_i)$ for probability vectors $p, q$",
     lhs=total_variation(n - 1), rhs=one_minus_overlap(n - 1),
     variables=(Variable("p", ProbabilityVector("n")), Variable("q", ProbabilityVector("n"))),
     dims={"n": (2, 10)},
-    assumptions=("Σ p_i = Σ q_i = 1",),
+    assumptions=(r"$\sum_i p_i = \sum_i q_i = 1$",),
     steps=(
         Step(half * sp.Sum(p[i] + q[i] - 2 * sp.Min(p[i], q[i]), (i, 0, n - 1)),
-             "termwise |p_i − q_i| = p_i + q_i − 2 min(p_i, q_i) (case split p_i ≥ q_i or p_i ≤ q_i)"),
+             r"termwise $|p_i - q_i| = p_i + q_i - 2\min(p_i, q_i)$ (case split $p_i \ge q_i$ or $p_i \le q_i$)"),
         Step(half * sp.Sum(p[i], (i, 0, n - 1)) + half * sp.Sum(q[i], (i, 0, n - 1))
              - sp.Sum(sp.Min(p[i], q[i]), (i, 0, n - 1)), "linearity of the sum"),
-        Step(one_minus_overlap(n - 1), "Σ p_i = Σ q_i = 1"),
+        Step(one_minus_overlap(n - 1), r"$\sum_i p_i = \sum_i q_i = 1$"),
     ),
     symbolic=DISCRETE_TERMWISE,
     references=(Reference("sup-over-events", "max over all 2^n events A of |P(A) − Q(A)| (enumerated)",
@@ -218,15 +218,17 @@ GRID_POINTS = 401
 
 continuous = Claim(
     id="continuous",
-    statement="D_TV(p, q) = ½∫|p − q| = 1 − ∫min(p, q) for densities p, q (Riemann sums on a grid)",
+    statement=r"on a grid of $m$ points with spacing $\Delta x$, for grid densities ($\sum_i p_i\Delta x = "
+              r"\sum_i q_i\Delta x = 1$): $\frac12\sum_i |p_i - q_i|\,\Delta x = 1 - \sum_i \min(p_i, q_i)\,"
+              r"\Delta x$, the Riemann-sum form of the integral identity",
     lhs=total_variation(m - 1, dx), rhs=one_minus_overlap(m - 1, dx),
     variables=(Variable("p", DensityOnGrid(GRID_POINTS)), Variable("q", DensityOnGrid(GRID_POINTS)),
                Variable("dx", GridSpacing(GRID_POINTS), r"\Delta x")),
     dims={"m": (GRID_POINTS, GRID_POINTS)},
-    assumptions=("Σ p_i Δx = Σ q_i Δx = 1 (the densities integrate to 1)",),
+    assumptions=(r"$\sum_i p_i \Delta x = \sum_i q_i \Delta x = 1$ (the grid densities integrate to 1)",),
     symbolic=Termwise(lemmas=((ABS_AS_MIN, ({a: p[i], b: q[i]},)),),
                       normalisation={sp.Sum(p[i], (i, 0, m - 1)): 1 / dx, sp.Sum(q[i], (i, 0, m - 1)): 1 / dx},
-                      scope="general m (any grid)"),
+                      scope="any grid (every m and Δx), for the Riemann sums"),
     numeric=riemann_sides,
     references=(Reference("scheffe", "Scheffé's set A = {p > q}: P(A) − Q(A)", scheffe, side="lhs"),),
     mutants=(
@@ -241,6 +243,60 @@ continuous = Claim(
         torch.bfloat16: Tolerance(1.6e-2, 3e-2, "as for float16 with u = 2^-8: allowance 8u"),
     },
     dtypes=(torch.float64, torch.float32, torch.float16, torch.bfloat16),
+)
+
+
+x_point = sp.Symbol("x", real=True)  # stands for a point of R^n: every step is pointwise or linearity of ∫
+p_density, q_density = sp.Function("p", nonnegative=True), sp.Function("q", nonnegative=True)
+EVERYWHERE = (x_point, -sp.oo, sp.oo)
+P_X, Q_X = p_density(x_point), q_density(x_point)
+TV_INTEGRAL = half * sp.Integral(sp.Abs(P_X - Q_X), EVERYWHERE)
+SPLIT_INTEGRAL = half * sp.Integral(P_X + Q_X - 2 * sp.Min(P_X, Q_X), EVERYWHERE)
+LINEAR_INTEGRAL = (half * sp.Integral(P_X, EVERYWHERE) + half * sp.Integral(Q_X, EVERYWHERE)
+                   - sp.Integral(sp.Min(P_X, Q_X), EVERYWHERE))
+OVERLAP_INTEGRAL = 1 - sp.Integral(sp.Min(P_X, Q_X), EVERYWHERE)
+DENSITIES_INTEGRATE_TO_ONE = normalised_linearity(
+    {sp.Integral(P_X, EVERYWHERE): 1, sp.Integral(Q_X, EVERYWHERE): 1}, r"linearity of ∫ and ∫p = ∫q = 1")
+
+
+def _pointwise_lemma_proved() -> sp.Basic:
+    """True when the case split proves |a − b| = a + b − 2 min(a, b) for all real a, b."""
+    return sp.true if ABS_AS_MIN.proof.prove(ABS_AS_MIN.lhs, ABS_AS_MIN.rhs, "=").status == "proved" else sp.false
+
+
+def _integral_follows(lhs, rhs, relation="=") -> sp.Basic:
+    """The claim's own sides: |p − q| rewritten by the lemma under ∫, then linearity and normalisation."""
+    rewritten = lhs.xreplace({sp.Abs(P_X - Q_X): P_X + Q_X - 2 * sp.Min(P_X, Q_X)})
+    return proved(DENSITIES_INTEGRATE_TO_ONE, rewritten, rhs)
+
+
+integral = Claim(
+    id="integral",
+    statement=r"$D_{\mathrm{TV}}(p, q) = \frac12\int_{\mathbb{R}^n} |p(x) - q(x)|\,dx = 1 - \int_{\mathbb{R}^n} "
+              r"\min\{p(x), q(x)\}\,dx$ for probability densities $p, q$",
+    lhs=TV_INTEGRAL, rhs=OVERLAP_INTEGRAL,
+    variables=(Variable("p", DensityOnGrid(GRID_POINTS)), Variable("q", DensityOnGrid(GRID_POINTS)),
+               Variable("dx", GridSpacing(GRID_POINTS), r"\Delta x")),
+    dims={"m": (GRID_POINTS, GRID_POINTS)},
+    assumptions=(r"$\int p = \int q = 1$, and $p$, $q$ integrable",),
+    steps=(
+        Step(SPLIT_INTEGRAL, r"pointwise $|a - b| = a + b - 2\min(a, b)$ (case split $a \ge b$ or $a \le b$)",
+             symbolic=facts(("|a − b| = a + b − 2 min(a, b) by cases", _pointwise_lemma_proved)), numeric=False),
+        Step(LINEAR_INTEGRAL, "linearity of the integral", symbolic=normalised_linearity({}, "linearity of ∫"),
+             numeric=False),
+        Step(OVERLAP_INTEGRAL, r"$\int p = \int q = 1$", symbolic=DENSITIES_INTEGRATE_TO_ONE, numeric=False),
+    ),
+    symbolic=facts(("|a − b| = a + b − 2 min(a, b) for real a, b (case split)", _pointwise_lemma_proved),
+                   derive=_integral_follows,
+                   derivation="the lemma applied under the integral, then linearity of ∫ and ∫p = ∫q = 1"),
+    numeric=riemann_sides,
+    mutants=(
+        Mutant("max-for-min", "1 − ∫max(p, q)",
+               numeric=lambda s: (riemann_sides(s)[0], 1 - torch.maximum(s["p"], s["q"]).sum(-1) * s["dx"])),
+        Mutant("no-half", "D_TV = 2(1 − ∫min(p, q))",
+               numeric=lambda s: (riemann_sides(s)[0], 2 * riemann_sides(s)[1])),
+    ),
+    dtypes=(torch.float64, torch.float32),
 )
 
 
@@ -280,7 +336,29 @@ DERIVATIONS = (
         source="final-2022 P6",
         statement=r"For probability densities $p, q$ show that $D_{\mathrm{TV}}(p, q) = \frac12\int|p(x) - q(x)|\,dx "
                   r"= 1 - \int \min\{p(x), q(x)\}\,dx$.",
-        claims=(pointwise, discrete, continuous),
+        claims=(pointwise, discrete, continuous, integral),
+        parts=(
+            Part(
+                label="(d)",
+                question=r"For any probability density functions $p$ and $q$, show that $D_{\mathrm{TV}}(p, q) = "
+                         r"\frac12\int_{\mathbb{R}^n} |p(x) - q(x)|\,dx = 1 - \int_{\mathbb{R}^n} \min\{p(x), "
+                         r"q(x)\}\,dx$.",
+                answer=Answer(
+                    formula=OVERLAP_INTEGRAL,
+                    lhs=TV_INTEGRAL,
+                    text=r"Pointwise, $|a - b| = a + b - 2\min(a, b)$ (if $a \ge b$ both sides are $a - b$, "
+                         r"otherwise $b - a$). Integrating, $\frac12\int|p - q| = \frac12\int p + \frac12\int q - "
+                         r"\int\min\{p, q\} = 1 - \int\min\{p, q\}$. (The hint's sets give the same: with "
+                         r"$A = \{p \le q\}$, $\int\min\{p,q\} = \int_A p + \int_{A^C} q$ and "
+                         r"$\frac12\int|p - q| = \frac12(\int_A (q - p) + \int_{A^C} (p - q))$.)",
+                    scope=r"proved by sympy in general (the pointwise lemma by cases, then linearity and "
+                          r"normalisation of the integral; $x$ stands for a point of $\mathbb{R}^n$); the same "
+                          r"identity for Riemann sums on any grid and for probability vectors; checked numerically "
+                          r"on random grid densities and probability vectors",
+                ),
+                claims=("integral", "pointwise", "discrete", "continuous"),
+            ),
+        ),
         figures=(Figure("overlap", "Two densities and their overlap min(p, q) (shaded): the total variation "
                         "distance is one minus the shaded area", draw_overlap),),
     ),
