@@ -63,6 +63,7 @@ RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Locally: AUTOGRADER_ROOT=/path/to/a/folder/laid/out/like/autograder PROOFCHECK_PYTHON=.venv/bin/python bash run_autograder
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PY="${PROOFCHECK_PYTHON:-/autograder/proofcheck-venv/bin/python}"
+export PROOFCHECK_PROOFS="${PROOFCHECK_PROOFS:-{packages}}"  # the proof packages the zip carries
 mkdir -p "$ROOT/results"
 "$PY" -m checkers gradescope run --root "$ROOT"
 status=$?
@@ -94,8 +95,9 @@ class Config:
 
 def answer_template(problem_ids: list[str] | tuple[str, ...]) -> str:
     """The answer sheet: one labelled slot per problem, with its statement and symbols as comments."""
-    lines = ["% proofcheck answer sheet. Write each answer (one formula, LaTeX or plain text) on the lines below its",
-             "% label line `%% answer: ...`. Lines starting with % are comments. Do not change the label lines.", ""]
+    lines = ["% proofcheck answer sheet. Write each answer (one formula, LaTeX or plain text) on the lines below the",
+             "% label line of its problem (the lines that start with two percent signs); do not change those lines.",
+             "% Other lines starting with one percent sign are comments.", ""]
     for pid in problem_ids:
         p = get_problem(pid)
         symbols = ", ".join(s.latex for s in p.symbols if s.listed)
@@ -164,10 +166,13 @@ def build(problem_ids: list[str], out: str | Path, *, points: float = 1.0, time_
         raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
     config = Config(tuple(p.id for p in problems), points, time_limit, memory_mb, visibility)
     template = answer_template(config.problems)
+    from checkers.registry import proof_packages
+
+    packages = proof_packages()
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
         _add_text(z, "setup.sh", SETUP_SH.replace("{torch}", _torch_pin()), executable=True)
-        _add_text(z, "run_autograder", RUN_AUTOGRADER, executable=True)
+        _add_text(z, "run_autograder", RUN_AUTOGRADER.replace("{packages}", ",".join(packages)), executable=True)
         _add_text(z, CONFIG, json.dumps(config.to_json(), indent=1) + "\n")
         _add_text(z, TEMPLATE, template)
         for name in BUNDLED:

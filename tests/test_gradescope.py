@@ -1,0 +1,139 @@
+r"""The Gradescope autograder: the zip's layout, and run_autograder on a folder laid out like /autograder."""
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from checkers.cli import main
+from checkers.grading.gradescope import answer_template, read_answers
+
+ROOT = Path(__file__).resolve().parent.parent
+KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
+DENSITY_WRONG = r"\frac{1}{(2\pi)^{n/2}\det\Sigma}\exp\left(-\frac12(x-b)^\top\Sigma^{-1}(x-b)\right)"  # no square root
+
+# Gradescope's results.json specification (the fields it reads; everything else is rejected here).
+TOP_LEVEL = {"score": (int, float), "execution_time": (int, float), "output": str, "output_format": str,
+             "test_output_format": str, "test_name_format": str, "visibility": str, "stdout_visibility": str,
+             "extra_data": dict, "tests": list, "leaderboard": list}
+TEST_FIELDS = {"score": (int, float), "max_score": (int, float), "status": str, "name": str, "name_format": str,
+               "number": str, "output": str, "output_format": str, "tags": list, "visibility": str,
+               "extra_data": dict}
+VISIBILITY = {"hidden", "after_due_date", "after_published", "visible"}
+FORMATS = {"text", "html", "simple_format", "md", "ansi"}
+
+
+def validate_results(doc: dict) -> None:
+    """Assert that `doc` is a results.json Gradescope accepts."""
+    assert isinstance(doc, dict)
+    assert set(doc) <= set(TOP_LEVEL), set(doc) - set(TOP_LEVEL)
+    for key, value in doc.items():
+        assert isinstance(value, TOP_LEVEL[key]), (key, value)
+    assert "score" in doc or all("score" in t for t in doc.get("tests", []))
+    for key in ("visibility", "stdout_visibility"):
+        assert doc.get(key, "visible") in VISIBILITY
+    assert doc.get("output_format", "text") in FORMATS
+    for t in doc.get("tests", []):
+        assert set(t) <= set(TEST_FIELDS), set(t) - set(TEST_FIELDS)
+        for key, value in t.items():
+            assert isinstance(value, TEST_FIELDS[key]), (key, value)
+        assert t.get("status", "passed") in {"passed", "failed"}
+        assert t.get("visibility", "visible") in VISIBILITY and t.get("output_format", "text") in FORMATS
+        assert 0 <= t["score"] <= t["max_score"]
+    if "score" in doc and doc.get("tests"):
+        assert doc["score"] == pytest.approx(sum(t["score"] for t in doc["tests"]))
+
+
+def _strict(text):
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.fixture(scope="module")
+def autograder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build") / "autograder.zip"
+    assert main(["gradescope", "build", "--problems", "kl-gaussian", "gaussian-density", "--out", str(out),
+                 "--points", "2", "--time-limit", "2"]) == 0
+    return out
+
+
+def _autograder_root(tmp_path, zip_path, submission: dict[str, str] | None) -> Path:
+    """A folder laid out like /autograder: source/ (the unpacked zip), run_autograder, submission/, results/."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(zip_path) as z:
+        z.extractall(root / "source")
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    for name, text in (submission or {}).items():
+        (root / "submission" / name).write_text(text, encoding="utf-8")
+    return root
+
+
+def _run(root: Path) -> dict:
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), PROOFCHECK_PYTHON=sys.executable)
+    proc = subprocess.run(["bash", str(root / "run_autograder")], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    return _strict((root / "results" / "results.json").read_text(encoding="utf-8"))
+
+
+def test_the_zip_has_gradescopes_layout(autograder):
+    with zipfile.ZipFile(autograder) as z:
+        names = set(z.namelist())
+        assert {"setup.sh", "run_autograder", "autograder.json", "answers.tex"} <= names
+        assert "proofcheck/pyproject.toml" in names and "proofcheck/checkers/grading/gradescope.py" in names
+        assert not any("__pycache__" in n for n in names)
+        for script in ("setup.sh", "run_autograder"):
+            mode = z.getinfo(script).external_attr >> 16
+            assert mode & stat.S_IXUSR, f"{script} is not executable"
+            assert z.read(script).startswith(b"#!/usr/bin/env bash\n")
+        assert b"download.pytorch.org/whl/cpu torch==" in z.read("setup.sh")
+        config = json.loads(z.read("autograder.json"))
+    assert config["problems"] == ["kl-gaussian", "gaussian-density"] and config["points"] == 2.0
+    sheet = autograder.with_name("autograder-answers.tex").read_text()
+    assert sheet.count("%% answer: ") == 2 and "%% answer: kl-gaussian" in sheet
+    assert read_answers(sheet) == {"kl-gaussian": "", "gaussian-density": ""}  # the slots start empty
+
+
+def test_run_autograder_grades_one_submission(tmp_path, autograder):
+    sheet = answer_template(["kl-gaussian", "gaussian-density"])
+    filled = sheet.replace("%% answer: kl-gaussian\n", f"%% answer: kl-gaussian\n{KL}\n").replace(
+        "%% answer: gaussian-density\n", f"%% answer: gaussian-density\n{DENSITY_WRONG}\n")
+    doc = _run(_autograder_root(tmp_path, autograder, {"answers.tex": filled}))
+    validate_results(doc)
+    assert [t["name"].split(":")[0] for t in doc["tests"]] == ["kl-gaussian", "gaussian-density"]
+    kl, density = doc["tests"]
+    assert kl["status"] == "passed" and kl["score"] == 2.0 and kl["max_score"] == 2.0
+    assert density["status"] == "failed" and density["score"] == 0.0
+    assert "square root" in density["output"] and "Counterexample" in density["output"]
+    assert "n = " in density["output"] and density["extra_data"]["counterexample"]["instance"]
+    assert doc["score"] == 2.0 and doc["execution_time"] > 0 and "2 / 4 points" in doc["output"]
+
+
+def test_a_missing_answer_sheet_or_slot_scores_zero_with_a_reason(tmp_path, autograder):
+    doc = _run(_autograder_root(tmp_path / "a", autograder, {"notes.pdf": "%PDF"}))
+    validate_results(doc)
+    assert doc["score"] == 0.0 and "no answers.tex was submitted" in doc["output"]
+    assert all(t["status"] == "failed" and t["extra_data"]["verdict"] == "missing" for t in doc["tests"])
+    only_kl = f"%% answer: kl-gaussian\n{KL}\n%% answer: not-a-problem\nx\n"
+    doc = _run(_autograder_root(tmp_path / "b", autograder, {"mine.tex": only_kl}))
+    validate_results(doc)
+    assert [t["extra_data"]["verdict"] for t in doc["tests"]] == ["correct", "missing"]
+    assert "not-a-problem" in doc["output"]
+
+
+def test_build_refuses_bad_options_before_writing(tmp_path, capsys):
+    out = tmp_path / "a.zip"
+    assert main(["gradescope", "build", "--problems", "no-such", "--out", str(out)]) == 2
+    assert main(["gradescope", "build", "--problems", "kl-gaussian", "--out", str(tmp_path / "x" / "a.zip")]) == 2
+    assert main(["gradescope", "build", "--problems", "kl-gaussian", "--out", str(out), "--visibility", "soon"]) == 2
+    assert main(["gradescope", "build", "--problems", "kl-gaussian", "--out", str(out), "--time-limit", "nan"]) == 2
+    assert not out.exists()
