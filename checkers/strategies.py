@@ -355,6 +355,28 @@ def proved(strategy: NormalisedLinearity, lhs: sp.Basic, rhs: sp.Basic) -> sp.Ba
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Derivations of a claim's own formula from lemmas (for facts(..., derive=...))
+
+
+def nonnegative_by_convexity(var: sp.Symbol, at: sp.Basic):
+    """derive= for an inequality in one variable: the gap g (rhs − lhs for "<=", lhs − rhs for ">=") is ≥ 0.
+
+    Reads the claim's own sides: g(at) = 0, g'(at) = 0 and g'' > 0 under `var`'s sympy assumptions,
+    whose domain must be an interval (real, positive, nonnegative) containing `at` on which the sides
+    are smooth; then `at` is g's global minimum, so g ≥ g(at) = 0.
+    """
+
+    def derive(lhs, rhs, relation):
+        if relation not in ("<=", ">="):
+            return sp.false
+        g = rhs - lhs if relation == "<=" else lhs - rhs
+        return sp.And(sp.Eq(sp.simplify(g.subs(var, at)), 0), sp.Eq(sp.simplify(sp.diff(g, var).subs(var, at)), 0),
+                      sp.simplify(sp.diff(g, var, 2)) > 0)
+
+    return derive
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Expectations from first and second moments
 
 
@@ -409,6 +431,9 @@ def _scalar(e: sp.Basic) -> sp.Basic:
     return e
 
 
+_EXPECTATIONS: dict[tuple, sp.Basic | None] = {}
+
+
 @dataclass(frozen=True)
 class MomentExpectation(Strategy):
     """Prove E[integrand(X)] = rhs (the claim's own right side) when E X = mean and Cov X = cov, for each dimension.
@@ -444,9 +469,12 @@ class MomentExpectation(Strategy):
             def explicit(e, subs=subs, point=point, n=n):
                 return _scalar(e.subs(self.dim, n).subs(point).subs(subs))
 
-            mean = sp.ImmutableMatrix(sp.MatrixSymbol(self.mean.name, n, 1).subs(subs)).as_explicit()
-            cov = sp.ImmutableMatrix(sp.MatrixSymbol(self.cov.name, n, n).subs(subs)).as_explicit()
-            expectation = second_moment_expectation(explicit(self.integrand), xs, list(mean), cov)
+            key = (self.integrand, self.variable, self.mean, self.cov, self.dim, n, self.substitution)
+            if key not in _EXPECTATIONS:  # the claim and each of its mutants share the left side
+                mean = sp.ImmutableMatrix(sp.MatrixSymbol(self.mean.name, n, 1).subs(subs)).as_explicit()
+                cov = sp.ImmutableMatrix(sp.MatrixSymbol(self.cov.name, n, n).subs(subs)).as_explicit()
+                _EXPECTATIONS[key] = second_moment_expectation(explicit(self.integrand), xs, list(mean), cov)
+            expectation = _EXPECTATIONS[key]
             if expectation is None:
                 return SymbolicResult(FAILED, detail=f"for {self.dim} = {n} the integrand is not a polynomial of "
                                                      f"degree ≤ 2 in {self.variable} after splitting its logarithms")

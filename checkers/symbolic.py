@@ -210,7 +210,7 @@ def _established(value: object) -> tuple[bool, object]:
     return simplified is sp.true or simplified == 0, simplified
 
 
-ClaimDerivation = Callable[[sp.Basic | None, sp.Basic | None], sp.Basic]
+ClaimDerivation = Callable[[sp.Basic | None, sp.Basic | None, str], sp.Basic]  # (lhs, rhs, relation) -> 0 or True
 
 
 @dataclass(frozen=True)
@@ -221,8 +221,8 @@ class Facts(Strategy):
     f(t) = t - 1 - log t having f(1) = 0, f'(1) = 0 and f'' = 1/t^2 > 0 for t > 0.
 
     The facts alone never prove the claim: the result is `supported by lemmas`. Only when `derive` is
-    given, and `derive(lhs, rhs)` (a function of this claim's own sides, e.g. the claim's difference
-    with a proved lemma substituted) also simplifies to 0 or True, is the claim `proved`.
+    given, and `derive(lhs, rhs, relation)` (a function of this claim's own sides, e.g. the claim's
+    difference with a proved lemma substituted) also simplifies to 0 or True, is the claim `proved`.
     """
 
     facts: tuple[tuple[str, Callable[[], sp.Basic]], ...] = ()
@@ -239,7 +239,7 @@ class Facts(Strategy):
         if self.derive is None:
             return SymbolicResult(SymbolicStatus.SUPPORTED, self.scope,
                                   f"lemmas proved, the claim's own formula not derived from them: {lemmas}")
-        ok, left = _established(self.derive(lhs, rhs))
+        ok, left = _established(self.derive(lhs, rhs, relation))
         if not ok:
             return SymbolicResult(SymbolicStatus.FAILED,
                                   detail=f"the lemmas hold, but the claim's own formula does not follow "
@@ -274,7 +274,7 @@ def facts(*items: tuple[str, Callable[[], sp.Basic]], scope: str = "general", de
     """Prove each (description, thunk) fact; thunks defer the sympy work into the time limit.
 
     Without `derive` the outcome is at best `supported by lemmas`; with it, `proved` when
-    `derive(lhs, rhs)` of the claim's own sides also reduces to 0 or True.
+    `derive(lhs, rhs, relation)` of the claim's own sides also reduces to 0 or True.
     """
     return Facts(time_limit=time_limit, facts=tuple(items), scope=scope, derive=derive, derivation=derivation)
 

@@ -62,7 +62,7 @@ from checkers import (Answer, Claim, DensityOnGrid, Derivation, Mutant, Part, Po
                       Step,
                       Variable, density_grid, facts)
 from checkers.kinds import Kind
-from checkers.strategies import normalised_linearity, proved
+from checkers.strategies import nonnegative_by_convexity, normalised_linearity, proved
 
 SPLIT_LOGS = normalised_linearity({}, "log of a quotient of positive quantities splits; linearity")
 
@@ -98,7 +98,9 @@ log_le_linear = Claim(
     relation="<=",
     variables=(Variable("t", Positive(1e-30, 1e30)),),
     assumptions=("t > 0",),
-    symbolic=facts(*LEMMA_FACTS),
+    symbolic=facts(*LEMMA_FACTS, derive=nonnegative_by_convexity(t, 1),
+                   derivation="the claim's own gap (t − 1) − log t vanishes with its derivative at t = 1 and has a "
+                              "positive second derivative on t > 0, so it is ≥ 0"),
     mutants=(
         Mutant("reversed", "t − 1 ≤ log t: the inequality reversed", numeric=lambda s: _lemma(s)[::-1]),
         Mutant("t-minus-2", "log t ≤ t − 2", numeric=lambda s: _lemma(s, lambda v: v - 2)),
@@ -124,21 +126,21 @@ def kl_sum(a: sp.IndexedBase, b: sp.IndexedBase) -> sp.Expr:
 KL_DISCRETE = kl_sum(p, q)
 GAP_SUM = sp.Sum(p[i] * gap(q[i] / p[i]), (i, 0, n - 1))
 SIMPLEX = normalised_linearity({sp.Sum(p[i], (i, 0, n - 1)): 1, sp.Sum(q[i], (i, 0, n - 1)): 1},
-                               "linearity of Σ and Σ p_i = Σ q_i = 1 (general n)")
+                               "linearity of Σ and Σ pᵢ = Σ qᵢ = 1 (general n)")
 VECTORS = (Variable("p", ProbabilityVector("n")), Variable("q", ProbabilityVector("n")))
 VECTOR_DIMS = {"n": (2, 8)}
 
 STEP_ONE = -sp.Sum(p[i] * sp.log(q[i] / p[i]), (i, 0, n - 1))
 STEP_TWO = -sp.Sum(p[i] * (q[i] / p[i] - 1), (i, 0, n - 1))
 GIBBS_DISCRETE_FACTS = (
-    ("Σ p_i log(p_i/q_i) = Σ p_i φ(q_i/p_i) (linearity, Σp = Σq = 1)", lambda: proved(SIMPLEX, KL_DISCRETE, GAP_SUM)),
-    ("p_i > 0", lambda: p[i] > 0),
+    ("Σ pᵢ log(pᵢ/qᵢ) = Σ pᵢ φ(qᵢ/pᵢ) (linearity, Σp = Σq = 1)", lambda: proved(SIMPLEX, KL_DISCRETE, GAP_SUM)),
+    ("pᵢ > 0", lambda: p[i] > 0),
     *LEMMA_FACTS,
 )
 
 gap_identity = Claim(
     id="gap-identity",
-    statement="KL(p‖q) = Σ_i p_i φ(q_i/p_i) with φ(t) = t − 1 − log t ≥ 0 (so KL = 0 iff p = q)",
+    statement="KL(p‖q) = Σᵢ pᵢ φ(qᵢ/pᵢ) with φ(t) = t − 1 − log t ≥ 0 (so KL = 0 iff p = q)",
     lhs=KL_DISCRETE,
     rhs=GAP_SUM,
     variables=VECTORS,
@@ -146,8 +148,8 @@ gap_identity = Claim(
     assumptions=("p_i, q_i > 0", "Σ p_i = Σ q_i = 1"),
     symbolic=SIMPLEX,
     mutants=(
-        Mutant("unweighted", "Σ_i φ(q_i/p_i): the weights p_i dropped", rhs=sp.Sum(gap(q[i] / p[i]), (i, 0, n - 1))),
-        Mutant("ratio-inverted", "Σ_i p_i φ(p_i/q_i)", rhs=sp.Sum(p[i] * gap(p[i] / q[i]), (i, 0, n - 1))),
+        Mutant("unweighted", "Σᵢ φ(qᵢ/pᵢ): the weights pᵢ dropped", rhs=sp.Sum(gap(q[i] / p[i]), (i, 0, n - 1))),
+        Mutant("ratio-inverted", "Σᵢ pᵢ φ(pᵢ/qᵢ)", rhs=sp.Sum(p[i] * gap(p[i] / q[i]), (i, 0, n - 1))),
     ),
 )
 
@@ -169,7 +171,7 @@ def _zero(sample) -> torch.Tensor:
 
 gibbs_discrete = Claim(
     id="gibbs-discrete",
-    statement="KL(p‖q) = Σ_i p_i log(p_i/q_i) ≥ 0 for probability vectors p, q",
+    statement="KL(p‖q) = Σᵢ pᵢ log(pᵢ/qᵢ) ≥ 0 for probability vectors p, q",
     lhs=KL_DISCRETE,
     rhs=sp.S.Zero,
     relation=">=",
@@ -177,21 +179,21 @@ gibbs_discrete = Claim(
     dims=VECTOR_DIMS,
     assumptions=("p_i, q_i > 0", "Σ p_i = Σ q_i = 1"),
     steps=(
-        Step(STEP_ONE, "log(p_i/q_i) = −log(q_i/p_i)", symbolic=SPLIT_LOGS),
-        Step(STEP_TWO, "log t ≤ t − 1 at t = q_i/p_i, times p_i > 0 (equality iff q_i = p_i)", relation=">=",
-             symbolic=facts(("the two sides differ by Σ p_i φ(q_i/p_i)",
+        Step(STEP_ONE, "log(pᵢ/qᵢ) = −log(qᵢ/pᵢ)", symbolic=SPLIT_LOGS),
+        Step(STEP_TWO, "log t ≤ t − 1 at t = qᵢ/pᵢ, times pᵢ > 0 (equality iff qᵢ = pᵢ)", relation=">=",
+             symbolic=facts(("the two sides differ by Σ pᵢ φ(qᵢ/pᵢ)",
                              lambda: proved(SPLIT_LOGS, STEP_ONE - STEP_TWO, GAP_SUM)),
                             *LEMMA_FACTS)),
-        Step(sp.S.Zero, "−Σ p_i (q_i/p_i − 1) = Σ p_i − Σ q_i = 1 − 1", symbolic=SIMPLEX),
+        Step(sp.S.Zero, "−Σ pᵢ (qᵢ/pᵢ − 1) = Σ pᵢ − Σ qᵢ = 1 − 1", symbolic=SIMPLEX),
     ),
     symbolic=facts(*GIBBS_DISCRETE_FACTS),
     references=(Reference("torch-categorical", "torch.distributions.kl_divergence(Categorical(p), Categorical(q))",
                           categorical_kl, side="lhs"),),
     mutants=(
         Mutant("reversed", "KL(p‖q) ≤ 0", numeric=lambda s: (_zero(s), kl_vectors(s["p"], s["q"]))),
-        Mutant("unweighted", "Σ_i log(p_i/q_i) ≥ 0: the weights p_i dropped",
+        Mutant("unweighted", "Σᵢ log(pᵢ/qᵢ) ≥ 0: the weights pᵢ dropped",
                numeric=lambda s: ((torch.log(s["p"]) - torch.log(s["q"])).sum(-1), _zero(s))),
-        Mutant("weights-from-q", "Σ_i q_i log(p_i/q_i) ≥ 0 (that is −KL(q‖p))",
+        Mutant("weights-from-q", "Σᵢ qᵢ log(pᵢ/qᵢ) ≥ 0 (that is −KL(q‖p))",
                numeric=lambda s: ((s["q"] * (torch.log(s["p"]) - torch.log(s["q"]))).sum(-1), _zero(s))),
     ),
 )
@@ -407,7 +409,7 @@ self_zero = Claim(
     statement="KL(p‖p) = 0 and KL(f‖f) = 0",
     variables=(VECTORS[0], GRID_DENSITIES[0]),
     dims=VECTOR_DIMS,
-    symbolic=facts(("p_i/p_i = 1 and log 1 = 0", lambda: sp.expand(sp.log(p[i] / p[i]))),
+    symbolic=facts(("pᵢ/pᵢ = 1 and log 1 = 0", lambda: sp.expand(sp.log(p[i] / p[i]))),
                    ("f(x)/f(x) = 1 and log 1 = 0", lambda: sp.expand(sp.log(f(xv) / f(xv))))),
     numeric=_self_kl,
     mutants=(

@@ -85,7 +85,7 @@ def check_sides_are_compared_with_each_other():
 def check_timeout_is_not_a_proof():
     """A strategy that runs out of time is `failed`, never `proved` (nor merely supported), and fails the claim."""
     slow = ("busy", lambda: [sp.factorint(2 ** 199 - 1) for _ in range(100)] and sp.S.Zero)
-    strategy = facts(slow, derive=lambda lhs, rhs: lhs - rhs, time_limit=0.2)
+    strategy = facts(slow, derive=lambda lhs, rhs, relation: lhs - rhs, time_limit=0.2)
     result = strategy.prove(u, u)
     assert result.status == SymbolicStatus.FAILED and "limit" in result.detail, result
     claim = Claim(id="slow", statement="u = u", lhs=u, rhs=u, variables=TOY, symbolic=strategy,

@@ -56,7 +56,7 @@ def test_facts_alone_only_support_the_claim_and_fail_on_the_first_unestablished_
 def test_facts_prove_the_claim_only_by_deriving_its_own_formula():
     a, b = sp.symbols("a b", positive=True)
     lemma = ("log(ab) = log a + log b", lambda: sp.expand_log(sp.log(a * b)) - sp.log(a) - sp.log(b))
-    derive = lambda lhs, rhs: sp.expand_log(lhs) - rhs  # noqa: E731 - the claim's own difference, lemma applied
+    derive = lambda lhs, rhs, relation: sp.expand_log(lhs) - rhs  # noqa: E731 - the claim's own difference, lemma applied
     strategy = facts(lemma, derive=derive, derivation="expand the log of the product")
     ok = strategy.prove(sp.log(a * b * b), sp.log(a) + 2 * sp.log(b))
     assert ok.status == SymbolicStatus.PROVED and "expand the log" in ok.detail
