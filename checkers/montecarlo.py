@@ -90,6 +90,28 @@ def variance_estimate(values: torch.Tensor, counts: torch.Tensor) -> tuple[torch
     return var, torch.sqrt((m4 - m2 ** 2).clamp_min(0) / n_)
 
 
+def segment_variance_estimate(values: torch.Tensor, segments: torch.Tensor,
+                              count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Like `variance_estimate` for rows grouped by segment: `values` (T, k), `segments` (T,) in [0, count).
+
+    Every entry of the rows of segment i is one draw of instance i; returns the unbiased variance
+    (count,) and its delta-method standard error, from two vectorised passes (mean, then central moments).
+    """
+    values = values.reshape(values.shape[0], -1)
+    per_row = values.shape[1]
+
+    def total(rows: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(count, dtype=rows.dtype, device=rows.device).index_add_(0, segments, rows)
+
+    n_ = total(torch.full((values.shape[0],), float(per_row), dtype=values.dtype, device=values.device))
+    mean = total(values.sum(1)) / n_
+    centred = values - mean[segments].unsqueeze(1)
+    squared = centred ** 2
+    m2 = total(squared.sum(1)) / n_
+    m4 = total((squared ** 2).sum(1)) / n_
+    return m2 * n_ / (n_ - 1), torch.sqrt((m4 - m2 ** 2).clamp_min(0) / n_)
+
+
 def normal_draws(gen: torch.Generator, count: int, dim: int, antithetic: bool = True) -> torch.Tensor:
     """`count` standard normal vectors (count, dim), float64 CPU; antithetic: the second half is minus the first.
 

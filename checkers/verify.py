@@ -117,7 +117,8 @@ def estimate_discrepancy(estimate: Estimate, target: Value, tol: Tolerance, z: f
     error = (mean - expected).abs()
     error = torch.where(torch.isnan(error) | torch.isnan(stderr), torch.full_like(error, math.inf), error)
     allowed = z * stderr + tol.atol + tol.rtol * expected.abs()
-    rel = error / expected.abs().clamp_min(max(tol.atol, torch.finfo(torch.float64).tiny))
+    # relative to the target where it is not 0; a component whose target is 0 (E z = 0) counts its absolute error
+    rel = torch.where(expected != 0, error / expected.abs(), error)
     return Discrepancy(error.amax(dim=1), rel.amax(dim=1), (error - allowed).amax(dim=1))
 
 

@@ -22,7 +22,8 @@ $v_\ell = \operatorname{Var}(y_\ell)_i$ is the variance of any entry of layer $\
 # Implementation notes
 
 * Nothing about the init is assumed: `init-bound` and `init-variance` are proved by a strategy
-  that reads the installed torch's source at check time (`ast` of `nn.Linear.reset_parameters`,
+  (`FromTorchSource` of `checkers.torch_source`, against each claim's own right-hand side) that
+  reads the installed torch's source at check time (`ast` of `nn.Linear.reset_parameters`,
   `init.kaiming_uniform_`, `init.calculate_gain`), translates the bound formulas into sympy
   (`a = math.sqrt(5)` → $\sqrt5$, gain $\sqrt{2/(1+a^2)}$, bound $\sqrt3\cdot\text{gain}/\sqrt{\text{fan}}$,
   bias bound $1/\sqrt{\text{fan\_in}}$) and integrates the uniform law's variance. If a future torch
@@ -30,21 +31,31 @@ $v_\ell = \operatorname{Var}(y_\ell)_i$ is the variance of any entry of layer $\
   checks on real modules fail with them.
 * `layer-variance` is proved symbolically for $n_{\ell-1} \in \{1, 2, 3, 4\}$ by expanding
   $\mathbb E[(\sum_k A_k y_k + b)^2]$ with independent zero-mean $A_k$, $b$ and an arbitrary
-  covariance $C$ of $y$ (diagonal $v$); the general-$n$ sum has the same form termwise.
-* `closed-form` is proved for general $L$ by induction: both sides satisfy $v_1 = \tfrac13 + \tfrac1{3n_0}$
-  and $v_{L+1} = v_L/3 + 1/(3 n_L)$ (sympy checks the base case and the step after splitting off one
-  term of the sum), so they are equal.
-* Monte Carlo: `init-*` use one freshly constructed `nn.Linear(fan_in, fan_out)` per instance, with
-  torch's default dtype and init (constructing the module is what is under test). `layer-variance` and
-  `network-moments` draw R re-initialisations of a layer for all instances that share its shape
-  $(n_{\ell-1}, n_\ell)$ as the row blocks of one real `nn.Linear(n_{ℓ-1}, count·R·n_ℓ)`: rows of the
+  covariance $C$ of $y$ (diagonal $v$), with $\operatorname{Var} A_k = \operatorname{Var} b$ read from
+  `init-variance`'s right-hand side (`IndependentSecondMoment`); the general-$n$ sum has the same form
+  termwise.
+* `closed-form` is proved for general $L$ by induction (`RecursionInduction`): both sides satisfy
+  $v_0 = 1$ and $v_{L+1} = v_L/3 + 1/(3 n_L)$, the recursion being `layer-variance`'s right-hand side
+  (`LAYER_RECURSION`, not retyped); sympy checks the base case and the step after splitting off one
+  term of the sum, so they are equal.
+* Monte Carlo, sharp to 2%: every estimate is checked component by component within 5 of its own
+  standard errors, and each claim carries the mutants `target-x1.02` and `target-x0.98` (its target
+  scaled by 1.02 and 0.98), which must be rejected. `init-bound` uses one freshly constructed
+  `nn.Linear(fan_in, fan_out)` per instance (exact shapes; constructing the module is what is under test).
+  `init-variance` (32 instances) gives instance $i$ $\lceil 2^{14}/\text{fan\_out}_i\rceil$ copies of its layer,
+  and `layer-variance` (16 instances, $2^{18}$ copies) and `network-moments` (16 instances, $2^{16}$ weight
+  draws) draw R re-initialisations of a layer for all instances that share its shape
+  $(n_{\ell-1}, n_\ell)$, all as the row blocks of one real `nn.Linear(n_{ℓ-1}, count·R·n_ℓ)`: rows of the
   default init are iid with a law that depends on fan_in only (read from the source above; checked on
-  exact shapes by `init-*`). Activations are zero-padded to the largest width, so each layer is one
-  batched matmul per distinct shape, never a loop over instances. Inputs are uniform on
-  $[-\sqrt3, \sqrt3]$ (mean 0, variance 1). Estimates are checked within 5 standard errors (the
-  standard error of a variance estimate from the fourth central moment); draws are seeded from the
-  batch seed (torch's global generator, forked and restored), and a batch's draws are computed once
-  and reused by the oracle and the mutants.
+  exact shapes by `init-bound`). Each layer is one batched product per distinct shape, never a loop
+  over instances. Inputs are uniform on $[-\sqrt3, \sqrt3]$ (mean 0, variance 1). `network-moments` takes
+  the expectation over the input exactly for each drawn network ($y_L = Px + c$, so
+  $\mathbb E_x y_L^2 = c^2 + \lVert P\rVert^2$ from $\mathbb E x = 0$, $\mathbb E xx^\top = I$) and Monte Carlo over
+  the weights only. The standard error of a variance estimate comes from the fourth central moment;
+  draws are seeded from the batch seed (torch's global generator, forked and restored), and a batch's
+  draws are computed once and reused by the oracle and the mutants. The float32 run of
+  `init-variance` is not declared: the draws are torch's default dtype and their statistics are taken
+  in float64.
 
 # References
 
@@ -55,6 +66,7 @@ $v_\ell = \operatorname{Var}(y_\ell)_i$ is the variance of any entry of layer $\
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -65,6 +77,7 @@ from checkers import (Answer, Claim, Derivation, Estimate, Figure, Integer, Muta
                       Variable, not_attempted)
 from checkers.kinds import Kind, Positive, Real
 from checkers.memo import per_batch
+from checkers.montecarlo import estimate, segment_variance_estimate, sharpness_mutants, variance_estimate
 from checkers.strategies import IndependentSecondMoment, Recursion, RecursionInduction
 from checkers.torch_source import FromTorchSource, read_default_init  # noqa: F401 - read_default_init: tests
 from checkers.grading import Problem, Symbol
@@ -103,7 +116,7 @@ class Widths(Kind):
 
     @property
     def description(self) -> str:
-        return f"{self.depth} integer widths n_0..n_{{{self.depth}-1}} in [{self.low}, {self.high}] (n_{self.depth} = 1)"
+        return f"{self.depth} integer widths n₀..n_{{{self.depth}-1}} in [{self.low}, {self.high}] (n_{self.depth} = 1)"
 
     def draw(self, batch, dims, gen):
         return torch.randint(self.low, self.high + 1, (batch, dims[self.depth]), generator=gen).to(torch.float64)
@@ -142,22 +155,6 @@ def _fresh_linear_parameters(sample) -> tuple[torch.Tensor, torch.Tensor, torch.
             pad(biases, batch_first=True), torch.tensor([len(b) for b in biases]))
 
 
-def _variance_estimate(values: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Unbiased variance of each row's first counts[i] entries (the rest zero-padded) and its standard error.
-
-    stderr² = (m4 - s⁴)/N: the delta-method variance of the sample variance from the fourth central moment.
-    """
-    counts = counts.to(values.device)
-    mask = torch.arange(values.shape[-1], device=values.device) < counts.unsqueeze(-1)
-    n_ = counts.to(values.dtype)
-    mean = (values * mask).sum(-1) / n_
-    centred = (values - mean.unsqueeze(-1)) * mask
-    m2 = (centred ** 2).sum(-1) / n_
-    m4 = (centred ** 4).sum(-1) / n_
-    var = m2 * n_ / (n_ - 1)
-    return var, torch.sqrt((m4 - m2 ** 2).clamp_min(0) / n_)
-
-
 @_memo
 def init_max_abs(sample) -> tuple[torch.Tensor, torch.Tensor]:
     """Largest |w| and |b| of each instance's fresh module, against the bound 1/sqrt(fan_in)."""
@@ -167,15 +164,37 @@ def init_max_abs(sample) -> tuple[torch.Tensor, torch.Tensor]:
     return top, 1 / torch.sqrt(sample["fan_in"])
 
 
+INIT_ROWS = 2 ** 14  # output rows (bias draws) per instance; weights get fan_in times as many
+
+
 @_memo
 def init_moments(sample) -> tuple[Estimate, torch.Tensor]:
-    """(Var w, Var b) of each instance's fresh nn.Linear, as estimates, against 1/(3 fan_in) for both."""
-    w, w_count, b, b_count = _fresh_linear_parameters(sample)
-    dt, dev = sample.dtype, sample.device
-    var_w, se_w = _variance_estimate(w.to(dev, dt), w_count)
-    var_b, se_b = _variance_estimate(b.to(dev, dt), b_count)
+    """(Var w, Var b) of default-initialised nn.Linear(fan_in, ·) rows, as estimates, against 1/(3 fan_in) for both.
+
+    Instance i gets R_i = ⌈INIT_ROWS / fan_out_i⌉ copies of its nn.Linear(fan_in_i, fan_out_i), as the row
+    blocks of one real nn.Linear(fan_in, Σ R_i fan_out_i) per distinct fan_in (the default init draws
+    rows iid with a law that depends on fan_in only; `init-bound` checks the exact shapes). The
+    variances and their standard errors are computed per instance by segment sums in float64 (the
+    draws themselves are torch's default dtype), one vectorised pass per distinct fan_in.
+    """
+    fan_in = sample["fan_in"].to("cpu", torch.float64).round().long()
+    fan_out = sample["fan_out"].to("cpu", torch.float64).round().long()
+    copies = (INIT_ROWS + fan_out - 1) // fan_out
+    stats = torch.zeros(4, sample.size, dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(sample.seed)
+        for fi in torch.unique(fan_in).tolist():
+            idx = torch.nonzero(fan_in == fi).squeeze(-1)
+            rows = copies[idx] * fan_out[idx]
+            layer = torch.nn.Linear(fi, int(rows.sum()))
+            segments = torch.repeat_interleave(torch.arange(len(idx)), rows)
+            weight, bias = layer.weight.detach().to(torch.float64), layer.bias.detach().to(torch.float64)
+            stats[0, idx], stats[1, idx] = segment_variance_estimate(weight, segments, len(idx))
+            stats[2, idx], stats[3, idx] = segment_variance_estimate(bias.unsqueeze(-1), segments, len(idx))
+    stats = stats.to(sample.device, sample.dtype)
     target = 1 / (3 * sample["fan_in"])
-    return Estimate(torch.stack([var_w, var_b], -1), torch.stack([se_w, se_b], -1)), torch.stack([target, target], -1)
+    return Estimate(torch.stack([stats[0], stats[2]], -1), torch.stack([stats[1], stats[3]], -1)), \
+        torch.stack([target, target], -1)
 
 
 def _layer_copies(fan_ins: torch.Tensor, fan_outs: torch.Tensor, copies: int, seed: int):
@@ -195,31 +214,45 @@ def _layer_copies(fan_ins: torch.Tensor, fan_outs: torch.Tensor, copies: int, se
                    layer.bias.detach().reshape(len(idx), copies, fo))
 
 
-LAYER_COPIES = 512
+LAYER_COPIES = 2 ** 18  # per instance: enough for the target scaled by 1.02 or 0.98 to be rejected
+
+
+@functools.lru_cache(maxsize=4)
+def _layer_draws(seed: int, fan_ins: tuple[int, ...], copies: int) -> tuple[torch.Tensor, ...]:
+    """The random parts of `layer_moments` for one batch (float64, CPU): g_0, Σ_k A_k, Σ_k A_k g_k and b, each (B, copies).
+
+    g_0 and g_k are uniform on [−√3, √3]; (A, b) are the rows of real default-initialised layers
+    (`_layer_copies`). They depend on the batch's seed and widths only, so the float64 run, the oracle
+    of the float32 run and the mutants share them.
+    """
+    gen = torch.Generator().manual_seed(seed + 7)
+    fan = torch.tensor(fan_ins, dtype=torch.float64)
+    batch = len(fan_ins)
+    g0 = (2 * torch.rand(batch, copies, generator=gen, dtype=torch.float64) - 1) * math.sqrt(3)
+    weight_sum, weighted_g, bias = (torch.zeros(batch, copies, dtype=torch.float64) for _ in range(3))
+    for idx, weight, b in _layer_copies(fan, torch.ones_like(fan), copies, seed + 11):
+        w = weight[:, :, 0].to(torch.float64)  # (count, copies, fan_in)
+        g = (2 * torch.rand(w.shape, generator=gen, dtype=torch.float64) - 1) * math.sqrt(3)
+        weight_sum[idx], weighted_g[idx], bias[idx] = w.sum(-1), (w * g).sum(-1), b[..., 0].to(torch.float64)
+    return g0, weight_sum, weighted_g, bias
 
 
 @_memo
-def layer_moments(sample) -> tuple[Estimate, torch.Tensor]:
-    """One default-initialised layer applied to correlated inputs with E y_k² = v: (E z, E z²) estimates."""
-    gen = sample.generator(7)
-    fan = sample["n_prev"].to("cpu", torch.float64)
-    batch, width, r = fan.shape[0], int(fan.max()), LAYER_COPIES
-    # y_k = sqrt(v) (sqrt(rho) g_0 + sqrt(1 - rho) g_k), g uniform on [-sqrt 3, sqrt 3]: E y_k = 0,
-    # E y_k² = v, corr(y_j, y_k) = rho.
-    g0 = (2 * torch.rand(batch, r, 1, generator=gen, dtype=torch.float64) - 1) * math.sqrt(3)
-    g = (2 * torch.rand(batch, r, width, generator=gen, dtype=torch.float64) - 1) * math.sqrt(3)
-    rho_, v_ = sample["rho"].to("cpu", torch.float64), sample["v"].to("cpu", torch.float64)
-    y = v_.sqrt()[:, None, None] * (rho_.sqrt()[:, None, None] * g0 + (1 - rho_).sqrt()[:, None, None] * g)
+def layer_moments(sample, copies: int = LAYER_COPIES) -> tuple[Estimate, torch.Tensor]:
+    """One default-initialised layer applied to correlated inputs with E y_k² = v: (E z, E z²) estimates.
+
+    y_k = √v (√ρ g_0 + √(1 − ρ) g_k) has E y_k = 0, E y_k² = v and corr(y_j, y_k) = ρ; the layer's
+    output z = Σ_k A_k y_k + b is computed as √v (√ρ g_0 Σ_k A_k + √(1 − ρ) Σ_k A_k g_k) + b (the same
+    sum, distributed), in the batch's dtype, from draws shared by every dtype (`_layer_draws`).
+    """
+    fan = tuple(int(round(f)) for f in sample["n_prev"].to("cpu", torch.float64).tolist())
     dt, dev = sample.dtype, sample.device
-    y, z = y.to(dev, dt), torch.zeros(batch, r, dtype=dt, device=dev)
-    for idx, weight, bias in _layer_copies(fan, torch.ones_like(fan), r, sample.seed + 11):
-        fi = weight.shape[-1]
-        z[idx] = torch.einsum("brj,brj->br", weight[:, :, 0].to(dev, dt), y[idx, :, :fi]) + bias[..., 0].to(dev, dt)
-    mean, second = z.mean(-1), (z ** 2).mean(-1)
-    se_mean = z.std(-1) / math.sqrt(r)
-    se_second = (z ** 2).std(-1) / math.sqrt(r)
+    g0, weight_sum, weighted_g, bias = (t.to(dev, dt) for t in _layer_draws(sample.seed, fan, copies))
+    rho_, v_ = sample["rho"].unsqueeze(-1), sample["v"].unsqueeze(-1)
+    z = v_.sqrt() * (rho_.sqrt() * g0 * weight_sum + (1 - rho_).sqrt() * weighted_g) + bias
+    first, second = estimate(z, dim=1), estimate(z ** 2, dim=1)
     target = sample.evaluate(LAYER_RHS)
-    return (Estimate(torch.stack([mean, second], -1), torch.stack([se_mean, se_second], -1)),
+    return (Estimate(torch.stack([first.mean, second.mean], -1), torch.stack([first.stderr, second.stderr], -1)),
             torch.stack([torch.zeros_like(target), target], -1))
 
 
@@ -246,15 +279,39 @@ def network_outputs(sample, copies: int = NETWORK_COPIES) -> torch.Tensor:
     return y[..., 0]
 
 
+NETWORK_WEIGHT_DRAWS = 2 ** 16
+
+
 @_memo
-def network_moments(sample) -> tuple[Estimate, torch.Tensor]:
-    """(E y_L, Var y_L) over re-initialisations and inputs, against (0, closed form)."""
-    y = network_outputs(sample)
-    r = y.shape[-1]
-    mean = y.mean(-1)
-    var, se_var = _variance_estimate(y, torch.full((y.shape[0],), r, device=y.device))
+def network_moments(sample, copies: int = NETWORK_WEIGHT_DRAWS) -> tuple[Estimate, torch.Tensor]:
+    """(E y_L, E y_L²) over re-initialisations of real nn.Linear layers and inputs x, against (0, closed form).
+
+    The expectation over the input is taken exactly for each drawn network: y_L = P x + c is affine in
+    x (σ(z) = z), so E_x y_L = c and E_x y_L² = c² + ‖P‖² use only E x = 0 and E xxᵀ = I (the input's
+    hypotheses). P = A_L ⋯ A_1 (a row, built top-down) and c = Σ_ℓ A_L ⋯ A_{ℓ+1} b_ℓ come from the layers'
+    own weights and biases. The Monte Carlo over the `copies` weight draws per instance then has a
+    smaller spread than averaging y_L² over random inputs (Rao–Blackwell); E y_L² = Var y_L when E y_L = 0,
+    which the first component checks.
+    """
+    widths = sample["n"].to("cpu", torch.float64)
+    batch, depth = widths.shape
+    wmax = int(widths.max())
+    dt, dev = sample.dtype, sample.device
+    row = torch.zeros(batch, copies, 1, dtype=dt, device=dev)  # A_L ⋯ A_{ℓ+1}, top-down; starts as the output
+    row[..., 0] = 1.0
+    offset = torch.zeros(batch, copies, dtype=dt, device=dev)
+    for layer in reversed(range(depth)):
+        fan_out = widths[:, layer + 1] if layer + 1 < depth else torch.ones(batch, dtype=torch.float64)
+        weights = torch.zeros(batch, copies, row.shape[-1], wmax, dtype=dt, device=dev)
+        biases = torch.zeros(batch, copies, row.shape[-1], dtype=dt, device=dev)
+        for idx, weight, bias in _layer_copies(widths[:, layer], fan_out, copies, sample.seed + 101 * (layer + 1)):
+            fo, fi = weight.shape[-2:]
+            weights[idx, :, :fo, :fi], biases[idx, :, :fo] = weight.to(dev, dt), bias.to(dev, dt)
+        offset = offset + (row * biases).sum(-1)
+        row = (row.unsqueeze(-2) @ weights).squeeze(-2)  # (B, copies, wmax): A_L ⋯ A_ℓ
+    first, second = estimate(offset, dim=1), estimate(offset ** 2 + (row ** 2).sum(-1), dim=1)
     target = sample.evaluate(VARIANCE_CLOSED_FORM)
-    return (Estimate(torch.stack([mean, var], -1), torch.stack([y.std(-1) / math.sqrt(r), se_var], -1)),
+    return (Estimate(torch.stack([first.mean, second.mean], -1), torch.stack([first.stderr, second.stderr], -1)),
             torch.stack([torch.zeros_like(target), target], -1))
 
 
@@ -295,8 +352,8 @@ init_bound = Claim(
     references=(
         Reference("observed-bound", "the largest |w| or |b| of the fresh module (order statistic of ≥ 128 draws)",
                   lambda s: init_max_abs(s)[0], side="rhs",
-                  tolerance=Tolerance(0.2, 0.0, "the largest of N >= 128 iid |U(-B, B)| falls short of B by B·E/N, "
-                                                "E ~ Exp(1); a shortfall over 0.2 B has probability e^{-25.6}")),
+                  tolerance=Tolerance(0.2, 0.0, "the largest of N ≥ 128 iid |U(-B, B)| falls short of B by B·E/N, "
+                                                "E ∼ Exp(1); a shortfall over 0.2 B has probability exp(-25.6)")),
     ),
     mutants=(
         Mutant("std-for-bound", "1/√(3 fan_in): the standard deviation taken as the bound",
@@ -316,35 +373,40 @@ init_variance = Claim(
     symbolic=FromTorchSource(quantity="variance", fan_in=fan_in),
     numeric=init_moments,
     mutants=(
+        *sharpness_mutants(init_moments),
         Mutant("bound-squared", "1/fan_in: Var U(-B, B) taken as B²", numeric=_wrong_target(init_moments, 0, 1 / fan_in)),
         Mutant("he-normal", "2/fan_in: the He (kaiming normal, ReLU gain) variance",
                numeric=_wrong_target(init_moments, 0, 2 / fan_in)),
         Mutant("bias-fan-out", "bias variance 1/(3 fan_out)", numeric=_wrong_target(init_moments, 1, 1 / (3 * fan_out))),
     ),
-    dtypes=(torch.float64, torch.float32),
+    # the draws are torch's default dtype and their statistics are taken in float64: no other dtype to run
+    dtypes=(torch.float64,),
+    instances=32,
 )
 
 LAYER_RHS = v / 3 + 1 / (3 * n_prev)
 
 layer_variance = Claim(
     id="layer-variance",
-    statement="z = Ay + b with default-initialised A, b and zero-mean y, E y_k² = v: E z_i = 0, E z_i² = v/3 + 1/(3 n_{ℓ-1})",
+    statement="z = Ay + b with default-initialised A, b and zero-mean y, E[yₖ²] = v: E[zᵢ] = 0, E[zᵢ²] = v/3 + 1/(3 n_{ℓ-1})",
     lhs=None, rhs=LAYER_RHS, relation="≈",
     variables=(Variable("n_prev", Integer(1, 12), r"n_{\ell-1}"), Variable("v", Positive(0.1, 10.0), "v"),
                Variable("rho", Real(0.0, 0.9), r"\rho")),
-    assumptions=("y independent of (A, b)", "E y = 0, E y_k² = v; the y_k may be correlated (ρ)",
-                 "A_ij, b_i iid, mean 0, variance 1/(3 n_{ℓ-1})"),
+    assumptions=("y independent of (A, b)", "E[y] = 0, E[yₖ²] = v; the yₖ may be correlated (ρ)",
+                 "Aᵢⱼ, bᵢ iid, mean 0, variance 1/(3 n_{ℓ-1})"),
     symbolic=IndependentSecondMoment(width=n_prev, variance=v, widths=(1, 2, 3, 4),
                                      weight_variance=init_variance.rhs.subs(fan_in, n_prev),
                                      bias_variance=init_variance.rhs.subs(fan_in, n_prev)),
     numeric=layer_moments,
     mutants=(
+        *sharpness_mutants(layer_moments),
         Mutant("no-bias", "v/3: the bias forgotten", numeric=_wrong_target(layer_moments, 1, v / 3)),
         Mutant("n-out", "v + 1/(3n): Var A_ij taken as 1/n", numeric=_wrong_target(layer_moments, 1, v + 1 / (3 * n_prev))),
         Mutant("cross-terms", "v(1 + (n-1)ρ)/3 + 1/(3n): correlations of y counted as if A were shared",
                numeric=_wrong_target(layer_moments, 1, v * (1 + (n_prev - 1) * rho) / 3 + 1 / (3 * n_prev))),
     ),
     dtypes=(torch.float64, torch.float32),
+    instances=16,
 )
 
 # v_0 = Var x_i = 1 and v_{ℓ+1} = layer-variance's right-hand side at v = v_ℓ, n_{ℓ-1} = n_ℓ (layer ℓ + 1's fan-in).
@@ -352,7 +414,7 @@ LAYER_RECURSION = Recursion(index=L, state=v, step=layer_variance.rhs.subs(n_pre
 
 closed_form = Claim(
     id="closed-form",
-    statement="v_0 = 1, v_ℓ = v_{ℓ-1}/3 + 1/(3 n_{ℓ-1}) gives 1/(3n_{L-1}) + ... + 1/(3^L n_0) + 3^{-L} "
+    statement="v₀ = 1, v_ℓ = v_{ℓ-1}/3 + 1/(3 n_{ℓ-1}) gives 1/(3n_{L-1}) + ... + 1/(3^L n₀) + 3^{-L} "
               "= 3^{-L} + Σ_{ℓ=1}^{L} 1/(3^{L-ℓ+1} n_{ℓ-1})",
     lhs=VARIANCE_UNROLLED, rhs=VARIANCE_CLOSED_FORM,
     variables=(Variable("n", Widths("L", 1, 64), r"n_{\ell}"),),
@@ -392,16 +454,17 @@ GRADEABLE = (GRADEABLE_CLOSED_FORM,)
 
 network_moments_claim = Claim(
     id="network-moments",
-    statement="real nn.Linear networks of depth L, widths n_0..n_{L-1}, σ(z) = z, iid x: E y_L = 0 and "
+    statement="real nn.Linear networks of depth L, widths n₀..n_{L-1}, σ(z) = z, iid x: E y_L = 0 and "
               "Var y_L = 3^{-L} + Σ_ℓ 1/(3^{L-ℓ+1} n_{ℓ-1})",
     lhs=None, rhs=VARIANCE_CLOSED_FORM, relation="≈",
     variables=(Variable("n", Widths("L", 1, 6), r"n_{\ell}"),),
     dims={"L": (1, 5)},
-    assumptions=("PyTorch's default nn.Linear init", "x_i iid, mean 0, variance 1"),
+    assumptions=("PyTorch's default nn.Linear init", "xᵢ iid, mean 0, variance 1"),
     symbolic=not_attempted("an empirical check on real networks: its mathematics is layer-variance (each layer, "
                            "proved) composed by closed-form (proved by induction)"),
     numeric=network_moments,
     mutants=(
+        *sharpness_mutants(network_moments),
         Mutant("exponent-off-by-one", "3^{-L} + Σ 1/(3^{L-ℓ} n_{ℓ-1})", numeric=_wrong_target(
             network_moments, 1, 3 ** (-L) + sp.Sum(1 / (3 ** (L - ell) * n[ell - 1]), (ell, 1, L)))),
         Mutant("bound-squared", "Var U(-B, B) taken as B²: v_ℓ = v_{ℓ-1} + 1/n_{ℓ-1}",
@@ -409,6 +472,7 @@ network_moments_claim = Claim(
         Mutant("no-bias", "3^{-L}: the biases forgotten", numeric=_wrong_target(network_moments, 1, 3 ** (-L))),
     ),
     dtypes=(torch.float64, torch.float32),
+    instances=16,
 )
 
 
@@ -427,7 +491,7 @@ def draw_variance_over_depth(ax) -> None:
         widths = torch.tensor([profile[:depth]], dtype=torch.float64)
         sample = Sample(values={"n": widths}, dims={"L": depth}, seed=depth, size=1)
         y = network_outputs(sample, copies=20000)
-        var, se = _variance_estimate(y, torch.tensor([y.shape[-1]]))
+        var, se = variance_estimate(y, torch.tensor([y.shape[-1]]))
         predicted.append(float(sample.evaluate(VARIANCE_CLOSED_FORM)[0]))
         empirical.append(float(var[0]))
         errors.append(5 * float(se[0]))
