@@ -47,8 +47,8 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant, Real, Reference, Tolerance,
-                      Variable, density_grid)
+from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant, Part, Real, Reference,
+                      Tolerance, Variable, density_grid)
 from checkers.kinds import Kind
 from checkers.strategies import (CaseSplit, Lemma, Termwise, TermwiseNonnegative, intervals, le_total, product,
                                  trichotomy)
@@ -226,10 +226,10 @@ NORMALISED_TOLERANCES = {
 
 lower_bound = Claim(
     id="lower-bound",
-    statement="h(y) = a(1 − y)_+ + b(1 + y)_+ >= 2 min(a, b) for a, b >= 0 and every real y",
+    statement=r"$h(y) = a(1 - y)_+ + b(1 + y)_+ \ge 2\min(a, b)$ for $a, b \ge 0$ and every real $y$",
     lhs=H, rhs=2 * sp.Min(a, b), relation=">=",
     variables=SCALAR_VARIABLES + (Variable("y", Real(-4.0, 4.0)),),
-    assumptions=("a, b >= 0",),
+    assumptions=(r"$a, b \ge 0$",),
     symbolic=CaseSplit(cases=LOWER_BOUND_CASES),
     mutants=(
         Mutant("max", "2 max(a, b): the value at the wrong end", rhs=2 * sp.Max(a, b)),
@@ -240,10 +240,11 @@ lower_bound = Claim(
 
 minimizer = Claim(
     id="minimizer",
-    statement="h attains 2 min(a, b) at y* = sign(a − b): y* = +1 if a > b, −1 if a < b (any y in [−1, 1] if a = b)",
+    statement=r"$h$ attains $2\min(a, b)$ at $y^\star = \mathrm{sign}(a - b)$: $y^\star = +1$ if $a > b$, $-1$ if "
+              r"$a < b$ (any $y \in [-1, 1]$ if $a = b$)",
     lhs=hinge(a, b, Y_STAR), rhs=2 * sp.Min(a, b),
     variables=SCALAR_VARIABLES,
-    assumptions=("a, b >= 0",),
+    assumptions=(r"$a, b \ge 0$",),
     symbolic=CaseSplit(cases=STRICT_ORDER_CASES),
     references=(Reference("dense-grid", "min of h over 803 values of y in [−4, 4] (including ±1)", grid_minimum),),
     mutants=(
@@ -256,11 +257,13 @@ minimizer = Claim(
 
 inner_minimum = Claim(
     id="inner-minimum",
-    statement="with D*(x) = sign(p_true(x) − p_θ(x)): L(D*) = ∫p_true(1 − D*)_+ + p_θ(1 + D*)_+ = 2∫min(p_true, p_θ)",
+    statement=r"with $D^\star(x) = \mathrm{sign}(p_{\mathrm{true}}(x) - p_\theta(x))$: $L(D^\star) = \int "
+              r"p_{\mathrm{true}}(1 - D^\star)_+ + p_\theta(1 + D^\star)_+ = 2\int\min\{p_{\mathrm{true}}, p_\theta\}$ "
+              r"(integrals as Riemann sums on a grid)",
     lhs=L_OPTIMAL, rhs=OVERLAP2,
     variables=GRID_VARIABLES,
     dims={"m": (GRID_POINTS, GRID_POINTS)},
-    symbolic=Termwise(lemmas=((OPTIMAL_VALUE, (ON_GRID,)),), scope="general m (any grid)"),
+    symbolic=Termwise(lemmas=((OPTIMAL_VALUE, (ON_GRID,)),), scope="any grid (every m and Δx), for the Riemann sums"),
     numeric=optimal_sides,
     references=(Reference("monte-carlo", f"the exam's expectations E_p[(1 − D*(X))_+] + E_q[(1 + D*(X))_+] from "
                                          f"{MC_SAMPLES} samples of each density", monte_carlo_objective, side="lhs"),),
@@ -275,11 +278,13 @@ inner_minimum = Claim(
 
 any_discriminator = Claim(
     id="any-discriminator",
-    statement="L(D) >= 2∫min(p_true, p_θ) for every discriminator D, so min_D L(D) = 2∫min(p_true, p_θ)",
+    statement=r"$L(D) \ge 2\int\min\{p_{\mathrm{true}}, p_\theta\}$ for every discriminator $D$, so "
+              r"$\min_D L(D) = 2\int\min\{p_{\mathrm{true}}, p_\theta\}$ (integrals as Riemann sums on a grid)",
     lhs=objective(D[i]), rhs=OVERLAP2, relation=">=",
     variables=GRID_VARIABLES + (Variable("D", DiscriminatorOnGrid(GRID_POINTS)),),
     dims={"m": (GRID_POINTS, GRID_POINTS)},
-    symbolic=TermwiseNonnegative(generic={p[i]: a, q[i]: b, D[i]: y}, cases=LOWER_BOUND_CASES),
+    symbolic=TermwiseNonnegative(generic={p[i]: a, q[i]: b, D[i]: y}, cases=LOWER_BOUND_CASES,
+                                 scope="any grid (every m and Δx), for the Riemann sums"),
     numeric=discriminator_family,
     mutants=(
         _fast_mutant("total-mass", "L(D) >= 2 = ∫p + ∫q", sp.Integer(2), discriminator_family,
@@ -293,13 +298,14 @@ any_discriminator = Claim(
 
 tv_objective = Claim(
     id="tv-objective",
-    statement="min_D L(D) = L(D*) = 2 − 2 D_TV(p_true, p_θ): the generator's maximin problem minimises D_TV",
+    statement=r"$\min_D L(D) = L(D^\star) = 2 - 2 D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta)$: the generator's "
+              r"maximin problem minimises $D_{\mathrm{TV}}$ (integrals as Riemann sums on a grid)",
     lhs=L_OPTIMAL, rhs=2 - 2 * TV,
     variables=GRID_VARIABLES,
     dims={"m": (GRID_POINTS, GRID_POINTS)},
-    assumptions=("∫p_true = ∫p_θ = 1",),
+    assumptions=(r"$\int p_{\mathrm{true}} = \int p_\theta = 1$",),
     symbolic=Termwise(lemmas=((OPTIMAL_AS_ABS, (ON_GRID,)),), normalisation=NORMALISATION,
-                      scope="general m (any grid)"),
+                      scope="any grid (every m and Δx), for the Riemann sums"),
     numeric=tv_sides,
     references=(Reference("scheffe", "2 − 2 (P(A) − Q(A)) with Scheffé's set A = {p_true > p_θ}", scheffe_objective),),
     mutants=(
@@ -377,5 +383,55 @@ DERIVATIONS = (
         claims=(lower_bound, minimizer, inner_minimum, any_discriminator, tv_objective),
         figures=(Figure("hinge", "h(y) for three (a, b): the minimum 2 min(a, b) sits at y = sign(a − b)",
                         draw_hinge),),
+        parts=(
+            Part(
+                label="(a)",
+                question=r"Let $a, b \in [0, \infty)$. Show that $h(y) = a(1-y)_+ + b(1+y)_+$ is minimized at "
+                         r"$y = -1$ or $y = +1$.",
+                answer=Answer(
+                    text=r"$h$ is piecewise linear with slope $-(a + b) \le 0$ on $y < -1$, $b - a$ on "
+                         r"$-1 < y < 1$ and $a + b \ge 0$ on $y > 1$. So it does not increase up to $y = -1$, "
+                         r"is linear on $[-1, 1]$ and does not decrease after $y = 1$: its minimum over "
+                         r"$\mathbb{R}$ is at an end of $[-1, 1]$, at $y = +1$ when $a \ge b$ ($h(1) = 2b$) and at "
+                         r"$y = -1$ when $a \le b$ ($h(-1) = 2a$). The minimum value is $2\min(a, b)$.",
+                    scope=r"proved by sympy for all $a, b \ge 0$ and all real $y$ (case split into $a \le b$ or "
+                          r"$a \ge b$, times the three pieces of $h$)",
+                ),
+                claims=("lower-bound", "minimizer"),
+            ),
+            Part(
+                label="(b)",
+                question=r"With $D_\phi$ infinitely powerful, show that the minimax problem is equivalent to "
+                         r"maximizing $\int \min\{p_{\mathrm{true}}(x), p_\theta(x)\}\,dx$ over $\theta$.",
+                answer=Answer(
+                    text=r"$\mathbb{E}_{Z}[(1 + D(G_\theta(Z)))_+] = \int p_\theta(x)(1 + D(x))_+\,dx$, so the "
+                         r"inner objective is $L(D) = \int h_x(D(x))\,dx$ with $h_x$ the function of (a) for "
+                         r"$a = p_{\mathrm{true}}(x)$, $b = p_\theta(x)$. Since $D$ can be any function, the "
+                         r"minimum is taken pointwise: by (a) each $x$ contributes at least "
+                         r"$2\min\{p_{\mathrm{true}}(x), p_\theta(x)\}$, attained by $D^\star(x) = "
+                         r"\mathrm{sign}(p_{\mathrm{true}}(x) - p_\theta(x))$. Hence $\min_D L(D) = "
+                         r"2\int\min\{p_{\mathrm{true}}, p_\theta\}$, and the outer problem "
+                         r"$\max_\theta 2\int\min\{p_{\mathrm{true}}, p_\theta\}$ has the same maximizers as (1).",
+                    scope=r"the pointwise step proved by sympy for all $a, b \ge 0$, $y$; the summed statements "
+                          r"proved for Riemann sums on any grid and checked numerically on random grid densities "
+                          r"(401 points) and random discriminators, and by Monte Carlo with the exam's expectations",
+                ),
+                claims=("inner-minimum", "any-discriminator"),
+            ),
+            Part(
+                label="(e)",
+                question=r"Show that (1) is equivalent to minimizing $D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta)$ "
+                         r"over $\theta$.",
+                answer=Answer(
+                    text=r"By (d), $\int\min\{p_{\mathrm{true}}, p_\theta\} = 1 - D_{\mathrm{TV}}(p_{\mathrm{true}}, "
+                         r"p_\theta)$, and $t \mapsto 1 - t$ is decreasing: maximizing the overlap over $\theta$ is "
+                         r"minimizing the total variation distance. Equivalently, the inner minimum of the "
+                         r"exam's objective is $2 - 2D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta)$.",
+                    scope=r"the identity $L(D^\star) = 2 - 2D_{\mathrm{TV}}$ proved for Riemann sums on any grid; "
+                          r"(d) is proved for densities in general (derivation tv-min)",
+                ),
+                claims=("tv-objective",),
+            ),
+        ),
     ),
 )
