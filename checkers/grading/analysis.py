@@ -162,7 +162,9 @@ def _describe(docs: list[dict]) -> tuple[str, str]:
         return fid, f"the known mistake “{message}”"
     if generic:
         _, (fid, message) = max(generic)
-        return fid, re.sub(r"^your answer (is )?", "", message)
+        if message.startswith("your answer is "):  # "... 2 times the reference"
+            return fid, message[len("your answer is "):]
+        return fid, f"one another; the grader's diagnosis: {message}"
     return "", "one another (no known mistake or simple relation to the reference matches)"
 
 

@@ -1,0 +1,158 @@
+r"""The class analysis page: verdict counts, ranked misconceptions, clusters of equal wrong answers, invalid reasons."""
+
+import csv
+import os
+import re
+import shutil
+import tempfile
+from html import unescape
+
+import numpy as np
+import pytest
+
+from checkers.cli import main
+from checkers.grading import grade_csv
+from checkers.grading.analysis import cluster
+
+KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
+NO_HALF = [  # the reference without its ½, five ways
+    r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}",
+    r"\log\frac{\det\Sigma_1}{\det\Sigma_0} - d + \mathrm{tr}(\Sigma_0\Sigma_1^{-1}) + (\mu_0-\mu_1)^T\Sigma_1^{-1}(\mu_0-\mu_1)",
+    "tr(inv(S1)*S0) + (mu1-mu0)'*inv(S1)*(mu1-mu0) - d + log(det(S1)/det(S0))",
+    r"\ln|\Sigma_1| - \ln|\Sigma_0| + \operatorname{tr}(\Sigma_1^{-1}\Sigma_0) - d + (\mu_1-\mu_0)'\Sigma_1^{-1}(\mu_1-\mu_0)",
+    r"2\cdot\frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)",
+]
+SWAPPED = [  # the trace arguments swapped, four ways
+    KL.replace(r"\Sigma_1^{-1}\Sigma_0)", r"\Sigma_0^{-1}\Sigma_1)"),
+    KL.replace(r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0)", r"\mathrm{tr}(\Sigma_1\Sigma_0^{-1})"),
+    "0.5*(tr(inv(S0)*S1) + (mu1-mu0)'*inv(S1)*(mu1-mu0) - d + log(det(S1)/det(S0)))",
+    "1/2*(tr(S1*inv(S0)) + (mu0-mu1)'*inv(S1)*(mu0-mu1) - d + log(det(S1)) - log(det(S0)))",
+]
+ROWS = ([(f"half{i}", a) for i, a in enumerate(NO_HALF)] + [(f"swap{i}", a) for i, a in enumerate(SWAPPED)]
+        + [("ok0", KL), ("ok1", "0.5*(tr(inv(S1)*S0) + (mu1-mu0)'*inv(S1)*(mu1-mu0) - d + log(det(S1)/det(S0)))"),
+           ("odd", KL + " + 5"), ("odd2", "5 + " + KL), ("lone", KL + " + d^2"), ("bad0", r"\Sigma_2 + d"), ("bad1", r"\Sigma_3"),
+           ("<script>alert('id')</script>", r"\frac{<b>}{2}")])
+
+
+def _write(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "answer"])
+        w.writerows(rows)
+    return path
+
+
+def _text(html: str) -> str:
+    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.S)
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    root = tmp_path_factory.mktemp("analysis")
+    src = _write(root / "answers.csv", ROWS)
+    summary = grade_csv("kl-gaussian", src, root / "graded.csv", analysis=root / "class.html", workers=2,
+                        progress=False)
+    assert summary.analysis == root / "class.html"
+    return root / "class.html"
+
+
+def test_clusters_of_equal_wrong_answers_are_found_and_described(page):
+    html = page.read_text(encoding="utf-8")
+    text = _text(html)
+    assert "correct 2" in text and "incorrect 12" in text and "invalid 3" in text
+    clusters = text[text.index("Wrong answers that are equal to each other"):text.index("Why answers were invalid")]
+    # The reference without its ½, however written: described by the named misconception it matches.
+    assert "5 answers equal the known mistake “the factor ½ in front is missing”" in clusters
+    assert re.search(r"4 answers equal the known mistake “the trace arguments are swapped", clusters)
+    assert "2 answers equal one another; the grader's diagnosis: your answer differs from the reference by a " \
+           "constant: it is the reference + 5" in clusters  # no named mistake matches: the generic diagnosis
+    assert "1 wrong answers equal no other wrong answer" in clusters
+    assert clusters.index("5 answers equal") < clusters.index("4 answers equal")  # largest first
+    for i in range(5):
+        assert f"half{i}" in clusters or i >= 3  # three examples are shown per cluster
+
+
+def test_misconceptions_are_ranked_and_invalid_reasons_grouped(page):
+    text = _text(page.read_text(encoding="utf-8"))
+    mis = text[text.index("Misconceptions, ranked"):text.index("Wrong answers that are equal")]
+    assert re.search(r"the trace arguments are swapped.*\(named\) 4", mis)
+    assert re.search(r"the factor ½ in front is missing.*\(named\) 5", mis)
+    assert mis.index("factor ½") < mis.index("trace arguments")  # ranked by count
+    invalid = text[text.index("Why answers were invalid"):]
+    assert re.search(r"unknown symbol \\Sigma_N 2", invalid)  # \Sigma_2 and \Sigma_3: one reason, counted twice
+
+
+def test_student_text_is_escaped_and_the_page_is_offline(page):
+    html = page.read_text(encoding="utf-8")
+    assert "<script>" not in html and "&lt;script&gt;alert(&#39;id&#39;)&lt;/script&gt;" in html
+    assert "<b>" not in html
+    assert not re.search(r"""(src|href)\s*=\s*["'](?!data:|#)""", html)  # nothing loaded from anywhere
+    assert html.count('src="data:image/png;base64,') == 1
+
+
+def test_cluster_merges_rounding_differences_and_keeps_nan_apart():
+    base = np.linspace(1, 2, 12)
+    prints = np.stack([base, base * (1 + 1e-13), base + 1, np.full(12, np.nan), np.full(12, np.nan), base])
+    groups = cluster(prints, rtol=1e-7, atol=0.0)
+    assert groups == [[0, 1, 5], [3, 4], [2]]
+
+
+def test_cli_analysis_and_refusals(tmp_path, capsys):
+    src = _write(tmp_path / "a.csv", ROWS[:6])
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--analysis", str(tmp_path / "c.html"), "--workers",
+                 "1"]) == 0
+    assert "c.html" in capsys.readouterr().out and (tmp_path / "c.html").exists()
+    assert main(["grade", "kl-gaussian", KL, "--analysis", str(tmp_path / "d.html")]) == 2  # needs --csv
+
+
+# --- in a real browser, as the reports are ---
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[test]')")
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("Chromium and chromedriver not installed (CI installs Debian's chromium and chromium-driver)")
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="proofcheck-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 f"--user-data-dir={profile}", "--window-size=1200,1600"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+PAGE = """
+const img = document.querySelector('#verdicts img');
+const rows = Array.from(document.querySelectorAll('#clusters tr.cluster'));
+return {title: document.title, h1: document.querySelector('h1').textContent,
+        img: img && [img.naturalWidth, img.naturalHeight, img.complete],
+        clusters: rows.map(r => r.children[1].textContent),
+        scripts: document.scripts.length,
+        resources: performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith('data:')),
+        bodyWidth: document.body.getBoundingClientRect().width};
+"""
+
+
+def test_the_page_in_headless_chromium(page, browser):
+    browser.get(page.as_uri())
+    got = browser.execute_script(PAGE)
+    assert got["title"] == "kl-gaussian — class analysis" and got["h1"].startswith("kl-gaussian")
+    width, height, complete = got["img"]
+    assert complete and width == 900 and height == 320  # the embedded PNG decoded
+    assert got["clusters"][0] == "5 answers equal the known mistake “the factor ½ in front is missing”"
+    assert got["clusters"][1].startswith("4 answers equal the known mistake")
+    assert got["scripts"] == 0 and got["resources"] == []  # no script ran, nothing was fetched
+    assert "<script>alert('id')</script>" in browser.find_element("css selector", "#invalid").text
+    errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == []
