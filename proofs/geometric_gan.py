@@ -59,8 +59,8 @@ import torch.nn.functional as F
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import AffineTransform
 
-from checkers import (Claim, DensityOnGrid, Derivation, Estimate, Invertible, Mutant, Real, Reference, Tolerance,
-                      Variable, Vector, density_grid, facts, not_attempted)
+from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Invertible, Mutant, Part, Real, Reference,
+                      Tolerance, Variable, Vector, density_grid, facts, not_attempted)
 from checkers.kinds import Kind
 
 GRID = 401
@@ -118,7 +118,7 @@ def clipping_sides(sample, squash=lambda d: d.clamp(-1, 1)):
 
 clipping = Claim(
     id="clipping",
-    statement="J(clip(D, −1, 1)) <= J(D) for every discriminator D",
+    statement=r"$J(\mathrm{clip}(D, -1, 1)) \le J(D)$ for every discriminator $D$",
     relation="<=",
     variables=GRID_VARIABLES + (Variable("D", Discriminator()),),
     numeric=clipping_sides,
@@ -126,7 +126,7 @@ clipping = Claim(
         ("y = 1 + t, t >= 0: h(y) − h(1) = b t >= 0", lambda: hinge(a, b, 1 + t) - hinge(a, b, 1) - b * t),
         ("y = −1 − t, t >= 0: h(y) − h(−1) = a t >= 0 (on [−1, 1] clipping changes nothing, so every term of "
          "J(clip D) − J(D) is <= 0)", lambda: hinge(a, b, -1 - t) - hinge(a, b, -1) - a * t),
-        scope="general (pointwise, then summed)"),
+        scope="pointwise lemmas for all a, b ≥ 0; integrals and grid sums alike follow by summing"),
     mutants=(
         Mutant("clip-to-half", "clipping to [−½, ½] never increases J", numeric=lambda s: clipping_sides(
             s, squash=lambda d: d.clamp(-0.5, 0.5))),
@@ -144,7 +144,8 @@ def linear_sides(sample, sign: float = 1.0):
 
 linear_on_unit_interval = Claim(
     id="linear-on-unit-interval",
-    statement="for |D| <= 1: J(D) = 2 − ∫(p_true − p_θ) D, linear in D, so min_{|D|<=1} J = 2 − ∫|p_true − p_θ|",
+    statement=r"for $|D| \le 1$: $J(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$, linear in $D$, so "
+              r"$\min_{|D| \le 1} J = 2 - \int |p_{\mathrm{true}} - p_\theta|$",
     variables=GRID_VARIABLES + (Variable("D", Discriminator(bounded=True)),),
     numeric=linear_sides,
     symbolic=facts(
@@ -152,7 +153,7 @@ linear_on_unit_interval = Claim(
          lambda: sp.simplify(hinge(a, b, (1 - s) / (1 + s)) - (a + b) - (b - a) * (1 - s) / (1 + s))),
         ("y = −1: h(−1) = 2a = (a + b) − (b − a); summing, J(D) = ∫(p + q) − ∫(p − q) D = 2 − ∫(p − q) D "
          "since ∫p = ∫q = 1", lambda: hinge(a, b, -1) - 2 * a),
-        scope="general (pointwise, then summed)"),
+        scope="pointwise lemmas for all a, b ≥ 0; integrals and grid sums alike follow by summing"),
     mutants=(Mutant("sign-flipped", "J(D) = 2 + ∫(p − q) D", numeric=lambda s: linear_sides(s, sign=-1.0)),
              Mutant("half-weight", "J(D) = 2 − ½∫(p − q) D", numeric=lambda s: linear_sides(s, sign=0.5))),
     tolerances={torch.float16: HALF_SUMS},
@@ -170,7 +171,8 @@ def overlap_sides(sample, bound: float = 1.0, same: bool = False):
 
 overlap_at_most_one = Claim(
     id="overlap-at-most-one",
-    statement="∫min(p_true, p_θ) <= ∫p_true = 1, with equality at p_θ = p_true: the generator's optimum",
+    statement=r"$\int\min\{p_{\mathrm{true}}, p_\theta\} \le \int p_{\mathrm{true}} = 1$, with equality at "
+              r"$p_\theta = p_{\mathrm{true}}$: the generator's optimum",
     relation="<=",
     variables=GRID_VARIABLES,
     numeric=overlap_sides,
@@ -178,7 +180,7 @@ overlap_at_most_one = Claim(
         ("b = a + c, c >= 0: min(a, b) = a", lambda: sp.Min(a, a + c) - a),
         ("a = b + c, c >= 0: min(a, b) = b = a − c <= a", lambda: sp.Min(b + c, b) - (b + c) + c),
         ("q = p: min(a, a) = a, so ∫min(p, p) = ∫p = 1", lambda: sp.Min(a, a) - a),
-        scope="general (pointwise, then summed)"),
+        scope="pointwise lemmas for all a, b ≥ 0; integrals and grid sums alike follow by summing"),
     references=(Reference("equality-at-p-true", "∫min(p_true, p_true) = 1 (the grid sum of p_true)",
                           lambda s: torch.minimum(s["p"], s["p"]).sum(-1) * DX,
                           tolerance=Tolerance(1e-7, 1e-7, "float64 sum")),),
@@ -242,7 +244,8 @@ def margin_ranking_objective(sample) -> Estimate:
 
 equilibrium = Claim(
     id="equilibrium",
-    statement="with G(z) = Az + b and p_true = N(b, AAᵀ), J(D) = 2 for every D with values in [−1, 1]",
+    statement=r"with $G(z) = Az + b$ and $p_{\mathrm{true}} = \mathcal{N}(b, AA^\top)$, $J(D) = 2$ for every $D$ "
+              r"with values in $[-1, 1]$",
     relation="≈",
     variables=(Variable("A", Invertible("n")), Variable("b", Vector("n"))),
     dims={"n": (1, 3)},
@@ -334,8 +337,10 @@ def location_on_grid(sample) -> torch.Tensor:
 
 location_family = Claim(
     id="location-family",
-    statement="p_true = N(0, 1), G_θ(z) = z + θ: ∫min(p_true, p_θ) = erfc(|θ|/(2√2)) and "
-              "D_TV(p_true, p_θ) = erf(|θ|/(2√2)); both are optimal at θ = 0",
+    statement=r"$p_{\mathrm{true}} = \mathcal{N}(0, 1)$, $G_\theta(z) = z + \theta$: "
+              r"$\int\min\{p_{\mathrm{true}}, p_\theta\} = \mathrm{erfc}(|\theta|/(2\sqrt2))$ and "
+              r"$D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta) = \mathrm{erf}(|\theta|/(2\sqrt2))$; both are optimal at "
+              r"$\theta = 0$",
     relation="≈",
     variables=(Variable("theta", Real(-4.0, 4.0), r"\theta"),),
     numeric=location_sides,
@@ -359,5 +364,54 @@ DERIVATIONS = (
                   r"generator $p_\theta = p_{\text{true}}$ attains the maximum; (e) (1) is equivalent to "
                   r"$\min_\theta D_{\mathrm{TV}}(p_{\text{true}}, p_\theta)$.",
         claims=(clipping, linear_on_unit_interval, overlap_at_most_one, equilibrium, location_family),
+        parts=(
+            Part(
+                label="(b)",
+                question=r"(b), a second view: with an infinitely powerful discriminator, why may $D$ be taken "
+                         r"with values in $[-1, 1]$, and what is the minimum then?",
+                answer=Answer(
+                    text=r"Clipping $D$ to $[-1, 1]$ never increases $J$ (each hinge term is flat beyond $\pm 1$ "
+                         r"in the direction that matters), so the minimum may be sought among $|D| \le 1$. There "
+                         r"$J(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$ is linear in $D$ and is smallest at "
+                         r"$D = \mathrm{sign}(p_{\mathrm{true}} - p_\theta)$: $\min_D J = 2 - \int |p_{\mathrm{true}} "
+                         r"- p_\theta| = 2\int\min\{p_{\mathrm{true}}, p_\theta\}$, as in (b) above.",
+                    scope=r"the pointwise lemmas proved by sympy for all $a, b \ge 0$; checked numerically on "
+                          r"random grid densities (401 points) and random discriminators",
+                ),
+                claims=("clipping", "linear-on-unit-interval"),
+            ),
+            Part(
+                label="(c)",
+                question=r"Further assume $G_\theta$ is infinitely powerful. Show that $p_\theta(x) = "
+                         r"p_{\mathrm{true}}(x)$ attains the maximum.",
+                answer=Answer(
+                    text=r"For every $\theta$, $\min\{p_{\mathrm{true}}, p_\theta\} \le p_{\mathrm{true}}$ pointwise, "
+                         r"so $\int\min\{p_{\mathrm{true}}, p_\theta\} \le \int p_{\mathrm{true}} = 1$. An "
+                         r"infinitely powerful generator can produce $p_\theta = p_{\mathrm{true}}$, and then "
+                         r"$\int\min\{p_{\mathrm{true}}, p_{\mathrm{true}}\} = 1$: the upper bound is attained, so "
+                         r"$p_\theta = p_{\mathrm{true}}$ maximizes (1). At that point every discriminator with "
+                         r"values in $[-1, 1]$ scores $J(D) = 2$: it has nothing left to detect.",
+                    scope=r"the pointwise inequality proved by sympy; checked numerically on random grid densities, "
+                          r"and by Monte Carlo for a Gaussian $p_{\mathrm{true}}$ reproduced by an affine generator "
+                          r"($n = 1, 2, 3$)",
+                ),
+                claims=("overlap-at-most-one", "equilibrium"),
+            ),
+            Part(
+                label="(e)",
+                question=r"(e), a worked example: $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
+                         r"\theta$.",
+                answer=Answer(
+                    text=r"$\int\min\{p_{\mathrm{true}}, p_\theta\} = \mathrm{erfc}(|\theta|/(2\sqrt2))$ and "
+                         r"$D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta) = \mathrm{erf}(|\theta|/(2\sqrt2)) = 1 - "
+                         r"\mathrm{erfc}(|\theta|/(2\sqrt2))$: (1) is maximized exactly where the total variation "
+                         r"is minimized, at $\theta = 0$.",
+                    scope=r"proved by sympy for $\theta > 0$ (integrating the two Gaussian pieces on either side "
+                          r"of $\theta/2$), $\theta < 0$ by symmetry; checked by Monte Carlo for "
+                          r"$\theta \in [-4, 4]$",
+                ),
+                claims=("location-family",),
+            ),
+        ),
     ),
 )
