@@ -113,26 +113,8 @@ def test_generic_diagnoses(suffix, kind, words):
     assert result.verdict == "incorrect" and result.feedback[0].id == kind and words in result.message
 
 
-def _every_misconception():
-    for pid, p in PROBLEMS.items():
-        for m in (*p.misconceptions, *p.mutant_feedback):
-            yield pid, m if isinstance(m, str) else m.id
-
-
-@pytest.mark.parametrize("pid, mistake", list(_every_misconception()))
-def test_every_named_mistake_is_rejected_and_recognised(pid, mistake):
-    p = problem(pid)
-    exprs = dict((m.id, e) for m, e in p.misconception_exprs())
-    assert mistake in exprs, f"{pid}: feedback for {mistake!r} but no such mutant or misconception"
-    result = grade_expression(p, exprs[mistake])
-    assert result.verdict == "incorrect"
-    assert mistake in [f.id for f in result.feedback]
-
-
 def test_reference_itself_is_correct_and_identical_for_every_problem():
     for pid, p in PROBLEMS.items():
-        if not p.available():
-            continue
         result = grade_expression(p, p.reference_expr, symbolic=True)
         assert result.verdict == "correct" and result.symbolic["status"] == "identical", pid
 
@@ -214,11 +196,3 @@ def test_softmax_gradient(answer, verdict, mistake):
     assert result.verdict == verdict, result.message
     if mistake:
         assert result.feedback[0].id == mistake
-
-
-@pytest.mark.parametrize("pid", list(PROBLEMS))
-def test_the_reference_as_sympy_prints_it_is_read_back_as_correct(pid):
-    import sympy as sp
-
-    p = problem(pid)
-    assert grade(pid, sp.latex(p.reference_expr)).verdict == "correct"

@@ -35,8 +35,10 @@ def _print_problems() -> int:
     for p in entries:
         dims = ", ".join(f"{k} ∈ {{{', '.join(map(str, v))}}}" for k, v in p["dims"].items())
         print(f"{p['id']:20s} {p['title']} [{p['source']}]")
-        print(f"{'':20s} symbols: {', '.join(p['symbols'])}{'; ' + dims if dims else ''}"
-              f"{'; exact number' if p['exact'] else ''}")
+        facts = [f"symbols: {', '.join(p['symbols'])}"] if p["symbols"] else []
+        facts += [dims] if dims else []
+        facts += ["a number, compared exactly"] if p["exact"] else []
+        print(f"{'':20s} {'; '.join(facts)}")
     if rebuilt:
         print(f"(the gradeable index of {', '.join(rebuilt)} was out of date and has been rebuilt)", file=sys.stderr)
     return 0
