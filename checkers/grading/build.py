@@ -93,6 +93,17 @@ def _number_digits(v) -> int:
     return max(digits(v.p), digits(v.q))
 
 
+_WITH_COEFFICIENT = (sp.Mul, sp.Add, sp.MatMul, sp.MatAdd)
+_SHORT_BITS = int(MAX_DIGITS / _LOG10_2) - 1  # an integer of at most this many bits has at most MAX_DIGITS digits
+
+
+def _long(v) -> bool:
+    """Whether a sympy Rational has more than MAX_DIGITS digits (cheap bit-length test first)."""
+    if v.p.bit_length() <= _SHORT_BITS and v.q.bit_length() <= _SHORT_BITS:
+        return False
+    return _number_digits(v) > MAX_DIGITS
+
+
 def describe_number(v) -> str:
     """A sympy Rational for a message, abbreviated past 30 digits."""
     if v.is_Integer:
@@ -220,12 +231,12 @@ class Builder:
     def check_size(self, value) -> None:
         """Refuse an exact number longer than MAX_DIGITS, alone or as a coefficient/term of the result."""
         if isinstance(value, sp.Rational):
-            if _number_digits(value) > MAX_DIGITS:
+            if _long(value):
                 raise self.too_long(value)
-        elif isinstance(value, (sp.Mul, sp.Add, sp.MatMul, sp.MatAdd)):
-            for a in value.args:
-                if isinstance(a, sp.Rational) and _number_digits(a) > MAX_DIGITS:
-                    raise self.too_long(a)
+        elif isinstance(value, _WITH_COEFFICIENT):  # sympy keeps the numeric coefficient / term first
+            first = value.args[0]
+            if isinstance(first, sp.Rational) and _long(first):
+                raise self.too_long(first)
 
     @staticmethod
     def _children(tree: Tree) -> list:
@@ -264,7 +275,7 @@ class Builder:
             raise self.fail(f"`{self.snippet(tree)}`: {exc}") from None
         if value is sp.zoo or value is sp.nan or value is sp.oo or value is sp.S.NegativeInfinity:
             raise self.fail(f"`{self.snippet(tree)}` divides by zero or is infinite")
-        if isinstance(value, sp.Basic):
+        if not isinstance(value, _Transposed):
             self.check_size(value)
         return value
 
