@@ -10,6 +10,7 @@ stayed green under its fault would be a check that cannot fail.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -21,8 +22,8 @@ import checkers.strategies
 import checkers.symbolic
 import checkers.tolerances
 import checkers.verify
-from checkers import (SPD, Claim, Derivation, Matrix, Mutant, Real, Variable, explicit_entries, facts,
-                      for_dimensions, identity, not_attempted)
+from checkers import (SPD, Claim, Derivation, Matrix, Mutant, Real, Reference, Step, Variable, explicit_entries,
+                      facts, for_dimensions, identity, not_attempted)
 from checkers.strategies import Cases, CaseSplit, Split, le_total
 from checkers.symbolic import ForDimensions, SymbolicResult, SymbolicStatus
 from checkers.verify import ClaimChecker
@@ -80,6 +81,17 @@ def check_sides_are_compared_with_each_other():
     ran = [r for r in result.numeric if not r.skipped]
     assert len(ran) == 3 and not any(r.passed for r in ran), [(r.dtype, r.passed) for r in ran]
     assert result.mutants[0].caught
+    # a true claim whose wrong step and wrong reference must each be reported
+    true = Claim(id="steps", statement="(u + w)² = u² + 2uw + w²", lhs=(u + w) ** 2, rhs=u ** 2 + 2 * u * w + w ** 2,
+                 variables=TOY, symbolic=not_attempted("numeric test"),
+                 steps=(Step(u ** 2 + u * w + w ** 2, "a wrong middle step", symbolic=not_attempted("numeric test")),
+                        Step(u ** 2 + 2 * u * w + w ** 2, "back to the right form", symbolic=not_attempted("x"))),
+                 references=(Reference("wrong", "(u + w)² + 0.1", lambda s: (s["u"] + s["w"]) ** 2 + 0.1),),
+                 mutants=(Mutant("far", "u²", rhs=u ** 2),))
+    result = _run(true)
+    assert result.numeric[0].passed
+    assert not result.steps[0].numeric.passed and not result.steps[1].numeric.passed
+    assert not result.references[0].passed
 
 
 def check_timeout_is_not_a_proof():
@@ -121,9 +133,13 @@ def check_declared_instances_are_checked():
     """Every comparison runs on at least the claim's declared number of instances."""
     claim = Claim(id="count", statement="u + w = w + u", lhs=u + w, rhs=w + u, variables=TOY, symbolic=identity(),
                   mutants=(Mutant("plus", "u + w + 1", rhs=u + w + 1),), instances=1000)
+    claim = dataclasses.replace(claim, steps=(Step(w + u, "commute", symbolic=identity()),),
+                                references=(Reference("torch", "torch.add", lambda s: torch.add(s["w"], s["u"])),))
     result = _run(claim, dtypes=(torch.float64, torch.float32))
     assert result.passed
-    assert all(r.instances >= claim.instances for r in result.numeric), [r.instances for r in result.numeric]
+    counts = ([r.instances for r in result.numeric] + [s.numeric.instances for s in result.steps]
+              + [r.instances for ref in result.references for r in ref.results])
+    assert all(c >= claim.instances for c in counts), counts
 
 
 # ---------------------------------------------------------------------------------------------------------------
