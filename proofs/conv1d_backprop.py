@@ -71,7 +71,7 @@ class InputSignal(Kind):
 
     @property
     def description(self) -> str:
-        return "input signal of length n_0 = Σ f_ℓ − L + 1"
+        return "input signal of length n₀ = Σ f_ℓ − L + 1"
 
     def draw(self, batch, dims, gen):
         n0 = sum(filter_sizes(dims)) - dims["L"] + 1
@@ -428,7 +428,7 @@ def _sym_product_facts(transpose: bool):
             # conv_transpose1d: every input u_i scatters w_j to output i + j.
             scatter = sp.Matrix([sum(u[i] * w[k - i] for i in range(m) if 0 <= k - i < f) for k in range(m + f - 1)])
             return sp.ImmutableMatrix(a.T * sp.Matrix(u) - scatter)
-        what = "A_wᵀu = Σ_i u_i w_{k−i}" if transpose else "A_w v = Σ_j w_j v_{i+j}"
+        what = "A_wᵀu = Σᵢ u_i w_{k−i}" if transpose else "A_w v = Σⱼ w_j v_{i+j}"
         return (f"{what} for n − f + 1 = {m}, f = {f}", make)
     return facts(*(fact(m, f) for m, f in PART_B_SIZES), scope=PART_B_SCOPE)
 

@@ -90,7 +90,7 @@ def autograd_change_of_variables(sample) -> torch.Tensor:
 
 density = Claim(
     id="density",
-    statement="X = AY + b with Y ~ N(0, I) and invertible A has the N(b, AA^T) density",
+    statement="X = AY + b with Y ∼ N(0, I) and invertible A has the N(b, AAᵀ) density",
     lhs=CHANGE_OF_VARIABLES,
     rhs=DENSITY,
     variables=VARIABLES,
@@ -127,7 +127,7 @@ density = Claim(
 
 
 GRADEABLE_DENSITY = Problem(
-    id="gaussian-density", title="Density of X = AY + b, Y ~ N(0, I)", source="hw6-2021 P3", claim=density,
+    id="gaussian-density", title="Density of X = AY + b, Y ∼ N(0, I)", source="hw6-2021 P3", claim=density,
     statement=r"Give the density $p_X(x)$ of $X = AY + b$, $Y \sim \mathcal{N}(0, I_n)$, in terms of $x$, $b$ and "
               r"$\Sigma = AA^\top$.",
     symbols=(Symbol(x, "x"), Symbol(b, "b"), Symbol(Sigma, r"\Sigma", ("Sigma", "S")), Symbol(A, "A"), Symbol(n, "n")),
@@ -172,7 +172,7 @@ inverse_gram = Claim(
     variables=VARIABLES[:1],
     dims=DIMS,
     symbolic=identity(),
-    mutants=(Mutant("order-swapped", "A⁻¹A⁻ᵀ: the factors in the wrong order (wrong for n >= 2)", rhs=A.I * A.T.I),),
+    mutants=(Mutant("order-swapped", "A⁻¹A⁻ᵀ: the factors in the wrong order (wrong for n ≥ 2)", rhs=A.I * A.T.I),),
     dtypes=(torch.float64, torch.float32),
 )
 

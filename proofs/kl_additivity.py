@@ -159,10 +159,10 @@ discrete_two_factors = Claim(
     dims={"n": (2, 5), "k": (2, 5)},
     assumptions=("all entries > 0", "Σp = Σq = ΣP = ΣQ = 1", "the joint of independent coordinates is the outer product"),
     steps=(
-        Step(SPLIT_TWO, "log(p_i P_j / (q_i Q_j)) = log(p_i/q_i) + log(P_j/Q_j) (positive factors)", symbolic=SPLIT),
-        Step(FACTORED_TWO, "split the double sum; p_i log(p_i/q_i) does not depend on j, P_j log(P_j/Q_j) not on i",
+        Step(SPLIT_TWO, "log(pᵢ Pⱼ / (qᵢ Qⱼ)) = log(pᵢ/qᵢ) + log(Pⱼ/Qⱼ) (positive factors)", symbolic=SPLIT),
+        Step(FACTORED_TWO, "split the double sum; pᵢ log(pᵢ/qᵢ) does not depend on j, Pⱼ log(Pⱼ/Qⱼ) not on i",
              symbolic=SPLIT),
-        Step(SUM_TWO, "Σ_j P_j = Σ_i p_i = 1", symbolic=ON_SIMPLICES),
+        Step(SUM_TWO, "Σⱼ Pⱼ = Σᵢ pᵢ = 1", symbolic=ON_SIMPLICES),
     ),
     symbolic=ON_SIMPLICES,
     references=(
@@ -459,7 +459,7 @@ def _product_of_coordinates(sample):
 
 gaussian_product = Claim(
     id="gaussian-product",
-    statement="KL(N(μ₀, diag σ₀²) ‖ N(μ₁, diag σ₁²)) = Σ_i KL(N(μ₀ᵢ, σ₀ᵢ²) ‖ N(μ₁ᵢ, σ₁ᵢ²))",
+    statement="KL(N(μ₀, diag σ₀²) ‖ N(μ₁, diag σ₁²)) = Σᵢ KL(N(μ₀ᵢ, σ₀ᵢ²) ‖ N(μ₁ᵢ, σ₁ᵢ²))",
     lhs=KL_CLOSED_FORM,
     rhs=SUM_COORDINATES,
     variables=(Variable("mu_0", Vector("d"), r"\mu_0"), Variable("mu_1", Vector("d"), r"\mu_1"),
@@ -470,7 +470,7 @@ gaussian_product = Claim(
     references=(
         Reference("torch-independent", "kl_divergence(Independent(Normal(μ₀, σ₀), 1), Independent(Normal(μ₁, σ₁), 1))",
                   independent_normal_kl, side="lhs"),
-        Reference("torch-normal-sum", "Σ_i kl_divergence(Normal(μ₀ᵢ, σ₀ᵢ), Normal(μ₁ᵢ, σ₁ᵢ))", summed_normal_kls),
+        Reference("torch-normal-sum", "Σᵢ kl_divergence(Normal(μ₀ᵢ, σ₀ᵢ), Normal(μ₁ᵢ, σ₁ᵢ))", summed_normal_kls),
         Reference("monte-carlo", f"mean of log p₀(X) − log p₁(X) over {MC_DRAWS} draws, joint densities from "
                                  "MultivariateNormal.log_prob, within 5 standard errors", monte_carlo_joint, side="lhs"),
     ),

@@ -256,7 +256,7 @@ def _qf_claimed(sample, expectation=QF_EXPECTATION):
 
 quadratic_form_expectation = Claim(
     id="quadratic-form-expectation",
-    statement="E[(X−m)ᵀM(X−m)] = tr(MΣ₀) + (μ₀−m)ᵀM(μ₀−m) for X ~ N(μ₀, Σ₀)",
+    statement="E[(X−m)ᵀM(X−m)] = tr(MΣ₀) + (μ₀−m)ᵀM(μ₀−m) for X ∼ N(μ₀, Σ₀)",
     rhs=QF_EXPECTATION,
     relation="≈",
     variables=(Variable("mu_0", Vector("d"), r"\mu_0"), Variable("Sigma_0", SPD("d"), r"\Sigma_0"),
@@ -267,7 +267,7 @@ quadratic_form_expectation = Claim(
                                cov=Sigma0, dim=d, values=(1, 2, 3), substitution=spd_cholesky),
     numeric=_qf_claimed,
     references=(Reference("gauss-hermite", "E[(X−m)ᵀM(X−m)] by 2-point Gauss–Hermite quadrature per axis "
-                                           "(exact for polynomials of degree <= 3)", quadratic_form_quadrature),),
+                                           "(exact for polynomials of degree ≤ 3)", quadratic_form_quadrature),),
     mutants=(
         *sharpness_mutants(_qf_claimed),
         Mutant("no-trace-term", "(μ₀−m)ᵀM(μ₀−m) alone: the covariance's contribution forgotten",
@@ -301,7 +301,7 @@ closed_form = Claim(
                                variable=x, mean=mu0, cov=Sigma0, dim=d, values=(1, 2, 3), substitution=spd_cholesky),
     references=(
         Reference("torch-kl", "torch.distributions.kl_divergence(MultivariateNormal, MultivariateNormal)", torch_kl),
-        Reference("monte-carlo", f"mean of log p₀(X) − log p₁(X) over {MC_DRAWS} draws X ~ N(μ₀, Σ₀) "
+        Reference("monte-carlo", f"mean of log p₀(X) − log p₁(X) over {MC_DRAWS} draws X ∼ N(μ₀, Σ₀) "
                                  "(MultivariateNormal.log_prob), within 5 standard errors", monte_carlo_kl),
     ),
     mutants=(
@@ -376,7 +376,7 @@ def draw_monte_carlo_convergence(ax) -> None:
     ax.plot(n, mu, lw=1, label="Monte Carlo mean of log p₀(X) − log p₁(X)")
     ax.axhline(exact, color="black", ls="--", lw=1, label=f"closed form = {exact:.4f}")
     ax.set_xscale("log")
-    ax.set_xlabel("number of draws X ~ N(μ₀, Σ₀)")
+    ax.set_xlabel("number of draws X ∼ N(μ₀, Σ₀)")
     ax.set_ylabel("KL estimate")
     ax.legend(loc="best")
 

@@ -101,7 +101,7 @@ class IndexedDerivative(Strategy):
         # doit twice: the derivative first, then the sum of Kronecker deltas it produces
         diff = (lhs.doit().doit() - rhs).subs(n, k + s).subs(k, 1 + r)
         if is_zero(diff):
-            return SymbolicResult("proved", "general n", "d/dx_k Σ_j g(x_j) = g'(x_k) for 1 <= k <= n; the rest simplifies")
+            return SymbolicResult("proved", "general n", "d/dx_k Σⱼ g(xⱼ) = g'(xₖ) for 1 ≤ k ≤ n; the rest simplifies")
         return SymbolicResult("failed", detail=f"sympy left {sp.expand(diff)}")
 
 
@@ -199,19 +199,19 @@ BOUND_TOLERANCES = {
 
 lower_bound = Claim(
     id="lower-bound",
-    statement="max_i x_i <= ν_β(x) for β > 0",
+    statement="maxᵢ xᵢ ≤ ν_β(x) for β > 0",
     relation="<=",
     variables=(X_VARIABLE, BETA_VARIABLE),
     dims={"n": (1, 10)},
     symbolic=facts(
-        ("Σ_i e^{βx_i} = e^{βM}(1 + S) with S = Σ_{i≠i*} e^{β(x_i − M)} >= 0, so ν_β − M = log(1 + S)/β",
+        ("Σᵢ exp(βxᵢ) = exp(βM)(1 + S) with S = Σ_{i≠i*} exp(β(xᵢ − M)) ≥ 0, so ν_β − M = log(1 + S)/β",
          lambda: sp.expand_log(sp.log(sp.exp(beta * M) * (1 + S)) / beta - M - sp.log(1 + S) / beta)),
-        ("log(1 + S)/β >= 0 for S >= 0, β > 0", lambda: sp.Ge(sp.log(1 + S) / beta, 0)),
+        ("log(1 + S)/β ≥ 0 for S ≥ 0, β > 0", lambda: sp.Ge(sp.log(1 + S) / beta, 0)),
     ),
     numeric=lambda s: (s["x"].amax(-1), stable_nu(s["x"], s["beta"])),
     mutants=(
-        _fast_mutant("reversed", "ν_β(x) <= max x", lambda s: (stable_nu(s["x"], s["beta"]), s["x"].amax(-1))),
-        _fast_mutant("upper-as-lower", "max x + log(n)/β <= ν_β(x)",
+        _fast_mutant("reversed", "ν_β(x) ≤ max x", lambda s: (stable_nu(s["x"], s["beta"]), s["x"].amax(-1))),
+        _fast_mutant("upper-as-lower", "max x + log(n)/β ≤ ν_β(x)",
                      lambda s: (s["x"].amax(-1) + math.log(s["x"].shape[-1]) / s["beta"], stable_nu(s["x"], s["beta"]))),
     ),
     dtypes=ALL_DTYPES,
@@ -219,22 +219,22 @@ lower_bound = Claim(
 
 upper_bound = Claim(
     id="upper-bound",
-    statement="ν_β(x) <= max_i x_i + log(n)/β for β > 0",
+    statement="ν_β(x) ≤ maxᵢ xᵢ + log(n)/β for β > 0",
     relation="<=",
     variables=(X_VARIABLE, BETA_VARIABLE),
     dims={"n": (1, 10)},
     symbolic=facts(
-        ("with d_i = M − x_i >= 0, Σ_i e^{βx_i} = e^{βM} T, T = Σ_i e^{−βd_i}, so ν_β − M = log(T)/β",
+        ("with dᵢ = M − xᵢ ≥ 0, Σᵢ exp(βxᵢ) = exp(βM) T, T = Σᵢ exp(−βdᵢ), so ν_β − M = log(T)/β",
          lambda: sp.expand_log(sp.log(sp.exp(beta * M) * T) / beta - M - sp.log(T) / beta)),
         ("exp is increasing: d/du e^u = e^u > 0", lambda: _holds(sp.exp(u).diff(u).is_positive)),
-        ("−βd <= 0, so e^{−βd_i} <= e^0 = 1 and T <= n", lambda: _holds((-beta * d).is_nonpositive)),
-        ("T <= n means n = T(1 + w), w >= 0, and (log n − log T)/β = log(1 + w)/β >= 0",
+        ("−βd ≤ 0, so exp(−βdᵢ) ≤ e^0 = 1 and T ≤ n", lambda: _holds((-beta * d).is_nonpositive)),
+        ("T ≤ n means n = T(1 + w), w ≥ 0, and (log n − log T)/β = log(1 + w)/β ≥ 0",
          lambda: sp.Ge(sp.expand_log(sp.log(T * (1 + w)) - sp.log(T)) / beta, 0)),
     ),
     numeric=lambda s: (stable_nu(s["x"], s["beta"]), s["x"].amax(-1) + math.log(s["x"].shape[-1]) / s["beta"]),
     mutants=(
-        _fast_mutant("no-slack", "ν_β(x) <= max x", lambda s: (stable_nu(s["x"], s["beta"]), s["x"].amax(-1))),
-        _fast_mutant("one-over-beta", "ν_β(x) <= max x + 1/β (log n replaced by 1)",
+        _fast_mutant("no-slack", "ν_β(x) ≤ max x", lambda s: (stable_nu(s["x"], s["beta"]), s["x"].amax(-1))),
+        _fast_mutant("one-over-beta", "ν_β(x) ≤ max x + 1/β (log n replaced by 1)",
                      lambda s: (stable_nu(s["x"], s["beta"]), s["x"].amax(-1) + 1 / s["beta"])),
     ),
     tolerances=BOUND_TOLERANCES,
@@ -245,21 +245,21 @@ BIG_BETA = 1e9
 
 limit = Claim(
     id="limit",
-    statement="ν_β(x) → max_i x_i as β → ∞ (numerically: ν_β at β = 10^9 equals max x within log(n)/10^9)",
+    statement="ν_β(x) → maxᵢ xᵢ as β → ∞ (numerically: ν_β at β = 10⁹ equals max x within log(n)/10⁹)",
     variables=(X_VARIABLE,),
     dims={"n": (1, 10)},
     symbolic=facts(
-        ("squeeze: 0 <= ν_β − max x <= log(n)/β (lower-bound, upper-bound) and lim_{β→∞} log(n)/β = 0",
+        ("squeeze: 0 ≤ ν_β − max x ≤ log(n)/β (lower-bound, upper-bound) and lim_{β→∞} log(n)/β = 0",
          lambda: sp.limit(sp.log(n) / beta, beta, sp.oo)),
-        ("n = 2, x_2 = x_1 − δ, δ > 0: ν_β − x_1 = log(1 + e^{−βδ})/β",
+        ("n = 2, x_2 = x₁ − δ, δ > 0: ν_β − x₁ = log(1 + exp(−βδ))/β",
          lambda: sp.expand_log(sp.log(sp.exp(beta * x1) * (1 + sp.exp(-beta * delta))) / beta - x1
                                - sp.log(1 + sp.exp(-beta * delta)) / beta)),
-        ("n = 2: lim_{β→∞} log(1 + e^{−βδ})/β = 0", lambda: sp.limit(sp.log(1 + sp.exp(-beta * delta)) / beta, beta, sp.oo)),
+        ("n = 2: lim_{β→∞} log(1 + exp(−βδ))/β = 0", lambda: sp.limit(sp.log(1 + sp.exp(-beta * delta)) / beta, beta, sp.oo)),
         scope="general n (squeeze); directly for n = 2",
     ),
     numeric=lambda s: (stable_nu(s["x"], BIG_BETA), s["x"].amax(-1)),
     mutants=(
-        _fast_mutant("naive", "the naive (1/β) log Σ exp(β x_i) at β = 10^9: exp overflows to inf even in float64",
+        _fast_mutant("naive", "the naive (1/β) log Σ exp(β xᵢ) at β = 10⁹: exp overflows to inf even in float64",
                      lambda s: (naive_nu(s["x"], BIG_BETA), s["x"].amax(-1))),
         _fast_mutant("mean", "ν_β → the mean of x", lambda s: (stable_nu(s["x"], BIG_BETA),
                                                             s["x"].mean(-1))),
@@ -272,7 +272,7 @@ limit = Claim(
 
 stable_evaluation = Claim(
     id="stable-evaluation",
-    statement="ν_β(x) = M + (1/β) log Σ_i exp(β (x_i − M)) for every real M; with M = max x nothing overflows",
+    statement="ν_β(x) = M + (1/β) log Σᵢ exp(β (xᵢ − M)) for every real M; with M = max x nothing overflows",
     lhs=SHIFTED, rhs=NU,
     variables=(Variable("x", Vector("n", scale=30.0)), Variable("beta", Positive(0.01, 30.0), r"\beta")),
     dims={"n": (1, 10)},
@@ -281,32 +281,32 @@ stable_evaluation = Claim(
     references=(Reference("long-double", "the naive formula in numpy's 80-bit extended precision (range to 1e4932)",
                           longdouble_nu, side="lhs"),),
     mutants=(
-        _fast_mutant("naive", "evaluating (1/β) log Σ exp(β x_i) as written: inf once β max x > 709.78 (float64)",
+        _fast_mutant("naive", "evaluating (1/β) log Σ exp(β xᵢ) as written: inf once β max x > 709.78 (float64)",
                      lambda s: (stable_nu(s["x"], s["beta"]), naive_nu(s["x"], s["beta"]))),
-        _fast_mutant("shift-without-beta", "M + (1/β) log Σ exp(x_i − M): the shift not scaled by β",
+        _fast_mutant("shift-without-beta", "M + (1/β) log Σ exp(xᵢ − M): the shift not scaled by β",
                      lambda s: (stable_nu(s["x"], s["beta"]),
                                 s["x"].amax(-1) + torch.log(torch.exp(s["x"] - s["x"].amax(-1, keepdim=True)).sum(-1))
                                 / s["beta"]),
                      rhs=M + sp.log(sp.Sum(sp.exp(x[j] - M), (j, 1, n))) / beta),
     ),
     tolerances={
-        torch.float16: Tolerance(2e-3, 1e-3, "β x rounds to float16 before the shift: relative error u in β x_i "
-                                             "(u = 2^-11), i.e. ~u·|x_i| in ν; 4u"),
+        torch.float16: Tolerance(2e-3, 1e-3, "β x rounds to float16 before the shift: relative error u in β xᵢ "
+                                             "(u = 2^-11), i.e. ~u·|xᵢ| in ν; 4u"),
         torch.bfloat16: Tolerance(1.6e-2, 8e-3, "as for float16 with u = 2^-8"),
     },
     dtypes=ALL_DTYPES,
 )
 
 GRAD_TOLERANCES = {
-    torch.float16: Tolerance(2e-3, 2e-3, "each softmax entry μ_i carries an absolute rounding error of about "
-                                         "μ_i·u·(3 + β|x_i − max x|) <= 4u (u = 2^-11) from β(x − max), exp and "
+    torch.float16: Tolerance(2e-3, 2e-3, "each softmax entry μᵢ carries an absolute rounding error of about "
+                                         "μᵢ·u·(3 + β|xᵢ − max x|) ≤ 4u (u = 2^-11) from β(x − max), exp and "
                                          "the normalising sum"),
     torch.bfloat16: Tolerance(1.6e-2, 1.6e-2, "as for float16 with u = 2^-8: 4u"),
 }
 
 softmax_gradient = Claim(
     id="softmax-gradient",
-    statement="∇ν_1(x) = μ(x): ∂ν_1/∂x_k = e^{x_k} / Σ_j e^{x_j}",
+    statement="∇ν_1(x) = μ(x): ∂ν_1/∂xₖ = exp(xₖ) / Σⱼ exp(xⱼ)",
     lhs=sp.Derivative(nu(sp.Integer(1)), x[k]), rhs=softmax_k(sp.Integer(1)),
     variables=(X_VARIABLE,),
     dims={"n": (1, 10)},
@@ -315,9 +315,9 @@ softmax_gradient = Claim(
                        softmax_formula(s["x"], torch.ones_like(s["x"][:, 0]))),
     references=(Reference("torch-softmax", "torch.softmax(x, -1)", lambda s: torch.softmax(s["x"], -1)),),
     mutants=(
-        _fast_mutant("unnormalised", "e^{x_k}: the normalising sum forgotten",
+        _fast_mutant("unnormalised", "exp(xₖ): the normalising sum forgotten",
                      lambda s: (gradient(s["x"], torch.ones_like(s["x"][:, 0])), torch.exp(s["x"])), rhs=sp.exp(x[k])),
-        _fast_mutant("sigmoid", "1/(1 + e^{−x_k}): the logistic function entrywise",
+        _fast_mutant("sigmoid", "1/(1 + exp(−xₖ)): the logistic function entrywise",
                      lambda s: (gradient(s["x"], torch.ones_like(s["x"][:, 0])), torch.sigmoid(s["x"])),
                      rhs=1 / (1 + sp.exp(-x[k]))),
     ),
@@ -334,22 +334,22 @@ GRADEABLE_SOFTMAX = Problem(
     dims={"n": (1, 2, 3, 4, 5), "k": (1, 2, 3, 4, 5)}, dims_where=lambda dims: dims["k"] <= dims["n"],
     sum_range=(sp.Integer(1), n), instances_per_group=8,
     misconceptions=(
-        Misconception("wrong-component", "the numerator is e^{x_k}, the component you differentiate by",
+        Misconception("wrong-component", "the numerator is exp(xₖ), the component you differentiate by",
                       lambda ref: ref.subs(x[k], x[1])),
-        Misconception("log-of-softmax", "that is log μ_k; the derivative of log Σ e^{x_j} is μ_k itself",
+        Misconception("log-of-softmax", "that is log μₖ; the derivative of log Σ exp(xⱼ) is μₖ itself",
                       lambda ref: sp.log(ref)),
     ),
     mutant_feedback={
-        "unnormalised": "the normalising sum is missing: ∂/∂x_k log Σ_j e^{x_j} = e^{x_k} / Σ_j e^{x_j}",
-        "sigmoid": "that is the logistic function of x_k; the gradient of log-sum-exp is the softmax "
-                   "e^{x_k} / Σ_j e^{x_j}",
+        "unnormalised": "the normalising sum is missing: ∂/∂xₖ log Σⱼ exp(xⱼ) = exp(xₖ) / Σⱼ exp(xⱼ)",
+        "sigmoid": "that is the logistic function of xₖ; the gradient of log-sum-exp is the softmax "
+                   "exp(xₖ) / Σⱼ exp(xⱼ)",
     },
 )
 GRADEABLE = (GRADEABLE_SOFTMAX,)
 
 gradient_beta = Claim(
     id="gradient-beta",
-    statement="∇ν_β(x) = μ(βx): ∂ν_β/∂x_k = e^{βx_k} / Σ_j e^{βx_j}",
+    statement="∇ν_β(x) = μ(βx): ∂ν_β/∂xₖ = exp(βxₖ) / Σⱼ exp(βxⱼ)",
     lhs=sp.Derivative(NU, x[k]), rhs=softmax_k(),
     variables=(X_VARIABLE, BETA_VARIABLE),
     dims={"n": (1, 10)},
@@ -383,10 +383,10 @@ GRADEABLE_GRADIENT_BETA = Problem(
                       "1/β is left", lambda ref: ref / beta),
     ),
     mutant_feedback={
-        "chain-rule-factor": "the inner derivative β of e^{βx_k} cancels the 1/β in front of the log: the "
-                             "gradient is e^{βx_k} / Σ_j e^{βx_j}, without a factor β",
+        "chain-rule-factor": "the inner derivative β of exp(βxₖ) cancels the 1/β in front of the log: the "
+                             "gradient is exp(βxₖ) / Σⱼ exp(βxⱼ), without a factor β",
         "beta-forgotten": "that is the gradient of ν_1; with the scale β the softmax is of βx: "
-                          "e^{βx_k} / Σ_j e^{βx_j}",
+                          "exp(βxₖ) / Σⱼ exp(βxⱼ)",
     },
 )
 GRADEABLE = (*GRADEABLE, GRADEABLE_GRADIENT_BETA)
@@ -411,24 +411,24 @@ def gradient_limit_sides(sample) -> tuple[torch.Tensor, torch.Tensor]:
 
 gradient_limit = Claim(
     id="gradient-limit",
-    statement="unique argmax with gap δ > 0: ‖∇ν_β(x) − e_{i_max}‖₁ <= 2(n − 1) e^{−βδ} → 0 as β → ∞",
+    statement="unique argmax with gap δ > 0: ‖∇ν_β(x) − e_max‖₁ ≤ 2(n − 1) exp(−βδ) → 0 as β → ∞",
     relation="<=",
     variables=(Variable("x", VectorWithGap("n", low=0.1, high=1.0)), Variable("beta", Positive(1.0, 1000.0), r"\beta")),
     dims={"n": (2, 10)},
     symbolic=facts(
-        ("∇ν_β = μ(βx) (gradient-beta); with S = Σ_{i≠i*} e^{−β(M − x_i)}: μ_{i*} = 1/(1 + S) and "
-         "‖μ − e_{i*}‖₁ = (1 − μ_{i*}) + Σ_{i≠i*} μ_i = 2(1 − μ_{i*}) = 2S/(1 + S)",
+        ("∇ν_β = μ(βx) (gradient-beta); with S = Σ_{i≠i*} exp(−β(M − xᵢ)): μ_{i*} = 1/(1 + S) and "
+         "‖μ − e_{i*}‖₁ = (1 − μ_{i*}) + Σ_{i≠i*} μᵢ = 2(1 − μ_{i*}) = 2S/(1 + S)",
          lambda: sp.simplify(2 * (1 - 1 / (1 + S)) - 2 * S / (1 + S))),
-        ("2S/(1 + S) <= 2S for S >= 0", lambda: sp.Ge(sp.factor(2 * S - 2 * S / (1 + S)), 0)),
-        ("M − x_i >= δ and exp is increasing, so every term of S is <= e^{−βδ} and S <= (n − 1) e^{−βδ}",
+        ("2S/(1 + S) ≤ 2S for S ≥ 0", lambda: sp.Ge(sp.factor(2 * S - 2 * S / (1 + S)), 0)),
+        ("M − xᵢ ≥ δ and exp is increasing, so every term of S is ≤ exp(−βδ) and S ≤ (n − 1) exp(−βδ)",
          lambda: _holds(sp.exp(u).diff(u).is_positive)),
-        ("lim_{β→∞} 2(n − 1) e^{−βδ} = 0 for δ > 0", lambda: sp.limit(2 * (n - 1) * sp.exp(-beta * delta), beta, sp.oo)),
+        ("lim_{β→∞} 2(n − 1) exp(−βδ) = 0 for δ > 0", lambda: sp.limit(2 * (n - 1) * sp.exp(-beta * delta), beta, sp.oo)),
     ),
     numeric=gradient_limit_sides,
     mutants=(
-        _fast_mutant("argmin", "∇ν_β → e_{i_min}", lambda s: (_distance_to_argmax(s, s["x"].argmin(-1)),
+        _fast_mutant("argmin", "∇ν_β → e_min", lambda s: (_distance_to_argmax(s, s["x"].argmin(-1)),
                                                             gradient_limit_sides(s)[1])),
-        _fast_mutant("rate-2", "‖∇ν_β − e_{i_max}‖₁ <= (n − 1) e^{−2βδ}: twice the true rate",
+        _fast_mutant("rate-2", "‖∇ν_β − e_max‖₁ ≤ (n − 1) exp(−2βδ): twice the true rate",
                      lambda s: (gradient_limit_sides(s)[0],
                                 (s["x"].shape[-1] - 1) * torch.exp(-2 * s["beta"] * _gap(s["x"])))),
         _fast_mutant("uniform", "∇ν_β → (1/n, ..., 1/n)",
@@ -436,7 +436,7 @@ gradient_limit = Claim(
                                 gradient_limit_sides(s)[1])),
     ),
     tolerances={
-        torch.float16: Tolerance(1e-3, 1e-2, "the 1-norm adds n <= 10 softmax entries, each with an absolute "
+        torch.float16: Tolerance(1e-3, 1e-2, "the 1-norm adds n ≤ 10 softmax entries, each with an absolute "
                                              "rounding error of ~u (u = 2^-11): 2nu"),
         torch.bfloat16: Tolerance(1.6e-2, 8e-2, "as for float16 with u = 2^-8"),
     },
