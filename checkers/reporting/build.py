@@ -162,6 +162,8 @@ def _statements_of(part: PartView):
         if part.answer.text is not None:
             yield part.answer.text
         yield from part.answer.algorithm
+        if part.answer.scope is not None:
+            yield part.answer.scope
 
 
 def _write(path: Path, text: str) -> Path:

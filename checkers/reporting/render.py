@@ -10,7 +10,7 @@ built by `mathml.serialize`, which escapes every text node itself.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import jinja2
@@ -20,7 +20,7 @@ from markupsafe import Markup
 from checkers.reporting.latex_escape import Tex, escape_latex, finalize
 from checkers.reporting.latex_math import to_latex
 from checkers.reporting.mathml import Node, expression_node, math_element, serialize
-from checkers.reporting.statements import RenderedStatement
+from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.reporting.view import Formula
 
 __all__ = ["TEMPLATES", "html_environment", "latex_environment", "formula_latex", "formula_mathml"]
@@ -70,12 +70,58 @@ def label_name(anchor: str) -> Tex:
     return Tex(re.sub(r"[^A-Za-z0-9]+", ":", anchor))
 
 
+_LATEX_LIKE = re.compile(r"\$|\\[A-Za-z]")
+
+
+@lru_cache(maxsize=4096)
+def _prose(text: str) -> RenderedStatement | None:
+    """An author's short text (a claim statement, a justification) rendered as LaTeX when it is written so.
+
+    Text with `$...$` or a LaTeX command goes through the statement converter; plain text (and text
+    the converter refuses) is escaped as it is. None means: plain text.
+    """
+    if not _LATEX_LIKE.search(text):
+        return None
+    rendered = render_statement(text)
+    return None if rendered.problems else rendered
+
+
+def prose_tex(text: object) -> Tex:
+    rendered = _prose(str(text))
+    return escape_latex(text) if rendered is None else rendered.tex
+
+
+def prose_html(text: object) -> Markup:
+    rendered = _prose(str(text))
+    if rendered is None:
+        return Markup.escape(str(text))
+    html = str(rendered.html)
+    if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
+        html = html[3:-4]  # one paragraph: inline, so that it can stand in a heading or a sentence
+    return Markup(html)
+
+
 def _statement_tex(statement: RenderedStatement) -> Tex:
     return statement.tex
 
 
 def _statement_html(statement: RenderedStatement) -> Markup:
     return statement.html
+
+
+_BREAK_AFTER = re.compile(r"(\\_|(?<=[a-z0-9])\.(?=[A-Za-z_]))")
+
+
+def breakable_finalize(value: object) -> str:
+    """The escaping hook, then a permitted line break after `_` and after a `.` inside a dotted name.
+
+    Prose mentions identifiers such as torch.nn.utils.fusion.fuse_conv_bn_weights, which TeX would
+    otherwise refuse to break and set past the margin. Trusted `Tex` (math, statements) is unchanged.
+    """
+    if isinstance(value, Tex):
+        return value
+    text = finalize(value)
+    return _BREAK_AFTER.sub(lambda m: m.group(1) + r"\allowbreak{}", text)
 
 
 @cache
@@ -86,10 +132,10 @@ def latex_environment() -> jinja2.Environment:
         variable_start_string="(((", variable_end_string=")))",
         comment_start_string="((=", comment_end_string="=))",
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-        autoescape=False, finalize=finalize, undefined=jinja2.StrictUndefined,
+        autoescape=False, finalize=breakable_finalize, undefined=jinja2.StrictUndefined,
     )
     env.filters.update(math=formula_latex, statement=_statement_tex, e=escape_latex, escape=escape_latex,
-                       listing=code_listing, label=label_name)
+                       listing=code_listing, label=label_name, prose=prose_tex)
     return env
 
 
@@ -99,5 +145,5 @@ def html_environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(math=formula_mathml, statement=_statement_html)
+    env.filters.update(math=formula_mathml, statement=_statement_html, prose=prose_html)
     return env

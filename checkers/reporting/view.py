@@ -21,9 +21,11 @@ import textwrap
 from dataclasses import dataclass
 
 import sympy as sp
+from markupsafe import Markup, escape
 
 from checkers.model import Answer, Claim, Derivation, Part
 from checkers.reporting.graded import GradedSection
+from checkers.reporting.latex_escape import escape_latex
 from checkers.reporting.problem_sets import Placement, ProblemSet
 from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.results import ClaimResult, DerivationResult, NumericResult, RunResult
@@ -129,7 +131,7 @@ class AnswerView:
     code_name: str = ""
     algorithm: tuple[RenderedStatement, ...] = ()
     text: RenderedStatement | None = None
-    scope: str = ""
+    scope: RenderedStatement | None = None
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,23 @@ def _css(status: object) -> str:
     return {"proved": "ok", "supported by lemmas": "ok", "failed": "fail"}.get(status_name(status), "warn")
 
 
+_SUPERSCRIPTS = {**{str(i): c for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}, "n": "ⁿ", "d": "ᵈ", "k": "ᵏ", "m": "ᵐ",
+                 "i": "ⁱ", "j": "ʲ", "t": "ᵗ", "x": "ˣ"}
+
+
+def _superscript(match: re.Match) -> str:
+    text = match.group(1)
+    return "".join(_SUPERSCRIPTS[c] for c in text) if all(c in _SUPERSCRIPTS for c in text) else match.group(0)
+
+
+def readable(description: str) -> str:
+    """A kind's plain-text description as a reader writes it: R^d as ℝᵈ, nxn as n×n, <= as ≤."""
+    text = re.sub(r"\bR\^", "ℝ^", description)
+    text = re.sub(r"\^\{?(\w+)\}?", _superscript, text)
+    text = re.sub(r"\b(\w+)x(\w+) matrix", r"\1×\2 matrix", text)
+    return text.replace("<=", "≤").replace(">=", "≥")
+
+
 def _dims(claim: Claim) -> str:
     return ", ".join(f"{name} = {lo}..{hi}" if lo != hi else f"{name} = {lo}" for name, (lo, hi) in
                      sorted(claim.dims.items()))
@@ -402,7 +421,8 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
                                "ok" if m.caught else "fail") for m in result.mutants)
     caught = sum(m.caught for m in result.mutants)
     symbols = {v.name: v for v in claim.variables}
-    variables = tuple(VariableView(Formula((sp.Symbol(name),)), v.kind.description) for name, v in symbols.items())
+    variables = tuple(VariableView(Formula((sp.Symbol(name),)), readable(v.kind.description))
+                      for name, v in symbols.items())
     rows = tuple(_numeric_row(r, claim) for r in result.numeric)
     notes = []
     marks = "".join(row.worst_rel for row in rows) + "".join(r.worst_rel for ref in references for r in ref.rows)
@@ -438,7 +458,7 @@ def _source(fn) -> str:
 
 
 def answer_view(answer: Answer) -> AnswerView:
-    scope = answer.scope
+    scope = render_statement(answer.scope) if answer.scope else None
     if answer.formula is not None:
         parts = (answer.lhs, answer.relation, answer.formula) if answer.lhs is not None else (answer.formula,)
         return AnswerView("formula", formula=Formula(parts), scope=scope,
@@ -457,13 +477,12 @@ def _implicit_answer(claim: Claim) -> AnswerView:
     if claim.lhs is not None and claim.rhs is not None:
         relation = "=" if claim.relation == "≈" else claim.relation
         return AnswerView("formula", formula=Formula((claim.lhs, relation, claim.rhs)))
-    return AnswerView("text", text=render_statement(_plain(claim.statement)))
+    return AnswerView("text", text=plain_text(claim.statement))
 
 
-def _plain(text: str) -> str:
-    """Plain prose (no LaTeX) made safe for the statement converter: its special characters escaped."""
-    return re.sub(r"([\\{}$&#%_^~])", lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
-        m.group(1), "\\" + m.group(1)), text)
+def plain_text(text: str) -> RenderedStatement:
+    """Plain prose (no LaTeX), escaped for each format, as a statement the templates print."""
+    return RenderedStatement(escape_latex(text), Markup(f"<p>{escape(text)}</p>"))
 
 
 def _part_view(anchor: str, label: str, heading: str, question: RenderedStatement | None, answer: AnswerView | None,
