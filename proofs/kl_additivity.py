@@ -299,7 +299,7 @@ def _explicit_factors(count: int):
 
 
 def step_sides(sample, combine=sum):
-    """(Riemann sum of the KL of F(u)f_d(t) against G(u)g_d(t) on the grid of ℝᵉ × ℝ, combined KL(F‖G), KL(f_d‖g_d))."""
+    """The KL of F(u)f_d(t) against G(u)g_d(t), a Riemann sum on a grid of ℝᵈ⁻¹ × ℝ, and KL(F‖G) + KL(f_d‖g_d)."""
     e = sample.dims["e"]
     cell_u = grid_axis()[1] ** e
     _, cell_t = density_grid(STEP_GRID_POINTS)
@@ -340,7 +340,8 @@ _, FACTOR_DX = density_grid(FACTOR_GRID_POINTS)
 
 
 def factors_sides(sample, combine=sum):
-    """(Riemann sum of the KL of the d-fold product densities on a grid of ℝᵈ, combined coordinate KLs)."""
+    """The KL of the product densities f₁⋯f_d against g₁⋯g_d, a Riemann sum on a grid of ℝᵈ, and the sum of the
+    coordinates' KLs."""
     count = sample.dims["d"]
     names = [(f"f{a}", f"g{a}") for a in range(1, count + 1)]
     joint_f = _outer_joint([sample[a] for a, _ in names])
