@@ -549,11 +549,12 @@ def remove_batch_norm(model: SmallNetTrain, model_test: SmallNetTest) -> SmallNe
     with torch.no_grad():
         for name in ("conv1", "conv2", "fc1"):
             layer, bn = getattr(model, name)[0], getattr(model, name)[1]
-            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # γ / √(σ² + ε), one number per channel
-            per_channel = (-1,) + (1,) * (layer.weight.dim() - 1)  # a conv filter, or a row of the Linear weight
-            getattr(model_test, name)[0].weight.copy_(layer.weight * scale.reshape(per_channel))  # W' = γW/√(σ² + ε)
-            getattr(model_test, name)[0].bias.copy_(bn.bias + scale * (layer.bias - bn.running_mean))  # b'
-        model_test.fc2[0].weight.copy_(model.fc2[0].weight)  # fc2 has no BN: copied as it is
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)  # γ/√(σ² + ε) per channel
+            per_channel = (-1,) + (1,) * (layer.weight.dim() - 1)  # a filter, or a weight row
+            new = getattr(model_test, name)[0]
+            new.weight.copy_(layer.weight * scale.reshape(per_channel))  # W' = γW/√(σ² + ε)
+            new.bias.copy_(bn.bias + scale * (layer.bias - bn.running_mean))  # b' = β + γ(b − μ)/√(σ² + ε)
+        model_test.fc2[0].weight.copy_(model.fc2[0].weight)  # fc2 has no BN: copied
         model_test.fc2[0].bias.copy_(model.fc2[0].bias)
     return model_test.eval()
 

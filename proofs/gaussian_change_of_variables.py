@@ -192,8 +192,10 @@ DERIVATIONS = (
             Part(label="", question=STATEMENT,
                  answer=Answer(
                      formula=DENSITY, lhs=sp.Function("p_X")(x),
-                     text=r"With $\varphi(x) = A^{-1}(x - b)$, so that $\partial\varphi/\partial x = A^{-1}$ and "
-                          r"$|\det A^{-1}| = 1/|\det A| = (\det\Sigma)^{-1/2}$, the density of $X$ is"),
+                     text=r"This is $p_Y(\varphi(x))\,|\det \frac{\partial\varphi}{\partial x}(x)|$ with "
+                          r"$\varphi(x) = A^{-1}(x - b)$: $\frac{\partial\varphi}{\partial x} = A^{-1}$, "
+                          r"$\|A^{-1}(x-b)\|^2 = (x-b)^\top (AA^\top)^{-1}(x-b) = (x-b)^\top\Sigma^{-1}(x-b)$, and "
+                          r"$|\det A^{-1}| = 1/|\det A| = (\det\Sigma)^{-1/2}$ because $\det\Sigma = \det(A)^2$."),
                  claims=("density", "det-gram", "inverse-gram")),
         ),
     ),

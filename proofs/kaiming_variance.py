@@ -518,10 +518,12 @@ DERIVATIONS = (
             Part(label="", question=STATEMENT,
                  answer=Answer(
                      formula=VARIANCE_CLOSED_FORM, lhs=sp.Function("Var")(sp.Symbol("y_L")),
-                     text=r"PyTorch's default initialisation of \texttt{nn.Linear}$(n_{\ell-1}, n_\ell)$ draws every "
-                          r"weight and bias from $\mathcal{U}(-1/\sqrt{n_{\ell-1}}, 1/\sqrt{n_{\ell-1}})$, of mean 0 "
-                          r"and variance $1/(3n_{\ell-1})$. Hence $\mathbb{E}[y_L] = 0$, each layer maps the variance "
-                          r"$v$ of its input entries to $v/3 + 1/(3n_{\ell-1})$, and starting from $v_0 = 1$,",
+                     text=r"and $\mathbb{E}[y_L] = 0$. PyTorch's default initialisation of "
+                          r"\texttt{nn.Linear}$(n_{\ell-1}, n_\ell)$ draws every weight and bias from "
+                          r"$\mathcal{U}(-1/\sqrt{n_{\ell-1}}, 1/\sqrt{n_{\ell-1}})$, of mean 0 and variance "
+                          r"$1/(3n_{\ell-1})$. So every layer has mean-zero outputs, and it maps the variance $v$ of its "
+                          r"input entries to $v/3 + 1/(3n_{\ell-1})$; unrolling from $v_0 = 1$ gives the sum above, "
+                          r"$\frac{1}{3n_{L-1}} + \frac{1}{3^2 n_{L-2}} + \dots + \frac{1}{3^L n_0} + \frac{1}{3^L}$.",
                      scope=r"The layer step $v \mapsto v/3 + 1/(3n_{\ell-1})$ is proved by sympy for "
                            r"$n_{\ell-1} \in \{1, 2, 3, 4\}$ (the general sum has the same terms) and checked by Monte "
                            r"Carlo on real nn.Linear layers; the unrolled formula is proved for every depth $L$ by "

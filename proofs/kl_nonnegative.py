@@ -434,11 +434,11 @@ DERIVATIONS = (
             Part(label="(a)", question=r"Show that $D_{\mathrm{KL}}(X \| Y) \ge 0$.",
                  answer=Answer(
                      formula=sp.S.Zero, lhs=KL_SPACE, relation=">=",
-                     text=r"For densities $f, g$ on $\mathbb{R}^d$ (every $d$; the integral is over $\mathbb{R}^d$), "
+                     text=r"for probability densities $f, g$ on $\mathbb{R}^d$, every $d$ (the integral is over "
+                          r"$\mathbb{R}^d$), with equality only if $f = g$ almost everywhere. Proof: "
                           r"$\log t \le t - 1$ at $t = g(x)/f(x)$, multiplied by $f(x) > 0$, gives "
-                          r"$f \log\frac{f}{g} \ge f - g$ at every point $x$; integrating, "
-                          r"$D_{\mathrm{KL}}(X\|Y) \ge \int f - \int g = 1 - 1 = 0$, with equality only if $f = g$ "
-                          r"(almost everywhere):",
+                          r"$f(x) \log\frac{f(x)}{g(x)} \ge f(x) - g(x)$ at every point $x$; integrating, "
+                          r"$D_{\mathrm{KL}}(X\|Y) \ge \int f - \int g = 1 - 1 = 0$.",
                      scope=r"The argument is pointwise in $x$, so sympy checks it with $x$ an abstract point of "
                            r"$\mathbb{R}^d$, and once more with two explicit coordinates. Numerically the inequality "
                            r"is checked for general (non-product) densities tabulated on grids in $d = 1, 2, 3$, where "

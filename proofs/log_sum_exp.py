@@ -499,7 +499,9 @@ DERIVATIONS = (
             Part(label="(b)", question=r"Show that $\nabla \nu_1 = \mu$, where $\mu$ is the softmax function.",
                  answer=Answer(
                      formula=softmax_gradient.rhs, lhs=softmax_gradient.lhs,
-                     text=r"For $k = 1, \dots, n$, the chain rule gives"),
+                     text=r"for $k = 1, \dots, n$: the derivative of $\log s$ is $1/s$, and that of "
+                          r"$\sum_j e^{x_j}$ by $x_k$ is $e^{x_k}$, so $\partial\nu_1/\partial x_k = \mu_k(x)$, that is "
+                          r"$\nabla\nu_1 = \mu$."),
                  claims=("softmax-gradient",)),
             Part(label="(c)", question=r"If $i_{\max} = \operatorname{argmax}_{1 \le i \le n} x_i$ is uniquely defined, "
                                        r"show that $\nabla \nu_\beta(x) \to e_{i_{\max}}$ as $\beta \to \infty$.",
