@@ -40,12 +40,20 @@ only linearity of the integral, so the dimension plays no role.
   uses the Jacobian computed by autograd (`torch.autograd.grad`, one backward pass per output
   coordinate), not the flow's own log-determinant; `coupling-log-det` checks the two agree, with
   central finite differences as an independent reference.
-* `expected-nll` is checked as a statistical claim: a Monte Carlo mean of $\ell_\theta(X)$ over 250 draws
-  $X \sim p_{\mathrm{true}}$ (with its standard error) against $D_{\mathrm{KL}} + H$ computed by deterministic
-  quadrature on a 97 x 97 grid over $[-12, 12]^2$, within 5 standard errors. The grid's error, measured
-  against a 241 x 241 grid, is below 0.01 while the standard errors are about 0.07 to 1.4 (mixture scales in
-  [0.52, 1.73] for 3-sigma draws, means within about ±3, and a flow whose log-density varies on scales
-  the grid resolves).
+* `per-sample-decomposition` is checked as three components so that no side cancels: the loss against
+  the sum of the brackets (p_true cancels there: the identity holds for any p_true), and each bracket
+  on its own, with p_true from this module's logsumexp on the left and from `MixtureSameFamily` on the
+  right (the reference sums torch `Normal` densities instead); the `true-normaliser` mutant (p_true's
+  normaliser off by 1.5, which cancels in the sum) must be rejected.
+* `expected-nll` is checked as a statistical claim with three components, each within 5 of its own
+  standard errors: Monte Carlo means over $2^{14}$ draws $X \sim p_{\mathrm{true}}$ per instance (64
+  instances) of $\ell_\theta(X)$, $\ell_\theta(X) + \log p_{\mathrm{true}}(X)$ and $-\log p_{\mathrm{true}}(X)$, against
+  $D_{\mathrm{KL}} + H$, $D_{\mathrm{KL}}$ and $H$ computed by deterministic quadrature on a 161 x 161 grid over
+  $[-12, 12]^2$. KL and H are thus checked separately (the `p-log-p-scaled` mutant scales
+  $\sum p\log p$ in both, which cancels in the sum), and the target scaled by 1.02 or 0.98 is rejected
+  (`target-x1.02`, `target-x0.98`). The grid's error, measured against a 321 x 321 grid at seed 0, is
+  1e-4, against standard errors of 5e-3 to 0.1 (mixture scales in [0.52, 1.73], means within about ±3,
+  and a flow whose log-density varies on scales the grid resolves).
 * `affine-gaussian` is proved by sympy in general ($s, c > 0$). `gaussian-integrals` is proved from the
   standard normal moments $\int z^k\varphi(z)\,dz$, $k = 0, 1, 2$, which sympy integrates; substituting
   $x = m + sz$ makes each integrand a quadratic polynomial in $z$. Both are checked numerically, against
@@ -71,6 +79,8 @@ import torch
 
 from checkers import (Answer, Claim, Derivation, Estimate, Matrix, Mutant, Part, Positive, ProbabilityVector, Real,
                       Reference, Step, Tolerance, Variable, Vector, facts, identity)
+from checkers.memo import per_batch
+from checkers.montecarlo import chunked_estimate, sharpness_mutants
 from checkers.strategies import normalised_linearity, proved
 from checkers.grading import Misconception, Problem, Symbol
 
@@ -181,18 +191,38 @@ MIXTURE = (Variable("weights", ProbabilityVector(3)), Variable("means", Matrix(3
 # --- per sample ---------------------------------------------------------------------------------------------------
 
 
-def _per_sample(sample, combine=lambda kl_part, entropy_part: kl_part + entropy_part, reverse=False):
+def _torch_log_true(sample, points: torch.Tensor) -> torch.Tensor:
+    """log p_true from torch.distributions.MixtureSameFamily (independent of `log_p_true`)."""
+    return torch_mixture(sample).log_prob(points)
+
+
+def _per_sample(sample, combine=lambda kl_part, entropy_part: kl_part + entropy_part, reverse=False,
+                log_true_shift: float = 0.0, log_true=None):
+    """Both sides per point as 3-vectors, each side computed independently of the other.
+
+    Left: (ℓ_θ(x) by the flow's own forward pass and log-determinant, log p_true(x) − log p_θ(x) and
+    −log p_true(x) with this module's mixture log-density and the autograd Jacobian). Right: the
+    claimed decomposition with p_true from `log_true` (default torch's MixtureSameFamily):
+    (combine(KL part, entropy part), KL part, entropy part). p_true cancels only inside the first
+    component (the identity holds for any p_true); the other two compare the two brackets
+    themselves, so a wrong mixture normaliser on either side is seen. `log_true_shift` adds a constant
+    to this module's log p_true (a wrong normaliser, for a mutant).
+    """
     model = flow_of(sample)
     points = sample["x"]
-    log_true, log_model = log_p_true(sample, points), model.autograd_log_density(points)
-    kl_part = (log_model - log_true) if reverse else (log_true - log_model)
-    return model.loss(points), combine(kl_part, -log_true)
+    log_model = model.autograd_log_density(points)
+    own_log_true = log_p_true(sample, points) + log_true_shift
+    lhs = torch.stack([model.loss(points), own_log_true - log_model, -own_log_true], dim=-1)
+    ref_log_true = (log_true or _torch_log_true)(sample, points)
+    kl_part = (log_model - ref_log_true) if reverse else (ref_log_true - log_model)
+    return lhs, torch.stack([combine(kl_part, -ref_log_true), kl_part, -ref_log_true], dim=-1)
 
 
-def _per_sample_torch(sample) -> torch.Tensor:
-    model = flow_of(sample)
-    log_true = torch_mixture(sample).log_prob(sample["x"])
-    return (log_true - model.autograd_log_density(sample["x"])) - log_true
+def _log_true_by_densities(sample, points: torch.Tensor) -> torch.Tensor:
+    """log Σ_k w_k Π_j φ((x_j − μ_kj)/s_k)/s_k, the mixture density summed from torch Normal densities (no logsumexp)."""
+    weights, means, scales = _mixture(sample)
+    normal = torch.distributions.Normal(means, scales.unsqueeze(-1).expand_as(means))
+    return torch.log((weights * normal.log_prob(points.unsqueeze(-2)).sum(-1).exp()).sum(-1))
 
 
 per_sample_decomposition = Claim(
@@ -206,26 +236,31 @@ per_sample_decomposition = Claim(
                  r"variables)", r"$p_{\mathrm{true}}, p_Z > 0$"),
     symbolic=SPLIT,
     numeric=_per_sample,
-    references=(Reference("torch-mixture", "the right side with log p_true from MixtureSameFamily.log_prob",
-                          _per_sample_torch),),
+    references=(Reference("summed-densities", "the right side's three components with p_true summed from torch "
+                                              "Normal densities (log Σ_k w_k N(x; μ_k, s_k² I)), not logsumexp",
+                          lambda s: _per_sample(s, log_true=_log_true_by_densities)[1]),),
     mutants=(
         Mutant("minus-entropy-term", "[log p_true − log p_θ] − [−log p_true]",
                numeric=lambda s: _per_sample(s, lambda kl_part, entropy_part: kl_part - entropy_part)),
         Mutant("reversed-log-ratio", "[log p_θ − log p_true] + [−log p_true]",
                numeric=lambda s: _per_sample(s, reverse=True)),
+        Mutant("true-normaliser", "p_true's normaliser off by a factor 1.5 (log p_true + log 1.5): it cancels in "
+                                  "the sum of the brackets and is seen only when each bracket is checked",
+               numeric=lambda s: _per_sample(s, log_true_shift=math.log(1.5))),
     ),
     dtypes=(torch.float64, torch.float32),
 )
 
 # --- in expectation -----------------------------------------------------------------------------------------------
 
-MC_DRAWS = 250
-GRID_HALF_WIDTH, GRID_POINTS = 12.0, 97
+MC_DRAWS = 2 ** 14  # per instance: the target scaled by 1.02 or 0.98 must be rejected
+MC_CHUNK = 2 ** 12
+GRID_HALF_WIDTH, GRID_POINTS = 12.0, 161
 
 
-def draw_p_true(sample, count: int) -> torch.Tensor:
-    """`count` draws from each instance's mixture: (count, B, 2), seeded from the batch."""
-    gen = sample.generator(11)
+def draw_p_true(sample, count: int, gen: torch.Generator | None = None) -> torch.Tensor:
+    """`count` draws from each instance's mixture: (count, B, 2), seeded from the batch (or from `gen`)."""
+    gen = gen or sample.generator(11)
     weights, means, scales = _mixture(sample)
     u = torch.rand(count, sample.size, 1, generator=gen, dtype=torch.float64).to(sample.device, sample.dtype)
     component = (u > torch.cumsum(weights, -1)).sum(-1).clamp_max(2)  # (count, B) by the inverse CDF
@@ -234,10 +269,23 @@ def draw_p_true(sample, count: int) -> torch.Tensor:
     return means[rows, component] + scales[rows, component].unsqueeze(-1) * noise
 
 
+@per_batch
 def monte_carlo_loss(sample) -> Estimate:
-    """Mean of ℓ_θ(X) over X ~ p_true with its standard error: the expectation of the training loss."""
-    values = flow_of(sample).loss(draw_p_true(sample, MC_DRAWS))
-    return Estimate(values.mean(0), values.std(0) / math.sqrt(MC_DRAWS))
+    """Means over X ~ p_true of (ℓ_θ(X), ℓ_θ(X) + log p_true(X), −log p_true(X)), with standard errors.
+
+    The expected training loss, and the two brackets of its decomposition estimated separately, so that
+    the KL and the entropy are each checked against their own value. ℓ_θ comes from the flow's own
+    forward pass and log-determinant (−log p_θ by change of variables, `per-sample-decomposition`);
+    MC_DRAWS draws per instance, in chunks.
+    """
+    model, gen = flow_of(sample), sample.generator(11)
+
+    def chunk(start: int, count: int) -> torch.Tensor:
+        points = draw_p_true(sample, count, gen)
+        loss, log_true = model.loss(points), log_p_true(sample, points)
+        return torch.stack([loss, loss + log_true, -log_true], dim=-1)
+
+    return chunked_estimate(chunk, MC_DRAWS, MC_CHUNK)
 
 
 def _grid(sample) -> tuple[torch.Tensor, float]:
@@ -252,18 +300,21 @@ def _mixture_factors(sample, axis: torch.Tensor) -> list[torch.Tensor]:
             / (math.sqrt(2 * math.pi) * scales.unsqueeze(-1)) for c in (0, 1)]
 
 
-def kl_plus_entropy(sample, entropy_sign: float = 1.0, reverse: bool = False) -> torch.Tensor:
-    """D_KL(p_true ‖ p_θ) + H(p_true) by quadrature on the grid (p_θ from the autograd Jacobian).
+def kl_and_entropy(sample, entropy_sign: float = 1.0, reverse: bool = False,
+                   p_log_p_scale: float = 1.0) -> torch.Tensor:
+    """(D_KL(p_true ‖ p_θ) + H(p_true), D_KL, H) by quadrature on the grid (p_θ from the autograd Jacobian).
 
     With S = Σ p log p and C = Σ p log p_θ over the grid (times the cell area), KL = S − C and H = −S.
     p_true is separable per component, so C = Σ_k w_k a_kᵀ (log p_θ) b_k costs a matrix product.
+    The keywords build wrong targets for mutants; `p_log_p_scale` scales S in both KL and H, which
+    cancels in KL + H and is seen only in the separate components.
     """
     points, area = _grid(sample)
     log_model = flow_of(sample).autograd_log_density(points)  # (G, G), shared by the batch
     weights = sample["weights"]
     first, second = _mixture_factors(sample, points[:, 0, 0])
     density = torch.einsum("bk,bki,bkj->bij", weights, first, second)
-    p_log_p = torch.xlogy(density, density).sum((-2, -1)) * area
+    p_log_p = torch.xlogy(density, density).sum((-2, -1)) * area * p_log_p_scale
     entropy = -p_log_p
     if reverse:
         log_true = torch.log(density.clamp_min(torch.finfo(density.dtype).tiny))
@@ -271,7 +322,11 @@ def kl_plus_entropy(sample, entropy_sign: float = 1.0, reverse: bool = False) ->
     else:
         cross = (weights * ((first @ log_model) * second).sum(-1)).sum(-1) * area
         kl = p_log_p - cross
-    return kl + entropy_sign * entropy
+    return torch.stack([kl + entropy_sign * entropy, kl, entropy], dim=-1)
+
+
+def _expected_nll(sample, **wrong):
+    return monte_carlo_loss(sample), kl_and_entropy(sample, **wrong)
 
 
 expected_nll = Claim(
@@ -296,14 +351,19 @@ expected_nll = Claim(
     ),
     symbolic=facts(("E[ℓ_θ(X)] = −∫ p log p_θ = ∫ p log(p/p_θ) + (−∫ p log p): the exact equality behind the "
                     "statistical check", lambda: proved(SPLIT, sp.Integral(p_true(x) * LOSS, REALS), KL + ENTROPY))),
-    numeric=lambda s: (monte_carlo_loss(s), kl_plus_entropy(s)),
+    numeric=_expected_nll,
     mutants=(
+        *sharpness_mutants(_expected_nll),
         Mutant("minus-entropy", "D_KL(p_true ‖ p_θ) − H(p_true)",
-               numeric=lambda s: (monte_carlo_loss(s), kl_plus_entropy(s, entropy_sign=-1.0))),
-        Mutant("reversed-kl", "D_KL(p_θ ‖ p_true) + H(p_true)",
-               numeric=lambda s: (monte_carlo_loss(s), kl_plus_entropy(s, reverse=True))),
+               numeric=lambda s: _expected_nll(s, entropy_sign=-1.0)),
+        Mutant("reversed-kl", "D_KL(p_θ ‖ p_true) + H(p_true)", numeric=lambda s: _expected_nll(s, reverse=True)),
+        Mutant("p-log-p-scaled", "Σ p log p scaled by 1.5 in both D_KL and H: the sum KL + H is unchanged, "
+                                 "the separate KL and H are not", numeric=lambda s: _expected_nll(s, p_log_p_scale=1.5)),
     ),
+    tolerances={torch.float32: Tolerance(3e-5, 1e-5, "the float32 quadrature sums 161² = 25921 terms: rounding of "
+                                                     "order √n·u ≈ 1e-5 relative (5e-6 seen at seed 0)")},
     dtypes=(torch.float64, torch.float32),
+    instances=64,
 )
 
 # --- the flow's log-determinant -------------------------------------------------------------------------------------
