@@ -12,7 +12,7 @@ exact; a strategy that cannot finish reports `failed` with what sympy left.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
@@ -612,3 +612,70 @@ class RecursionInduction(Strategy):
                 return SymbolicResult(FAILED, detail=f"{side} does not solve the recursion {self.recursion}: {problem}")
         return SymbolicResult(PROVED, f"general {self.recursion.index} ≥ {self.first} (induction)",
                               f"both sides: base case and step of {self.recursion}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Derivatives of indexed sums; identities for listed sizes
+
+
+@dataclass(frozen=True)
+class IndexedDerivative(Strategy):
+    """Prove ∂f/∂x_k = rhs for 1 <= k <= n (the claim's own sides; `index` is k, `size` is n).
+
+    Differentiate the sums (sympy gives Kronecker deltas), evaluate them, and write k = 1 + r,
+    n = k + s with r, s >= 0 so the range condition of the result holds; then lhs − rhs must expand to 0.
+    """
+
+    size: sp.Symbol = sp.Symbol("n", integer=True, positive=True)
+    index: sp.Symbol = sp.Symbol("k", integer=True)
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation != "=":
+            return SymbolicResult(NOT_ATTEMPTED, detail=f"IndexedDerivative proves equalities, not {relation!r}")
+        r, s = sp.symbols("r s", integer=True, nonnegative=True)
+        # doit twice: the derivative first, then the sum of Kronecker deltas it produces
+        diff = (lhs.doit().doit() - rhs).subs(self.size, self.index + s).subs(self.index, 1 + r)
+        if is_zero(diff):
+            return SymbolicResult(PROVED, f"general {self.size}",
+                                  f"d/dx_{self.index} Σⱼ g(xⱼ) = g'(x_{self.index}) for 1 ≤ {self.index} ≤ {self.size}; "
+                                  "the rest simplifies")
+        return SymbolicResult(FAILED, detail=f"sympy left {sp.expand(diff)}")
+
+
+def exact_zero(diff: sp.Basic) -> bool:
+    """Exact rewrites only: expand, split logarithms of positive products, then cancel rational coefficients."""
+    for rewrite in (sp.expand, lambda e: sp.expand(sp.expand_log(e)), sp.cancel):
+        diff = rewrite(diff)
+        if diff == 0:
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class ForSizes(Strategy):
+    """Prove an identity with explicit symbolic entries for each assignment of the size symbols in `sizes`.
+
+    `substitution(size)` may replace entries after the sums are expanded (e.g. a normalised
+    parametrisation). The scope printed lists the sizes proved.
+    """
+
+    sizes: tuple[dict[sp.Symbol, int], ...] = ()
+    substitution: Callable[[dict[sp.Symbol, int]], dict[sp.Basic, sp.Basic]] | None = None
+
+    def _attempt(self, lhs, rhs, relation):
+        if relation != "=":
+            return SymbolicResult(NOT_ATTEMPTED, detail=f"ForSizes proves equalities, not {relation!r}")
+        return self.check(lhs, rhs)
+
+    def check(self, lhs, rhs) -> SymbolicResult:
+        """The proof itself, without a time limit of its own (for use inside another strategy's limit)."""
+        done = []
+        for size in self.sizes:
+            diff = (lhs - rhs).subs(size).doit()
+            if self.substitution is not None:
+                diff = diff.subs(self.substitution(size))
+            label = ", ".join(f"{s} = {v}" for s, v in size.items())
+            if not exact_zero(diff):
+                return SymbolicResult(FAILED, detail=f"sympy did not reach 0 for {label}; proved for {done}")
+            done.append(f"({label})")
+        return SymbolicResult(PROVED, "; ".join(done), "explicit symbolic positive entries")

@@ -49,8 +49,7 @@ import torch
 from checkers import (Answer, Claim, Derivation, Figure, Mutant, Part, Positive, Reference, Tolerance, Variable, Vector,
                       facts)
 from checkers.kinds import Kind
-from checkers.symbolic import Strategy, SymbolicResult
-from checkers.strategies import Termwise, is_zero
+from checkers.strategies import IndexedDerivative, Termwise
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import one_based
 
@@ -89,20 +88,6 @@ SHIFTED = M + sp.log(sp.Sum(sp.exp(beta * (x[j] - M)), (j, 1, n))) / beta
 
 # ---------------------------------------------------------------------------------------------------------------
 # Strategy: derivatives of indexed sums
-
-
-@dataclass(frozen=True)
-class IndexedDerivative(Strategy):
-    """Prove ∂f/∂x_k = rhs for 1 <= k <= n: differentiate the sums (sympy gives Kronecker deltas), evaluate
-    them, and write k = 1 + r, n = k + s with r, s >= 0 so the range condition of the result holds."""
-
-    def _attempt(self, lhs, rhs, relation):
-        r, s = sp.symbols("r s", integer=True, nonnegative=True)
-        # doit twice: the derivative first, then the sum of Kronecker deltas it produces
-        diff = (lhs.doit().doit() - rhs).subs(n, k + s).subs(k, 1 + r)
-        if is_zero(diff):
-            return SymbolicResult("proved", "general n", "d/dx_k Σⱼ g(xⱼ) = g'(xₖ) for 1 ≤ k ≤ n; the rest simplifies")
-        return SymbolicResult("failed", detail=f"sympy left {sp.expand(diff)}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -310,7 +295,7 @@ softmax_gradient = Claim(
     lhs=sp.Derivative(nu(sp.Integer(1)), x[k]), rhs=softmax_k(sp.Integer(1)),
     variables=(X_VARIABLE,),
     dims={"n": (1, 10)},
-    symbolic=IndexedDerivative(),
+    symbolic=IndexedDerivative(size=n, index=k),
     numeric=lambda s: (gradient(s["x"], torch.ones_like(s["x"][:, 0])),
                        softmax_formula(s["x"], torch.ones_like(s["x"][:, 0]))),
     references=(Reference("torch-softmax", "torch.softmax(x, -1)", lambda s: torch.softmax(s["x"], -1)),),
@@ -353,7 +338,7 @@ gradient_beta = Claim(
     lhs=sp.Derivative(NU, x[k]), rhs=softmax_k(),
     variables=(X_VARIABLE, BETA_VARIABLE),
     dims={"n": (1, 10)},
-    symbolic=IndexedDerivative(),
+    symbolic=IndexedDerivative(size=n, index=k),
     numeric=lambda s: (gradient(s["x"], s["beta"]), softmax_formula(s["x"], s["beta"])),
     references=(Reference("torch-softmax", "torch.softmax(β x, -1)",
                           lambda s: torch.softmax(s["beta"].unsqueeze(-1) * s["x"], -1)),),

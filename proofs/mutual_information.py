@@ -40,7 +40,6 @@ distribution $\tilde Q(z|y)$; $\mathrm{ELBO} = \sum_z \tilde q_z \ln(q_z/\tilde 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
@@ -49,7 +48,7 @@ from torch.distributions import Categorical, kl_divergence
 
 from checkers import Answer, Claim, Derivation, Mutant, Part, ProbabilityVector, Reference, Step, Variable, facts
 from checkers.kinds import Kind
-from checkers.symbolic import Strategy, SymbolicResult
+from checkers.strategies import ForSizes
 from checkers.grading import Misconception, Problem, Symbol
 
 nx, ny, nz = sp.symbols("n_x n_y n_z", integer=True, positive=True)
@@ -135,44 +134,6 @@ ELBO = sp.Sum(qt[k] * sp.log(q[k] / qt[k]), (k, 0, nz - 1))
 KL_POSTERIOR = sp.Sum(qt[k] * sp.log(qt[k] / (q[k] / Q_Y)), (k, 0, nz - 1))
 CROSS_ENTROPY = -sp.Sum(qt[k] * sp.log(q[k] / Q_Y), (k, 0, nz - 1))
 ENTROPY_QT = -sp.Sum(qt[k] * sp.log(qt[k]), (k, 0, nz - 1))
-
-
-def _is_zero(diff: sp.Basic) -> bool:
-    """Exact rewrites only: expand, split logarithms of positive products, then cancel rational coefficients."""
-    for rewrite in (sp.expand, lambda e: sp.expand(sp.expand_log(e)), sp.cancel):
-        diff = rewrite(diff)
-        if diff == 0:
-            return True
-    return False
-
-
-@dataclass(frozen=True)
-class ForSizes(Strategy):
-    """Prove an identity with explicit symbolic entries for each assignment of the size symbols in `sizes`.
-
-    `substitution(size)` may replace entries after the sums are expanded (e.g. a normalised parametrisation).
-    """
-
-    sizes: tuple[dict[sp.Symbol, int], ...] = ()
-    substitution: Callable[[dict[sp.Symbol, int]], dict[sp.Basic, sp.Basic]] | None = None
-
-    def _attempt(self, lhs, rhs, relation):
-        if relation != "=":
-            return SymbolicResult("not attempted", detail=f"ForSizes proves equalities, not {relation!r}")
-        return self.check(lhs, rhs)
-
-    def check(self, lhs, rhs) -> SymbolicResult:
-        """The proof itself, without a time limit of its own (for use inside another strategy's limit)."""
-        done = []
-        for size in self.sizes:
-            diff = (lhs - rhs).subs(size).doit()
-            if self.substitution is not None:
-                diff = diff.subs(self.substitution(size))
-            label = ", ".join(f"{s} = {v}" for s, v in size.items())
-            if not _is_zero(diff):
-                return SymbolicResult("failed", detail=f"sympy did not reach 0 for {label}; proved for {done}")
-            done.append(f"({label})")
-        return SymbolicResult("proved", "; ".join(done), "explicit symbolic positive entries")
 
 
 TABLE_SIZES = ({nx: 2, ny: 2}, {nx: 2, ny: 3})

@@ -97,3 +97,29 @@ def test_induction_uses_the_declared_recursion_and_rejects_a_different_one():
     thirding = Recursion(index=L, state=u, step=u / 3 + w[L], initial=2)
     result = RecursionInduction(recursion=thirding).prove(closed, closed)
     assert result.status == SymbolicStatus.FAILED and "does not solve" in result.detail
+
+
+def test_indexed_derivative_reads_the_claims_index_and_size():
+    from checkers.strategies import IndexedDerivative
+
+    size, j_, k_ = sp.Symbol("N", integer=True, positive=True), *sp.symbols("j k", integer=True)
+    v = sp.IndexedBase("v", real=True)
+    lhs = sp.Derivative(sp.Sum(sp.exp(v[j_]), (j_, 1, size)), v[k_])
+    proof = IndexedDerivative(size=size, index=k_)
+    result = proof.prove(lhs, sp.exp(v[k_]))
+    assert (result.status, result.scope) == (SymbolicStatus.PROVED, "general N")
+    assert proof.prove(lhs, 2 * sp.exp(v[k_])).status == SymbolicStatus.FAILED
+
+
+def test_for_sizes_lists_the_sizes_it_proved_and_stops_at_the_first_failure():
+    from checkers.strategies import ForSizes
+
+    size, i_ = sp.Symbol("N", integer=True, positive=True), sp.Symbol("i", integer=True, nonnegative=True)
+    p_ = sp.IndexedBase("p", positive=True)
+    total = sp.Sum(p_[i_], (i_, 0, size - 1))
+    logs = sp.Sum(sp.log(p_[i_] ** 2), (i_, 0, size - 1))
+    proof = ForSizes(sizes=({size: 2}, {size: 3}))
+    result = proof.prove(logs, 2 * sp.Sum(sp.log(p_[i_]), (i_, 0, size - 1)))
+    assert (result.status, result.scope) == (SymbolicStatus.PROVED, "(N = 2); (N = 3)")
+    squares = proof.prove(total ** 2, sp.Sum(p_[i_] ** 2, (i_, 0, size - 1)))
+    assert squares.status == SymbolicStatus.FAILED and "N = 2" in squares.detail
