@@ -174,6 +174,7 @@ def quiz_backward_loops(x: torch.Tensor, x_prime_grad: torch.Tensor):
 def gradient_pair(which: int, **wrong):
     """(gradient `which` from the quiz's loops, or from a wrong variant when `wrong` is given; autograd's)."""
     def numeric(sample):
+        """(the gradient from the quiz's backward loops, the gradient autograd assigns to the same node)."""
         loops = backward_loops(sample["x"], sample["g"], **wrong) if wrong else quiz_backward_loops(
             sample["x"], sample["g"])
         return loops[which], autograd_gradients(sample["x"], sample["g"])[which]
@@ -405,7 +406,7 @@ GRADEABLE = (
 
 
 def line_5_terms(sample, wrong_power: float = 0.5):
-    """(μ.grad from the loops, −Σ_b x'.grad[b,j]/s[j]^{1/2}): loop 5 adds exactly zero."""
+    """(μ.grad from the quiz's loops, −Σ_b x'.grad[b, j]/√s[j]): loop 5 adds exactly zero."""
     _, s, _ = forward_loops(sample["x"])
     mu_grad = quiz_backward_loops(sample["x"], sample["g"])[1]
     return mu_grad, -(sample["g"] / s[:, None] ** wrong_power).sum(1)

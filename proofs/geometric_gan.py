@@ -112,6 +112,7 @@ def objective(p, q, disc) -> torch.Tensor:
 # --- (b) clipping and the linear form -------------------------------------------------------------------------------
 
 def clipping_sides(sample, squash=lambda d: d.clamp(-1, 1)):
+    """(J of the clipped discriminator, J of the discriminator), as Riemann sums on the grid."""
     p, q, disc = sample["p"], sample["q"], sample["D"]
     return objective(p, q, squash(disc)), objective(p, q, disc)
 
@@ -138,6 +139,7 @@ clipping = Claim(
 
 
 def linear_sides(sample, sign: float = 1.0):
+    """(J(D), 2 − ∫(p_true − p_θ)·D) for D with values in (−1, 1), as Riemann sums on the grid."""
     p, q, disc = sample["p"], sample["q"], sample["D"]
     return objective(p, q, disc), 2 - sign * ((p - q) * disc).sum(-1) * DX
 
@@ -164,6 +166,7 @@ linear_on_unit_interval = Claim(
 # --- (c) the generator's optimum ------------------------------------------------------------------------------------
 
 def overlap_sides(sample, bound: float = 1.0, same: bool = False):
+    """(∫min(p_true, p_θ) as a Riemann sum, the bound 1)."""
     p = sample["p"]
     q = p if same else sample["q"]
     return torch.minimum(p, q).sum(-1) * DX, torch.full_like(p[:, 0], bound)
@@ -293,9 +296,9 @@ LOCATION_FACTS = (
      lambda: sp.simplify(sp.diff(PHI, x) - phi)),
     ("crossing: log φ(x) − log φ(x − θ) = θ(θ/2 − x), so φ(x − θ) <= φ(x) exactly for x <= θ/2 (θ > 0)",
      lambda: sp.expand(sp.expand_log(sp.log(phi) - sp.log(phi_shifted)) - theta * (HALF - x))),
-    ("∫min = ∫_{−∞}^{θ/2} φ(x − θ) + ∫_{θ/2}^{∞} φ(x) = erfc(θ/(2√2))",
+    ("∫min = ∫ of φ(x − θ) over x < θ/2 plus ∫ of φ(x) over x > θ/2 = erfc(θ/(2√2))",
      lambda: sp.simplify((OVERLAP_BY_PIECES - OVERLAP).rewrite(sp.erf))),
-    ("D_TV = ½[∫_{−∞}^{θ/2} (φ(x) − φ(x − θ)) + ∫_{θ/2}^{∞} (φ(x − θ) − φ(x))] = erf(θ/(2√2))",
+    ("D_TV = ½[∫ of φ(x) − φ(x − θ) over x < θ/2 plus ∫ of φ(x − θ) − φ(x) over x > θ/2] = erf(θ/(2√2))",
      lambda: sp.simplify((TV_BY_PIECES - TV_CLOSED).rewrite(sp.erf))),
     ("θ < 0 by the reflection x ↦ −x; θ = 0 gives ∫min = 1, D_TV = 0; erfc decreases and erf increases in |θ|, "
      "so both optimise at θ = 0", lambda: sp.diff(OVERLAP, theta) < 0),

@@ -199,7 +199,7 @@ def flow_of(sample) -> Flow:
 
 
 def hint_inverse(flow: Flow, z: torch.Tensor) -> torch.Tensor:
-    """x = f_θ⁻¹(z), bottom-up: x₁ = h₀⁻¹(z₁), then each coupling undone with the recovered x_{1:m}."""
+    """x = f_θ⁻¹(z), bottom-up: x₁ = h₀⁻¹(z₁), then each coupling undone with the recovered first half."""
     x = flow.h0_inverse(z[..., :1])
     for k in range(1, flow.depth + 1):
         m = 2 ** (k - 1)
@@ -209,7 +209,7 @@ def hint_inverse(flow: Flow, z: torch.Tensor) -> torch.Tensor:
 
 
 def hint_log_det(flow: Flow, x: torch.Tensor) -> torch.Tensor:
-    """log|det ∂f_θ/∂x(x)| = log|h₀'(x₁)| + Σ_{k=1}^{K} 1ᵀ s_{k-1,θ}(x_{1:2^{k-1}})."""
+    """log|det ∂f_θ/∂x(x)| = log|h₀'(x₁)| plus, for k = 1, …, K, the sum of the entries of sₖ₋₁ at the first 2ᵏ⁻¹ coordinates."""
     total = torch.log(torch.abs(flow.a[..., 0] * torch.cosh(x[..., 0])))  # h₀'(u) = a cosh u
     for k in range(1, flow.depth + 1):
         s, _ = flow.st(k - 1, x[..., :2 ** (k - 1)])
@@ -237,12 +237,14 @@ def jacobian_autograd_functional(sample) -> torch.Tensor:
 # --- (a) inverse ---------------------------------------------------------------------------------------------------
 
 def round_trip(sample, **wrong):
+    """(f_θ⁻¹(f_θ(x)) by the inverse algorithm, x)."""
     flow = flow_of(sample)
     z = flow.forward(sample["x"])
     return (flow.inverse(z, **wrong) if wrong else hint_inverse(flow, z)), sample["x"]
 
 
 def round_trip_reversed(sample, **wrong):
+    """(f_θ(f_θ⁻¹(z)) by the inverse algorithm, z)."""
     flow = flow_of(sample)
     z = sample["x"]  # any point of R^n is in the range of f
     return flow.forward(flow.inverse(z, **wrong) if wrong else hint_inverse(flow, z)), z
@@ -331,7 +333,7 @@ def _matrix_is_zero(thunk):
 
 SCOPE = "K ∈ {1, 2, 3, 4}, arbitrary s, t, h_0"
 HALF_ROUND_TRIP = Tolerance(1e-2, 1e-2, "float16 round trip (u = 4.9e-4) through 2K + 1 exp/sinh/asinh evaluations "
-                                        "of values up to |z| ≈ 10, each error amplified by up to e^{|s|} ≤ e: ≈ 20u")
+                                        "of values up to |z| ≈ 10, each error amplified by up to exp(|s|) ≤ e: ≈ 20u")
 
 inverse_of_forward = Claim(
     id="inverse-of-forward",
@@ -344,9 +346,10 @@ inverse_of_forward = Claim(
     symbolic=facts(*((f"K = {k}: inverse(f(x)) − x simplifies to 0 (undefined s, t; h₀⁻¹∘h₀ = id)",
                       _matrix_is_zero(_inverse_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
     mutants=(
-        Mutant("conditioner-on-z", "conditions s, t on z_{1:m} = h_{k-1}(x_{1:m}) instead of the recovered x_{1:m}",
+        Mutant("conditioner-on-z", "conditions s, t on the first half of z (the output hₖ₋₁) instead of the "
+                                   "recovered first half of x",
                numeric=lambda s: round_trip(s, conditioner_on_z=True)),
-        Mutant("exp-plus-s", "multiplies by e^{+s} instead of dividing by e^{s}",
+        Mutant("exp-plus-s", "multiplies by exp(s) instead of dividing by it",
                numeric=lambda s: round_trip(s, sign=1.0)),
     ),
     tolerances={torch.float16: HALF_ROUND_TRIP},
@@ -364,7 +367,7 @@ forward_of_inverse = Claim(
     symbolic=facts(*((f"K = {k}: f(inverse(z)) − z simplifies to 0 (undefined s, t; h₀∘h₀⁻¹ = id)",
                       _matrix_is_zero(_forward_of_inverse_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
     mutants=(
-        Mutant("conditioner-on-z", "conditions s, t on z_{1:m} instead of the recovered x_{1:m}",
+        Mutant("conditioner-on-z", "conditions s, t on the first half of z instead of the recovered first half of x",
                numeric=lambda s: round_trip_reversed(s, conditioner_on_z=True)),
     ),
     tolerances={torch.float16: HALF_ROUND_TRIP},
@@ -407,7 +410,7 @@ jacobian_structure = Claim(
     mutants=(
         Mutant("reversed-coupling", "conditioning the first half on the second half (upper-triangular Jacobian)",
                numeric=lambda s: structure(s, flow_cls=ReversedFlow)),
-        Mutant("exp-minus-s", "diagonal e^{-s} (the inverse's factors) instead of e^{s}",
+        Mutant("exp-minus-s", "diagonal exp(−s) (the inverse's factors) instead of exp(s)",
                numeric=lambda s: structure(s, sign=-1.0)),
     ),
     dtypes=(torch.float64, torch.float32, torch.float16),
@@ -438,7 +441,7 @@ log_det_claim = Claim(
         Mutant("no-abs", "log h₀'(x₁) without the absolute value (NaN for a < 0)",
                numeric=lambda s: log_det(s, absolute=False)),
         Mutant("no-h0", "drops the 1-D flow's log|h₀'(x₁)|", numeric=lambda s: log_det(s, with_h0=False)),
-        Mutant("top-coupling-only", "only the outermost coupling s_{K-1}, forgetting the recursion",
+        Mutant("top-coupling-only", "only the outermost coupling's sₖ₋₁ with k = K, forgetting the recursion",
                numeric=lambda s: log_det(s, levels=range(s.dims["K"] - 1, s.dims["K"]))),
     ),
     dtypes=(torch.float64, torch.float32, torch.float16),
@@ -518,19 +521,21 @@ induction_step = Claim(
     assumptions=(r"$h_{k-1}$, $s_{k-1}$ and $t_{k-1}$ read only $x_{1:m}$",),
     numeric=block_sides,
     symbolic=facts(
-        ("the top block h_{k−1}(x_{1:m}) does not read x_{m+1:2m}, so its Jacobian is [J_{k−1}, 0]; the bottom "
-         "block has ∂(e^{s_i} x_{m+i} + t_i)/∂x_{m+j} = e^{s_i} δ_{ij}, i.e. diag(e^{s}) (general m)",
+        ("the top block hₖ₋₁ reads only the first half x₁, …, xₘ, so its rows are [Jₖ₋₁, 0]; in the bottom block, "
+         "entry i = exp(sᵢ)·x(m+i) + tᵢ has derivative exp(sᵢ) with respect to x(m+i) and 0 with respect to the "
+         "other second-half coordinates, i.e. diag(exp(s)) (general m)",
          _coupling_derivative_fact),
         ("det [[A, 0], [C, D]] = det A · det D for m × m blocks (sympy's block determinant, general m)",
          _block_determinant_fact),
-        ("log det diag(e^{s_1}, …, e^{s_m}) = log Π e^{s_i} = Σ s_i (general m)", _log_product_fact),
+        ("log det diag(exp(s₁), …, exp(sₘ)) = log Π exp(sᵢ) = Σ sᵢ (general m)", _log_product_fact),
         scope="every m, hence every K by induction on k (base case K = 0: log|h₀'(x₁)|)",
     ),
     mutants=(
-        Mutant("full-block", "the upper-right block C instead of 0 (a coupling that also reads x_{m+1:2m})",
+        Mutant("full-block", "the upper-right block C instead of 0 (a first half that also reads the second half)",
                numeric=lambda s_: block_sides(s_, upper=True)),
-        Mutant("inverse-scale", "diag(e^{−s}): the inverse map's factors", numeric=lambda s_: block_sides(s_, sign=-1.0)),
-        Mutant("no-recursion", "log|det| = 1ᵀ s_{k−1} only, forgetting log|det J_{k−1}|",
+        Mutant("inverse-scale", "diag(exp(−s)): the inverse map's factors",
+               numeric=lambda s_: block_sides(s_, sign=-1.0)),
+        Mutant("no-recursion", "log|det| = 1ᵀsₖ₋₁ only, forgetting log|det Jₖ₋₁|",
                numeric=lambda s_: block_sides(s_, with_previous=False)),
     ),
     dtypes=(torch.float64, torch.float32),

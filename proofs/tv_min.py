@@ -112,7 +112,7 @@ def scheffe(sample) -> torch.Tensor:
 
 
 def riemann_sides(sample) -> tuple[torch.Tensor, torch.Tensor]:
-    """½ Σ|p_i − q_i| Δx and 1 − Σ min(p_i, q_i) Δx with torch's reductions, in the sample's dtype."""
+    """½ Σ|pᵢ − qᵢ| Δx and 1 − Σ min(pᵢ, qᵢ) Δx with torch's reductions, in the sample's dtype."""
     pv, qv, step = sample["p"], sample["q"], sample["dx"]
     return 0.5 * (pv - qv).abs().sum(-1) * step, 1 - torch.minimum(pv, qv).sum(-1) * step
 

@@ -373,7 +373,7 @@ reconstruction_is_bce = Claim(
     symbolic=facts(
         ("1 − sigmoid(a) = sigmoid(−a), so log(1 − f) = log sigmoid(−logit)",
          lambda: sp.simplify(1 - 1 / (1 + sp.exp(-_m)) - 1 / (1 + sp.exp(_m)))),
-        ("log sigmoid(a) = −log(1 + e^{−a}): the softplus form binary_cross_entropy_with_logits evaluates",
+        ("log sigmoid(a) = −log(1 + exp(−a)): the softplus form that binary_cross_entropy_with_logits evaluates",
          lambda: sp.expand_log(sp.log(1 / (1 + sp.exp(-_m)))) + sp.log(1 + sp.exp(-_m))),
         scope="general"),
     references=(Reference("torch-bernoulli", "−Independent(Bernoulli(logits)).log_prob(x)",

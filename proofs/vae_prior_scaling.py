@@ -124,7 +124,8 @@ kl_scaled_prior = Claim(
     variables=KL_VARIABLES,
     dims=DIMS,
     numeric=scaled_kl_sides,
-    symbolic=facts(("1-D: E_{z~N(m, s²)}[log N(z; m, s²) − log N(z; 0, λ²)] − ½((s² + m²)/λ² − 1 − log(s²/λ²)) "
+    symbolic=facts(("1-D: the expectation over z ~ N(m, s²) of log N(z; m, s²) − log N(z; 0, λ²), minus "
+                    "½((s² + m²)/λ² − 1 − log(s²/λ²)), "
                     "expands to 0 (moments by sympy integration)", _one_dimensional_scaled_kl),
                    ("d-D: the densities factorise over coordinates, so log q − log p_Z is the sum of the 1-D "
                     "log-ratios (checked for d = 2) and the KL the sum of the 1-D KLs",
@@ -220,16 +221,17 @@ VLB_VARIABLES = (Variable("x", Vector("n")), *KL_VARIABLES, Variable("sigma", Po
 VLB_DIMS = {"d": (1, 4), "n": (1, 5)}
 
 
-def vlb(sample, scale, mean, var, decoder_input_scale, eps) -> torch.Tensor:
+def vlb(sample, scale, mean, var, decoder_input_scale, eps, sigma_power: int = 2) -> torch.Tensor:
     """Monte Carlo VLB with the given draws ε (B, M, d): mean_m log N(x; f(z_m / c), σ²I) − KL(N(mean, var) ‖ N(0, scale²I)).
 
     The KL is the closed form of `kl-scaled-prior`; `decoder_input_scale` c is 1 for f and λ for f(·/λ).
+    `sigma_power` 1 builds a wrong reconstruction term (σ in place of σ² in the exponent), for a mutant.
     """
     x, sigma = sample["x"], sample["sigma"]
     z = mean.unsqueeze(1) + var.sqrt().unsqueeze(1) * eps
     fz = decoder(sample["theta"], z / decoder_input_scale.reshape(-1, 1, 1), sample.dims["d"], sample.dims["n"])
     n = x.shape[-1]
-    log_lik = (-((x.unsqueeze(1) - fz) ** 2).sum(-1) / (2 * sigma.unsqueeze(1) ** 2)
+    log_lik = (-((x.unsqueeze(1) - fz) ** 2).sum(-1) / (2 * sigma.unsqueeze(1) ** sigma_power)
                - n / 2 * torch.log(2 * math.pi * sigma.unsqueeze(1) ** 2))
     s2 = scale.unsqueeze(-1) ** 2
     kl = 0.5 * ((var + mean ** 2) / s2 - 1 - torch.log(var / s2)).sum(-1)
@@ -288,7 +290,7 @@ vlb_invariance = Claim(
     dims=VLB_DIMS,
     numeric=invariance_sides,
     symbolic=facts(
-        ("reconstruction: with z' = λμ + λΣ^{1/2}ε, log N(x; f(z'/λ), σ²I) = log N(x; f(μ + Σ^{1/2}ε), σ²I) for an "
+        ("reconstruction: with z' = λμ + λ√Σ ε, log N(x; f(z'/λ), σ²I) = log N(x; f(μ + √Σ ε), σ²I) for an "
          "undefined f (d = n = 2; the argument cancels coordinatewise for every d)", _reconstruction_integrands_agree),
         ("KL: the per-coordinate terms of KL(N(λμ, λ²Σ) ‖ N(0, λ²I)) and KL(N(μ, Σ) ‖ N(0, I)) agree, so the "
          "sums agree for every d", lambda: sp.expand(sp.expand_log(kl_normal(lam * _m, lam ** 2 * _s, lam ** 2)
@@ -308,16 +310,42 @@ vlb_invariance = Claim(
 )
 
 
-def lambda_difference_sides(sample, with_log: bool = True):
-    """(VLB_λ − VLB_1 with the same μ, Σ, f and draws, −½ Σ_j [(v_j + μ_j²)(λ⁻² − 1) + 2 log λ])."""
+def torch_reconstruction(sample, mean: torch.Tensor, std: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """mean_m log p(x | z_m), z_m = mean + std ⊙ ε_m, with Independent(Normal(f(z_m), σ)).log_prob (torch.distributions)."""
+    z = mean.unsqueeze(1) + std.unsqueeze(1) * eps
+    fz = decoder(sample["theta"], z, sample.dims["d"], sample.dims["n"])
+    log_lik = Independent(Normal(fz, sample["sigma"].reshape(-1, 1, 1).expand_as(fz)), 1).log_prob(
+        sample["x"].unsqueeze(1).expand_as(fz))
+    return log_lik.mean(1)
+
+
+def lambda_difference_sides(sample, with_log: bool = True, sigma_power: int = 2):
+    """Both sides as 3-vectors: (VLB_λ − VLB_1, VLB_λ, VLB_1) against (the claimed difference, and each VLB rebuilt).
+
+    Left: this module's `vlb` with the same μ, Σ, f and draws for λ and for 1 (its reconstruction terms
+    are the same tensor and cancel in the difference: the first component checks only the KL part).
+    Right: −½ Σ_j [(v_j + μ_j²)(λ⁻² − 1) + 2 log λ], then each VLB from an independent implementation
+    (reconstruction by `Normal.log_prob` on the same draws, KL by `kl_divergence`), so the
+    reconstruction term is checked too. `sigma_power` 1 corrupts this module's reconstruction term in
+    both VLBs (a mutant that cancels in the difference).
+    """
     eps, lam_ = shared_noise(sample), sample["lambda"]
     one = torch.ones_like(lam_)
-    difference = (vlb(sample, lam_, sample["mu"], sample["v"], one, eps)
-                  - vlb(sample, one, sample["mu"], sample["v"], one, eps))
+    with_lambda = vlb(sample, lam_, sample["mu"], sample["v"], one, eps, sigma_power)
+    with_one = vlb(sample, one, sample["mu"], sample["v"], one, eps, sigma_power)
     per_coordinate = (sample["v"] + sample["mu"] ** 2) * (lam_.unsqueeze(-1) ** -2 - 1)
     if with_log:
         per_coordinate = per_coordinate + 2 * torch.log(lam_).unsqueeze(-1)
-    return difference, -0.5 * per_coordinate.sum(-1)
+    std = sample["v"].sqrt()
+    reconstruction = torch_reconstruction(sample, sample["mu"], std, eps)
+    rhs = torch.stack([-0.5 * per_coordinate.sum(-1), reconstruction - torch_kl(sample["mu"], std, lam_),
+                       reconstruction - torch_kl(sample["mu"], std, one)], dim=-1)
+    return torch.stack([with_lambda - with_one, with_lambda, with_one], dim=-1), rhs
+
+
+def _claimed_difference_zero(sample):
+    lhs, rhs = lambda_difference_sides(sample)
+    return lhs, torch.cat([torch.zeros_like(rhs[..., :1]), rhs[..., 1:]], dim=-1)
 
 
 vlb_depends_on_lambda = Claim(
@@ -337,10 +365,12 @@ vlb_depends_on_lambda = Claim(
          lambda: sp.Ne(DIFFERENCE.subs(d, 1).doit().subs({mu[0]: 0, v[0]: 1, lam: 2}), 0)),
         scope="general",
     ),
-    mutants=(Mutant("independent-of-lambda", "VLB_λ − VLB_1 = 0",
-                    numeric=lambda s: (lambda_difference_sides(s)[0], torch.zeros_like(s["lambda"]))),
+    mutants=(Mutant("independent-of-lambda", "VLB_λ − VLB_1 = 0", numeric=_claimed_difference_zero),
              Mutant("no-log-lambda", "without the 2 log λ", numeric=lambda s: lambda_difference_sides(
-                 s, with_log=False))),
+                 s, with_log=False)),
+             Mutant("reconstruction-sigma", "the reconstruction term with σ for σ² in the exponent, in both VLBs: "
+                                            "it cancels in VLB_λ − VLB_1 and is seen only in each VLB",
+                    numeric=lambda s: lambda_difference_sides(s, sigma_power=1))),
     dtypes=DTYPES,
     instances=400,
 )
