@@ -326,6 +326,7 @@ def kl_and_entropy(sample, entropy_sign: float = 1.0, reverse: bool = False,
 
 
 def _expected_nll(sample, **wrong):
+    """(the Monte Carlo mean of ℓ_θ(X) over X ~ p_true with its standard error, D_KL + H by quadrature on a grid)."""
     return monte_carlo_loss(sample), kl_and_entropy(sample, **wrong)
 
 
@@ -370,6 +371,7 @@ expected_nll = Claim(
 
 
 def _log_dets(sample, which: str = "flow"):
+    """(the Σ s the flow accumulates, log|det| of the autograd Jacobian)."""
     model = flow_of(sample)
     points = sample["x"]
     z, log_det = model.forward(points)
@@ -528,6 +530,7 @@ def _quadrature(sample, points: int = 801, half_width: float = 12.0):
 
 
 def _closed_forms(sample, expected=EXPECTED_LOSS, kl=KL_GAUSS, entropy=ENTROPY_GAUSS):
+    """(the three closed forms, the three integrals by Riemann sums over x = m + s·z)."""
     return torch.stack([sample.evaluate(e) for e in (expected, kl, entropy)], dim=-1), _quadrature(sample)
 
 
