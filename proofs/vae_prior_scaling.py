@@ -24,7 +24,10 @@ $\mathrm{VLB}_\lambda(\mu, \Sigma, f) = \mathbb{E}_{z\sim q}[\log p(x|z)] - KL(q
 `v` is the diagonal of $\Sigma$; `sigma` the decoder's fixed standard deviation; $f$ a random
 one-hidden-layer network per instance (`theta`). The VLB's expectation is estimated with 64 draws of
 $\varepsilon$ shared by both sides, so the two sides of `vlb-invariance` and `vlb-depends-on-lambda` are
-equal as functions of the draws, not just in expectation.
+equal as functions of the draws, not just in expectation. Because the reconstruction terms of
+$\mathrm{VLB}_\lambda$ and $\mathrm{VLB}_1$ are then the same tensor and cancel in their difference,
+`vlb-depends-on-lambda` also checks each VLB against an independent rebuild (`Normal.log_prob` on the
+same draws, `kl_divergence`); its `reconstruction-sigma` mutant corrupts only the cancelling term.
 
 # Implementation notes
 
