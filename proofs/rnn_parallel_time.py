@@ -131,14 +131,10 @@ def rnn_cell(sample) -> nn.RNNCell:
     return cell.to(device=sample.device, dtype=sample.dtype)
 
 
-def rnn_graph(cell, phi, xs, zero, last=None):
-    """The graph of h_0, ..., h_T: H[0] = CELL(Φ, X[0], ZERO), then H[t] = CELL(Φ, X[t], H[t−1]) for t = 1, ..., T.
-
-    `xs` holds x_0, ..., x_T; `last` (default T) stops early, for the wrong variant that a mutant checks.
-    """
-    last = len(xs) - 1 if last is None else last
+def rnn_graph(cell, phi, xs, zero):
+    """The graph of h_0, ..., h_T from xs = [x_0, ..., x_T]: H[0] = CELL(Φ, X[0], ZERO), then H[t] = CELL(Φ, X[t], H[t−1])."""
     hs = [cell(phi, xs[0], zero)]
-    for t in range(1, last + 1):
+    for t in range(1, len(xs)):  # t = 1, ..., T
         hs.append(cell(phi, xs[t], hs[t - 1]))
     return hs
 
@@ -149,11 +145,15 @@ def cell_procedure(phi: nn.RNNCell, x: torch.Tensor, h: torch.Tensor) -> torch.T
 
 
 def hidden_states(sample, last=None) -> list[torch.Tensor]:
-    """h_0, ..., h_T (batched over instances) from `rnn_graph` with a torch.nn.RNNCell as CELL."""
+    """h_0, ..., h_T (batched over instances) from `rnn_graph` with a torch.nn.RNNCell as CELL.
+
+    `last` < T builds the wrong variant a mutant checks: the quiz's loop over range(1, T) stops at h_last.
+    """
     x = sample["x"]
     zero = torch.zeros(sample.size, HIDDEN, dtype=x.dtype, device=x.device)
+    xs = list(x.unbind(1))[: None if last is None else last + 1]
     with torch.enable_grad():
-        return rnn_graph(cell_procedure, rnn_cell(sample), list(x.unbind(1)), zero, last=last)
+        return rnn_graph(cell_procedure, rnn_cell(sample), xs, zero)
 
 
 def unrolled(sample) -> torch.Tensor:
