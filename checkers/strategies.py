@@ -275,12 +275,13 @@ class TermwiseNonnegative(Strategy):
 
 @dataclass(frozen=True)
 class Lemma:
-    """A pointwise identity lhs = rhs in generic symbols, with the strategy that proves it."""
+    """A pointwise statement `lhs relation rhs` in generic symbols, with the strategy that proves it."""
 
     name: str
     lhs: sp.Basic
     rhs: sp.Basic
     proof: Strategy
+    relation: str = "="
 
 
 @dataclass(frozen=True)
@@ -374,6 +375,50 @@ def nonnegative_by_convexity(var: sp.Symbol, at: sp.Basic):
                       sp.simplify(sp.diff(g, var, 2)) > 0)
 
     return derive
+
+
+def nonnegative_termwise(rewrite: NormalisedLinearity, lemma: Lemma, variable: sp.Symbol, weight: sp.Basic,
+                         argument: sp.Basic, limits: tuple, over: type = sp.Sum):
+    """derive= for "a sum (or integral) is ≥ 0": the claim's own gap equals Σ weight·G(argument) with G ≥ 0 by a lemma.
+
+    `lemma` is an inequality lhs(t) <= rhs(t) in `variable` t (e.g. log t ≤ t − 1, another claim's own
+    sides and proof), so G = rhs − lhs ≥ 0 wherever t's sympy assumptions hold. The derivation checks,
+    all with sympy: the lemma is proved; the claim's gap (lhs − rhs for ">=", rhs − lhs for "<=")
+    equals Σ_limits weight·G(argument) by `rewrite` (linearity and normalisation); `weight` is
+    nonnegative and `argument` satisfies t's assumptions, so every term is ≥ 0; and the limits run
+    upwards (a sum from lo to hi with hi ≥ lo − 1, an integral from a lower to a higher bound, or over
+    the whole space), so the sum or integral of nonnegative terms is ≥ 0. `over` is sp.Sum or sp.Integral.
+    """
+
+    def derive(lhs, rhs, relation):
+        if relation not in ("<=", ">=") or lemma.relation != "<=":
+            return sp.Symbol("not an inequality")
+        verdict = lemma.proof.prove(lemma.lhs, lemma.rhs, lemma.relation)
+        if verdict.status != PROVED:
+            return sp.Symbol(f"lemma {lemma.name} not proved: {verdict.status}")
+        term = weight * (lemma.rhs - lemma.lhs).xreplace({variable: argument})
+        target = over(term, *limits)
+        gap = lhs - rhs if relation == ">=" else rhs - lhs
+        rewritten = rewrite.check(gap, target)
+        if rewritten.status != PROVED:
+            return sp.Symbol(f"the claim's gap is not Σ weight·G(argument): {rewritten.detail}")
+        if not (weight.is_nonnegative and _satisfies(argument, variable)):
+            return sp.Symbol(f"sympy cannot show {weight} ≥ 0 and {argument} in the domain of {variable}")
+        for limit in limits:
+            if len(limit) == 3 and not (sp.simplify(limit[2] - limit[1] + (1 if isinstance(target, sp.Sum) else 0))
+                                        .is_nonnegative or (limit[1] == -sp.oo and limit[2] == sp.oo)):
+                return sp.Symbol(f"the limits {limit} do not run upwards")
+        return sp.true
+
+    return derive
+
+
+def _satisfies(value: sp.Basic, variable: sp.Symbol) -> bool:
+    """`value` has every sign assumption of `variable` (positive, nonnegative, real) by sympy's assumptions."""
+    for name in ("positive", "nonnegative", "real"):
+        if getattr(variable, f"is_{name}") and getattr(value, f"is_{name}") is not True:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------------------

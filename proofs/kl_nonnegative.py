@@ -62,7 +62,7 @@ from checkers import (Answer, Claim, DensityOnGrid, Derivation, Mutant, Part, Po
                       Step,
                       Variable, density_grid, facts)
 from checkers.kinds import Kind
-from checkers.strategies import nonnegative_by_convexity, normalised_linearity, proved
+from checkers.strategies import Lemma, nonnegative_by_convexity, nonnegative_termwise, normalised_linearity, proved
 
 SPLIT_LOGS = normalised_linearity({}, "log of a quotient of positive quantities splits; linearity")
 
@@ -109,6 +109,9 @@ log_le_linear = Claim(
     ),
     dtypes=(torch.float64, torch.float32),
 )
+
+LOG_LEMMA = Lemma(log_le_linear.id, log_le_linear.lhs, log_le_linear.rhs, log_le_linear.symbolic,
+                  log_le_linear.relation)  # the claim itself: its own sides and proof
 
 # --- probability vectors ---------------------------------------------------------------------------------------
 
@@ -183,10 +186,15 @@ gibbs_discrete = Claim(
         Step(STEP_TWO, "log t ≤ t − 1 at t = qᵢ/pᵢ, times pᵢ > 0 (equality iff qᵢ = pᵢ)", relation=">=",
              symbolic=facts(("the two sides differ by Σ pᵢ φ(qᵢ/pᵢ)",
                              lambda: proved(SPLIT_LOGS, STEP_ONE - STEP_TWO, GAP_SUM)),
-                            *LEMMA_FACTS)),
+                            *LEMMA_FACTS,
+                            derive=nonnegative_termwise(SPLIT_LOGS, LOG_LEMMA, t, p[i], q[i] / p[i], ((i, 0, n - 1),)),
+                            derivation="the step's own gap is Σ pᵢ·(t − 1 − log t) at t = qᵢ/pᵢ, terms ≥ 0")),
         Step(sp.S.Zero, "−Σ pᵢ (qᵢ/pᵢ − 1) = Σ pᵢ − Σ qᵢ = 1 − 1", symbolic=SIMPLEX),
     ),
-    symbolic=facts(*GIBBS_DISCRETE_FACTS),
+    symbolic=facts(*GIBBS_DISCRETE_FACTS, derive=nonnegative_termwise(SIMPLEX, LOG_LEMMA, t, p[i], q[i] / p[i],
+                                                                      ((i, 0, n - 1),)),
+                   derivation="the claim's own KL(p‖q) − 0 is Σ pᵢ·(t − 1 − log t) at t = qᵢ/pᵢ (linearity, Σp = Σq = 1), "
+                              "a sum of terms ≥ 0 by log-le-linear"),
     references=(Reference("torch-categorical", "torch.distributions.kl_divergence(Categorical(p), Categorical(q))",
                           categorical_kl, side="lhs"),),
     mutants=(
@@ -264,13 +272,19 @@ gibbs_continuous = Claim(
         Step(INTEGRAL_STEP_TWO, "log t ≤ t − 1 at t = g(x)/f(x), times f(x) > 0, integrated", relation=">=",
              symbolic=facts(("the two sides differ by ∫ f φ(g/f)",
                              lambda: proved(SPLIT_LOGS, INTEGRAL_STEP_ONE - INTEGRAL_STEP_TWO, GAP_INTEGRAL)),
-                            *LEMMA_FACTS),
+                            *LEMMA_FACTS,
+                            derive=nonnegative_termwise(SPLIT_LOGS, LOG_LEMMA, t, f(xv), g(xv) / f(xv), (REAL_LINE,),
+                                                        over=sp.Integral),
+                            derivation="the step's own gap is ∫ f·(t − 1 − log t) at t = g/f, integrand ≥ 0"),
              numeric=False),
         Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫f − ∫g = 1 − 1", symbolic=DENSITIES, numeric=False),
     ),
     symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) (linearity, ∫f = ∫g = 1)",
                     lambda: proved(DENSITIES, KL_INTEGRAL, GAP_INTEGRAL)),
-                   *LEMMA_FACTS),
+                   *LEMMA_FACTS,
+                   derive=nonnegative_termwise(DENSITIES, LOG_LEMMA, t, f(xv), g(xv) / f(xv), (REAL_LINE,), over=sp.Integral),
+                   derivation="the claim's own ∫ f log(f/g) − 0 is ∫ f·(t − 1 − log t) at t = g/f over ℝ (linearity, "
+                              "∫f = ∫g = 1), an integral of a function ≥ 0 by log-le-linear"),
     numeric=_gibbs_grid,
     references=(Reference("torch-kl-div", "torch.nn.functional.kl_div(log g, f, reduction='none').sum() · Δx",
                           torch_kl_div, side="lhs"),),
@@ -374,7 +388,10 @@ gibbs_space = Claim(
              relation=">=",
              symbolic=facts(("the two sides differ by ∫ f φ(g/f) over ℝᵈ",
                              lambda: proved(SPLIT_LOGS, SPACE_STEP_ONE - SPACE_STEP_TWO, GAP_SPACE)),
-                            *LEMMA_FACTS),
+                            *LEMMA_FACTS,
+                            derive=nonnegative_termwise(SPLIT_LOGS, LOG_LEMMA, t, f(point), g(point) / f(point),
+                                                        ((point,),), over=sp.Integral),
+                            derivation="the step's own gap is ∫ f·(t − 1 − log t) at t = g/f over ℝᵈ, integrand ≥ 0"),
              numeric=False),
         Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫g − ∫f = 1 − 1 (integrals over ℝᵈ)", symbolic=DENSITIES_SPACE,
              numeric=False),
@@ -383,6 +400,10 @@ gibbs_space = Claim(
                     lambda: proved(DENSITIES_SPACE, KL_SPACE, GAP_SPACE)),
                    ("the same with two explicit coordinates, f(x₁, x₂) and g(x₁, x₂) on ℝ²", _plane_fact),
                    *LEMMA_FACTS,
+                   derive=nonnegative_termwise(DENSITIES_SPACE, LOG_LEMMA, t, f(point), g(point) / f(point), ((point,),),
+                                               over=sp.Integral),
+                   derivation="the claim's own ∫ f log(f/g) − 0 is ∫ f·(t − 1 − log t) at t = g(x)/f(x) over ℝᵈ "
+                              "(linearity, ∫f = ∫g = 1), an integral of a function ≥ 0 by log-le-linear",
                    scope="every d: the argument is pointwise, x an abstract point of ℝᵈ; also explicitly for d = 2"),
     numeric=lambda s: (kl_space(s), _zero(s)),
     references=(Reference("torch-kl-div", "torch.nn.functional.kl_div(log g, f, reduction='none') summed over the "

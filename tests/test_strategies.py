@@ -123,3 +123,44 @@ def test_for_sizes_lists_the_sizes_it_proved_and_stops_at_the_first_failure():
     assert (result.status, result.scope) == (SymbolicStatus.PROVED, "(N = 2); (N = 3)")
     squares = proof.prove(total ** 2, sp.Sum(p_[i_] ** 2, (i_, 0, size - 1)))
     assert squares.status == SymbolicStatus.FAILED and "N = 2" in squares.detail
+
+
+def test_an_inequality_is_proved_from_the_claims_own_gap_by_convexity():
+    from checkers.strategies import nonnegative_by_convexity
+    from checkers.symbolic import facts
+
+    t = sp.Symbol("t", positive=True)
+    proof = facts(derive=nonnegative_by_convexity(t, 1))
+    assert proof.prove(sp.log(t), t - 1, "<=").status == SymbolicStatus.PROVED
+    assert proof.prove(t - 1, sp.log(t), ">=").status == SymbolicStatus.PROVED
+    for wrong in ((sp.log(t), (t - 1) / 2, "<="), (sp.log(t), t - 2, "<="), (sp.log(t), t - 1, ">=")):
+        assert proof.prove(*wrong).status == SymbolicStatus.FAILED, wrong
+
+
+def test_a_sum_is_nonnegative_only_when_its_own_gap_is_a_sum_of_nonnegative_terms():
+    from checkers.strategies import Lemma, nonnegative_by_convexity, nonnegative_termwise, normalised_linearity
+    from checkers.symbolic import facts, not_attempted
+
+    t = sp.Symbol("t", positive=True)
+    n_, i_ = sp.Symbol("n", integer=True, positive=True), sp.Symbol("i", integer=True, nonnegative=True)
+    p_, q_ = sp.IndexedBase("p", positive=True), sp.IndexedBase("q", positive=True)
+    simplex = normalised_linearity({sp.Sum(p_[i_], (i_, 0, n_ - 1)): 1, sp.Sum(q_[i_], (i_, 0, n_ - 1)): 1})
+    lemma = Lemma("log t ≤ t − 1", sp.log(t), t - 1, facts(derive=nonnegative_by_convexity(t, 1)), "<=")
+    kl = sp.Sum(p_[i_] * sp.log(p_[i_] / q_[i_]), (i_, 0, n_ - 1))
+
+    def gibbs(lemma=lemma, weight=p_[i_], limits=((i_, 0, n_ - 1),)):
+        return facts(derive=nonnegative_termwise(simplex, lemma, t, weight, q_[i_] / p_[i_], limits))
+
+    assert gibbs().prove(kl, sp.S.Zero, ">=").status == SymbolicStatus.PROVED
+    assert gibbs().prove(kl, sp.S.Zero, "<=").status == SymbolicStatus.FAILED  # the reversed inequality
+    unweighted = sp.Sum(sp.log(p_[i_] / q_[i_]), (i_, 0, n_ - 1))
+    assert gibbs().prove(unweighted, sp.S.Zero, ">=").status == SymbolicStatus.FAILED
+    unproved = Lemma("log t ≤ t − 1", sp.log(t), t - 1, not_attempted("no proof"), "<=")
+    assert gibbs(lemma=unproved).prove(kl, sp.S.Zero, ">=").status == SymbolicStatus.FAILED
+    # Karr's convention: a sum running downwards (from 5 to 2) is minus the sum from 3 to 4, so nonnegative terms
+    # do not make it nonnegative.
+    terms = p_[i_] * (q_[i_] / p_[i_] - 1 - sp.log(q_[i_] / p_[i_]))
+    upward, downward = sp.Sum(terms, (i_, 2, 5)), sp.Sum(terms, (i_, 5, 2))
+    assert gibbs(limits=((i_, 2, 5),)).prove(upward, sp.S.Zero, ">=").status == SymbolicStatus.PROVED
+    result = gibbs(limits=((i_, 5, 2),)).prove(downward, sp.S.Zero, ">=")
+    assert result.status == SymbolicStatus.FAILED and "upwards" in result.detail
