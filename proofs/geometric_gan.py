@@ -37,11 +37,15 @@ tabulated on 401 points of $[-10, 10]$ with Riemann sums (the engine's `DensityO
 * Numeric: random grid densities and random discriminators (values up to ±6); `equilibrium` by Monte
   Carlo with real samples, $X = b + L\varepsilon$ with $LL^\top = AA^\top$ the Cholesky factor (a different
   square root than $A$) and $G(Z)$, $n = 1..3$, and a random
-  MLP discriminator with values in $(-1, 1)$; reference: the same objective through
-  `torch.nn.functional.margin_ranking_loss` (margin 1), whose hinge is exactly $(1 \mp D)_+$;
-  `location-family` by Monte Carlo of $\mathbb E_{X\sim p}[\min(1, q/p)]$ and, with real generator samples,
+  MLP discriminator with values in $(-1, 1)$, $2^{14}$ draws of each per instance (64 instances);
+  reference: the same objective through `torch.nn.functional.margin_ranking_loss` (margin 1), whose
+  hinge is exactly $(1 \mp D)_+$, on its own fresh draws from `torch.distributions.MultivariateNormal`
+  (so it shares only the discriminator with the check); `location-family` ($2^{14}$ draws per
+  instance) by Monte Carlo of $\mathbb E_{X\sim p}[\min(1, q/p)]$ and, with real generator samples,
   $\mathbb E_{X\sim q}[(1 - p/q)_+] = \int (q - p)_+ = D_{\mathrm{TV}}$ (both integrands in [0, 1]), with $q$ from
-  `TransformedDistribution(Normal(0, 1), AffineTransform(θ, 1))`, and a fine-grid reference.
+  `TransformedDistribution(Normal(0, 1), AffineTransform(θ, 1))`, and a fine-grid reference. Both Monte
+  Carlo claims are judged within 5 standard errors per component and carry the `target-x1.02` and
+  `target-x0.98` mutants (the value scaled by 1.02 and 0.98), which must be rejected.
 
 # References
 
@@ -62,6 +66,8 @@ from torch.distributions.transforms import AffineTransform
 from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Invertible, Mutant, Part, Real, Reference,
                       Tolerance, Variable, Vector, density_grid, facts, not_attempted)
 from checkers.kinds import Kind
+from checkers.memo import per_batch
+from checkers.montecarlo import estimate, sharpness_mutants
 
 GRID = 401
 DX = density_grid(GRID)[1]
@@ -193,7 +199,8 @@ overlap_at_most_one = Claim(
     instances=400,
 )
 
-MC_DRAWS = 1000
+MC_DRAWS = 2 ** 14  # per instance: the value scaled by 1.02 or 0.98 must be rejected
+REFERENCE_DRAWS = 2 ** 12
 HIDDEN = 8
 
 
@@ -215,11 +222,16 @@ def generator(sample, z: torch.Tensor, scale: float = 1.0, shift: bool = True, t
     return out + sample["b"].unsqueeze(1) if shift else out
 
 
-def _real_and_generated(sample, **wrong):
-    """MC_DRAWS samples of p_true = N(b, AAᵀ) (through the Cholesky factor of AAᵀ, not through A) and of G(Z)."""
+def _real_and_generated(sample, data_transposed: bool = False, **wrong):
+    """MC_DRAWS samples of p_true = N(b, AAᵀ) (through the Cholesky factor of AAᵀ, not through A) and of G(Z).
+
+    `data_transposed` draws the data from N(b, AᵀA) instead (a wrong sampler of p_true, for a mutant).
+    """
     gen = sample.generator(offset=4)
     n = sample["b"].shape[-1]
     matrix, shift = sample["A"].to("cpu", torch.float64), sample["b"].to("cpu", torch.float64)
+    if data_transposed:
+        matrix = matrix.transpose(1, 2)
     factor = torch.linalg.cholesky(matrix @ matrix.transpose(1, 2))  # drawn on the CPU in float64, like the data
     eps = torch.randn(sample.size, MC_DRAWS, n, generator=gen, dtype=torch.float64)
     x = (shift.unsqueeze(1) + torch.bmm(eps, factor.transpose(1, 2))).to(sample["b"])
@@ -231,18 +243,36 @@ def equilibrium_sides(sample, **wrong):
     """(Monte Carlo J(D) with real samples X ~ p_true and G(Z), Z ~ N(0, I); the value 2)."""
     x, fake = _real_and_generated(sample, **wrong)
     terms = torch.relu(1 - _mlp_discriminator(sample, x)) + torch.relu(1 + _mlp_discriminator(sample, fake))
-    return Estimate(terms.mean(1), terms.std(1) / math.sqrt(MC_DRAWS)), torch.full_like(sample["b"][:, 0], 2.0)
+    return estimate(terms, dim=1), torch.full_like(sample["b"][:, 0], 2.0)
+
+
+_equilibrium = per_batch(equilibrium_sides)  # the true variant, shared by the checks and the sharpness mutants
 
 
 def margin_ranking_objective(sample) -> Estimate:
-    """The same objective through F.margin_ranking_loss(D, 0, ±1, margin=1) = (1 ∓ D)_+."""
-    x, fake = _real_and_generated(sample)
-    d_real, d_fake = _mlp_discriminator(sample, x), _mlp_discriminator(sample, fake)
+    """J(D) through F.margin_ranking_loss(D, 0, ±1, margin=1) = (1 ∓ D)_+, on samples of its own.
+
+    Independent of `equilibrium_sides` but for the discriminator: REFERENCE_DRAWS fresh draws of
+    p_true from torch.distributions.MultivariateNormal(b, AAᵀ) and of Z from MultivariateNormal(0, I)
+    (torch's global generator seeded from the batch, forked and restored), G(Z) = AZ + b, and the
+    hinge terms from F.margin_ranking_loss.
+    """
+    dtype, device = sample["b"].dtype, sample["b"].device
+    matrix, shift = sample["A"].to("cpu", torch.float64), sample["b"].to("cpu", torch.float64)
+    n = shift.shape[-1]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(sample.seed + 5)
+        data = torch.distributions.MultivariateNormal(shift, covariance_matrix=matrix @ matrix.transpose(1, 2))
+        x = data.sample((REFERENCE_DRAWS,)).transpose(0, 1)  # (B, M, n)
+        noise = torch.distributions.MultivariateNormal(torch.zeros(n, dtype=torch.float64), torch.eye(n, dtype=torch.float64))
+        z = noise.sample((sample.size, REFERENCE_DRAWS))
+    fake = torch.bmm(z, matrix.transpose(1, 2)) + shift.unsqueeze(1)
+    d_real = _mlp_discriminator(sample, x.to(device, dtype))
+    d_fake = _mlp_discriminator(sample, fake.to(device, dtype))
     zeros = torch.zeros_like(d_real)
     real = F.margin_ranking_loss(d_real, zeros, torch.ones_like(d_real), margin=1.0, reduction="none")
     generated = F.margin_ranking_loss(d_fake, zeros, -torch.ones_like(d_fake), margin=1.0, reduction="none")
-    terms = real + generated
-    return Estimate(terms.mean(1), terms.std(1) / math.sqrt(MC_DRAWS))
+    return estimate(real + generated, dim=1)
 
 
 equilibrium = Claim(
@@ -252,20 +282,24 @@ equilibrium = Claim(
     relation="≈",
     variables=(Variable("A", Invertible("n")), Variable("b", Vector("n"))),
     dims={"n": (1, 3)},
-    numeric=equilibrium_sides,
+    numeric=_equilibrium,
     symbolic=not_attempted("a Monte Carlo statement about real samples; its algebra is linear-on-unit-interval "
                            "(J(D) = 2 − ∫(p − p_θ)D = 2 when p_θ = p) and G(Z) ~ N(b, AAᵀ) is "
                            "gaussian-change-of-variables"),
-    references=(Reference("margin-ranking-loss", "F.margin_ranking_loss(D, 0, ±1, margin=1) on the same samples",
+    references=(Reference("margin-ranking-loss", f"F.margin_ranking_loss(D, 0, ±1, margin=1) on {REFERENCE_DRAWS} "
+                                                 "fresh draws from torch.distributions.MultivariateNormal",
                           margin_ranking_objective),),
     mutants=(
+        *sharpness_mutants(_equilibrium),
+        Mutant("data-transposed", "p_true sampled as N(b, AᵀA): a wrong data sampler, the generator right",
+               numeric=lambda s: equilibrium_sides(s, data_transposed=True)),
         Mutant("doubled-scale", "G(z) = 2Az + b", numeric=lambda s: equilibrium_sides(s, scale=2.0)),
         Mutant("no-shift", "G(z) = Az", numeric=lambda s: equilibrium_sides(s, shift=False)),
         Mutant("transposed", "G(z) = Aᵀz + b (covariance AᵀA instead of AAᵀ)",
                numeric=lambda s: equilibrium_sides(s, transpose=True)),
     ),
     dtypes=(torch.float64, torch.float32),
-    instances=200,
+    instances=64,
 )
 
 
@@ -304,7 +338,7 @@ LOCATION_FACTS = (
      "so both optimise at θ = 0", lambda: sp.diff(OVERLAP, theta) < 0),
 )
 
-LOCATION_DRAWS = 4096
+LOCATION_DRAWS = 2 ** 14
 
 
 def location_sides(sample, wrong_scale: float = 2 * math.sqrt(2)):
@@ -324,9 +358,11 @@ def location_sides(sample, wrong_scale: float = 2 * math.sqrt(2)):
     overlap = torch.clamp(torch.exp(generated.log_prob(real) - true.log_prob(real)), max=1.0)
     excess = torch.relu(1 - torch.exp(true.log_prob(fake) - generated.log_prob(fake)))
     values = torch.stack((overlap, excess), dim=1)
-    estimate = Estimate(values.mean(-1), values.std(-1) / math.sqrt(LOCATION_DRAWS))
     arg = th.abs() / wrong_scale
-    return estimate, torch.stack((torch.special.erfc(arg), torch.special.erf(arg)), dim=1)
+    return estimate(values, dim=-1), torch.stack((torch.special.erfc(arg), torch.special.erf(arg)), dim=1)
+
+
+_location = per_batch(location_sides)  # the true variant, shared by the checks and the sharpness mutants
 
 
 def location_on_grid(sample) -> torch.Tensor:
@@ -346,12 +382,13 @@ location_family = Claim(
               r"$\theta = 0$",
     relation="≈",
     variables=(Variable("theta", Real(-4.0, 4.0), r"\theta"),),
-    numeric=location_sides,
+    numeric=_location,
     symbolic=facts(*LOCATION_FACTS, scope="θ > 0 by integration; θ < 0 by symmetry"),
     references=(Reference("fine-grid", "Riemann sums on a 6001-point grid over [−15, 15]", location_on_grid,
                           tolerance=Tolerance(1e-5, 1e-5, "Riemann sum with spacing 5e-3; the kink of min at θ/2 "
                                                           "costs O(Δx²)")),),
-    mutants=(Mutant("no-sqrt-two", "erfc(|θ|/2), erf(|θ|/2)", numeric=lambda s: location_sides(s, wrong_scale=2.0)),),
+    mutants=(*sharpness_mutants(_location),
+             Mutant("no-sqrt-two", "erfc(|θ|/2), erf(|θ|/2)", numeric=lambda s: location_sides(s, wrong_scale=2.0))),
     dtypes=(torch.float64, torch.float32),
     instances=200,
 )
