@@ -72,6 +72,7 @@ from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 from checkers import (Answer, Claim, Derivation, Estimate, Mutant, Part, Reference, Sample, Tolerance, Variable, Vector,
                       facts, not_attempted)
 from checkers.kinds import Kind
+from checkers.montecarlo import sharpness_mutants
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import one_based
 
@@ -330,6 +331,7 @@ objective_is_unbiased = Claim(
     references=(Reference("torch-monte-carlo", "−VLB by Monte Carlo: inverse-CDF draws Normal(μ, σ).icdf(U) and "
                                                "torch.distributions log-densities", torch_monte_carlo_negative_vlb),),
     mutants=(
+        *sharpness_mutants(objective_sides),
         Mutant("kl-sign", "reconstruction − KL (the VLB's sign convention mixed up)",
                numeric=lambda s: objective_sides(s, kl_sign=-1.0)),
         Mutant("no-complement", "drops (1 − x_i) log(1 − f_i): only the pixels equal to 1 are scored",
