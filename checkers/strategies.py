@@ -190,6 +190,18 @@ def trichotomy(a: sp.Basic, b: sp.Basic, parameter: sp.Symbol | None = None) -> 
                                 Case(f"{a} = {b}", a, sp.S.Zero))),))
 
 
+def sign_split(expr: sp.Basic, variable: sp.Symbol, strict: bool = False) -> Cases:
+    """expr ≥ 0 or expr ≤ 0 (strict: > 0, = 0, < 0), each case solving expr = ±c for `variable` (expr linear in it)."""
+    if strict:
+        c = sp.Dummy("c", positive=True)
+        cases = (Case(f"{expr} > 0", variable, c), Case(f"{expr} = 0", variable, sp.S.Zero),
+                 Case(f"{expr} < 0", variable, -c))
+    else:
+        c = sp.Dummy("c", nonnegative=True)
+        cases = (Case(f"{expr} ≥ 0", variable, c), Case(f"{expr} ≤ 0", variable, -c))
+    return Cases((Split(expr, cases),))
+
+
 def intervals(var: sp.Symbol, points: Sequence[sp.Basic]) -> Cases:
     """var ≤ p_1, p_1 < var ≤ p_2, ..., var ≥ p_k (increasing points), each parametrised by a nonnegative symbol.
 

@@ -5,7 +5,7 @@ import sympy as sp
 
 from checkers.notation import quadratic_form
 from checkers.strategies import (Case, Cases, CaseSplit, MomentExpectation, Recursion, RecursionInduction, Split,
-                                 coverage_problem, intervals, le_total, product, trichotomy)
+                                 coverage_problem, intervals, le_total, product, sign_split, trichotomy)
 from checkers.symbolic import SymbolicStatus, explicit_entries
 
 a, b = sp.symbols("a b", real=True)
@@ -13,6 +13,7 @@ y = sp.Symbol("y", real=True)
 
 
 @pytest.mark.parametrize("family", [le_total(a, b), trichotomy(a, b), intervals(y, (-1, 1)), intervals(y, (0,)),
+                                    sign_split(2 * a - 3 * b + 1, b), sign_split(a + b, a, strict=True),
                                     product(le_total(a, b), intervals(y, (-2, 0, 3)))])
 def test_generated_case_families_cover_the_domain(family):
     assert coverage_problem(family) is None
@@ -37,6 +38,13 @@ def test_a_hand_written_case_must_really_parametrise_its_part():
     assert "not linear" in coverage_problem(nonlinear)
     dependent = product(le_total(a, b), le_total(a, y))
     assert "not independent" in coverage_problem(dependent)
+
+
+def test_a_sign_split_decides_abs_and_max_of_a_linear_expression():
+    proof = CaseSplit(cases=sign_split(2 * a - 3 * b + 1, b))
+    e = 2 * a - 3 * b + 1
+    assert proof.prove(sp.Abs(e), sp.Max(e, -e)).status == SymbolicStatus.PROVED
+    assert proof.prove(sp.Abs(e), sp.Max(e, 0)).status == SymbolicStatus.FAILED
 
 
 def test_case_split_proves_a_true_identity_and_refuses_an_uncovered_one():
