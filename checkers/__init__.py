@@ -16,14 +16,16 @@ _LAZY = {
                      "Variable", "Vector", "density_grid"), "checkers.kinds"),
     **dict.fromkeys(("Answer", "Claim", "Derivation", "Estimate", "Figure", "Mutant", "Part", "Reference", "Sample",
                      "Step"), "checkers.model"),
-    **dict.fromkeys(("explicit_entries", "facts", "for_dimensions", "identity", "not_attempted"), "checkers.symbolic"),
+    **dict.fromkeys(("SymbolicStatus", "explicit_entries", "facts", "for_dimensions", "identity", "not_attempted"),
+                    "checkers.symbolic"),
     "Tolerance": "checkers.tolerances",
     "verify": "checkers.verify",
 }
 
 __all__ = [
     "SPD", "Answer", "Claim", "DensityOnGrid", "Derivation", "Estimate", "Figure", "Integer", "Invertible", "Matrix", "Mutant", "Part", "Positive",
-    "ProbabilityVector", "ProofcheckError", "Real", "Reference", "Sample", "Step", "StudentInputError", "Tolerance",
+    "ProbabilityVector", "ProofcheckError", "Real", "Reference", "Sample", "Step", "StudentInputError", "SymbolicStatus",
+    "Tolerance",
     "UsageError", "Variable", "Vector", "density_grid", "explicit_entries", "facts", "for_dimensions", "grade",
     "identity", "not_attempted", "verify",
 ]
