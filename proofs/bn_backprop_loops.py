@@ -431,12 +431,10 @@ DERIVATIONS = (
         id="bn-backprop-loops",
         title="Backpropagation loops for batch normalization",
         source="quiz1-2020 P3",
-        statement=r"The forward pass accumulates, over the minibatch $b = 1, \dots, B$ and features $j$ (all "
-                  r"accumulators start at zero): $\mu[j] \leftarrow \mu[j] + x[b,j]/B$, then "
-                  r"$s[j] \leftarrow s[j] + (x[b,j]-\mu[j])^2/(B-1)$, then "
-                  r"$x'[b,j] \leftarrow (x[b,j]-\mu[j])/\sqrt{s[j]}$. Give the backpropagation loops (accumulating "
-                  r"statements) computing $x.\mathrm{grad}$, $\mu.\mathrm{grad}$ and $s.\mathrm{grad}$ from "
-                  r"$x'.\mathrm{grad}$, in the order they are executed.",
+        statement=r"Batch normalization of a minibatch $x[b, j]$ ($b = 1, \dots, B$, features $j$) is defined by "
+                  r"three loops over $b, j$, every computed tensor starting at zero: $\mu[j] {+}{=} "
+                  r"\frac1B x[b,j]$; then $s[j] {+}{=} \frac{1}{B-1}(x[b,j]-\mu[j])^2$; then $x'[b,j] "
+                  r"{+}{=} (x[b,j]-\mu[j])/\sqrt{s[j]}$.",
         claims=(forward_claim, s_grad_claim, mu_grad_claim, x_grad_claim, line_5_claim),
         parts=(
             Part(

@@ -375,11 +375,11 @@ DERIVATIONS = (
         id="hinge-gan",
         title="Geometric GAN: the optimal discriminator and total-variation minimisation",
         source="final-2022 P6",
-        statement=r"For the maximin problem $\max_\theta \min_\phi \mathbb E_{p_{\mathrm{true}}}[(1 - D_\phi(X))_+] + "
-                  r"\mathbb E_{Z}[(1 + D_\phi(G_\theta(Z)))_+]$: (a) for $a, b \ge 0$, $h(y) = a(1-y)_+ + b(1+y)_+$ is "
-                  r"minimised at $y = -1$ or $y = +1$; (b) with an infinitely powerful discriminator the problem is "
-                  r"$\max_\theta \int\min\{p_{\mathrm{true}}, p_\theta\}$; (e) which is $\min_\theta "
-                  r"D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta)$.",
+        statement=r"With $(r)_+ = \max\{0, r\}$, a GAN with generator $G_\theta$ and discriminator $D_\phi$ is "
+                  r"trained by the maximin problem $\max_\theta \min_\phi \mathbb{E}_{X\sim "
+                  r"p_{\mathrm{true}}}[(1 - D_\phi(X))_+] + \mathbb{E}_{Z\sim\mathcal{N}(0,I)}[(1 + "
+                  r"D_\phi(G_\theta(Z)))_+]$; $p_\theta$ is the density of $G_\theta(Z)$. Problem (1) is "
+                  r"$\max_\theta \int\min\{p_{\mathrm{true}}(x), p_\theta(x)\}\,dx$.",
         claims=(lower_bound, minimizer, inner_minimum, any_discriminator, tv_objective),
         figures=(Figure("hinge", "h(y) for three (a, b): the minimum 2 min(a, b) sits at y = sign(a − b)",
                         draw_hinge),),

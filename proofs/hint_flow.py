@@ -556,10 +556,11 @@ DERIVATIONS = (
         id="hint-flow",
         title="HINT flow: inverse, triangular Jacobian and log-determinant",
         source="final-2022 P2",
-        statement=r"For $n = 2^K$, $f_\theta = h_K$ with $h_k(x) = [h_{k-1}(x_{1:2^{k-1}});\ "
-                  r"e^{s_{k-1}(x_{1:2^{k-1}})} \odot x_{2^{k-1}+1:2^k} + t_{k-1}(x_{1:2^{k-1}})]$ and a 1-D flow "
-                  r"$h_0$. (a) Compute $x = f_\theta^{-1}(z)$. (b) Compute "
-                  r"$\log|\det \partial f_\theta/\partial x(x)|$.",
+        statement=r"For $n = 2^K$, $f_\theta = h_K$ where, for $k = K, \dots, 1$, $h_k(x) = "
+                  r"[h_{k-1}(x_{1:2^{k-1}});\ e^{s_{k-1,\theta}(x_{1:2^{k-1}})} \odot x_{2^{k-1}+1:2^k} + "
+                  r"t_{k-1,\theta}(x_{1:2^{k-1}})]$ (an affine coupling layer conditioned by $\psi_{k-1,\theta} "
+                  r"= (s_{k-1,\theta}, t_{k-1,\theta})$), and $h_0$ is a one-dimensional flow. We can evaluate "
+                  r"every $s_{k,\theta}$, $t_{k,\theta}$, $h_0^{-1}$ and $h_0'$.",
         claims=(inverse_of_forward, forward_of_inverse, jacobian_structure, log_det_claim, induction_step),
         parts=(
             Part(

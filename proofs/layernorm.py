@@ -512,10 +512,14 @@ DERIVATIONS = (
         id="layernorm",
         title="Layer normalization, and the exam's batch norm against torch.nn.BatchNorm2d",
         source="final-2022 P1",
-        statement=r"Layer normalization normalizes each sample of $X \in \mathbb{R}^{B\times C\times P\times Q}$ "
-                  r"with the mean and variance over $(C, P, Q)$ and applies elementwise $\gamma, \beta$ of shape "
-                  r"$(C, P, Q)$. Explain why layer norm does not need to distinguish train mode from test mode, and "
-                  r"implement it. (The exam's batch-norm code myBatchNorm is compared with torch.nn.BatchNorm2d.)",
+        statement=r"BatchNorm2D normalizes $X \in \mathbb{R}^{B\times C\times P\times Q}$ per channel with the "
+                  r"mean and variance over $(B, P, Q)$, and keeps running statistics to replace them in test "
+                  r"mode. Layer normalization normalizes each sample instead: $\hat\mu[b] = "
+                  r"\frac{1}{CPQ}\sum_{c,i,j} X[b,c,i,j]$, $\hat\sigma^2[b] = \frac{1}{CPQ}\sum_{c,i,j} "
+                  r"(X[b,c,i,j]-\hat\mu[b])^2$ and $\mathrm{LN}_{\gamma,\beta}(X)[b,c,i,j] = "
+                  r"\gamma[c,i,j]\frac{X[b,c,i,j] - \hat\mu[b]}{\sqrt{\hat\sigma^2[b] + \varepsilon}} + "
+                  r"\beta[c,i,j]$. (The exam's batch-norm code myBatchNorm is also compared with "
+                  r"torch.nn.BatchNorm2d.)",
         claims=(layernorm_matches_torch, per_sample_statistics, train_equals_eval, mybatchnorm_train_output,
                 momentum_convention, running_variance_unbiased, mybatchnorm_running_variance),
         parts=(

@@ -424,8 +424,11 @@ DERIVATIONS = (
         id="mutual-information",
         title="Mutual information as a KL divergence",
         source="quiz1-2020 P1",
-        statement=r"With $Q(x,y) = P(x)P(y)$, derive $\mathrm{KL}(P(x,y), Q(x,y)) = H(y) - H(y|x) = H(x) - H(x|y)$ "
-                  r"and explain why this quantity, the mutual information $I(x,y)$, is always non-negative.",
+        statement=r"$P(x,y)$ is a joint distribution of discrete random variables $x$ and $y$, with marginals "
+                  r"$P(x) = \sum_y P(x,y)$ and $P(y) = \sum_x P(x,y)$, conditional entropies $H(y|x) = E_{x\sim "
+                  r"P(x)} E_{y\sim P(y|x)} [-\ln P(y|x)]$ and $H(x|y) = E_{y\sim P(y)} E_{x\sim P(x|y)} [-\ln "
+                  r"P(x|y)]$, and $Q(x,y) = P(x)P(y)$ is the product of the marginals. The quantity "
+                  r"$\mathrm{KL}(P(x,y), Q(x,y))$ is the mutual information $I(x,y)$.",
         claims=(mi_entropy_y, mi_entropy_x, mi_nonnegative),
         parts=(
             Part(
@@ -448,12 +451,10 @@ DERIVATIONS = (
         id="elbo-decomposition",
         title="The ELBO as entropies, and as a KL divergence",
         source="quiz1-2020 P2",
-        statement=r"For a model $Q_\Phi(z, y)$ with $Q_\Phi(y) = \sum_z Q_\Phi(z, y)$ and a second model "
-                  r"$\tilde Q_\Psi(z|y)$, $\mathrm{ELBO} = E_{z\sim\tilde Q(z|y)} "
-                  r"\ln\frac{Q_\Phi(y)Q_\Phi(z|y)}{\tilde Q_\Psi(z|y)}$. (a) Separate the three terms and write "
-                  r"those other than $\ln Q_\Phi(y)$ as entropies or cross entropies. (b) Write the ELBO as "
-                  r"$\ln Q_\Phi(y)$ minus a KL divergence, and explain why it is a lower bound on "
-                  r"$\ln Q_\Phi(y)$.",
+        statement=r"A model $Q_\Phi(z, y)$ has the marginal $Q_\Phi(y) = \sum_z Q_\Phi(z, y)$; a second model "
+                  r"$\tilde Q_\Psi(z|y)$ gives the evidence lower bound $\ln Q_\Phi(y) \ge \mathrm{ELBO} = "
+                  r"E_{z\sim\tilde Q_\Psi(z|y)} \ln\frac{Q_\Phi(z,y)}{\tilde Q_\Psi(z|y)} = E_{z\sim\tilde "
+                  r"Q_\Psi(z|y)} \ln\frac{Q_\Phi(y)Q_\Phi(z|y)}{\tilde Q_\Psi(z|y)}$.",
         claims=(elbo_entropies, elbo_kl, elbo_lower_bound),
         parts=(
             Part(

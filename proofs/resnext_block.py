@@ -356,9 +356,10 @@ DERIVATIONS = (
         id="resnext-block",
         title="2-layer ResNeXt block and 2-layer ResNet block: equal when the branches are summed before the ReLU",
         source="final-2022 P7",
-        statement=r"Show that the 2-layer ResNeXt block (32 branches of 3×3 convolutions 64 → 4 → 64, no bias, ReLU, "
-                  r"branches summed, plus the input) and the 2-layer ResNet block (3×3 convolutions 64 → 128 → 64, no "
-                  r"bias, ReLU, plus the input) are equivalent.",
+        statement=r"The 2-layer ResNeXt block twoResNext has 32 branches, each a 3×3 convolution 64 → 4 followed "
+                  r"by a ReLU and a 3×3 convolution 4 → 64 (no biases); the exam's code applies a ReLU to every "
+                  r"branch, sums the branches and adds the input. The 2-layer ResNet block twoResNet has 3×3 "
+                  r"convolutions 64 → 128 → 64 (no biases), a ReLU after each, and adds the input.",
         claims=(resnext_to_resnet, resnet_to_resnext, grouped_conv, literal_code),
         parts=(
             Part(

@@ -306,9 +306,11 @@ DERIVATIONS = (
         id="rnn-parallel-time",
         title="RNN computation graphs are serial: depth linear in T",
         source="quiz1-2020 P4",
-        statement=r"With $h_0 = c(x_0, 0)$ and $h_t = c(x_t, h_{t-1})$ for $1 \le t \le T$, (a) build the "
-                  r"computation graph of $h_1, \dots, h_T$ from a cell procedure; (b) how does the parallel "
-                  r"running time of an RNN computation graph scale with $T$?",
+        statement=r"A cell $c\colon \mathbb{R}^d \times \mathbb{R}^s \to \mathbb{R}^s$ turns vectors $x_0, "
+                  r"\dots, x_T \in \mathbb{R}^d$ into $h_0 = c(x_0, 0)$ and $h_t = c(x_t, h_{t-1})$ for $1 \le t "
+                  r"\le T$; when $c$ is a neural network this is a recurrent neural network (RNN). In the EDF "
+                  r"framework every object has a value and a gradient, assigned in the forward and the backward "
+                  r"pass.",
         claims=(rnn_procedure_claim, rnn_depth_claim, attention_depth_claim),
         parts=(
             Part(

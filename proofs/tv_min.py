@@ -334,8 +334,8 @@ DERIVATIONS = (
         id="tv-min",
         title="Total variation distance equals one minus the overlap",
         source="final-2022 P6",
-        statement=r"For probability densities $p, q$ show that $D_{\mathrm{TV}}(p, q) = \frac12\int|p(x) - q(x)|\,dx "
-                  r"= 1 - \int \min\{p(x), q(x)\}\,dx$.",
+        statement=r"For probability densities $p, q$ on $\mathbb{R}^n$, the total variation distance is "
+                  r"$D_{\mathrm{TV}}(p, q) = \frac12\int |p(x) - q(x)|\,dx$.",
         claims=(pointwise, discrete, continuous, integral),
         parts=(
             Part(

@@ -512,10 +512,10 @@ DERIVATIONS = (
         id="vae-bernoulli",
         title="VAE with Bernoulli likelihood: the expectation-free training objective",
         source="final-2022 P4",
-        statement=r"With $p_Z = \mathcal{N}(0, I)$, $q_\phi(z|x) = \mathcal{N}(\mu_\phi(x), \Sigma_\phi(x))$ "
-                  r"(diagonal) and $p_\theta(x|z) = \mathcal{B}(f_\theta(z))$ for binary images $x \in \{0,1\}^n$, "
-                  r"describe the training objective that can be implemented and backpropagated in PyTorch, "
-                  r"without expectations.",
+        statement=r"Binary images $X^{(1)}, \dots, X^{(N)} \in \{0,1\}^n$ are modelled by a VAE with $p_Z = "
+                  r"\mathcal{N}(0, I)$, $q_\phi(z|x) = \mathcal{N}(\mu_\phi(x), \Sigma_\phi(x))$ with diagonal "
+                  r"$\Sigma_\phi$, and $p_\theta(x|z) = \mathcal{B}(f_\theta(z))$, independent Bernoulli pixels "
+                  r"with means $f_\theta(z) \in (0,1)^n$ (a network ending in a sigmoid).",
         claims=(objective_formula, kl_term, objective_is_unbiased, reconstruction_is_bce),
         parts=(
             Part(

@@ -383,11 +383,9 @@ DERIVATIONS = (
         id="vae-prior-scaling",
         title="VAE prior scaling is unimportant",
         source="final-2022 P5",
-        statement=r"With $p_Z = \mathcal{N}(0, \lambda^2 I)$, $q_\phi(z|x) = \mathcal{N}(\mu_\phi(x), \Sigma_\phi(x))$ "
-                  r"(diagonal) and $p_\theta(x|z) = \mathcal{N}(f_\theta(z), \sigma^2 I)$: (a) show that the VLB "
-                  r"changes as a function of $\lambda > 0$; (b) show that the VLB with $\lambda = 1$ equals the VLB "
-                  r"with $\lambda$, $\mu_\phi \mapsto \lambda\mu_\phi$, $\Sigma_\phi \mapsto \lambda^2\Sigma_\phi$ and "
-                  r"$f_\theta(z) \mapsto f_\theta(z/\lambda)$.",
+        statement=r"A VAE on $X^{(1)}, \dots, X^{(N)} \in \mathbb{R}^n$ has $p_Z = \mathcal{N}(0, \lambda^2 I)$, "
+                  r"$q_\phi(z|x) = \mathcal{N}(\mu_\phi(x), \Sigma_\phi(x))$ with diagonal $\Sigma_\phi$, and "
+                  r"$p_\theta(x|z) = \mathcal{N}(f_\theta(z), \sigma^2 I)$ with $\sigma > 0$ fixed.",
         claims=(kl_scaled_prior, kl_depends_on_lambda, vlb_depends_on_lambda, kl_rescaling, vlb_invariance),
         parts=(
             Part(
