@@ -398,11 +398,12 @@ DERIVATIONS = (
         id="geometric-gan",
         title="Geometric GAN: clipped discriminators, the generator's optimum, and a worked location family",
         source="final-2022 P6",
-        statement=r"For the hinge GAN with $\max_\theta\min_\phi \mathbb E_{p_{\text{true}}}[(1 - D_\phi(X))_+] + "
-                  r"\mathbb E_Z[(1 + D_\phi(G_\theta(Z)))_+]$: (b) with an infinitely powerful discriminator the "
-                  r"problem is $\max_\theta \int\min(p_{\text{true}}, p_\theta)$; (c) with an infinitely powerful "
-                  r"generator $p_\theta = p_{\text{true}}$ attains the maximum; (e) (1) is equivalent to "
-                  r"$\min_\theta D_{\mathrm{TV}}(p_{\text{true}}, p_\theta)$.",
+        statement=r"For the GAN trained by $\max_\theta \min_\phi \mathbb{E}_{X\sim p_{\mathrm{true}}}[(1 - "
+                  r"D_\phi(X))_+] + \mathbb{E}_{Z\sim\mathcal{N}(0,I)}[(1 + D_\phi(G_\theta(Z)))_+]$, with "
+                  r"$p_\theta$ the density of $G_\theta(Z)$, write $J(D) = \int p_{\mathrm{true}}(1 - D)_+ + "
+                  r"p_\theta(1 + D)_+$ for the inner objective. This derivation adds to derivation hinge-gan: "
+                  r"why the discriminator may be clipped to $[-1, 1]$, the generator's optimum (c), and a worked "
+                  r"example of (e).",
         claims=(clipping, linear_on_unit_interval, overlap_at_most_one, equilibrium, location_family),
         parts=(
             Part(
