@@ -184,7 +184,7 @@ import torch  # noqa: E402
 from sympy.matrices.expressions.matexpr import MatrixElement  # noqa: E402
 
 from checkers.evaluate import evaluate  # noqa: E402
-from checkers.grading.build import MAX_DIGITS, CommutingScalar, SymbolTable  # noqa: E402
+from checkers.grading.build import MAX_DIGITS, SIGMOID, CommutingScalar, SymbolTable  # noqa: E402
 from checkers.grading.parse import parse_formula  # noqa: E402
 from checkers.reductions import IndexedMax, IndexedMin  # noqa: E402
 
@@ -192,8 +192,6 @@ N = sp.Symbol("n", integer=True, positive=True)
 A_ = sp.MatrixSymbol("A", N, N)
 X_ = sp.MatrixSymbol("x", N, 1)
 a_, b_, c_ = sp.symbols("a b c", real=True)
-Z_ = sp.Symbol("z", real=True)
-SIGMOID = sp.Lambda(Z_, 1 / (1 + sp.exp(-Z_)))
 P_ = sp.IndexedBase("p", real=True)
 MU0 = sp.Symbol("mu_0", real=True)
 SIGMA_ = sp.MatrixSymbol("Sigma", N, N)
@@ -298,6 +296,7 @@ def test_max_and_min_over_an_index():
     assert parse(r"\max_i (p_i - a)", sum_range=(sp.Integer(1), N)) == IndexedMax(P_[i] - a_, (i, 1, N))
     # the body is the product after it, up to the next + or -
     assert parse(r"\max_j x_j + a") == IndexedMax(X_[j - 1, 0], (j, 1, N)) + a_
+    assert parse(r"\max\limits_{j} x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
     # the max of a vector is the max of its entries
     e = parse(r"\max(x)")
     assert isinstance(e, IndexedMax) and isinstance(e.function, MatrixElement)

@@ -109,7 +109,10 @@ def test_explosive_answers_end_within_the_limit(text):
 TOKENS = [r"\frac", r"\sqrt", "^", "_", "{", "}", "(", ")", "[", "]", "|", r"\|", r"\left(", r"\right)", r"\det",
           r"\log", r"\exp", r"\operatorname{tr}", r"\mathrm{tr}", r"\sum", r"\ell", "=", "+", "-", "*", "/", "'",
           r"\cdot", r"\top", "T", "-1", "1", "2", "0", "d", "n", "x", "b", "A", r"\Sigma", r"\Sigma_0", r"\Sigma_1",
-          r"\mu_0", r"\mu_1", r"\pi", "e", r"\,", " ", r"\{", r"\}", r"\prod", r"\input", "0.5", "99", "inv", "S1"]
+          r"\mu_0", r"\mu_1", r"\pi", "e", r"\,", " ", r"\{", r"\}", r"\prod", r"\input", "0.5", "99", "inv", "S1",
+          r"\max", r"\min", "_j", "x_j", ",", r"\tanh", r"\log_2", r"\div", r"\operatorname{ReLU}", r"\sigma", "dd",
+          r"\begin{pmatrix}", r"\end{pmatrix}", r"\begin{vmatrix}", r"\end{vmatrix}", "&", r"\\", "1.1.1", "10^{1000}",
+          r"\mathit{d}", r"\thinspace"]
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

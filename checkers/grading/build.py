@@ -199,6 +199,11 @@ def _square(v) -> bool:
     return is_matrix(v) and v.rows == v.cols
 
 
+# The logistic sigmoid as a sympy Lambda: `\operatorname{sigmoid}(z)` always, and `\sigma(z)` in a problem that
+# declares `Symbol(SIGMOID, r"\sigma")` (the bound variable is a Dummy, so it names no symbol of the claim).
+_Z = sp.Dummy("z", real=True)
+SIGMOID = sp.Lambda(_Z, 1 / (1 + sp.exp(-_Z)))
+
 # Functions the grammar knows by name; any other FUNC token is a function the problem declares.
 _SCALAR_FUNCTIONS = {"tanh": "tanh", "sin": "sin", "cos": "cos", "sigmoid": "the sigmoid", "relu": "ReLU"}
 _BUILTIN_FUNCTIONS = frozenset({"log", "exp", "sqrt", "det", "logdet", "tr", "inv", "max", "min", *_SCALAR_FUNCTIONS})
@@ -566,7 +571,7 @@ class Builder:
                     raise self.fail("log of zero")
                 return _apply(sp.log, arg) / sp.log(base)
             if name == "sigmoid":
-                return 1 / (1 + _apply(sp.exp, _neg(arg)))
+                return SIGMOID(arg)
             if name == "relu":
                 return _apply(sp.Max, sp.S.Zero, arg)
             return _apply({"tanh": sp.tanh, "sin": sp.sin, "cos": sp.cos}[name], arg)

@@ -349,9 +349,13 @@ class _Classifier:
             if base is not None:
                 self.emit("FUNC", "log" if base == "e" else f"log_{base}", pos)
                 return i + 1 + used
-        if canonical in _EXTREMA and i + 1 < len(self.raw) and self.raw[i + 1][1] == "_":
-            self.emit("EXTREMUM", canonical, pos)
-            return i + 1
+        if canonical in _EXTREMA:
+            j = i + 1
+            while j < len(self.raw) and self.raw[j][1] in ("\\limits", "\\nolimits"):
+                j += 1
+            if j < len(self.raw) and self.raw[j][1] == "_":
+                self.emit("EXTREMUM", canonical, pos)
+                return j
         self.emit("FUNC", canonical, pos)
         return i + 1
 
