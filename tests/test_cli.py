@@ -85,3 +85,25 @@ def test_pytest_names_every_claim_item_after_its_derivation_claim_and_device():
                          capture_output=True, text=True, check=True).stdout
     for claim in ("density", "det-gram", "inverse-gram"):
         assert f"gaussian-change-of-variables/{claim}_cpu" in out
+
+
+def test_instances_below_a_claim_s_declared_count_are_refused(capsys):
+    assert main(["verify", f"{ID}/det-gram", "--instances", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--instances 1 is below the declared minimum" in err and f"{ID}/det-gram (1000)" in err
+
+
+def test_json_states_the_instances_each_dtype_really_ran(capsys):
+    assert main(["verify", f"{ID}/det-gram", "--instances", "1200", "--dtype", "float64", "--json"]) == 0
+    claim = json.loads(capsys.readouterr().out)["derivations"][0]["claims"][0]
+    # 4 hypothesis configs of ⌈1200 / 4⌉ instances each
+    assert [r["instances"] for r in claim["numeric"]] == [1200]
+
+
+def test_threads_option_is_validated_and_matches_the_engine_default():
+    from checkers import cli
+    from checkers.verify import DEFAULT_THREADS
+
+    assert cli.DEFAULT_THREADS == DEFAULT_THREADS
+    assert main(["verify", "--threads", "0"]) == 2

@@ -112,3 +112,65 @@ def test_low_precision_error_beyond_rounding_is_still_caught():
     assert not any(r.passed for r in result.numeric)
     half = next(r for r in result.numeric if r.dtype == "float16")
     assert "rounding bound" in half.failure.tolerance_reason
+
+
+def test_each_component_of_an_estimate_is_judged_by_its_own_standard_error():
+    """A noisy component (se 1) must not lend its allowance to a sharp one (se 1e-3) that is off by 0.1."""
+    def vector(sample, offset=0.1):
+        size = sample.size
+        mean = torch.stack([sample["u"], sample["u"] + offset], -1)
+        stderr = torch.stack([torch.ones(size, dtype=torch.float64), torch.full((size,), 1e-3, dtype=torch.float64)], -1)
+        return Estimate(mean, stderr), torch.stack([sample["u"], sample["u"]], -1)
+
+    c = claim(lhs=None, rhs=None, relation="≈", numeric=vector, symbolic=not_attempted("estimates"),
+              mutants=(Mutant("m", "m", numeric=lambda s: vector(s, 10.0)),), dtypes=(torch.float64,), instances=40)
+    result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
+    assert not result.numeric[0].passed  # 0.1 is 100 of its own standard errors (but only 0.1 of the largest)
+    failure = result.numeric[0].failure
+    assert abs(failure.abs_error - 0.1) < 1e-12
+    ok = claim(lhs=None, rhs=None, relation="≈", numeric=lambda s: vector(s, 4e-3), symbolic=not_attempted("estimates"),
+               mutants=(Mutant("m", "m", numeric=lambda s: vector(s, 10.0)),), dtypes=(torch.float64,), instances=40)
+    assert ClaimChecker(derivation(ok), ok, seed=0).run(["cpu"]).numeric[0].passed  # 4 standard errors: within 5
+
+
+def test_estimate_discrepancy_fails_nan_and_reports_zero_targets_absolutely():
+    from checkers.tolerances import Tolerance
+    from checkers.verify import estimate_discrepancy
+
+    est = Estimate(torch.tensor([[0.01, 1.0], [float("nan"), 1.0]], dtype=torch.float64),
+                   torch.tensor([[0.1, 0.1], [0.1, 0.1]], dtype=torch.float64))
+    d = estimate_discrepancy(est, torch.tensor([[0.0, 1.0], [0.0, 1.0]], dtype=torch.float64), Tolerance(0, 0), 5.0, 2)
+    assert d.excess[0] <= 0 and d.excess[1] > 0
+    assert abs(float(d.rel_error[0]) - 0.01) < 1e-15  # target 0: its absolute error, not 0.01 / tiny
+
+
+def test_verify_runs_with_the_declared_thread_count_and_restores_torch_s():
+    from checkers.verify import DEFAULT_THREADS
+
+    seen = []
+
+    def numeric(sample):
+        seen.append(torch.get_num_threads())
+        return sample["u"], sample["u"]
+
+    c = claim(lhs=None, rhs=None, numeric=numeric, symbolic=not_attempted("x"),
+              mutants=(Mutant("m", "m", numeric=lambda s: (s["u"], s["u"] + 1)),), dtypes=(torch.float64,),
+              instances=8)
+    before = torch.get_num_threads()
+    verify([derivation(c)], devices=["cpu"])
+    assert set(seen) == {DEFAULT_THREADS} and torch.get_num_threads() == before
+    seen.clear()
+    verify([derivation(c)], devices=["cpu"], threads=None)
+    assert set(seen) == {before}
+
+
+def test_instances_below_a_claim_s_declaration_are_listed():
+    from checkers.verify import instances_below_minimum
+
+    small, large = claim(id="small", lhs=t, rhs=t, instances=40), claim(id="large", lhs=t, rhs=t, instances=400)
+    d = derivation(small, large)
+    assert instances_below_minimum([d], None) == []
+    assert instances_below_minimum([d], 400) == []
+    assert instances_below_minimum([d], 100) == [("toy/large", 400)]
+    assert instances_below_minimum([d], 100, {"toy": {"small"}}) == []
+    assert instances_below_minimum([d], 1) == [("toy/small", 40), ("toy/large", 400)]
