@@ -9,7 +9,9 @@ and writing the output included), on the machine's cores. Baseline: `sympy.simpl
 on the same parsed expressions, with a per-answer time limit, run on a stratified sample (half correct)
 with the same number of processes; an exception or a timeout counts as "not equal". For reference the
 proof engine's own symbolic strategy (checkers.symbolic.identity) is run on the same sample. Prints a short table: answers/s,
-the ratio, and each method's wrong verdicts against the truth labels. Run with `make bench`.
+the ratio, and each method's wrong verdicts against the truth labels. The same run with `--analysis`
+(fingerprints evaluated in the workers, clusters, the plot, the page) gives the analysis overhead.
+Run with `make bench`.
 """
 
 from __future__ import annotations
@@ -196,7 +198,7 @@ def run_baseline(sample: list[tuple[str, bool, str]], workers: int, method: str 
             "correct_in_sample": sum(t for _, t, _ in sample)}
 
 
-def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path) -> dict:
+def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path, analysis: bool = False) -> dict:
     src, out = tmp / "answers.csv", tmp / "graded.csv"
     with open(src, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -204,7 +206,7 @@ def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path) -> d
         for i, (a, _, _) in enumerate(answers):
             w.writerow([f"s{i:04d}", a])
     cmd = [sys.executable, "-m", "checkers", "grade", PROBLEM, "--csv", str(src), "--out", str(out), "--restart",
-           "--workers", str(workers)]
+           "--workers", str(workers)] + (["--analysis", str(tmp / "class.html")] if analysis else [])
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -229,7 +231,13 @@ def run_ours(answers: list[tuple[str, bool, str]], workers: int, tmp: Path) -> d
             wrong.append((a, why, verdict, graded[f"s{i:04d}"]["message"]))
     summary_line = proc.stdout.strip().splitlines()[0]
     inner = float(summary_line.split("(")[-1].split()[0])  # answers/s reported by the run itself
+    page = float(proc.stdout.strip().splitlines()[1].split("(")[-1].split()[0]) if analysis else 0.0
+    clusters = 0
+    if analysis:
+        html = (tmp / "class.html").read_text(encoding="utf-8")
+        clusters = html.count('<tr class="cluster">')
     return {"answers": len(answers), "seconds": seconds, "rate": len(answers) / seconds, "inner_rate": inner, "cpu": cpu,
+            "analysis_page_seconds": page, "clusters": clusters,
             "false_negatives": fn, "false_positives": fp, "invalid": invalid, "wrong": wrong,
             "correct": sum(t for _, t, _ in answers)}
 
@@ -250,12 +258,15 @@ def main(argv=None) -> int:
     sample = rng.sample(correct, min(k, len(correct))) + rng.sample(wrong, min(k, len(wrong)))
     with tempfile.TemporaryDirectory() as tmp:
         ours = run_ours(answers, args.workers, Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        analysed = run_ours(answers, args.workers, Path(tmp), analysis=True)
     base = run_baseline(sample, args.workers, "simplify")
     helped = run_baseline(sample, args.workers, "identity")
     ratio = ours["rate"] / base["rate"]
     load = os.getloadavg()[0]
     if args.json:
-        print(json.dumps({"ours": {k: v for k, v in ours.items() if k != "wrong"}, "baseline": base,
+        print(json.dumps({"ours": {k: v for k, v in ours.items() if k != "wrong"},
+                          "with_analysis": {k: v for k, v in analysed.items() if k != "wrong"}, "baseline": base,
                           "engine_identity": helped, "ratio": ratio, "load": load}))
         return 0
     print(f"grade benchmark: {PROBLEM}, {len(answers)} distinct answers ({ours['correct']} correct by construction), "
@@ -266,6 +277,11 @@ def main(argv=None) -> int:
           f"{ours['false_negatives']:9d} {ours['false_positives']:9d} {ours['invalid']:9d}")
     print(f"{'  same run, after interpreter start-up':46s} {'':7s} {'':8s} {ours['inner_rate']:10.1f}")
     print(f"{'  CPU time of the command and its workers':46s} {'':7s} {ours['cpu']:8.2f}  (load-independent)")
+    print(f"{'same with --analysis class.html (end to end)':46s} {analysed['answers']:7d} {analysed['seconds']:8.2f} "
+          f"{analysed['rate']:10.1f}")
+    print(f"{'  CPU time of the command and its workers':46s} {'':7s} {analysed['cpu']:8.2f}  (load-independent)")
+    print(f"{'  of which building the page (clusters, plot)':46s} {'':7s} {analysed['analysis_page_seconds']:8.2f}  "
+          f"({analysed['clusters']} clusters of equal wrong answers)")
     for label, b in (("simplify(ref - answer) == 0", base), ("proof engine's identity() strategy", helped)):
         print(f"{label + ' (sample)':46s} {b['answers']:7d} {b['seconds']:8.2f} {b['rate']:10.1f} "
               f"{b['false_negatives']:9d} {b['false_positives']:9d} {b['undecided']:9d}")
@@ -273,6 +289,8 @@ def main(argv=None) -> int:
           f"of {base['answers']} ({base['correct_in_sample']} correct): {base['false_negatives']} false negatives, "
           f"{base['false_positives']} false positives ({base['undecided']} answers where sympy raised or ran past "
           f"{BASELINE_LIMIT:g} s, counted as not equal)")
+    print(f"analysis overhead: {analysed['seconds'] / ours['seconds']:.2f}x the wall time of grading alone, "
+          f"{analysed['cpu'] / ours['cpu']:.2f}x its CPU time (the requirement is at most 2x)")
     for a, why, verdict, message in ours["wrong"][:10]:
         print(f"  ours wrong: {verdict} for [{why}] {a}: {message}")
     return 0 if ours["false_negatives"] == ours["false_positives"] == 0 else 1

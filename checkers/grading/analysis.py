@@ -45,11 +45,38 @@ def sample(values) -> list[float]:
     return out
 
 
+_SEEN: dict = {}  # in a fingerprinting worker: expression -> values the grader computed for the current answer
+SEEN_LIMIT = 64
+
+
+def capture_evaluations() -> None:
+    """In a grading worker: keep the values the grader computes, so a fingerprint needs no second evaluation.
+
+    Wraps checkers.grading.grader's `evaluate_on` in this (forked) process only; `fingerprint` looks the
+    answer's expression up and evaluates it itself when it is not there.
+    """
+    from checkers.grading import grader
+
+    real = grader.evaluate_on
+
+    def recording(groups, expr):
+        values = real(groups, expr)
+        if len(_SEEN) < SEEN_LIMIT:
+            _SEEN[expr] = values
+        return values
+
+    grader.evaluate_on = recording
+
+
+def forget() -> None:
+    _SEEN.clear()
+
+
 def fingerprint(problem_id: str, answer: str, *, limit: float) -> list[float] | None:
     """The answer's fingerprint (see `sample`), or None if it cannot be evaluated within `limit` seconds.
 
-    Runs in a grading worker: the answer is parsed by the grammar (never evaluated as code) and the
-    evaluation reuses the worker's memo of the values it computed while grading.
+    Runs in a grading worker: the answer is parsed by the grammar (never evaluated as code); the values
+    the grader already computed for it are reused when `capture_evaluations` is on.
     """
     from checkers.grading.equivalence import evaluate_on
     from checkers.grading.instances import instances_for
@@ -60,7 +87,10 @@ def fingerprint(problem_id: str, answer: str, *, limit: float) -> list[float] | 
     try:
         with time_limit(limit, "fingerprinting this answer"):
             expr = parse_answer(problem, answer)
-            return sample(evaluate_on(instances_for(problem).groups, expr))
+            values = _SEEN.get(expr)
+            if values is None:
+                values = evaluate_on(instances_for(problem).groups, expr)
+            return sample(values)
     except Exception:  # an answer that cannot be evaluated again is left out of the clusters, nothing more
         return None
 

@@ -158,7 +158,9 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
     _limit_memory(options["memory_mb"])
     fingerprint = None
     if options.get("fingerprint"):
-        from checkers.grading.analysis import fingerprint
+        from checkers.grading.analysis import capture_evaluations, fingerprint, forget
+
+        capture_evaluations()
     while True:
         try:
             while not conn.poll(LIVENESS_POLL):
@@ -176,9 +178,11 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
             started = time.perf_counter()
             doc = grade_in_process(problem_id, payload, limit=options["time_limit"], symbolic=options["symbolic"],
                                    explain=options["explain"]).to_json()
-            if fingerprint is not None and doc["verdict"] != "invalid":
-                left = options["time_limit"] - (time.perf_counter() - started)
-                doc["fingerprint"] = fingerprint(problem_id, payload, limit=max(left, 0.1))
+            if fingerprint is not None:
+                if doc["verdict"] != "invalid":
+                    left = options["time_limit"] - (time.perf_counter() - started)
+                    doc["fingerprint"] = fingerprint(problem_id, payload, limit=max(left, 0.1))
+                forget()
         try:
             conn.send((key, doc))
         except (BrokenPipeError, OSError):
