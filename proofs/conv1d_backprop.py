@@ -338,7 +338,8 @@ SYMBOLIC_SCOPE = "filter sizes " + ", ".join(str(s) for s in SYMBOLIC_NETWORKS) 
 
 layer_jacobians = Claim(
     id="layer-jacobians",
-    statement="∂y_L/∂y_{L−1} = A_{w_L} and ∂y_ℓ/∂y_{ℓ−1} = diag(σ'(A_{w_ℓ} y_{ℓ−1} + b_ℓ 1)) A_{w_ℓ}",
+    statement="the layer Jacobians of part (a): the top layer's is its convolution matrix, and below it each layer's "
+              "is diag(σ′) of its pre-activation times its convolution matrix",
     variables=NETWORK,
     dims=DIMS,
     symbolic=facts(*(_jacobian_facts(s) for s in SYMBOLIC_NETWORKS), scope=SYMBOLIC_SCOPE),
@@ -357,7 +358,8 @@ layer_jacobians = Claim(
 
 filter_gradients = Claim(
     id="filter-gradients",
-    statement="∂y_L/∂w_ℓ = (C_{v_ℓᵀ} y_{ℓ−1})ᵀ: y_{ℓ−1} convolved with v_ℓ as the filter",
+    statement="the filter gradients of part (a): the gradient of the output with respect to a layer's filter is the "
+              "layer's input convolved with that layer's row v as the filter",
     variables=NETWORK,
     dims=DIMS,
     symbolic=facts(*(_filter_facts(s) for s in SYMBOLIC_NETWORKS), scope=SYMBOLIC_SCOPE),
@@ -378,7 +380,8 @@ filter_gradients = Claim(
 
 bias_gradients = Claim(
     id="bias-gradients",
-    statement="∂y_L/∂b_ℓ = v_ℓ 1_{n_ℓ}",
+    statement="the bias gradients of part (a): the gradient of the output with respect to a layer's bias is the sum "
+              "of the entries of that layer's row v",
     variables=NETWORK,
     dims=DIMS,
     symbolic=facts(*(_bias_facts(s) for s in SYMBOLIC_NETWORKS), scope=SYMBOLIC_SCOPE),
@@ -442,7 +445,8 @@ def _matrix_product(sample, name: str, transpose: bool) -> torch.Tensor:
 
 conv_product = Claim(
     id="conv-is-matrix-product",
-    statement="A_w v is conv1d(v, w): the matrix product is the convolution, without forming A_w",
+    statement="the product of the convolution matrix of a filter w with a vector is conv1d with w: the matrix is "
+              "never formed",
     variables=PART_B,
     dims=PART_B_DIMS,
     symbolic=_sym_product_facts(transpose=False),
@@ -457,7 +461,8 @@ conv_product = Claim(
 
 transpose_product = Claim(
     id="transpose-conv-is-transpose-product",
-    statement="A_wᵀ u is conv_transpose1d(u, w), so u ↦ uᵀA_w = (A_wᵀu)ᵀ is a transposed convolution",
+    statement="the product of the transposed convolution matrix with a vector u is conv_transpose1d(u, w), so a row "
+              "times the convolution matrix is a transposed convolution",
     variables=PART_B,
     dims=PART_B_DIMS,
     symbolic=_sym_product_facts(transpose=True),
@@ -508,8 +513,8 @@ def autograd_all(sample) -> torch.Tensor:
 
 backprop_convolutions = Claim(
     id="backprop-by-convolutions",
-    statement="backprop with conv1d for C_{vᵀ}y and conv_transpose1d for vᵀA_w (no A_w formed) gives autograd's "
-              "gradients with respect to every w_ℓ, b_ℓ and x",
+    statement="backpropagation with conv1d (filter gradients) and conv_transpose1d (row times convolution matrix) "
+              "only, no matrix formed, gives autograd's gradients with respect to every filter, every bias and x",
     variables=NETWORK,
     dims=DIMS,
     symbolic=facts(*(_filter_facts(s) for s in SYMBOLIC_NETWORKS[:2]), *(_bias_facts(s) for s in SYMBOLIC_NETWORKS[:2]),
