@@ -9,7 +9,8 @@ belongs there, the line of the student's work where it first appears, why); `rem
 way that do not change the final formula; `uncertain` says where the transcription is uncertain.
 `ALTERNATIVE_READINGS` holds the readings of ambiguous OCR that were *not* chosen, so that the choice
 can be checked. `NOT_GRADED`: the problems of the submission that are not graded, each as
-(where, why). Every problem of the submission is in `ANSWERS` or in `NOT_GRADED`.
+(where, why); the why starts in lower case and has no final full stop (the report prints
+"where: not graded: why."). Every problem of the submission is in `ANSWERS` or in `NOT_GRADED`.
 
 Fields with LaTeX: `answer`, `Mistake.term`, `Mistake.correct` (math, without `$`); `Mistake.why`,
 `remarks`, `uncertain` and the reasons of `NOT_GRADED` are prose with inline `$...$` math.
@@ -157,19 +158,19 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
 
 NOT_GRADED: tuple[tuple[str, str], ...] = (
     ("Problem 3: gradients of a 1-D convolutional network (seed lines 152-167)",
-     r"Not a problem of hw6-2021 as set: the student answers a question on $\partial y_L/\partial w_\ell$ and "
+     r"not a problem of hw6-2021 as set: the student answers a question on $\partial y_L/\partial w_\ell$ and "
      r"$\partial y_L/\partial b_\ell$ for a 1-D convolutional network, the subject of hw7-2024 P4(a), citing "
      r"``HW4-6''. Its formulas are garbled in the scan (subscripts and matrices lost), so no formula can be "
-     r"transcribed reliably, and no gradeable problem states it."),
+     r"transcribed reliably, and no gradeable problem states it"),
     (r"Problem 5(a): $D_{\mathrm{KL}}(X\|Y) \ge 0$ (seed lines 179-187)",
-     r"A proof, not a formula: the grader compares formulas. Read by hand, the argument "
+     r"a proof, not a formula: the grader compares formulas. Read by hand, the argument "
      r"($-\log t \ge 1 - t$ at $t = g(x)/f(x)$, then $\int f - \int g = 0$) is the standard one. Line 187 reads "
-     r"$\int g(x)/g(x)\,dx$ where $\int g(x)\,dx$ belongs; that is a slip or an OCR error, the scan cannot tell."),
+     r"$\int g(x)/g(x)\,dx$ where $\int g(x)\,dx$ belongs; that is a slip or an OCR error, the scan cannot tell"),
     (r"Problem 5(b): $D_{\mathrm{KL}}$ of independent coordinates (seed lines 199-225)",
-     r"A proof, not a formula: the grader compares formulas. Read by hand, the plan is right (the logarithm of the "
+     r"a proof, not a formula: the grader compares formulas. Read by hand, the plan is right (the logarithm of the "
      r"product density is the sum of the coordinates' logarithms, and each term integrates the other coordinates to "
      r"1, line 221), but the OCR repeats one garbled line eight times (lines 199-215) and writes $f(x_i)$ for "
-     r"$f_i(x_i)$, so the page cannot be checked line by line."),
+     r"$f_i(x_i)$, so the page cannot be checked line by line"),
 )
 
 ALTERNATIVE_READINGS: tuple[SubmittedAnswer, ...] = (
