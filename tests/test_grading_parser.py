@@ -297,6 +297,9 @@ def test_max_and_min_over_an_index():
     # the body is the product after it, up to the next + or -
     assert parse(r"\max_j x_j + a") == IndexedMax(X_[j - 1, 0], (j, 1, N)) + a_
     assert parse(r"\max\limits_{j} x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
+    assert parse(r"\max_{1 \le j \le n} x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
+    assert parse(r"\min_{2 \leq i \leq n} x_i") == IndexedMin(X_[i - 1, 0], (i, 2, N))
+    assert parse(r"\sum_{1 \leq j \leq n} x_j") == sp.Sum(X_[j - 1, 0], (j, 1, N))
     # the max of a vector is the max of its entries
     e = parse(r"\max(x)")
     assert isinstance(e, IndexedMax) and isinstance(e.function, MatrixElement)
@@ -379,6 +382,8 @@ LONG = re.compile(r"\d{31,}")
     (r"\begin{array}{cc} a \end{array}", "unsupported environment \\begin{array}"),
     (r"\begin{vmatrix} a & b \end{vmatrix}", "must be square"),
     (r"a \\ b", "line break"),
+    (r"a \le b", "unexpected '\\le'"),
+    (r"\max_{1 \le j} x_j", "unexpected '}'"),
     (r"ay", "unknown symbol ay"),  # y is not declared: the word is not split
 ])
 def test_malformed_forms_are_refused_with_a_message(text, message):

@@ -760,6 +760,8 @@ class Builder:
         else:
             if limits.data == "limits":
                 name_tok, low_tree, high_tree = kids
+            elif limits.data == "limits_between":  # \max_{1 \le j \le n}
+                low_tree, name_tok, high_tree = kids
             else:
                 high_tree, name_tok, low_tree = kids
             name = str(name_tok.value)

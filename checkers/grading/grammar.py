@@ -57,6 +57,7 @@ arguments: LPAR expr (COMMA expr)+ RPAR
 
 limits: SUB LBRACE NAME EQ expr RBRACE CARET texarg
       | CARET texarg SUB LBRACE NAME EQ expr RBRACE   -> limits_reversed
+      | SUB LBRACE expr LE NAME LE expr RBRACE         -> limits_between
       | SUB texarg                                    -> limits_index
 
 ?postfix: atom

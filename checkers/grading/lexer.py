@@ -83,7 +83,7 @@ _TAKES_ONE = frozenset({"CARET", "SUB", "FRAC", "SQRT"})
 TERMINALS = ("NUMBER", "NAME", "FUNC", "FCALL", "FRAC", "SQRT", "SUM", "PROD", "EXTREMUM", "TOP", "CARET", "SUB",
              "PRIME", "MUL", "DIV", "PLUS", "MINUS", "EQ", "COMMA", "LPAR", "RPAR", "LBRACK", "RBRACK", "LBRACE",
              "RBRACE", "LCURLY", "RCURLY", "ABSL", "ABSR", "NORML", "NORMR", "BAR", "NORM", "MATL", "MATR", "AMP",
-             "ROWSEP")
+             "ROWSEP", "LE")
 
 MAX_SHOWN_DIGITS = 30
 _LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_SHOWN_DIGITS + 1))
@@ -336,6 +336,8 @@ class _Classifier:
             self.emit("DIV", value, pos)
         elif name in ("top", "intercal"):
             self.emit("TOP", value, pos)
+        elif name in ("le", "leq", "leqslant"):
+            self.emit("LE", value, pos)
         elif name in GREEK:
             self.emit("FUNC" if name in self.vocab.functions else "NAME", value, pos)
         else:
