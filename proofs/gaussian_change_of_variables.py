@@ -140,6 +140,8 @@ GRADEABLE_DENSITY = Problem(
                       lambda ref: ref * sp.exp(quadratic_form(x - b, Sigma.I))),
         Misconception("exponent-no-half", "the factor ½ in the exponent is missing: exp(−½(x − b)ᵀΣ⁻¹(x − b))",
                       lambda ref: ref * sp.exp(-half * quadratic_form(x - b, Sigma.I))),
+        Misconception("no-square-root", "the square root is missing: the constant is 1/√((2π)ⁿ det Σ), "
+                      "not 1/((2π)ⁿ det Σ)", lambda ref: ref * (2 * sp.pi) ** (-n / 2) * sp.Determinant(Sigma) ** (-half)),
     ),
     mutant_feedback={
         "no-sqrt": "your answer is the reference without the square root: the constant has det(Σ)^{-1/2}, "

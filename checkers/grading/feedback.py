@@ -10,6 +10,7 @@ that depends only on the dimension. No closeness constant lives here.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -58,6 +59,8 @@ def _misconception_values(instances: Instances):
 
 def fmt(c: float, tol: Tolerance) -> str:
     """A constant as a short fraction when it is one within the tolerance (1/2, −3), else 6 significant digits."""
+    if not math.isfinite(c):
+        return f"{c}"
     f = Fraction(c).limit_denominator(48)
     if abs(float(f) - c) <= tol.atol + tol.rtol * abs(c):
         text = str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
@@ -93,14 +96,14 @@ def _relation(instances: Instances, comparison: Comparison) -> Feedback | None:
     usable = torch.isfinite(s) & torch.isfinite(r) & (r != 0)
     if bool(usable.any()):
         factor = float((s[usable] / r[usable]).median())
-        if _all_within(s, factor * r, tol):
+        if math.isfinite(factor) and _all_within(s, factor * r, tol):
             if _all_within(s, torch.zeros_like(s), tol):
                 return Feedback("zero", "your answer is 0 on every instance")
             if factor < 0 and _all_within(s, -r, tol):
                 return Feedback("wrong-sign", "your answer has the wrong sign (it is −1 times the reference)")
             return Feedback("constant-factor", f"your answer is {fmt(factor, tol)} times the reference")
     offset = float((s - r).median())
-    if _all_within(s, r + offset, tol):
+    if math.isfinite(offset) and _all_within(s, r + offset, tol):
         sign = "+" if offset > 0 else "−"
         return Feedback("constant-offset", f"your answer differs from the reference by a constant: it is the "
                                            f"reference {sign} {fmt(abs(offset), tol)}")
@@ -110,7 +113,7 @@ def _relation(instances: Instances, comparison: Comparison) -> Feedback | None:
         (name,) = ranges
         per_group = [float((v - o).median()) for v, o in zip(comparison.values, comparison.others)]
         dims = [g.dims[name] for g in groups]
-        if dims[-1] == dims[0]:
+        if dims[-1] == dims[0] or not all(math.isfinite(c) for c in per_group):
             return None
         slope = (per_group[-1] - per_group[0]) / (dims[-1] - dims[0])
         intercept = per_group[0] - slope * dims[0]

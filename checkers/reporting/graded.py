@@ -130,4 +130,4 @@ def graded_section(module_name: str) -> GradedSection:
     summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) + f" of {len(views)} answers"
     not_graded = tuple(_not_graded(item) for item in getattr(module, "NOT_GRADED", ()))
     skipped = f"{len(not_graded)} problem{'s' if len(not_graded) != 1 else ''} not graded" if not_graded else ""
-    return GradedSection(tuple(views), summary, module_name, counts, not_graded, skipped)
+    return GradedSection(tuple(views), summary, module.__name__, counts, not_graded, skipped)
