@@ -97,7 +97,7 @@ VARIANCE_CLOSED_FORM = 3 ** (-L) + sp.Sum(1 / (3 ** (L - ell + 1) * n[ell - 1]),
 VARIANCE_UNROLLED = sp.Sum(1 / (3 ** (k + 1) * n[L - 1 - k]), (k, 0, L - 1)) + 3 ** (-L)
 
 fan_in, fan_out = sp.symbols("fan_in fan_out", positive=True)
-v, n_prev = sp.symbols("v n_prev", positive=True)
+v, n_prev = sp.symbols("v n", positive=True)  # n_prev: the fan-in of one layer (n_{ℓ-1}), printed n
 rho = sp.Symbol("rho", nonnegative=True)
 third = sp.Rational(1, 3)
 
@@ -245,7 +245,7 @@ def layer_moments(sample, copies: int = LAYER_COPIES) -> tuple[Estimate, torch.T
     output z = Σ_k A_k y_k + b is computed as √v (√ρ g_0 Σ_k A_k + √(1 − ρ) Σ_k A_k g_k) + b (the same
     sum, distributed), in the batch's dtype, from draws shared by every dtype (`_layer_draws`).
     """
-    fan = tuple(int(round(f)) for f in sample["n_prev"].to("cpu", torch.float64).tolist())
+    fan = tuple(int(round(f)) for f in sample["n"].to("cpu", torch.float64).tolist())
     dt, dev = sample.dtype, sample.device
     g0, weight_sum, weighted_g, bias = (t.to(dev, dt) for t in _layer_draws(sample.seed, fan, copies))
     rho_, v_ = sample["rho"].unsqueeze(-1), sample["v"].unsqueeze(-1)
@@ -388,12 +388,13 @@ LAYER_RHS = v / 3 + 1 / (3 * n_prev)
 
 layer_variance = Claim(
     id="layer-variance",
-    statement="z = Ay + b with default-initialised A, b and zero-mean y, E[yₖ²] = v: E[zᵢ] = 0, E[zᵢ²] = v/3 + 1/(3 n_{ℓ-1})",
+    statement="one default-initialised layer z = Ay + b with n inputs, applied to y with E[y] = 0 and E[yₖ²] = v: "
+              "E[zᵢ] = 0 and E[zᵢ²] = v/3 + 1/(3n)",
     lhs=None, rhs=LAYER_RHS, relation="≈",
-    variables=(Variable("n_prev", Integer(1, 12), r"n_{\ell-1}"), Variable("v", Positive(0.1, 10.0), "v"),
+    variables=(Variable("n", Integer(1, 12), r"n_{\ell-1}"), Variable("v", Positive(0.1, 10.0), "v"),
                Variable("rho", Real(0.0, 0.9), r"\rho")),
     assumptions=("y independent of (A, b)", "E[y] = 0, E[yₖ²] = v; the yₖ may be correlated (ρ)",
-                 "Aᵢⱼ, bᵢ iid, mean 0, variance 1/(3 n_{ℓ-1})"),
+                 "Aᵢⱼ, bᵢ iid, mean 0, variance 1/(3n)"),
     symbolic=IndependentSecondMoment(width=n_prev, variance=v, widths=(1, 2, 3, 4),
                                      weight_variance=init_variance.rhs.subs(fan_in, n_prev),
                                      bias_variance=init_variance.rhs.subs(fan_in, n_prev)),
@@ -414,8 +415,9 @@ LAYER_RECURSION = Recursion(index=L, state=v, step=layer_variance.rhs.subs(n_pre
 
 closed_form = Claim(
     id="closed-form",
-    statement="v₀ = 1, v_ℓ = v_{ℓ-1}/3 + 1/(3 n_{ℓ-1}) gives 1/(3n_{L-1}) + ... + 1/(3^L n₀) + 3^{-L} "
-              "= 3^{-L} + Σ_{ℓ=1}^{L} 1/(3^{L-ℓ+1} n_{ℓ-1})",
+    statement="the layer recursion v ↦ v/3 + 1/(3n), run from the input variance v₀ = 1 through layers 1, …, L "
+              "(layer 1 has n₀ inputs, layer 2 has n₁, and so on), unrolled: the problem's sum from the top layer down equals "
+              "the closed form",
     lhs=VARIANCE_UNROLLED, rhs=VARIANCE_CLOSED_FORM,
     variables=(Variable("n", Widths("L", 1, 64), r"n_{\ell}"),),
     dims={"L": (1, 8)},
@@ -454,8 +456,8 @@ GRADEABLE = (GRADEABLE_CLOSED_FORM,)
 
 network_moments_claim = Claim(
     id="network-moments",
-    statement="real nn.Linear networks of depth L, widths n₀..n_{L-1}, σ(z) = z, iid x: E y_L = 0 and "
-              "Var y_L = 3^{-L} + Σ_ℓ 1/(3^{L-ℓ+1} n_{ℓ-1})",
+    statement="real default-initialised nn.Linear networks of depth L with σ(z) = z and iid standardised inputs: "
+              "the output has mean 0 and the closed-form variance",
     lhs=None, rhs=VARIANCE_CLOSED_FORM, relation="≈",
     variables=(Variable("n", Widths("L", 1, 6), r"n_{\ell}"),),
     dims={"L": (1, 5)},

@@ -354,7 +354,7 @@ def factors_sides(sample, combine=sum):
 continuous_factors = Claim(
     id="continuous-d-factors",
     statement="X = (X₁, …, X_d), Y = (Y₁, …, Y_d) with independent coordinates of densities fᵢ, gᵢ: "
-              "D_KL(X‖Y) = D_KL(X₁‖Y₁) + ⋯ + D_KL(X_d‖Y_d), every d",
+              "KL(X‖Y) = KL(X₁‖Y₁) + ⋯ + KL(X_d‖Y_d), every d",
     variables=tuple(Variable(f"{h}{a}", FlooredDensityOnGrid(FACTOR_GRID_POINTS))
                     for a in range(1, MAX_FACTORS + 1) for h in ("f", "g")),
     dims={"d": (1, MAX_FACTORS)},

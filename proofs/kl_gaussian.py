@@ -283,7 +283,7 @@ quadratic_form_expectation = Claim(
 
 closed_form = Claim(
     id="closed-form",
-    statement="D_KL(N(μ₀, Σ₀) ‖ N(μ₁, Σ₁)) = ½(tr(Σ₁⁻¹Σ₀) + (μ₁−μ₀)ᵀΣ₁⁻¹(μ₁−μ₀) − d + log(det Σ₁/det Σ₀))",
+    statement="KL(N(μ₀, Σ₀) ‖ N(μ₁, Σ₁)) = ½(tr(Σ₁⁻¹Σ₀) + (μ₁−μ₀)ᵀΣ₁⁻¹(μ₁−μ₀) − d + log(det Σ₁/det Σ₀))",
     lhs=KL_FROM_MOMENTS,
     rhs=KL_CLOSED_FORM,
     variables=MEANS_AND_COVARIANCES,

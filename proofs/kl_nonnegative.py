@@ -148,7 +148,7 @@ gap_identity = Claim(
     rhs=GAP_SUM,
     variables=VECTORS,
     dims=VECTOR_DIMS,
-    assumptions=("p_i, q_i > 0", "Σ p_i = Σ q_i = 1"),
+    assumptions=("pᵢ, qᵢ > 0", "Σ pᵢ = Σ qᵢ = 1"),
     symbolic=SIMPLEX,
     mutants=(
         Mutant("unweighted", "Σᵢ φ(qᵢ/pᵢ): the weights pᵢ dropped", rhs=sp.Sum(gap(q[i] / p[i]), (i, 0, n - 1))),
@@ -180,7 +180,7 @@ gibbs_discrete = Claim(
     relation=">=",
     variables=VECTORS,
     dims=VECTOR_DIMS,
-    assumptions=("p_i, q_i > 0", "Σ p_i = Σ q_i = 1"),
+    assumptions=("pᵢ, qᵢ > 0", "Σ pᵢ = Σ qᵢ = 1"),
     steps=(
         Step(STEP_ONE, "log(pᵢ/qᵢ) = −log(qᵢ/pᵢ)", symbolic=SPLIT_LOGS),
         Step(STEP_TWO, "log t ≤ t − 1 at t = qᵢ/pᵢ, times pᵢ > 0 (equality iff qᵢ = pᵢ)", relation=">=",
@@ -375,7 +375,8 @@ def torch_kl_div_space(sample) -> torch.Tensor:
 
 gibbs_space = Claim(
     id="gibbs-d-dimensional",
-    statement="D_KL(X‖Y) = ∫_ℝᵈ f(x) log(f(x)/g(x)) dx ≥ 0 for probability densities f, g on ℝᵈ, every d",
+    statement="KL(X‖Y) = ∫ f(x) log(f(x)/g(x)) dx ≥ 0, the integral over ℝᵈ, for probability densities f, g on ℝᵈ, "
+              "every d",
     lhs=KL_SPACE,
     rhs=sp.S.Zero,
     relation=">=",
