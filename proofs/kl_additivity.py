@@ -494,7 +494,7 @@ DERIVATIONS = (
     Derivation(
         id="kl-additivity",
         title="KL divergence of independent coordinates is the sum of the coordinates' KLs",
-        source="hw6-2021 P4(b)",
+        source="hw6-2021 P4(b), student-hw6 P5(b)",
         statement=r"(b) " + QUESTION,
         claims=(induction_step, continuous_factors, discrete_two_factors, discrete_three_factors, continuous_grid,
                 gaussian_product),

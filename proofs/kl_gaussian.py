@@ -391,7 +391,7 @@ DERIVATIONS = (
     Derivation(
         id="kl-gaussian",
         title="KL divergence between multivariate Gaussians",
-        source="hw6-2021 P5",
+        source="hw6-2021 P5, student-hw6 P6",
         statement=STATEMENT,
         claims=(log_density_ratio, quadratic_form_expectation, closed_form),
         parts=(

@@ -449,7 +449,7 @@ DERIVATIONS = (
     Derivation(
         id="kl-nonnegative",
         title="Gibbs' inequality: the KL divergence is non-negative",
-        source="hw6-2021 P4(a)",
+        source="hw6-2021 P4(a), student-hw6 P5(a)",
         statement=STATEMENT,
         claims=(log_le_linear, gap_identity, gibbs_discrete, gibbs_continuous, gibbs_space, self_zero),
         parts=(
