@@ -94,8 +94,18 @@ ONE_BATCH = (Variable("X", Batches()),)
 THREE_BATCHES = (Variable("X", Batches(STEPS)),)
 
 
+def layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, epsilon: float = EPS) -> torch.Tensor:
+    """LN of a batch x of shape (B, C, P, Q): mean and variance over (C, P, Q) of each sample; γ, β of shape (C, P, Q).
+
+    There is no mode argument: the computation is the same in training and at test time.
+    """
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)  # μ̂[b], shape (B, 1, 1, 1)
+    var = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True)  # σ̂²[b], the biased variance
+    return gamma * (x - mean) / torch.sqrt(var + epsilon) + beta
+
+
 class MyLayerNorm(nn.Module):
-    """Layer norm as the exam defines it: statistics over (C, P, Q) of each sample, γ and β of shape (C, P, Q)."""
+    """Layer norm as the exam defines it, as a module: learned γ (weight) and β (bias) of shape (C, P, Q)."""
 
     def __init__(self, shape: tuple[int, int, int], epsilon: float = EPS):
         super().__init__()
@@ -104,9 +114,7 @@ class MyLayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(shape))
 
     def forward(self, x):  # no mode: the same computation in train and in eval
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        var = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True)
-        return self.weight * (x - mean) / torch.sqrt(var + self.epsilon) + self.bias
+        return layer_norm(x, self.weight, self.bias, self.epsilon)
 
 
 class myBatchNorm(nn.Module):  # noqa: N801 (the exam's name)
@@ -535,8 +543,9 @@ DERIVATIONS = (
                          r"time, even for a single sample. Batch norm needs a test mode only because its "
                          r"statistics are taken over the batch, which at test time is absent or not "
                          r"representative, so it substitutes running averages. The implementation below has no "
-                         r"mode argument.",
-                    code=MyLayerNorm,
+                         r"mode argument; as a module, $\gamma$ and $\beta$ are parameters of shape $(C, P, Q)$ "
+                         r"initialised to 1 and 0, and the forward pass calls it.",
+                    code=layer_norm,
                     scope=r"MyLayerNorm checked against torch.nn.LayerNorm((C, P, Q)) for $B = 2, \dots, 6$ "
                           r"samples and $C, P, Q = 2, \dots, 4$; that no output uses another sample is proved "
                           r"by sympy for $B = 2$, $CPQ \le 4$ and checked numerically for all these sizes",
