@@ -534,7 +534,7 @@ DERIVATIONS = (
                          r"gradients reach $\phi$ through $z$ (reparameterization). Its expectation over "
                          r"$\varepsilon$ is the negative VLB. In PyTorch: "
                          r"\texttt{F.binary\_cross\_entropy\_with\_logits(logits, x, reduction='sum')} plus "
-                         r"\texttt{0.5 * (mu**2 + var - var.log() - 1).sum()}, with the decoder's pre-sigmoid "
+                         r"\texttt{0.5 * (mu.pow(2) + var - var.log() - 1).sum()}, with the decoder's pre-sigmoid "
                          r"output as the logits.",
                     scope=r"the formula is evaluated on random binary images ($n = 2, \dots, 8$ pixels, "
                           r"$d = 1, 2$) and decoders against torch.distributions; its KL term is proved by sympy "
