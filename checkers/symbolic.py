@@ -213,6 +213,25 @@ def _established(value: object) -> tuple[bool, object]:
 ClaimDerivation = Callable[[sp.Basic | None, sp.Basic | None, str], sp.Basic]  # (lhs, rhs, relation) -> 0 or True
 
 
+def derivation_reads_the_claim(derive: ClaimDerivation, lhs, rhs, relation: str) -> bool:
+    """True when `derive` refuses the claim with its right side moved by a free δ > 0 the wrong way.
+
+    rhs − δ for "<=", rhs + δ for ">=" and "=" (lhs ± δ when the claim has no rhs): a false statement
+    for every δ > 0, so a derivation that still succeeds does not depend on the claim's sides.
+    """
+    delta = sp.Dummy("delta", positive=True)
+    shift = -delta if relation == "<=" else delta
+    if rhs is None:
+        moved_lhs, moved_rhs = lhs - shift, rhs
+    else:
+        moved_lhs, moved_rhs = lhs, rhs + shift
+    try:
+        still, _ = _established(derive(moved_lhs, moved_rhs, relation))
+    except Exception:  # noqa: BLE001 - a derivation that cannot even run on the moved claim refuses it
+        return True
+    return not still
+
+
 @dataclass(frozen=True)
 class Facts(Strategy):
     """Prove a list of supporting facts, each a sympy expression that must simplify to 0 or to True.
@@ -239,11 +258,17 @@ class Facts(Strategy):
         if self.derive is None:
             return SymbolicResult(SymbolicStatus.SUPPORTED, self.scope,
                                   f"lemmas proved, the claim's own formula not derived from them: {lemmas}")
+        if lhs is None and rhs is None:
+            return SymbolicResult(SymbolicStatus.FAILED, detail="derive= needs the claim's sympy sides; this claim has none")
         ok, left = _established(self.derive(lhs, rhs, relation))
         if not ok:
             return SymbolicResult(SymbolicStatus.FAILED,
                                   detail=f"the lemmas hold, but the claim's own formula does not follow "
                                          f"({self.derivation or 'derivation'}: sympy left {left})")
+        if not derivation_reads_the_claim(self.derive, lhs, rhs, relation):
+            return SymbolicResult(SymbolicStatus.FAILED,
+                                  detail="the derivation also 'proves' the claim with its right side moved by a free "
+                                         "δ > 0 (in the direction that makes it false): it does not read the claim")
         return SymbolicResult(SymbolicStatus.PROVED, self.scope,
                               f"{lemmas}; then {self.derivation or 'the claim derived from them'}")
 

@@ -4,7 +4,8 @@ Every check below runs one small derivation (or one generator) and asserts what 
 The mutation harness at the bottom plants, one at a time, a plausible fault in one engine function
 (monkeypatch) — an SPD generator without spread, a sign-blind comparison, a side compared with itself,
 a timeout recorded as a proof, a case split missing a case, a dimension scope reported wider than
-proved, fewer instances than declared — and expects the matching check to go red. A check that
+proved, fewer instances than declared, a lemma derivation that ignores the claim — and expects the
+matching check to go red. A check that
 stayed green under its fault would be a check that cannot fail.
 """
 
@@ -105,6 +106,18 @@ def check_timeout_is_not_a_proof():
     assert not _run(claim).passed
 
 
+def check_derivation_reads_the_claim():
+    """facts(derive=...) proves a claim only with a derivation that depends on the claim's sides."""
+    t = sp.Symbol("t", positive=True)
+    blind = facts(("log 1 = 0", lambda: sp.log(1)), derive=lambda lhs, rhs, relation: sp.S.Zero)
+    result = blind.prove(sp.log(t), t - 1, "<=")
+    assert result.status == SymbolicStatus.FAILED and "does not read the claim" in result.detail, result
+    wrong = _run(Claim(id="blind", statement="log t ≤ t − 2", lhs=sp.log(t), rhs=t - 2, relation="<=",
+                       variables=(Variable("t", Real(0.5, 2.0)),), symbolic=blind,
+                       mutants=(Mutant("m", "t − 3", rhs=t - 3),)))
+    assert wrong.symbolic.status != SymbolicStatus.PROVED
+
+
 def check_case_split_needs_every_case():
     """|a − b| = a − b holds where a ≥ b: a split that leaves out a ≤ b must not prove it."""
     a, b = sp.symbols("a b", real=True)
@@ -201,6 +214,8 @@ FAULTS = {
         checkers.verify, "_discrepancy", _side_with_itself(checkers.verify._discrepancy))),
     "timeout-recorded-as-proof": (check_timeout_is_not_a_proof, lambda mp: mp.setattr(
         checkers.symbolic, "outcome_of_exception", _timeout_as_proof(checkers.symbolic.outcome_of_exception))),
+    "derivation-blind-to-the-claim": (check_derivation_reads_the_claim, lambda mp: mp.setattr(
+        checkers.symbolic, "derivation_reads_the_claim", lambda *args: True)),
     "case-split-missing-a-case": (check_case_split_needs_every_case,
                                   lambda mp: mp.setattr(checkers.strategies, "coverage_problem", lambda cases: None)),
     "scope-general": (check_scope_is_what_was_proved,
