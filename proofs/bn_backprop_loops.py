@@ -307,7 +307,8 @@ s_grad_claim = Claim(
     numeric=gradient_pair(2),
     symbolic=_facts(lambda b: _s_grad_fact(b), "s.grad − ∂L/∂s simplifies to 0"),
     mutants=(Mutant("no-half", "without the factor ½", numeric=gradient_pair(2, half=1.0)),
-             Mutant("power-minus-half", "s^{−1/2} instead of s^{−3/2}", numeric=gradient_pair(2, s_power=-0.5))),
+             Mutant("power-minus-half", "1/√s instead of 1/(s√s), the power −1/2 instead of −3/2",
+                    numeric=gradient_pair(2, s_power=-0.5))),
     dtypes=GRADIENT_DTYPES,
     instances=400,
 )
@@ -333,7 +334,7 @@ x_grad_claim = Claim(
     variables=VARIABLES,
     dims=DIMS,
     numeric=gradient_pair(0),
-    symbolic=_facts(_matrix_zero(_x_grad_fact), "s^{3/2}(x.grad[b] − dL/dx_b) expands to 0 for every b",
+    symbolic=_facts(_matrix_zero(_x_grad_fact), "s√s·(x.grad[b] − dL/dx[b]) expands to 0 for every b",
                     batches=(2, 3)),
     references=(Reference("torch-batch-norm-backward", "autograd through F.batch_norm (training mode) times "
                                                        "√((B−1)/B): ATen's batch-norm backward kernel",
