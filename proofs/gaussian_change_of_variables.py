@@ -101,7 +101,8 @@ density = Claim(
         Step((2 * sp.pi) ** (-n / 2) * sp.exp(-half * quadratic_form(x - b, A.T.I * A.I)) / sp.Abs(sp.Determinant(A)),
              "change of variables with φ(x) = A⁻¹(x − b): ∂φ/∂x = A⁻¹, |det A⁻¹| = 1/|det A|, "
              "and ‖A⁻¹v‖² = vᵀA⁻ᵀA⁻¹v"),
-        Step((2 * sp.pi) ** (-n / 2) * sp.exp(-half * quadratic_form(x - b, (A * A.T).I))
+        Step((2 * sp.pi) ** (-n / 2)
+             * sp.exp(-half * Scalar(sp.MatMul((x - b).T, sp.Inverse(A * A.T), x - b, evaluate=False)))
              / sp.sqrt(sp.Determinant(A) ** 2),
              "A⁻ᵀA⁻¹ = (AAᵀ)⁻¹ and |det A| = √(det(A)²)"),
         Step(DENSITY, "det(A)² = det(A)det(Aᵀ) = det(AAᵀ) = det Σ, and (AAᵀ)⁻¹ = Σ⁻¹"),
@@ -169,7 +170,7 @@ det_gram = Claim(
 inverse_gram = Claim(
     id="inverse-gram",
     statement="(AAᵀ)⁻¹ = A⁻ᵀA⁻¹",
-    lhs=(A * A.T).I,
+    lhs=sp.Inverse(A * A.T),  # unevaluated: `.I` would print (AAᵀ)⁻¹ as (Aᵀ)⁻¹A⁻¹, the right-hand side
     rhs=A.T.I * A.I,
     variables=VARIABLES[:1],
     dims=DIMS,
