@@ -418,3 +418,22 @@ def test_new_notation_grades_correctly(pid, answer, verdict):
     problem(pid)
     result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
     assert result.verdict == verdict, result.message
+
+
+def test_evaluator_reduces_indexed_extrema_and_explicit_matrices():
+    j, i = sp.symbols("j i", integer=True)
+    values, dims = _values(n=4)
+    p = values["p"]
+    inner = IndexedMax(P_[i] - P_[j], (i, 1, N))  # nested: for each j, the largest p_i - p_j
+    torch.testing.assert_close(evaluate(IndexedMin(inner, (j, 1, N)), values, dims),
+                               (p[:, 1:].unsqueeze(2) - p[:, 1:].unsqueeze(1)).amax(1).amin(1))
+    torch.testing.assert_close(evaluate(IndexedMax(P_[j], (j, 2, 3)), values, dims), p[:, 2:4].amax(1))
+    assert IndexedMax(P_[j], (j, 1, 3)).doit() == sp.Max(P_[1], P_[2], P_[3])
+    assert IndexedMin(P_[j], (j, 1, N)).doit() == IndexedMin(P_[j], (j, 1, N))  # symbolic range: kept
+    with pytest.raises(Exception, match="empty range"):
+        evaluate(IndexedMax(P_[j], (j, 3, 2)), values, dims)
+    m = sp.ImmutableMatrix([[a_, 1], [b_, a_ * b_]])
+    out = evaluate(m, values, dims)
+    assert out.shape == (16, 2, 2)
+    torch.testing.assert_close(out[:, 1, 1], values["a"] * values["b"])
+    torch.testing.assert_close(evaluate(sp.Determinant(m), values, dims), values["a"] ** 2 * values["b"] - values["b"])
