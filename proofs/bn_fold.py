@@ -251,10 +251,11 @@ GRADEABLE_WEIGHT = Problem(
 
 fold_bias = Claim(
     id="bn-fold-bias",
-    statement="the folded bias b' = β + γ(b − μ)/√(σ²+ε) is the value of x ↦ BN(Wx + b) at x = 0",
-    lhs=BN_OF_AFFINE.subs(x, 0),
+    statement="the folded bias b' = β + γ(b − μ)/√(σ²+ε) is what remains of BN(Wx + b) once the folded weight's "
+              "term W'x is taken away, for every x (so it is the map's value at x = 0)",
+    lhs=sp.Add(BN_OF_AFFINE, -FOLDED_WEIGHT * x, evaluate=False),
     rhs=FOLDED_BIAS,
-    variables=CHANNEL[:-1],
+    variables=CHANNEL,
     assumptions=("eval mode",),
     symbolic=identity(),
     references=(
