@@ -342,7 +342,7 @@ LOCATION_DRAWS = 2 ** 14
 
 
 def location_sides(sample, wrong_scale: float = 2 * math.sqrt(2)):
-    """(Monte Carlo (E_{X~p} min(1, q/p), E_{X~q} (1 − p/q)_+), the closed forms (erfc, erf)).
+    """(Monte Carlo means of min(1, q/p) over X ~ p and of max(0, 1 − p/q) over X ~ q, the closed forms erfc, erf).
 
     q is the density of the generator's output G_θ(Z) = Z + θ (TransformedDistribution), and the second
     estimate uses real generator samples; both integrands lie in [0, 1]. D_TV = ∫(q − p)_+ because p and

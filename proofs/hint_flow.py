@@ -85,7 +85,7 @@ class FlowInput(Kind):
 
     @property
     def description(self) -> str:
-        return f"vector in R^(2^{self.depth})"
+        return f"point of ℝⁿ, n = 2^{self.depth}"
 
     def draw(self, batch, dims, gen):
         return torch.randn(batch, 2 ** dims[self.depth], generator=gen, dtype=torch.float64)

@@ -68,7 +68,7 @@ class Sequence(Kind):
 
     @property
     def description(self) -> str:
-        return f"sequence x_0..x_{self.length} in R^{self.width}"
+        return f"{self.length} + 1 inputs, each a vector of {self.width} numbers"
 
     def draw(self, batch, dims, gen):
         return torch.randn(batch, dims[self.length] + 1, self.width, generator=gen, dtype=torch.float64)

@@ -123,7 +123,9 @@ class DecoderParameters(Kind):
 
     @property
     def description(self) -> str:
-        return f"decoder R^{self.latent} → R^{self.output} (hidden width {self.hidden})"
+        power = {"d": "ᵈ", "n": "ⁿ"}
+        return (f"decoder from ℝ{power.get(self.latent, '^' + self.latent)} to ℝ{power.get(self.output, '^' + self.output)}"
+                f" (one tanh hidden layer of width {self.hidden})")
 
     def draw(self, batch, dims, gen):
         d, n, h = dims[self.latent], dims[self.output], self.hidden
