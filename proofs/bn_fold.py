@@ -13,7 +13,8 @@ r"""Removing batch norm after training: fold an eval-mode BatchNorm into the pre
   (resp. Linear) layer and its BN gives the parameters of `torch.nn.utils.fusion.fuse_conv_bn_weights`
   (resp. `fuse_linear_bn_weights`).
 * `folded-network`: the seed's `smallNetTest` with folded parameters equals the trained `smallNetTrain`
-  in eval mode, output for output.
+  in eval mode, output for output. The answer's code, `remove_batch_norm(model, model_test)` (the
+  problem's notebook cell written out), is run by this claim as the reference `answer-code`.
 
 # Notation
 

@@ -19,6 +19,10 @@ With $v_L = 1$ and $v_\ell = \frac{\partial y_L}{\partial y_\ell} \operatorname{
   ($\frac{\partial y_L}{\partial y_{\ell-1}} = (A_{w_\ell}^\top v_\ell^\top)^\top$, no matrix formed) gives
   autograd's gradients with respect to every $w_\ell$, $b_\ell$ and $x$.
 
+Part (b) is answered as numbered prose (the forward and the backward pass with convolutions and
+transposed convolutions only); `backprop_by_convolutions` is that procedure in torch, checked against
+autograd.
+
 # Notation
 
 $n_\ell = n_{\ell-1} - f_\ell + 1$, $n_L = 1$, so $n_0 = \sum_\ell f_\ell - L + 1$. Gradients of the scalar

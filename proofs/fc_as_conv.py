@@ -11,6 +11,11 @@ r"""Fully-connected layers as convolutions: Net2 computes Net1, and slides Net1 
   $\mathrm{Net2}(X)[:, :, i, j] = \mathrm{Net1}(X[:, :, i:i+32, j:j+32])$ for every
   $0 \le i \le h - 32$, $0 \le j \le w - 32$: the `...` of the problem's loop is `images[:, :, i:i+32, j:j+32]`.
 
+The answers are code: `Net2` is the problem's skeleton filled in (part (a); `copy_weights_from` views
+each Linear weight as a filter bank), run by `net2-equals-net1` and `net2-slides-net1`; `net1_on_windows`
+is part (b)'s loop with `...` = `images[:, :, i:i+32, j:j+32]`, run by `net2-slides-net1` as the reference
+`answer-code`.
+
 # Notation
 
 $C$ is the channel count of Net1's last feature map ($18 \times 18$ for a $32 \times 32$ input), $H$ the
