@@ -203,7 +203,7 @@ def hint_inverse(flow: Flow, z: torch.Tensor) -> torch.Tensor:
     x = flow.h0_inverse(z[..., :1])
     for k in range(1, flow.depth + 1):
         m = 2 ** (k - 1)
-        s, t = flow.st(k - 1, x)  # ψ_{k-1,θ}(x_{1:m}) at the already recovered x_{1:m}
+        s, t = flow.st(k - 1, x)  # the conditioner at the already recovered first half x[..., :m]
         x = torch.cat((x, torch.exp(-s) * (z[..., m:2 * m] - t)), dim=-1)
     return x
 

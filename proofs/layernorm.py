@@ -99,8 +99,8 @@ def layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, epsilon
 
     There is no mode argument: the computation is the same in training and at test time.
     """
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)  # μ̂[b], shape (B, 1, 1, 1)
-    var = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True)  # σ̂²[b], the biased variance
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)  # each sample's mean, shape (B, 1, 1, 1)
+    var = ((x - mean) ** 2).mean(dim=(1, 2, 3), keepdim=True)  # each sample's (biased) variance
     return gamma * (x - mean) / torch.sqrt(var + epsilon) + beta
 
 
