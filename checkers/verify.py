@@ -49,6 +49,24 @@ def torch_threads(count: int | None):
         torch.set_num_threads(before)
 
 
+@contextlib.contextmanager
+def ieee_float32():
+    """Run the block with float32 matrix products and convolutions in IEEE float32, then restore the settings.
+
+    On CUDA, cuDNN convolutions (and, if enabled, matmuls) default to TF32, whose 10-bit mantissa errs
+    by about 1e-3: a float32 check would then judge TF32 against float32's tolerance (seen on an H200:
+    five conv/matmul claims failed by 1e-3). float32 here means float32.
+    """
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, False
+    torch.set_float32_matmul_precision("highest")
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before[:2]
+        torch.set_float32_matmul_precision(before[2])
+
+
 @dataclass(frozen=True)
 class Config:
     """One hypothesis draw: the dimensions and the torch seed of one batch."""
@@ -384,7 +402,7 @@ def verify(derivations: Iterable[Derivation], *, seed: int = 0, devices: Sequenc
     claim's declaration; the API allows it for quick tests, and each result states the count it ran).
     `threads` sets torch's intra-op threads for the run (None: torch's default).
     """
-    with torch_threads(threads):
+    with torch_threads(threads), ieee_float32():
         return _verify(derivations, seed, devices, dtypes, claim_ids, instances, on_claim)
 
 

@@ -174,3 +174,24 @@ def test_instances_below_a_claim_s_declaration_are_listed():
     assert instances_below_minimum([d], 100) == [("toy/large", 400)]
     assert instances_below_minimum([d], 100, {"toy": {"small"}}) == []
     assert instances_below_minimum([d], 1) == [("toy/small", 40), ("toy/large", 400)]
+
+
+def test_verify_runs_float32_as_ieee_float32_and_restores_the_tf32_switches():
+    seen = []
+
+    def numeric(sample):
+        seen.append((torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32,
+                     torch.get_float32_matmul_precision()))
+        return sample["u"], sample["u"]
+
+    c = claim(lhs=None, rhs=None, numeric=numeric, symbolic=not_attempted("x"),
+              mutants=(Mutant("m", "m", numeric=lambda s: (s["u"], s["u"] + 1)),), dtypes=(torch.float64,),
+              instances=8)
+    before = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision())
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        verify([derivation(c)], devices=["cpu"])
+        assert set(seen) == {(False, False, "highest")}
+        assert torch.backends.cudnn.allow_tf32 is True
+    finally:
+        torch.backends.cudnn.allow_tf32 = before[0]
