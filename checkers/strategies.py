@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
+from sympy.calculus.util import continuous_domain
 
 from checkers.symbolic import (Strategy, Substitution, SymbolicResult, SymbolicStatus, _simplifies_to_zero,
                                scope_of)
@@ -109,6 +110,9 @@ def _image(value: sp.Basic) -> sp.Set | str:
         lower_open = False
     else:
         return f"parameter {t} is neither nonnegative nor positive"
+    domain = sp.Interval(0, sp.oo, left_open=lower_open)
+    if not domain.is_subset(continuous_domain(value, t, domain)):
+        return f"{value} is not continuous for {t} in {domain}"
     slope = sp.factor(sp.simplify(sp.diff(value, t)))
     if not (slope.is_positive or slope.is_negative):
         return f"{value} is not monotone in {t} (sympy cannot sign {slope})"
@@ -131,7 +135,7 @@ def split_problem(split: Split) -> str | None:
         if coefficient.free_symbols or coefficient == 0 or sp.diff(split.expr, case.variable, 2) != 0:
             return f"case {case.description}: {split.expr} is not linear in {case.variable} with a constant coefficient"
         subs = case.substitution(split.expr)
-        if sp.expand(split.expr.xreplace(subs) - case.value) != 0:
+        if sp.simplify(split.expr.xreplace(subs) - case.value) != 0:
             return f"case {case.description}: the substitution {subs} does not give {split.expr} = {case.value}"
         image = _image(case.value)
         if isinstance(image, str):
@@ -160,9 +164,25 @@ class Cases:
         return tuple(out)
 
 
-def coverage_problem(cases: Cases) -> str | None:
-    """None when the cases cover the domain: each split covers ℝ, and no split solves for a variable another uses."""
+def parameters(cases: Cases) -> set[sp.Symbol]:
+    """The parameter symbols of every case (c, s, t of the generators)."""
+    return {p for split in cases.splits for case in split.cases for p in sp.sympify(case.value).free_symbols}
+
+
+def coverage_problem(cases: Cases, claim: sp.Basic | None = None) -> str | None:
+    """None when the cases cover the domain: each split covers ℝ, and the splits are independent.
+
+    Independent: no split solves for a variable that another split's expression uses or solves for,
+    and no two splits share a parameter. The parameters must also be fresh for `claim` (the claim's
+    sides), or a case would tie a parameter to a variable of the claim.
+    """
     solved = [case.variable for split in cases.splits for case in split.cases]
+    params_of = [{p for case in split.cases for p in sp.sympify(case.value).free_symbols} for split in cases.splits]
+    for i, j in itertools.combinations(range(len(params_of)), 2):
+        if params_of[i] & params_of[j]:
+            return f"splits of {cases.splits[i].expr} and {cases.splits[j].expr} share the parameter(s) {params_of[i] & params_of[j]}"
+    if claim is not None and parameters(cases) & claim.free_symbols:
+        return f"the case parameter(s) {parameters(cases) & claim.free_symbols} also occur in the claim"
     for i, split in enumerate(cases.splits):
         problem = split_problem(split)
         if problem is not None:
@@ -235,7 +255,7 @@ class CaseSplit(Strategy):
     scope: str = "general"
 
     def _attempt(self, lhs, rhs, relation):
-        problem = coverage_problem(self.cases)
+        problem = coverage_problem(self.cases, sp.Tuple(lhs, rhs))
         if problem is not None:
             return SymbolicResult(FAILED, detail=f"the case split does not cover the domain: {problem}")
         cases = self.cases.cases
@@ -263,10 +283,10 @@ class TermwiseNonnegative(Strategy):
     def _attempt(self, lhs, rhs, relation):
         if relation not in ("<=", ">="):
             return SymbolicResult(NOT_ATTEMPTED, detail="proves inequalities between sums")
-        problem = coverage_problem(self.cases)
+        diff = distribute_sums(lhs - rhs if relation == ">=" else rhs - lhs)
+        problem = coverage_problem(self.cases, sp.Tuple(lhs, rhs, diff.xreplace(dict(self.generic))))
         if problem is not None:
             return SymbolicResult(FAILED, detail=f"the case split does not cover the domain: {problem}")
-        diff = distribute_sums(lhs - rhs if relation == ">=" else rhs - lhs)
         terms = sp.Add.make_args(diff)
         limits = {term.atoms(sp.Sum).pop().args[1:] for term in terms if term.has(sp.Sum)}
         if len(limits) != 1 or any(len(term.atoms(sp.Sum)) != 1 for term in terms):

@@ -217,7 +217,7 @@ FAULTS = {
     "derivation-blind-to-the-claim": (check_derivation_reads_the_claim, lambda mp: mp.setattr(
         checkers.symbolic, "derivation_reads_the_claim", lambda *args: True)),
     "case-split-missing-a-case": (check_case_split_needs_every_case,
-                                  lambda mp: mp.setattr(checkers.strategies, "coverage_problem", lambda cases: None)),
+                                  lambda mp: mp.setattr(checkers.strategies, "coverage_problem", lambda *args: None)),
     "scope-general": (check_scope_is_what_was_proved,
                       lambda mp: mp.setattr(checkers.symbolic, "scope_of", lambda dim, values: "general")),
     "scope-skips-failing-dimensions": (check_scope_is_what_was_proved,

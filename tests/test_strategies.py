@@ -172,3 +172,16 @@ def test_a_sum_is_nonnegative_only_when_its_own_gap_is_a_sum_of_nonnegative_term
     assert gibbs(limits=((i_, 2, 5),)).prove(upward, sp.S.Zero, ">=").status == SymbolicStatus.PROVED
     result = gibbs(limits=((i_, 5, 2),)).prove(downward, sp.S.Zero, ">=")
     assert result.status == SymbolicStatus.FAILED and "upwards" in result.detail
+
+
+def test_case_parameters_must_be_fresh_continuous_and_unshared():
+    c = sp.Symbol("c", nonnegative=True)
+    x_, z_ = sp.symbols("x z", real=True)
+    shared = product(le_total(a, b, c), le_total(x_, z_, c))  # a − b = x − z in every case: not a cover
+    assert "share" in coverage_problem(shared)
+    # the parameter c is also a variable of the claim: the cases would tie it to a − b
+    result = CaseSplit(cases=le_total(a, b, c)).prove(sp.Abs(a - b) + c, sp.Max(a, b) - sp.Min(a, b) + c)
+    assert result.status == SymbolicStatus.FAILED and "also occur in the claim" in result.detail
+    s_ = sp.Symbol("s", nonnegative=True)
+    jump = Cases((Split(y, (Case("y ≤ 0", y, -s_), Case("y ≥ 0 with a pole", y, s_ / (1 - s_)))),))
+    assert "not continuous" in coverage_problem(jump)
