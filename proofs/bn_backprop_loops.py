@@ -245,7 +245,8 @@ HALF = Tolerance(1e-2, 1e-2, "float16 (u = 4.9e-4): x − μ loses |μ|·u ≤ 2
 
 def _facts(make, what, batches=BATCHES):
     scope = f"one feature (features are independent), B ∈ {{{', '.join(map(str, batches))}}}"
-    return facts(*((f"B = {b}: {what}", make(b)) for b in batches), scope=scope)
+    return facts(*((f"B = {b}: {what}" if b == batches[0] else f"B = {b}: the same", make(b)) for b in batches),
+                 scope=scope)
 
 
 def _matrix_zero(make):

@@ -331,7 +331,12 @@ def _matrix_is_zero(thunk):
     return fact
 
 
-SCOPE = "K ∈ {1, 2, 3, 4}, arbitrary s, t, h_0"
+SCOPE = "K ∈ {1, 2, 3, 4}, arbitrary s, t, h₀"
+
+
+def for_each_depth(what: str, make) -> tuple:
+    """The facts `make(K)` for K = 1..4, the sentence `what` written once (the same statement for every K)."""
+    return tuple((f"K = 1: {what}" if depth == 1 else f"K = {depth}: the same", make(depth)) for depth in (1, 2, 3, 4))
 HALF_ROUND_TRIP = Tolerance(1e-2, 1e-2, "float16 round trip (u = 4.9e-4) through 2K + 1 exp/sinh/asinh evaluations "
                                         "of values up to |z| ≈ 10, each error amplified by up to exp(|s|) ≤ e: ≈ 20u")
 
@@ -343,8 +348,8 @@ inverse_of_forward = Claim(
     variables=VARIABLES,
     dims=DIMS,
     numeric=round_trip,
-    symbolic=facts(*((f"K = {k}: inverse(f(x)) − x simplifies to 0 (undefined s, t; h₀⁻¹∘h₀ = id)",
-                      _matrix_is_zero(_inverse_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
+    symbolic=facts(*for_each_depth("inverse(f(x)) − x simplifies to 0 (undefined s, t; h₀⁻¹∘h₀ = id)",
+                                    lambda k: _matrix_is_zero(_inverse_fact(k))), scope=SCOPE),
     mutants=(
         Mutant("conditioner-on-z", "conditions s, t on the first half of z (the output hₖ₋₁) instead of the "
                                    "recovered first half of x",
@@ -364,8 +369,8 @@ forward_of_inverse = Claim(
     variables=VARIABLES,
     dims=DIMS,
     numeric=round_trip_reversed,
-    symbolic=facts(*((f"K = {k}: f(inverse(z)) − z simplifies to 0 (undefined s, t; h₀∘h₀⁻¹ = id)",
-                      _matrix_is_zero(_forward_of_inverse_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
+    symbolic=facts(*for_each_depth("f(inverse(z)) − z simplifies to 0 (undefined s, t; h₀∘h₀⁻¹ = id)",
+                                    lambda k: _matrix_is_zero(_forward_of_inverse_fact(k))), scope=SCOPE),
     mutants=(
         Mutant("conditioner-on-z", "conditions s, t on the first half of z instead of the recovered first half of x",
                numeric=lambda s: round_trip_reversed(s, conditioner_on_z=True)),
@@ -403,8 +408,8 @@ jacobian_structure = Claim(
     variables=VARIABLES,
     dims=DIMS,
     numeric=structure,
-    symbolic=facts(*((f"K = {k}: every entry above the diagonal of the sympy Jacobian is 0 and the diagonal is as "
-                      "stated", _matrix_is_zero(_structure_fact(k))) for k in (1, 2, 3, 4)), scope=SCOPE),
+    symbolic=facts(*for_each_depth("every entry above the diagonal of the sympy Jacobian is 0 and the diagonal is as "
+                                    "stated", lambda k: _matrix_is_zero(_structure_fact(k))), scope=SCOPE),
     references=(Reference("autograd-functional", "upper triangle of torch.autograd.functional.jacobian",
                           lambda s: torch.triu(jacobian_autograd_functional(s)), side="lhs"),),
     mutants=(
@@ -433,8 +438,8 @@ log_det_claim = Claim(
     variables=VARIABLES,
     dims=DIMS,
     numeric=log_det,
-    symbolic=facts(*((f"K = {k}: det ∂f/∂x − h₀'(x₁)·exp(Σ s) simplifies to 0 (and exp > 0, so "
-                      "log|det| = log|h₀'| + Σ s)", _det_fact(k)) for k in (1, 2, 3, 4)), scope=SCOPE),
+    symbolic=facts(*for_each_depth("det ∂f/∂x − h₀'(x₁)·exp(Σ s) simplifies to 0 (and exp > 0, so "
+                                    "log|det| = log|h₀'| + Σ s)", _det_fact), scope=SCOPE),
     references=(Reference("autograd-functional", "log|det| of torch.autograd.functional.jacobian (slogdet)",
                           lambda s: torch.linalg.slogdet(jacobian_autograd_functional(s))[1], side="lhs"),),
     mutants=(
@@ -494,7 +499,8 @@ class Triangular(Kind):
 
 
 def block_sides(sample, upper: bool = False, sign: float = 1.0, with_previous: bool = True):
-    """(log|det [[J, 0], [C, diag(e^s)]]| and its upper-triangle, log|det J| + 1ᵀ s and 0).
+    """(log|det| of the block matrix with blocks J, 0, C, diag(exp(s)), and the size of its upper triangle;
+    log|det J| + Σ s, and 0).
 
     The second pair checks that the block matrix is lower triangular when J is. The keywords build the
     wrong variants the mutants check.
