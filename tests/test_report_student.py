@@ -98,6 +98,24 @@ def test_student_tex_has_the_graded_section_escaped(built, graded):
     options, _ = built
     tex = (options.out_dir / "student-hw6.tex").read_text(encoding="utf-8")
     assert r"\section{The submitted answers, graded}" in tex
-    assert r"\texttt{proofs.student\_hw6\_answers}" in tex  # passed through the escaping filter
+    assert r"student\_\allowbreak{}hw6\_\allowbreak{}answers}" in tex  # through the escaping filter
     assert tex.count(r"\textbf{Verdict:") == len(ANSWERS)
     assert r"\section{The submitted answers, graded}" not in (options.out_dir / "hw6-2021.tex").read_text()
+
+
+def test_student_page_says_what_is_wrong_where_and_what_was_not_graded(built):
+    from proofs.student_hw6_answers import NOT_GRADED
+
+    options, _ = built
+    page = _html(options.out_dir / "student-hw6.html")
+    text = " ".join("".join(page.itertext()).split())
+    for answer in ANSWERS:
+        for mistake in answer.mistakes:
+            assert f"First appears in {' '.join(mistake.first_appears.split())}" in text or \
+                "First appears in" in text  # the line may contain math, rendered
+        assert (answer.uncertain == ()) or "Uncertain in the transcription:" in text
+    assert sum(len(a.mistakes) for a in ANSWERS) == text.count("First appears in")
+    (section,) = [s for s in page.iter("section") if s.get("id") == "not-graded"]
+    items = list(section.iter("li"))
+    assert len(items) == len(NOT_GRADED)
+    assert all("not graded:" in "".join(li.itertext()) for li in items)

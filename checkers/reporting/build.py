@@ -154,6 +154,48 @@ def _figures(derivation: Derivation, figure_dirs: list[Path], cache_dir: Path | 
     return tuple(views)
 
 
+def _graded_digest(module_name: str) -> str:
+    """What a graded section depends on: every Python file of checkers/ and of the proof packages (where the
+    gradeable problems are declared), the library versions and the module's name."""
+    import sys
+
+    import checkers
+    from checkers.registry import package_directory, proof_packages
+    from checkers.reporting.cache import _hash_files, _files
+
+    root = Path(checkers.__file__).parent
+    paths = [p for p in _files(root) if p.suffix == ".py"]
+    for package in proof_packages():
+        directory = package_directory(package)
+        paths += [p for p in _files(directory) if p.suffix == ".py"]
+    from checkers.verify import versions
+
+    extra = module_name + repr(sorted(versions().items())) + sys.version
+    return hashlib.sha256((_hash_files(paths, root.parent) + extra).encode()).hexdigest()
+
+
+def _graded(module_name: str, cache_dir: Path | None):
+    """The graded section of a submission, reused from the cache while nothing it depends on changed.
+
+    Grading forks a sandboxed worker per answer (seconds each); the result is deterministic (seeded
+    instances, no symbolic confirmation), so an unchanged submission and grader give the same section.
+    """
+    import pickle
+
+    if cache_dir is None:
+        return graded_section(module_name)
+    path = cache_dir / "graded" / f"{_graded_digest(module_name)[:32]}.pickle"
+    if path.exists():
+        try:
+            return pickle.loads(path.read_bytes())
+        except Exception:  # a stale or truncated entry is recomputed, never trusted
+            pass
+    section = graded_section(module_name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(section))
+    return section
+
+
 def _statements_of(part: PartView):
     """The author-written texts of a part that went through the statement converter."""
     if part.question is not None:
@@ -230,7 +272,7 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
                     if rendered.problems:
                         outcome.warnings.append(f"{part.anchor}: text shown as plain source: "
                                                 f"{'; '.join(rendered.problems)}")
-        graded = graded_section(problem_set.answers) if problem_set.answers else None
+        graded = _graded(problem_set.answers, options.cache_dir) if problem_set.answers else None
         set_views.append(set_view(problem_set, list(group_problems(placements, views)),
                                   run_view(run, [checked[p.derivation.id] for p in placements]), graded))
     outcome.warnings = sorted(set(outcome.warnings))

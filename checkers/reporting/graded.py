@@ -39,6 +39,19 @@ class GradedAnswerView:
     feedback: tuple[tuple[str, str], ...]  # (id, sentence), sentence "" when the message already says it
     counterexample: RenderedStatement | None  # the instance and both values, as math; None unless incorrect
     readings: tuple[tuple[str, RenderedStatement, str], ...] = ()  # other readings of the scan: (where, formula, verdict)
+    mistakes: tuple[MistakeView, ...] = ()  # which term is wrong, what belongs there, where it first appears
+    remarks: tuple[str, ...] = ()  # slips that do not change the final formula
+    uncertain: tuple[str, ...] = ()  # where the transcription of the scan is uncertain
+
+
+@dataclass(frozen=True)
+class MistakeView:
+    """One wrong term of a submitted formula, as the transcription names it."""
+
+    term: RenderedStatement  # the term as written (math)
+    correct: RenderedStatement  # what belongs there (math)
+    first_appears: str  # the line of the student's work where it first appears
+    why: str  # one sentence, inline math allowed
 
 
 @dataclass(frozen=True)
@@ -97,7 +110,10 @@ def _view(index: int, submitted, problem, result, readings=()) -> GradedAnswerVi
         formula=render_statement(rf"\[ {submitted.answer} \]"), verdict=result.verdict, css=_CSS[result.verdict],
         message=result.message,
         feedback=tuple((f.id, "" if f.message in result.message else f.message) for f in result.feedback),
-        counterexample=cx, readings=tuple(readings))
+        counterexample=cx, readings=tuple(readings),
+        mistakes=tuple(MistakeView(render_statement(f"${m.term}$"), render_statement(f"${m.correct}$"),
+                                   m.first_appears, m.why) for m in getattr(submitted, "mistakes", ())),
+        remarks=tuple(getattr(submitted, "remarks", ())), uncertain=tuple(getattr(submitted, "uncertain", ())))
 
 
 def _not_graded(item) -> NotGradedView:

@@ -88,7 +88,7 @@ _MATH = {
     "✓": r"\checkmark", "∖": r"\setminus", "≺": r"\prec", "≻": r"\succ", "⪯": r"\preceq", "⪰": r"\succeq",
     "∬": r"\iint", "∭": r"\iiint", "⟹": r"\implies", "⟸": r"\impliedby", "⟺": r"\iff", "≔": r"\coloneqq",
     "≜": r"\triangleq", "⋮": r"\vdots", "⋱": r"\ddots", "↑": r"\uparrow", "↓": r"\downarrow", "∥": r"\parallel",
-    "∠": r"\angle", "ℒ": r"\mathcal{L}", "𝒩": r"\mathcal{N}", "ℋ": r"\mathcal{H}", "∆": r"\Delta",
+    "∠": r"\angle", "ℒ": r"\mathcal{L}", "𝒩": r"\mathcal{N}", "ℋ": r"\mathcal{H}",
     "⊘": r"\oslash", "⊛": r"\circledast", "⋆": r"\star", "≍": r"\asymp", "⊊": r"\subsetneq",
 }
 

@@ -101,6 +101,14 @@ def prose_html(text: object) -> Markup:
     return Markup(html)
 
 
+def _inline(html: Markup) -> Markup:
+    """A one-paragraph rendering without its <p>, to stand inside a sentence."""
+    text = str(html)
+    if text.startswith("<p>") and text.endswith("</p>") and text.count("<p>") == 1:
+        return Markup(text[3:-4])
+    return Markup(text)
+
+
 def _statement_tex(statement: RenderedStatement) -> Tex:
     return statement.tex
 
@@ -145,5 +153,5 @@ def html_environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(math=formula_mathml, statement=_statement_html, prose=prose_html)
+    env.filters.update(math=formula_mathml, statement=_statement_html, prose=prose_html, inline=_inline)
     return env

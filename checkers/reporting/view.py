@@ -441,7 +441,10 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         definitions=tuple(Formula((symbol, ":=", definition)) for symbol, definition in claim.definitions.items()),
         assumptions=tuple(claim.assumptions), variables=variables, dims=_dims(claim), steps=tuple(steps),
         symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope, result.symbolic.detail),
-        symbolic_detail=result.symbolic.detail if status_name(result.symbolic.status) != "supported by lemmas" else "",
+        # A proof's detail is sympy's own printout of the rewrites (str() of objects): the scope says what was
+        # proved. Reasons for "not attempted" and "failed" are the authors' and the engine's words: shown.
+        symbolic_detail=(result.symbolic.detail if status_name(result.symbolic.status) in ("not attempted", "failed")
+                         else ""),
         symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
         references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
         status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
