@@ -532,7 +532,7 @@ DERIVATIONS = (
                            r"induction."),
                  claims=("init-bound", "init-variance", "layer-variance", "closed-form", "network-moments")),
         ),
-        figures=(Figure("variance-over-depth", "Var(y_L) of real default-initialised networks against the closed "
-                        "form, as the depth grows", draw_variance_over_depth),),
+        figures=(Figure("variance-over-depth", "The output variance of real default-initialised networks against the "
+                        "closed form, as the depth L grows", draw_variance_over_depth),),
     ),
 )

@@ -498,7 +498,8 @@ DERIVATIONS = (
                           r"$\mu_{i_{\max}}(\beta x) = 1 - \sum_{i \ne i_{\max}} \mu_i(\beta x)$."),
                  claims=("gradient-beta", "gradient-limit")),
         ),
-        figures=(Figure("limit", "ν_β(x) approaches max x from above, below max x + log(n)/β", draw_limit),
+        figures=(Figure("limit", "The log-sum-exp ν approaches max x from above as β grows, staying below "
+                        "max x + log(n)/β", draw_limit),
                  Figure("overflow", "Naive log-sum-exp overflows at β·max x = log(largest finite value) of each "
                         "dtype; the max-shifted form does not", draw_overflow)),
     ),
