@@ -156,3 +156,22 @@ def test_the_page_in_headless_chromium(page, browser):
     assert "<script>alert('id')</script>" in browser.find_element("css selector", "#invalid").text
     errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
     assert errors == []
+
+
+def test_resuming_a_run_started_without_analysis_still_clusters_every_answer(tmp_path):
+    src = _write(tmp_path / "a.csv", ROWS)
+    seen = []
+
+    def interrupt(row, doc):
+        seen.append(row.id)
+        if len(seen) == 8:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        grade_csv("kl-gaussian", src, tmp_path / "o.csv", workers=1, progress=False, on_result=interrupt)
+    summary = grade_csv("kl-gaussian", src, tmp_path / "o.csv", analysis=tmp_path / "c.html", workers=1,
+                        progress=False)
+    assert summary.resumed == 8  # graded without fingerprints; they are evaluated in workers for the page
+    text = _text((tmp_path / "c.html").read_text(encoding="utf-8"))
+    assert "5 answers equal the known mistake “the factor ½ in front is missing”" in text
+    assert "could not be evaluated again" not in text
