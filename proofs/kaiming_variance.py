@@ -53,7 +53,9 @@ $v_\ell = \operatorname{Var}(y_\ell)_i$ is the variance of any entry of layer $\
   $\mathbb E_x y_L^2 = c^2 + \lVert P\rVert^2$ from $\mathbb E x = 0$, $\mathbb E xx^\top = I$) and Monte Carlo over
   the weights only. The standard error of a variance estimate comes from the fourth central moment;
   draws are seeded from the batch seed (torch's global generator, forked and restored), and a batch's
-  draws are computed once and reused by the oracle and the mutants. The float32 run of
+  draws are computed once and reused by the oracle and the mutants. Deterministic references: the
+  targets rebuilt from `torch.distributions.Uniform(±1/√fan_in).variance` (weights, one layer, the
+  network layer by layer). The float32 run of
   `init-variance` is not declared: the draws are torch's default dtype and their statistics are taken
   in float64.
 
@@ -315,6 +317,34 @@ def network_moments(sample, copies: int = NETWORK_WEIGHT_DRAWS) -> tuple[Estimat
             torch.stack([torch.zeros_like(target), target], -1))
 
 
+def _uniform_variance(fan: torch.Tensor) -> torch.Tensor:
+    """Variance of the default init's law for this fan_in: torch.distributions.Uniform(−1/√fan, 1/√fan).variance."""
+    bound = 1 / torch.sqrt(fan)
+    return torch.distributions.Uniform(-bound, bound).variance
+
+
+def uniform_init_variances(sample) -> torch.Tensor:
+    """(Var w, Var b) of U(−1/√fan_in, 1/√fan_in) from torch.distributions: the closed form the estimates target."""
+    variance = _uniform_variance(sample["fan_in"])
+    return torch.stack([variance, variance], -1)
+
+
+def uniform_layer_moments(sample) -> torch.Tensor:
+    """(E z, E z²) = (0, n·v·Var A + Var b) with Var A = Var b from torch.distributions.Uniform (independent A, b, y)."""
+    variance = _uniform_variance(sample["n"])
+    return torch.stack([torch.zeros_like(variance), sample["n"] * sample["v"] * variance + variance], -1)
+
+
+def uniform_network_moments(sample) -> torch.Tensor:
+    """(E y_L, E y_L²) by v_ℓ = n_{ℓ-1}·v_{ℓ-1}·Var A + Var b, v_0 = 1, with torch.distributions.Uniform's variance."""
+    widths = sample["n"]
+    value = torch.ones_like(widths[:, 0])
+    for layer in range(widths.shape[1]):
+        variance = _uniform_variance(widths[:, layer])
+        value = widths[:, layer] * value * variance + variance
+    return torch.stack([torch.zeros_like(value), value], -1)
+
+
 def recursion(sample) -> torch.Tensor:
     """v_L by running v_ℓ = v_{ℓ-1}/3 + 1/(3 n_{ℓ-1}) from v_0 = 1, one layer at a time over the batch."""
     widths = sample["n"].to(torch.float64)
@@ -372,6 +402,8 @@ init_variance = Claim(
     assumptions=("the installed torch's nn.Linear.reset_parameters",),
     symbolic=FromTorchSource(quantity="variance", fan_in=fan_in),
     numeric=init_moments,
+    references=(Reference("torch-uniform", "Var of torch.distributions.Uniform(−1/√fan_in, 1/√fan_in), for w and b",
+                          uniform_init_variances),),
     mutants=(
         *sharpness_mutants(init_moments),
         Mutant("bound-squared", "1/fan_in: Var U(-B, B) taken as B²", numeric=_wrong_target(init_moments, 0, 1 / fan_in)),
@@ -399,6 +431,8 @@ layer_variance = Claim(
                                      weight_variance=init_variance.rhs.subs(fan_in, n_prev),
                                      bias_variance=init_variance.rhs.subs(fan_in, n_prev)),
     numeric=layer_moments,
+    references=(Reference("torch-uniform", "(0, n·v·Var A + Var b), Var from torch.distributions.Uniform(±1/√n)",
+                          uniform_layer_moments),),
     mutants=(
         *sharpness_mutants(layer_moments),
         Mutant("no-bias", "v/3: the bias forgotten", numeric=_wrong_target(layer_moments, 1, v / 3)),
@@ -465,6 +499,8 @@ network_moments_claim = Claim(
     symbolic=not_attempted("an empirical check on real networks: its mathematics is layer-variance (each layer, "
                            "proved) composed by closed-form (proved by induction)"),
     numeric=network_moments,
+    references=(Reference("torch-uniform", "(0, v_L) by v_ℓ = n_{ℓ-1} v_{ℓ-1} Var A + Var b with "
+                                           "torch.distributions.Uniform(±1/√n_{ℓ-1})", uniform_network_moments),),
     mutants=(
         *sharpness_mutants(network_moments),
         Mutant("exponent-off-by-one", "3^{-L} + Σ 1/(3^{L-ℓ} n_{ℓ-1})", numeric=_wrong_target(
