@@ -22,17 +22,26 @@ from checkers.reductions import IndexedExtremum, IndexedMax
 
 class _Evaluator:
     def __init__(self, values: Mapping[str, torch.Tensor], dims: Mapping[str, int], batch: int,
-                 dtype: torch.dtype, device: torch.device | str, perturb: bool = False):
+                 dtype: torch.dtype, device: torch.device | str, perturb: bool = False, memo: dict | None = None):
         self.values, self.dims, self.batch = values, dims, batch
         self.dtype, self.device = dtype, device
         self.bound: dict[sp.Symbol, int] = {}
         self.perturb = perturb
         self.perturbations: list[torch.Tensor] = []
+        self.memo = None if perturb else memo
 
     def __call__(self, e: sp.Basic) -> torch.Tensor:
+        memo = self.memo if self.memo is not None and not self.bound else None  # bound indices vary: no reuse
+        if memo is not None:
+            hit = memo.get(e)
+            if hit is not None:
+                return hit
         out = self.node(e)
         exact_leaf = isinstance(e, (sp.Symbol, sp.MatrixSymbol, sp.Indexed, sp.Integer, Scalar, sp.Identity))
-        return out if exact_leaf else self.rounded(out)
+        out = out if exact_leaf else self.rounded(out)
+        if memo is not None:
+            memo[e] = out
+        return out
 
     def rounded(self, out: torch.Tensor) -> torch.Tensor:
         """In perturbation mode, attach one relative rounding error per entry: value * (1 + delta), delta = 0."""
@@ -218,15 +227,17 @@ class _Evaluator:
 
 def evaluate(expr: sp.Basic, values: Mapping[str, torch.Tensor], dims: Mapping[str, int] | None = None,
              *, dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu",
-             batch: int | None = None) -> torch.Tensor:
+             batch: int | None = None, memo: dict | None = None) -> torch.Tensor:
     """Evaluate `expr` on a batch: returns (B,) for scalar expressions, (B, rows, cols) for matrices.
 
     `values` maps symbol names to tensors (scalars (B,), vectors (B, n), matrices (B, n, m), indexed
-    families (B, K)); `dims` maps dimension symbols to ints.
+    families (B, K)); `dims` maps dimension symbols to ints. `memo` (a dict the caller keeps for this
+    very batch, dtype and device) stores the value of every subexpression without bound indices, so
+    expressions evaluated on the same batch share their common subtrees (the grader: many answers).
     """
     if batch is None:
         batch = next(iter(values.values())).shape[0] if values else 1
-    ev = _Evaluator(values, dict(dims or {}), batch, dtype, device)
+    ev = _Evaluator(values, dict(dims or {}), batch, dtype, device, memo=memo)
     out = ev(sp.sympify(expr))
     if isinstance(expr, sp.MatrixExpr) and expr.shape != (1, 1):
         return out

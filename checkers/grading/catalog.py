@@ -40,12 +40,41 @@ def __getattr__(name: str):
 
 
 def get_problem(problem_id: str) -> Problem:
-    """The problem with this id, or UsageError listing the known ids."""
+    """The problem with this id, or UsageError listing the known ids.
+
+    While the static index is fresh only the module declaring the problem is imported (a grading
+    command must not pay for importing every proof module); otherwise every declaration is collected.
+    """
+    module = _declaring_module(problem_id)
+    if module is not None:
+        import importlib
+
+        found = [p for p in getattr(importlib.import_module(module), "GRADEABLE", ()) if p.id == problem_id]
+        if len(found) == 1:
+            return found[0]
     known = problems()
     try:
         return known[problem_id]
     except KeyError:
         raise UsageError(f"unknown problem {problem_id!r}; gradeable problems: {', '.join(known)}") from None
+
+
+def _declaring_module(problem_id: str) -> str | None:
+    """The module that declares `problem_id`, from a fresh static index (None when unknown or stale)."""
+    from checkers.registry import proof_packages
+
+    try:
+        packages = proof_packages()
+    except UsageError:
+        return None
+    for package in packages:
+        doc = stored_index(package)
+        if doc is None or doc.get("sources") != sources_digest(package):
+            continue
+        for entry in doc["problems"]:
+            if entry["id"] == problem_id:
+                return entry["module"]
+    return None
 
 
 # -- the static index --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import sympy as sp
 import torch
 
 from checkers.errors import InternalError
+from checkers.evaluate import evaluate as engine_evaluate
 from checkers.grading.problem import Problem
 from checkers.model import Sample
 from checkers.verify import Config, draw_sample
@@ -48,9 +49,21 @@ class Instances:
         return ", ".join(parts)
 
 
+MEMO_LIMIT = 20_000  # subexpression values kept per batch before the memo starts afresh
+_MEMOS: dict[int, tuple[Sample, dict]] = {}  # id(batch) -> (the batch, kept alive so its id stays its own; memo)
+
+
 def evaluate(group: Sample, expr: sp.Basic) -> torch.Tensor:
-    """(B,) for scalar expressions, (B, rows, cols) for matrices, in float64 (the engine's evaluator)."""
-    return group.evaluate(expr)
+    """(B,) for scalar expressions, (B, rows, cols) for matrices, in float64 (the engine's evaluator).
+
+    The engine's memo is kept per batch, so the subtrees that answers share with the reference and
+    with each other (tr(Σ₁⁻¹Σ₀), det Σ₀) are computed once per process.
+    """
+    _, memo = _MEMOS.setdefault(id(group), (group, {}))
+    if len(memo) > MEMO_LIMIT:
+        memo.clear()
+    return engine_evaluate(expr, group.values, group.dims, dtype=group.dtype, device=group.device, batch=group.size,
+                           memo=memo)
 
 
 def draw(problem: Problem, seed: int | None = None) -> Instances:
