@@ -397,7 +397,7 @@ DERIVATIONS = (
     Derivation(
         id="geometric-gan",
         title="Geometric GAN: clipped discriminators, the generator's optimum, and a worked location family",
-        source="final-2022 P6",
+        source="final-2022 P6(c)",
         statement=r"For the GAN trained by $\max_\theta \min_\phi \mathbb{E}_{X\sim p_{\mathrm{true}}}[(1 - "
                   r"D_\phi(X))_+] + \mathbb{E}_{Z\sim\mathcal{N}(0,I)}[(1 + D_\phi(G_\theta(Z)))_+]$, with "
                   r"$p_\theta$ the density of $G_\theta(Z)$, write $J(D) = \int p_{\mathrm{true}}(1 - D)_+ + "
