@@ -197,7 +197,12 @@ class _Evaluator:
         if isinstance(e, Scalar):
             return self(e.args[0])
         if isinstance(e, MatrixElement):
-            return self(e.parent)[:, self.integer(e.i), self.integer(e.j)].reshape(-1, 1, 1)
+            parent = self(e.parent)
+            i, j = self.integer(e.i), self.integer(e.j)
+            if not (0 <= i < parent.shape[-2] and 0 <= j < parent.shape[-1]):  # no silent wrap-around
+                raise UnsupportedExpression(f"index ({i}, {j}) out of range for {e.parent} of shape "
+                                            f"{tuple(parent.shape[-2:])}")
+            return parent[:, i, j].reshape(-1, 1, 1)
         if isinstance(e, sp.Indexed):
             base = self.values[e.base.label.name].to(device=self.device, dtype=self.dtype)
             idx = self.integer(e.indices[0])

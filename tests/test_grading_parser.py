@@ -306,6 +306,36 @@ def test_max_and_min_over_an_index():
     assert isinstance(parse(r"\min x"), IndexedMin)
 
 
+Q_ = sp.MatrixSymbol("Q", N, N + 1)
+
+
+def test_matrix_entries_and_double_sums():
+    i, j = sp.symbols("i j", integer=True)
+    t = table()
+    t.entries["Q"] = Q_
+    entry = Q_[i - 1, j - 1]  # counted from 1, as students write them
+    rows, cols = (i, 1, N), (j, 1, N + 1)
+    for text in (r"\sum_{i,j} Q_{ij}", r"\sum_{ij} Q_{i,j}", r"\sum_{i, j} Q_{i j}",
+                 r"\sum_{i=1}^{n}\sum_{j=1}^{n+1} Q_{ij}", r"\sum_{1 \le i \le n} \sum_{j} Q_{ij}"):
+        e = parse_formula(text, t)
+        assert e.function == entry and set(e.limits) == {rows, cols}, (text, e)
+    assert parse_formula(r"\max_{i,j} Q_{ij}", t) == IndexedMax(IndexedMax(entry, cols), rows)
+    assert parse_formula(r"\sum_i Q_{i1}", t) == sp.Sum(Q_[i - 1, 0], rows)
+    with pytest.raises(StudentInputError, match="does not index one declared vector or matrix side"):
+        parse_formula(r"\sum_{i,j} Q_{12}", t)
+    with pytest.raises(StudentInputError, match="already a symbol"):
+        parse_formula(r"\sum_{i,i} Q_{ii}", t)
+
+
+def test_an_index_past_the_end_is_refused_not_wrapped_around():
+    values, dims = _values()
+    # x_{j-1} for j = 1 would read x[-1], the last entry, and \max_j x_{j-1} would equal \max_j x_j
+    with pytest.raises(Exception, match="out of range"):
+        evaluate(parse(r"\max_j x_{j-1}"), values, dims)
+    with pytest.raises(Exception, match="out of range"):
+        evaluate(parse(r"\sum_j x_{j+1}"), values, dims)
+
+
 def _values(batch=16, n=3, seed=20240429):
     gen = torch.Generator().manual_seed(seed)
     draw = lambda *shape: torch.randn(batch, *shape, generator=gen, dtype=torch.float64)  # noqa: E731
@@ -413,6 +443,11 @@ KL_FRAC_D2 = (r"\frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + \frac12(\mu_1-
     ("softmax-gradient", r"\frac{e^{x_k - \max_j x_j}}{\sum_j e^{x_j - \max_i x_i}}", "correct"),
     ("softmax-gradient", r"\frac{\exp(x_k - \max_{j} x_j)}{\sum_{j=1}^{n} \exp(x_j - \max_{i=1}^{n} x_i)}", "correct"),
     ("softmax-gradient", r"\frac{e^{x_k - \max_j x_j}}{\sum_j e^{x_j}}", "incorrect"),
+    ("mutual-information", r"\sum_{i,j} P_{ij}\log\frac{P_{ij}}{\sum_k P_{ik}\sum_l P_{lj}}", "correct"),
+    ("mutual-information", r"\sum_{i=1}^{n_x}\sum_{j=1}^{n_y} P_{i,j}\log\frac{P_{i,j}}{\sum_k P_{i,k}}", "incorrect"),
+    ("tv-overlap", r"1 - \sum_i \min(p_i, q_i)", "correct"),
+    ("tv-overlap", r"1 - \sum_i \max\{p_i, q_i\}", "incorrect"),
+    ("tv-half-l1", r"\frac12\sum_{i=1}^{n}\left|p_i - q_i\right|", "correct"),
 ])
 def test_new_notation_grades_correctly(pid, answer, verdict):
     problem(pid)

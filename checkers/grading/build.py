@@ -413,6 +413,11 @@ class Builder:
             if key in self.table.families:
                 raise self.fail(f"{name} needs an index, e.g. {name}_k")
             raise self.unknown(name)
+        vector = self.table.lookup(name)
+        if isinstance(vector, sp.MatrixSymbol) and vector.cols != 1 and vector.rows != 1:
+            entry = self.matrix_entry(vector, name, sub)  # before spellings: P_{ij} in a sum is an entry
+            if entry is not None:
+                return entry
         text = self.simple_text(sub)
         if text is not None:
             found = self.table.lookup(f"{name}_{text}")
@@ -421,7 +426,6 @@ class Builder:
         family = self.table.families.get(spelling_key(name))
         if family is not None:
             return self.indexed(family, name, sub)
-        vector = self.table.lookup(name)
         if isinstance(vector, sp.MatrixSymbol) and vector.cols == 1 and self.bound:
             index = self.index_value(sub, name)
             bound = set(self.bound.values())
@@ -728,35 +732,37 @@ class Builder:
     def n_sum(self, tree):
         if tree.data == "prod":
             raise self.fail("\\prod is not supported; write the product out or use a sum of logs")
-        body, var, low, high = self.indexed_body(tree, "sum")
+        body, limits = self.indexed_body(tree, "sum")
         if is_matrix(body):
             raise self.fail(f"sums of {describe(body)} are not supported")
-        return sp.Sum(body, (var, low, high))
+        return sp.Sum(body, *limits)
 
     n_prod = n_sum
 
     def n_extremum(self, tree):
         r"""`\max_j x_j`, `\min_{i=1}^{n} ...`: the largest / smallest value of the body over the index range."""
         word = str(tree.children[0].value)
-        body, var, low, high = self.indexed_body(tree, word)
+        body, limits = self.indexed_body(tree, word)
         if is_matrix(body):
             raise self.fail(f"\\{word} over an index takes scalars, not {describe(body)}")
-        return (IndexedMax if word == "max" else IndexedMin)(body, (var, low, high))
+        for limit in reversed(limits):
+            body = (IndexedMax if word == "max" else IndexedMin)(body, limit)
+        return body
 
     def indexed_body(self, tree, word: str):
-        """(body, index, low, high) of a `\\sum` / `\\max` with its limits; the index is bound in the body."""
+        """(body, [(index, low, high), ...]) of a `\\sum` / `\\max` with its limits; the indices are bound in the body.
+
+        `\\sum_j` and `\\sum_{i,j}` (no limits) run over the problem's declared range, else over the entries of
+        the declared vector or matrix the body indexes (x_j: j = 1..n; P_{ij}: i over rows, j over columns).
+        """
         limits, body_tree = self._children(tree)[-2], self._children(tree)[-1]
         kids = self._children(limits)
-        inferred = False
         if limits.data == "limits_index":
-            name = self.simple_text(kids[0])
-            if name is None:
+            names = self.index_names(kids[0])
+            if names is None:
                 raise self.fail(f"give the range, e.g. \\{word}_{{k=1}}^{{n}} (in `{self.snippet(tree)}`)")
-            if self.table.sum_range is not None:
-                low, high = self.table.sum_range
-            else:  # over the entries of the declared vector the body indexes (x_j: j = 1..n)
-                low, high, inferred = sp.Integer(1), sp.Integer(1), True
-            low_tree = high_tree = limits
+            ranges = [self.table.sum_range] * len(names)  # None: inferred from the body below
+            trees = [limits] * len(names)
         else:
             if limits.data == "limits":
                 name_tok, low_tree, high_tree = kids
@@ -764,11 +770,53 @@ class Builder:
                 low_tree, name_tok, high_tree = kids
             else:
                 high_tree, name_tok, low_tree = kids
-            name = str(name_tok.value)
-            low, high = self.value(low_tree), self.value(high_tree)
-        key = spelling_key(name)
+            names = [str(name_tok.value)]
+            ranges = [(self.value(low_tree), self.value(high_tree))]
+            trees = [(low_tree, high_tree)]
+        for name, rng, t in zip(names, ranges, trees):
+            if rng is not None:
+                self.check_range(rng, t, tree)
+        keys = [spelling_key(name) for name in names]
+        for name, key in zip(names, keys):
+            if key in self.bound or self.table.lookup(name) is not None or keys.count(key) > 1:
+                raise self.fail(f"the index {name} is already a symbol of this problem; use another letter")
+        variables = [sp.Symbol(key, integer=True) for key in keys]
+        self.bound.update(zip(keys, variables))
+        try:
+            body = self.value(body_tree)
+        finally:
+            for key in keys:
+                del self.bound[key]
+        out = []
+        for name, var, rng in zip(names, variables, ranges):
+            if rng is None:
+                if is_matrix(body):  # refused by the caller
+                    rng = (sp.Integer(1), sp.Integer(1))
+                else:
+                    rng = (sp.Integer(1), self.index_length(body, var, name, tree, word))
+            out.append((var, *rng))
+        return body, out
+
+    def index_names(self, arg) -> list[str] | None:
+        """['j'] for `_j`, `_{j}`; ['i', 'j'] for `_{i,j}` and `_{ij}`; None if the subscript is not index names."""
+        node = arg
+        while isinstance(node, Tree) and node.data == "group":
+            node = self._children(node)[0]
+        if isinstance(node, Tree) and node.data == "index_pair":
+            names = [self.simple_text(k) for k in self._children(node)]
+            return names if all(n is not None and n.isalpha() for n in names) else None
+        text = self.simple_text(arg)
+        if text is None or not text.isalpha():
+            return None
+        if len(text) == 2 and self.table.lookup(text) is None:
+            return [text[0], text[1]]
+        return [text]
+
+    def check_range(self, rng, trees, tree) -> None:
+        low, high = rng
+        low_tree, high_tree = trees if isinstance(trees, tuple) else (trees, trees)
+        allowed = set(self.bound.values()) | set(self.table.dimensions)
         for bound_value, t in ((low, low_tree), (high, high_tree)):
-            allowed = set(self.bound.values()) | set(self.table.dimensions)
             if is_matrix(bound_value) or any(s not in allowed for s in bound_value.free_symbols) or any(
                     not a.is_Integer for a in bound_value.atoms(sp.Number)):
                 raise self.fail(f"the summation limit `{self.snippet(t)}` must be a whole-number expression")
@@ -778,25 +826,44 @@ class Builder:
                 where = ", ".join(f"{k} = {v}" for k, v in values.items())
                 raise self.fail(f"the sum in `{self.snippet(tree)}` has more than {MAX_SUM_TERMS} terms"
                                 + (f" at {where}" if where else ""))
-        if key in self.bound or self.table.lookup(name) is not None:
-            raise self.fail(f"the index {name} is already a symbol of this problem; use another letter")
-        var = sp.Symbol(key, integer=True)
-        self.bound[key] = var
-        try:
-            body = self.value(body_tree)
-        finally:
-            del self.bound[key]
-        if inferred and not is_matrix(body):  # a matrix body is refused by the caller
-            high = self.vector_length(body, var, name, tree, word)
-        return body, var, low, high
 
-    def vector_length(self, body, var, name: str, tree, word: str):
-        """The length of the declared vector(s) that `body` indexes with `var` (x_j -> j = 1..n)."""
-        lengths = {e.parent.rows for e in body.atoms(MatrixElement) if var in e.i.free_symbols}
+    def index_length(self, body, var, name: str, tree, word: str):
+        """How far `var` runs: the length of the declared vector (or matrix side) the body indexes with it."""
+        lengths = set()
+        for e in body.atoms(MatrixElement):
+            if var in e.i.free_symbols:
+                lengths.add(e.parent.rows)
+            if var in e.j.free_symbols:
+                lengths.add(e.parent.cols)
         if len(lengths) != 1:
             raise self.fail(f"give the range, e.g. \\{word}_{{{name}=1}}^{{n}} (in `{self.snippet(tree)}`): "
-                            f"the index {name} does not index one declared vector")
+                            f"the index {name} does not index one declared vector or matrix side")
         return lengths.pop()
+
+    def matrix_entry(self, matrix, name: str, sub):
+        r"""`P_{ij}`, `P_{i,j}`, `P_{i j}`: entry (i, j) of a declared matrix, counted from 1 (None if not two indices)."""
+        node = sub
+        while isinstance(node, Tree) and node.data == "group":
+            node = self._children(node)[0]
+        if isinstance(node, Tree) and node.data == "index_pair":
+            pair = self._children(node)
+        elif isinstance(node, Tree) and node.data == "imul" and len(self._children(node)) == 2:
+            pair = self._children(node)
+        else:
+            text = self.simple_text(sub)
+            if text is None or len(text) != 2:
+                return None
+            if not all(ch.isdigit() or ch in self.bound for ch in text):
+                return None  # P_{ij} outside a sum over i and j: perhaps a spelling of P itself
+            i, j = (sp.Integer(int(ch)) if ch.isdigit() else self.bound[ch] for ch in text)
+            return matrix[i - 1, j - 1]
+        i, j = (self.index_value(t, name) for t in pair)
+        allowed = set(self.bound.values()) | set(self.table.dimensions)
+        for index, t in ((i, pair[0]), (j, pair[1])):
+            if any(s not in allowed for s in index.free_symbols) or any(not a.is_Integer for a in index.atoms(sp.Number)):
+                raise self.fail(f"the index `{self.snippet(t)}` of {name} must be a whole-number expression of "
+                                f"summation indices and dimensions")
+        return matrix[i - 1, j - 1]
 
 
 def build(tree: Tree, table: SymbolTable, text: str) -> sp.Basic:

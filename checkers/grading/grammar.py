@@ -78,6 +78,7 @@ scripts: script+
        | LPAR expr RPAR            -> group
        | LBRACE expr RBRACE        -> group
        | LCURLY expr RCURLY        -> group
+       | LBRACE expr COMMA expr RBRACE -> index_pair
        | FRAC texarg texarg        -> frac
 
 ?bracketed: LPAR expr RPAR         -> group
