@@ -185,3 +185,23 @@ def test_case_parameters_must_be_fresh_continuous_and_unshared():
     s_ = sp.Symbol("s", nonnegative=True)
     jump = Cases((Split(y, (Case("y ≤ 0", y, -s_), Case("y ≥ 0 with a pole", y, s_ / (1 - s_)))),))
     assert "not continuous" in coverage_problem(jump)
+
+
+STRATEGY_CLAIMS = [("kl_gaussian", "closed_form"), ("kl_gaussian", "quadratic_form_expectation"),
+                   ("kaiming_variance", "closed_form"), ("kaiming_variance", "layer_variance"),
+                   ("kaiming_variance", "init_variance"), ("tv_min", "pointwise"), ("tv_min", "discrete"),
+                   ("hinge_gan", "any_discriminator"), ("hinge_gan", "lower_bound"), ("log_sum_exp", "softmax_gradient"),
+                   ("mutual_information", "mi_entropy_y"), ("kl_nonnegative", "gibbs_discrete"),
+                   ("kl_nonnegative", "gap_identity")]
+
+
+@pytest.mark.parametrize("module, name", STRATEGY_CLAIMS, ids=[f"{m}.{c}" for m, c in STRATEGY_CLAIMS])
+def test_each_strategy_proves_its_claim_and_not_the_claim_moved_by_a_free_delta(module, name):
+    import importlib
+
+    claim = getattr(importlib.import_module(f"proofs.{module}"), name)
+    lhs, rhs = claim.expand_definitions(claim.lhs), claim.expand_definitions(claim.rhs)
+    assert claim.symbolic.prove(lhs, rhs, claim.relation).status == SymbolicStatus.PROVED
+    delta = sp.Symbol("delta", positive=True)
+    moved = rhs - delta if claim.relation == "<=" else rhs + delta  # false for every delta > 0
+    assert claim.symbolic.prove(lhs, moved, claim.relation).status != SymbolicStatus.PROVED
