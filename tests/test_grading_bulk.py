@@ -395,3 +395,9 @@ def test_exit_code_says_when_an_answer_hit_an_internal_error(tmp_path, capsys, m
     assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv"), "--workers", "1"]) == 3
     assert "1 answers hit an internal error of the grader" in capsys.readouterr().err
     assert [r["verdict"] for r in read(tmp_path / "o.csv")] == ["correct", "invalid"]  # the outputs are written
+
+
+def test_text_output_escapes_control_characters(capsys):
+    assert main(["grade", "kl-gaussian", "d\x1b[2J\x00", "--no-symbolic"]) == 2  # a terminal escape in the answer
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x00" not in out and "\\x1b" in out

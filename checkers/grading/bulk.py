@@ -34,7 +34,7 @@ from checkers.grading.grader import DEFAULT_TIME_LIMIT
 from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, Task, check_limits
 from checkers.grading.parse import MAX_LENGTH
 from checkers.grading.problem import Problem
-from checkers.grading.result import SCORES, dumps, invalid
+from checkers.grading.result import SCORES, dumps, escape_controls, invalid
 
 OUTPUT_COLUMNS = ("id", "verdict", "score", "message", "feedback", "counterexample")
 MAX_INPUT_BYTES = 64 * 2 ** 20  # a class of 1,000 students writing 2,000 characters each is 2 MB
@@ -45,7 +45,6 @@ GRADING_MODULES = ("build", "catalog", "equivalence", "feedback", "grader", "gra
                    "problem", "result")
 ENGINE_MODULES = ("evaluate", "kinds", "tolerances", "notation")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting with these as a formula
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
 
 
@@ -293,7 +292,7 @@ def _score_text(verdict: str) -> str:
 def safe_cell(text: str) -> str:
     """A CSV cell no spreadsheet runs as a formula (a leading ' on =, +, -, @, tab, CR) with control characters
     written as \\xNN (newlines kept)."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    text = escape_controls(text)
     return "'" + text if text.startswith(FORMULA_START) else text
 
 

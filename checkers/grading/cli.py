@@ -75,7 +75,7 @@ def cmd_grade(args) -> int:
 
     torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
     from checkers.grading.isolation import grade_isolated
-    from checkers.grading.result import dumps
+    from checkers.grading.result import dumps, escape_controls
 
     doc = grade_isolated(problem.id, _read_answer(args.answer), time_limit=args.time_limit, memory_mb=args.memory_mb,
                          symbolic=not args.no_symbolic)
@@ -83,11 +83,11 @@ def cmd_grade(args) -> int:
         print(dumps(doc, indent=2, ensure_ascii=False))
     else:
         print(f"{problem.id}: {doc['verdict']}")
-        print(f"  {doc['message']}")
+        print(f"  {escape_controls(doc['message'])}")
         for fb in doc.get("feedback", [])[1:]:
             print(f"  also: {fb['message']}")
         if doc.get("read_as"):
-            print(f"  read as: {doc['read_as']}")
+            print(f"  read as: {escape_controls(doc['read_as'])}")
         if doc.get("counterexample"):
             inst = doc["counterexample"]["instance"]
             print("  instance: " + "; ".join(f"{k} = {v}" for k, v in inst.items()))
@@ -152,7 +152,7 @@ def _grade_csv(problem_id: str, args) -> int:
 def cmd_check_steps(args) -> int:
     from checkers.grading import check_steps
     from checkers.grading.catalog import get_problem
-    from checkers.grading.result import dumps
+    from checkers.grading.result import dumps, escape_controls
     from checkers.grading.steps import MAX_LENGTH
 
     problem = get_problem(args.problem)
@@ -180,14 +180,17 @@ def cmd_check_steps(args) -> int:
         print(dumps(doc, indent=2, ensure_ascii=False))
     else:
         for line in doc["lines"]:
-            print(f"  line {line['line']}: {line['text']}" + ("" if line.get("parsed") else f"  [{line.get('message')}]"))
+            print(escape_controls(f"  line {line['line']}: {line['text']}" +
+                                  ("" if line.get("parsed") else f"  [{line.get('message')}]")))
         for step in doc["steps"]:
-            print(f"  step to line {step['line']}: {'valid' if step['valid'] else 'INVALID'}: {step['message']}")
+            print(escape_controls(f"  step to line {step['line']}: {'valid' if step['valid'] else 'INVALID'}: "
+                                  f"{step['message']}"))
         first = doc["first_invalid"]
         print(f"first invalid line: {first if first is not None else 'none'}")
         final = doc["final"]
         message = final["message"]
-        print(f"final line: {message if message.startswith(final['verdict']) else final['verdict'] + ': ' + message}")
+        print(escape_controls(f"final line: "
+                              f"{message if message.startswith(final['verdict']) else final['verdict'] + ': ' + message}"))
     _quick_exit()
     if doc.get("internal_error"):
         return INTERNAL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 from checkers.grading.feedback import Feedback
@@ -21,6 +22,15 @@ def json_safe(value):
     if isinstance(value, (list, tuple)):
         return [json_safe(v) for v in value]
     return value
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` with control characters (NUL, CR, ESC, ...; not newline or tab) written as \\xNN: safe for a
+    terminal or a spreadsheet cell (a student's ESC sequence cannot reach the TA's terminal)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def dumps(doc, **kwargs) -> str:
