@@ -52,6 +52,7 @@ from checkers.kinds import Kind
 from checkers.strategies import IndexedDerivative, Termwise
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import one_based
+from checkers.reductions import IndexedMax
 
 beta = sp.Symbol("beta", positive=True)
 n = sp.Symbol("n", integer=True, positive=True)
@@ -255,6 +256,33 @@ limit = Claim(
     dtypes=ALL_DTYPES,
 )
 
+
+# Gradeable: the limit max_j x_j, 1-based as students write it; the witness is the claim's own computation,
+# the stable ν_β at a β so large that ν_β − max x <= log(n)/β is far below the tolerance.
+_LIMIT_BETA = 1e12
+
+
+def _nu_at_large_beta(sample) -> torch.Tensor:
+    return stable_nu(sample["x"][:, 1:], torch.full((sample.size,), _LIMIT_BETA, dtype=torch.float64))
+
+
+GRADEABLE_LIMIT = Problem(
+    id="lse-limit", title="Low-temperature limit of log-sum-exp", source="hw7-2024 P1", claim=limit,
+    statement=r"Give $\lim_{\beta \to \infty} \nu_\beta(x)$ for $\nu_\beta(x) = \frac1\beta \log \sum_{j=1}^n e^{\beta x_j}$.",
+    symbols=(Symbol(x, "x_j", ("x",)), Symbol(n, "n")),
+    answer=IndexedMax(x[j], (j, 1, n)), witness=_nu_at_large_beta,
+    variables=(Variable("x", one_based(Vector("n", scale=2.0))),), dims={"n": (1, 2, 3, 4, 5)},
+    sum_range=(sp.Integer(1), n), instances_per_group=24,
+    misconceptions=(
+        Misconception("mean", "as β grows the largest term dominates the sum: the limit is the maximum, not the "
+                      "mean", sp.Sum(x[j], (j, 1, n)) / n),
+        Misconception("log-n", "ν_β − max_j x_j <= log(n)/β, which vanishes: no log n remains in the limit",
+                      IndexedMax(x[j], (j, 1, n)) + sp.log(n)),
+        Misconception("beta-one", "that is ν_1 = log Σ_j e^{x_j}; the limit β → ∞ is max_j x_j",
+                      sp.log(sp.Sum(sp.exp(x[j]), (j, 1, n)))),
+    ),
+)
+
 stable_evaluation = Claim(
     id="stable-evaluation",
     statement="ν_β(x) = M + (1/β) log Σᵢ exp(β (xᵢ − M)) for every real M; with M = max x nothing overflows",
@@ -330,7 +358,7 @@ GRADEABLE_SOFTMAX = Problem(
                    "exp(xₖ) / Σⱼ exp(xⱼ)",
     },
 )
-GRADEABLE = (GRADEABLE_SOFTMAX,)
+GRADEABLE = (GRADEABLE_LIMIT, GRADEABLE_SOFTMAX)
 
 gradient_beta = Claim(
     id="gradient-beta",
