@@ -472,3 +472,16 @@ def test_evaluator_reduces_indexed_extrema_and_explicit_matrices():
     assert out.shape == (16, 2, 2)
     torch.testing.assert_close(out[:, 1, 1], values["a"] * values["b"])
     torch.testing.assert_close(evaluate(sp.Determinant(m), values, dims), values["a"] ** 2 * values["b"] - values["b"])
+
+
+def test_accented_names_are_symbols_only_where_declared():
+    t = table()
+    xhat, mubar = sp.Symbol("xhat"), sp.Symbol("mubar")
+    t.entries["hatx"], t.entries["barmu"] = xhat, mubar  # spellings \hat{x} and \bar{\mu}
+    assert parse_formula(r"\hat{x} + \hat x a", t) == xhat + a_ * xhat
+    assert parse_formula(r"\hat xa", t) == a_ * xhat  # TeX: the accent takes one letter
+    assert parse_formula(r"\bar{\mu}^2", t) == mubar ** 2
+    with pytest.raises(StudentInputError, match=r"unknown symbol \\tilde\{x\}"):
+        parse_formula(r"\tilde{x}", t)
+    with pytest.raises(StudentInputError, match="takes one letter"):
+        parse_formula(r"\hat{}", t)

@@ -64,7 +64,9 @@ FUNCTION_WORDS = {
 }
 _FUNCTION_COMMANDS = {"log": "log", "ln": "log", "exp": "exp", "det": "det", "tr": "tr", "Tr": "tr", "max": "max",
                       "min": "min", "tanh": "tanh", "sin": "sin", "cos": "cos"}
-_EXTREMA = frozenset({"max", "min"})  # `\max_j x_j`: with a subscript they range over an index
+_EXTREMA = frozenset({"max", "min"})
+# Accents make a new name (`\hat{x}`, `\bar x`): a symbol only where the problem declares that spelling.
+_ACCENTS = frozenset({"hat", "widehat", "bar", "overline", "tilde", "widetilde", "check", "breve", "dot", "ddot"})  # `\max_j x_j`: with a subscript they range over an index
 _MULTIPLY_COMMANDS = frozenset({"cdot", "times", "ast", "cdotp"})
 # Matrix environments; vmatrix is the determinant of its entries.
 MATRIX_ENVIRONMENTS = frozenset({"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "matrix", "smallmatrix"})
@@ -338,11 +340,29 @@ class _Classifier:
             self.emit("TOP", value, pos)
         elif name in ("le", "leq", "leqslant"):
             self.emit("LE", value, pos)
+        elif name in _ACCENTS:
+            return self.accent(i, name, pos)
         elif name in GREEK:
             self.emit("FUNC" if name in self.vocab.functions else "NAME", value, pos)
         else:
             raise _fail(text, pos, f"unsupported LaTeX command {value}")
         return i + 1
+
+    def accent(self, i: int, name: str, pos: int) -> int:
+        """`\hat{x}`, `\hat x`, `\bar{\mu}`: one NAME spelled with its accent (looked up as, e.g., `hatx`)."""
+        raw = self.raw
+        if i + 3 < len(raw) and raw[i + 1][1] == "{" and raw[i + 3][1] == "}" and (
+                raw[i + 2][0] == "word" or raw[i + 2][1][1:] in GREEK):
+            inner, used = raw[i + 2][1], 4
+        elif i + 1 < len(raw) and (raw[i + 1][0] == "word" or raw[i + 1][1][1:] in GREEK):
+            inner, used = raw[i + 1][1], 2
+            if raw[i + 1][0] == "word" and len(inner) > 1:  # TeX: \hat xy is \hat{x} y
+                raw.insert(i + 2, ("word", inner[1:], raw[i + 1][2] + 1))
+                inner = inner[0]
+        else:
+            raise _fail(self.text, pos, f"\\{name} takes one letter or Greek symbol, e.g. \\{name}{{x}}")
+        self.emit("NAME", f"\\{name}{{{inner}}}", pos)
+        return i + used
 
     def function(self, canonical: str, i: int, pos: int) -> int:
         """A function name at raw[i]: `\\log_2` takes its base, `\\max_j` becomes an EXTREMUM over an index."""
