@@ -61,6 +61,8 @@ import torch
 
 from checkers import Answer, Claim, Derivation, Matrix, Mutant, Part, Reference, Tolerance, Variable, Vector, facts
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import OneOf, Real, Vector, one_based
 
 HIDDEN = 6
 DIMS = {"K": (1, 4)}
@@ -451,6 +453,54 @@ log_det_claim = Claim(
     ),
     dtypes=(torch.float64, torch.float32, torch.float16),
     instances=400,
+)
+
+
+# Gradeable: the log-determinant written with d_0 = h_0'(x_1) and S_k = 1ᵀ s_{k−1}(x_{1:2^{k−1}}), the sum of
+# the k-th coupling's log-scales. Witness: slogdet of a random lower-triangular matrix with that diagonal
+# (d_0, then for each k, 2^{k−1} entries e^{s_i} whose s_i sum to S_k), the structure `jacobian-structure` proves.
+_K = sp.Symbol("K", integer=True, positive=True)
+_k = sp.Symbol("k", integer=True, positive=True)
+_d0 = sp.Symbol("d_0", real=True)
+_S = sp.IndexedBase("S", real=True)
+_LOG_DET = sp.log(sp.Abs(_d0)) + sp.Sum(_S[_k], (_k, 1, _K))
+
+
+def _triangular_log_det(sample) -> torch.Tensor:
+    gen, depth = sample.generator(7), sample.dims["K"]
+    diagonal = [sample["d_0"].unsqueeze(1)]
+    for k in range(1, depth + 1):
+        width = 2 ** (k - 1)
+        noise = torch.randn(sample.size, width, generator=gen, dtype=torch.float64)
+        scales = sample["S"][:, k:k + 1] / width + noise - noise.mean(dim=1, keepdim=True)  # sums to S_k
+        diagonal.append(torch.exp(scales))
+    diag = torch.cat(diagonal, dim=1)
+    size = diag.shape[1]
+    lower = torch.tril(torch.randn(sample.size, size, size, generator=gen, dtype=torch.float64), diagonal=-1)
+    return torch.linalg.slogdet(lower + torch.diag_embed(diag))[1]
+
+
+GRADEABLE = (
+    Problem(
+        id="hint-log-det", title="HINT flow: the log-determinant of the Jacobian", source="final-2022 P2",
+        claim=log_det_claim,
+        statement=r"With $d_0 = h_0'(x_1)$ and $S_k = \mathbf{1}^\top s_{k-1}(x_{1:2^{k-1}})$, give "
+                  r"$\log\left|\det \frac{\partial f_\theta}{\partial x}(x)\right|$ for the depth-$K$ HINT flow.",
+        symbols=(Symbol(_d0, "d_0", ("d0", "h_0'")), Symbol(_S, "S_k", ("S",)), Symbol(_K, "K")),
+        answer=_LOG_DET, witness=_triangular_log_det,
+        variables=(Variable("d_0", OneOf((Real(0.2, 3.0), Real(-3.0, -0.2)))), Variable("S", one_based(Vector("K")))),
+        dims={"K": (1, 2, 3, 4)}, sum_range=(sp.Integer(1), _K),
+        misconceptions=(
+            Misconception("no-abs", "h_0' is negative when a < 0: the log-determinant takes log|h_0'(x_1)|",
+                          sp.log(_d0) + sp.Sum(_S[_k], (_k, 1, _K))),
+            Misconception("no-h0", "the 1-D flow h_0 is the first diagonal entry: log|h_0'(x_1)| belongs to the sum",
+                          sp.Sum(_S[_k], (_k, 1, _K))),
+            Misconception("top-coupling-only", "every level k = 1..K contributes its coupling's log-scales, not "
+                          "only the outermost", sp.log(sp.Abs(_d0)) + _S[_K]),
+            Misconception("exp-of-scales", "the diagonal entries are e^{s_i}: their logs are the s_i themselves",
+                          sp.log(sp.Abs(_d0)) + sp.Sum(sp.exp(_S[_k]), (_k, 1, _K))),
+        ),
+    ),
 )
 
 # --- the induction step: every K ---------------------------------------------------------------------------------

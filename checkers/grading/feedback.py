@@ -145,14 +145,23 @@ def _generic(instances: Instances, comparison: Comparison) -> list[Feedback]:
     return out
 
 
+def _undefined_alike(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both with 0 where both are NaN: a mistake is matched where it is undefined too (log h for h < 0)."""
+    both = torch.isnan(a) & torch.isnan(b)
+    return torch.where(both, torch.zeros_like(a), a), torch.where(both, torch.zeros_like(b), b)
+
+
 def diagnose(instances: Instances, values: list[torch.Tensor], comparison: Comparison) -> list[Feedback]:
-    """Named misconceptions the answer matches, else generic diagnoses (possibly none)."""
+    """Named misconceptions the answer matches (undefined where they are), else generic diagnoses (possibly none)."""
     tol = instances.problem.tolerance
     kept, stacked = _misconception_values(instances)
     if stacked is not None and all(v.dim() == 1 for v in values):
-        answer = torch.cat(values).unsqueeze(0).expand_as(stacked)
-        hits = within(answer, stacked, tol).tolist()  # one row per mistake
+        raw = torch.cat(values).unsqueeze(0).expand_as(stacked)
+        answer, mistakes = _undefined_alike(raw, stacked)
+        defined = ~torch.isnan(stacked).all(dim=1)  # a mistake undefined everywhere identifies nothing
+        hits = (within(answer, mistakes, tol) & defined).tolist()  # one row per mistake
         named = [Feedback(m.id, m.feedback) for (m, _), hit in zip(kept, hits) if hit]
     else:
-        named = [Feedback(m.id, m.feedback) for m, v in kept if matches(values, v, tol)]
+        named = [Feedback(m.id, m.feedback) for m, v in kept
+                 if matches(*zip(*(_undefined_alike(a, b) for a, b in zip(values, v))), tol)]
     return named or _generic(instances, comparison)
