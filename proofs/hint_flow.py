@@ -34,11 +34,13 @@ parameter vector per instance); all networks are evaluated batched over instance
   identically 0 and its diagonal is as stated; $\det = h_0'(x_1)\exp(\sum s)$; and the inverse algorithm
   applied to $f_\theta(x)$ returns $x$ given only $h_0^{-1}(h_0(u)) = u$. The networks are arbitrary in
   these proofs, so they cover every choice of $s, t$, not just the ones drawn numerically.
+* `inverse-induction-step`: the inverse's step, coordinatewise, $x_{m+i} = e^{-s_i}(z_{m+i} - t_i)$ for
+  $z_{m+i} = e^{s_i}x_{m+i} + t_i$, proved by sympy in general: with the base case $h_0^{-1}(h_0(x_1)) = x_1$
+  the inverse algorithm is correct for every $K$.
 * The induction step is proved for general $m$: sympy's block determinant
   $\det[A, 0; C, D] = \det A \det D$ (A invertible), $\log\prod_i e^{s_i} = \sum_i s_i$, and the derivative of a
   coupling entry $e^{s_i}x_{m+i} + t_i$ with respect to $x_{m+j}$; numerically on random lower-triangular
-  $J_{k-1}$ (both determinant signs), $m = 1..8$. The inverse's induction step is the coordinatewise identity
-  $e^{-s_i}(e^{s_i}x_{m+i} + t_i - t_i) = x_{m+i}$ (stated in the answer's scope; not a separate claim).
+  $J_{k-1}$ (both determinant signs), $m = 1..8$.
 * Numeric: for K = 1..4 on random networks and inputs, against the Jacobian from
   `torch.func.jacrev` (vmapped over instances) and, as an independent reference, from
   `torch.autograd.functional.jacobian`. Half of the instances have $a < 0$, so a log-determinant
@@ -59,7 +61,8 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import Answer, Claim, Derivation, Matrix, Mutant, Part, Reference, Tolerance, Variable, Vector, facts
+from checkers import (Answer, Claim, Derivation, Matrix, Mutant, Part, Real, Reference, Tolerance, Variable, Vector, facts,
+                      identity)
 from checkers.kinds import Kind
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import OneOf, Real, Vector, one_based
@@ -598,10 +601,30 @@ induction_step = Claim(
     instances=400,
 )
 
+_s, _t, _u, _z = sp.symbols("s t u z", real=True)  # one coordinate: x_{m+i} = u, z_{m+i} = z
+COUPLING_UNDONE = sp.exp(-_s) * (_z - _t)
+
+inverse_induction_step = Claim(
+    id="inverse-induction-step",
+    statement=r"induction step of the inverse, coordinatewise for every $m = 2^{k-1}$: once $x_{1:m}$ is recovered, "
+              r"$(s, t) = \psi_{k-1,\theta}(x_{1:m})$ are the values the forward pass used, and "
+              r"$e^{-s_i}(z_{m+i} - t_i) = e^{-s_i}((e^{s_i}x_{m+i} + t_i) - t_i) = x_{m+i}$",
+    lhs=_u, rhs=COUPLING_UNDONE,
+    definitions={_z: sp.exp(_s) * _u + _t},
+    variables=(Variable("s", Real(-2.0, 2.0)), Variable("t", Real(-3.0, 3.0)), Variable("u", Real(-3.0, 3.0))),
+    symbolic=identity(),
+    mutants=(
+        Mutant("times-exp-s", "multiplies by exp(s) instead of exp(−s)", rhs=sp.exp(_s) * (_z - _t)),
+        Mutant("undone-in-the-wrong-order", "exp(−s)·z − t: divides before subtracting the shift",
+               rhs=sp.exp(-_s) * _z - _t),
+    ),
+    dtypes=(torch.float64, torch.float32),  # an exact identity; z − t cancels, so float16 would measure only that
+)
+
 INVERSE_SCOPE = (r"proved by sympy for $K \in \{1, 2, 3, 4\}$ with arbitrary (undefined) $s$, $t$ and $h_0$; for "
-                 r"every $K$ by induction on $k$: at level $k$, coordinatewise "
-                 r"$e^{-s_i}(e^{s_i}x_{m+i} + t_i - t_i) = x_{m+i}$ once $x_{1:m}$ is recovered; checked "
-                 r"numerically for $K = 1, \dots, 4$")
+                 r"every $K$ by induction on $k$: the base case is $h_0^{-1}(h_0(x_1)) = x_1$, and the step "
+                 r"(claim inverse-induction-step, proved by sympy) is coordinatewise, so it holds for every $m$; "
+                 r"checked numerically for $K = 1, \dots, 4$")
 LOG_DET_SCOPE = (r"the induction step (claim log-det-induction-step) holds for every $m = 2^{k-1}$, so the formula "
                  r"holds for every $K$; the full Jacobian is also expanded by sympy for $K \in \{1, 2, 3, 4\}$ "
                  r"with arbitrary $s$, $t$, $h_0$, and checked numerically against autograd for "
@@ -617,7 +640,8 @@ DERIVATIONS = (
                   r"t_{k-1,\theta}(x_{1:2^{k-1}})]$ (an affine coupling layer conditioned by $\psi_{k-1,\theta} "
                   r"= (s_{k-1,\theta}, t_{k-1,\theta})$), and $h_0$ is a one-dimensional flow. We can evaluate "
                   r"every $s_{k,\theta}$, $t_{k,\theta}$, $h_0^{-1}$ and $h_0'$.",
-        claims=(inverse_of_forward, forward_of_inverse, jacobian_structure, log_det_claim, induction_step),
+        claims=(inverse_of_forward, forward_of_inverse, inverse_induction_step, jacobian_structure, log_det_claim,
+                induction_step),
         parts=(
             Part(
                 label="(a)",
@@ -636,7 +660,7 @@ DERIVATIONS = (
                          r"of $\psi_{k-1,\theta}$.",
                     scope=INVERSE_SCOPE,
                 ),
-                claims=("inverse-of-forward", "forward-of-inverse"),
+                claims=("inverse-induction-step", "inverse-of-forward", "forward-of-inverse"),
             ),
             Part(
                 label="(b)",
