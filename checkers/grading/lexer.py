@@ -349,7 +349,7 @@ class _Classifier:
         return i + 1
 
     def accent(self, i: int, name: str, pos: int) -> int:
-        """`\hat{x}`, `\hat x`, `\bar{\mu}`: one NAME spelled with its accent (looked up as, e.g., `hatx`)."""
+        r"""`\hat{x}`, `\hat x`, `\bar{\mu}`: one NAME spelled with its accent (looked up as, e.g., `hatx`)."""
         raw = self.raw
         if i + 3 < len(raw) and raw[i + 1][1] == "{" and raw[i + 3][1] == "}" and (
                 raw[i + 2][0] == "word" or raw[i + 2][1][1:] in GREEK):
