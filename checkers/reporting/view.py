@@ -110,6 +110,7 @@ class ClaimView:
     symbolic: str
     symbolic_detail: str
     symbolic_css: str
+    lemmas: tuple[str, ...]  # what a claim "supported by lemmas" rests on, each said once
     numeric: tuple[NumericRow, ...]
     numeric_notes: tuple[str, ...]  # explanations of the marks in the numeric table, each said once
     references: tuple[ReferenceView, ...]
@@ -308,6 +309,11 @@ def _symbolic_text(status: object, scope: str, detail: str = "") -> str:
     return name
 
 
+def _dedupe(detail: str) -> tuple[str, ...]:
+    """The pieces of a lemma list ("a; b; a") once each, in order."""
+    return tuple(dict.fromkeys(piece.strip() for piece in detail.split(";") if piece.strip()))
+
+
 def _css(status: object) -> str:
     return {"proved": "ok", "supported by lemmas": "ok", "failed": "fail"}.get(status_name(status), "warn")
 
@@ -355,8 +361,8 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
             reasons.append(f"{r.id}: {first}")
         return "FAILED: " + "; ".join(reasons), "fail"
     symbolic = []
-    for r in results:
-        text = _symbolic_text(r.symbolic.status, r.symbolic.scope, r.symbolic.detail)
+    for r in results:  # the lemmas themselves are listed in the evidence: one line stays one line
+        text = _symbolic_text(r.symbolic.status, r.symbolic.scope)
         if text not in symbolic:
             symbolic.append(text)
     steps = [s for r in results for s in r.steps]
@@ -440,11 +446,12 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         numeric_function=_doc(claim.numeric) if claim.numeric is not None else "",
         definitions=tuple(Formula((symbol, ":=", definition)) for symbol, definition in claim.definitions.items()),
         assumptions=tuple(claim.assumptions), variables=variables, dims=_dims(claim), steps=tuple(steps),
-        symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope, result.symbolic.detail),
+        symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope),
         # A proof's detail is sympy's own printout of the rewrites (str() of objects): the scope says what was
         # proved. Reasons for "not attempted" and "failed" are the authors' and the engine's words: shown.
         symbolic_detail=(result.symbolic.detail if status_name(result.symbolic.status) in ("not attempted", "failed")
                          else ""),
+        lemmas=_dedupe(result.symbolic.detail) if status_name(result.symbolic.status) == "supported by lemmas" else (),
         symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
         references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
         status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
