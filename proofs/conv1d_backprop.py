@@ -58,6 +58,8 @@ import torch.nn.functional as F
 
 from checkers import Answer, Claim, Derivation, Mutant, Part, Real, Reference, Tolerance, Variable, Vector, facts
 from checkers.kinds import Kind
+from checkers.grading import Misconception, Problem, Symbol
+from checkers.kinds import one_based
 
 MAX_LAYERS = 4
 # float16 is run only where it is meaningful: see the implementation notes.
@@ -379,6 +381,44 @@ filter_gradients = Claim(
         Mutant("no-sigma-prime", "v_ℓ = ∂y_L/∂y_ℓ without diag(σ'(z_ℓ))",
                numeric=lambda s: (autograd_filter_gradients(s),
                                   formula_filter_gradients(with_sigma_prime=False)(s))),
+    ),
+)
+
+
+# Gradeable: one entry of the filter gradient, ∂y_L/∂w_ℓ[j] = Σ_i v_ℓ[i] y_{ℓ−1}[i + j − 1] (the correlation of
+# y_{ℓ−1} with v_ℓ), for a layer with filter size f and m outputs, 1-based as in the problem. Witness: autograd
+# of v·conv1d(y, w) with respect to w.
+_v, _y = sp.IndexedBase("v", real=True), sp.IndexedBase("y", real=True)
+_f, _m = sp.Symbol("f", integer=True, positive=True), sp.Symbol("m", integer=True, positive=True)
+_i, _j = sp.Symbol("i", integer=True, positive=True), sp.Symbol("j", integer=True, positive=True)
+
+
+def _autograd_filter_gradient(sample) -> torch.Tensor:
+    f, j = sample.dims["f"], sample.dims["j"]
+    w = torch.zeros(sample.size, 1, f, dtype=torch.float64, requires_grad=True)
+    signal = sample["y"][:, 1:].unsqueeze(0)  # (1, B, n): one group per instance
+    z = F.conv1d(signal, w, groups=sample.size)[0]  # (B, m)
+    (grad,) = torch.autograd.grad((z * sample["v"][:, 1:]).sum(), w)
+    return grad[:, 0, j - 1]
+
+
+GRADEABLE = (
+    Problem(
+        id="conv-filter-gradient", title="Backprop through a 1-D convolution: the filter gradient",
+        source="hw7-2024 P4", claim=filter_gradients,
+        statement=r"With $(A_w y)_i = \sum_{j=1}^{f} w_j y_{i+j-1}$ ($i = 1..m$) and $v = \partial y_L / \partial z_\ell$, "
+                  r"give $\partial y_L / \partial w_j$ in terms of $v$ and the layer's input $y$.",
+        symbols=(Symbol(_v, "v_i", ("v",)), Symbol(_y, "y_i", ("y",)), Symbol(_j, "j"), Symbol(_f, "f"), Symbol(_m, "m")),
+        answer=sp.Sum(_v[_i] * _y[_i + _j - 1], (_i, 1, _m)), witness=_autograd_filter_gradient,
+        variables=(Variable("v", one_based(Vector("m"))), Variable("y", one_based(Vector("m + f - 1")))),
+        dims={"f": (1, 2, 3), "m": (1, 2, 4), "j": (1, 2, 3)}, dims_where=lambda d: d["j"] <= d["f"],
+        sum_range=(sp.Integer(1), _m), instances_per_group=8,
+        misconceptions=(
+            Misconception("flipped-filter", "A_w is a cross-correlation (w_j meets y_{i+j−1}), so the gradient "
+                          "does not flip the filter index", sp.Sum(_v[_i] * _y[_i + _f - _j], (_i, 1, _m))),
+            Misconception("no-upstream-gradient", "each output z_i reaches y_L with weight v_i: the chain rule "
+                          "multiplies by v_i", sp.Sum(_y[_i + _j - 1], (_i, 1, _m))),
+        ),
     ),
 )
 

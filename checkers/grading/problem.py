@@ -126,14 +126,15 @@ class Problem:
         for s in self.symbols:
             atoms = ({s.target} if s.name is not None else
                      {a.base if isinstance(a, sp.Indexed) else a for a in s.target.free_symbols})
-            missing = [a for a in atoms if a not in known]
+            missing = [a for a in atoms if a not in known and getattr(a, "name", None) not in self.dim_ranges]
             if missing:
                 raise ValueError(f"{where}: symbol {s.latex} names {', '.join(map(str, missing))}, which the claim "
                                  f"{self.claim.id!r} (answer, variables, definitions, dimensions) does not have")
         dims = self.dim_ranges
-        unknown = [d for d in dims if d not in {str(x) for x in known} | set(self.claim.dims)]
+        unknown = [d for d in dims if d not in {str(x) for x in known} | set(self.claim.dims) |
+                   {s.name for s in self.symbols}]  # a dimension may only shape the instances (f in y's length)
         if unknown:
-            raise ValueError(f"{where}: dimensions {unknown} are not symbols of the answer or of the claim")
+            raise ValueError(f"{where}: dimensions {unknown} are not symbols of the answer, the claim or the problem")
 
     # -- what comes from the claim ----------------------------------------------------------------
     @property
