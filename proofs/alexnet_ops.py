@@ -43,8 +43,10 @@ module's actual output shape.
 
 * Symbolic: sympy proves the per-output counts
   ($\sum_{c \le C_\text{in}/g} \sum_{i, j \le k} 1 = \frac{C_\text{in}}{g} k^2$ products; $(n - 1) + 1$
-  additions with the bias) in general; the output-size formula is PyTorch's
-  definition, checked numerically against the module's output shape.
+  additions with the bias) in general; the output-size formula $H'$ is PyTorch's
+  definition, checked numerically against the module's output shape. These per-output counts are
+  lemmas: the claims compare the closed-form totals (which use $H'$) with FlopCounterMode, so their
+  symbolic status is "supported by lemmas", not "proved".
 * Numeric: counts are exact integers below 2^53, so only float64 is run (float32 would round counts
   above 2^24). The torch side runs the real modules on the `meta` device: shapes and FLOP counts
   without arithmetic. The first use of `FlopCounterMode` imports `torch._dynamo` (a few seconds, once

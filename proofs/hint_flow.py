@@ -33,7 +33,11 @@ parameter vector per instance); all networks are evaluated batched over instance
   $2^{k-1}$ conditioning coordinates and an undefined $h_0$: the Jacobian's strict upper triangle is
   identically 0 and its diagonal is as stated; $\det = h_0'(x_1)\exp(\sum s)$; and the inverse algorithm
   applied to $f_\theta(x)$ returns $x$ given only $h_0^{-1}(h_0(u)) = u$. The networks are arbitrary in
-  these proofs, so they cover every choice of $s, t$, not just the ones drawn numerically.
+  these proofs, so they cover every choice of $s, t$, not just the ones drawn numerically. These are
+  lemmas about a sympy model of the flow: the claims themselves compare the torch implementation
+  (its inverse, its Jacobian, its `log_det`) with autograd, so their symbolic status is "supported by
+  lemmas", not "proved" — a wrong formula in the torch code is caught by the numeric check and the
+  mutants, not by sympy.
 * `inverse-induction-step`: the inverse's step, coordinatewise, $x_{m+i} = e^{-s_i}(z_{m+i} - t_i)$ for
   $z_{m+i} = e^{s_i}x_{m+i} + t_i$, proved by sympy in general: with the base case $h_0^{-1}(h_0(x_1)) = x_1$
   the inverse algorithm is correct for every $K$.
