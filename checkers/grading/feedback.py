@@ -30,7 +30,7 @@ class Feedback:
     message: str
 
 
-def _misconception_values(instances: Instances):
+def misconception_values(instances: Instances):
     """(misconception, values) for every named mistake, evaluated once per process and de-duplicated.
 
     Also returns the scalar problems' values stacked (mistakes, instances) so that one `within` call
@@ -55,6 +55,9 @@ def _misconception_values(instances: Instances):
         stacked = torch.stack([torch.cat(vs) for _, vs in kept])  # (mistakes, instances)
     instances.cache["misconceptions"] = (kept, stacked)
     return kept, stacked
+
+
+_misconception_values = misconception_values  # the name checkers.grading.isolation.prepare imports
 
 
 def fmt(c: float, tol: Tolerance) -> str:
@@ -154,7 +157,7 @@ def _undefined_alike(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, to
 def diagnose(instances: Instances, values: list[torch.Tensor], comparison: Comparison) -> list[Feedback]:
     """Named misconceptions the answer matches (undefined where they are), else generic diagnoses (possibly none)."""
     tol = instances.problem.tolerance
-    kept, stacked = _misconception_values(instances)
+    kept, stacked = misconception_values(instances)
     if stacked is not None and all(v.dim() == 1 for v in values):
         raw = torch.cat(values).unsqueeze(0).expand_as(stacked)
         answer, mistakes = _undefined_alike(raw, stacked)

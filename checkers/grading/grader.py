@@ -17,7 +17,7 @@ from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout,
 from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
-from checkers.grading.feedback import Feedback, _misconception_values, diagnose
+from checkers.grading.feedback import Feedback, diagnose, misconception_values
 from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem
@@ -193,7 +193,7 @@ def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFA
     if not isinstance(answer, str):
         raise UsageError(f"answer must be a string (got {type(answer).__name__})")
     if not problem.exact:  # per-problem setup, done once per process (before forking, in the workers' parent)
-        _misconception_values(instances_for(problem))
+        misconception_values(instances_for(problem))
         started = time.perf_counter()
     try:
         with time_limit(limit, "grading this answer"):
