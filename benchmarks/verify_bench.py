@@ -57,8 +57,10 @@ def _run(ids: list[str], threads: int | None) -> tuple[dict, float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     argv = [sys.executable, __file__, "--measure", "--threads", "default" if threads is None else str(threads), *ids]
-    out = subprocess.run(argv, capture_output=True, text=True, check=True)
+    out = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - start
+    if out.returncode != 0:
+        raise SystemExit(f"the measurement {' '.join(argv[2:])} failed (exit {out.returncode}):\n{out.stderr[-3000:]}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return json.loads(out.stdout.splitlines()[-1]), wall, cpu
