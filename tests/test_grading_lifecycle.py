@@ -142,3 +142,20 @@ def test_an_idle_worker_notices_that_its_parent_died():
     for p in survivors:
         os.kill(p, signal.SIGKILL)
     assert survivors == []
+
+
+def test_pool_api_for_a_server_survives_a_worker_killed_between_answers():
+    """start / grade / close, as a server grading answers as they arrive uses the pool."""
+    from checkers.grading.isolation import GradingPool
+
+    pool = GradingPool("kl-gaussian", workers=1, time_limit=2.0).start()
+    try:
+        assert pool.grade(KL)["verdict"] == "correct"
+        os.kill(pool.workers[0].process.pid, signal.SIGKILL)  # dies while idle (e.g. the OOM killer)
+        pool.workers[0].process.join(5)
+        assert pool.grade(KL.replace("- d", "- 1"))["verdict"] == "incorrect"  # a fresh worker took over
+        assert pool.restarts == 1
+        workers = [w.process.pid for w in pool.workers]
+    finally:
+        pool.close()
+    assert _alive(workers) == [] and pool.workers == []
