@@ -421,7 +421,7 @@ line_5_claim = Claim(
     variables=VARIABLES,
     dims=DIMS,
     numeric=line_5_terms,
-    symbolic=_facts(lambda b: _line5_fact(b), "Σ_b (x_b − Σ_c x_c/B) expands to 0"),
+    symbolic=_facts(lambda b: _line5_fact(b), "the deviations x[b] − (x[1] + … + x[B])/B, summed over b, expand to 0"),
     mutants=(Mutant("divide-by-s", "−Σ_b x'.grad[b,j]/s[j] (the variance instead of the standard deviation)",
                     numeric=lambda s: line_5_terms(s, wrong_power=1.0)),),
     dtypes=GRADIENT_DTYPES,
