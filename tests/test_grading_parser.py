@@ -412,6 +412,7 @@ LONG = re.compile(r"\d{31,}")
     (r"\begin{array}{cc} a \end{array}", "unsupported environment \\begin{array}"),
     (r"\begin{vmatrix} a & b \end{vmatrix}", "must be square"),
     (r"a \\ b", "line break"),
+    (r"x \times x", "cross product"),
     (r"a \le b", "unexpected '\\le'"),
     (r"\max_{1 \le j} x_j", "unexpected '}'"),
     (r"ay", "unknown symbol ay"),  # y is not declared: the word is not split

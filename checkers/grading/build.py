@@ -346,6 +346,9 @@ class Builder:
             v = self.value(sub)
             if rule == "div":
                 acc = self.divide(acc, v, sub)
+            elif op == "\\times" and is_matrix(acc) and is_matrix(v) and acc.cols == 1 and v.cols == 1:
+                raise self.fail(f"`{self.snippet(tree)}`: × between two vectors would be a cross product, which is not "
+                                f"defined here; write a dot product as x^T y or x \\cdot y")
             else:
                 acc = self.multiply(acc, v, acc_tree, sub, dot=op == "\\cdot")
             acc_tree = tree
