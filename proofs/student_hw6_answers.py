@@ -13,7 +13,8 @@ can be checked. `NOT_GRADED`: the problems of the submission that are not graded
 "where: not graded: why."). Every problem of the submission is in `ANSWERS` or in `NOT_GRADED`.
 
 Fields with LaTeX: `answer`, `Mistake.term`, `Mistake.correct` (math, without `$`); `Mistake.why`,
-`remarks`, `uncertain` and the reasons of `NOT_GRADED` are prose with inline `$...$` math.
+`Mistake.first_appears` and both fields of `NOT_GRADED` are prose with inline `$...$` math; `remarks`
+and `uncertain` are plain prose (Unicode, no LaTeX).
 
 Source
 ------
@@ -69,7 +70,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     SubmittedAnswer("bn-fold-weight", r"\frac{W \gamma}{\sqrt{\sigma^2 + \epsilon}}",
                     "Problem 1, code: the folded conv1 weight (seed lines 92-95)",
                     uncertain=("The conv2 weight line (seed lines 99-101) lost its line continuation and "
-                               r"`eps)` at a page break; the conv1 line, complete in the scan, is the one transcribed. "
+                               "“eps)” at a page break; the conv1 line, complete in the scan, is the one transcribed. "
                                "The fc1 line (seed lines 105-107) is the same formula with the factors swapped.",)),
     #     model_test.conv1[0].bias.data = conv1_bn_beta + conv1_bn_gamma * (model.conv1[0].bias - conv1_bn_mean) \
     #                                     / torch.sqrt(conv1_bn_var + eps)
@@ -84,10 +85,10 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # the sum it abbreviates, in the student's order: the k-th term is 1/(3^k n_{L-k}).
     SubmittedAnswer("kaiming-variance", r"\sum_{k=1}^{L} \frac{1}{3^{k} n_{L-k}} + \frac{1}{3^{L}}",
                     "Problem 2, the general formula for the variance of the output (seed line 150)",
-                    uncertain=(r"The scan reads $n_{L1}$, $n_{L2}$, $n_o$ and the exponents 1 and 2 on the last two "
-                               r"terms; read as $n_{L-1}$, $n_{L-2}$, $n_0$ and exponent $L$, which the student's own "
-                               r"lines for $y_1$ (seed line 135) and $y_2$ (seed line 144) confirm. Read literally, the "
-                               r"answer is wrong for $L \ne 2$ (graded as an alternative reading).",)),
+                    uncertain=("The scan gives the widths the subscripts L1, L2 and o, and the last two terms the "
+                               "exponents 1 and 2; read as L − 1, L − 2 and 0, and both exponents as L, which the "
+                               "student's own lines for y₁ (seed line 135) and y₂ (seed line 144) confirm. Read "
+                               "literally, the answer is wrong for L ≠ 2 (graded as an alternative reading).",)),
     # Problem 4, the last line: f_X(x) = 1/((2π)^N det(Σ)) exp{−½ (x − b)^T Σ^{-1} (x − b)^T ] in the OCR.
     # The square root of the previous line's (2π)^{-N/2} det(A)^{-1} is missing: that is the student's.
     # Reading chosen for the end of the exponent: the OCR's "(x − b)^{T} \right]" stands where the brace
@@ -105,12 +106,12 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
                         why=r"The square root is missing: $\det\Sigma = \det(A)^2$ (the student's own remark in that "
                             r"row) gives $|\det A|^{-1} = (\det\Sigma)^{-1/2}$, and $(2\pi)^{-n/2}$ is not "
                             r"$(2\pi)^{-n}$."),),
-                    remarks=(r"Row 2 writes $|dx/dy| = \det(A)$ and row 5 carries $\det(A)^{-1}$; the change of "
-                             r"variables needs $|\det A|^{-1}$ (the density would be negative for $\det A < 0$). It "
-                             r"does not change the final formula, which is written with $\det\Sigma > 0$.",),
-                    uncertain=(r"The last row ends in $(x - b)^{T}$ and a closing bracket in the scan; the trailing "
-                               r"$^{T}$ is read as the brace that closes $\exp\{$. Read literally the exponent is a "
-                               r"row vector and the answer cannot be graded (graded as an alternative reading).",)),
+                    remarks=("Row 2 writes |dx/dy| = det(A) and row 5 carries det(A)⁻¹; the change of variables "
+                             "needs |det A|⁻¹ (the density would be negative for det A < 0). It does not change the "
+                             "final formula, which is written with det Σ > 0.",),
+                    uncertain=("The last row ends in (x − b)ᵀ and a closing bracket in the scan; the trailing ᵀ is "
+                               "read as the brace that closes exp{. Read literally the exponent is a row vector and "
+                               "the answer cannot be graded (graded as an alternative reading).",)),
     # Problem 6 (hw6-2021 P5): the derivation in seed line 229 (rows separated by \\) is cut off, and
     # from its eighth row on the OCR repeats one line with varying subscripts, so there is no boxed final
     # formula. Transcribed: the first row in final form (the seventh, repeated verbatim in the eighth),
@@ -147,11 +148,10 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
                                     r"(\mu_0-\mu_1)(\mu_0-\mu_1)^\top$ for $X \sim \mathcal{N}(\mu_0, \Sigma_0)$, not "
                                     r"$\Sigma_0$ (that holds only when $\mu_1 = \mu_0$)."),
                     ),
-                    uncertain=(r"The derivation is cut off after row 7 and from row 8 on the OCR repeats one line with "
-                               r"varying subscripts, so there is no boxed final formula: row 7 is transcribed.",
-                               r"The middle term reads $-\operatorname{tr}(\Sigma_1^{-1})$ in row 7 and "
-                               r"$-\operatorname{tr}(\Sigma_0^{-1})$ in row 9; row 6 leads to "
-                               r"$-\operatorname{tr}(\Sigma_0^{-1}\Sigma_0)$. Every reading is graded: "
+                    uncertain=("The derivation is cut off after row 7 and from row 8 on the OCR repeats one line with "
+                               "varying subscripts, so there is no boxed final formula: row 7 is transcribed.",
+                               "The middle term reads −tr(Σ₁⁻¹) in row 7 and −tr(Σ₀⁻¹) in row 9; row 6 leads to "
+                               "−tr(Σ₀⁻¹Σ₀). Every reading is graded: "
                                r"all are wrong, because the determinant ratio and the quadratic term are wrong in "
                                r"every one.")),
 )

@@ -35,6 +35,8 @@ def test_an_answer_names_mistakes_exactly_when_the_grader_finds_it_wrong(answer)
     for mistake in answer.mistakes:
         assert mistake.term and mistake.correct and mistake.why
         assert "row" in mistake.first_appears and "seed line" in mistake.first_appears
+    for note in (*answer.remarks, *answer.uncertain):  # plain prose: printed as it is
+        assert "$" not in note and "\\" not in note, note
 
 
 DENSITY_FIXED = r"\frac{1}{\sqrt{(2\pi)^{n} \det(\Sigma)}} \exp\{-\frac{1}{2}(x - b)^{T} \Sigma^{-1}(x - b)\}"
