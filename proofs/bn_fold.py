@@ -547,7 +547,7 @@ def _network_sides(formulas: tuple[Fold, Fold] = folding(), batch_statistics: bo
 
 
 def remove_batch_norm(model: SmallNetTrain, model_test: SmallNetTest) -> SmallNetTest:
-    """Set smallNetTest's parameters from the trained smallNetTrain: each BN folded into the layer before it."""
+    """Set smallNetTest's parameters from smallNetTrain: each BN folded into the layer before it."""
     with torch.no_grad():
         for name in ("conv1", "conv2", "fc1"):
             layer, bn = getattr(model, name)[0], getattr(model, name)[1]
