@@ -411,7 +411,7 @@ DERIVATIONS = (
                 question=r"(b), a second view: with an infinitely powerful discriminator, why may $D$ be taken "
                          r"with values in $[-1, 1]$, and what is the minimum then?",
                 answer=Answer(
-                    text=r"Clipping $D$ to $[-1, 1]$ never increases $J$ (each hinge term is flat beyond $\pm 1$ "
+                    text=r"A second view of (b). Clipping $D$ to $[-1, 1]$ never increases $J$ (each hinge term is flat beyond $\pm 1$ "
                          r"in the direction that matters), so the minimum may be sought among $|D| \le 1$. There "
                          r"$J(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$ is linear in $D$ and is smallest at "
                          r"$D = \mathrm{sign}(p_{\mathrm{true}} - p_\theta)$: $\min_D J = 2 - \int |p_{\mathrm{true}} "
@@ -443,7 +443,8 @@ DERIVATIONS = (
                 question=r"(e), a worked example: $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
                          r"\theta$.",
                 answer=Answer(
-                    text=r"$\int\min\{p_{\mathrm{true}}, p_\theta\} = \mathrm{erfc}(|\theta|/(2\sqrt2))$ and "
+                    text=r"A worked example of (e): for $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
+                         r"\theta$, $\int\min\{p_{\mathrm{true}}, p_\theta\} = \mathrm{erfc}(|\theta|/(2\sqrt2))$ and "
                          r"$D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta) = \mathrm{erf}(|\theta|/(2\sqrt2)) = 1 - "
                          r"\mathrm{erfc}(|\theta|/(2\sqrt2))$: (1) is maximized exactly where the total variation "
                          r"is minimized, at $\theta = 0$.",
