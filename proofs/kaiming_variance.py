@@ -159,7 +159,7 @@ def _fresh_linear_parameters(sample) -> tuple[torch.Tensor, torch.Tensor, torch.
 
 @_memo
 def init_max_abs(sample) -> tuple[torch.Tensor, torch.Tensor]:
-    """Largest |w| and |b| of each instance's fresh module, against the bound 1/sqrt(fan_in)."""
+    """The largest |w| and |b| of each instance's freshly constructed module, against the bound 1/√fan_in."""
     w, _, b, _ = _fresh_linear_parameters(sample)
     dt, dev = sample.dtype, sample.device
     top = torch.maximum(w.to(dev, dt).abs().amax(-1), b.to(dev, dt).abs().amax(-1))
@@ -171,7 +171,7 @@ INIT_ROWS = 2 ** 14  # output rows (bias draws) per instance; weights get fan_in
 
 @_memo
 def init_moments(sample) -> tuple[Estimate, torch.Tensor]:
-    """(Var w, Var b) of default-initialised nn.Linear(fan_in, ·) rows, as estimates, against 1/(3 fan_in) for both.
+    """Estimates of Var w and Var b over the rows of default-initialised nn.Linear(fan_in, ·), against 1/(3 fan_in).
 
     Instance i gets R_i = ⌈INIT_ROWS / fan_out_i⌉ copies of its nn.Linear(fan_in_i, fan_out_i), as the row
     blocks of one real nn.Linear(fan_in, Σ R_i fan_out_i) per distinct fan_in (the default init draws
@@ -241,7 +241,7 @@ def _layer_draws(seed: int, fan_ins: tuple[int, ...], copies: int) -> tuple[torc
 
 @_memo
 def layer_moments(sample, copies: int = LAYER_COPIES) -> tuple[Estimate, torch.Tensor]:
-    """One default-initialised layer applied to correlated inputs with E y_k² = v: (E z, E z²) estimates.
+    """Estimates of E[z] and E[z²] for one default-initialised layer applied to correlated inputs with E[yₖ²] = v.
 
     y_k = √v (√ρ g_0 + √(1 − ρ) g_k) has E y_k = 0, E y_k² = v and corr(y_j, y_k) = ρ; the layer's
     output z = Σ_k A_k y_k + b is computed as √v (√ρ g_0 Σ_k A_k + √(1 − ρ) Σ_k A_k g_k) + b (the same
@@ -286,7 +286,8 @@ NETWORK_WEIGHT_DRAWS = 2 ** 16
 
 @_memo
 def network_moments(sample, copies: int = NETWORK_WEIGHT_DRAWS) -> tuple[Estimate, torch.Tensor]:
-    """(E y_L, E y_L²) over re-initialisations of real nn.Linear layers and inputs x, against (0, closed form).
+    """Estimates of the output's mean and second moment over re-initialisations of real nn.Linear layers, against 0
+    and the closed form.
 
     The expectation over the input is taken exactly for each drawn network: y_L = P x + c is affine in
     x (σ(z) = z), so E_x y_L = c and E_x y_L² = c² + ‖P‖² use only E x = 0 and E xxᵀ = I (the input's

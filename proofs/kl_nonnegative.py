@@ -249,6 +249,7 @@ def kl_grid(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def _gibbs_grid(sample, kl=kl_grid):
+    """The KL of the grid densities as a Riemann sum, against 0."""
     return kl(sample["f"], sample["g"]), _zero(sample)
 
 
@@ -422,6 +423,7 @@ gibbs_space = Claim(
 
 
 def _self_kl(sample, kl_discrete=kl_vectors, kl_density=kl_grid):
+    """KL(p‖p) and KL(f‖f) (a Riemann sum), against 0."""
     both = torch.stack([kl_discrete(sample["p"], sample["p"]), kl_density(sample["f"], sample["f"])], dim=1)
     return both, torch.zeros_like(both)
 

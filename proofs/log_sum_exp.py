@@ -417,7 +417,7 @@ def _distance_to_argmax(sample, target=None) -> torch.Tensor:
 
 
 def gradient_limit_sides(sample) -> tuple[torch.Tensor, torch.Tensor]:
-    """‖∇ν_β(x) − e_{argmax}‖₁ by autograd, against 2(n − 1) e^{−β δ}."""
+    """The 1-norm distance of the gradient (by autograd) from the basis vector of the argmax, against 2(n − 1)exp(−βδ)."""
     xv, b = sample["x"], sample["beta"]
     return _distance_to_argmax(sample), 2 * (xv.shape[-1] - 1) * torch.exp(-b * _gap(xv))
 
