@@ -523,7 +523,9 @@ DERIVATIONS = (
                      scope=r"The problem's \texttt{counting\_params.py} is not available: the counts are for the "
                            r"original AlexNet of Krizhevsky, Sutskever and Hinton (2012), whose two-GPU grouping is "
                            r"what makes the 96\% of parameters true; the ungrouped variant is counted too. A "
-                           r"multiply-accumulate counts as one multiplication and one addition."),
+                           r"multiply-accumulate counts as one multiplication and one addition. Sympy proves the "
+                           r"count per output; the totals are computed from it layer by layer and equal the counts of "
+                           r"torch's FlopCounterMode on the same network."),
                  claims=("conv-layer-counts", "linear-layer-counts", "alexnet-per-layer", "alexnet-ungrouped-per-layer",
                          "alexnet-totals")),
         ),

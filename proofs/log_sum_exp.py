@@ -507,7 +507,11 @@ DERIVATIONS = (
                      text=r"$\lim_{\beta\to\infty} \nu_\beta(x) = \max_i x_i$, because "
                           r"$\max_i x_i \le \nu_\beta(x) \le \max_i x_i + \frac{\log n}{\beta}$ for every $\beta > 0$: "
                           r"with $M = \max_i x_i$, $\sum_i e^{\beta x_i} = e^{\beta M} \sum_i e^{-\beta (M - x_i)}$, and "
-                          r"the last sum lies between 1 (the term $i = i_{\max}$) and $n$ (every term is at most 1)."),
+                          r"the last sum lies between 1 (the term $i = i_{\max}$) and $n$ (every term is at most 1).",
+                     scope=r"The lemmas are proved by sympy for every $n$ (the factorisation, $\log(1 + S) \ge 0$, "
+                           r"$e^{-\beta d} \le 1$, $\lim_{\beta\to\infty} \log(n)/\beta = 0$), and the limit directly "
+                           r"for $n = 2$; the squeeze that combines them is the argument above, not a sympy proof. "
+                           r"Checked numerically for $n \le 10$, up to $\beta = 10^9$."),
                  claims=("lower-bound", "upper-bound", "limit", "stable-evaluation")),
             Part(label="(b)", question=r"Show that $\nabla \nu_1 = \mu$, where $\mu$ is the softmax function.",
                  answer=Answer(
@@ -523,7 +527,10 @@ DERIVATIONS = (
                           r"and the second largest entry of $x$, $\|\nabla\nu_\beta(x) - e_{i_{\max}}\|_1 \le "
                           r"2(n-1)e^{-\beta\delta} \to 0$: every entry $\mu_i(\beta x) = e^{-\beta(M - x_i)}/"
                           r"\sum_j e^{-\beta(M - x_j)}$ with $i \ne i_{\max}$ is at most $e^{-\beta\delta}$, and "
-                          r"$\mu_{i_{\max}}(\beta x) = 1 - \sum_{i \ne i_{\max}} \mu_i(\beta x)$."),
+                          r"$\mu_{i_{\max}}(\beta x) = 1 - \sum_{i \ne i_{\max}} \mu_i(\beta x)$.",
+                     scope=r"$\nabla\nu_\beta(x) = \mu(\beta x)$ is proved by sympy for every $n$; the bound rests on "
+                           r"lemmas sympy proves (the 1-norm as $2S/(1+S)$, each term of $S$ at most "
+                           r"$e^{-\beta\delta}$), combined as above, and is checked numerically for $n \le 10$."),
                  claims=("gradient-beta", "gradient-limit")),
         ),
         figures=(Figure("limit", "The log-sum-exp ν approaches max x from above as β grows, staying below "
