@@ -511,7 +511,8 @@ DERIVATIONS = (
                           r"$\mathbb{R}^{d-1}$ and $f_d, g_d$ on $\mathbb{R}$ the KL of $F \otimes f_d$ against "
                           r"$G \otimes g_d$ is $D_{\mathrm{KL}}(F\|G) + D_{\mathrm{KL}}(f_d\|g_d)$.",
                      scope=r"The induction step is proved by sympy for arbitrary densities (with $u$ an abstract point "
-                           r"of $\mathbb{R}^{d-1}$), the identity explicitly for $d = 2, 3, 4$; numerically it is "
+                           r"of $\mathbb{R}^{d-1}$) and the identity explicitly for $d = 2, 3, 4$; the induction on "
+                           r"$d$ that combines them is the argument above. Numerically the identity is "
                            r"checked on grids for $d = 1, \dots, 4$ coordinates (Riemann sums, which satisfy it "
                            r"exactly). The discrete and Gaussian versions are checked for 2 and 3 factors and for "
                            r"$d = 1, \dots, 6$."),

@@ -463,8 +463,11 @@ DERIVATIONS = (
                           r"$\log t \le t - 1$ at $t = g(x)/f(x)$, multiplied by $f(x) > 0$, gives "
                           r"$f(x) \log\frac{f(x)}{g(x)} \ge f(x) - g(x)$ at every point $x$; integrating, "
                           r"$D_{\mathrm{KL}}(X\|Y) \ge \int f - \int g = 1 - 1 = 0$.",
-                     scope=r"The argument is pointwise in $x$, so sympy checks it with $x$ an abstract point of "
-                           r"$\mathbb{R}^d$, and once more with two explicit coordinates. Numerically the inequality "
+                     scope=r"The argument is pointwise in $x$: sympy proves $D_{\mathrm{KL}}(X\|Y) = \int f\,"
+                           r"\varphi(g/f)$ with $\varphi(t) = t - 1 - \log t$ for $x$ an abstract point of "
+                           r"$\mathbb{R}^d$ (and once more with two explicit coordinates), and $\varphi \ge 0$; that "
+                           r"an integral of a non-negative function is non-negative is the last step of the argument "
+                           r"above, not a sympy proof. Numerically the inequality "
                            r"is checked for general (non-product) densities tabulated on grids in $d = 1, 2, 3$, where "
                            r"the integral is a Riemann sum."),
                  claims=("log-le-linear", "gibbs-d-dimensional", "gibbs-continuous", "gap-identity", "gibbs-discrete",
