@@ -401,3 +401,16 @@ def test_text_output_escapes_control_characters(capsys):
     assert main(["grade", "kl-gaussian", "d\x1b[2J\x00", "--no-symbolic"]) == 2  # a terminal escape in the answer
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x00" not in out and "\\x1b" in out
+
+
+def test_a_huge_answer_on_standard_input_is_not_read_whole(monkeypatch, capsys):
+    import io
+
+    class Endless(io.StringIO):
+        def read(self, size=-1):
+            assert size is not None and 0 < size <= 10_000, f"stdin read without a bound (size={size})"
+            return "d+" * (size // 2 + 1)
+
+    monkeypatch.setattr("sys.stdin", Endless())
+    assert main(["grade", "kl-gaussian", "-", "--no-symbolic"]) == 2
+    assert "longer than 2000 characters" in capsys.readouterr().out

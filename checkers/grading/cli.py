@@ -24,7 +24,12 @@ def _quick_exit() -> None:
 
 
 def _read_answer(text: str) -> str:
-    return sys.stdin.read() if text == "-" else text
+    """The answer (from standard input for '-', read only up to just past the grader's length limit)."""
+    if text != "-":
+        return text
+    from checkers.grading.parse import MAX_LENGTH
+
+    return sys.stdin.read(MAX_LENGTH + 1)  # anything longer is refused as over-long without being read whole
 
 
 def _print_problems() -> int:
@@ -77,8 +82,16 @@ def cmd_grade(args) -> int:
     from checkers.grading.isolation import grade_isolated
     from checkers.grading.result import dumps, escape_controls
 
-    doc = grade_isolated(problem.id, _read_answer(args.answer), time_limit=args.time_limit, memory_mb=args.memory_mb,
-                         symbolic=not args.no_symbolic)
+    from checkers.grading.parse import MAX_LENGTH
+    from checkers.grading.result import invalid
+
+    answer = _read_answer(args.answer)
+    if args.answer == "-" and len(answer) > MAX_LENGTH:
+        doc = invalid(problem.id, answer[:200] + "…", f"the answer on standard input is longer than {MAX_LENGTH} "
+                                                        f"characters; the limit is {MAX_LENGTH}").to_json()
+    else:
+        doc = grade_isolated(problem.id, answer, time_limit=args.time_limit, memory_mb=args.memory_mb,
+                             symbolic=not args.no_symbolic)
     if args.json:
         print(dumps(doc, indent=2, ensure_ascii=False))
     else:
