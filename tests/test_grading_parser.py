@@ -486,3 +486,12 @@ def test_accented_names_are_symbols_only_where_declared():
         parse_formula(r"\tilde{x}", t)
     with pytest.raises(StudentInputError, match="takes one letter"):
         parse_formula(r"\hat{}", t)
+
+
+@pytest.mark.parametrize("answer", [r"10^{299}", r"10^{299} d", r"\frac{1}{2^{990}}", "9" * 30 + r"\cdot 10^{200}"])
+def test_graded_messages_and_readings_never_print_long_numbers(answer):
+    problem(K)
+    result = grade_in_process(K, answer, symbolic=False, limit=30.0)
+    assert result.verdict == "incorrect" and not result.internal_error, result.message
+    for text in (result.message, result.read_as or "", *(f.message for f in result.feedback)):
+        assert not LONG.search(text), text

@@ -65,7 +65,7 @@ def fmt(c: float, tol: Tolerance) -> str:
     if not math.isfinite(c):
         return f"{c}"
     f = Fraction(c).limit_denominator(48)
-    if abs(float(f) - c) <= tol.atol + tol.rtol * abs(c):
+    if abs(c) < 1e12 and abs(float(f) - c) <= tol.atol + tol.rtol * abs(c):  # 1e299 stays 1e+299, not 300 digits
         text = str(f.numerator) if f.denominator == 1 else f"{f.numerator}/{f.denominator}"
     else:
         text = f"{c:.6g}"

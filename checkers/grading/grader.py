@@ -15,6 +15,7 @@ import sympy as sp
 
 from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout, UnsupportedExpression, UsageError
 from checkers.grading.build import describe, is_matrix
+from checkers.grading.lexer import abbreviate_numbers
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
 from checkers.grading.feedback import Feedback, diagnose, misconception_values
@@ -105,7 +106,7 @@ def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, star
 def _read_as(expr: sp.Basic) -> str | None:
     """How the answer was understood, in sympy's notation (None if sympy's printer cannot print it)."""
     try:
-        return sp.sstr(expr)
+        return abbreviate_numbers(sp.sstr(expr))
     except Exception:  # the printer simplifies matrix expressions and can raise on degenerate ones
         return None
 
