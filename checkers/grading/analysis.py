@@ -57,7 +57,9 @@ def capture_evaluations() -> None:
     """
     from checkers.grading import grader
 
-    real = grader.evaluate_on
+    real = getattr(grader, "evaluate_on", None)
+    if real is None:  # the grader no longer evaluates through this name: fingerprints evaluate on their own
+        return
 
     def recording(groups, expr):
         values = real(groups, expr)
