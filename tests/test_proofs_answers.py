@@ -115,3 +115,28 @@ def test_code_answers_are_module_code_that_the_checks_execute(module, derivation
         if target in _called_code(lambda claim=claim, sample=sample: claim.numeric(sample)):
             executed.append(claim_id)
     assert executed, f"no claim of part {part.label!r} runs {code.__name__}"
+
+
+def _author_texts(derivation: Derivation):
+    yield "statement", derivation.statement
+    for claim in derivation.claims:
+        yield f"{claim.id} statement", claim.statement
+        for step in claim.steps:
+            yield f"{claim.id} step", step.justification
+        for assumption in claim.assumptions:
+            yield f"{claim.id} assumption", assumption
+    for part in derivation.parts:
+        yield f"part {part.label} question", part.question
+        for text in (part.answer.text, part.answer.scope, *part.answer.algorithm):
+            if text:
+                yield f"part {part.label} answer", text
+
+
+@pytest.mark.parametrize("derivation_id", sorted(LABELS))
+def test_author_text_is_in_the_supported_latex_subset(derivation_id):
+    """Statements, steps, assumptions and answers render as math, never as their source with a warning."""
+    from checkers.reporting.statements import render_statement
+
+    _, derivation = DERIVATIONS[derivation_id]
+    problems = [(where, render_statement(text).problems) for where, text in _author_texts(derivation)]
+    assert [p for p in problems if p[1]] == []
