@@ -8,6 +8,10 @@ r"""Total variation distance as one minus the overlap: $\tfrac12\int|p-q| = 1 - 
   spacing $\Delta x$ and $\sum_i p_i\Delta x = \sum_i q_i \Delta x = 1$):
   $D_{\mathrm{TV}}(p,q) = \tfrac12\sum_i|p_i-q_i|\Delta x = 1 - \sum_i\min(p_i,q_i)\Delta x$.
 
+* `integral`: for probability densities $p, q$ on $\mathbb{R}^n$, $\tfrac12\int|p - q| = 1 - \int\min(p, q)$,
+  proved by sympy in general: the pointwise lemma under the integral, linearity, $\int p = \int q = 1$ (the
+  variable $x$ stands for a point of $\mathbb{R}^n$); checked numerically with the grid's Riemann sums.
+
 # Notation
 
 $D_{\mathrm{TV}}(p, q) = \tfrac12\int|p - q|$ as the exam defines it; $\int\min(p, q)$ is the overlap
