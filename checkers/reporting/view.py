@@ -290,7 +290,7 @@ NOTE_NEAR_ZERO = ("–† relative error not shown: the worst instances have ref
 NOTE_COMBINED = ("–‡ relative error not shown: the worst instances are small in magnitude and within the "
                  "criterion's absolute part (atol, and for formulas the first-order rounding bound "
                  "u·Σ|∂f/∂vᵢ|·|vᵢ| of that very instance).")
-NOTE_HALF = ("float16/bfloat16 rows test that the formula can be evaluated in half precision within its rounding "
+NOTE_HALF = ("Half precision (float16/bfloat16) rows test that the formula can be evaluated in half precision within its rounding "
              "bound; the identity itself is exact and is established by the symbolic proof and the float64 rows.")
 
 
@@ -318,21 +318,39 @@ def _css(status: object) -> str:
     return {"proved": "ok", "supported by lemmas": "ok", "failed": "fail"}.get(status_name(status), "warn")
 
 
-_SUPERSCRIPTS = {**{str(i): c for i, c in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")}, "n": "ⁿ", "d": "ᵈ", "k": "ᵏ", "m": "ᵐ",
-                 "i": "ⁱ", "j": "ʲ", "t": "ᵗ", "x": "ˣ"}
+_SCRIPT = re.compile(r"(\bR\^|\b[A-Za-z]_|\^)(\{[^{}]*\}|[A-Za-z0-9]+)")
+_TEXT_SPECIALS = re.compile(r"([{}$&#%_\\])")
 
 
-def _superscript(match: re.Match) -> str:
-    text = match.group(1)
-    return "".join(_SUPERSCRIPTS[c] for c in text) if all(c in _SUPERSCRIPTS for c in text) else match.group(0)
+def _words(piece: str) -> str:
+    return re.sub(r"\b(\w+)x(\w+) matrix", r"\1×\2 matrix", piece).replace("<=", "≤").replace(">=", "≥")
+
+
+def _text(piece: str) -> str:
+    return _TEXT_SPECIALS.sub(lambda m: r"\textbackslash{}" if m.group(1) == "\\" else "\\" + m.group(1), _words(piece))
 
 
 def readable(description: str) -> str:
-    """A kind's plain-text description as a reader writes it: R^d as ℝᵈ, nxn as n×n, <= as ≤."""
-    text = re.sub(r"\bR\^", "ℝ^", description)
-    text = re.sub(r"\^\{?(\w+)\}?", _superscript, text)
-    text = re.sub(r"\b(\w+)x(\w+) matrix", r"\1×\2 matrix", text)
-    return text.replace("<=", "≤").replace(">=", "≥")
+    """A kind's plain-text description as a reader expects it: R^d as ℝᵈ (math), n_{L-1} as a subscript, nxn as n×n.
+
+    With scripts, the result is LaTeX (other characters escaped) for the statement converter (`prose`),
+    so that both formats typeset them as math; without, it is plain text.
+    """
+    if not _SCRIPT.search(description):
+        return _words(description)
+    out, last = [], 0
+    for match in _SCRIPT.finditer(description):
+        out.append(_text(description[last:match.start()]))
+        lead, script = match.group(1), match.group(2).strip("{}")
+        if lead == "R^":
+            out.append(f"$\\mathbb{{R}}^{{{script}}}$")
+        elif lead.endswith("_"):
+            out.append(f"${lead[0]}_{{{script}}}$")
+        else:
+            out.append(f"${{}}^{{{script}}}$")
+        last = match.end()
+    out.append(_text(description[last:]))
+    return "".join(out)
 
 
 def _dims(claim: Claim) -> str:
@@ -436,9 +454,6 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         notes.append(NOTE_NEAR_ZERO)
     if "‡" in marks:
         notes.append(NOTE_COMBINED)
-    if (claim.relation == "=" and status_name(result.symbolic.status) == "proved"
-            and any(r.dtype in HALF_PRECISION and not r.skipped for r in result.numeric)):
-        notes.append(NOTE_HALF)
     verified, _ = _verified_line([claim], [result])
     return ClaimView(
         id=claim.id, anchor=anchor or claim.id, statement=claim.statement, formula=formula,
