@@ -52,7 +52,7 @@ from checkers.kinds import Kind
 from checkers.strategies import IndexedDerivative, Termwise
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import one_based
-from checkers.reductions import IndexedMax
+from checkers.reductions import IndexedMax, IndexedMin
 
 beta = sp.Symbol("beta", positive=True)
 n = sp.Symbol("n", integer=True, positive=True)
@@ -455,6 +455,39 @@ gradient_limit = Claim(
     },
     dtypes=ALL_DTYPES,
 )
+
+
+# Gradeable: the limit of the gradient, the indicator of the (unique) argmax, written 1 − H(max_j x_j − x_k)
+# (H(t) = 1 for t > 0, 0 otherwise). Students write it \mathbb{1}[x_k = \max_j x_j]; that notation waits on
+# the parser, so this problem is graded from formulas for now. Witness: the softmax μ(βx)_k at β = 10³ on
+# vectors whose largest entry leads by at least 0.1 (e^{−100} from the limit).
+def _softmax_at_large_beta(sample) -> torch.Tensor:
+    return torch.softmax(1e3 * sample["x"][:, 1:], dim=-1)[:, sample.dims["k"] - 1]
+
+
+def _indicator_of_max(body):
+    return 1 - sp.Heaviside(IndexedMax(x[j], (j, 1, n)) - body)
+
+
+GRADEABLE_GRADIENT_LIMIT = Problem(
+    id="lse-gradient-limit", title="Low-temperature limit of the log-sum-exp gradient", source="hw7-2024 P1",
+    claim=gradient_limit,
+    statement=r"For $x$ with a unique largest entry, give $\lim_{\beta \to \infty} \partial \nu_\beta / \partial x_k$.",
+    symbols=(Symbol(x, "x_j", ("x",)), Symbol(k, "k"), Symbol(n, "n")),
+    answer=_indicator_of_max(x[k]), witness=_softmax_at_large_beta,
+    variables=(Variable("x", one_based(VectorWithGap("n", low=0.1, high=1.0))),),
+    dims={"n": (1, 2, 3, 4, 5), "k": (1, 2, 3, 4, 5)}, dims_where=lambda dims: dims["k"] <= dims["n"],
+    sum_range=(sp.Integer(1), n), instances_per_group=8,
+    misconceptions=(
+        Misconception("uniform", "the softmax concentrates on the largest entry as β grows; it does not spread "
+                      "evenly", 1 / n),
+        Misconception("softmax-at-one", "that is the gradient at β = 1; as β → ∞ it tends to 1 at the argmax "
+                      "and 0 elsewhere", sp.exp(x[k]) / sp.Sum(sp.exp(x[j]), (j, 1, n))),
+        Misconception("argmin", "the weight goes to the largest entry, not the smallest",
+                      1 - sp.Heaviside(x[k] - IndexedMin(x[j], (j, 1, n)))),
+    ),
+)
+GRADEABLE = (*GRADEABLE, GRADEABLE_GRADIENT_LIMIT)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SETS = ("hw6-2021", "hw7-2024", "final-2022", "quiz1-2020")
 
 # Problems whose natural LaTeX the grammar does not read yet (the parser's own issue): P_{ij} with two
-# indices and sympy's \substack double sums. They are graded from sympy expressions in these tests.
-WAITING_ON_PARSER = {"mutual-information": "two-index subscripts P_{ij} and \\sum_{i,j} over a table"}
+# indices and sympy's \substack double sums, indicators. They are graded from sympy expressions in these tests.
+WAITING_ON_PARSER = {"mutual-information": "two-index subscripts P_{ij} and \\sum_{i,j} over a table",
+                     "lse-gradient-limit": "an indicator, \\mathbb{1}[x_k = \\max_j x_j] (sympy prints Heaviside as \\theta)"}
 
 
 @pytest.fixture(autouse=True, scope="module")
