@@ -1,0 +1,227 @@
+r"""Benchmark of `proofcheck serve`: latency and throughput of the JSON API, measured with a real HTTP client.
+
+A real server process (`proofcheck serve --port P`, default workers: one per core) is started and timed
+until it answers (/api/health) and until it is warm (catalog loaded, kl-gaussian's workers forked).
+Then, with httpx over keep-alive connections to 127.0.0.1:
+* 1,000 sequential POST /api/grade on distinct kl-gaussian answers (benchmarks/grade_bench.py's
+  generator, seed printed: correct spellings and known mistakes, each with its truth label, so the
+  verdicts are checked too): p50, p99, max;
+* 300 sequential POST /api/read (the parse preview: MathML printed from the parsed object) on the
+  same answers: p50, p99;
+* the same 1,000 answers from 8 concurrent clients: answers/s;
+* 4 clients grading while a fifth sends hostile answers (a 200 KB answer, 10^{1000} exponents, a
+  1,300-character determinant of matrix powers): the others' latency, against the time limit;
+* SIGTERM: the server exits and leaves no grading worker behind.
+Bars (issue 12): grade p50 <= 20 ms, p99 <= 100 ms; >= 150 answers/s with 8 clients; read p50 <= 5 ms.
+The machine may be shared with other work: the figures are only as quiet as the machine was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from grade_bench import generate  # noqa: E402  (the labelled kl-gaussian answers)
+
+PROBLEM = "kl-gaussian"
+BARS = {"grade p50": 0.020, "grade p99": 0.100, "read p50": 0.005}
+MIN_RATE = 150.0
+HOSTILE = [
+    "x" * 200_000,
+    r"d^{10^{1000}}",
+    r"10^{10^{1000}10^{1000}}",
+    r"d^{" + r"10^{1000}" * 6 + "}",
+    r"\det(" + "+".join(rf"\Sigma_{i % 2}^{{-{i}}}\Sigma_{1 - i % 2}^{{{i}}}" for i in range(1, 50)) + ")",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant of `pid` (from /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+                out.extend(kids)
+                todo.extend(kids)
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def quantiles(times: list[float]) -> dict:
+    ordered = sorted(times)
+    return {"p50": statistics.median(ordered), "p99": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+            "max": ordered[-1], "n": len(ordered)}
+
+
+def ms(x: float) -> str:
+    return f"{x * 1000:.1f} ms"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=1000, help="sequential grade requests (default 1000)")
+    parser.add_argument("--reads", type=int, default=300, help="sequential read requests (default 300)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the answer generator (default 0)")
+    args = parser.parse_args(argv)
+    import httpx
+
+    answers = generate(args.count, seed=args.seed)
+    print(f"serve benchmark: {len(answers)} distinct {PROBLEM} answers (generator seed {args.seed}), "
+          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    exe = ROOT / ".venv" / "bin" / "proofcheck"
+    command = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "checkers"]),
+               "serve", "--port", str(port)]
+    started = time.perf_counter()
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    listening = ready = None
+    failures = []
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while time.perf_counter() - started < 120:
+                if server.poll() is not None:
+                    print(server.stdout.read())
+                    raise SystemExit("the server exited during start-up")
+                try:
+                    doc = client.get("/api/health").json()
+                except httpx.TransportError:
+                    time.sleep(0.05)
+                    continue
+                listening = listening or time.perf_counter() - started
+                if doc["ready"]:
+                    ready = time.perf_counter() - started
+                    break
+                time.sleep(0.05)
+            if ready is None:
+                raise SystemExit("the server was not warm within 120 s")
+            print(f"start-up: answers after {listening:.2f} s, warm (catalog, kl-gaussian workers) after {ready:.2f} s")
+            for text, _, _ in answers[:20]:  # first touches of the code paths
+                client.post("/api/grade", json={"problem": PROBLEM, "answer": text})
+                client.post("/api/read", json={"problem": PROBLEM, "answer": text})
+
+            times, wrong = [], 0
+            for text, truth, _ in answers:
+                t = time.perf_counter()
+                doc = client.post("/api/grade", json={"problem": PROBLEM, "answer": text}).json()
+                times.append(time.perf_counter() - t)
+                wrong += (doc["verdict"] == "correct") != truth
+            grade = quantiles(times)
+            print(f"POST /api/grade, {grade['n']} sequential: p50 {ms(grade['p50'])}, p99 {ms(grade['p99'])}, "
+                  f"max {ms(grade['max'])}; {wrong} verdicts differ from the truth labels")
+
+            times = []
+            for text, _, _ in answers[: args.reads]:
+                t = time.perf_counter()
+                doc = client.post("/api/read", json={"problem": PROBLEM, "answer": text}).json()
+                times.append(time.perf_counter() - t)
+            read = quantiles(times)
+            print(f"POST /api/read, {read['n']} sequential: p50 {ms(read['p50'])}, p99 {ms(read['p99'])}, "
+                  f"max {ms(read['max'])}")
+
+        def worker(items, out):
+            with httpx.Client(base_url=base, timeout=30) as c:
+                for text in items:
+                    t = time.perf_counter()
+                    doc = c.post("/api/grade", json={"problem": PROBLEM, "answer": text}).json()
+                    out.append((time.perf_counter() - t, doc.get("verdict")))
+
+        texts = [a for a, _, _ in answers]
+        shares = [texts[i::args.clients] for i in range(args.clients)]
+        results: list = []
+        threads = [threading.Thread(target=worker, args=(s, results)) for s in shares]
+        t = time.perf_counter()
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        wall = time.perf_counter() - t
+        rate = len(results) / wall
+        conc = quantiles([r[0] for r in results])
+        print(f"POST /api/grade, {args.clients} concurrent clients: {len(results)} answers in {wall:.2f} s = "
+              f"{rate:.0f} answers/s (latency p50 {ms(conc['p50'])}, p99 {ms(conc['p99'])})")
+
+        normal: list = []
+        hostile: list = []
+        stop = threading.Event()
+
+        def attacker():
+            with httpx.Client(base_url=base, timeout=60) as c:
+                while not stop.is_set():
+                    for text in HOSTILE:
+                        t0 = time.perf_counter()
+                        doc = c.post("/api/grade", json={"problem": PROBLEM, "answer": text}).json()
+                        hostile.append((time.perf_counter() - t0, doc.get("verdict"), doc.get("message", "")[:70]))
+
+        bad = threading.Thread(target=attacker)
+        bad.start()
+        threads = [threading.Thread(target=worker, args=(texts[i:400:4], normal)) for i in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        stop.set()
+        bad.join()
+        under = quantiles([r[0] for r in normal])
+        print(f"with hostile answers from a fifth client: the others' p50 {ms(under['p50'])}, p99 "
+              f"{ms(under['p99'])}, max {ms(under['max'])} (time limit 2 s per answer); "
+              f"{len(hostile)} hostile answers, slowest {max(h[0] for h in hostile):.2f} s, verdicts "
+              f"{sorted({h[1] for h in hostile})}")
+        for name, value in (("grade p50", grade["p50"]), ("grade p99", grade["p99"]), ("read p50", read["p50"])):
+            if value > BARS[name]:
+                failures.append(f"{name} {ms(value)} > {ms(BARS[name])}")
+        if rate < MIN_RATE:
+            failures.append(f"{rate:.0f} answers/s < {MIN_RATE:.0f}")
+    finally:
+        workers = children(server.pid)
+        server.send_signal(signal.SIGTERM)
+        t = time.perf_counter()
+        try:
+            code = server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            code = server.wait()
+        stopped = time.perf_counter() - t
+        time.sleep(1.0)
+        left = [p for p in workers if alive(p)]
+        print(f"SIGTERM: the server exited in {stopped:.2f} s (code {code}); {len(workers)} grading processes "
+              f"before, {len(left)} alive after")
+        if left:
+            failures.append(f"{len(left)} workers outlived the server")
+    print("bars: " + ("all met" if not failures else "NOT met: " + "; ".join(failures)) +
+          f" (load average {os.getloadavg()[0]:.1f} at the end; a shared machine makes these figures noisy)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,351 @@
+"""`proofcheck serve`'s JSON API against a real server process: documents, hostile inputs, limits, clean shutdown.
+
+Each server is a subprocess on 127.0.0.1 (a free port), polled until warm within a bounded time; the
+requests use httpx. Speed is measured in benchmarks/serve_bench.py, not here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+httpx = pytest.importorskip("httpx", reason="httpx not installed (pip install -e '.[test]')")
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 240  # seconds for a server to be warm (a loaded machine imports torch slowly)
+KL = "kl-gaussian"
+KL_CORRECT = (r"\frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d"
+              r" + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)")
+KL_SWAPPED = KL_CORRECT.replace(r"\Sigma_1^{-1}\Sigma_0)", r"\Sigma_0^{-1}\Sigma_1)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+                out.extend(kids)
+                todo.extend(kids)
+        except OSError:
+            pass
+    return out
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class Server:
+    """A `proofcheck serve` subprocess (or a script that runs one) on a free port of 127.0.0.1."""
+
+    def __init__(self, *options: str, script: str | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile(prefix="proofcheck-serve-", suffix=".log", delete=False)
+        if script is None:
+            command = [sys.executable, "-m", "checkers", "serve", "--port", str(self.port), *options]
+        else:
+            command = [sys.executable, "-c", script, str(self.port), *options]
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def output(self) -> str:
+        return Path(self.log.name).read_text(errors="replace")
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise AssertionError(f"the server exited with {self.process.returncode}:\n{self.output()}")
+                try:
+                    if client.get("/api/health").json()["ready"]:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+        raise AssertionError(f"the server was not warm within {START_TIMEOUT} s:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> tuple[int, list[int]]:
+        """Send `sig`, wait for the exit; returns the exit code and the processes that were below the server."""
+        below = descendants(self.process.pid)
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"the server did not stop within {timeout} s of signal {sig}") from None
+        return code, below
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        os.unlink(self.log.name)
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("--workers", "2")
+    try:
+        s.wait_ready()
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c
+
+
+def grade(client, answer: str, problem: str = KL, **extra) -> dict:
+    response = client.post("/api/grade", json={"problem": problem, "answer": answer, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# -- documents -------------------------------------------------------------------------------------
+def test_problems_list_every_gradeable_problem_with_statement_and_symbols(client):
+    problems = client.get("/api/problems").json()["problems"]
+    ids = [p["id"] for p in problems]
+    assert len(ids) >= 20 and len(set(ids)) == len(ids) and KL in ids
+    kl = next(p for p in problems if p["id"] == KL)
+    assert kl["source"] == "hw6-2021 P5"
+    assert "<math" in kl["statement_html"] and "D" in kl["statement"]
+    assert [s["latex"] for s in kl["symbols"]] == [r"\mu_0", r"\mu_1", r"\Sigma_0", r"\Sigma_1", "d"]
+    assert all(s["mathml"].startswith("<math") for s in kl["symbols"])
+    assert kl["dims"] == {"d": [1, 2, 3, 4, 5]}
+
+
+def test_grade_returns_the_grade_json_document(client):
+    from checkers.grading.grader import grade_in_process
+
+    for answer in (KL_CORRECT, KL_SWAPPED):
+        doc = grade(client, answer)
+        expected = grade_in_process(KL, answer, symbolic=False, explain=False).to_json()
+        for doc_ in (doc, expected):
+            doc_.pop("seconds")
+        assert doc == expected
+    assert grade(client, KL_CORRECT)["verdict"] == "correct"
+    wrong = grade(client, KL_SWAPPED)
+    assert wrong["verdict"] == "incorrect" and wrong["score"] == 0.0
+    assert [f["id"] for f in wrong["feedback"]] == ["trace-swapped"]
+    assert set(wrong["counterexample"]) >= {"instance", "student", "reference", "seed"}
+
+
+def test_full_grade_adds_the_reading_and_the_symbolic_confirmation(client):
+    doc = grade(client, KL_CORRECT, full=True)
+    assert doc["verdict"] == "correct"
+    assert doc["symbolic"]["status"] in ("proved", "identical", "not proved", "skipped")
+    assert "Sigma_1" in doc["read_as"]
+
+
+def test_read_prints_mathml_from_the_parsed_object(client):
+    from checkers.grading.catalog import get_problem
+    from checkers.grading.parse import parse_answer
+    from checkers.reporting.mathml import to_mathml
+
+    doc = client.post("/api/read", json={"problem": KL, "answer": "tr(S1^-1 * S0)/2 - d/2"}).json()
+    assert doc["ok"] is True
+    assert doc["mathml"] == to_mathml(parse_answer(get_problem(KL), "tr(S1^-1 * S0)/2 - d/2"), display=True)
+    assert "S1" not in doc["mathml"] and "<msub><mi mathvariant=\"normal\">Σ</mi><mn>1</mn></msub>" in doc["mathml"]
+    assert doc["words"] == r"a scalar in \Sigma_0, \Sigma_1, d"
+
+
+def test_read_of_an_unreadable_answer_says_why(client):
+    doc = client.post("/api/read", json={"problem": KL, "answer": r"\Sigma_2 + d"}).json()
+    assert doc["ok"] is False and "Sigma_2" in doc["message"]
+    doc = client.post("/api/read", json={"problem": KL, "answer": r"\frac{1}{2"}).json()
+    assert doc["ok"] is False and doc["message"]
+
+
+def test_check_steps_finds_the_first_wrong_line(client):
+    derivation = textwrap.dedent(r"""
+        D &= \frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}
+             + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0)\right) \\
+          &= \frac12\operatorname{tr}(\Sigma_0^{-1}\Sigma_1) - \frac d2 + \frac12\log\frac{\det\Sigma_1}{\det\Sigma_0}
+             + \frac12(\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) \\
+          &= \frac12\operatorname{tr}(\Sigma_0^{-1}\Sigma_1) - \frac d2 + \frac12\log\det\Sigma_1 - \frac12\log\det\Sigma_0
+             + \frac12(\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0)
+    """)
+    doc = client.post("/api/check-steps", json={"problem": KL, "derivation": derivation}).json()
+    assert [line["parsed"] for line in doc["lines"]] == [True, True, True]
+    assert doc["first_invalid"] == 2
+    assert [s["valid"] for s in doc["steps"]] == [False, True]
+    assert doc["final"]["verdict"] == "incorrect"
+
+
+def test_csv_upload_returns_the_graded_csv_and_the_class_analysis(client):
+    rows = ["id,answer", f'a1,"{KL_CORRECT}"', f'a2,"{KL_SWAPPED}"', f'a3,"{KL_SWAPPED.replace(" ", "")}"',
+            "a4,\\Sigma_9", "=cmd,d"]
+    response = client.post("/api/grade-csv", data={"problem": KL},
+                           files={"file": ("answers.csv", "\n".join(rows).encode(), "text/csv")})
+    assert response.status_code == 200, response.text
+    doc = response.json()
+    assert doc["total"] == 5
+    assert doc["counts"] == {"correct": 1, "incorrect": 3, "invalid": 1}  # "d" is a wrong answer, \Sigma_9 unreadable
+    lines = doc["csv"].splitlines()
+    assert lines[0] == "id,verdict,score,message,feedback,counterexample"
+    assert lines[1].startswith("a1,correct,1") and lines[5].startswith("'=cmd,")
+    assert "<html" in doc["analysis_html"] and "trace" in doc["analysis_html"]
+
+
+# -- hostile and bad requests ----------------------------------------------------------------------
+@pytest.mark.parametrize("answer, message", [
+    ("x" * 200_000, "200000 characters long; the limit is 2000"),
+    (r"d^{10^{1000}}", "digits"),
+    (r"10^{10^{1000}10^{1000}}", "digits"),
+    (r"d^{" + r"10^{1000}" * 6 + "}", "digits"),
+    ("\x00\x1b[2J" + "d", ""),
+    ("(" * 5000, ""),
+])
+def test_hostile_answers_are_invalid_verdicts_and_the_server_goes_on(client, answer, message):
+    doc = grade(client, answer)
+    assert doc["verdict"] == "invalid" and message in doc["message"]
+    assert len(doc["message"]) < 600 and not doc.get("internal_error")
+    assert grade(client, KL_CORRECT)["verdict"] == "correct"
+
+
+@pytest.mark.parametrize("body, status, message", [
+    (b'{"problem": "kl-gaussian", "answer": ', 400, "not valid JSON"),
+    (b"[1, 2]", 400, "must be a JSON object"),
+    (b'{"problem": "kl-gaussian"}', 400, "no 'answer' field"),
+    (b'{"problem": "kl-gaussian", "answer": 3}', 400, "'answer' must be a string"),
+    (b'{"problem": "no-such-problem", "answer": "d"}', 404, "unknown problem 'no-such-problem'; gradeable problems:"),
+    (b'{"problem": "kl-gaussian", "answer": "d", "full": "yes"}', 400, "'full' must be true or false"),
+    (b"\xff\xfe{}", 400, "not UTF-8"),
+    (b"[" * 100_000 + b"]" * 100_000, 400, "JSON"),
+    (b'{"problem": "kl-gaussian", "answer": "' + b"x" * 2 ** 20 + b'"}', 413, "limit is 262,144 bytes"),
+])
+def test_bad_requests_get_a_json_error_with_a_4xx_status(client, body, status, message):
+    response = client.post("/api/grade", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+def test_unknown_routes_and_methods_are_json_errors(client):
+    response = client.get("/api/grade")
+    assert response.status_code == 405 and "error" in response.json()
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404 and "error" in response.json()
+    response = client.post("/api/grade-csv", json={"problem": KL})
+    assert response.status_code == 415 and "multipart/form-data" in response.json()["error"]
+
+
+def test_page_and_its_files_are_served_by_the_package(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for name in ("serve.js", "serve.css"):
+        assert client.get(f"/{name}").status_code == 200
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing fetched from another host
+
+
+# -- a hanging answer, and shutdown ----------------------------------------------------------------
+HANGING_SERVER = textwrap.dedent("""
+    import sys, time
+    from checkers.grading import isolation
+
+    real = isolation.grade_in_process
+
+    def grade_or_hang(problem, answer, **options):
+        if answer == "HANG":  # ignores the soft limit (SIGALRM) like a stuck C extension would
+            while True:
+                time.sleep(0.01) if False else [i * i for i in range(10_000)]
+        return real(problem, answer, **options)
+
+    isolation.grade_in_process = grade_or_hang
+    from checkers.serve import serve
+
+    serve("127.0.0.1", int(sys.argv[1]), 2, time_limit=1.0)
+""")
+
+
+def test_a_hanging_answer_holds_only_its_worker_and_sigterm_leaves_no_worker():
+    s = Server(script=HANGING_SERVER)
+    try:
+        s.wait_ready()
+        with httpx.Client(base_url=s.url, timeout=60) as c:
+            assert grade(c, KL_CORRECT)["verdict"] == "correct"
+            hung: dict = {}
+
+            def send_hang():
+                started = time.monotonic()
+                hung["doc"] = grade(c, "HANG")
+                hung["seconds"] = time.monotonic() - started
+
+            thread = threading.Thread(target=send_hang)
+            thread.start()
+            time.sleep(0.3)
+            others = []
+            with httpx.Client(base_url=s.url, timeout=60) as other:
+                for _ in range(5):
+                    started = time.monotonic()
+                    others.append((grade(other, KL_SWAPPED)["verdict"], time.monotonic() - started))
+            thread.join(timeout=60)
+            assert hung["doc"]["verdict"] == "invalid" and "time limit of 1 s" in hung["doc"]["message"]
+            assert [v for v, _ in others] == ["incorrect"] * 5
+            # The others were graded by the other worker while the hanging one ran (its limit: 1 s + 1 s grace).
+            assert sum(t for _, t in others) < hung["seconds"] + 1.5
+            assert grade(c, KL_CORRECT)["verdict"] == "correct"  # the stopped worker was replaced
+        code, below = s.stop(signal.SIGTERM)
+        assert below, "the server had started grading workers"
+        time.sleep(5)
+        assert [p for p in below if alive(p)] == []
+        assert code in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+    finally:
+        s.close()
+
+
+def test_sigint_stops_the_server_and_every_worker():
+    s = Server("--workers", "2")
+    try:
+        s.wait_ready()
+        with httpx.Client(base_url=s.url, timeout=60) as c:
+            assert grade(c, KL_CORRECT)["verdict"] == "correct"
+            assert client_read_ok(c)
+        code, below = s.stop(signal.SIGINT)
+        assert len(below) >= 2
+        time.sleep(5)
+        assert [p for p in below if alive(p)] == []
+        assert code in (0, -signal.SIGINT, 130)
+    finally:
+        s.close()
+
+
+def client_read_ok(c) -> bool:
+    return c.post("/api/read", json={"problem": KL, "answer": "d"}).json()["ok"]
+
+
+def test_serve_refuses_bad_options_before_starting():
+    for options, message in ((["--time-limit", "nan"], "--time-limit"), (["--memory-mb", "0"], "--memory-mb"),
+                             (["--workers", "0"], "--workers"), (["--host", "example.org"], "--host")):
+        result = subprocess.run([sys.executable, "-m", "checkers", "serve", *options], cwd=ROOT, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 2 and message in result.stderr
