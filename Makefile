@@ -40,6 +40,7 @@ latex-tools:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/verify_bench.py
 	$(BIN)/python benchmarks/grade_bench.py
+	$(BIN)/python benchmarks/serve_bench.py
 
 clean:
 	rm -rf $(VENV) reports/*.pdf reports/*.html reports/*.tex .cache
