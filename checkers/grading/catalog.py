@@ -64,6 +64,26 @@ def get_problem(problem_id: str) -> Problem:
         raise UsageError(f"unknown problem {problem_id!r}; gradeable problems: {', '.join(known)}") from None
 
 
+def declaring_file(problem: Problem) -> Path | None:
+    """The file of the proof module that declares `problem`, found among the imported modules (nothing is imported).
+
+    `get_problem` has imported that module, so scanning `sys.modules` finds it; a problem built
+    elsewhere (in a test) gives None.
+    """
+    import sys
+
+    from checkers.registry import proof_packages
+
+    packages = set(proof_packages())
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in packages:
+            continue
+        declared = getattr(module, "GRADEABLE", ())
+        if isinstance(declared, tuple) and any(p is problem for p in declared) and getattr(module, "__file__", None):
+            return Path(module.__file__)
+    return None
+
+
 def _declaring_module(problem_id: str) -> str | None:
     """The module the static index says declares `problem_id` (a hint: the caller imports it and checks)."""
     from checkers.registry import proof_packages
