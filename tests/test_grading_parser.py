@@ -498,3 +498,18 @@ def test_graded_messages_and_readings_never_print_long_numbers(answer):
     assert result.verdict == "incorrect" and not result.internal_error, result.message
     for text in (result.message, result.read_as or "", *(f.message for f in result.feedback)):
         assert not LONG.search(text), text
+
+
+def test_explicit_matrices_are_inverted_numerically_and_long_quotes_are_shortened():
+    values, dims = _values()
+    a = values["a"]
+    e = parse(r"\begin{pmatrix} a & 1 \\ 0 & 1 \end{pmatrix}^{-1}")
+    assert isinstance(e, sp.Inverse)  # not sympy's symbolic inverse, which takes minutes for a 12 x 12 matrix
+    out = evaluate(e, values, dims)
+    torch.testing.assert_close(out[:, 0, 0], 1 / a)
+    torch.testing.assert_close(out[:, 0, 1], -1 / a)
+    big = r"\begin{pmatrix}" + r" \\ ".join(" & ".join("a" for _ in range(12)) for _ in range(12)) + r"\end{pmatrix}"
+    assert isinstance(parse(big + "^{-1}"), sp.Inverse)
+    with pytest.raises(StudentInputError) as info:
+        parse(big + "x")
+    assert len(str(info.value)) < 300 and "…" in str(info.value), str(info.value)

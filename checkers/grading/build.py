@@ -34,6 +34,7 @@ MAX_DIGITS = 300  # digits of any exact number (numerator or denominator) a form
 MAX_MATRIX_POWER = 64
 MAX_SUM_TERMS = 10_000
 MAX_MATRIX_ENTRIES = 400
+MAX_SNIPPET = 60  # characters of the student's text quoted in a message
 _LOG10_2 = math.log10(2)
 
 
@@ -224,7 +225,8 @@ class Builder:
             return str(tree.value)
         if meta is None or getattr(meta, "empty", True):
             return "…"
-        return self.text[meta.start_pos:meta.end_pos].strip()
+        text = self.text[meta.start_pos:meta.end_pos].strip()
+        return text if len(text) <= MAX_SNIPPET else f"{text[:MAX_SNIPPET // 2 - 1]}…{text[-(MAX_SNIPPET // 2 - 1):]}"
 
     def fail(self, message: str) -> StudentInputError:
         return StudentInputError(abbreviate_numbers(message))
@@ -555,6 +557,8 @@ class Builder:
     def inverse(self, m, tree):
         if not _square(m):
             raise self.fail(f"cannot invert {describe(m)} (`{self.snippet(tree)}`): only square matrices have inverses")
+        if isinstance(m, sp.MatrixBase):  # an explicit matrix: inverted numerically, never symbolically here
+            return sp.Inverse(m)
         try:
             return m.I
         except NonInvertibleMatrixError:
