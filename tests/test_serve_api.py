@@ -217,6 +217,18 @@ def test_csv_upload_returns_the_graded_csv_and_the_class_analysis(client):
     assert "<html" in doc["analysis_html"] and "trace" in doc["analysis_html"]
 
 
+def test_problems_beyond_the_warm_limit_evict_the_least_recently_used(server, client):
+    from checkers.serve.engine import DEFAULT_MAX_PROBLEMS
+
+    others = ["gaussian-density", "rnn-depth", "tv-half-l1", "lse-limit", "bn-fold-bias"]
+    for problem in others:
+        doc = grade(client, "d", problem=problem)
+        assert doc["problem"] == problem and not doc.get("internal_error")
+    time.sleep(1)  # the evicted problem's workers are stopped in the background
+    assert len(descendants(server.process.pid)) <= DEFAULT_MAX_PROBLEMS * 2
+    assert grade(client, KL_CORRECT)["verdict"] == "correct"  # evicted first, warmed again on demand
+
+
 # -- hostile and bad requests ----------------------------------------------------------------------
 @pytest.mark.parametrize("answer, message", [
     ("x" * 200_000, "200000 characters long; the limit is 2000"),

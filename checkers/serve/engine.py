@@ -47,7 +47,8 @@ class _Warm:
         self.free: asyncio.Queue = asyncio.Queue()
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
-        self.closed = False
+        self.closed = False  # evicted: requests that still hold this object go to a fresh one
+        self.users = 0  # requests between borrowing a pool and giving it back
 
     def start_all(self) -> None:
         """Prepare the problem and fork every worker (in a thread: preparing takes a second or more)."""
@@ -117,7 +118,8 @@ class Engine:
         self._warm.move_to_end(problem_id)
         await warm.ready.wait()
         if warm.failed is not None:
-            self._warm.pop(problem_id, None)
+            if self._warm.get(problem_id) is warm:
+                del self._warm[problem_id]
             raise warm.failed
         return warm
 
@@ -141,20 +143,32 @@ class Engine:
             asyncio.get_running_loop().create_task(self._close_when_idle(old))
 
     async def _close_when_idle(self, warm: _Warm) -> None:
+        warm.closed = True
         await warm.ready.wait()
-        if warm.failed is None:
-            for _ in warm.pools:  # wait until no request holds one of its pools
-                await warm.free.get()
-        await asyncio.to_thread(warm.close_all)
+        while warm.users:  # requests already queued on it finish first
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(lambda: self._stop([warm]))
+
+    def _stop(self, warm: list[_Warm]) -> None:
+        with self._forking:  # a pool still starting finishes first, then is stopped here
+            for w in warm:
+                w.close_all()
 
     async def _run(self, problem_id: str, work):
         """`work(pool)` in a thread, on a free warm pool of the problem."""
-        warm = await self._pools(problem_id)
-        pool = await warm.free.get()
+        while True:
+            warm = await self._pools(problem_id)
+            if not warm.closed:  # (evicted while it was starting: take the fresh one)
+                break
+        warm.users += 1
         try:
-            return await asyncio.to_thread(work, pool)
+            pool = await warm.free.get()
+            try:
+                return await asyncio.to_thread(work, pool)
+            finally:
+                warm.free.put_nowait(pool)
         finally:
-            warm.free.put_nowait(pool)
+            warm.users -= 1
 
     async def warm_up(self, problem_ids: list[str]) -> None:
         """Load the catalog and start the pools of these problems (so the first answers are fast too)."""
@@ -226,13 +240,7 @@ class Engine:
         """Stop every worker (busy ones are killed); called when the server shuts down."""
         self._closing = True
         warm, self._warm = list(self._warm.values()), OrderedDict()
-
-        def stop():
-            with self._forking:  # a pool still starting finishes first, then is stopped here
-                for w in warm:
-                    w.close_all()
-
-        await asyncio.to_thread(stop)
+        await asyncio.to_thread(lambda: self._stop(warm))
 
 
 def _one(pool, task) -> dict:
