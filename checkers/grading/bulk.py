@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers.errors import UsageError
-from checkers.grading.catalog import get_problem
+from checkers.grading.catalog import declaring_file, get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT
 from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, Task, check_limits
 from checkers.grading.parse import MAX_LENGTH
@@ -196,16 +196,6 @@ def check_paths(csv_path: Path, out: Path, analysis: Path | None = None) -> None
         _check_writable(analysis, "--analysis")
 
 
-def _declaring_file(problem: Problem) -> Path | None:
-    """The proof module that declares `problem` (its reference claim and misconceptions live there)."""
-    from checkers.registry import proof_modules
-
-    for module in proof_modules():
-        if any(p is problem for p in getattr(module, "GRADEABLE", ())):
-            return Path(module.__file__) if getattr(module, "__file__", None) else None
-    return None
-
-
 def grader_version(problem: Problem) -> str:
     """proofcheck's version and a hash of the code that decides a verdict (grading modules, engine, the proof)."""
     from importlib import metadata
@@ -217,7 +207,7 @@ def grader_version(problem: Problem) -> str:
     digest = hashlib.sha256()
     here = Path(__file__).resolve().parent
     files = [here / f"{m}.py" for m in GRADING_MODULES] + [here.parent / f"{m}.py" for m in ENGINE_MODULES]
-    declared = _declaring_file(problem)
+    declared = declaring_file(problem)
     if declared is not None:
         files.append(declared)
     for f in files:
