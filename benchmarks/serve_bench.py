@@ -1,7 +1,8 @@
 r"""Benchmark of `proofcheck serve`: latency and throughput of the JSON API, measured with a real HTTP client.
 
 A real server process (`proofcheck serve --port P`, default workers: one per core) is started and timed
-until it answers (/api/health) and until it is warm (catalog loaded, kl-gaussian's workers forked).
+until it answers (/api/health), until it returns its first kl-gaussian grade (workers warm) and until
+every problem's statement is loaded (/api/health ready).
 Then, with httpx over keep-alive connections to 127.0.0.1:
 * 1,000 sequential POST /api/grade on distinct kl-gaussian answers (benchmarks/grade_bench.py's
   generator, seed printed: correct spellings and known mistakes, each with its truth label, so the
@@ -76,6 +77,16 @@ def alive(pid: int) -> bool:
         return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (from /proc; 0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[-1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def quantiles(times: list[float]) -> dict:
     ordered = sorted(times)
     return {"p50": statistics.median(ordered), "p99": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
@@ -105,7 +116,7 @@ def main(argv=None) -> int:
                "serve", "--port", str(port)]
     started = time.perf_counter()
     server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    listening = ready = None
+    listening = ready = first_grade = None
     failures = []
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
@@ -118,14 +129,19 @@ def main(argv=None) -> int:
                 except httpx.TransportError:
                     time.sleep(0.05)
                     continue
-                listening = listening or time.perf_counter() - started
+                if listening is None:
+                    listening = time.perf_counter() - started
+                    client.post("/api/grade", json={"problem": PROBLEM, "answer": answers[0][0]}, timeout=120)
+                    first_grade = time.perf_counter() - started
+                    continue
                 if doc["ready"]:
                     ready = time.perf_counter() - started
                     break
                 time.sleep(0.05)
             if ready is None:
                 raise SystemExit("the server was not warm within 120 s")
-            print(f"start-up: answers after {listening:.2f} s, warm (catalog, kl-gaussian workers) after {ready:.2f} s")
+            print(f"start-up: answers /api/health after {listening:.2f} s, the first {PROBLEM} grade after "
+                  f"{first_grade:.2f} s (its workers warm), every problem listed (catalog) after {ready:.2f} s")
             for text, _, _ in answers[:20]:  # first touches of the code paths
                 client.post("/api/grade", json={"problem": PROBLEM, "answer": text})
                 client.post("/api/read", json={"problem": PROBLEM, "answer": text})
@@ -160,16 +176,21 @@ def main(argv=None) -> int:
         shares = [texts[i::args.clients] for i in range(args.clients)]
         results: list = []
         threads = [threading.Thread(target=worker, args=(s, results)) for s in shares]
+        pool = children(server.pid)
+        cpu_before = (cpu_seconds(server.pid), sum(cpu_seconds(p) for p in pool), time.process_time())
         t = time.perf_counter()
         for th in threads:
             th.start()
         for th in threads:
             th.join()
         wall = time.perf_counter() - t
+        cpu_after = (cpu_seconds(server.pid), sum(cpu_seconds(p) for p in pool), time.process_time())
         rate = len(results) / wall
         conc = quantiles([r[0] for r in results])
+        per = [(b - a) / len(results) for a, b in zip(cpu_before, cpu_after)]
         print(f"POST /api/grade, {args.clients} concurrent clients: {len(results)} answers in {wall:.2f} s = "
-              f"{rate:.0f} answers/s (latency p50 {ms(conc['p50'])}, p99 {ms(conc['p99'])})")
+              f"{rate:.0f} answers/s (latency p50 {ms(conc['p50'])}, p99 {ms(conc['p99'])}); CPU per answer: "
+              f"server process {ms(per[0])}, its {len(pool)} workers {ms(per[1])}, this client {ms(per[2])}")
 
         normal: list = []
         hostile: list = []

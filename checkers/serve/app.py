@@ -4,7 +4,7 @@ Routes (every JSON answer is strict JSON; an error is {"error": message} with a 
 for a bug of the server, never for a student's answer):
 
     GET  /                  the page (templates/serve/index.html, serve.js, serve.css: nothing from the network)
-    GET  /api/health        {"ok": true, "ready": bool}: ready once the catalog and the first problem are warm
+    GET  /api/health        {"ok": true, "ready": bool}: ready once the first problem is warm and the catalog loaded
     GET  /api/problems      {"problems": [{id, title, source, statement, statement_html, symbols, dims, exact}]}
     POST /api/grade         {"problem", "answer"[, "full": true]} -> the `proofcheck grade --json` document
     POST /api/read          {"problem", "answer"} -> {"ok": true, "mathml", "words"} or {"ok": false, "message"}

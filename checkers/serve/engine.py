@@ -73,19 +73,15 @@ class Engine:
         self._csv = asyncio.Semaphore(MAX_CSV_AT_ONCE)
         self._catalog: list[dict] | None = None
         self._catalog_lock = asyncio.Lock()
+        self._ids: list[str] | None = None
+        self._ids_lock = asyncio.Lock()
         self._closing = False
 
     # -- the problems ------------------------------------------------------------------------------
     def load_catalog(self) -> list[dict]:
         """Every gradeable problem for the page: id, title, source, statement (MathML), symbols, dims (once)."""
         if self._catalog is None:
-            import torch
-
-            torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
             from checkers.grading.catalog import problems
-            from checkers.grading.isolation import check_limits
-
-            check_limits(self.limits.time_limit, self.limits.memory_mb, self.workers)
             from checkers.serve.render import describe_problem
 
             self._catalog = [describe_problem(p) for p in problems().values()]
@@ -98,11 +94,22 @@ class Engine:
                 await asyncio.to_thread(self.load_catalog)
         return self._catalog
 
+    async def known_ids(self) -> list[str]:
+        """The gradeable problems' ids, from the proof packages' static index (no proof module imported while it is
+        fresh), read once in a thread."""
+        async with self._ids_lock:
+            if self._ids is None:
+                from checkers.grading.catalog import read_index
+
+                entries, _ = await asyncio.to_thread(read_index)
+                self._ids = [e["id"] for e in entries]
+        return self._ids
+
     async def problem_id(self, problem_id) -> str:
         """The id if it is a gradeable problem; UsageError (unknown problem, naming the known ones) otherwise."""
         from checkers.errors import UsageError
 
-        known = [p["id"] for p in await self.catalog()]
+        known = await self.known_ids()
         if not isinstance(problem_id, str) or problem_id not in known:
             raise UsageError(f"unknown problem {problem_id!r}; gradeable problems: {', '.join(known)}")
         return problem_id
@@ -171,10 +178,19 @@ class Engine:
             warm.users -= 1
 
     async def warm_up(self, problem_ids: list[str]) -> None:
-        """Load the catalog and start the pools of these problems (so the first answers are fast too)."""
-        await self.catalog()
+        """Start the pools of these problems (so the first answers are fast too), then load the catalog."""
+        def limits():
+            import torch
+
+            torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
+            from checkers.grading.isolation import check_limits
+
+            check_limits(self.limits.time_limit, self.limits.memory_mb, self.workers)
+
+        await asyncio.to_thread(limits)
         for pid in problem_ids[: self.max_problems]:
-            await self._pools(pid)
+            await self._pools(await self.problem_id(pid))
+        await self.catalog()
 
     # -- what the API offers -----------------------------------------------------------------------
     async def grade(self, problem_id: str, answer: str, full: bool = False) -> dict:
