@@ -15,6 +15,9 @@ from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpre
 from checkers.limits import time_limit
 
 
+_PROBLEMS: dict = {}  # in a worker: the problem objects by id (looking one up checks the static index's digest)
+
+
 def _words(problem, expr) -> str:
     """The reading in words: its shape and the problem symbols it uses, e.g. 'a scalar in d, Σ₀, Σ₁, μ₀, μ₁'."""
     from checkers.grading.build import describe
@@ -39,7 +42,7 @@ def read_task(problem_id: str, answer: str, *, limit: float) -> dict:
     from checkers.grading.parse import parse_answer
     from checkers.reporting.mathml import to_mathml
 
-    problem = get_problem(problem_id)
+    problem = _PROBLEMS.get(problem_id) or _PROBLEMS.setdefault(problem_id, get_problem(problem_id))
     started = time.perf_counter()
     try:
         with time_limit(limit, "reading this answer"):
