@@ -321,7 +321,7 @@ def test_matrix_entries_and_double_sums():
         assert e.function == entry and set(e.limits) == {rows, cols}, (text, e)
     assert parse_formula(r"\max_{i,j} Q_{ij}", t) == IndexedMax(IndexedMax(entry, cols), rows)
     assert parse_formula(r"\sum_i Q_{i1}", t) == sp.Sum(Q_[i - 1, 0], rows)
-    with pytest.raises(StudentInputError, match="does not index one declared vector or matrix side"):
+    with pytest.raises(StudentInputError, match="does not index one declared vector, matrix side or family"):
         parse_formula(r"\sum_{i,j} Q_{12}", t)
     with pytest.raises(StudentInputError, match="already a symbol"):
         parse_formula(r"\sum_{i,i} Q_{ii}", t)
@@ -513,3 +513,31 @@ def test_explicit_matrices_are_inverted_numerically_and_long_quotes_are_shortene
     with pytest.raises(StudentInputError) as info:
         parse(big + "x")
     assert len(str(info.value)) < 300 and "…" in str(info.value), str(info.value)
+
+
+def test_bare_index_runs_over_the_range_the_reference_sums_the_family_over():
+    from checkers.grading.build import family_ranges_from
+
+    i, j = sp.symbols("i j", integer=True)
+    d = sp.Symbol("d", integer=True, positive=True)
+    mu = sp.IndexedBase("mu")
+    ref = sp.Sum(P_[i] ** 2, (i, 1, N)) + sp.Sum(mu[j], (j, 0, d - 1)) + sp.Sum(P_[j], (j, 2, N))
+    assert family_ranges_from(ref) == {mu: (0, d - 1)}  # p is summed over two ranges: none is guessed
+    assert family_ranges_from(sp.Sum(P_[i], (i, 1, N))) == {P_: (1, N)}
+    t = table()
+    t.families["mu"], t.family_ranges = mu, {P_: (sp.Integer(1), N), mu: (sp.Integer(0), d - 1)}
+    k = sp.Symbol("k", integer=True)
+    assert parse_formula(r"\sum_k p_k^2 + \max_k \mu_k", t) == sp.Sum(P_[k] ** 2, (k, 1, N)) + IndexedMax(mu[k], (k, 0, d - 1))
+    with pytest.raises(StudentInputError, match="give the range"):
+        parse_formula(r"\sum_k p_k \mu_k", t)  # two families, two ranges
+
+
+@pytest.mark.parametrize("pid, answer", [
+    ("vae-reconstruction", r"-\sum_i \left[x_i\log f_i + (1-x_i)\log(1-f_i)\right]"),
+    ("vae-objective", r"-\sum_i \left[x_i\log f_i + (1-x_i)\log(1-f_i)\right] + \frac12\sum_j (\mu_j^2 + \sigma_j^2 "
+                      r"- \log\sigma_j^2 - 1)"),
+])
+def test_bare_sums_over_declared_families_grade_correctly(pid, answer):
+    problem(pid)
+    result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
+    assert result.verdict == "correct", result.message

@@ -53,6 +53,7 @@ class SymbolTable:
     listing: str = ""  # "x, b, \Sigma, A, n" for messages
     sum_range: tuple[sp.Basic, sp.Basic] | None = None  # what `\sum_j` (no limits) runs over, e.g. (1, n)
     dimension_values: tuple[dict[sp.Symbol, sp.Integer], ...] = ()  # every checked combination, e.g. d = 1..5
+    family_ranges: dict[sp.IndexedBase, tuple[sp.Basic, sp.Basic]] = field(default_factory=dict)  # x -> (1, n)
 
     def lookup(self, spelling: str) -> sp.Basic | None:
         return self.entries.get(spelling_key(spelling))
@@ -71,6 +72,22 @@ class SymbolTable:
 
 
 _LETTERS = re.compile(r"[A-Za-z]+")
+
+
+def family_ranges_from(expr: sp.Basic) -> dict[sp.IndexedBase, tuple[sp.Basic, sp.Basic]]:
+    """The index range of each indexed family that `expr` sums over: Sum(x[i], (i, 1, n)) gives x -> (1, n).
+
+    What a bare `\\sum_i x_i` (or `\\max_i`) in an answer runs over, when the problem declares no `sum_range`;
+    a family summed over two different ranges gets none.
+    """
+    found: dict[sp.IndexedBase, set] = {}
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Sum, IndexedMax, IndexedMin)):
+            for var, low, high in node.limits:
+                for e in node.function.atoms(sp.Indexed):
+                    if len(e.indices) == 1 and e.indices[0] == var:
+                        found.setdefault(e.base, set()).add((low, high))
+    return {base: ranges.pop() for base, ranges in found.items() if len(ranges) == 1}
 
 
 def is_function(value) -> bool:
@@ -800,7 +817,7 @@ class Builder:
                 if is_matrix(body):  # refused by the caller
                     rng = (sp.Integer(1), sp.Integer(1))
                 else:
-                    rng = (sp.Integer(1), self.index_length(body, var, name, tree, word))
+                    rng = self.index_range(body, var, name, tree, word)
             out.append((var, *rng))
         return body, out
 
@@ -834,18 +851,22 @@ class Builder:
                 raise self.fail(f"the sum in `{self.snippet(tree)}` has more than {MAX_SUM_TERMS} terms"
                                 + (f" at {where}" if where else ""))
 
-    def index_length(self, body, var, name: str, tree, word: str):
-        """How far `var` runs: the length of the declared vector (or matrix side) the body indexes with it."""
-        lengths = set()
+    def index_range(self, body, var, name: str, tree, word: str):
+        """Where `var` runs: 1 to the length of the declared vector (or matrix side) the body indexes with it, or
+        the declared range of the family it indexes (x_i with x over 1..n)."""
+        ranges = set()
         for e in body.atoms(MatrixElement):
             if var in e.i.free_symbols:
-                lengths.add(e.parent.rows)
+                ranges.add((sp.Integer(1), e.parent.rows))
             if var in e.j.free_symbols:
-                lengths.add(e.parent.cols)
-        if len(lengths) != 1:
+                ranges.add((sp.Integer(1), e.parent.cols))
+        for e in body.atoms(sp.Indexed):
+            if e.indices == (var,) and e.base in self.table.family_ranges:
+                ranges.add(self.table.family_ranges[e.base])
+        if len(ranges) != 1:
             raise self.fail(f"give the range, e.g. \\{word}_{{{name}=1}}^{{n}} (in `{self.snippet(tree)}`): "
-                            f"the index {name} does not index one declared vector or matrix side")
-        return lengths.pop()
+                            f"the index {name} does not index one declared vector, matrix side or family")
+        return ranges.pop()
 
     def matrix_entry(self, matrix, name: str, sub):
         r"""`P_{ij}`, `P_{i,j}`, `P_{i j}`: entry (i, j) of a declared matrix, counted from 1 (None if not two indices)."""

@@ -28,7 +28,7 @@ import sympy as sp
 import torch
 
 from checkers.errors import InternalError
-from checkers.grading.build import SymbolTable, commuting, spelling_key
+from checkers.grading.build import SymbolTable, commuting, family_ranges_from, spelling_key
 from checkers.kinds import Variable
 from checkers.model import Claim, Sample
 from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance
@@ -200,7 +200,8 @@ class Problem:
         by_name = {d.name: d for d in dims}
         combos = tuple({by_name[k]: sp.Integer(v) for k, v in c.items() if k in by_name} for c in self.dim_combinations())
         return SymbolTable(entries=entries, families=families, dimensions=frozenset(dims), listing=listing,
-                           sum_range=self.sum_range, dimension_values=combos)
+                           sum_range=self.sum_range, dimension_values=combos,
+                           family_ranges=family_ranges_from(self.reference_expr))
 
     @cached_property
     def sampling_claim(self) -> Claim:
