@@ -541,3 +541,11 @@ def test_bare_sums_over_declared_families_grade_correctly(pid, answer):
     problem(pid)
     result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
     assert result.verdict == "correct", result.message
+
+
+def test_pasted_unicode_for_the_new_notation():
+    j = sp.Symbol("j", integer=True)
+    assert parse("max_{1≤j≤n} x_j") == IndexedMax(X_[j - 1, 0], (j, 1, N))
+    assert parse("∑_j x_j") == sp.Sum(X_[j - 1, 0], (j, 1, N))
+    assert parse("a ÷ b") == a_ / b_
+    assert parse("σ(a)") == SIGMOID(a_)
