@@ -405,6 +405,7 @@ LONG = re.compile(r"\d{31,}")
     (r"\operatorname{ReLU}(x)", "applies to scalars"),
     (r"\log_1 a", "base 1"),
     (r"\log_0 a", "base 0"),
+    (r"\log_{" + "7" * 40 + "} a", "has more than 30 digits"),
     (r"\begin{pmatrix} a & b \\ c \end{pmatrix}", "different lengths (2, 1)"),
     (r"\begin{pmatrix} A & a \end{pmatrix}", "entries must be scalars"),
     (r"\begin{pmatrix} a & b", "never closed"),

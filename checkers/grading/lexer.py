@@ -368,6 +368,9 @@ class _Classifier:
         """A function name at raw[i]: `\\log_2` takes its base, `\\max_j` becomes an EXTREMUM over an index."""
         if canonical == "log":
             base, used = _log_base(self.raw, i + 1)
+            if base is not None and len(base) > MAX_NUMBER_DIGITS:
+                raise _fail(self.text, pos, f"the number {abbreviate_number(base)} has more than "
+                                            f"{MAX_NUMBER_DIGITS} digits")
             if base is not None:
                 self.emit("FUNC", "log" if base == "e" else f"log_{base}", pos)
                 return i + 1 + used
