@@ -51,7 +51,16 @@ class _Warm:
         self.users = 0  # requests between borrowing a pool and giving it back
 
     def start_all(self) -> None:
-        """Prepare the problem and fork every worker (in a thread: preparing takes a second or more)."""
+        """Prepare the problem and fork every worker (in a thread: preparing takes a second or more).
+
+        The preview of the problem's own reference answer (trusted text, not a student's) is printed
+        here once first, so the workers inherit the printer's imports and sympy's caches warm."""
+        import sympy as sp
+
+        from checkers.grading.catalog import get_problem
+        from checkers.serve.tasks import read_task
+
+        read_task(self.problem_id, sp.latex(get_problem(self.problem_id).reference_expr), limit=0)
         for pool in self.pools:
             pool.start()
 
