@@ -132,3 +132,43 @@ def test_sharpness_mutants_of_real_claims_are_rejected_on_most_of_a_batch(claim_
     for factor in (1.02, 0.98):
         margins = sharpness(est, target, factor, z=claim.z)
         assert float((margins > 0).double().mean()) >= 0.5, (factor, margins)
+
+
+def _claim(derivation_id: str, claim_id: str):
+    from checkers.registry import all_derivations
+
+    derivation = next(d for d in all_derivations() if d.id == derivation_id)
+    return derivation, next(c for c in derivation.claims if c.id == claim_id)
+
+
+@pytest.mark.parametrize("claim_id, mutant_id", [
+    ("flow-mle/per-sample-decomposition", "true-normaliser"),
+    ("flow-mle/expected-nll", "p-log-p-scaled"),
+    ("vae-prior-scaling/vlb-depends-on-lambda", "reconstruction-sigma"),
+])
+def test_a_quantity_that_cancels_in_the_claim_is_still_checked(claim_id, mutant_id):
+    """Each mutant corrupts only a quantity that cancels between the claim's sides; the check must still see it."""
+    derivation, claim = _claim(*claim_id.split("/"))
+    mutant = next(m for m in claim.mutants if m.id == mutant_id)
+    checker = ClaimChecker(derivation, claim, seed=0)
+    assert checker.mutant(mutant).caught
+    # the corruption leaves the first component (the claim's own equation, where it cancels) unchanged
+    sample = checker.samples[0]
+    true_lhs, true_rhs = claim.numeric(sample)
+    wrong_lhs, wrong_rhs = mutant.numeric(sample)
+    mean = (lambda v: v.mean if isinstance(v, Estimate) else v)
+    torch.testing.assert_close(mean(wrong_lhs)[..., 0] - mean(true_lhs)[..., 0],
+                               wrong_rhs[..., 0] - true_rhs[..., 0], rtol=0, atol=1e-9)
+
+
+def test_the_margin_ranking_reference_draws_its_own_samples():
+    """geometric-gan/equilibrium: the reference is a second estimate, not the same numbers recomputed."""
+    from proofs import geometric_gan
+
+    derivation, claim = _claim("geometric-gan", "equilibrium")
+    sample = ClaimChecker(derivation, claim, seed=0).samples[0]
+    ours, two = claim.numeric(sample)
+    theirs = geometric_gan.margin_ranking_objective(sample)
+    assert not torch.allclose(ours.mean, theirs.mean, rtol=0, atol=1e-12)
+    for est in (ours, theirs):
+        assert bool(((est.mean - two).abs() <= 5 * est.stderr).all())
