@@ -60,7 +60,10 @@ class _Warm:
         from checkers.grading.catalog import get_problem
         from checkers.serve.tasks import read_task
 
-        read_task(self.problem_id, sp.latex(get_problem(self.problem_id).reference_expr), limit=0)
+        try:
+            read_task(self.problem_id, sp.latex(get_problem(self.problem_id).reference_expr), limit=0)
+        except Exception:  # only a warm-up: a reference sympy cannot print as LaTeX just leaves the printer cold
+            pass
         for pool in self.pools:
             pool.start()
 
