@@ -26,10 +26,10 @@ from checkers.tolerances import (Discrepancy, Tolerance, compare, dtype_name, to
 
 CONFIGS_PER_CLAIM = 4
 MUTANT_TIME_LIMIT = 5.0
-# Every batch is small (at most a few thousand instances of matrices up to 64 x 64): one thread runs it
-# as fast as two here, and a second thread per op only competes with any other process for the cores
-# (with one CPU-bound neighbour on 2 cores, torch's default pool made `verify` 7x slower).
-# benchmarks/verify_bench.py measures it quiet and under load.
+# Every batch is small (at most a few thousand instances of matrices up to 64 x 64), so torch's pool
+# mostly spins: on this 2-core machine (shared, load 6-9) the whole suite took 60 CPU-seconds and 200 s
+# wall with 1 thread, 202 CPU-seconds and 486 s wall with torch's default 2 (benchmarks/verify_bench.py
+# --compare-threads, 2026-11-29). On a quiet 16-core machine 16 threads saved a quarter (31.6 s -> 24.2 s).
 DEFAULT_THREADS = 1
 
 
@@ -55,7 +55,7 @@ def ieee_float32():
 
     On CUDA, cuDNN convolutions (and, if enabled, matmuls) default to TF32, whose 10-bit mantissa errs
     by about 1e-3: a float32 check would then judge TF32 against float32's tolerance (seen on an H200:
-    five conv/matmul claims failed by 1e-3). float32 here means float32.
+    four conv/matmul claims failed by 1e-3 and pass in IEEE float32). float32 here means float32.
     """
     before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision())
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = False, False

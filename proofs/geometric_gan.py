@@ -37,7 +37,7 @@ tabulated on 401 points of $[-10, 10]$ with Riemann sums (the engine's `DensityO
 * Numeric: random grid densities and random discriminators (values up to ±6); `equilibrium` by Monte
   Carlo with real samples, $X = b + L\varepsilon$ with $LL^\top = AA^\top$ the Cholesky factor (a different
   square root than $A$) and $G(Z)$, $n = 1..3$, and a random
-  MLP discriminator with values in $(-1, 1)$, $2^{14}$ draws of each per instance (64 instances);
+  MLP discriminator with values in $(-1, 1)$, $2^{14}$ draws of each per instance (32 instances);
   reference: the same objective through `torch.nn.functional.margin_ranking_loss` (margin 1), whose
   hinge is exactly $(1 \mp D)_+$, on its own fresh draws from `torch.distributions.MultivariateNormal`
   (so it shares only the discriminator with the check); `location-family` ($2^{14}$ draws per
@@ -299,7 +299,7 @@ equilibrium = Claim(
                numeric=lambda s: equilibrium_sides(s, transpose=True)),
     ),
     dtypes=(torch.float64, torch.float32),
-    instances=64,
+    instances=32,
 )
 
 
