@@ -309,9 +309,37 @@ def _symbolic_text(status: object, scope: str, detail: str = "") -> str:
     return name
 
 
+def _split_top(text: str) -> list[str]:
+    """`text` split at the semicolons outside brackets."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == ";" and depth <= 0:
+            out.append(text[start:i])
+            start = i + 1
+    return out + [text[start:]]
+
+
 def _dedupe(detail: str) -> tuple[str, ...]:
-    """The pieces of a lemma list ("a; b; a") once each, in order."""
-    return tuple(dict.fromkeys(piece.strip() for piece in detail.split(";") if piece.strip()))
+    """The pieces of a lemma list ("a; b; a") once each, in order; "L for x; L for y" said once as "L for x, y"."""
+    label, colon, rest = detail.partition(": ")
+    if not colon or ";" in label or "=" in label:
+        label, rest = "", detail
+    pieces = list(dict.fromkeys(piece.strip() for piece in _split_top(rest) if piece.strip()))
+    groups: dict[str, list[str]] = {}
+    for piece in pieces:
+        head, sep, case = piece.rpartition(" for ")
+        key = head if sep and head else piece
+        groups.setdefault(key, []).append(case if sep and head else "")
+    out = []
+    for head, cases in groups.items():
+        cases = [c for c in cases if c]
+        out.append(f"{head} for each of: {' | '.join(cases)}" if len(cases) > 1 else
+                   (f"{head} for {cases[0]}" if cases else head))
+    if label and out:
+        out[0] = f"{label}: {out[0]}"
+    return tuple(out)
 
 
 def _css(status: object) -> str:

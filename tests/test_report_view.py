@@ -1,0 +1,106 @@
+"""The wording of the reports, without building one: statuses, numeric criteria, descriptions, lemma lists, listings."""
+
+import enum
+
+import pytest
+import sympy as sp
+import torch
+
+from checkers import Claim, Mutant, Real, Variable, identity
+from checkers.reporting.graded import GradedSection
+from checkers.reporting.problem_sets import ProblemSet
+from checkers.reporting.render import code_listing, prose_html, prose_tex
+from checkers.reporting.view import (RunView, _dedupe, _numeric_row, _symbolic_text, readable, set_view,
+                                     status_name)
+from checkers.results import NumericResult
+
+t = sp.Symbol("t", real=True)
+FORMULA = Claim(id="square", statement="(t+1)² = t² + 2t + 1", lhs=(t + 1) ** 2, rhs=t ** 2 + 2 * t + 1,
+                variables=(Variable("t", Real()),), symbolic=identity(),
+                mutants=(Mutant("no-cross", "t² + 1", rhs=t ** 2 + 1),))
+
+
+class Status(enum.Enum):
+    PROVED = "proved"
+    LEMMAS = "supported by lemmas"
+
+
+@pytest.mark.parametrize("status, words", [("proved", "proved"), (Status.PROVED, "proved"),
+                                           (Status.LEMMAS, "supported by lemmas"), ("not attempted", "not attempted")])
+def test_symbolic_status_is_read_from_a_string_or_an_enum(status, words):
+    assert status_name(status) == words
+
+
+def test_symbolic_wording_states_the_scope_and_names_lemmas():
+    assert _symbolic_text("proved", "general") == "proved symbolically in general"
+    assert _symbolic_text("proved", "n ∈ {1, 2, 3}") == "proved symbolically for n ∈ {1, 2, 3}"
+    assert _symbolic_text(Status.LEMMAS, "", "a ≥ 0") == "supported by lemmas: a ≥ 0"
+    assert _symbolic_text("not attempted", "", "an integral") == "not proved symbolically (an integral)"
+
+
+def _row(dtype, worst_abs, worst_rel, rtol, atol, passed=True):
+    return NumericResult("cpu", dtype, 1000, worst_abs, worst_rel, rtol, atol, passed)
+
+
+def test_numeric_row_prints_the_criterion_applied():
+    row = _numeric_row(_row("float32", 1e-7, 1e-7, 1.3e-6, 1e-5), FORMULA)
+    assert row.criterion == "|lhs − rhs| ≤ atol + rtol·|rhs| + rounding bound"
+    assert _numeric_row(_row("float64", 0, 0, 1e-7, 1e-7), FORMULA).criterion == "|lhs − rhs| ≤ atol + rtol·|rhs|"
+
+
+def test_a_relative_error_above_rtol_is_never_printed_next_to_passed():
+    near_zero = _numeric_row(_row("float64", 1e-9, 2.1, 1e-7, 1e-7), FORMULA)  # |rhs| ≈ 0: judged by atol
+    assert near_zero.status == "passed" and near_zero.worst_rel == "–†"
+    rounding = _numeric_row(_row("float16", 3e-3, 0.5, 1e-3, 1e-5), FORMULA)  # within the rounding bound
+    assert rounding.status == "passed" and rounding.worst_rel == "–‡"
+    failed = _numeric_row(_row("float64", 1.0, 2.1, 1e-7, 1e-7, passed=False), FORMULA)
+    assert failed.status == "FAILED" and failed.worst_rel == "2.1e+00"  # a failure shows its error
+    ok = _numeric_row(_row("float64", 1e-16, 3e-16, 1e-7, 1e-7), FORMULA)
+    assert ok.worst_rel == "3.0e-16"
+
+
+def test_readable_descriptions_typeset_powers_and_subscripts():
+    assert readable("vector in R^d") == r"vector in $\mathbb{R}^{d}$"
+    assert readable("vector in R^{m+f-1}") == r"vector in $\mathbb{R}^{m+f-1}$"
+    assert readable("invertible nxn matrix (condition number <= 4)") == "invertible n×n matrix (condition number ≤ 4)"
+    assert readable("widths n_{L-1} in [1, 64]") == r"widths $n_{L-1}$ in [1, 64]"
+    tex, html = prose_tex(readable("binary image in {0, 1}^n")), str(prose_html(readable("binary image in {0, 1}^n")))
+    assert r"\{0, 1\}" in tex and "<msup>" in html and "R^" not in html
+
+
+def test_lemma_lists_say_each_lemma_once():
+    detail = ("lemmas proved: A v = w for n = 1; A v = w for n = 2; b ≥ 0 (as x; y); b ≥ 0 (as x; y)")
+    assert _dedupe(detail) == ("lemmas proved: A v = w for each of: n = 1 | n = 2", "b ≥ 0 (as x; y)")
+
+
+def test_code_listing_is_verbatim_with_non_ascii_escaped():
+    out = code_listing("x = a ** 2  # σ² ≤ 1\n")
+    assert out.startswith("x = a ** 2  # ") and r"(*@\ensuremath{\sigma}@*)" in out and "≤" not in out
+
+
+def _run() -> RunView:
+    return RunView("Checked", "today", 0, "cpu", "2", "1", "3", False)
+
+
+def test_a_graded_submission_is_headed_by_its_verdicts_in_red():
+    graded = GradedSection((object(),) * 5, "3 correct, 2 incorrect of 5 answers", "answers",
+                           {"correct": 3, "incorrect": 2, "invalid": 0})
+    view = set_view(ProblemSet("student", "S", ""), [], _run(), graded)
+    assert (view.status, view.css) == ("2 of 5 answers wrong", "fail")
+    assert "passed" not in view.status and view.checks_summary.startswith("Reference solutions")
+    right = GradedSection((object(),) * 2, "2 correct of 2 answers", "answers", {"correct": 2})
+    assert set_view(ProblemSet("s", "S", ""), [], _run(), right).status == "all 2 answers correct"
+
+
+def test_half_precision_of_an_exact_identity_is_left_out_of_the_one_line_summary():
+    from checkers.reporting.view import _verified_line
+    from checkers.results import ClaimResult, MutantResult
+    from checkers.symbolic import SymbolicResult
+
+    rows = tuple(_row(d, 0, 0, 1e-3, 1e-5) for d in ("float64", "float32", "float16"))
+    result = ClaimResult("square", "", "=", SymbolicResult("proved", "general"), (), rows, (),
+                         (MutantResult("no-cross", "", True, "rejected"),))
+    line, css = _verified_line([FORMULA], [result])
+    assert css == "ok" and "float16" not in line and "cpu float64/float32" in line
+    assert line.startswith("Verified: proved symbolically in general") and "1 of 1 wrong variants rejected" in line
+    assert torch.float16 in FORMULA.dtypes  # the row exists; it is explained in the evidence, not in the summary
