@@ -104,3 +104,8 @@ def test_half_precision_of_an_exact_identity_is_left_out_of_the_one_line_summary
     assert css == "ok" and "float16" not in line and "cpu float64/float32" in line
     assert line.startswith("Verified: proved symbolically in general") and "1 of 1 wrong variants rejected" in line
     assert torch.float16 in FORMULA.dtypes  # the row exists; it is explained in the evidence, not in the summary
+
+
+def test_a_monte_carlo_reference_is_judged_by_its_standard_errors():
+    mc = _numeric_row(_row("float64", 1.4, 0.3, 1e-7, 1e-7), FORMULA, monte_carlo=True)
+    assert mc.criterion == "|estimate − value| ≤ 5·std.err. + atol + rtol·|value|" and mc.worst_rel == "–"

@@ -264,14 +264,19 @@ def _criterion(claim: Claim | None, dtype: str) -> str:
     return f"|lhs − rhs| ≤ atol + rtol·|rhs|{bound}"
 
 
-def _numeric_row(r: NumericResult, claim: Claim | None = None, criterion_claim: Claim | None = None) -> NumericRow:
-    """One row; `claim` gives the relation (and whether the rounding bound applies)."""
+def _numeric_row(r: NumericResult, claim: Claim | None = None, criterion_claim: Claim | None = None,
+                 monte_carlo: bool = False) -> NumericRow:
+    """One row; `claim` gives the relation (and whether the rounding bound applies); `monte_carlo`: the row
+    compares with a Monte Carlo estimate (a reference that returns one), judged within z standard errors."""
     crit_claim = criterion_claim if criterion_claim is not None else claim
     criterion = _criterion(crit_claim, r.dtype)
+    if monte_carlo:
+        z = f"{crit_claim.z:g}" if crit_claim is not None else "5"
+        criterion = f"|estimate − value| ≤ {z}·std.err. + atol + rtol·|value|"
     tol = f"rtol {_sci(r.rtol)}, atol {_sci(r.atol)}"
     if r.skipped:
         return NumericRow(r.device, r.dtype, "–", "–", "–", criterion, tol, "skipped", "warn", r.skipped)
-    estimate = crit_claim is not None and crit_claim.relation == "≈"
+    estimate = monte_carlo or (crit_claim is not None and crit_claim.relation == "≈")
     meaningful = (not estimate) and (r.worst_rel_error <= r.rtol or not r.passed)
     if meaningful:
         rel = _sci(r.worst_rel_error)
@@ -392,6 +397,9 @@ def _doc(fn) -> str:
     return " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
+_MONTE_CARLO = re.compile(r"monte carlo|\bdraws\b|standard errors", re.IGNORECASE)
+
+
 def _claim_relation(claim: Claim, result: ClaimResult) -> str:
     """The relation printed between the sides: '=' for an exact identity even when checked by Monte Carlo."""
     return "=" if claim.relation == "≈" else claim.relation
@@ -467,7 +475,13 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
                               "ok" if sr.passed and name == "proved" else ("fail" if not sr.passed else "warn")))
     references = []
     for ref in result.references:
-        references.append(ReferenceView(ref.id, ref.description, tuple(_numeric_row(r) for r in ref.results),
+        # A reference computed by Monte Carlo returns an Estimate and is judged within z standard errors
+        # (checkers.verify). The result does not record which kind it was: it is recognised by its description,
+        # or by passing with an error beyond both atol and rtol, which only that allowance permits at float64.
+        monte_carlo = bool(_MONTE_CARLO.search(ref.description)) or any(
+            r.passed and not r.skipped and r.worst_abs_error > r.atol and r.worst_rel_error > r.rtol for r in ref.results)
+        references.append(ReferenceView(ref.id, ref.description,
+                                        tuple(_numeric_row(r, claim, monte_carlo=monte_carlo) for r in ref.results),
                                         "passed" if ref.passed else "FAILED", "ok" if ref.passed else "fail"))
     mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", m.evidence,
                                "ok" if m.caught else "fail") for m in result.mutants)
