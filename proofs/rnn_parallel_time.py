@@ -51,7 +51,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Variable, facts, not_attempted
+from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Tolerance, Variable, facts, not_attempted
 from checkers.kinds import Kind
 from checkers.grading import Misconception, Problem, Symbol
 
@@ -207,6 +207,10 @@ rnn_procedure_claim = Claim(
                numeric=lambda s: procedure_sides(s, last=s.dims["T"] - 1)),
     ),
     dtypes=(torch.float64, torch.float32),
+    tolerances={torch.float32: Tolerance(
+        rtol=1.3e-6, atol=1e-4,
+        reason="h_T passes through T + 1 ≤ 9 tanh layers computed by two implementations (the cell loop and "
+               "torch.nn.RNN, a fused kernel on CUDA): float32 rounding compounds per layer; 1.7e-5 measured on CUDA")},
     instances=64,
 )
 
