@@ -1,10 +1,7 @@
 r"""The class analysis page: verdict counts, ranked misconceptions, clusters of equal wrong answers, invalid reasons."""
 
 import csv
-import os
 import re
-import shutil
-import tempfile
 from html import unescape
 
 import numpy as np
@@ -107,29 +104,7 @@ def test_cli_analysis_and_refusals(tmp_path, capsys):
 
 
 # --- in a real browser, as the reports are ---
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[test]')")
-    if not (CHROMIUM and CHROMEDRIVER):
-        pytest.skip("Chromium and chromedriver not installed (CI installs Debian's chromium and chromium-driver)")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="proofcheck-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 f"--user-data-dir={profile}", "--window-size=1200,1600"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
+# (the `browser` fixture: tests/conftest.py)
 
 
 PAGE = """

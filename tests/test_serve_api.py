@@ -6,12 +6,9 @@ requests use httpx. Speed is measured in benchmarks/serve_bench.py, not here.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import textwrap
 import threading
 import time
@@ -21,102 +18,20 @@ import pytest
 
 httpx = pytest.importorskip("httpx", reason="httpx not installed (pip install -e '.[test]')")
 
+from serve_process import Server, alive, descendants  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
-START_TIMEOUT = 240  # seconds for a server to be warm (a loaded machine imports torch slowly)
 KL = "kl-gaussian"
 KL_CORRECT = (r"\frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d"
               r" + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)")
 KL_SWAPPED = KL_CORRECT.replace(r"\Sigma_1^{-1}\Sigma_0)", r"\Sigma_0^{-1}\Sigma_1)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (read from /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-                out.extend(kids)
-                todo.extend(kids)
-        except OSError:
-            pass
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-class Server:
-    """A `proofcheck serve` subprocess (or a script that runs one) on a free port of 127.0.0.1."""
-
-    def __init__(self, *options: str, script: str | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.NamedTemporaryFile(prefix="proofcheck-serve-", suffix=".log", delete=False)
-        if script is None:
-            command = [sys.executable, "-m", "checkers", "serve", "--port", str(self.port), *options]
-        else:
-            command = [sys.executable, "-c", script, str(self.port), *options]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT)
-
-    def output(self) -> str:
-        return Path(self.log.name).read_text(errors="replace")
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(base_url=self.url, timeout=10) as client:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-                try:
-                    if client.get("/api/health").json()["ready"]:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.2)
-        raise AssertionError(f"the server was not warm within {START_TIMEOUT} s:\n{self.output()}")
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> tuple[int, list[int]]:
-        """Send `sig`, wait for the exit; returns the exit code and the processes that were below the server."""
-        below = descendants(self.process.pid)
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"the server did not stop within {timeout} s of signal {sig}") from None
-        return code, below
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        os.unlink(self.log.name)
-
-
 @pytest.fixture(scope="module")
 def server():
-    s = Server("--workers", "2")
-    try:
+    with Server("--workers", "2") as s:
         s.wait_ready()
         yield s
-    finally:
-        s.close()
 
 
 @pytest.fixture(scope="module")
@@ -300,8 +215,7 @@ HANGING_SERVER = textwrap.dedent("""
 
 
 def test_a_hanging_answer_holds_only_its_worker_and_sigterm_leaves_no_worker():
-    s = Server(script=HANGING_SERVER)
-    try:
+    with Server(script=HANGING_SERVER) as s:
         s.wait_ready()
         with httpx.Client(base_url=s.url, timeout=60) as c:
             assert grade(c, KL_CORRECT)["verdict"] == "correct"
@@ -331,13 +245,10 @@ def test_a_hanging_answer_holds_only_its_worker_and_sigterm_leaves_no_worker():
         time.sleep(5)
         assert [p for p in below if alive(p)] == []
         assert code in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
-    finally:
-        s.close()
 
 
 def test_sigint_stops_the_server_and_every_worker():
-    s = Server("--workers", "2")
-    try:
+    with Server("--workers", "2") as s:
         s.wait_ready()
         with httpx.Client(base_url=s.url, timeout=60) as c:
             assert grade(c, KL_CORRECT)["verdict"] == "correct"
@@ -347,8 +258,6 @@ def test_sigint_stops_the_server_and_every_worker():
         time.sleep(5)
         assert [p for p in below if alive(p)] == []
         assert code in (0, -signal.SIGINT, 130)
-    finally:
-        s.close()
 
 
 def client_read_ok(c) -> bool:

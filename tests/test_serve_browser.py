@@ -3,50 +3,20 @@ verdict, checks a derivation and uploads a class CSV (selenium, as tests/test_re
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-
 import pytest
 
-from test_serve_api import KL_CORRECT, KL_SWAPPED, Server
+from serve_process import Server
+from test_serve_api import KL_CORRECT, KL_SWAPPED
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver")
-webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (pip install -e '.[test]')")
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="Chromium and chromedriver not installed (CI installs Debian's chromium and "
-                                       "chromium-driver; see .ci/run)")
 WAIT = 90  # seconds for one thing to appear on the page (grading is milliseconds; a loaded machine is slower)
 
 
 @pytest.fixture(scope="module")
 def server():
-    s = Server("--workers", "2")
-    try:
+    with Server("--workers", "2") as s:
         s.wait_ready()
         yield s
-    finally:
         s.stop()
-        s.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="proofcheck-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 f"--user-data-dir={profile}", "--window-size=1200,1600"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def wait_for(browser, condition, message: str):
@@ -60,7 +30,7 @@ def css(browser, selector):
 
 
 @pytest.fixture(scope="module")
-def page(server, browser):
+def page(browser, server):  # the browser first: without Chromium no server is started
     browser.get(server.url + "/")
     wait_for(browser, lambda b: b.execute_script("return document.body.dataset.ready === 'true'"),
              "the page did not load the problems")
