@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,8 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from grade_bench import generate  # noqa: E402  (the labelled kl-gaussian answers)
+from serve_process import Server, alive, descendants  # noqa: E402  (the launcher the serve tests use)
 
 PROBLEM = "kl-gaussian"
 BARS = {"grade p50": 0.020, "grade p99": 0.100, "read p50": 0.005}
@@ -45,36 +46,6 @@ HOSTILE = [
     r"d^{" + r"10^{1000}" * 6 + "}",
     r"\det(" + "+".join(rf"\Sigma_{i % 2}^{{-{i}}}\Sigma_{1 - i % 2}^{{{i}}}" for i in range(1, 50)) + ")",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def children(pid: int) -> list[int]:
-    """Every descendant of `pid` (from /proc)."""
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-                out.extend(kids)
-                todo.extend(kids)
-        except OSError:
-            pass
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def cpu_seconds(pid: int) -> float:
@@ -109,20 +80,16 @@ def main(argv=None) -> int:
     answers = generate(args.count, seed=args.seed)
     print(f"serve benchmark: {len(answers)} distinct {PROBLEM} answers (generator seed {args.seed}), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    exe = ROOT / ".venv" / "bin" / "proofcheck"
-    command = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "checkers"]),
-               "serve", "--port", str(port)]
     started = time.perf_counter()
-    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    launched = Server()
+    server, base = launched.process, launched.url
     listening = ready = first_grade = None
     failures = []
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
             while time.perf_counter() - started < 120:
                 if server.poll() is not None:
-                    print(server.stdout.read())
+                    print(launched.output())
                     raise SystemExit("the server exited during start-up")
                 try:
                     doc = client.get("/api/health").json()
@@ -176,7 +143,7 @@ def main(argv=None) -> int:
         shares = [texts[i::args.clients] for i in range(args.clients)]
         results: list = []
         threads = [threading.Thread(target=worker, args=(s, results)) for s in shares]
-        pool = children(server.pid)
+        pool = descendants(server.pid)
         cpu_before = (cpu_seconds(server.pid), sum(cpu_seconds(p) for p in pool), time.process_time())
         t = time.perf_counter()
         for th in threads:
@@ -224,7 +191,7 @@ def main(argv=None) -> int:
         if rate < MIN_RATE:
             failures.append(f"{rate:.0f} answers/s < {MIN_RATE:.0f}")
     finally:
-        workers = children(server.pid)
+        workers = descendants(server.pid)
         server.send_signal(signal.SIGTERM)
         t = time.perf_counter()
         try:
@@ -239,6 +206,7 @@ def main(argv=None) -> int:
               f"before, {len(left)} alive after")
         if left:
             failures.append(f"{len(left)} workers outlived the server")
+        launched.close()
     print("bars: " + ("all met" if not failures else "NOT met: " + "; ".join(failures)) +
           f" (load average {os.getloadavg()[0]:.1f} at the end; a shared machine makes these figures noisy)")
     return 0
