@@ -143,7 +143,7 @@ def test_verification_boxes_are_never_split_across_pages(everything):
         pages = _pdf_pages(options.out_dir / f"{set_id}.pdf")
         starts = [(i, m.group(1)) for i, page in enumerate(pages)
                   for m in re.finditer(r"Claim\s+(\S+):\s+(?:passed|FAILED)", page)]
-        ends = [i for i, page in enumerate(pages) for _ in re.finditer(r"rejected:\s+\d+\s+of\s+\d+",
+        ends = [i for i, page in enumerate(pages) for _ in re.finditer(r"rejected:\s+(?:\S\s+){0,3}\d+\s+of\s+\d+",
                                                                       page)]
         assert starts and len(starts) == len(ends), set_id
         for (start, claim), end in zip(starts, ends):
