@@ -1,4 +1,4 @@
-"""Fixtures shared by several test modules: a headless Chromium driven by selenium."""
+"""Fixtures shared by several test modules: a headless Chromium driven by selenium, one torch thread for grading."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ def browser():
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Grade as the grading commands do: answers are tiny batches, and threads only add overhead."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -28,12 +28,7 @@ WAITING_ON_PARSER = {"mutual-information": "two-index subscripts P_{ij} and \\su
                      "lse-gradient-limit": "an indicator, \\mathbb{1}[x_k = \\max_j x_j] (sympy prints Heaviside as \\theta)"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_every_problem_set_has_at_least_three_problems_and_twenty_in_all():

@@ -10,15 +10,7 @@ from checkers.grading.instances import instances_for
 from checkers.grading.parse import parse_answer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Grade as the grading commands do: answers are tiny batches, and threads only add overhead."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def problem(pid):

@@ -14,6 +14,7 @@ import torch
 from checkers import Derivation
 from checkers.verify import ClaimChecker
 from proofs import hinge_gan, kaiming_variance, log_sum_exp, tv_min
+from test_torch_source import _he_uniform_reset
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32, torch.float64])
@@ -107,15 +108,6 @@ def test_the_default_init_is_read_from_the_installed_source():
     assert sp.simplify(found.weight_bound - 1 / sp.sqrt(fan_in)) == 0
     assert sp.simplify(found.bias_bound - 1 / sp.sqrt(fan_in)) == 0
     assert sp.simplify(found.variance(found.weight_bound) - 1 / (3 * fan_in)) == 0
-
-
-def _he_uniform_reset(self):
-    """A different default: kaiming_uniform_ with a = 0 (bound sqrt(6 / fan_in)), bias as before."""
-    torch.nn.init.kaiming_uniform_(self.weight, a=0)
-    if self.bias is not None:
-        fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(self.weight)
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-        torch.nn.init.uniform_(self.bias, -bound, bound)
 
 
 def test_a_changed_default_init_fails_both_the_proof_and_the_monte_carlo(monkeypatch):

@@ -31,6 +31,7 @@ def test_the_strategy_reads_the_claims_side_in_the_claims_own_symbol():
 
 
 def _he_uniform_reset(self):
+    """A different default: kaiming_uniform_ with a = 0 (bound sqrt(6 / fan_in)), bias as before."""
     torch.nn.init.kaiming_uniform_(self.weight, a=0)
     if self.bias is not None:
         fan_in, _ = torch.nn.init._calculate_fan_in_and_fan_out(self.weight)
