@@ -550,3 +550,13 @@ def test_pasted_unicode_for_the_new_notation():
     assert parse("∑_j x_j") == sp.Sum(X_[j - 1, 0], (j, 1, N))
     assert parse("a ÷ b") == a_ / b_
     assert parse("σ(a)") == SIGMOID(a_)
+
+
+def test_max_of_a_sum_is_built_unevaluated_not_a_crash():
+    # sympy's Max raises ValueError ("not comparable") on some sums; the builder keeps them unevaluated
+    assert parse(r"\operatorname{ReLU}\sum_{i,j}2", sum_range=(1, 3)).func is sp.Max
+    assert parse(r"\max(\sum_j x_j, 0)").func is sp.Max
+    problem("tv-overlap")
+    result = grade_in_process("tv-overlap", r"\max(0, \sum_i p_i - 1) + \operatorname{ReLU}(\sum_i q_i)", symbolic=False,
+                              limit=30.0)
+    assert result.verdict == "incorrect" and not result.internal_error, result.message

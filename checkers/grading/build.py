@@ -205,7 +205,7 @@ def _apply(func, *args):
     """
     try:
         return func(*args)
-    except (NotImplementedError, TypeError, AttributeError):
+    except (NotImplementedError, TypeError, AttributeError, ValueError):  # ValueError: Max of "not comparable" sums
         return func(*args, evaluate=False)
 
 
@@ -785,7 +785,8 @@ class Builder:
             names = self.index_names(kids[0])
             if names is None:
                 raise self.fail(f"give the range, e.g. \\{word}_{{k=1}}^{{n}} (in `{self.snippet(tree)}`)")
-            ranges = [self.table.sum_range] * len(names)  # None: inferred from the body below
+            declared = self.table.sum_range  # a problem's own (trusted) numbers: sympify is safe here
+            ranges = [None if declared is None else (sp.sympify(declared[0]), sp.sympify(declared[1]))] * len(names)
             trees = [limits] * len(names)
         else:
             if limits.data == "limits":
