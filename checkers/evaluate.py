@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from contextlib import contextmanager
 
 import sympy as sp
 import torch
@@ -64,23 +65,30 @@ class _Evaluator:
             raise UnsupportedExpression(f"index or dimension {e} does not evaluate to an integer (got {value})")
         return int(value)
 
+    @contextmanager
+    def index(self, var: sp.Symbol):
+        """The body binds `self.bound[var]`; afterwards (on an error too) the outer binding of that name is back:
+        an inner sum or extremum may reuse an outer one's index name, and shadows it."""
+        outer = self.bound.get(var)
+        try:
+            yield
+        finally:
+            if outer is None:
+                self.bound.pop(var, None)
+            else:
+                self.bound[var] = outer
+
     def sum(self, body: sp.Basic, limits: tuple) -> torch.Tensor:
         """Σ body over `limits` (innermost first, as sympy stores them); bounds may use outer variables."""
         if not limits:
             return self(body)
         var, lo, hi = limits[-1]
         lo_i, hi_i = self.integer(lo), self.integer(hi)
-        outer = self.bound.get(var)  # an inner sum may reuse an outer sum's index name: it shadows it
         out = self.const(0.0)
-        try:
+        with self.index(var):
             for i in range(lo_i, hi_i + 1):
                 self.bound[var] = i
                 out = out + self.sum(body, limits[:-1])
-        finally:
-            if outer is None:
-                self.bound.pop(var, None)
-            else:
-                self.bound[var] = outer
         return out
 
     def extremum(self, e: IndexedExtremum) -> torch.Tensor:
@@ -90,18 +98,12 @@ class _Evaluator:
         if hi_i < lo_i:
             raise UnsupportedExpression(f"{e.word} over an empty range {lo_i}..{hi_i} in {e}")
         op = torch.maximum if isinstance(e, IndexedMax) else torch.minimum
-        outer = self.bound.get(var)
         out = None
-        try:
+        with self.index(var):
             for i in range(lo_i, hi_i + 1):
                 self.bound[var] = i
                 value = self(e.function)
                 out = value if out is None else op(out, value)
-        finally:
-            if outer is None:
-                self.bound.pop(var, None)
-            else:
-                self.bound[var] = outer
         return out
 
     def leaf(self, name: str, rows: int, cols: int) -> torch.Tensor:
