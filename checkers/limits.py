@@ -1,14 +1,34 @@
-"""Wall-clock limits for pure-Python work (sympy) in the main thread, via SIGALRM; nested limits compose."""
+"""Wall-clock limits for pure-Python work (sympy) in the main thread, via SIGALRM; nested limits compose.
+
+Also the rules for the grading commands' per-answer limits (`check_limits`), kept here, free of the
+grading machinery's imports, so a command line can refuse a bad option before loading anything.
+"""
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from checkers.errors import SymbolicTimeout
+from checkers.errors import SymbolicTimeout, UsageError
+
+MIN_MEMORY_MB = 64  # below this a grading worker cannot even import what grading needs
+MAX_TIME_LIMIT = 3600.0  # seconds per answer; more is a typo, not a plan
+
+
+def check_limits(time_limit: float, memory_mb: int, workers: int | None = None) -> None:
+    """UsageError (one line, naming the value) unless the limits are usable: finite positive time, real memory."""
+    if not isinstance(time_limit, (int, float)) or not math.isfinite(time_limit) or time_limit <= 0:
+        raise UsageError(f"--time-limit must be a positive number of seconds (got {time_limit})")
+    if time_limit > MAX_TIME_LIMIT:
+        raise UsageError(f"--time-limit must be at most {MAX_TIME_LIMIT:g} s per answer (got {time_limit:g})")
+    if not isinstance(memory_mb, int) or memory_mb < MIN_MEMORY_MB:
+        raise UsageError(f"--memory-mb must be at least {MIN_MEMORY_MB} MiB per worker (got {memory_mb})")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise UsageError(f"--workers must be at least 1 (got {workers})")
 
 
 @contextmanager

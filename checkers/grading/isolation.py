@@ -33,7 +33,6 @@ import ctypes
 import faulthandler
 import gc
 import importlib
-import math
 import multiprocessing as mp
 import os
 import signal
@@ -44,31 +43,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
-from checkers.errors import UsageError
 from checkers.grading.catalog import get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, grade_in_process
 from checkers.grading.problem import Problem
 from checkers.grading.result import invalid
+from checkers.limits import MAX_TIME_LIMIT, MIN_MEMORY_MB, check_limits  # noqa: F401  (the pool's rules; re-exported)
 
 DEFAULT_MEMORY_MB = 1024  # address space a worker may add to what it inherits
-MIN_MEMORY_MB = 64  # below this a worker cannot even import what grading needs
-MAX_TIME_LIMIT = 3600.0  # seconds per answer; more is a typo, not a plan
 HARD_GRACE = 1.0  # seconds past the soft limit before the parent kills a worker
 QUEUE_DEPTH = 2  # answers handed to a worker at once (the next one waits in its pipe)
 LIVENESS_POLL = 1.0  # seconds between an idle worker's checks that its parent is alive
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-
-def check_limits(time_limit: float, memory_mb: int, workers: int | None = None) -> None:
-    """UsageError (one line, naming the value) unless the limits are usable: finite positive time, real memory."""
-    if not isinstance(time_limit, (int, float)) or not math.isfinite(time_limit) or time_limit <= 0:
-        raise UsageError(f"--time-limit must be a positive number of seconds (got {time_limit})")
-    if time_limit > MAX_TIME_LIMIT:
-        raise UsageError(f"--time-limit must be at most {MAX_TIME_LIMIT:g} s per answer (got {time_limit:g})")
-    if not isinstance(memory_mb, int) or memory_mb < MIN_MEMORY_MB:
-        raise UsageError(f"--memory-mb must be at least {MIN_MEMORY_MB} MiB per worker (got {memory_mb})")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise UsageError(f"--workers must be at least 1 (got {workers})")
 
 
 @dataclass(frozen=True)

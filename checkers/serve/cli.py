@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import sys
 
 from checkers.errors import UsageError
+from checkers.limits import check_limits
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -23,19 +23,8 @@ def _port(text: str) -> int:
     return value
 
 
-def _check_limits(args) -> None:
-    """The limits' rules of checkers.grading.isolation.check_limits (which the engine applies again when it
-    loads), checked here without importing the grading machinery, so a bad option fails at once."""
-    if not math.isfinite(args.time_limit) or not 0 < args.time_limit <= 3600:
-        raise UsageError(f"--time-limit must be a positive number of seconds, at most 3600 (got {args.time_limit})")
-    if args.memory_mb < 64:
-        raise UsageError(f"--memory-mb must be at least 64 MiB per worker (got {args.memory_mb})")
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1 (got {args.workers})")
-
-
 def cmd_serve(args) -> int:
-    _check_limits(args)
+    check_limits(args.time_limit, args.memory_mb, args.workers)  # before anything heavy is imported
     if args.host not in LOOPBACK:
         try:
             ipaddress.ip_address(args.host)
