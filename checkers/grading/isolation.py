@@ -271,8 +271,9 @@ class GradingPool:
     def _soft_limit(self, payload) -> float:
         return payload.limit if isinstance(payload, Task) else self.time_limit
 
-    def grade(self, answer: str) -> dict:
-        """Grade one answer in a worker under the pool's limits; the result JSON (invalid if it hung or crashed)."""
+    def grade(self, answer: str | Task) -> dict:
+        """Grade one answer (or run one Task) in a worker under the pool's limits; the result JSON (invalid if it hung
+        or crashed)."""
         ((_, doc),) = list(self.map([(0, answer)]))
         return doc
 

@@ -217,7 +217,7 @@ class Engine:
         if not full:
             return await self._run(problem_id, lambda pool: pool.grade(answer))
         task = Task("checkers.serve.tasks:grade_task", (answer,), self.limits.time_limit)
-        return await self._run(problem_id, lambda pool: _one(pool, task))
+        return await self._run(problem_id, lambda pool: pool.grade(task))
 
     async def read(self, problem_id: str, answer: str) -> dict:
         """The parse preview: {"ok", "mathml", "words"} or {"ok": false, "message"}."""
@@ -227,7 +227,7 @@ class Engine:
         if len(answer) > MAX_LENGTH:
             return {"ok": False, "message": f"the answer is {len(answer)} characters long; the limit is {MAX_LENGTH}"}
         task = Task("checkers.serve.tasks:read_task", (answer,), self.limits.time_limit)
-        doc = await self._run(problem_id, lambda pool: _one(pool, task))
+        doc = await self._run(problem_id, lambda pool: pool.grade(task))
         if "verdict" in doc:  # the worker was stopped (time or memory): the pool reports it as an invalid grade
             return {"ok": False, "message": doc["message"].replace("grading this answer", "reading this answer")}
         return doc
@@ -269,8 +269,3 @@ class Engine:
         self._closing = True
         warm, self._warm = list(self._warm.values()), OrderedDict()
         await asyncio.to_thread(lambda: self._stop(warm))
-
-
-def _one(pool, task) -> dict:
-    ((_, doc),) = list(pool.map([(0, task)]))
-    return doc
