@@ -57,11 +57,10 @@ class _Warm:
         here once first, so the workers inherit the printer's imports and sympy's caches warm."""
         import sympy as sp
 
-        from checkers.grading.catalog import get_problem
         from checkers.serve.tasks import read_task
 
-        try:
-            read_task(self.problem_id, sp.latex(get_problem(self.problem_id).reference_expr), limit=0)
+        try:  # (every pool resolved the same problem object when it was made)
+            read_task(self.problem_id, sp.latex(self.pools[0].problem.reference_expr), limit=0)
         except Exception:  # only a warm-up: a reference sympy cannot print as LaTeX just leaves the printer cold
             pass
         for pool in self.pools:
