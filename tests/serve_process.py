@@ -1,5 +1,8 @@
-"""A `proofcheck serve` subprocess on a free port of 127.0.0.1, and the /proc readings around it (used by the serve
-tests and benchmarks/serve_bench.py)."""
+"""A `proofcheck serve` subprocess on a free port of 127.0.0.1, and the /proc readings around it.
+
+Used by the serve tests (tests/test_serve_api.py, tests/test_serve_browser.py) and by
+benchmarks/serve_bench.py, so the tests and the benchmark start and stop servers the same way.
+"""
 
 from __future__ import annotations
 
