@@ -134,6 +134,8 @@ class _Evaluator:
             return torch.eye(n, dtype=self.dtype, device=self.device).expand(self.batch, n, n)
         if isinstance(e, sp.ZeroMatrix):
             return torch.zeros(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
+        if isinstance(e, sp.OneMatrix):  # a column of ones: P·1 is the row sums (marginals of a joint table)
+            return torch.ones(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
         if isinstance(e, sp.MatrixBase):  # an explicit matrix of scalar entries
             rows = [torch.cat([self(v).reshape(self.batch, 1, 1) for v in e.row(r)], dim=2) for r in range(e.rows)]
             return torch.cat(rows, dim=1)

@@ -267,6 +267,9 @@ def _table_sum(body):
 
 
 _ROW = sp.Sum(_entry(_a, _s), (_s, 1, ny))  # P(X = a)
+# The marginals as students name them, p_i = P(X = i) and q_j = P(Y = j): columns defined from the table.
+_PX, _QY = sp.MatrixSymbol("p", nx, 1), sp.MatrixSymbol("q", ny, 1)
+_MARGINALS = {_PX: _PM * sp.OneMatrix(ny, 1), _QY: _PM.T * sp.OneMatrix(nx, 1)}
 _COL = sp.Sum(_entry(_r, _b), (_r, 1, nx))  # P(Y = b)
 _MI_ANSWER = _table_sum(_entry(_a, _b) * sp.log(_entry(_a, _b) / (_ROW * _COL)))
 _AS_MATRIX = JointTable(independent_every=0).map(lambda t, dims: t.reshape(t.shape[0], dims["n_x"], dims["n_y"]),
@@ -285,8 +288,9 @@ GRADEABLE = (
         claim=mi_entropy_x,
         statement=r"Give $I(X; Y) = \mathrm{KL}(P(x, y) \,\|\, P(x)P(y))$ for the joint table $P_{ij} = P(X = i, Y = j)$, "
                   r"$1 \le i \le n_x$, $1 \le j \le n_y$.",
-        symbols=(Symbol(_PM, "P", ("P_{ij}",)), Symbol(nx, "n_x", ("nx",)), Symbol(ny, "n_y", ("ny",))),
-        answer=_MI_ANSWER, witness=_torch_mutual_information,
+        symbols=(Symbol(_PM, "P", ("P_{ij}",)), Symbol(_PX, "p"), Symbol(_QY, "q"),
+                 Symbol(nx, "n_x", ("nx",)), Symbol(ny, "n_y", ("ny",))),
+        answer=_MI_ANSWER, witness=_torch_mutual_information, definitions=_MARGINALS,
         variables=(Variable("P", _AS_MATRIX),), dims={"n_x": (2, 3, 4), "n_y": (2, 3, 4)},
         misconceptions=(
             Misconception("no-marginals", "Σ P_ij log P_ij is minus the joint entropy; I(X; Y) divides by the "

@@ -450,6 +450,14 @@ KL_FRAC_D2 = (r"\frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + \frac12(\mu_1-
     ("lse-limit", r"\min_j x_j", "incorrect"),
     ("mutual-information", r"\sum_{i,j} P_{ij}\log\frac{P_{ij}}{\sum_k P_{ik}\sum_l P_{lj}}", "correct"),
     ("mutual-information", r"\sum_{i=1}^{n_x}\sum_{j=1}^{n_y} P_{i,j}\log\frac{P_{i,j}}{\sum_k P_{i,k}}", "incorrect"),
+    ("mutual-information", r"\sum_{i,j} P_{ij}\log\frac{P_{ij}}{p_i q_j}", "correct"),
+    ("mutual-information", r"\sum_{a=1}^{n_x}\sum_{b=1}^{n_y} P_{a,b}\log\frac{P_{a,b}}{p_a q_b}", "correct"),
+    ("mutual-information", r"\sum_{i,j} P_{ij}\log\frac{P_{ij}}{p_i}", "incorrect"),
+    ("lse-gradient-limit", r"\mathbb{1}[x_k = \max_j x_j]", "correct"),
+    ("lse-gradient-limit", r"\mathbf{1}\{x_k = \max_{j=1}^{n} x_j\}", "correct"),
+    ("lse-gradient-limit", r"\mathbb{1}_{x_k \ge \max_j x_j}", "correct"),
+    ("lse-gradient-limit", r"\mathbb{1}[x_k \neq \max_j x_j]", "incorrect"),
+    ("lse-gradient-limit", r"\mathbb{1}[x_k < \max_j x_j]", "incorrect"),
     ("tv-overlap", r"1 - \sum_i \min(p_i, q_i)", "correct"),
     ("tv-overlap", r"1 - \sum_i \max\{p_i, q_i\}", "incorrect"),
     ("tv-half-l1", r"\frac12\sum_{i=1}^{n}\left|p_i - q_i\right|", "correct"),
@@ -458,6 +466,31 @@ def test_new_notation_grades_correctly(pid, answer, verdict):
     problem(pid)
     result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
     assert result.verdict == verdict, result.message
+
+
+@pytest.mark.parametrize("pid, answer, mistake", [
+    ("mutual-information", r"\sum_{i,j} P_{ij}\log\frac{p_i q_j}{P_{ij}}", "ratio-inverted"),
+    ("mutual-information", r"\sum_{i,j} P_{ij}\log P_{ij}", "no-marginals"),
+    ("lse-gradient-limit", r"\mathbb{1}[x_k = \min_j x_j]", "argmin"),
+])
+def test_indicators_and_marginals_name_the_misconception(pid, answer, mistake):
+    result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
+    assert result.verdict == "incorrect" and [f.id for f in result.feedback] == [mistake], result.message
+
+
+def test_indicator_is_one_exactly_where_its_condition_holds():
+    values = {"a": torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64),
+              "b": torch.tensor([2.0, 2.0, 2.0], dtype=torch.float64)}
+    expected = {"=": [0, 1, 0], r"\neq": [1, 0, 1], r"\le": [1, 1, 0], "<": [1, 0, 0], r"\geq": [0, 1, 1], ">": [0, 0, 1]}
+    for op, want in expected.items():
+        for spelling in (rf"\mathbb{{1}}[a {op} b]", rf"\mathbf 1\{{a {op} b\}}", rf"\mathds{{1}}_{{a {op} b}}"):
+            got = evaluate(parse(spelling), values, {"n": 3})
+            assert got.tolist() == [float(w) for w in want], (spelling, got)
+    assert parse(r"\mathbb{1}[a = a]") == 1  # H(0) = 0: equal is 1, not sympy's Heaviside(0) = 1/2
+    assert parse(r"2\mathbf{1}") == 2  # a bold one without a condition stays a one
+    for bad in (r"\mathbb{1}[a]", r"\mathbb{1}[x = a]"):
+        with pytest.raises(StudentInputError):
+            parse(bad)
 
 
 def test_evaluator_reduces_indexed_extrema_and_explicit_matrices():

@@ -741,6 +741,33 @@ class Builder:
             return sp.Determinant(v)  # |Σ| is the determinant
         raise self.fail(f"|…| of {describe(v)} (`{self.snippet(inner)}`): write \\|v\\| for the norm of a vector")
 
+    def n_indicator(self, tree):
+        r"""`\mathbb{1}[a = b]`: 1 where the condition holds, else 0, as Heaviside steps with H(0) = 0.
+
+        a = b is 1 − H(|a − b|), a ≤ b is 1 − H(a − b), a < b is H(b − a); exact equality is what is meant
+        (x_k = \max_j x_j holds exactly at the largest entry, which is one of the entries).
+        """
+        (condition,) = self._children(tree)
+        left, op, right = condition.children
+        a, b = self.value(left), self.value(right)
+        for v, t in ((a, left), (b, right)):
+            if is_matrix(v):
+                raise self.fail(f"an indicator compares scalars, not {describe(v)} (`{self.snippet(t)}`)")
+        kind = op.type
+        if kind in ("GE", "GT"):
+            a, b, kind = b, a, {"GE": "LE", "GT": "LT"}[kind]
+
+        def step(v):
+            return _apply(sp.Heaviside, v, sp.S.Zero)
+
+        if kind == "EQ":
+            return 1 - step(_apply(sp.Abs, a - b))
+        if kind == "NE":
+            return step(_apply(sp.Abs, a - b))
+        if kind == "LE":
+            return 1 - step(a - b)
+        return step(b - a)  # LT
+
     def n_norm(self, tree):
         (inner,) = self._children(tree)
         v = self.value(inner)

@@ -7,7 +7,8 @@ brackets takes the implicit product after it (`\log \det \Sigma_1` is log(det Σ
 `\operatorname{tr} \Sigma_1^{-1}\Sigma_0` is tr(Σ₁⁻¹Σ₀)); with brackets it takes the bracket only
 (`\log(x) y` is log(x)·y); `\max(a, b)` takes a list. A `\sum`, and a `\max_j` / `\min_j` over an index,
 takes the product and quotient after it, up to the next `+`/`-`. Matrices are `\begin{pmatrix}` rows of
-`&`-separated entries split by `\\`.
+`&`-separated entries split by `\\`. An indicator `\mathbb{1}[a = b]` (or `\{a \ge b\}`, `_{a < b}`) is 1 where its
+condition holds, else 0.
 lark resolves the one shift/reduce choice this leaves (extend the argument) as a shift.
 """
 
@@ -96,6 +97,12 @@ scripts: script+
      | SQRT texarg                 -> sqrt
      | SQRT LBRACK expr RBRACK texarg -> root
      | MATL rows MATR              -> matrix
+     | INDICATOR LBRACK condition RBRACK -> indicator
+     | INDICATOR LCURLY condition RCURLY -> indicator
+     | INDICATOR LPAR condition RPAR     -> indicator
+     | INDICATOR SUB LBRACE condition RBRACE -> indicator
+
+condition: expr (EQ | LE | GE | NE | LT | GT) expr
 
 rows: row (ROWSEP row)* ROWSEP?
 row: expr (AMP expr)*

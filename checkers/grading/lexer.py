@@ -34,7 +34,7 @@ _SCAN = re.compile(r"""
   | (?P<badnumber>(?=[.\d]*\d)\d*\.\d*\.[.\d]*)
   | (?P<number>\d+(?:\.\d*)?|\.\d+)
   | (?P<word>[A-Za-z]+\d*)
-  | (?P<op>\*\*|[-+*/^_'(){}\[\]|=&~,])
+  | (?P<op>\*\*|[-+*/^_'(){}\[\]|=&~,<>])
 """, re.VERBOSE | re.DOTALL)
 
 GREEK = frozenset("""
@@ -68,12 +68,14 @@ _EXTREMA = frozenset({"max", "min"})
 # Accents make a new name (`\hat{x}`, `\bar x`): a symbol only where the problem declares that spelling.
 _ACCENTS = frozenset({"hat", "widehat", "bar", "overline", "tilde", "widetilde", "check", "breve", "dot", "ddot"})  # `\max_j x_j`: with a subscript they range over an index
 _MULTIPLY_COMMANDS = frozenset({"cdot", "times", "ast", "cdotp"})
+# The indicator 1[x_k = max_j x_j]: `\mathbb{1}`, `\mathbf{1}`, `\mathds{1}`, `\mathbbm{1}`, `\mathbb{I}`, `\mathbf 1`.
+_INDICATOR_FONTS = frozenset({"mathbb", "mathbf", "mathds", "mathbbm", "boldsymbol", "bm"})
 # Matrix environments; vmatrix is the determinant of its entries.
 MATRIX_ENVIRONMENTS = frozenset({"pmatrix", "bmatrix", "Bmatrix", "vmatrix", "matrix", "smallmatrix"})
 
 _OPS = {"**": "CARET", "^": "CARET", "_": "SUB", "'": "PRIME", "*": "MUL", "/": "DIV", "+": "PLUS",
         "-": "MINUS", "=": "EQ", "(": "LPAR", ")": "RPAR", "[": "LBRACK", "]": "RBRACK", "{": "LBRACE",
-        "}": "RBRACE", ",": "COMMA"}
+        "}": "RBRACE", ",": "COMMA", "<": "LT", ">": "GT"}
 _OPENERS = {"LPAR": "RPAR", "LBRACK": "RBRACK", "LBRACE": "RBRACE", "LCURLY": "RCURLY", "ABSL": "ABSR",
             "NORML": "NORMR", "MATL": "MATR"}
 _CLOSERS = {v: k for k, v in _OPENERS.items()}
@@ -85,7 +87,7 @@ _TAKES_ONE = frozenset({"CARET", "SUB", "FRAC", "SQRT"})
 TERMINALS = ("NUMBER", "NAME", "FUNC", "FCALL", "FRAC", "SQRT", "SUM", "PROD", "EXTREMUM", "TOP", "CARET", "SUB",
              "PRIME", "MUL", "DIV", "PLUS", "MINUS", "EQ", "COMMA", "LPAR", "RPAR", "LBRACK", "RBRACK", "LBRACE",
              "RBRACE", "LCURLY", "RCURLY", "ABSL", "ABSR", "NORML", "NORMR", "BAR", "NORM", "MATL", "MATR", "AMP",
-             "ROWSEP", "LE")
+             "ROWSEP", "LE", "GE", "NE", "LT", "GT", "INDICATOR")
 
 MAX_SHOWN_DIGITS = 30
 _LONG_NUMBER = re.compile(r"\d{%d,}" % (MAX_SHOWN_DIGITS + 1))
@@ -285,6 +287,9 @@ class _Classifier:
 
     def command(self, i: int, name: str, value: str, pos: int, nxt) -> int:
         raw, text = self.raw, self.text
+        if name in _INDICATOR_FONTS and self.indicator_at(i + 1):
+            self.emit("INDICATOR", value, pos)
+            return i + (4 if raw[i + 1][1] == "{" else 2)
         if name in _IGNORED:
             pass
         elif name in ("left", "right"):
@@ -340,6 +345,10 @@ class _Classifier:
             self.emit("TOP", value, pos)
         elif name in ("le", "leq", "leqslant"):
             self.emit("LE", value, pos)
+        elif name in ("ge", "geq", "geqslant"):
+            self.emit("GE", value, pos)
+        elif name in ("ne", "neq"):
+            self.emit("NE", value, pos)
         elif name in _ACCENTS:
             return self.accent(i, name, pos)
         elif name in GREEK:
@@ -347,6 +356,16 @@ class _Classifier:
         else:
             raise _fail(text, pos, f"unsupported LaTeX command {value}")
         return i + 1
+
+    def indicator_at(self, j: int) -> bool:
+        """Whether raw[j:] is the `{1}` / `1` / `{I}` of an indicator's font command."""
+        raw = self.raw
+        if j + 2 < len(raw) and raw[j][1] == "{" and raw[j + 2][1] == "}":
+            one, after = raw[j + 1][1] in ("1", "I"), j + 3
+        else:
+            one, after = j < len(raw) and raw[j][1] == "1", j + 1
+        # only before its condition: `\mathbf{1}^T x` stays a bold one
+        return one and after < len(raw) and raw[after][1] in ("[", "\\{", "(", "_")
 
     def accent(self, i: int, name: str, pos: int) -> int:
         r"""`\hat{x}`, `\hat x`, `\bar{\mu}`: one NAME spelled with its accent (looked up as, e.g., `hatx`)."""
