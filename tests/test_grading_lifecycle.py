@@ -159,3 +159,16 @@ def test_pool_api_for_a_server_survives_a_worker_killed_between_answers():
     finally:
         pool.close()
     assert _alive(workers) == [] and pool.workers == []
+
+
+@pytest.mark.parametrize("args", [["grade", "--list"], ["grade", "lse-limit", r"\max_j x_j"]])
+def test_a_reader_that_leaves_early_stops_the_command_quietly(args):
+    # `proofcheck grade ... | head`: the reader closes the pipe before anything is written (start-up takes far
+    # longer than closing), so the first print hits a broken pipe: exit 141 (128 + SIGPIPE), no traceback.
+    proc = subprocess.Popen([sys.executable, "-m", "checkers", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=300) == 141, err
+    assert "Traceback" not in err and "internal error" not in err and "BrokenPipe" not in err, err
