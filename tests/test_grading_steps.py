@@ -39,6 +39,23 @@ def test_split_lines_drops_remarks_and_left_hand_sides():
     assert [line.split() for line in broken] == [[r"\frac{1}{2}\left(x", "+", r"y\right)"], ["z"]]
 
 
+def test_matrix_environments_keep_their_entries_and_rows():
+    text = r"a &= \begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix} \\ &= \left|\begin{vmatrix} b & 0 \\ 0 & c \end{vmatrix}\right| \\ &= d"
+    assert split_derivation(text) == [r"\begin{pmatrix} 1 & 2 \\ 3 & 4 \end{pmatrix}",
+                                      r"\left|\begin{vmatrix} b & 0 \\ 0 & c \end{vmatrix}\right|", "d"]
+
+
+def test_a_determinant_written_as_a_matrix_is_read_as_one():
+    # |d 0; 1 1| = d, so the step from "- d" to "- vmatrix" is valid; reading it row-merged (d^2, or garbage) is not.
+    last = GOOD.split(r"\end{align*}")[0].rsplit("&=", 1)[1]
+    as_matrix = last.replace("- d", r"- \begin{vmatrix} d & 0 \\ 1 & 1 \end{vmatrix}")
+    wrong = last.replace("- d", r"- \begin{vmatrix} d & 0 \\ 0 & d \end{vmatrix}")
+    doc = check_steps("kl-gaussian", f"D &= {last} \\\\ &= {as_matrix} \\\\ &= {last}", isolate=False)
+    assert [s["valid"] for s in doc["steps"]] == [True, True], doc
+    doc = check_steps("kl-gaussian", f"D &= {last} \\\\ &= {wrong} \\\\ &= {last}", isolate=False)
+    assert [s["valid"] for s in doc["steps"]] == [False, False] and doc["first_invalid"] == 2, doc
+
+
 def test_a_correct_derivation():
     doc = check_steps("kl-gaussian", GOOD, isolate=False)
     assert [s["line"] for s in doc["steps"]] == [2, 3]

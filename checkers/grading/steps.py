@@ -26,6 +26,7 @@ from checkers.limits import time_limit
 
 MAX_LINES = 60
 _ENVIRONMENT = re.compile(r"\\(begin|end)\{(align\*?|aligned|equation\*?|eqnarray\*?|gather\*?|split)\}")
+_MATRIX = re.compile(r"\\(begin|end)\{([A-Za-z]*matrix)\}")  # kept whole: its & and \\ are entries and rows
 _DROP_WITH_ARGUMENT = ("label", "tag", "text", "intertext", "textrm", "mbox", "hbox", "textit", "textbf")
 _FUNCTION_WORDS = {"tr", "Tr", "det", "log", "ln", "exp", "trace"}
 
@@ -72,11 +73,16 @@ def _drop_remarks(line: str) -> str:
 
 
 def _split_top(text: str, sep: str) -> list[str]:
-    """Split at `sep` outside braces, brackets and parentheses."""
+    """Split at `sep` outside braces, brackets, parentheses and matrix environments."""
     parts, depth, start, i = [], 0, 0, 0
     while i < len(text):
         ch = text[i]
         if ch == "\\" and i + 1 < len(text):
+            m = _MATRIX.match(text, i)
+            if m:
+                depth += 1 if m.group(1) == "begin" else -1
+                i = m.end()
+                continue
             if text.startswith(sep, i) and depth == 0 and sep.startswith("\\"):
                 parts.append(text[start:i])
                 i += len(sep)
@@ -98,13 +104,34 @@ def _split_top(text: str, sep: str) -> list[str]:
     return parts
 
 
+def _drop_alignment(line: str) -> str:
+    """`&` and `\\\\` as spaces, except inside matrix environments, where they separate entries and rows."""
+    out, depth, i = [], 0, 0
+    while i < len(line):
+        m = _MATRIX.match(line, i) if line[i] == "\\" else None
+        if m:
+            depth += 1 if m.group(1) == "begin" else -1
+            out.append(m.group())
+            i = m.end()
+        elif depth == 0 and line.startswith("\\\\", i):
+            out.append(" ")
+            i += 2
+        elif line[i] == "\\":  # a command or escaped symbol (\&, \{) stays whole
+            out.append(line[i:i + 2])
+            i += 2
+        else:
+            out.append(" " if depth == 0 and line[i] == "&" else line[i])
+            i += 1
+    return "".join(out)
+
+
 def split_derivation(text: str) -> list[str]:
     """The formula of each derivation line, in order (continuation lines joined)."""
     text = _ENVIRONMENT.sub(" ", text)
     lines: list[str] = []
     for raw in _split_top(text, "\\\\"):
         # A break inside brackets (\left( ... \\ ... \right)) continues the same formula.
-        raw = _drop_remarks(raw).replace("&", " ").replace("\\\\", " ").strip()
+        raw = _drop_alignment(_drop_remarks(raw)).strip()
         if not raw:
             continue
         pieces = _split_top(raw, "=")
