@@ -120,3 +120,23 @@ def test_display_math_lists_and_environments():
     assert [li.tag for li in root.iter("li")] == ["li", "li"]
     (display,) = [m for m in root.iter("math") if m.get("display") == "block"]
     assert len(list(display.iter("mtr"))) == 2
+
+
+@pytest.mark.parametrize("expr, fragment", [
+    (sp.Function("p_X")(sp.Symbol("x")), "<msub><mi>p</mi><mi>X</mi></msub>"),
+    (sp.Function("Var")(sp.Symbol("y_L")), "<mi>Var</mi>"),
+    (sp.Function("f_theta")(sp.Symbol("x")), "<msub><mi>f</mi><mi>θ</mi></msub>"),
+    (sp.Symbol("p_true"), "<msub><mi>p</mi><mi>true</mi></msub>"),
+    (sp.Symbol("ell"), "<mi>ℓ</mi>"),
+    (sp.Symbol("n_ell"), "<msub><mi>n</mi><mi>ℓ</mi></msub>"),
+    (sp.Symbol("qtilde"), '<mover accent="true"><mi>q</mi><mo>~</mo></mover>'),
+])
+def test_mathml_names_are_split_as_latex_splits_them(expr, fragment):
+    """Function names keep their case and subscripts; ell, Greek and accent modifiers read as LaTeX reads them."""
+    assert fragment in to_mathml(expr)
+
+
+def test_epsilon_is_one_letter_in_every_format():
+    eps = sp.Symbol("epsilon")
+    assert to_latex(eps + sp.Symbol("epsilon_1")) in (r"\varepsilon + \varepsilon_{1}", r"\varepsilon_{1} + \varepsilon")
+    assert "<mi>ε</mi>" in to_mathml(eps)

@@ -109,3 +109,23 @@ def test_half_precision_of_an_exact_identity_is_left_out_of_the_one_line_summary
 def test_a_monte_carlo_reference_is_judged_by_its_standard_errors():
     mc = _numeric_row(_row("float64", 1.4, 0.3, 1e-7, 1e-7), FORMULA, monte_carlo=True)
     assert mc.criterion == "|estimate − value| ≤ 5·std.err. + atol + rtol·|value|" and mc.worst_rel == "–"
+
+
+@pytest.mark.parametrize("text, tex, mathml", [
+    ("caught: 3^{-L}: the bias terms forgotten", "$3^{-L}$: the bias", "<msup><mn>3</mn>"),
+    ("v_ℓ = v_{ℓ-1} + 1/n_{ℓ-1}", r"$v_\ensuremath{\ell} = v_{\ensuremath{\ell}-1} + 1/n_{\ensuremath{\ell}-1}$",
+     "<mo>+</mo>"),
+    ("and lim_{β→∞} log(n)/β = 0", r"$\lim_{", "<mo>lim</mo>"),
+    ("Σ_{i̸=i*} exp(x)", r"\ne", "<mo>≠</mo>"),
+    ("each sums Σ_{c ≤ C_in/g} 1", r"C_{\mathrm{in}}", "<mi mathvariant=\"normal\">i</mi>"),
+])
+def test_plain_text_scripts_are_typeset_as_math(text, tex, mathml):
+    """Mutant and lemma texts written as n_{ℓ-1} print as math in both formats, never as raw `_{`."""
+    assert tex in prose_tex(text)
+    html = str(prose_html(text))
+    assert mathml in html and "_{" not in html
+
+
+def test_plain_text_without_scripts_stays_plain():
+    assert prose_tex("uses torch.nn.utils.fuse_conv_bn_weights") == r"uses torch.nn.utils.fuse\_conv\_bn\_weights"
+    assert str(prose_html("p_true and 100% of it")) == "p_true and 100% of it"

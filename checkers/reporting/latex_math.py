@@ -8,6 +8,8 @@ through its own `_latex` method. The result is `Tex`: trusted math source, never
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 
@@ -35,6 +37,13 @@ class _Printer(LatexPrinter):
         return rf"{out}^{{{exp}}}" if exp else out
 
 
+_EPSILON = re.compile(r"\\epsilon(?![A-Za-z])")
+
+
 def to_latex(expr: sp.Basic) -> Tex:
-    """LaTeX math source (no surrounding $) for one sympy expression."""
-    return Tex(_Printer().doprint(sp.sympify(expr)))
+    """LaTeX math source (no surrounding $) for one sympy expression.
+
+    sympy spells the symbol `epsilon` \\epsilon (ϵ); the text and the MathML show ε, so LaTeX prints
+    \\varepsilon, as the escaping table (`latex_escape`) spells ε.
+    """
+    return Tex(_EPSILON.sub(r"\\varepsilon", _Printer().doprint(sp.sympify(expr))))

@@ -17,6 +17,7 @@ import sympy as sp
 from sympy.matrices.expressions.matmul import MatMul
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
+from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
@@ -140,6 +141,65 @@ class _Printer(MathMLPresentationPrinter):
     def _print_Scalar(self, expr):
         return self._print(expr.args[0])
 
+    def _name_piece(self, text: str):
+        """One piece of a symbol's name as LaTeX's printer reads it: Greek and `ell` as letters, a trailing
+        modifier (`qtilde`, `xhat`, `vbar`, `xdot`, `fprime`) as an accent over the rest."""
+        for modifier, accent in _ACCENTS:
+            if text.endswith(modifier) and len(text) > len(modifier):
+                over = self.dom.createElement("mover")
+                over.setAttribute("accent", "true")
+                over.appendChild(self._name_piece(text[:-len(modifier)]))
+                mark = self.dom.createElement("mo")
+                mark.appendChild(self.dom.createTextNode(accent))
+                over.appendChild(mark)
+                return over
+        for modifier in ("prime", "prm"):
+            if text.endswith(modifier) and len(text) > len(modifier):
+                row = self.dom.createElement("msup")
+                row.appendChild(self._name_piece(text[:-len(modifier)]))
+                mark = self.dom.createElement("mo")
+                mark.appendChild(self.dom.createTextNode("\u2032"))
+                row.appendChild(mark)
+                return row
+        mi = self.dom.createElement("mi")
+        mi.appendChild(self.dom.createTextNode(_LETTERS.get(text, greek_unicode.get(text, text))))
+        return mi
+
+    def _name_pieces(self, pieces: list[str]):
+        if len(pieces) == 1:
+            return self._name_piece(pieces[0])
+        row = self.dom.createElement("mrow")
+        for i, piece in enumerate(pieces):
+            if i:
+                comma = self.dom.createElement("mo")
+                comma.appendChild(self.dom.createTextNode(","))
+                row.appendChild(comma)
+            row.appendChild(self._name_piece(piece))
+        return row
+
+    def _print_Symbol(self, sym, style="plain"):
+        """A symbol's name split as sympy's LaTeX printer splits it (`p_true`, `f_theta`, `x_1^2`)."""
+        name, supers, subs = self._split_super_sub(sym.name)
+        x = self._name_piece(name)
+        if subs or supers:
+            tag = "msubsup" if subs and supers else ("msub" if subs else "msup")
+            script = self.dom.createElement(tag)
+            script.appendChild(x)
+            for pieces in (subs, supers):
+                if pieces:
+                    script.appendChild(self._name_pieces(pieces))
+            x = script
+        if style == "bold":
+            x.setAttribute("mathvariant", "bold")
+        return x
+
+    def _print_AppliedUndef(self, expr):
+        """An undefined function keeps its name as written, split like a symbol's: p_X(x), Var(y_L), f_θ(x)."""
+        row = self.dom.createElement("mrow")
+        row.appendChild(self._print_Symbol(sp.Symbol(expr.func.__name__)))
+        row.appendChild(self._paren_comma_separated(*expr.args))
+        return row
+
     def _function(self, name: str, arg):
         row = self.dom.createElement("mrow")
         mi = self.dom.createElement("mi")
@@ -205,6 +265,11 @@ class _Printer(MathMLPresentationPrinter):
 
 
 _PRINTER_SETTINGS = {"mat_delim": "["}
+# Names sympy's LaTeX printer turns into letters beyond the Greek ones, and its accent modifiers (longest first).
+_LETTERS = {"ell": "\u2113", "hbar": "\u210f", "nabla": "\u2207", "partial": "\u2202", "aleph": "\u2135",
+            "lamda": "\u03bb", "Lamda": "\u039b"}
+_ACCENTS = (("ddot", "\u00a8"), ("tilde", "~"), ("hat", "^"), ("bar", "\u203e"), ("dot", "\u02d9"),
+            ("vec", "\u2192"), ("check", "\u02c7"), ("breve", "\u02d8"))
 
 
 def _from_dom(element) -> Node | None:

@@ -71,17 +71,89 @@ def label_name(anchor: str) -> Tex:
 
 
 _LATEX_LIKE = re.compile(r"\$|\\[A-Za-z]")
+_SCRIPTED = re.compile(r"[_^]\{")
+_TOKEN = re.compile(r"(?:[^\s{}]|\{[^{}]*\})+")
+_CONNECTOR = re.compile(r"[=+\-\u2212\u00b7\u2264\u2265<>\u00d7/]|\d+|[A-Za-z]")
+_SHORT_SCRIPT = re.compile(r"[(\[]?[A-Za-z\u0370-\u03ff\u00b5][_^][A-Za-z0-9\u2113\u0370-\u03ff*][)\]]?")
+_TEXT_SPECIALS = re.compile(r"([{}$&#%_\\^~])")
+# Unicode an author typed inside a scripted token, as the statement converter reads it in math.
+_MATH_SPELLINGS = (("\u0338=", r"\ne "), ("\u2260", r"\ne "), ("\u00b5", r"\mu "), ("lim_", r"\lim_"),
+                   ("log_", r"\log_"), ("max_", r"\max_"), ("min_", r"\min_"), ("sup_", r"\sup_"))
+
+
+def _plain_piece(text: str) -> str:
+    return _TEXT_SPECIALS.sub(lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
+        m.group(1), "\\" + m.group(1)), text)
+
+
+def _math_piece(token: str) -> str:
+    for unicode, latex in _MATH_SPELLINGS:
+        token = token.replace(unicode, latex)
+    token = re.sub(r"(?<![A-Za-z\\])([A-Za-z])_([A-Za-z]{2,})", r"\1_{\\mathrm{\2}}", token)  # C_in: one subscript
+    return f"${token}$"
+
+
+def _scripts_as_math(text: str) -> str | None:
+    """Plain text whose tokens carry scripts (`n_{ℓ-1}`, `3^{-L}`, `v_ℓ`) as LaTeX with those tokens in math.
+
+    Authors write mutant descriptions and lemma texts in this plain notation; printed as it is, a reader
+    sees raw `_{...}`. A run of such tokens joined by operators (`v_ℓ = v_{ℓ-1} + 1/n_{ℓ-1}`) is one
+    formula. None when the text has no such token.
+    """
+    if not (_SCRIPTED.search(text) or _SHORT_SCRIPT.search(text)):
+        return None
+    tokens = []  # (start, end, core end, is math)
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        core = token.rstrip(",;:.")
+        math = bool(_SCRIPTED.search(core) or _SHORT_SCRIPT.fullmatch(core))
+        tokens.append([match.start(), match.end(), match.start() + len(core), math])
+    if not any(t[3] for t in tokens):
+        return None
+    # An operator between two scripted tokens joins them into one formula (when the left one has no
+    # trailing punctuation).
+    for i, t in enumerate(tokens):
+        if t[3] or not _CONNECTOR.fullmatch(text[t[0]:t[1]]):
+            continue
+        left = next((k for k in range(i - 1, -1, -1) if not _CONNECTOR.fullmatch(text[tokens[k][0]:tokens[k][1]])
+                     or tokens[k][3]), None)
+        right = next((k for k in range(i + 1, len(tokens)) if not _CONNECTOR.fullmatch(
+            text[tokens[k][0]:tokens[k][1]]) or tokens[k][3]), None)
+        if left is not None and right is not None and tokens[left][3] and tokens[right][3] \
+                and tokens[left][2] == tokens[left][1]:
+            t[3] = "join"
+    out, last, i = [], 0, 0
+    while i < len(tokens):
+        if not tokens[i][3]:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(tokens) and tokens[j + 1][3] and tokens[j][2] == tokens[j][1]:
+            j += 1
+        while tokens[j][3] == "join":
+            j -= 1
+        start, core_end, end = tokens[i][0], tokens[j][2], tokens[j][1]
+        out.append(_plain_piece(text[last:start]))
+        out.append(_math_piece(text[start:core_end]) + _plain_piece(text[core_end:end]))
+        last, i = end, j + 1
+    out.append(_plain_piece(text[last:]))
+    return "".join(out)
 
 
 @lru_cache(maxsize=4096)
 def _prose(text: str) -> RenderedStatement | None:
     """An author's short text (a claim statement, a justification) rendered as LaTeX when it is written so.
 
-    Text with `$...$` or a LaTeX command goes through the statement converter; plain text (and text
-    the converter refuses) is escaped as it is. None means: plain text.
+    Text with `$...$` or a LaTeX command goes through the statement converter; plain text with scripted
+    tokens (`n_{ℓ-1}`) goes through it with those tokens as math; other plain text (and text the
+    converter refuses) is escaped as it is. None means: plain text.
     """
     if not _LATEX_LIKE.search(text):
-        return None
+        source = _scripts_as_math(text)
+        if source is None:
+            return None
+        rendered = render_statement(source)
+        return None if rendered.problems else rendered
     rendered = render_statement(text)
     return None if rendered.problems else rendered
 
