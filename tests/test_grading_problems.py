@@ -178,3 +178,51 @@ def test_the_repository_configures_its_own_proofs_package():
 
     assert proof_packages() == ("proofs",)
     assert len(sources_digest("proofs")) == 64
+
+
+def _index_copy(tmp_path, monkeypatch, stale: bool):
+    """The proofs package's files copied to tmp_path (the modules imported stay the real ones), index made stale."""
+    import shutil
+
+    import checkers.registry as registry
+
+    copy = tmp_path / "proofs"
+    shutil.copytree(ROOT / "proofs", copy, ignore=shutil.ignore_patterns("__pycache__"))
+    real = registry.package_directory
+    monkeypatch.setattr(registry, "package_directory", lambda package: copy if package == "proofs" else real(package))
+    if stale:
+        doc = json.loads((copy / "gradeable-index.json").read_text(encoding="utf-8"))
+        doc["sources"], doc["problems"] = "0" * 64, doc["problems"][:1]  # as a clone with an old index would have
+        (copy / "gradeable-index.json").write_text(json.dumps(doc), encoding="utf-8")
+    return copy
+
+
+def test_a_stale_index_is_listed_from_the_declarations_and_rewritten(tmp_path, monkeypatch):
+    from checkers.grading.catalog import read_index
+
+    copy = _index_copy(tmp_path, monkeypatch, stale=True)
+    entries, rebuilt = read_index()
+    assert rebuilt == ["proofs"] and entries == index_entries("proofs")
+    assert json.loads((copy / "gradeable-index.json").read_text(encoding="utf-8"))["problems"] == entries
+    assert read_index() == (entries, [])  # fresh now: read without importing
+
+
+def test_a_stale_index_in_a_read_only_install_is_listed_without_writing(tmp_path, monkeypatch, capsys):
+    from checkers.grading.cli import _print_problems
+
+    copy = _index_copy(tmp_path, monkeypatch, stale=True)
+    before = (copy / "gradeable-index.json").read_bytes()
+    real_write = Path.write_text
+
+    def read_only(path, *args, **kwargs):  # root ignores permission bits, so the refusal is simulated
+        if path.parent == copy:
+            raise PermissionError(30, "Read-only file system", str(path))
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", read_only)
+    assert _print_problems() == 0
+    out, err = capsys.readouterr()
+    assert all(f"{pid} " in out for pid in problems()), out
+    assert "not rewritten: Read-only file system" in err
+    assert (copy / "gradeable-index.json").read_bytes() == before
+    assert sorted(p.name for p in copy.iterdir() if ".tmp" in p.name) == []

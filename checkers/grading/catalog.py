@@ -11,6 +11,7 @@ the declarations).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -130,8 +131,13 @@ def write_index(package: str) -> Path:
     doc = {"format": _FORMAT, "package": package, "sources": sources_digest(package),
            "problems": index_entries(package)}
     tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):  # no half-written file is left beside the index
+            tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -147,18 +153,26 @@ def stored_index(package: str) -> dict | None:
 
 
 def read_index() -> tuple[list[dict], list[str]]:
-    """Every package's index entries, and the packages whose index was stale and had to be rebuilt by importing."""
+    """Every package's index entries, and the packages whose index was stale (listed by importing them).
+
+    A stale index is rewritten; where the package's folder cannot be written (a read-only install),
+    the listing comes from the imported declarations and nothing is stored: the entry in the second
+    list then says so ("proofs (not rewritten: ...)").
+    """
     from checkers.registry import proof_packages
 
     entries, rebuilt = [], []
     for package in proof_packages():
         doc = stored_index(package)
         if doc is None or doc.get("sources") != sources_digest(package):
-            rebuilt.append(package)
             try:
                 write_index(package)
                 doc = stored_index(package)
-            except OSError:  # a read-only install: list from the declarations without storing
+                rebuilt.append(package)
+            except OSError as exc:  # a read-only install: list from the declarations without storing
+                doc = None
+                rebuilt.append(f"{package} (not rewritten: {exc.strerror or exc})")
+            if doc is None:  # unwritable, or rewritten and then changed under us
                 doc = {"problems": index_entries(package)}
         entries.extend(doc["problems"])
     return entries, rebuilt

@@ -45,7 +45,8 @@ def _print_problems() -> int:
         facts += ["a number, compared exactly"] if p["exact"] else []
         print(f"{'':20s} {'; '.join(facts)}")
     if rebuilt:
-        print(f"(the gradeable index of {', '.join(rebuilt)} was out of date and has been rebuilt)", file=sys.stderr)
+        print(f"(the gradeable index of {', '.join(rebuilt)} was out of date: listed from the declarations)",
+              file=sys.stderr)
     return 0
 
 
