@@ -215,6 +215,17 @@ class ProblemView:
     def figures(self) -> tuple[FigureView, ...]:
         return tuple(f for d in self.derivations for f in d.figures)
 
+    @property
+    def letters(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+        """For a problem several derivations answer: each sub-question label in the seed's order, with the
+        (derivation title, part anchor) pairs that answer it, so that a reader finds (a), (b), ... in order."""
+        by_label: dict[str, list[tuple[str, str]]] = {}
+        for d in self.derivations:
+            for part in d.parts:
+                if part.label:
+                    by_label.setdefault(part.label, []).append((d.title, part.anchor))
+        return tuple((label, tuple(by_label[label])) for label in sorted(by_label, key=_label_key))
+
 
 @dataclass(frozen=True)
 class SetView:
@@ -228,6 +239,17 @@ class SetView:
     run: RunView
     graded: GradedSection | None = None  # the submitted answers, graded (sets with `ProblemSet.answers`)
     checks_summary: str = ""  # the reference derivations' status, when the headline is about graded answers
+
+
+_ROMAN = {"i": 1, "ii": 2, "iii": 3, "iv": 4, "v": 5, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "x": 10}
+
+
+def _label_key(label: str) -> tuple:
+    """A sub-question label's place in the seed's order: (a) < (b) < ... < (z); (i) < (ii) < ... as numerals."""
+    inner = label.strip().strip("()").lower()
+    if inner in _ROMAN and inner not in ("i", "v", "x"):
+        return (1, _ROMAN[inner], inner)
+    return (0, 0, inner)
 
 
 # -- wording of statuses and numbers -----------------------------------------------------------------------------
@@ -531,8 +553,10 @@ def answer_view(answer: Answer) -> AnswerView:
         return AnswerView("formula", formula=Formula(parts), scope=scope,
                           text=render_statement(answer.text) if answer.text else None)
     if answer.code is not None:
+        # An answer may give the procedure in words and the code that implements it: both are shown.
         return AnswerView("code", code=_source(answer.code), code_name=getattr(answer.code, "__name__", ""),
-                          scope=scope, text=render_statement(answer.text) if answer.text else None)
+                          algorithm=tuple(render_statement(s) for s in answer.algorithm), scope=scope,
+                          text=render_statement(answer.text) if answer.text else None)
     if answer.algorithm:
         return AnswerView("algorithm", algorithm=tuple(render_statement(s) for s in answer.algorithm), scope=scope,
                           text=render_statement(answer.text) if answer.text else None)
