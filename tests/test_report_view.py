@@ -126,6 +126,7 @@ def test_plain_text_scripts_are_typeset_as_math(text, tex, mathml):
     assert mathml in html and "_{" not in html
 
 
-def test_plain_text_without_scripts_stays_plain():
+def test_python_names_stay_plain_and_one_letter_names_take_their_subscript():
     assert prose_tex("uses torch.nn.utils.fuse_conv_bn_weights") == r"uses torch.nn.utils.fuse\_conv\_bn\_weights"
-    assert str(prose_html("p_true and 100% of it")) == "p_true and 100% of it"
+    assert str(prose_html("x_prime_grad and __init__, 100%")) == "x_prime_grad and __init__, 100%"
+    assert prose_tex("‖∇ν_β(x) − e_max‖₁ and 100%").count("$") == 4 and r"e_{\mathrm{max}}" in prose_tex("e_max")

@@ -81,7 +81,23 @@ _MATH_SPELLINGS = (("\u0338=", r"\ne "), ("\u2260", r"\ne "), ("\u00b5", r"\mu "
                    ("log_", r"\log_"), ("max_", r"\max_"), ("min_", r"\min_"), ("sup_", r"\sup_"))
 
 
+# A one-letter name with a short subscript inside running text (ν_β(x), e_max, C_in), never a Python name.
+_INNER_SCRIPT = re.compile(r"(?<![A-Za-z0-9_\\\u0370-\u03ff])([A-Za-z\u0370-\u03ff])_([A-Za-z0-9\u2113\u0370-\u03ff]{1,4})"
+                           r"(?![A-Za-z0-9_\u0370-\u03ff])")
+
+
 def _plain_piece(text: str) -> str:
+    out, last = [], 0
+    for match in _INNER_SCRIPT.finditer(text):
+        out.append(_escaped(text[last:match.start()]))
+        base, script = match.groups()
+        script = script if len(script) == 1 or not script.isalpha() else rf"\mathrm{{{script}}}"
+        out.append(_math_piece(f"{base}_{{{script}}}"))
+        last = match.end()
+    return "".join(out) + _escaped(text[last:])
+
+
+def _escaped(text: str) -> str:
     return _TEXT_SPECIALS.sub(lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
         m.group(1), "\\" + m.group(1)), text)
 
@@ -100,7 +116,7 @@ def _scripts_as_math(text: str) -> str | None:
     sees raw `_{...}`. A run of such tokens joined by operators (`v_ℓ = v_{ℓ-1} + 1/n_{ℓ-1}`) is one
     formula. None when the text has no such token.
     """
-    if not (_SCRIPTED.search(text) or _SHORT_SCRIPT.search(text)):
+    if not (_SCRIPTED.search(text) or _SHORT_SCRIPT.search(text) or _INNER_SCRIPT.search(text)):
         return None
     tokens = []  # (start, end, core end, is math)
     for match in _TOKEN.finditer(text):
@@ -108,8 +124,6 @@ def _scripts_as_math(text: str) -> str | None:
         core = token.rstrip(",;:.")
         math = bool(_SCRIPTED.search(core) or _SHORT_SCRIPT.fullmatch(core))
         tokens.append([match.start(), match.end(), match.start() + len(core), math])
-    if not any(t[3] for t in tokens):
-        return None
     # An operator between two scripted tokens joins them into one formula (when the left one has no
     # trailing punctuation).
     for i, t in enumerate(tokens):
