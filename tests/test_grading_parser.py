@@ -179,6 +179,7 @@ def test_vector_answer_to_a_scalar_problem_is_invalid():
 
 # -- course notation, read in a symbol table made for the test (independent of any problem's declarations) ---------
 import re  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 from sympy.matrices.expressions.matexpr import MatrixElement  # noqa: E402
@@ -593,3 +594,20 @@ def test_max_of_a_sum_is_built_unevaluated_not_a_crash():
     result = grade_in_process("tv-overlap", r"\max(0, \sum_i p_i - 1) + \operatorname{ReLU}(\sum_i q_i)", symbolic=False,
                               limit=30.0)
     assert result.verdict == "incorrect" and not result.internal_error, result.message
+
+
+def test_the_stored_grammar_analysis_parses_as_a_fresh_build(tmp_path, monkeypatch):
+    from checkers.grading import grammar
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    stored = grammar._cache_file(False)
+    assert stored and stored.startswith(str(tmp_path / "proofcheck"))
+    texts = [r"\frac12 x^\top\Sigma^{-1}x", r"\mathbb{1}[x_k = \max_j x_j]", r"\sum_{i,j} P_{ij}", "a*b - c"]
+    fresh = grammar.Lark(grammar.GRAMMAR, parser="lalr", lexer=grammar.FormulaLexer, maybe_placeholders=False)
+    for _ in range(2):  # the first build writes the analysis, the second loads it
+        built = grammar.Lark(grammar.GRAMMAR, parser="lalr", lexer=grammar.FormulaLexer, maybe_placeholders=False,
+                             cache=stored)
+        assert [built.parse(t) for t in texts] == [fresh.parse(t) for t in texts]
+    assert Path(stored).is_file()
+    (tmp_path / "proofcheck").chmod(0o777)  # a folder others can write could hold a planted pickle: not used
+    assert grammar._cache_file(False) is False

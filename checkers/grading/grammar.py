@@ -15,7 +15,9 @@ lark resolves the one shift/reduce choice this leaves (extend the argument) as a
 from __future__ import annotations
 
 import logging
+import os
 from functools import cache
+from pathlib import Path
 
 from lark import Lark, Tree
 from lark.exceptions import UnexpectedInput
@@ -115,19 +117,43 @@ _DESCRIBE = {
 }
 
 
-@cache
 def parser(positions: bool = False) -> Lark:
-    """The LALR parser (built on first use, about 0.1 s; forked grading workers inherit it).
+    """The LALR parser (built on first use; forked grading workers inherit it).
 
     Recording source positions in the tree costs about as much as parsing, so the fast parser skips
     them; the one with positions re-reads an answer only to quote the student's text in an error.
     """
+    return _parser(bool(positions))  # one cache entry per variant, however the flag is passed
+
+
+def _cache_file(positions: bool) -> str | bool:
+    """Where lark keeps this variant's grammar analysis: a folder of the user's own, or False (build each time).
+
+    The analysis (about 0.15 s per variant, 0.01 s to load) is stored with a digest of the grammar, the
+    options and the lark version, so a changed grammar is rebuilt. The file is a pickle, so it is kept
+    only in a folder that this user owns and nobody else can write (never the shared temporary folder).
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "proofcheck"
+    try:
+        base.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = base.stat()
+    except OSError:
+        return False
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return False
+    return str(base / f"grammar-lalr-{'positions' if positions else 'plain'}.lark")
+
+
+@cache
+def _parser(positions: bool) -> Lark:
     quiet = logging.getLogger("lark")
     level = quiet.level
-    quiet.setLevel(logging.ERROR)  # the documented shift/reduce preference is reported as a debug note
+    # the documented shift/reduce preference is a debug note; an unreadable cache file (a concurrent
+    # writer) is rebuilt by lark and needs no report
+    quiet.setLevel(logging.CRITICAL)
     try:
         return Lark(GRAMMAR, parser="lalr", lexer=FormulaLexer, propagate_positions=positions,
-                    maybe_placeholders=False)
+                    maybe_placeholders=False, cache=_cache_file(positions))
     finally:
         quiet.setLevel(level)
 
