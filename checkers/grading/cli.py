@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from pathlib import Path
 
@@ -56,7 +57,14 @@ def _check_limits(args) -> None:
     check_limits(args.time_limit, args.memory_mb, getattr(args, "workers", None))
 
 
+def _no_device_plugins() -> None:
+    """Grading runs on the CPU: skip torch's scan of every installed package for out-of-tree device backends
+    (entry points), about 0.4 s of each start-up. Set before torch is imported; an explicit setting wins."""
+    os.environ.setdefault("TORCH_DEVICE_BACKEND_AUTOLOAD", "0")
+
+
 def cmd_grade(args) -> int:
+    _no_device_plugins()
     if args.list:
         return _print_problems()
     if not args.problem:
@@ -164,6 +172,7 @@ def _grade_csv(problem_id: str, args) -> int:
 
 
 def cmd_check_steps(args) -> int:
+    _no_device_plugins()
     from checkers.grading import check_steps
     from checkers.grading.catalog import get_problem
     from checkers.grading.result import dumps, escape_controls
@@ -214,6 +223,7 @@ def cmd_check_steps(args) -> int:
 
 
 def cmd_gradescope(args) -> int:
+    _no_device_plugins()
     from checkers.grading import gradescope
 
     if args.action == "build":
