@@ -130,3 +130,11 @@ def test_python_names_stay_plain_and_one_letter_names_take_their_subscript():
     assert prose_tex("uses torch.nn.utils.fuse_conv_bn_weights") == r"uses torch.nn.utils.fuse\_conv\_bn\_weights"
     assert str(prose_html("x_prime_grad and __init__, 100%")) == "x_prime_grad and __init__, 100%"
     assert prose_tex("‖∇ν_β(x) − e_max‖₁ and 100%").count("$") == 4 and r"e_{\mathrm{max}}" in prose_tex("e_max")
+
+
+def test_mutant_evidence_names_dimensions_in_words():
+    from checkers.reporting.view import _evidence
+
+    assert _evidence("out of tolerance (dims {}, batch seed 0; worst relative error 2)") == \
+        "out of tolerance (batch seed 0; worst relative error 2)"
+    assert _evidence("(dims {'n': 8, 'L': 2}, batch seed 7; x)") == "(n = 8, L = 2, batch seed 7; x)"

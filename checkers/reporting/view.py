@@ -475,6 +475,17 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
     return "Verified: " + "; ".join(parts), "ok"
 
 
+_DIMS = re.compile(r"dims \{([^{}]*)\}(, )?")
+
+
+def _evidence(text: str) -> str:
+    """A mutant's evidence as a reader reads it: the engine's `dims {'n': 8}` as `n = 8`, `dims {}` left out."""
+    def words(match: re.Match) -> str:
+        pairs = re.findall(r"'([^']+)':\s*([^,]+)", match.group(1))
+        return (", ".join(f"{k} = {v.strip()}" for k, v in pairs) + (match.group(2) or "")) if pairs else ""
+    return _DIMS.sub(words, text)
+
+
 def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView:
     formula = (Formula((claim.lhs, _claim_relation(claim, result), claim.rhs)) if claim.lhs is not None
                and claim.rhs is not None else None)
@@ -505,7 +516,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         references.append(ReferenceView(ref.id, ref.description,
                                         tuple(_numeric_row(r, claim, monte_carlo=monte_carlo) for r in ref.results),
                                         "passed" if ref.passed else "FAILED", "ok" if ref.passed else "fail"))
-    mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", m.evidence,
+    mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", _evidence(m.evidence),
                                "ok" if m.caught else "fail") for m in result.mutants)
     caught = sum(m.caught for m in result.mutants)
     symbols = {v.name: v for v in claim.variables}
