@@ -493,7 +493,7 @@ GRADEABLE = (
         claim=log_det_claim,
         statement=r"With $d_0 = h_0'(x_1)$ and $S_k = \mathbf{1}^\top s_{k-1}(x_{1:2^{k-1}})$, give "
                   r"$\log\left|\det \frac{\partial f_\theta}{\partial x}(x)\right|$ for the depth-$K$ HINT flow.",
-        symbols=(Symbol(_d0, "d_0", ("d0", "h_0'")), Symbol(_S, "S_k", ("S",)), Symbol(_K, "K")),
+        symbols=(Symbol(_d0, "d_0", ("d0", "h_0'(x_1)")), Symbol(_S, "S_k", ("S",)), Symbol(_K, "K")),
         answer=_LOG_DET, witness=_triangular_log_det,
         variables=(Variable("d_0", OneOf((Real(0.2, 3.0), Real(-3.0, -0.2)))), Variable("S", one_based(Vector("K")))),
         dims={"K": (1, 2, 3, 4)}, sum_range=(sp.Integer(1), _K),

@@ -459,6 +459,9 @@ KL_FRAC_D2 = (r"\frac12\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + \frac12(\mu_1-
     ("lse-gradient-limit", r"\mathbb{1}_{x_k \ge \max_j x_j}", "correct"),
     ("lse-gradient-limit", r"\mathbb{1}[x_k \neq \max_j x_j]", "incorrect"),
     ("lse-gradient-limit", r"\mathbb{1}[x_k < \max_j x_j]", "incorrect"),
+    ("hint-log-det", r"\log|h_0'(x_1)| + \sum_{k=1}^{K} S_k", "correct"),
+    ("hint-log-det", r"\log\left|h_{0}'(x_{1})\right| + \sum_k S_k", "correct"),
+    ("hint-log-det", r"\log|h_0'(x_1)| + S_K", "incorrect"),
     ("tv-overlap", r"1 - \sum_i \min(p_i, q_i)", "correct"),
     ("tv-overlap", r"1 - \sum_i \max\{p_i, q_i\}", "incorrect"),
     ("tv-half-l1", r"\frac12\sum_{i=1}^{n}\left|p_i - q_i\right|", "correct"),
@@ -473,6 +476,7 @@ def test_new_notation_grades_correctly(pid, answer, verdict):
     ("mutual-information", r"\sum_{i,j} P_{ij}\log\frac{p_i q_j}{P_{ij}}", "ratio-inverted"),
     ("mutual-information", r"\sum_{i,j} P_{ij}\log P_{ij}", "no-marginals"),
     ("lse-gradient-limit", r"\mathbb{1}[x_k = \min_j x_j]", "argmin"),
+    ("hint-log-det", r"\log h_0'(x_1) + \sum_{k=1}^{K} S_k", "no-abs"),
 ])
 def test_indicators_and_marginals_name_the_misconception(pid, answer, mistake):
     result = grade_in_process(pid, answer, symbolic=False, limit=30.0)
@@ -594,6 +598,11 @@ def test_max_of_a_sum_is_built_unevaluated_not_a_crash():
     result = grade_in_process("tv-overlap", r"\max(0, \sum_i p_i - 1) + \operatorname{ReLU}(\sum_i q_i)", symbolic=False,
                               limit=30.0)
     assert result.verdict == "incorrect" and not result.internal_error, result.message
+
+
+def test_a_declared_value_at_a_point_is_one_name_only_as_declared():
+    with pytest.raises(StudentInputError, match="unknown symbol h_0"):
+        read("hint-log-det", r"\log|h_0'(x_2)| + \sum_k S_k")  # the derivative at another point is not declared
 
 
 def test_the_stored_grammar_analysis_parses_as_a_fresh_build(tmp_path, monkeypatch):

@@ -68,7 +68,8 @@ class SymbolTable:
                 continue
             (functions if is_function(value) else words).add(word.group())
         words.update(w.group() for w in map(_LETTERS.match, self.families) if w is not None)
-        return Vocabulary(words=frozenset(words), functions=frozenset(functions))
+        phrases = frozenset(key for key in self.entries if "(" in key)
+        return Vocabulary(words=frozenset(words), functions=frozenset(functions), phrases=phrases)
 
 
 _LETTERS = re.compile(r"[A-Za-z]+")

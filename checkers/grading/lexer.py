@@ -116,6 +116,7 @@ class Vocabulary:
 
     words: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()
+    phrases: frozenset[str] = frozenset()  # declared spellings with brackets, e.g. h0'(x1) for `h_0'(x_1)` (keys)
 
     @property
     def letters(self) -> frozenset[str]:
@@ -403,8 +404,24 @@ class _Classifier:
         self.emit("FUNC", canonical, pos)
         return i + 1
 
+    def phrase(self, i: int) -> tuple[str, int] | None:
+        """(key, next index) where raw[i:] spells a declared bracketed name (`h_0'(x_1)`, spacing and braces aside)."""
+        longest = max(map(len, self.vocab.phrases))
+        text = ""
+        for j in range(i, len(self.raw)):
+            text += self.raw[j][1].replace("\\", "").replace("{", "").replace("}", "").replace("_", "")
+            if text in self.vocab.phrases:
+                return text, j + 1
+            if len(text) >= longest or not any(p.startswith(text) for p in self.vocab.phrases):
+                return None
+        return None
+
     def word(self, i: int, value: str, pos: int) -> int:
         raw = self.raw
+        found = self.phrase(i) if self.vocab.phrases else None
+        if found is not None:  # a declared function's value at a point, h_0'(x_1): one name
+            self.emit("NAME", found[0], pos)
+            return found[1]
         prev = self.toks[-1].type if self.toks else None
         one = prev in ("CARET", "SUB") or (self.latex and self.takes_one())
         if one and len(value) > 1:
