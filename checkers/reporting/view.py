@@ -216,6 +216,12 @@ class ProblemView:
         return tuple(f for d in self.derivations for f in d.figures)
 
     @property
+    def answer_parts(self) -> tuple[PartView, ...]:
+        """The parts with an answer, in the seed's letter order across derivations (unlabelled ones last)."""
+        parts = [p for p in self.parts if p.answer is not None]
+        return tuple(sorted(parts, key=lambda p: (not p.label, _label_key(p.label) if p.label else ())))
+
+    @property
     def letters(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         """For a problem several derivations answer: each sub-question label in the seed's order, with the
         (derivation title, part anchor) pairs that answer it, so that a reader finds (a), (b), ... in order."""
