@@ -542,7 +542,7 @@ DERIVATIONS = (
                          r"running statistics to keep: the computation used in training is exactly right at test "
                          r"time, even for a single sample. Batch norm needs a test mode only because its "
                          r"statistics are taken over the batch, which at test time is absent or not "
-                         r"representative, so it substitutes running averages. The implementation below has no "
+                         r"representative, so it substitutes running averages. The listed implementation has no "
                          r"mode argument; as a module, $\gamma$ and $\beta$ are parameters of shape $(C, P, Q)$ "
                          r"initialised to 1 and 0, and the forward pass calls it.",
                     code=layer_norm,
