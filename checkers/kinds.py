@@ -115,13 +115,14 @@ class Mapped(Kind):
 
 @dataclass(frozen=True)
 class Constant(Kind):
-    """The same scalar for every instance (a grid spacing, a fixed hyperparameter)."""
+    """The same scalar for every instance (a grid spacing, a fixed hyperparameter); `text` names what it is."""
 
     value: float = 0.0
+    text: str = ""
 
     @property
     def description(self) -> str:
-        return f"the constant {self.value:g}"
+        return self.text or f"the constant {self.value:g}"
 
     def draw(self, batch, dims, gen):
         return torch.full((batch,), float(self.value), dtype=torch.float64)

@@ -55,7 +55,7 @@ from checkers.strategies import (CaseSplit, Lemma, Termwise, TermwiseNonnegative
 from checkers.grading import Misconception, Problem, Symbol
 from checkers.kinds import one_based
 from checkers import ProbabilityVector
-from proofs.tv_min import GRID_POINTS, GridSpacing
+from proofs.tv_min import GRID_POINTS, grid_spacing
 
 a, b = sp.symbols("a b", nonnegative=True)
 y = sp.Symbol("y", real=True)
@@ -212,7 +212,7 @@ def _tv(sample) -> torch.Tensor:
 SCALAR_VARIABLES = (Variable("a", Real(0.0, 3.0)), Variable("b", Real(0.0, 3.0)))
 GRID_VARIABLES = (Variable("p", DensityOnGrid(GRID_POINTS), r"p_{\mathrm{true}}"),
                   Variable("q", DensityOnGrid(GRID_POINTS), r"p_\theta"),
-                  Variable("dx", GridSpacing(GRID_POINTS), r"\Delta x"))
+                  Variable("dx", grid_spacing(GRID_POINTS), r"\Delta x"))
 ALL_DTYPES = (torch.float64, torch.float32, torch.float16, torch.bfloat16)
 SUM_TOLERANCES = {
     torch.float16: Tolerance(2e-3, 1e-5, "two roundings of the result (the sum, then the product with Δx): 2u, "

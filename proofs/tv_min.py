@@ -40,7 +40,6 @@ $D_{\mathrm{TV}}(p, q) = \tfrac12\int|p - q|$ as the exam defines it; $\int\min(
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import product
 
 import sympy as sp
@@ -48,10 +47,9 @@ import torch
 
 from checkers import (Answer, Claim, DensityOnGrid, Derivation, Figure, Mutant, Part, ProbabilityVector, Real, Reference,
                       Step, Tolerance, Variable, density_grid, facts)
-from checkers.kinds import Kind
+from checkers.kinds import Constant, one_based
 from checkers.strategies import CaseSplit, Lemma, Termwise, le_total, normalised_linearity, proved
 from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import one_based
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols
@@ -86,18 +84,9 @@ def one_minus_overlap(upper: sp.Basic, weight: sp.Basic = sp.Integer(1)) -> sp.E
 # Kinds and references
 
 
-@dataclass(frozen=True)
-class GridSpacing(Kind):
+def grid_spacing(points: int = 401) -> Constant:
     """The spacing Δx of `density_grid(points)`, the same for every instance (shape (B,))."""
-
-    points: int = 401
-
-    @property
-    def description(self) -> str:
-        return f"spacing of the {self.points}-point grid over [-10, 10]"
-
-    def draw(self, batch, dims, gen):
-        return torch.full((batch,), density_grid(self.points)[1], dtype=torch.float64)
+    return Constant(density_grid(points)[1], text=f"spacing of the {points}-point grid over [-10, 10]")
 
 
 def sup_over_events(sample) -> torch.Tensor:
@@ -227,7 +216,7 @@ continuous = Claim(
               r"\Delta x$, the Riemann-sum form of the integral identity",
     lhs=total_variation(m - 1, dx), rhs=one_minus_overlap(m - 1, dx),
     variables=(Variable("p", DensityOnGrid(GRID_POINTS)), Variable("q", DensityOnGrid(GRID_POINTS)),
-               Variable("dx", GridSpacing(GRID_POINTS), r"\Delta x")),
+               Variable("dx", grid_spacing(GRID_POINTS), r"\Delta x")),
     dims={"m": (GRID_POINTS, GRID_POINTS)},
     assumptions=(r"$\sum_i p_i \Delta x = \sum_i q_i \Delta x = 1$ (the grid densities integrate to 1)",),
     symbolic=Termwise(lemmas=((ABS_AS_MIN, ({a: p[i], b: q[i]},)),),
@@ -280,7 +269,7 @@ integral = Claim(
               r"\min\{p(x), q(x)\}\,dx$ for probability densities $p, q$",
     lhs=TV_INTEGRAL, rhs=OVERLAP_INTEGRAL,
     variables=(Variable("p", DensityOnGrid(GRID_POINTS)), Variable("q", DensityOnGrid(GRID_POINTS)),
-               Variable("dx", GridSpacing(GRID_POINTS), r"\Delta x")),
+               Variable("dx", grid_spacing(GRID_POINTS), r"\Delta x")),
     dims={"m": (GRID_POINTS, GRID_POINTS)},
     assumptions=(r"$\int p = \int q = 1$, and $p$, $q$ integrable",),
     steps=(
