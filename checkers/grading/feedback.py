@@ -57,7 +57,6 @@ def misconception_values(instances: Instances):
     return kept, stacked
 
 
-_misconception_values = misconception_values  # the name checkers.grading.isolation.prepare imports
 
 
 def fmt(c: float, tol: Tolerance) -> str:

@@ -68,13 +68,13 @@ class Task:
 
 def prepare(problem: Problem) -> None:
     """Build the parser, draw the instances and evaluate the reference and misconceptions, before forking."""
-    from checkers.grading.feedback import _misconception_values
+    from checkers.grading.feedback import misconception_values
     from checkers.grading.grammar import parser
     from checkers.grading.instances import instances_for
 
     parser()
     parser(positions=True)
-    _misconception_values(instances_for(problem))
+    misconception_values(instances_for(problem))
     # Grade the reference as sympy prints it in LaTeX once, so forked workers inherit warm sympy caches and
     # evaluation memos for the subexpressions most answers share.
     import sympy as sp
