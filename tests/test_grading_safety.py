@@ -253,3 +253,36 @@ def test_hostile_sizes_through_check_steps_report_every_line(tmp_path):
     assert not LONG_NUMBER.search(out.stdout.replace(HUGE["long literal"], "")), out.stdout[-3000:]
     assert "malformed number `1.1.1`" in report["lines"][5]["message"]
     assert "more than 300 digits" in report["lines"][3]["message"]
+
+
+def test_the_grader_the_preview_and_check_steps_word_one_failure_alike(monkeypatch):
+    """A limit or a bug reads the same to a student in `grade`, the server's preview and a `check-steps` line:
+    one wording each (checkers.grading.failures), with only the work named differently."""
+    import checkers.grading.grader as grader
+    import checkers.grading.steps as steps
+    from checkers.serve.tasks import read_task
+
+    def nested(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    def broken(*args, **kwargs):
+        raise KeyError("printer table")
+
+    for failure, expected, internal in ((nested, "stopped: it is nested too deeply", False),
+                                        (broken, "internal error while", True)):
+        monkeypatch.setattr(grader, "parse_answer", failure)
+        monkeypatch.setattr(steps, "parse_answer", failure)
+        monkeypatch.setattr("checkers.grading.parse.parse_answer", failure)
+        graded = grade_in_process("kl-gaussian", KL, limit=2.0).to_json()
+        read = read_task("kl-gaussian", KL, limit=2.0)
+        line = steps.check_steps_in_process("kl-gaussian", KL)["lines"][0]
+        assert graded["message"].startswith(f"grading this answer {expected}" if not internal
+                                            else f"{expected} grading this answer")
+        assert read["message"].startswith(f"reading this answer {expected}" if not internal
+                                          else f"{expected} reading this answer")
+        assert line["message"].startswith(f"reading this line {expected}" if not internal
+                                          else f"{expected} reading this line")
+        assert graded["verdict"] == "invalid" and read["ok"] is False and line["parsed"] is False
+        assert bool(read.get("internal_error")) == bool(line.get("internal_error")) == internal
+        if internal:
+            assert "a bug in proofcheck, not in what you wrote" in graded["message"]

@@ -13,11 +13,12 @@ import time
 
 import sympy as sp
 
-from checkers.errors import ProofcheckError, StudentInputError, SymbolicTimeout, UnsupportedExpression, UsageError
+from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression, UsageError
 from checkers.grading.build import describe, is_matrix
 from checkers.grading.lexer import abbreviate_numbers
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
+from checkers.grading.failures import failure_message
 from checkers.grading.feedback import Feedback, diagnose, misconception_values
 from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
@@ -199,19 +200,10 @@ def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFA
     try:
         with time_limit(limit, "grading this answer"):
             result = _grade(problem, answer, symbolic=symbolic, explain=explain, started=started, limit=limit)
-    except SymbolicTimeout:
-        result = invalid(problem.id, answer, f"grading this answer ran past the time limit of {limit:g} s; "
-                                             f"write it in a simpler form")
-    except StudentInputError as exc:
-        result = invalid(problem.id, answer, str(exc))
-    except RecursionError:
-        result = invalid(problem.id, answer, "the answer is nested too deeply to grade")
-    except MemoryError:
-        result = invalid(problem.id, answer, "grading this answer ran out of memory; write it in a simpler form")
     except UsageError:
         raise
-    except (ProofcheckError, Exception) as exc:  # a grader bug: never shown as the student's mistake
-        result = invalid(problem.id, answer, f"internal error while grading (a bug in the grader, not in your "
-                                             f"answer; please report it): {type(exc).__name__}: {exc}", internal=True)
+    except Exception as exc:  # the student's mistake, a limit, or a grader bug (never shown as the student's mistake)
+        message, internal = failure_message(exc, "grading this answer", limit)
+        result = invalid(problem.id, answer, message, internal=internal)
     result.seconds = time.perf_counter() - started
     return result

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import re
 
-from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression
+from checkers.errors import StudentInputError
 from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
-from checkers.grading.equivalence import Undefined, compare, evaluate_on
+from checkers.grading.equivalence import compare, evaluate_on
+from checkers.grading.failures import failure_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, _brief, _where, counterexample, grade_in_process
 from checkers.grading.instances import instances_for
 from checkers.grading.parse import MAX_LENGTH, parse_answer
@@ -152,20 +153,9 @@ def _read(problem, text: str, limit: float):
             expr = parse_answer(problem, text)
             values = evaluate_on(instances_for(problem).groups, expr)
         return {"parsed": True}, (expr, values)
-    except (StudentInputError, UnsupportedExpression) as exc:
-        return {"parsed": False, "message": str(exc)}, None
-    except Undefined as exc:
-        return {"parsed": False, "message": f"undefined on an instance: {exc.why}"}, None
-    except SymbolicTimeout:
-        return {"parsed": False, "message": f"reading this line ran past the time limit of {limit:g} s"}, None
-    except RecursionError:
-        return {"parsed": False, "message": "this line is nested too deeply to read"}, None
-    except MemoryError:
-        return {"parsed": False, "message": "reading this line ran out of memory; write it in a simpler form"}, None
-    except Exception as exc:  # a grader bug on this line: reported for this line, the others are still checked
-        return {"parsed": False, "internal_error": True,
-                "message": f"internal error while reading this line (a bug in the checker, not in your derivation; "
-                           f"please report it): {type(exc).__name__}: {str(exc)[:200]}"}, None
+    except Exception as exc:  # RecursionError, MemoryError, a checker bug: this line only, the others are still checked
+        message, internal = failure_message(exc, "reading this line", limit)
+        return {"parsed": False, "message": message, **({"internal_error": True} if internal else {})}, None
 
 
 def _compare(problem, number: int, current, previous_number: int, previous, limit: float) -> dict:
@@ -190,14 +180,9 @@ def _compare(problem, number: int, current, previous_number: int, previous, limi
             from checkers.grading.result import json_safe
 
             cx = counterexample(instances, gi, i, as_plain(current[1][gi][i]), as_plain(previous[1][gi][i]))
-    except SymbolicTimeout:
-        step.update(valid=False, message=f"comparing line {number} with line {previous_number} ran past the time "
-                                         f"limit of {limit:g} s")
-        return step
-    except Exception as exc:  # a checker bug: this step is unchecked, the report goes on
-        step.update(valid=False, internal_error=True,
-                    message=f"internal error while comparing line {number} with line {previous_number} (a bug in the "
-                            f"checker; please report it): {type(exc).__name__}: {str(exc)[:200]}")
+    except Exception as exc:  # a limit, or a checker bug: this step is unchecked, the report goes on
+        message, internal = failure_message(exc, f"comparing line {number} with line {previous_number}", limit)
+        step.update(valid=False, message=message, **({"internal_error": True} if internal else {}))
         return step
     cx["line"], cx["previous_line"] = cx.pop("student"), cx.pop("reference")
     cx = json_safe(cx)

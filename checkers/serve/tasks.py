@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression
+from checkers.grading.failures import failure_message
 from checkers.limits import time_limit
 
 
@@ -48,20 +48,9 @@ def read_task(problem_id: str, answer: str, *, limit: float) -> dict:
         with time_limit(limit, "reading this answer"):
             expr = parse_answer(problem, answer)
             doc = {"ok": True, "mathml": to_mathml(expr, display=True), "words": _words(problem, expr)}
-    except StudentInputError as exc:
-        doc = {"ok": False, "message": str(exc)}
-    except (SymbolicTimeout, TimeoutError):
-        doc = {"ok": False, "message": f"reading this answer ran past the time limit of {limit:g} s"}
-    except RecursionError:
-        doc = {"ok": False, "message": "the answer is nested too deeply to read"}
-    except MemoryError:
-        doc = {"ok": False, "message": "reading this answer ran out of memory; write it in a simpler form"}
-    except UnsupportedExpression as exc:
-        doc = {"ok": False, "message": str(exc)}
-    except Exception as exc:  # a printer or parser bug: said to be ours, never the student's mistake
-        doc = {"ok": False, "internal_error": True,
-               "message": f"internal error while reading this answer (a bug in proofcheck, not in your answer; "
-                          f"please report it): {type(exc).__name__}: {str(exc)[:200]}"}
+    except Exception as exc:  # student mistakes, limits, and printer or parser bugs (said to be ours)
+        message, internal = failure_message(exc, "reading this answer", limit)
+        doc = {"ok": False, "message": message, **({"internal_error": True} if internal else {})}
     doc["seconds"] = round(time.perf_counter() - started, 4)
     return doc
 

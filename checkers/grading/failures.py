@@ -1,0 +1,31 @@
+"""What a student is told when their text cannot be read or graded: one wording for each way it can fail.
+
+The grader, the server's parse preview and each line of `check-steps` all turn the same exceptions
+into messages with this one function, so that a student sees the same words for the same trouble
+wherever they typed the formula. `doing` names the work in the gerund ("grading this answer",
+"reading this line"); an exception that is not the student's doing is marked internal, and its
+message says it is a bug in proofcheck, never the student's mistake.
+"""
+
+from __future__ import annotations
+
+from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression
+from checkers.grading.equivalence import Undefined
+
+__all__ = ["failure_message"]
+
+
+def failure_message(exc: BaseException, doing: str, limit: float) -> tuple[str, bool]:
+    """(message for the student, whether it is an internal error) for `exc`, raised while `doing` under `limit` s."""
+    if isinstance(exc, (StudentInputError, UnsupportedExpression)):
+        return str(exc), False
+    if isinstance(exc, Undefined):
+        return f"undefined on an instance: {exc.why}", False
+    if isinstance(exc, (SymbolicTimeout, TimeoutError)):
+        return f"{doing} ran past the time limit of {limit:g} s; write it in a simpler form", False
+    if isinstance(exc, RecursionError):
+        return f"{doing} stopped: it is nested too deeply; write it with fewer nested brackets", False
+    if isinstance(exc, MemoryError):
+        return f"{doing} ran out of memory; write it in a simpler form", False
+    return (f"internal error while {doing} (a bug in proofcheck, not in what you wrote; please report it): "
+            f"{type(exc).__name__}: {str(exc)[:200]}"), True
