@@ -209,10 +209,14 @@ class _Evaluator:
             return parent[:, i, j].reshape(-1, 1, 1)
         if isinstance(e, sp.Indexed):
             base = self.values[e.base.label.name].to(device=self.device, dtype=self.dtype)
-            idx = self.integer(e.indices[0])
-            if not 0 <= idx < base.shape[-1]:
-                raise UnsupportedExpression(f"index {idx} out of range for {e.base} with {base.shape[-1]} entries")
-            return base[:, idx].reshape(-1, 1, 1)
+            idx = tuple(self.integer(n) for n in e.indices)
+            shape = tuple(base.shape[1:])
+            if len(idx) != len(shape):
+                raise UnsupportedExpression(f"{e} has {len(idx)} indices but {e.base} has {len(shape)} axes {shape}")
+            if not all(0 <= n < size for n, size in zip(idx, shape)):  # no silent wrap-around
+                raise UnsupportedExpression(f"index {idx if len(idx) > 1 else idx[0]} out of range for {e.base} "
+                                            f"of shape {shape}")
+            return base[(slice(None), *idx)].reshape(-1, 1, 1)
         if isinstance(e, sp.Sum):
             # sympy flattens Sum(Sum(f, inner), outer) into Sum(f, inner, outer): bind the outermost limit first.
             return self.sum(e.function, e.limits)

@@ -11,8 +11,8 @@ r"""Mutual information as a KL divergence and the ELBO decomposition, on discret
 
 # Notation
 
-A joint table $P(x, y)$ with $n_x$ rows and $n_y$ columns is stored flat, $P[i n_y + j] = P(x_i, y_j)$;
-$P(x_i) = \sum_k P[i n_y + k]$, $P(y_j) = \sum_k P[k n_y + j]$,
+A joint table $P(x, y)$ with $n_x$ rows and $n_y$ columns has entries $P_{i,j} = P(x_i, y_j)$ (indices from 0);
+$P(x_i) = \sum_k P_{i,k}$, $P(y_j) = \sum_k P_{k,j}$,
 $H(y|x) = \mathbb{E}_{x}\mathbb{E}_{y|x}[-\ln P(y|x)] = -\sum_{i,j} P(x_i,y_j)\ln\frac{P(x_i,y_j)}{P(x_i)}$.
 For the ELBO, $q_z = Q(z, y)$ for the observed $y$ (one column of a joint table over $n_z \times n_y$
 values, so $\sum_z q_z = Q(y) < 1$), $Q(z|y) = q_z/Q(y)$, and $\tilde q$ is the variational
@@ -64,7 +64,7 @@ qt = sp.IndexedBase("qtilde", positive=True)  # prints as \tilde{q}
 
 @dataclass(frozen=True)
 class JointTable(Kind):
-    """A strictly positive joint distribution on rows x cols values, flattened row-major: (B, rows*cols).
+    """A strictly positive joint distribution on rows x cols values: (B, rows, cols).
 
     Softmax of N(0, spread^2) logits. With `independent_every = m > 0`, every m-th instance is a product
     P(x)P(y) of two such vectors (independent x and y, mutual information 0): the boundary case of I >= 0.
@@ -78,17 +78,18 @@ class JointTable(Kind):
     @property
     def description(self) -> str:
         extra = f"; every {self.independent_every}th independent" if self.independent_every else ""
-        return f"positive joint table of {self.rows} x {self.cols} values (flattened{extra})"
+        return f"positive joint table of {self.rows} x {self.cols} values{extra}"
 
     def draw(self, batch, dims, gen):
         r, c = dims[self.rows], dims[self.cols]
-        table = torch.softmax(self.spread * torch.randn(batch, r * c, generator=gen, dtype=torch.float64), dim=-1)
+        logits = self.spread * torch.randn(batch, r * c, generator=gen, dtype=torch.float64)
+        table = torch.softmax(logits, dim=-1).reshape(batch, r, c)
         px = torch.softmax(self.spread * torch.randn(batch, r, 1, generator=gen, dtype=torch.float64), dim=1)
         py = torch.softmax(self.spread * torch.randn(batch, 1, c, generator=gen, dtype=torch.float64), dim=2)
         if not self.independent_every:
             return table
-        independent = (torch.arange(batch) % self.independent_every == self.independent_every - 1).unsqueeze(1)
-        return torch.where(independent, (px * py).reshape(batch, r * c), table)
+        independent = (torch.arange(batch) % self.independent_every == self.independent_every - 1).reshape(-1, 1, 1)
+        return torch.where(independent, px * py, table)
 
 
 @dataclass(frozen=True)
@@ -109,18 +110,18 @@ class JointColumn(Kind):
         return torch.softmax(logits, dim=-1).reshape(batch, n, self.cols)[:, :, 0]
 
 
-# --- sympy formulas on flat tables ----------------------------------------------------------------------------------
+# --- sympy formulas on tables ---------------------------------------------------------------------------------------
 
 def joint(a, b):
-    return P[a * ny + b]
+    return P[a, b]
 
 
 def marginal_x(a):
-    return sp.Sum(P[a * ny + k], (k, 0, ny - 1))
+    return sp.Sum(P[a, k], (k, 0, ny - 1))
 
 
 def marginal_y(b):
-    return sp.Sum(P[k * ny + b], (k, 0, nx - 1))
+    return sp.Sum(P[k, b], (k, 0, nx - 1))
 
 
 def over_table(expr):
@@ -162,20 +163,16 @@ ELBO_DIMS = {"n_z": (2, 6)}
 
 # --- torch.distributions references ---------------------------------------------------------------------------------
 
-def _table(sample) -> torch.Tensor:
-    return sample["P"].reshape(sample.size, sample.dims["n_x"], sample.dims["n_y"])
-
-
 def torch_mutual_information(sample) -> torch.Tensor:
     """KL(P(x,y) ‖ P(x)P(y)) by torch.distributions.kl_divergence of two Categoricals on the nx*ny cells."""
-    table = _table(sample)
+    table = sample["P"]
     product = table.sum(2, keepdim=True) * table.sum(1, keepdim=True)
     return kl_divergence(Categorical(probs=table.flatten(1)), Categorical(probs=product.flatten(1)))
 
 
 def torch_entropy_difference(sample, given: str) -> torch.Tensor:
     """H(y) − H(y|x) (given='x') or H(x) − H(x|y) (given='y') from Categorical.entropy()."""
-    table = _table(sample)
+    table = sample["P"]
     if given == "y":
         table = table.transpose(1, 2)
     p_given = table.sum(2)  # marginal of the conditioning variable
@@ -210,10 +207,11 @@ mi_entropy_y = Claim(
     variables=TABLE_VARIABLES,
     dims=TABLE_DIMS,
     steps=(
-        Step(over_table(joint(i, j) * sp.log((joint(i, j) / marginal_x(i)) / marginal_y(j))),
-             r"$P(x,y) = P(x)P(y|x)$ with $P(y|x) = P(x,y)/P(x)$: the factor $P(x)$ cancels"),
-        Step(over_table(joint(i, j) * (-sp.log(marginal_y(j)))) - over_table(-joint(i, j) * sp.log(joint(i, j) / marginal_x(i))),
-             r"$\ln\frac{P(y|x)}{P(y)} = -\ln P(y) - (-\ln P(y|x))$, and the expectation is linear"),
+        Step(over_table(joint(i, j) * (sp.log(joint(i, j) / marginal_x(i)) - sp.log(marginal_y(j)))),
+             r"$P(x,y) = P(x)P(y|x)$ with $P(y|x) = P(x,y)/P(x)$: the factor $P(x)$ cancels, and "
+             r"$\ln\frac{P(y|x)}{P(y)} = \ln P(y|x) - \ln P(y)$"),
+        Step(-over_table(joint(i, j) * sp.log(marginal_y(j))) + over_table(joint(i, j) * sp.log(joint(i, j) / marginal_x(i))),
+             r"the expectation is linear: $E[\ln P(y|x) - \ln P(y)] = E[-\ln P(y)] + E[\ln P(y|x)]$"),
         Step(H_Y - H_Y_GIVEN_X, r"$\sum_x P(x,y) = P(y)$ in the first term: "
                                 r"$E_{(x,y)\sim P(x,y)}[-\ln P(y)] = H(y)$"),
     ),
@@ -237,8 +235,8 @@ mi_entropy_x = Claim(
     variables=TABLE_VARIABLES,
     dims=TABLE_DIMS,
     steps=(
-        Step(over_table(joint(i, j) * sp.log((joint(i, j) / marginal_y(j)) / marginal_x(i))),
-             r"$P(x,y) = P(y)P(x|y)$: the factor $P(y)$ cancels"),
+        Step(over_table(joint(i, j) * (sp.log(joint(i, j) / marginal_y(j)) - sp.log(marginal_x(i)))),
+             r"$P(x,y) = P(y)P(x|y)$: the factor $P(y)$ cancels, and $\ln\frac{P(x|y)}{P(x)} = \ln P(x|y) - \ln P(x)$"),
         Step(H_X - H_X_GIVEN_Y, r"split the logarithm, and $\sum_y P(x,y) = P(x)$"),
     ),
     symbolic=for_tables,
@@ -253,7 +251,7 @@ mi_entropy_x = Claim(
 
 
 # Gradeable: I(X; Y) from the joint table, as students write it with P_{ij} and 1-based sums (P is an
-# n_x × n_y matrix here; the claim draws the same tables flattened). Witness: the same sum in torch.
+# n_x × n_y matrix here, drawn by the claim's own JointTable). Witness: the same sum in torch.
 _PM = sp.MatrixSymbol("P", nx, ny)
 _a, _b, _r, _s = sp.symbols("a b r s", integer=True, positive=True)
 
@@ -272,8 +270,6 @@ _PX, _QY = sp.MatrixSymbol("p", nx, 1), sp.MatrixSymbol("q", ny, 1)
 _MARGINALS = {_PX: _PM * sp.OneMatrix(ny, 1), _QY: _PM.T * sp.OneMatrix(nx, 1)}
 _COL = sp.Sum(_entry(_r, _b), (_r, 1, nx))  # P(Y = b)
 _MI_ANSWER = _table_sum(_entry(_a, _b) * sp.log(_entry(_a, _b) / (_ROW * _COL)))
-_AS_MATRIX = JointTable(independent_every=0).map(lambda t, dims: t.reshape(t.shape[0], dims["n_x"], dims["n_y"]),
-                                               "positive joint table of n_x x n_y values", with_dims=True)
 
 
 def _torch_mutual_information(sample) -> torch.Tensor:
@@ -291,7 +287,6 @@ GRADEABLE = (
         symbols=(Symbol(_PM, "P", ("P_{ij}",)), Symbol(_PX, "p"), Symbol(_QY, "q"),
                  Symbol(nx, "n_x", ("nx",)), Symbol(ny, "n_y", ("ny",))),
         answer=_MI_ANSWER, witness=_torch_mutual_information, definitions=_MARGINALS,
-        variables=(Variable("P", _AS_MATRIX),), dims={"n_x": (2, 3, 4), "n_y": (2, 3, 4)},
         misconceptions=(
             Misconception("no-marginals", "Σ P_ij log P_ij is minus the joint entropy; I(X; Y) divides by the "
                           "product of the marginals P(X = i)P(Y = j)", _table_sum(_entry(_a, _b) * sp.log(_entry(_a, _b)))),
@@ -341,9 +336,10 @@ mi_nonnegative = Claim(
         Mutant("at-least-entropy", "I(x, y) >= H(y) (true only when y is a function of x)",
                numeric=lambda s: (s.evaluate(MI), s.evaluate(H_Y))),
         Mutant("reversed-kl-negative", "−KL(P(x)P(y) ‖ P(x,y)) >= 0",
-               numeric=lambda s: (-kl_divergence(Categorical(probs=(_table(s).sum(2, keepdim=True)
-                                                                      * _table(s).sum(1, keepdim=True)).flatten(1)),
-                                                  Categorical(probs=s["P"])), torch.zeros(s.size, dtype=s.dtype, device=s.device))),
+               numeric=lambda s: (-kl_divergence(Categorical(probs=(s["P"].sum(2, keepdim=True)
+                                                                      * s["P"].sum(1, keepdim=True)).flatten(1)),
+                                                  Categorical(probs=s["P"].flatten(1))),
+                                  torch.zeros(s.size, dtype=s.dtype, device=s.device))),
     ),
     instances=400,
 )

@@ -45,6 +45,20 @@ def test_sum_over_indexed_family_unrolls_with_integer_bounds():
     assert float(got) == pytest.approx(1 / (27 * 2) + 1 / (9 * 5) + 1 / (3 * 7))
 
 
+def test_doubly_indexed_family_reads_rows_and_columns_and_refuses_out_of_range():
+    rows, cols, i, j = sp.Symbol("r", integer=True, positive=True), sp.Symbol("c", integer=True, positive=True), \
+        *sp.symbols("i j", integer=True)
+    P = sp.IndexedBase("P")
+    table = torch.rand(B, 2, 3, generator=gen, dtype=torch.float64)
+    row_weighted = sp.Sum((i + 1) * P[i, j], (j, 0, cols - 1), (i, 0, rows - 1))
+    got = evaluate(row_weighted, {"P": table}, {"r": 2, "c": 3})
+    torch.testing.assert_close(got, table[:, 0].sum(1) + 2 * table[:, 1].sum(1))
+    with pytest.raises(UnsupportedExpression, match=r"index \(2, 0\) out of range"):
+        evaluate(P[2, 0], {"P": table})
+    with pytest.raises(UnsupportedExpression, match="1 indices but P has 2 axes"):
+        evaluate(P[0], {"P": table})
+
+
 def test_log_of_negative_determinant_is_nan_not_a_silent_abs():
     m = torch.diag_embed(torch.tensor([[-1.0, 2.0]], dtype=torch.float64))
     got = evaluate(sp.log(sp.Determinant(sp.MatrixSymbol("M", 2, 2))), {"M": m})
