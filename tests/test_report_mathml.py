@@ -72,6 +72,13 @@ def test_determinant_trace_inverse_sum_indexed():
     assert texts(sub, "mo") == [","] and texts(sub, "mi") == ["X", "i", "n"]
 
 
+def test_a_sum_over_two_indices_shows_both_outermost_first():
+    j, m = sp.Symbol("j", integer=True), sp.Symbol("m", integer=True, positive=True)
+    total = parse(to_mathml(sp.Sum(X[i, j], (j, 1, m), (i, 1, n))))
+    ranges = [("".join(op[1].itertext()), "".join(op[2].itertext())) for op in total.iter("munderover")]
+    assert ranges == [("i=1", "n"), ("j=1", "m")]
+
+
 def test_latex_printer_shares_the_notation():
     assert to_latex(sp.Determinant(S0)) == r"\det\left(\Sigma_{0}\right)"
     assert to_latex(sp.Trace(A) ** 2).startswith(r"\operatorname{tr}\left(A\right)")
@@ -140,3 +147,14 @@ def test_epsilon_is_one_letter_in_every_format():
     eps = sp.Symbol("epsilon")
     assert to_latex(eps + sp.Symbol("epsilon_1")) in (r"\varepsilon + \varepsilon_{1}", r"\varepsilon_{1} + \varepsilon")
     assert "<mi>ε</mi>" in to_mathml(eps)
+
+
+def test_named_functions_in_statements_get_tex_thin_spaces():
+    markup = str(render_statement(r"$E \ln P(y) = \log_2 x + \exp(x)$").html)
+    row = parse(markup.removeprefix("<p>").removesuffix("</p>"))
+    sequence = [child.tag if child.tag != "mi" else child.text for child in row.iter() if child.tag in
+                {"mi", "mspace", "msub"} or child.text == "("]
+    assert sequence[:4] == ["E", "mspace", "ln", "mspace"]  # E ln P, not ElnP
+    assert sequence[sequence.index("msub"):][:4] == ["msub", "log", "mspace", "x"]
+    exp = sequence.index("exp")
+    assert sequence[exp + 1] != "mspace"  # exp(x): no space before a bracket

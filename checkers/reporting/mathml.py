@@ -269,6 +269,26 @@ class _Printer(MathMLPresentationPrinter):
         sub.appendChild(indices)
         return sub
 
+    def _print_Sum(self, expr):
+        """One ∑ per limit, outermost first (sympy's printer shows only the innermost of several)."""
+        row = self.dom.createElement("mrow")
+        for var, low, high in reversed(expr.limits):
+            over = self.dom.createElement("munderover")
+            sigma = self.dom.createElement("mo")
+            sigma.appendChild(self.dom.createTextNode("\u2211"))
+            start = self.dom.createElement("mrow")
+            equals = self.dom.createElement("mo")
+            equals.appendChild(self.dom.createTextNode("="))
+            for piece in (self._print(var), equals, self._print(low)):
+                start.appendChild(piece)
+            for piece in (sigma, start, self._print(high)):
+                over.appendChild(piece)
+            row.appendChild(over)
+        # As LaTeX's printer does: brackets around a sum of terms only (not around a product).
+        body = expr.function
+        row.appendChild(self.parenthesize(body, PRECEDENCE["Add"] + 1) if isinstance(body, sp.Add) else self._print(body))
+        return row
+
     def _print_Piecewise(self, expr):
         row = self.dom.createElement("mrow")
         brace = self.dom.createElement("mo")

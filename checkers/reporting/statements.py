@@ -308,6 +308,40 @@ def _for_latex2mathml(source: str) -> str:
     return source.replace("\\operatorname*", "\\operatorname")
 
 
+_FUNCTION_NAMES = frozenset("ln log lg exp sin cos tan sinh cosh tanh arg max min sup inf lim Pr tr sgn".split())
+_ROWS = frozenset({"math", "mrow", "mtd", "mstyle", "mpadded"})  # containers whose children read left to right
+_SCRIPTED = frozenset({"msub", "msup", "msubsup", "munder", "mover", "munderover"})
+
+
+def _is_function_name(node: Node) -> bool:
+    """`\\ln`, `\\log_2`, `\\max_j`: a named function, alone or carrying its scripts."""
+    if node.tag in _SCRIPTED and node.children:
+        node = node.children[0]
+    return node.tag == "mi" and node.text in _FUNCTION_NAMES
+
+
+def _space_function_names(node: Node) -> None:
+    """The thin spaces TeX sets around `\\ln`, `\\log`, `\\max`, ... that latex2mathml leaves out ("E ln P", not
+    "ElnP"): before one that follows a letter or number, after one not followed by a bracket or an operator."""
+    for child in node.children:
+        _space_function_names(child)
+    if node.tag not in _ROWS:
+        return
+    spaced: list[Node] = []
+    kids = node.children
+    for index, child in enumerate(kids):
+        if not _is_function_name(child):
+            spaced.append(child)
+            continue
+        if spaced and spaced[-1].tag != "mo" and spaced[-1].tag != "mspace":
+            spaced.append(Node("mspace", attrs={"width": "0.1667em"}))
+        spaced.append(child)
+        after = kids[index + 1] if index + 1 < len(kids) else None
+        if after is not None and after.tag != "mo":
+            spaced.append(Node("mspace", attrs={"width": "0.1667em"}))
+    node.children[:] = spaced
+
+
 def _node(element) -> Node:
     tag = element.tag.removeprefix(_MATHML_NS)
     children = [_node(child) for child in element]
@@ -333,6 +367,7 @@ def math_markup(source: str, display: bool) -> str:
         words = re.sub(r"(?<!^)([A-Z])", r" \1", type(exc).__name__.removesuffix("Error")).lower()
         raise _Unsupported(f"{words} in math: {source.strip()[:60]!r}") from exc
     tree = to_core(_node(root))
+    _space_function_names(tree)
     for node in tree.iter():
         if node.text.startswith("\\"):
             raise _Unsupported(f"unknown math command {node.text}")
