@@ -79,6 +79,17 @@ def test_a_sum_over_two_indices_shows_both_outermost_first():
     assert ranges == [("i=1", "n"), ("j=1", "m")]
 
 
+def test_max_over_an_index_and_products_print_as_operators_not_function_names():
+    from checkers.reductions import IndexedMax
+
+    j = sp.Symbol("j", integer=True)
+    for expr, sign in ((IndexedMax(X[j], (j, 1, n)), "max"), (sp.Product(X[j], (j, 1, n)), "∏")):
+        markup = to_mathml(expr)
+        (op,) = parse(markup).iter("munderover")
+        assert op[0].text == sign and "".join(op[1].itertext()) == "j=1", markup
+        assert "indexedmax" not in markup and "product" not in markup
+
+
 def test_latex_printer_shares_the_notation():
     assert to_latex(sp.Determinant(S0)) == r"\det\left(\Sigma_{0}\right)"
     assert to_latex(sp.Trace(A) ** 2).startswith(r"\operatorname{tr}\left(A\right)")

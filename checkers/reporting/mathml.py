@@ -269,25 +269,35 @@ class _Printer(MathMLPresentationPrinter):
         sub.appendChild(indices)
         return sub
 
-    def _print_Sum(self, expr):
-        """One ∑ per limit, outermost first (sympy's printer shows only the innermost of several)."""
+    def _big_operator(self, sign: str, expr):
+        """∑, ∏, max or min with one index range per limit, outermost first, then the body; brackets around
+        a sum of terms only, as LaTeX's printer sets them."""
         row = self.dom.createElement("mrow")
         for var, low, high in reversed(expr.limits):
             over = self.dom.createElement("munderover")
-            sigma = self.dom.createElement("mo")
-            sigma.appendChild(self.dom.createTextNode("\u2211"))
+            operator = self.dom.createElement("mo")
+            operator.appendChild(self.dom.createTextNode(sign))
             start = self.dom.createElement("mrow")
             equals = self.dom.createElement("mo")
             equals.appendChild(self.dom.createTextNode("="))
             for piece in (self._print(var), equals, self._print(low)):
                 start.appendChild(piece)
-            for piece in (sigma, start, self._print(high)):
+            for piece in (operator, start, self._print(high)):
                 over.appendChild(piece)
             row.appendChild(over)
-        # As LaTeX's printer does: brackets around a sum of terms only (not around a product).
         body = expr.function
         row.appendChild(self.parenthesize(body, PRECEDENCE["Add"] + 1) if isinstance(body, sp.Add) else self._print(body))
         return row
+
+    def _print_Sum(self, expr):
+        # sympy's own printer shows only the innermost of several limits.
+        return self._big_operator("\u2211", expr)
+
+    def _print_Product(self, expr):
+        return self._big_operator("\u220f", expr)
+
+    def _print_IndexedExtremum(self, expr):
+        return self._big_operator(expr.word, expr)
 
     def _print_Piecewise(self, expr):
         row = self.dom.createElement("mrow")
