@@ -1,4 +1,4 @@
-"""Sympy notation shared by proofs and the grader: the 1x1-matrix-as-scalar wrapper used in quadratic forms."""
+"""Sympy notation shared by proofs, the grader and the printers: 1x1 matrices as scalars, entries counted from 1."""
 
 from __future__ import annotations
 
@@ -30,3 +30,15 @@ class Scalar(sp.Function):
 def quadratic_form(v: sp.MatrixExpr, m: sp.MatrixExpr) -> sp.Expr:
     """v^T M v as a scalar expression."""
     return Scalar(v.T * m * v)
+
+
+def math_indices(element: sp.Basic) -> tuple[sp.Basic, ...]:
+    """Where a matrix entry sits as mathematics writes it: counted from 1 (sympy counts from 0), and one index
+    for an entry of a column or row vector, so `P[i - 1, j - 1]` is P_{i,j} and `x[k, 0]` is x_{k+1}."""
+    rows, cols = element.parent.shape
+    i, j = element.i + 1, element.j + 1
+    if cols == 1:
+        return (i,)
+    if rows == 1:
+        return (j,)
+    return (i, j)

@@ -399,13 +399,14 @@ class DiagonalSPD(Kind):
 half = sp.Rational(1, 2)
 
 
-def coordinate_kl(idx: sp.Symbol, minus_one: bool = True, ratio: int = 1) -> sp.Expr:
-    """½(σ0²/σ1² + (μ1 − μ0)²/σ1² − 1 + log(σ1²/σ0²)) of coordinate `idx` (variants for mutants)."""
-    s0, s1 = Sigma0[idx, idx], Sigma1[idx, idx]
-    return half * (s0 / s1 + (mu1[idx, 0] - mu0[idx, 0]) ** 2 / s1 - (1 if minus_one else 0) + sp.log((s1 / s0) ** ratio))
+def coordinate_kl(idx: sp.Basic, minus_one: bool = True, ratio: int = 1) -> sp.Expr:
+    """½(σ0²/σ1² + (μ1 − μ0)²/σ1² − 1 + log(σ1²/σ0²)) of coordinate `idx` = 1..d (variants for mutants)."""
+    s0, s1 = Sigma0[idx - 1, idx - 1], Sigma1[idx - 1, idx - 1]
+    return half * (s0 / s1 + (mu1[idx - 1, 0] - mu0[idx - 1, 0]) ** 2 / s1 - (1 if minus_one else 0)
+                   + sp.log((s1 / s0) ** ratio))
 
 
-SUM_COORDINATES = sp.Sum(coordinate_kl(i), (i, 0, d - 1))
+SUM_COORDINATES = sp.Sum(coordinate_kl(i), (i, 1, d))
 
 
 def diagonal_entries(size: int) -> dict[sp.Basic, sp.Basic]:
@@ -454,7 +455,7 @@ def monte_carlo_joint(sample) -> Estimate:
 def _product_of_coordinates(sample):
     lhs = sample.evaluate(KL_CLOSED_FORM)
     per = torch.stack([sample.evaluate(coordinate_kl(a).subs(d, sample.dims["d"]))
-                       for a in range(sample.dims["d"])], dim=-1)
+                       for a in range(1, sample.dims["d"] + 1)], dim=-1)
     return lhs, per.prod(-1)
 
 
@@ -478,9 +479,9 @@ gaussian_product = Claim(
     mutants=(
         Mutant("product", "Π_i of the coordinate KLs instead of their sum", numeric=_product_of_coordinates),
         Mutant("no-minus-one", "each coordinate KL without its − 1 (the − d of the joint formula forgotten)",
-               rhs=sp.Sum(coordinate_kl(i, minus_one=False), (i, 0, d - 1))),
+               rhs=sp.Sum(coordinate_kl(i, minus_one=False), (i, 1, d))),
         Mutant("log-ratio-inverted", "log(σ₀ᵢ²/σ₁ᵢ²) in each coordinate",
-               rhs=sp.Sum(coordinate_kl(i, ratio=-1), (i, 0, d - 1))),
+               rhs=sp.Sum(coordinate_kl(i, ratio=-1), (i, 1, d))),
     ),
     dtypes=(torch.float64, torch.float32),
 )

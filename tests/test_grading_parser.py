@@ -320,6 +320,7 @@ def test_matrix_entries_and_double_sums():
                  r"\sum_{i=1}^{n}\sum_{j=1}^{n+1} Q_{ij}", r"\sum_{1 \le i \le n} \sum_{j} Q_{ij}"):
         e = parse_formula(text, t)
         assert e.function == entry and set(e.limits) == {rows, cols}, (text, e)
+        assert e.limits[-1] == rows, (text, e)  # the first index written is the outermost, as when nested
     assert parse_formula(r"\max_{i,j} Q_{ij}", t) == IndexedMax(IndexedMax(entry, cols), rows)
     assert parse_formula(r"\sum_i Q_{i1}", t) == sp.Sum(Q_[i - 1, 0], rows)
     with pytest.raises(StudentInputError, match="does not index one declared vector, matrix side or family"):

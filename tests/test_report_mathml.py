@@ -169,3 +169,12 @@ def test_named_functions_in_statements_get_tex_thin_spaces():
     assert sequence[sequence.index("msub"):][:4] == ["msub", "log", "mspace", "x"]
     exp = sequence.index("exp")
     assert sequence[exp + 1] != "mspace"  # exp(x): no space before a bracket
+
+
+def test_matrix_entries_print_counted_from_one_with_one_index_for_vectors():
+    j = sp.Symbol("j", integer=True)
+    entry, component = A[i - 1, j - 1], x[i, 0]
+    assert to_latex(entry) == "{A}_{i,j}" and to_latex(component) == "{x}_{i + 1}"
+    sub = parse(to_mathml(entry)).find(".//msub")
+    assert texts(sub, "mi") == ["A", "i", "j"] and texts(sub, "mn") == []
+    assert "".join(parse(to_mathml(component)).find(".//msub")[1].itertext()) == "i+1"

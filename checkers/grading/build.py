@@ -787,7 +787,7 @@ class Builder:
         body, limits = self.indexed_body(tree, "sum")
         if is_matrix(body):
             raise self.fail(f"sums of {describe(body)} are not supported")
-        return sp.Sum(body, *limits)
+        return sp.Sum(body, *reversed(limits))  # sympy lists the innermost limit first; \sum_{i,j}: i outermost
 
     n_prod = n_sum
 

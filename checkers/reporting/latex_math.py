@@ -1,6 +1,7 @@
 """Sympy expressions as LaTeX math, printed by `sp.latex`'s printer from the objects that were checked.
 
-The printer is sympy's own with three changes of notation shared with the MathML output: determinants
+The printer is sympy's own with four changes of notation shared with the MathML output: matrix entries
+are counted from 1 (`checkers.notation.math_indices`), determinants
 print as det(A) rather than |A| (so |det A| reads unambiguously), traces as tr(A), and an exponential of anything but an atom as exp(...)
 rather than e with a tall superscript. `Scalar` prints
 through its own `_latex` method. The result is `Tex`: trusted math source, never escaped again.
@@ -12,7 +13,9 @@ import re
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
+from checkers.notation import math_indices
 from checkers.reporting.latex_escape import Tex
 
 __all__ = ["to_latex"]
@@ -27,6 +30,11 @@ class _Printer(LatexPrinter):
 
     def _print_Trace(self, expr):
         return self._function(r"\operatorname{tr}", expr.arg)
+
+    def _print_MatrixElement(self, expr):
+        """Entries counted from 1, one index for a vector: P_{i,j}, x_{k}."""
+        parent = self.parenthesize(expr.parent, PRECEDENCE["Atom"], strict=True)
+        return f"{{{parent}}}_{{{','.join(self._print(n) for n in math_indices(expr))}}}"
 
     def _print_exp(self, expr, exp=None):
         """exp(x) as e^{x} for a plain symbol or number, else as \\exp(...) (no fraction in a superscript)."""

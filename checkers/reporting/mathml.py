@@ -20,6 +20,7 @@ from sympy.printing.printer import Printer
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
+from checkers.notation import math_indices
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
@@ -257,16 +258,23 @@ class _Printer(MathMLPresentationPrinter):
         return self._function("tr", expr.arg)
 
     def _print_Indexed(self, expr):
+        return self._subscripted(self._print(expr.base), expr.indices)
+
+    def _print_MatrixElement(self, expr):
+        """Entries counted from 1, one index for a vector, as the reports' LaTeX prints them: P_{i,j}, x_{k}."""
+        return self._subscripted(self.parenthesize(expr.parent, PRECEDENCE["Atom"], strict=True), math_indices(expr))
+
+    def _subscripted(self, base, positions):
         sub = self.dom.createElement("msub")
-        sub.appendChild(self._print(expr.base))
-        indices = self.dom.createElement("mrow")
-        for i, index in enumerate(expr.indices):
+        sub.appendChild(base)
+        row = self.dom.createElement("mrow")
+        for i, position in enumerate(positions):
             if i:
                 comma = self.dom.createElement("mo")
                 comma.appendChild(self.dom.createTextNode(","))
-                indices.appendChild(comma)
-            indices.appendChild(self._print(index))
-        sub.appendChild(indices)
+                row.appendChild(comma)
+            row.appendChild(self._print(position))
+        sub.appendChild(row)
         return sub
 
     def _big_operator(self, sign: str, expr):
