@@ -42,3 +42,23 @@ def math_indices(element: sp.Basic) -> tuple[sp.Basic, ...]:
     if rows == 1:
         return (j,)
     return (i, j)
+
+
+def indicator_condition(expr: sp.Basic) -> tuple[sp.Basic, str, sp.Basic] | None:
+    """(a, relation, b) when `expr` is the indicator 1[a relation b] in the Heaviside form the grader reads
+    `\\mathbb{1}[...]` into: H(v, 0) = 1[v > 0], H(v, 1) = 1[v >= 0], 1 − H negates, and |a − b| > 0 is a ≠ b.
+    None for anything else (another value at 0 included: then it is not an indicator)."""
+    negated = isinstance(expr, sp.Add) and len(expr.args) == 2 and sp.S.One in expr.args
+    step = -(expr - 1) if negated else expr
+    if not isinstance(step, sp.Heaviside) or len(step.args) != 2 or step.args[1] not in (sp.S.Zero, sp.S.One):
+        return None
+    value, at_zero = step.args
+    relation = ">" if at_zero == 0 else ">="
+    if negated:
+        relation = {">": "<=", ">=": "<"}[relation]
+    if isinstance(value, sp.Abs) and relation in (">", "<="):
+        value, relation = value.args[0], {">": "!=", "<=": "="}[relation]
+    terms = sp.Add.make_args(value)
+    left = [t for t in terms if not t.could_extract_minus_sign()]
+    right = [-t for t in terms if t.could_extract_minus_sign()]
+    return sp.Add(*left), relation, sp.Add(*right)

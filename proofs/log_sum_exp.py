@@ -457,8 +457,8 @@ gradient_limit = Claim(
 )
 
 
-# Gradeable: the limit of the gradient, the indicator of the (unique) argmax, written 1 − H(max_j x_j − x_k)
-# (H(t) = 1 for t > 0, 0 otherwise). Students write it \mathbb{1}[x_k = \max_j x_j] (or \mathbf{1}\{...\}), which
+# Gradeable: the limit of the gradient, the indicator of the (unique) argmax, written 1 − H(max_j x_j − x_k, 0)
+# (H(t, 0) = 1 for t > 0, 0 otherwise; printed as 1[max_j x_j <= x_k]). Students write it \mathbb{1}[x_k = \max_j x_j] (or \mathbf{1}\{...\}), which
 # the parser reads as the same steps. Witness: the softmax μ(βx)_k at β = 10³ on
 # vectors whose largest entry leads by at least 0.1 (e^{−100} from the limit).
 def _softmax_at_large_beta(sample) -> torch.Tensor:
@@ -466,7 +466,7 @@ def _softmax_at_large_beta(sample) -> torch.Tensor:
 
 
 def _indicator_of_max(body):
-    return 1 - sp.Heaviside(IndexedMax(x[j], (j, 1, n)) - body)
+    return 1 - sp.Heaviside(IndexedMax(x[j], (j, 1, n)) - body, 0)
 
 
 GRADEABLE_GRADIENT_LIMIT = Problem(
@@ -484,7 +484,7 @@ GRADEABLE_GRADIENT_LIMIT = Problem(
         Misconception("softmax-at-one", "that is the gradient at β = 1; as β → ∞ it tends to 1 at the argmax "
                       "and 0 elsewhere", sp.exp(x[k]) / sp.Sum(sp.exp(x[j]), (j, 1, n))),
         Misconception("argmin", "the weight goes to the largest entry, not the smallest",
-                      1 - sp.Heaviside(x[k] - IndexedMin(x[j], (j, 1, n)))),
+                      1 - sp.Heaviside(x[k] - IndexedMin(x[j], (j, 1, n)), 0)),
     ),
 )
 GRADEABLE = (*GRADEABLE, GRADEABLE_GRADIENT_LIMIT)

@@ -178,3 +178,15 @@ def test_matrix_entries_print_counted_from_one_with_one_index_for_vectors():
     sub = parse(to_mathml(entry)).find(".//msub")
     assert texts(sub, "mi") == ["A", "i", "j"] and texts(sub, "mn") == []
     assert "".join(parse(to_mathml(component)).find(".//msub")[1].itertext()) == "i+1"
+
+
+def test_heaviside_indicators_print_as_the_indicator_students_wrote():
+    a, b = sp.symbols("a b", real=True)
+    cases = {1 - sp.Heaviside(sp.Abs(a - b), 0): ("=", "="), sp.Heaviside(sp.Abs(a - b), 0): (r"\neq", "≠"),
+             1 - sp.Heaviside(a - b, 0): (r"\le", "≤"), sp.Heaviside(b - a, 0): (">", ">")}
+    for step, (tex, sign) in cases.items():
+        assert str(to_latex(step)).startswith(r"\mathbb{1}\left[") and f" {tex} " in str(to_latex(step)), step
+        root = parse(to_mathml(step))
+        assert root[0][0].text == "𝟙" and sign in texts(root, "mo"), step
+    # H(0) = 1/2 is not an indicator of any condition: it keeps its own name.
+    assert "mathbb" not in str(to_latex(sp.Heaviside(a - b))) and "𝟙" not in to_mathml(1 - sp.Heaviside(a - b))

@@ -1,7 +1,8 @@
 """Sympy expressions as LaTeX math, printed by `sp.latex`'s printer from the objects that were checked.
 
-The printer is sympy's own with four changes of notation shared with the MathML output: matrix entries
-are counted from 1 (`checkers.notation.math_indices`), determinants
+The printer is sympy's own with five changes of notation shared with the MathML output: matrix entries
+are counted from 1 (`checkers.notation.math_indices`), Heaviside steps that are indicators print as
+𝟙[a = b] (`checkers.notation.indicator_condition`), determinants
 print as det(A) rather than |A| (so |det A| reads unambiguously), traces as tr(A), and an exponential of anything but an atom as exp(...)
 rather than e with a tall superscript. `Scalar` prints
 through its own `_latex` method. The result is `Tex`: trusted math source, never escaped again.
@@ -15,7 +16,7 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from checkers.notation import math_indices
+from checkers.notation import indicator_condition, math_indices
 from checkers.reporting.latex_escape import Tex
 
 __all__ = ["to_latex"]
@@ -36,6 +37,22 @@ class _Printer(LatexPrinter):
         parent = self.parenthesize(expr.parent, PRECEDENCE["Atom"], strict=True)
         return f"{{{parent}}}_{{{','.join(self._print(n) for n in math_indices(expr))}}}"
 
+    def _indicator(self, expr) -> str | None:
+        found = indicator_condition(expr)
+        if found is None:
+            return None
+        left, relation, right = found
+        return rf"\mathbb{{1}}\left[{self._print(left)} {_LATEX_RELATIONS[relation]} {self._print(right)}\right]"
+
+    def _print_Add(self, expr, order=None):
+        return self._indicator(expr) or super()._print_Add(expr, order)
+
+    def _print_Heaviside(self, expr, exp=None):
+        out = self._indicator(expr)
+        if out is None:
+            return super()._print_Heaviside(expr, exp)
+        return rf"{out}^{{{exp}}}" if exp else out
+
     def _print_exp(self, expr, exp=None):
         """exp(x) as e^{x} for a plain symbol or number, else as \\exp(...) (no fraction in a superscript)."""
         arg = expr.args[0]
@@ -45,6 +62,7 @@ class _Printer(LatexPrinter):
         return rf"{out}^{{{exp}}}" if exp else out
 
 
+_LATEX_RELATIONS = {"=": "=", "!=": r"\neq", "<": "<", "<=": r"\le", ">": ">", ">=": r"\ge"}
 _EPSILON = re.compile(r"\\epsilon(?![A-Za-z])")
 
 

@@ -20,7 +20,7 @@ from sympy.printing.printer import Printer
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
-from checkers.notation import math_indices
+from checkers.notation import indicator_condition, math_indices
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
@@ -152,7 +152,41 @@ class _Printer(MathMLPresentationPrinter):
             row.appendChild(self.parenthesize(arg, level, False))
         return row
 
+    def _indicator(self, expr):
+        """𝟙[a = b] for the Heaviside form of an indicator (as the student wrote it), else None."""
+        found = indicator_condition(expr)
+        if found is None:
+            return None
+        left, relation, right = found
+        row = self.dom.createElement("mrow")
+        one = self.dom.createElement("mn")
+        one.appendChild(self.dom.createTextNode("\U0001d7d9"))  # mathematical double-struck digit one
+        row.appendChild(one)
+        inner = self.dom.createElement("mrow")
+        sign = self.dom.createElement("mo")
+        sign.appendChild(self.dom.createTextNode(_MATHML_RELATIONS[relation]))
+        for piece in (self._print(left), sign, self._print(right)):
+            inner.appendChild(piece)
+        for piece in self._bracketed(inner, "[", "]"):
+            row.appendChild(piece)
+        return row
+
+    def _bracketed(self, inner, opening: str, closing: str):
+        marks = []
+        for text in (opening, closing):
+            mo = self.dom.createElement("mo")
+            mo.appendChild(self.dom.createTextNode(text))
+            marks.append(mo)
+        return marks[0], inner, marks[1]
+
+    def _print_Heaviside(self, expr):
+        found = self._indicator(expr)
+        return found if found is not None else self._print_Function(expr)
+
     def _print_Add(self, expr, order=None):
+        found = self._indicator(expr)
+        if found is not None:
+            return found
         row = self.dom.createElement("mrow")
         args = self._as_ordered_terms(expr, order=order)
         row.appendChild(self._print(args[0]))
@@ -333,6 +367,7 @@ class _Printer(MathMLPresentationPrinter):
 
 
 _PRINTER_SETTINGS = {"mat_delim": "["}
+_MATHML_RELATIONS = {"=": "=", "!=": "\u2260", "<": "<", "<=": "\u2264", ">": ">", ">=": "\u2265"}
 # Names sympy's LaTeX printer turns into letters beyond the Greek ones, and its accent modifiers (longest first).
 _LETTERS = {"ell": "\u2113", "hbar": "\u210f", "nabla": "\u2207", "partial": "\u2202", "aleph": "\u2135",
             "lamda": "\u03bb", "Lamda": "\u039b"}
