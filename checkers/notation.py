@@ -49,7 +49,12 @@ def indicator_condition(expr: sp.Basic) -> tuple[sp.Basic, str, sp.Basic] | None
     `\\mathbb{1}[...]` into: H(v, 0) = 1[v > 0], H(v, 1) = 1[v >= 0], 1 − H negates, and |a − b| > 0 is a ≠ b.
     None for anything else (another value at 0 included: then it is not an indicator)."""
     negated = isinstance(expr, sp.Add) and len(expr.args) == 2 and sp.S.One in expr.args
-    step = -(expr - 1) if negated else expr
+    step = expr
+    if negated:  # 1 − H: read the structure (Add(1, Mul(−1, H))) rather than build −(expr − 1) on every sum printed
+        other = expr.args[1] if expr.args[0] == 1 else expr.args[0]
+        if not (other.is_Mul and len(other.args) == 2 and other.args[0] == -1):
+            return None
+        step = other.args[1]
     if not isinstance(step, sp.Heaviside) or len(step.args) != 2 or step.args[1] not in (sp.S.Zero, sp.S.One):
         return None
     value, at_zero = step.args

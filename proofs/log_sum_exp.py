@@ -458,9 +458,9 @@ gradient_limit = Claim(
 
 
 # Gradeable: the limit of the gradient, the indicator of the (unique) argmax, written 1 − H(max_j x_j − x_k, 0)
-# (H(t, 0) = 1 for t > 0, 0 otherwise; printed as 1[max_j x_j <= x_k]). Students write it \mathbb{1}[x_k = \max_j x_j] (or \mathbf{1}\{...\}), which
-# the parser reads as the same steps. Witness: the softmax μ(βx)_k at β = 10³ on
-# vectors whose largest entry leads by at least 0.1 (e^{−100} from the limit).
+# (H(t, 0) = 1 for t > 0, 0 otherwise; printed as 1[max_j x_j <= x_k]). Students write it
+# \mathbb{1}[x_k = \max_j x_j] (or \mathbf{1}\{...\}), which the parser reads as the same steps. Witness: the
+# softmax μ(βx)_k at β = 10³ on vectors whose largest entry leads by at least 0.1 (e^{−100} from the limit).
 def _softmax_at_large_beta(sample) -> torch.Tensor:
     return torch.softmax(1e3 * sample["x"][:, 1:], dim=-1)[:, sample.dims["k"] - 1]
 

@@ -162,22 +162,9 @@ class _Printer(MathMLPresentationPrinter):
         one = self.dom.createElement("mn")
         one.appendChild(self.dom.createTextNode("\U0001d7d9"))  # mathematical double-struck digit one
         row.appendChild(one)
-        inner = self.dom.createElement("mrow")
-        sign = self.dom.createElement("mo")
-        sign.appendChild(self.dom.createTextNode(_MATHML_RELATIONS[relation]))
-        for piece in (self._print(left), sign, self._print(right)):
-            inner.appendChild(piece)
-        for piece in self._bracketed(inner, "[", "]"):
-            row.appendChild(piece)
+        condition = [self._print(left), Node.leaf("mo", _MATHML_RELATIONS[relation]), self._print(right)]
+        row.appendChild(_fence("[", "]", condition))
         return row
-
-    def _bracketed(self, inner, opening: str, closing: str):
-        marks = []
-        for text in (opening, closing):
-            mo = self.dom.createElement("mo")
-            mo.appendChild(self.dom.createTextNode(text))
-            marks.append(mo)
-        return marks[0], inner, marks[1]
 
     def _print_Heaviside(self, expr):
         found = self._indicator(expr)
