@@ -1,4 +1,4 @@
-"""The `proofcheck` command line: list, verify (and the subcommands later issues add)."""
+"""The `proofcheck` command line: list and verify here, the other subcommands registered from their modules."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from checkers.errors import ProofcheckError, UsageError
 
 DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")  # checkers.tolerances.DTYPES_BY_NAME, without torch
+
+EXTENSIONS = ("checkers.reporting.cli", "checkers.grading.cli", "checkers.serve.cli", "checkers.init")
 
 DEFAULT_THREADS = 1  # checkers.verify.DEFAULT_THREADS, without importing torch to build the parser
 
@@ -111,19 +113,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions():
-    """Subcommands living in other modules (report, grade, check-steps, serve), registered when present."""
+    """The subcommands living in other modules (report, grade, check-steps, serve, init, gradescope).
+
+    Every one ships with proofcheck: a missing module is a broken install, an error here, never a
+    subcommand silently left out of `--help`.
+    """
+    import importlib
+
     out = []
-    for module_name in ("checkers.reporting.cli", "checkers.grading.cli", "checkers.serve.cli"):
+    for module_name in EXTENSIONS:
         try:
-            module = __import__(module_name, fromlist=["register"])
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
             if exc.name and module_name.startswith(exc.name):
-                continue
+                raise ProofcheckError(f"proofcheck is installed without its module {module_name} ({exc}); "
+                                      "reinstall it (`pip install --force-reinstall proofcheck`, or "
+                                      "`pip install -e .` in a checkout)") from None
             raise
         out.append(module.register)
     return out
-
-
 
 
 def _stdout_closed() -> bool:
@@ -139,7 +147,11 @@ def _stdout_closed() -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    try:
+        parser = build_parser()
+    except ProofcheckError as exc:  # a subcommand's module is missing: the install is broken
+        print(f"proofcheck: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors already

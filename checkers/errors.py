@@ -70,3 +70,11 @@ class TorchSourceChanged(ProofcheckError):
     It is recorded as a failed symbolic check naming what changed. Fix: read the new source and update
     the derivation (and `checkers/torch_source.py` if the reader must learn a new form).
     """
+
+
+class AuthoringWarning(UserWarning):
+    """A declaration in a proof module that is legal but almost certainly not what its author meant.
+
+    Cause: e.g. a step of a claim's chain identical to the expression before it (a link that proves
+    nothing). Fix: remove the repeated step, or write the expression the justification describes.
+    """

@@ -153,6 +153,20 @@ class Claim:
             raise ValueError(f"claim {self.id!r}: give lhs and rhs, or a numeric function")
         if not self.mutants:
             raise ValueError(f"claim {self.id!r}: every claim needs at least one mutant the checker must reject")
+        if self.steps and self.rhs is not None and self.steps[-1].expr != self.rhs:
+            raise ValueError(f"claim {self.id!r}: the chain of steps stops at {self.steps[-1].expr}, short of the "
+                             f"right side {self.rhs}; end the chain with a step whose expression is the claim's rhs")
+        previous = self.lhs
+        for index, step in enumerate(self.steps, start=1):
+            if previous is not None and step.expr == previous:
+                import warnings
+
+                from checkers.errors import AuthoringWarning
+
+                warnings.warn(f"claim {self.id!r}: step {index} ({step.justification!r}) is identical to the "
+                              f"expression before it, so it proves nothing; remove it or write the step it "
+                              f"describes", AuthoringWarning, stacklevel=3)
+            previous = step.expr
 
     def expand_definitions(self, expr: sp.Basic | None) -> sp.Basic | None:
         """`expr` with defined symbols (Sigma := A A^T) replaced by their definitions, for symbolic proofs."""

@@ -10,7 +10,10 @@ way pytest finds plugins, from (first match wins):
    package name), so a course package can register itself with ``pip install``.
 
 Every module of every configured package is imported in name order; its ``DERIVATIONS`` (a tuple of
-`Derivation`) and ``GRADEABLE`` (a tuple of `checkers.grading.problem.Problem`) are collected.
+`Derivation`) and ``GRADEABLE`` (a tuple of `checkers.grading.problem.Problem`) are collected. What is
+about the course as a whole is declared in the package's ``__init__`` (imported without its modules):
+``PROBLEM_SETS`` (a tuple of `checkers.ProblemSet`: titles, dates, numbering, in course order) and
+``WARM_FIRST`` (problem ids `proofcheck serve` warms at start-up).
 Reading the configuration imports nothing heavy (`tomllib` only), so `proofcheck grade --list` can
 locate a package's static index without importing the package.
 """
@@ -120,6 +123,41 @@ def proof_modules() -> tuple[ModuleType, ...]:
         for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
             out.append(importlib.import_module(f"{package}.{info.name}"))
     return tuple(out)
+
+
+def _package_declarations(name: str) -> tuple:
+    """The tuple `name` declared by each configured package's `__init__`, concatenated in package order."""
+    out = []
+    for package in proof_packages():
+        declared = getattr(importlib.import_module(package), name, ())
+        if not isinstance(declared, tuple):
+            raise UsageError(f"{package}.{name} must be a tuple (got a {type(declared).__name__})")
+        out.extend(declared)
+    return tuple(out)
+
+
+@cache
+def problem_sets() -> tuple:
+    """The problem sets the proof packages declare (`PROBLEM_SETS`), in course order; ids are checked to be unique."""
+    from checkers.reporting.problem_sets import ProblemSet
+
+    found = _package_declarations("PROBLEM_SETS")
+    wrong = [s for s in found if not isinstance(s, ProblemSet)]
+    if wrong:
+        raise UsageError(f"PROBLEM_SETS must hold checkers.ProblemSet declarations (got {wrong[0]!r})")
+    ids = [s.id for s in found]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise UsageError(f"duplicate problem-set ids in {', '.join(proof_packages())}: {', '.join(duplicates)}")
+    return found
+
+
+def warm_first() -> tuple[str, ...]:
+    """The problem ids the proof packages ask `proofcheck serve` to warm at start-up (`WARM_FIRST`)."""
+    found = _package_declarations("WARM_FIRST")
+    if not all(isinstance(pid, str) for pid in found):
+        raise UsageError(f"WARM_FIRST must be a tuple of problem ids (got {found!r})")
+    return found
 
 
 def find_module(name: str) -> ModuleType:

@@ -16,6 +16,7 @@ import torch
 
 from checkers.devices import supports
 from checkers.errors import UsageError
+from checkers.limits import time_limit
 from checkers.model import Claim, Derivation, Estimate, Sample, Value
 from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResult, NumericResult, ReferenceResult,
                               RunResult, StepResult)
@@ -324,18 +325,20 @@ class ClaimChecker:
     def mutant(self, mutant) -> MutantResult:
         """Caught when the float64 CPU check rejects an instance and sympy does not "prove" the mutant.
 
-        A mutant that the symbolic strategy proves would expose an unsound rewrite: it is reported
-        as surviving. Symbolic attempts on mutants get a short time limit; running out is not a proof.
+        A mutant that the symbolic strategy proves survives. If the numeric check rejects it, the proof
+        exposed an unsound rewrite; if not, or if a mutant that no check rejects simplifies to the claim's
+        right side, the mutant equals the claim (a mistake in the declaration, not in the checker).
+        Symbolic attempts on mutants get a short time limit; running out is not a proof.
         """
         claim = self.claim
         tol = tolerance_for(torch.float64, claim.tolerances)
+        proved = None
         if mutant.rhs is not None and claim.symbolic is not None:
             strategy = dataclasses.replace(claim.symbolic, time_limit=min(claim.symbolic.time_limit, MUTANT_TIME_LIMIT))
             verdict = strategy.prove(claim.expand_definitions(claim.lhs), claim.expand_definitions(mutant.rhs),
                                      claim.relation)
             if verdict.status == "proved":
-                return MutantResult(mutant.id, mutant.description, False,
-                                    f"the symbolic strategy proved this wrong variant ({verdict.detail}): unsound rewrite")
+                proved = verdict.detail
         for sample in self.samples:
             try:
                 lhs, rhs = mutant.numeric(sample) if mutant.numeric else claim.sides(sample, rhs=mutant.rhs)
@@ -345,12 +348,20 @@ class ClaimChecker:
             bad = ~(d.excess <= 0)  # NaN (a log of a negative number, say) is out of tolerance too
             if bool(bad.any()):
                 i = int(torch.argmax(d.excess))
-                return MutantResult(mutant.id, mutant.description, True,
-                                    f"rejected on cpu float64: {int(bad.sum())}/{sample.size} instances out of tolerance "
-                                    f"(dims {dict(sample.dims) or '{}'}, batch seed {sample.seed}; worst relative "
-                                    f"error {float(d.rel_error[i]):.3g})")
-        return MutantResult(mutant.id, mutant.description, False,
-                            f"every one of {sum(s.size for s in self.samples)} instances passed")
+                where = (f"{int(bad.sum())}/{sample.size} instances out of tolerance (dims {dict(sample.dims) or '{}'}, "
+                         f"batch seed {sample.seed}; worst relative error {float(d.rel_error[i]):.3g})")
+                if proved is not None:
+                    return MutantResult(mutant.id, mutant.description, False,
+                                        f"the symbolic strategy proved this wrong variant ({proved}) although "
+                                        f"cpu float64 rejects it on {where}: unsound rewrite")
+                return MutantResult(mutant.id, mutant.description, True, f"rejected on cpu float64: {where}")
+        count = sum(s.size for s in self.samples)
+        if proved is not None or _equals_claim(claim, mutant):
+            how = f"proved by the claim's strategy ({proved})" if proved is not None else "it simplifies to the claim's right side"
+            return MutantResult(mutant.id, mutant.description, False,
+                                f"this mutant equals the claim: {how}, and every one of {count} instances agrees; "
+                                f"a mutant must be a wrong variant, so change or remove it")
+        return MutantResult(mutant.id, mutant.description, False, f"every one of {count} instances passed")
 
     def run(self, devices: Sequence[str], dtypes: Sequence[torch.dtype] | None = None) -> ClaimResult:
         claim, started = self.claim, time.perf_counter()
@@ -390,6 +401,19 @@ def versions() -> dict[str, str]:
 
 
 ClaimCallback = Callable[[Derivation, Claim, ClaimResult], None]
+
+
+def _equals_claim(claim, mutant) -> bool:
+    """Whether a surviving mutant's right side is the claim's own, written the same or simplifying to it (quick)."""
+    if mutant.rhs is None or claim.rhs is None:
+        return False
+    if mutant.rhs == claim.rhs:
+        return True
+    try:
+        with time_limit(MUTANT_TIME_LIMIT, "checking whether a surviving mutant equals the claim"):
+            return sp.simplify(claim.expand_definitions(claim.rhs) - claim.expand_definitions(mutant.rhs)) == 0
+    except Exception:  # out of time, or sympy cannot subtract the two (shapes): not shown to be equal
+        return False
 
 
 def verify(derivations: Iterable[Derivation], *, seed: int = 0, devices: Sequence[str] = ("cpu",),

@@ -67,8 +67,7 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from checkers import Answer, Claim, Derivation, Integer, Mutant, Part, Variable, facts
-from checkers.grading import Misconception, Problem
+from checkers import Answer, Claim, Derivation, Integer, Misconception, Mutant, Part, Problem, Variable, facts
 
 C_in, C_out, k, s, g, H = sp.symbols("C_in C_out k s g H", integer=True, positive=True)
 p = sp.Symbol("p", integer=True, nonnegative=True)

@@ -60,11 +60,8 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from checkers import (Answer, Claim, Derivation, Matrix, Mutant, Part, Reference, Tolerance, Variable, facts,
-                      not_attempted)
-from checkers.kinds import Kind
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import Vector, one_based
+from checkers import (Answer, Claim, Derivation, Kind, Matrix, Misconception, Mutant, Part, Problem, Reference, Symbol,
+                      Tolerance, Variable, Vector, facts, not_attempted, one_based)
 
 
 

@@ -65,11 +65,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval, fuse_conv_bn_weights, fuse_linear_bn_eval, fuse_linear_bn_weights
 
-from checkers import (Answer, Claim, Derivation, Mutant, Part, Positive, Real, Reference, Step, Tolerance, Variable,
-                      identity)
-from checkers import not_attempted
-from checkers.kinds import Kind
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, Claim, Derivation, Kind, Misconception, Mutant, Part, Positive, Problem, Real, Reference,
+                      Step, Symbol, Tolerance, Variable, identity, not_attempted)
 
 # The names the grader imports: one channel's parameters, and the folded weight and bias.
 gamma = sp.Symbol("gamma", real=True)

@@ -56,10 +56,8 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Real, Reference, Tolerance, Variable, Vector, facts
-from checkers.kinds import Kind
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import one_based
+from checkers import (Answer, Claim, Derivation, Kind, Misconception, Mutant, Part, Problem, Real, Reference, Symbol,
+                      Tolerance, Variable, Vector, facts, one_based)
 
 MAX_LAYERS = 4
 # float16 is run only where it is meaningful: see the implementation notes.

@@ -51,8 +51,7 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Tolerance, Variable, facts, not_attempted
-from checkers.kinds import Kind
+from checkers import Answer, Claim, Derivation, Kind, Mutant, Part, Reference, Tolerance, Variable, facts, not_attempted
 
 WIDTHS = (3, 4, 6, 6, 6, 4)  # problem: 3, 64, 192, 384, 256, 256
 KERNELS = (7, 3, 3, 3, 3)

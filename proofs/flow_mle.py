@@ -77,12 +77,9 @@ from functools import cache
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, Derivation, Estimate, Matrix, Mutant, Part, Positive, ProbabilityVector, Real,
-                      Reference, Step, Tolerance, Variable, Vector, facts, identity)
-from checkers.memo import per_batch
-from checkers.montecarlo import chunked_estimate, sharpness_mutants
-from checkers.strategies import normalised_linearity, proved
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, Claim, Derivation, Estimate, Matrix, Misconception, Mutant, Part, Positive,
+                      ProbabilityVector, Problem, Real, Reference, Step, Symbol, Tolerance, Variable, Vector,
+                      chunked_estimate, facts, identity, normalised_linearity, per_batch, proved, sharpness_mutants)
 
 # --- the general statement, with undefined functions -------------------------------------------------------------
 

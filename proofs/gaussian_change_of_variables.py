@@ -37,11 +37,8 @@ from __future__ import annotations
 import torch
 import sympy as sp
 
-from checkers import Answer, Claim, Derivation, Invertible, Mutant, Part, Reference, Step, Variable, Vector
-from checkers import identity
-from checkers.notation import Scalar, quadratic_form
-from checkers import Tolerance
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, Claim, Derivation, Invertible, Misconception, Mutant, Part, Problem, Reference, Scalar,
+                      Step, Symbol, Tolerance, Variable, Vector, identity, quadratic_form)
 
 n = sp.Symbol("n", integer=True, positive=True)
 A = sp.MatrixSymbol("A", n, n)

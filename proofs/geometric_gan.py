@@ -63,11 +63,9 @@ import torch.nn.functional as F
 from torch.distributions import Normal, TransformedDistribution
 from torch.distributions.transforms import AffineTransform
 
-from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Invertible, Mutant, Part, Real, Reference,
-                      Tolerance, Variable, Vector, density_grid, facts, not_attempted)
-from checkers.kinds import Kind
-from checkers.memo import per_batch
-from checkers.montecarlo import estimate, sharpness_mutants
+from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Invertible, Kind, Mutant, Part, Real,
+                      Reference, Tolerance, Variable, Vector, density_grid, estimate, facts, not_attempted, per_batch,
+                      sharpness_mutants)
 
 GRID = 401
 DX = density_grid(GRID)[1]

@@ -47,14 +47,9 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Figure, Mutant, Part, Real, Reference,
-                      Tolerance, Variable, density_grid)
-from checkers.kinds import Kind
-from checkers.strategies import (CaseSplit, Lemma, Termwise, TermwiseNonnegative, intervals, le_total, product,
-                                 trichotomy)
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import one_based
-from checkers import ProbabilityVector
+from checkers import (Answer, CaseSplit, Claim, DensityOnGrid, Derivation, Estimate, Figure, Kind, Lemma, Misconception,
+                      Mutant, Part, ProbabilityVector, Problem, Real, Reference, Symbol, Termwise, TermwiseNonnegative,
+                      Tolerance, Variable, density_grid, intervals, le_total, one_based, product, trichotomy)
 from proofs.tv_min import GRID_POINTS, grid_spacing
 
 a, b = sp.symbols("a b", nonnegative=True)

@@ -65,11 +65,8 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, Derivation, Matrix, Mutant, Part, Real, Reference, Tolerance, Variable, Vector, facts,
-                      identity)
-from checkers.kinds import Kind
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import OneOf, Real, Vector, one_based
+from checkers import (Answer, Claim, Derivation, Kind, Matrix, Misconception, Mutant, OneOf, Part, Problem, Real,
+                      Reference, Symbol, Tolerance, Variable, Vector, facts, identity, one_based)
 
 HIDDEN = 6
 DIMS = {"K": (1, 4)}

@@ -75,15 +75,11 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, Derivation, Estimate, Figure, Integer, Mutant, Part, Reference, Tolerance,
-                      Variable, not_attempted)
-from checkers.kinds import Kind, Positive, Real
-from checkers.memo import per_batch
-from checkers.montecarlo import estimate, segment_variance_estimate, sharpness_mutants, variance_estimate
-from checkers.strategies import IndependentSecondMoment, Recursion, RecursionInduction
-from checkers.torch_source import FromTorchSource, read_default_init  # noqa: F401 - read_default_init: tests
-from checkers.grading import Problem, Symbol
-from checkers.kinds import append_value
+from checkers import (  # noqa: F401 - read_default_init: tests
+    Answer, Claim, Derivation, Estimate, Figure, FromTorchSource, IndependentSecondMoment, Integer, Kind, Mutant, Part,
+    Positive, Problem, Real, Recursion, RecursionInduction, Reference, Symbol, Tolerance, Variable, append_value,
+    estimate, not_attempted, per_batch, read_default_init, segment_variance_estimate, sharpness_mutants,
+    variance_estimate)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols (fixed names: the grader imports them)
@@ -521,7 +517,7 @@ network_moments_claim = Claim(
 
 def draw_variance_over_depth(ax) -> None:
     """Empirical Var(y_L) of real nn.Linear networks against the closed form, for depths 1..8."""
-    from checkers.model import Sample
+    from checkers import Sample
 
     profile = [4, 2, 5, 3, 6, 2, 4, 3]
     depths = list(range(1, len(profile) + 1))

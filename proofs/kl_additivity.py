@@ -62,12 +62,9 @@ from dataclasses import dataclass
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, Derivation, Estimate, Mutant, Part, ProbabilityVector, Reference, Step, Variable,
-                      Vector)
-from checkers import density_grid, facts, for_dimensions
-from checkers.kinds import Kind
+from checkers import (Answer, Claim, Derivation, Estimate, Kind, Mutant, Part, ProbabilityVector, Reference, Step,
+                      Variable, Vector, density_grid, facts, for_dimensions, normalised_linearity, proved)
 from proofs.kl_gaussian import KL_CLOSED_FORM, Sigma0, Sigma1, d, mu0, mu1
-from checkers.strategies import normalised_linearity, proved
 from proofs.kl_nonnegative import DensityOnGridND, FlooredDensityOnGrid, grid_axis
 
 # --- probability vectors ------------------------------------------------------------------------------------------

@@ -66,13 +66,9 @@ import math
 import sympy as sp
 import torch
 
-from checkers import (SPD, Answer, Claim, Derivation, Estimate, Figure, Matrix, Mutant, Part, Reference, Sample, Step,
-                      Variable, Vector, for_dimensions, identity)
-from checkers.memo import per_batch
-from checkers.montecarlo import gauss_hermite_normal, sharpness_mutants
-from checkers.notation import quadratic_form
-from checkers.strategies import MomentExpectation
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, Claim, Derivation, Estimate, Figure, Matrix, Misconception, MomentExpectation, Mutant,
+                      Part, Problem, Reference, SPD, Sample, Step, Symbol, Variable, Vector, for_dimensions,
+                      gauss_hermite_normal, identity, per_batch, quadratic_form, sharpness_mutants)
 
 d = sp.Symbol("d", integer=True, positive=True)
 mu0 = sp.MatrixSymbol("mu_0", d, 1)

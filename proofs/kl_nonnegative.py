@@ -58,11 +58,9 @@ import torch
 
 import math
 
-from checkers import (Answer, Claim, DensityOnGrid, Derivation, Mutant, Part, Positive, ProbabilityVector, Reference,
-                      Step,
-                      Variable, density_grid, facts)
-from checkers.kinds import Kind
-from checkers.strategies import Lemma, nonnegative_by_convexity, nonnegative_termwise, normalised_linearity, proved
+from checkers import (Answer, Claim, DensityOnGrid, Derivation, Kind, Lemma, Mutant, Part, Positive, ProbabilityVector,
+                      Reference, Step, Variable, density_grid, facts, nonnegative_by_convexity, nonnegative_termwise,
+                      normalised_linearity, proved)
 
 SPLIT_LOGS = normalised_linearity({}, "log of a quotient of positive quantities splits; linearity")
 

@@ -59,10 +59,8 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Tolerance, Variable, facts, not_attempted
-from checkers.kinds import Kind
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import OneOf, Vector, one_based
+from checkers import (Answer, Claim, Derivation, Kind, Misconception, Mutant, OneOf, Part, Problem, Symbol, Tolerance,
+                      Variable, Vector, facts, not_attempted, one_based)
 
 EPS = 1e-5
 STEPS = 3  # training steps for the running statistics

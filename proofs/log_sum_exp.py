@@ -46,13 +46,9 @@ import numpy as np
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, Derivation, Figure, Mutant, Part, Positive, Reference, Tolerance, Variable, Vector,
-                      facts)
-from checkers.kinds import Kind
-from checkers.strategies import IndexedDerivative, Termwise
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import one_based
-from checkers.reductions import IndexedMax, IndexedMin
+from checkers import (Answer, Claim, Derivation, Figure, IndexedDerivative, IndexedMax, IndexedMin, Kind, Misconception,
+                      Mutant, Part, Positive, Problem, Reference, Symbol, Termwise, Tolerance, Variable, Vector, facts,
+                      one_based)
 
 beta = sp.Symbol("beta", positive=True)
 n = sp.Symbol("n", integer=True, positive=True)

@@ -50,10 +50,8 @@ import sympy as sp
 import torch
 from torch.distributions import Categorical, kl_divergence
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, ProbabilityVector, Reference, Step, Variable, facts
-from checkers.kinds import Kind
-from checkers.strategies import ForSizes, Lemma, nonnegative_by_convexity, nonnegative_termwise
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, Claim, Derivation, ForSizes, Kind, Lemma, Misconception, Mutant, Part, ProbabilityVector,
+                      Problem, Reference, Step, Symbol, Variable, facts, nonnegative_by_convexity, nonnegative_termwise)
 
 nx, ny, nz = sp.symbols("n_x n_y n_z", integer=True, positive=True)
 i, j, k = sp.symbols("i j k", integer=True, nonnegative=True)

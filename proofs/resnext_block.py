@@ -54,8 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Tolerance, Variable, facts, not_attempted
-from checkers.kinds import Kind
+from checkers import Answer, Claim, Derivation, Kind, Mutant, Part, Tolerance, Variable, facts, not_attempted
 
 CHANNELS, GROUPS, WIDTH = 64, 32, 4
 HIDDEN = GROUPS * WIDTH  # 128

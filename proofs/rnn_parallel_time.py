@@ -51,9 +51,8 @@ import sympy as sp
 import torch
 from torch import nn
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Reference, Tolerance, Variable, facts, not_attempted
-from checkers.kinds import Kind
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, Claim, Derivation, Kind, Misconception, Mutant, Part, Problem, Reference, Symbol,
+                      Tolerance, Variable, facts, not_attempted)
 
 INPUT, HIDDEN = 3, 5
 PER_STEP, FIRST = 3, 4

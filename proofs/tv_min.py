@@ -45,11 +45,9 @@ from itertools import product
 import sympy as sp
 import torch
 
-from checkers import (Answer, Claim, DensityOnGrid, Derivation, Figure, Mutant, Part, ProbabilityVector, Real, Reference,
-                      Step, Tolerance, Variable, density_grid, facts)
-from checkers.kinds import Constant, one_based
-from checkers.strategies import CaseSplit, Lemma, Termwise, le_total, normalised_linearity, proved
-from checkers.grading import Misconception, Problem, Symbol
+from checkers import (Answer, CaseSplit, Claim, Constant, DensityOnGrid, Derivation, Figure, Lemma, Misconception,
+                      Mutant, Part, ProbabilityVector, Problem, Real, Reference, Step, Symbol, Termwise, Tolerance,
+                      Variable, density_grid, facts, le_total, normalised_linearity, one_based, proved)
 
 # ---------------------------------------------------------------------------------------------------------------
 # Symbols

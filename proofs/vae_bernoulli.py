@@ -69,12 +69,8 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Bernoulli, Independent, Normal, kl_divergence
 
-from checkers import (Answer, Claim, Derivation, Estimate, Mutant, Part, Reference, Sample, Tolerance, Variable, Vector,
-                      facts, not_attempted)
-from checkers.kinds import Kind
-from checkers.montecarlo import sharpness_mutants
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import one_based
+from checkers import (Answer, Claim, Derivation, Estimate, Kind, Misconception, Mutant, Part, Problem, Reference,
+                      Sample, Symbol, Tolerance, Variable, Vector, facts, not_attempted, one_based, sharpness_mutants)
 
 HIDDEN = 8
 MC_DRAWS = 512

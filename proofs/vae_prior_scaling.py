@@ -55,9 +55,8 @@ import sympy as sp
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from checkers import Answer, Claim, Derivation, Mutant, Part, Positive, Reference, Variable, Vector, facts, for_dimensions
-from checkers.grading import Misconception, Problem, Symbol
-from checkers.kinds import one_based
+from checkers import (Answer, Claim, Derivation, Misconception, Mutant, Part, Positive, Problem, Reference, Symbol,
+                      Variable, Vector, facts, for_dimensions, one_based)
 from proofs.vae_bernoulli import (DecoderParameters, PositiveVector, decoder, gauss_hermite, gaussian_expectation,
                                   log_ratio_separates, normal_log_density)
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from checkers.grading.catalog import get_problem
+from checkers.resources import templates_directory
 
 PER_GROUP = 8  # instances of each dimension group in a fingerprint
 PER_INSTANCE = 4  # entries of a vector or matrix value in a fingerprint
@@ -33,7 +34,7 @@ EXAMPLES = 3  # example answers shown per misconception, cluster or invalid reas
 SHOWN_CHARS = 200  # an example answer is cut after this many characters
 GENERIC = {"only-smallest-dimension", "undefined", "zero", "wrong-sign", "constant-factor", "constant-offset",
            "dimension-offset"}
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = templates_directory()
 
 
 def sample(values) -> list[float]:

@@ -4,9 +4,10 @@ Problems are declared in the proof modules, beside the claims they grade (`GRADE
 see checkers.grading.problem), and found through checkers.registry, never imported by name. Listing
 them must not import torch or sympy, so each proof package carries a static index,
 `gradeable-index.json`, written from the imported declarations together with a digest of the
-package's module files; `read_index` uses it only while that digest still matches the files, and
-otherwise the declarations are imported and the index is rewritten (tests compare the index with
-the declarations).
+gradeable declarations' source (`sources_digest`: the `GRADEABLE` statements and what they use, not
+the rest of the modules); `read_index` uses it only while that digest still matches, and otherwise
+the declarations are imported and the index is rewritten (tests compare the index with the
+declarations).
 """
 
 from __future__ import annotations
@@ -103,13 +104,99 @@ def _declaring_module(problem_id: str) -> str | None:
 
 # -- the static index --------------------------------------------------------------------------------
 def sources_digest(package: str) -> str:
-    """sha256 over the names and contents of a proof package's .py files (read, not imported)."""
+    """sha256 over the gradeable declarations of a proof package's modules (parsed with `ast`, never imported).
+
+    For each module that assigns `GRADEABLE`, that assignment and every module-level statement it uses,
+    transitively (the `Problem` declarations, the claims they grade, the names those use, and names
+    imported from other modules of the package, followed into them), as syntax trees: comments, layout
+    and every statement the declarations do not reach (other derivations, figures, prose) are left out,
+    so editing them does not make the index stale. What a declaration reaches through a function body
+    counts whole; imports from outside the package count as the import statement.
+    """
+    import ast
+
+    from checkers.registry import package_directory
+
+    directory = package_directory(package)
+    trees: dict[str, ast.Module] = {}
+    bound: dict[str, dict[str, list[ast.stmt]]] = {}
+
+    def tree(module: str) -> ast.Module | None:
+        if module not in trees:
+            path = directory / f"{module}.py"
+            try:
+                trees[module] = ast.parse(path.read_bytes(), filename=str(path))
+            except (OSError, SyntaxError, ValueError):
+                trees[module] = None
+        return trees[module]
+
+    def bindings(module: str) -> dict[str, list[ast.stmt]]:
+        if module in bound:
+            return bound[module]
+        out = bound[module] = {}
+        for stmt in tree(module).body:
+            names: list[str] = []
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names = [stmt.name]
+            elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                names = [(a.asname or a.name).split(".")[0] for a in stmt.names]
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                names = [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+            for name in names:
+                out.setdefault(name, []).append(stmt)
+        return out
+
+    digest = hashlib.sha256()
+    for path in sorted(directory.glob("*.py")):
+        start = path.stem
+        if tree(start) is None:
+            digest.update(f"{start}: unreadable\0".encode())
+            continue
+        if "GRADEABLE" not in bindings(start):
+            continue
+        seen: set[tuple[str, int]] = set()
+        todo = [(start, "GRADEABLE")]
+        included: list[tuple[str, int, ast.stmt]] = []
+        while todo:
+            module, name = todo.pop()
+            if tree(module) is None:
+                continue
+            for stmt in bindings(module).get(name, ()):
+                if (module, stmt.lineno) in seen:
+                    continue
+                seen.add((module, stmt.lineno))
+                included.append((module, stmt.lineno, stmt))
+                if isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and (stmt.module or "").startswith(package + "."):
+                    other = stmt.module[len(package) + 1:]
+                    todo += [(other, a.name) for a in stmt.names if (a.asname or a.name) == name]
+                elif isinstance(stmt, ast.ImportFrom) and stmt.level == 1 and stmt.module:
+                    todo += [(stmt.module, a.name) for a in stmt.names if (a.asname or a.name) == name]
+                elif not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                    todo += [(module, n.id) for n in ast.walk(stmt) if isinstance(n, ast.Name)]
+        for module, lineno, stmt in sorted(included, key=lambda item: (item[0], item[1])):
+            digest.update(f"{module}\0".encode() + ast.dump(stmt, include_attributes=False).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def files_digest(package: str) -> str:
+    """sha256 over the names and contents of a proof package's .py files (read, not imported): the quick check.
+
+    While it matches the one stored, nothing was edited and the index is fresh without parsing anything.
+    """
     from checkers.registry import package_directory
 
     digest = hashlib.sha256()
     for path in sorted(package_directory(package).glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def is_fresh(package: str, doc: dict | None) -> bool:
+    """Whether a stored index still describes the package: no file changed, or no gradeable declaration did."""
+    if doc is None:
+        return False
+    return doc.get("files") == files_digest(package) or doc.get("sources") == sources_digest(package)
 
 
 def index_entries(package: str) -> list[dict]:
@@ -129,7 +216,7 @@ def write_index(package: str) -> Path:
 
     path = package_directory(package) / INDEX_NAME
     doc = {"format": _FORMAT, "package": package, "sources": sources_digest(package),
-           "problems": index_entries(package)}
+           "files": files_digest(package), "problems": index_entries(package)}
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     try:
         tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -164,7 +251,7 @@ def read_index() -> tuple[list[dict], list[str]]:
     entries, rebuilt = [], []
     for package in proof_packages():
         doc = stored_index(package)
-        if doc is None or doc.get("sources") != sources_digest(package):
+        if not is_fresh(package, doc):
             try:
                 write_index(package)
                 doc = stored_index(package)

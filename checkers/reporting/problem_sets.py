@@ -1,47 +1,39 @@
-"""The course's problem sets, and how derivations are grouped into them and ordered by problem number."""
+"""Problem sets (declared by the proof packages), and how derivations are grouped into them and ordered by problem number."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from checkers.model import Derivation
+if TYPE_CHECKING:
+    from checkers.model import Derivation
 
-__all__ = ["KNOWN_SETS", "ProblemSet", "Placement", "group_by_set"]
+__all__ = ["ProblemSet", "Placement", "group_by_set"]
 
 
 @dataclass(frozen=True)
 class ProblemSet:
-    """One problem set of the course material (`shared/seeds/README.md`)."""
+    """One problem set of a course, declared in its proof package's `__init__` (`PROBLEM_SETS = (ProblemSet(...),)`).
+
+    `id` is the tag derivations cite in `source` ("hw6-2021 P5" places a derivation as problem 5 of
+    `hw6-2021`); `date` is printed after the title ("Homework 6 (due 2021-11-09)"); `numbering` is the
+    word problems are labelled with ("Problem 5"); `answers` names a data module of the proof package
+    whose ANSWERS the report grades (reporting.graded). The order of `PROBLEM_SETS` is the course order.
+    """
 
     id: str
     title: str
     description: str
-    answers: str = ""  # a data module of the proof packages whose ANSWERS the report grades (reporting.graded)
+    answers: str = ""
+    date: str = ""
+    numbering: str = "Problem"
 
-
-KNOWN_SETS = (
-    ProblemSet("hw6-2021", "Homework 6 (due 2021-11-09)",
-               "Batch-norm removal, default-initialisation variance, Gaussian change of variables, "
-               "KL divergence of continuous variables, Gaussian KL in closed form."),
-    ProblemSet("student-hw6", "A submitted solution to Homework 6",
-               "One student's handwritten solution. Its final formulas (Problem 1's folded batch-norm weight "
-               "and bias, Problem 2's output variance, Problem 4's Gaussian density, Problem 6's Gaussian KL), "
-               "transcribed from the submission, are graded against the checked reference claims: each with "
-               "its verdict, the grader's feedback and, where it is wrong, an instance on which it differs "
-               "from the reference. After them, the derivations of the problems it answers, checked claim by "
-               "claim.",
-               answers="student_hw6_answers"),
-    ProblemSet("hw7-2024", "Homework 7 (due 2024-04-29)",
-               "Log-sum-exp limits and the softmax gradient, AlexNet operation counts, batch-norm removal, "
-               "backpropagation through 1-D convolutions, fully-connected layers as convolutions."),
-    ProblemSet("final-2022", "Final exam (2022-12-17)",
-               "LayerNorm, HINT flow, flow maximum likelihood as KL plus entropy, VAE with Bernoulli likelihood, "
-               "VAE prior scaling, geometric GAN and total variation, ResNeXt block."),
-    ProblemSet("quiz1-2020", "Quiz 1 (2020)",
-               "Mutual information, the ELBO decomposition, backpropagation loops for batch norm, RNN parallel time."),
-)
+    @property
+    def heading(self) -> str:
+        """The title with the date, as documents print it."""
+        return f"{self.title} ({self.date})" if self.date else self.title
 
 
 @dataclass(frozen=True)
@@ -53,12 +45,13 @@ class Placement:
     sort_key: tuple
 
 
-def _placement(derivation: Derivation, set_id: str) -> Placement:
+def _placement(derivation: Derivation, problem_set: ProblemSet) -> Placement:
+    set_id = problem_set.id
     part = next(p.strip() for p in derivation.source.split(",") if p.strip().split()[0] == set_id)
     rest = part[len(set_id):].strip()
     match = re.fullmatch(r"P(?:roblem)?\s*(\d+)(.*)", rest)
     if match:
-        label = f"Problem {match.group(1)}{match.group(2).rstrip()}"
+        label = f"{problem_set.numbering} {match.group(1)}{match.group(2).rstrip()}"
         key = (int(match.group(1)), match.group(2).strip(), derivation.id)
     else:
         label = rest
@@ -66,18 +59,25 @@ def _placement(derivation: Derivation, set_id: str) -> Placement:
     return Placement(derivation, label, key)
 
 
-def group_by_set(derivations: Iterable[Derivation]) -> dict[ProblemSet, list[Placement]]:
-    """Problem sets (known ones in course order, then any others by id) with their derivations by problem.
+def group_by_set(derivations: Iterable[Derivation], declared: Iterable[ProblemSet] | None = None
+                 ) -> dict[ProblemSet, list[Placement]]:
+    """Problem sets (declared ones in course order, then any others by id) with their derivations by problem.
 
-    A set that no derivation answers is left out: it gets no document.
+    `declared` defaults to the sets the proof packages declare (checkers.registry.problem_sets). A set
+    that no derivation answers is left out: it gets no document.
     """
+    if declared is None:
+        from checkers.registry import problem_sets
+
+        declared = problem_sets()
+    declared = tuple(declared)
     derivations = list(derivations)
-    known = {s.id: s for s in KNOWN_SETS}
+    known = {s.id: s for s in declared}
     ids = {set_id for d in derivations for set_id in d.problem_sets}
-    order = [s.id for s in KNOWN_SETS if s.id in ids] + sorted(ids - set(known))
+    order = [s.id for s in declared if s.id in ids] + sorted(ids - set(known))
     out: dict[ProblemSet, list[Placement]] = {}
     for set_id in order:
         problem_set = known.get(set_id) or ProblemSet(set_id, set_id, "")
-        placements = [_placement(d, set_id) for d in derivations if set_id in d.problem_sets]
+        placements = [_placement(d, problem_set) for d in derivations if set_id in d.problem_sets]
         out[problem_set] = sorted(placements, key=lambda p: p.sort_key)
     return out

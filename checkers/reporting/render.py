@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from functools import cache, lru_cache
-from pathlib import Path
 
 import jinja2
 import sympy as sp
@@ -22,10 +21,11 @@ from checkers.reporting.latex_math import to_latex
 from checkers.reporting.mathml import Node, expression_node, math_element, serialize
 from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.reporting.view import Formula
+from checkers.resources import templates_directory
 
 __all__ = ["TEMPLATES", "html_environment", "latex_environment", "formula_latex", "formula_mathml"]
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES = templates_directory()
 
 _RELATIONS_TEX = {"=": "=", "<=": r"\le", ">=": r"\ge", "≈": r"\approx", ":=": r"\coloneqq"}
 _RELATIONS_MATHML = {"=": "=", "<=": "≤", ">=": "≥", "≈": "≈", ":=": "≔"}

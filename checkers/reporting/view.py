@@ -750,7 +750,7 @@ def set_view(problem_set: ProblemSet, problems: list[ProblemView], run: RunView,
         if not passed:
             css = "fail"
         summary = f"{graded.summary}; {graded.not_graded_summary}" if graded.not_graded_summary else graded.summary
-        return SetView(problem_set.id, problem_set.title, problem_set.description, tuple(problems), status, css,
+        return SetView(problem_set.id, problem_set.heading, problem_set.description, tuple(problems), status, css,
                        summary, run, graded, f"Reference solutions: {checks}")
-    return SetView(problem_set.id, problem_set.title, problem_set.description, tuple(problems),
+    return SetView(problem_set.id, problem_set.heading, problem_set.description, tuple(problems),
                    "passed" if passed else "FAILED", "ok" if passed else "fail", checks, run, graded)

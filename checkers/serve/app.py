@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,13 +27,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from checkers.errors import UsageError
+from checkers.resources import templates_directory
 from checkers.serve.engine import Engine, Limits
 
 MAX_JSON_BYTES = 256 * 1024  # a 200 KB answer still reaches the grader's own length check (and is refused there)
 MAX_CSV_BYTES = 8 * 2 ** 20  # 1,000 students writing 2,000 characters each is 2 MB
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "serve"
+TEMPLATES = templates_directory() / "serve"
 STATIC = {"serve.js": "text/javascript; charset=utf-8", "serve.css": "text/css; charset=utf-8"}
-WARM_FIRST = ("kl-gaussian",)  # warmed at start-up (the others when first asked for)
 
 
 class ApiError(Exception):
@@ -188,8 +187,16 @@ async def grade_csv(request: Request) -> Response:
     return _json(await request.app.state.engine.grade_csv(problem, data))
 
 
-def create_app(workers: int | None = None, limits: Limits = Limits(), warm: tuple[str, ...] = WARM_FIRST) -> Starlette:
-    """The application; the engine (and its workers) lives from start-up to shutdown."""
+def create_app(workers: int | None = None, limits: Limits = Limits(), warm: tuple[str, ...] | None = None) -> Starlette:
+    """The application; the engine (and its workers) lives from start-up to shutdown.
+
+    `warm` names the problems warmed at start-up (the others are warmed when first asked for); by default
+    those the proof packages declare (`WARM_FIRST` in a package's `__init__`, see checkers.registry).
+    """
+    if warm is None:
+        from checkers.registry import warm_first
+
+        warm = warm_first()
 
     @asynccontextmanager
     async def lifespan(app: Starlette):
