@@ -90,7 +90,12 @@ def package_directory(package: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise UsageError(f"proof package {package!r} (configured in {ENV_VAR}, pyproject.toml or the "
                          f"{ENTRY_POINT_GROUP!r} entry points) cannot be found; is it installed or on sys.path?")
-    return Path(next(iter(spec.submodule_search_locations)))
+    directory = Path(next(iter(spec.submodule_search_locations)))
+    if spec.origin is None:  # a folder without __init__.py: Python made it a namespace package
+        raise UsageError(f"proof package {package!r} was found as the folder {directory}, which has no __init__.py; "
+                         f"if that is the course's project folder (the package is inside it), run proofcheck from "
+                         f"another folder, where the installed package is found")
+    return directory
 
 
 def package_of(path: Path) -> str | None:
@@ -119,6 +124,7 @@ def proof_modules() -> tuple[ModuleType, ...]:
     """Every module of every configured proof package, imported in (package, name) order."""
     out = []
     for package in proof_packages():
+        package_directory(package)  # refuses a namespace package (a project folder shadowing the package)
         root = importlib.import_module(package)
         for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda m: m.name):
             out.append(importlib.import_module(f"{package}.{info.name}"))

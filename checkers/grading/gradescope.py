@@ -5,8 +5,9 @@ Gradescope's layout (its "autograder specifications"): the uploaded zip is unpac
 student submission Gradescope copies the submitted files to `/autograder/submission`, runs
 `/autograder/run_autograder` (copied from the zip root), and reads `/autograder/results/results.json`.
 
-`build` writes that zip: `setup.sh` (installs Python's packages and this project's source, which the
-zip carries under `proofcheck/`), `run_autograder`, `autograder.json` (the problems, points, limits and
+`build` writes that zip: `setup.sh` (installs Python's packages and the source the zip carries under
+`proofcheck/`: proofcheck's code and templates as installed where the zip is built, the configured
+proof packages, and a pyproject.toml written for them), `run_autograder`, `autograder.json` (the problems, points, limits and
 visibility), and `answers.tex`, the answer sheet students fill in and submit: one labelled slot per
 problem (`%% answer: kl-gaussian`, the answer on the lines below it; lines starting with `%` are
 comments). `run` grades one submission: each slot in a killable worker under the time and memory
@@ -40,29 +41,34 @@ TEMPLATE = "answers.tex"
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 MAX_SUBMISSION_BYTES = 1_000_000
 LABEL = re.compile(r"^\s*%%\s*answer\s*:\s*(\S+)\s*$", re.IGNORECASE)
-PROJECT = Path(__file__).resolve().parents[2]
-BUNDLED = ("pyproject.toml", "README.md", "checkers", "proofs", "templates")  # what `pip install` needs
 
 SETUP_SH = r"""#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image (the zip is in /autograder/source).
 # It needs Python >= 3.11: choose Gradescope's Ubuntu 24.04 base image (Python 3.12).
+# The environment variables below exist for trying it elsewhere (the tests run it so); Gradescope sets none.
 set -euo pipefail
-apt-get update -q
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv python3-pip
+VENV="${PROOFCHECK_VENV:-/autograder/proofcheck-venv}"
+SOURCE="${PROOFCHECK_SOURCE:-/autograder/source}"
+TORCH_INDEX="${PROOFCHECK_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"  # empty: pip's configured index
+if [ -z "${PROOFCHECK_NO_APT:-}" ]; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3 python3-venv python3-pip
+fi
 python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "proofcheck needs Python >= 3.11: use the Ubuntu 24.04 base image")'
-python3 -m venv /autograder/proofcheck-venv
-/autograder/proofcheck-venv/bin/pip install --quiet --upgrade pip
+python3 -m venv "$VENV"
+"$VENV/bin/pip" install --quiet --upgrade pip
 # torch's CPU build (the autograder has no GPU; the default wheel would pull gigabytes of CUDA libraries).
-/autograder/proofcheck-venv/bin/pip install --quiet --index-url https://download.pytorch.org/whl/cpu {torch}
-/autograder/proofcheck-venv/bin/pip install --quiet /autograder/source/proofcheck
-/autograder/proofcheck-venv/bin/python -m checkers grade --list
+"$VENV/bin/pip" install --quiet ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} {torch}
+"$VENV/bin/pip" install --quiet "$SOURCE/proofcheck"
+cd "$SOURCE"
+PROOFCHECK_PROOFS={packages} "$VENV/bin/python" -m checkers grade --list
 """
 
 RUN_AUTOGRADER = r"""#!/usr/bin/env bash
 # Gradescope runs this once per submission: grade /autograder/submission, write /autograder/results/results.json.
 # Locally: AUTOGRADER_ROOT=/path/to/a/folder/laid/out/like/autograder PROOFCHECK_PYTHON=.venv/bin/python bash run_autograder
 ROOT="${AUTOGRADER_ROOT:-/autograder}"
-PY="${PROOFCHECK_PYTHON:-/autograder/proofcheck-venv/bin/python}"
+PY="${PROOFCHECK_PYTHON:-${PROOFCHECK_VENV:-/autograder/proofcheck-venv}/bin/python}"
 export PROOFCHECK_PROOFS="${PROOFCHECK_PROOFS:-{packages}}"  # the proof packages the zip carries
 mkdir -p "$ROOT/results"
 "$PY" -m checkers gradescope run --root "$ROOT"
@@ -124,19 +130,89 @@ def read_answers(text: str) -> dict[str, str]:
     return {k: "\n".join(v).strip() for k, v in slots.items()}
 
 
+def _requirements() -> list[str]:
+    """proofcheck's own requirements (its installed metadata, extras left out): the bundled source needs the same."""
+    from importlib.metadata import PackageNotFoundError, requires
+
+    try:
+        found = requires("proofcheck") or []
+    except PackageNotFoundError:
+        raise UsageError("proofcheck is not installed (its metadata is missing): install it, `pip install -e .` in a "
+                         "checkout, before building an autograder") from None
+    return [r for r in found if ";" not in r or "extra" not in r.split(";", 1)[1]]
+
+
 def _torch_pin() -> str:
-    text = (PROJECT / "pyproject.toml").read_text(encoding="utf-8")
-    m = re.search(r'"(torch==[^"]+)"', text)
-    return m.group(1) if m else "torch"
+    pins = [r.split(";")[0].strip() for r in _requirements() if re.match(r"torch\b", r)]
+    return pins[0] if pins else "torch"
 
 
-def _add_tree(z: zipfile.ZipFile, source: Path, prefix: str) -> None:
-    if source.is_file():
-        z.write(source, prefix)
-        return
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("proofcheck")
+
+
+def _add_tree(z: zipfile.ZipFile, source: Path, prefix: str, skip: tuple[str, ...] = ()) -> int:
+    """Add the files below `source` as `prefix/...` (caches left out); returns how many."""
+    count = 0
     for path in sorted(source.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and not path.name.endswith((".pyc", ".tmp")):
-            z.write(path, f"{prefix}/{path.relative_to(source).as_posix()}")
+        relative = path.relative_to(source)
+        if (not path.is_file() or "__pycache__" in relative.parts or relative.parts[0] in skip
+                or path.name.endswith((".pyc", ".tmp")) or ".tmp" in path.suffixes):
+            continue
+        z.write(path, f"{prefix}/{relative.as_posix()}")
+        count += 1
+    return count
+
+
+def _pyproject(packages: tuple[str, ...]) -> str:
+    """The pyproject.toml of the bundled source: proofcheck's code, its templates and the proof packages."""
+    quoted = lambda items: ", ".join(json.dumps(i) for i in items)  # noqa: E731 - TOML strings are JSON strings
+    entry_points = "\n".join(f"{json.dumps(p)} = {json.dumps(p)}" for p in packages)
+    return f"""# Written by `proofcheck gradescope build`: proofcheck and the course's proof packages, as installed there.
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "proofcheck"
+version = {json.dumps(_version())}
+requires-python = ">=3.11"
+dependencies = [{quoted(_requirements())}]
+
+[project.scripts]
+proofcheck = "checkers.cli:main"
+
+[project.entry-points."proofcheck.proofs"]
+{entry_points}
+
+[tool.setuptools.packages.find]
+include = [{quoted(["checkers", "checkers.*", *packages, *(p + ".*" for p in packages)])}]
+
+[tool.setuptools.package-data]
+"checkers.templates" = ["*.j2", "*.css"]
+"checkers.templates.serve" = ["*.html", "*.js", "*.css"]
+"checkers.init" = ["skeleton/*", "skeleton/*/*"]
+"*" = ["*.json"]
+"""
+
+
+def _add_source(z: zipfile.ZipFile, packages: tuple[str, ...]) -> None:
+    """proofcheck's source as installed here (editable or not) and the proof packages, under `proofcheck/`."""
+    from importlib.resources import files
+
+    from checkers.registry import package_directory
+    from checkers.resources import templates_directory
+
+    code = files("checkers")
+    if not isinstance(code, Path):
+        raise UsageError(f"proofcheck is installed inside an archive ({code}); install it unzipped to build an autograder")
+    _add_tree(z, code, "proofcheck/checkers", skip=("templates",))
+    _add_tree(z, templates_directory(), "proofcheck/checkers/templates")
+    for package in packages:
+        _add_tree(z, package_directory(package), f"proofcheck/{package}")
+    _add_text(z, "proofcheck/pyproject.toml", _pyproject(packages))
 
 
 def _add_text(z: zipfile.ZipFile, name: str, text: str, executable: bool = False) -> None:
@@ -171,12 +247,12 @@ def build(problem_ids: list[str], out: str | Path, *, points: float = 1.0, time_
     packages = proof_packages()
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        _add_text(z, "setup.sh", SETUP_SH.replace("{torch}", _torch_pin()), executable=True)
+        _add_text(z, "setup.sh", SETUP_SH.replace("{torch}", _torch_pin()).replace("{packages}", ",".join(packages)),
+                  executable=True)
         _add_text(z, "run_autograder", RUN_AUTOGRADER.replace("{packages}", ",".join(packages)), executable=True)
         _add_text(z, CONFIG, json.dumps(config.to_json(), indent=1) + "\n")
         _add_text(z, TEMPLATE, template)
-        for name in BUNDLED:
-            _add_tree(z, PROJECT / name, f"proofcheck/{name}")
+        _add_source(z, packages)
     os.replace(tmp, out)
     out.with_name(out.stem + "-" + TEMPLATE).write_text(template, encoding="utf-8")
     return out
