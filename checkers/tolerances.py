@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,9 @@ class Tolerance:
     rtol: float
     atol: float
     reason: str = "default for the dtype (torch.testing's table)"
+    # A numeric claim's rounding model: sample (float64) -> first-order rounding weights (B,) of its (lhs, rhs),
+    # e.g. checkers.rounding.running_error(numeric); the engine adds u·weight per instance below float64.
+    rounding: Callable | None = None
 
 
 # torch.testing's _DTYPE_PRECISIONS: rounding error of one well-conditioned operation chain.

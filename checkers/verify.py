@@ -221,25 +221,29 @@ class ClaimChecker:
                              tol.rtol, tol.atol, worst.passed, failure=failure, seconds=time.perf_counter() - started)
 
     def _tolerance_reason(self, tol: Tolerance, dtype: torch.dtype) -> str:
-        if self.claim.numeric is None and dtype != torch.float64:
-            return f"{tol.reason}; plus the first-order rounding bound u·Σ|∂f/∂v_i|·|v_i| of each formula"
+        if dtype != torch.float64 and (self.claim.numeric is None or tol.rounding is not None):
+            return f"{tol.reason}; plus the first-order rounding bound u·Σ|∂f/∂v_i|·|v_i| of each side on this instance"
         return tol.reason
 
     def _oracle_sample(self, sample: Sample, device: str) -> Sample:
         return sample.to(torch.float64, device if supports(device, torch.float64) else "cpu")
 
-    def _rounding_bounds(self, low: Sample, dtype: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """u * (first-order rounding weight) of each sympy side on this instance; None for numeric functions.
+    def _rounding_bounds(self, low: Sample, oracle: Sample, dtype: torch.dtype,
+                         tol: Tolerance) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """u * (first-order rounding weight) of each side on this instance; None where the claim has no model.
 
         Low precision is judged against the float64 oracle with the dtype table's tolerance plus the
         error that rounding every operation to `dtype` can cause on this very instance, so a
         cancellation-prone but correct formula is not failed for its conditioning, while an error
-        beyond what rounding explains still is.
+        beyond what rounding explains still is. Formulas get the weight from their sympy tree; a
+        numeric function, from its tolerance's `rounding` model (`checkers.rounding.running_error`).
         """
         claim = self.claim
-        if claim.numeric is not None:
-            return None, None
         u = unit_roundoff(dtype)
+        if claim.numeric is not None:
+            if tol.rounding is None:
+                return None, None
+            return tuple(None if w is None else u * w.to("cpu") for w in tol.rounding(oracle))
         return tuple(u * rounding_sensitivity(side, low.values, low.dims, batch=low.size).to("cpu")
                      for side in (claim.lhs, claim.rhs))
 
@@ -254,14 +258,15 @@ class ClaimChecker:
         try:
             for sample in self.samples:
                 low = sample.to(dtype, device)
-                lhs_o, rhs_o = claim.sides(self._oracle_sample(low, device))
+                oracle = self._oracle_sample(low, device)
+                lhs_o, rhs_o = claim.sides(oracle)
                 if dtype == torch.float64:
                     worst.add(_discrepancy(lhs_o, rhs_o, claim.relation, tol, claim.z, sample.size), low, lhs_o, rhs_o)
                     continue
                 lhs_d, rhs_d = claim.sides(low)
-                lhs_bound, rhs_bound = self._rounding_bounds(low, dtype)
+                lhs_bound, rhs_bound = self._rounding_bounds(low, oracle, dtype, tol)
                 if claim.relation in ("<=", ">="):
-                    both = None if lhs_bound is None else lhs_bound + rhs_bound
+                    both = None if lhs_bound is None or rhs_bound is None else lhs_bound + rhs_bound
                     worst.add(_discrepancy(lhs_d, rhs_d, claim.relation, tol, claim.z, sample.size, both),
                               low, lhs_d, rhs_d)
                     continue
