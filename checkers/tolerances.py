@@ -55,6 +55,8 @@ class Discrepancy:
     abs_error: torch.Tensor  # worst absolute error per instance
     rel_error: torch.Tensor  # worst relative error per instance
     excess: torch.Tensor  # worst (|a - e| - allowed) per instance; > 0 means out of tolerance
+    # (B,) bool: instances that were not judged (a Monte Carlo estimate with no usable standard error); None: none
+    degenerate: torch.Tensor | None = None
 
 
 _TINY = torch.finfo(torch.float64).tiny
