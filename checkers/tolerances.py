@@ -97,6 +97,18 @@ def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance,
     return _per_instance(over, larger, tol, extra)
 
 
+def short_of(actual: torch.Tensor, bound: torch.Tensor, tol: Tolerance) -> Discrepancy:
+    """Per-instance errors of "`actual` lies in [bound − atol − rtol·|bound|, bound + atol]": at most the bound, and short
+    of it by no more than the tolerance (an observed maximum against the bound it must approach from below)."""
+    actual = actual.to(torch.float64)
+    bound = bound.to(device=actual.device, dtype=torch.float64)
+    actual, bound = torch.broadcast_tensors(actual, bound)
+    over = _per_instance((actual - bound).clamp_min(0.0), bound, Tolerance(0.0, tol.atol), None)
+    short = _per_instance((bound - actual).clamp_min(0.0), bound, tol, None)
+    return Discrepancy(torch.maximum(over.abs_error, short.abs_error), torch.maximum(over.rel_error, short.rel_error),
+                       torch.maximum(over.excess, short.excess))
+
+
 def _per_instance(error: torch.Tensor, reference: torch.Tensor, tol: Tolerance,
                   extra: torch.Tensor | None) -> Discrepancy:
     """Worst absolute, relative and excess error per instance (row); NaN errors count as infinite."""
