@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test test-fast reports verify bench clean
+.PHONY: install test test-fast reports verify bench seeds clean
 
 install: $(STAMP)
 
@@ -14,8 +14,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# Every claim at seed 0 (the pytest items), then every claim at a rotating seed derived from the commit,
+# so that each commit explores one more sample; the seed is printed with the command that replays it.
+# Override with `make test ROTATING_SEED=n`; without git it is 1.
+ROTATING_SEED ?= $(shell h=$$(git rev-parse --short=7 HEAD 2>/dev/null) && echo $$(( 0x$$h % 100000 )) || echo 1)
+
 test: $(STAMP)
 	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest -q tests proofs
+	@echo "rotating seed $(ROTATING_SEED) (from commit $$(git rev-parse --short=7 HEAD 2>/dev/null || echo none)); replay: $(BIN)/proofcheck verify --seed $(ROTATING_SEED)"
+	$(BIN)/proofcheck verify --seed $(ROTATING_SEED)
+
+# Every claim at seeds 0-19, each in a fresh process; reports which claims fail at which seeds.
+seeds: $(STAMP)
+	$(BIN)/python benchmarks/seed_sweep.py --seeds 0-19
 
 test-fast: $(STAMP)
 	HYPOTHESIS_PROFILE=dev $(BIN)/python -m pytest -q -m "not slow" tests

@@ -23,6 +23,7 @@ _LAZY = {
                      "ProbabilityVector", "Real", "Variable", "Vector", "append_value", "density_grid", "one_based"),
                     "checkers.kinds"),
     "per_batch": "checkers.memo",
+    "running_error": "checkers.rounding",
     **dict.fromkeys(("Answer", "Claim", "Derivation", "Estimate", "Figure", "Mutant", "Part", "Reference", "Sample",
                      "Step"), "checkers.model"),
     **dict.fromkeys(("chunked_estimate", "estimate", "gauss_hermite_normal", "segment_variance_estimate",

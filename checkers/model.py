@@ -99,6 +99,13 @@ class Reference:
     compute: Callable[[Sample], Value]
     side: str = "rhs"
     tolerance: Tolerance | None = None  # float64 tolerance; None: the table's
+    # Non-empty: why this reference is only an illustration, not evidence (a Monte Carlo estimate whose
+    # draws cannot reject a 2% error). A reference returning an Estimate that is not declared an
+    # illustration must be that sharp: the engine fails it unless it rejects its side scaled by 1.02 and 0.98.
+    illustration: str = ""
+    # "=": |reference − side| within the tolerance; "<=": the reference never exceeds the side (beyond atol) and
+    # falls short of it by at most atol + rtol·|side| (an observed maximum against a bound)
+    relation: str = "="
 
 
 @dataclass(frozen=True)

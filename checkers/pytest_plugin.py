@@ -2,7 +2,10 @@
 
 Collected from the proof modules themselves (like pytest's YAML example), so a CI failure reads
 "gaussian-change-of-variables/density_cpu" followed by the failure report with its replay command.
-The hypothesis profiles `ci` (derandomized) and `dev` (fewer examples) are registered here.
+Each item runs its claim exactly as `proofcheck verify` does (one torch thread, float32 in IEEE
+float32, not TF32), so an item and `verify` never disagree. The hypothesis profiles `ci`
+(derandomized) and `dev` (fewer examples) are registered and loaded when pytest configures, not
+when this module is imported.
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
 
-settings.register_profile("ci", derandomize=True, deadline=None, max_examples=50, print_blob=True,
-                          suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=15, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+def pytest_configure(config):
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("ci", derandomize=True, deadline=None, max_examples=50, print_blob=True,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("dev", max_examples=15, deadline=None)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def pytest_addoption(parser):
@@ -61,13 +67,18 @@ class ClaimItem(pytest.Item):
         super().__init__(**kwargs)
         self.derivation, self.claim, self.device = derivation, claim, device
 
+    def replay(self) -> str:
+        seed = self.config.getoption("--proofcheck-seed")
+        return f"proofcheck verify {self.derivation.id}/{self.claim.id} --seed {seed} --device {self.device}"
+
     def runtest(self):
-        from checkers.verify import ClaimChecker
+        from checkers.verify import DEFAULT_THREADS, ClaimChecker, ieee_float32, torch_threads
 
         seed = self.config.getoption("--proofcheck-seed")
-        result = ClaimChecker(self.derivation, self.claim, seed).run([self.device])
+        with torch_threads(DEFAULT_THREADS), ieee_float32():
+            result = ClaimChecker(self.derivation, self.claim, seed).run([self.device])
         if not result.passed:
-            raise ClaimFailed("\n".join(result.failures))
+            raise ClaimFailed("\n".join(result.failures) + f"\nreplay the claim: {self.replay()}")
         if not result.ran_numeric:
             pytest.skip(f"no dtype of this claim runs on {self.device}")
 

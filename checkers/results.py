@@ -67,6 +67,8 @@ class NumericResult:
     skipped: str = ""  # non-empty: why this device/dtype did not run
     failure: Failure | None = None
     seconds: float = 0.0
+    # instances whose Monte Carlo estimate was degenerate (standard error 0 or infinite): not judged either way
+    degenerate: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,14 @@ class ReferenceResult:
     id: str
     description: str
     results: tuple[NumericResult, ...]  # float64 per device
+    illustration: str = ""  # non-empty: why this reference is shown as an illustration, not counted as evidence
+    # a Monte Carlo reference that is evidence: how it rejects its side scaled by 1.02 and 0.98 ("" when not one)
+    sharpness: str = ""
+    sharp: bool = True  # False: a Monte Carlo reference declared as evidence cannot reject a 2% error
 
     @property
     def passed(self) -> bool:
-        return all(r.passed or r.skipped for r in self.results)
+        return self.sharp and all(r.passed or r.skipped for r in self.results)
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,9 @@ class ClaimResult:
             if not r.passed and not r.skipped:
                 out.append(r.failure.render() if r.failure else f"numeric failure on {r.device} {r.dtype}")
         for ref in self.references:
+            if not ref.sharp:
+                out.append(f"reference {ref.id} is a Monte Carlo estimate declared as evidence, but {ref.sharpness}: "
+                           "draw more samples, or declare it Reference(..., illustration=reason)")
             for r in ref.results:
                 if not r.passed and not r.skipped:
                     out.append(r.failure.render() if r.failure else f"reference {ref.id} failed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,9 @@ class Tolerance:
     rtol: float
     atol: float
     reason: str = "default for the dtype (torch.testing's table)"
+    # A numeric claim's rounding model: sample (float64) -> first-order rounding weights (B,) of its (lhs, rhs),
+    # e.g. checkers.rounding.running_error(numeric); the engine adds u·weight per instance below float64.
+    rounding: Callable | None = None
 
 
 # torch.testing's _DTYPE_PRECISIONS: rounding error of one well-conditioned operation chain.
@@ -51,6 +55,8 @@ class Discrepancy:
     abs_error: torch.Tensor  # worst absolute error per instance
     rel_error: torch.Tensor  # worst relative error per instance
     excess: torch.Tensor  # worst (|a - e| - allowed) per instance; > 0 means out of tolerance
+    # (B,) bool: instances that were not judged (a Monte Carlo estimate with no usable standard error); None: none
+    degenerate: torch.Tensor | None = None
 
 
 _TINY = torch.finfo(torch.float64).tiny
@@ -89,6 +95,18 @@ def violation(smaller: torch.Tensor, larger: torch.Tensor, tol: Tolerance,
     smaller, larger = torch.broadcast_tensors(smaller, larger)
     over = (smaller - larger).clamp_min(0.0)
     return _per_instance(over, larger, tol, extra)
+
+
+def short_of(actual: torch.Tensor, bound: torch.Tensor, tol: Tolerance) -> Discrepancy:
+    """Per-instance errors of "`actual` lies in [bound − atol − rtol·|bound|, bound + atol]": at most the bound, and short
+    of it by no more than the tolerance (an observed maximum against the bound it must approach from below)."""
+    actual = actual.to(torch.float64)
+    bound = bound.to(device=actual.device, dtype=torch.float64)
+    actual, bound = torch.broadcast_tensors(actual, bound)
+    over = _per_instance((actual - bound).clamp_min(0.0), bound, Tolerance(0.0, tol.atol), None)
+    short = _per_instance((bound - actual).clamp_min(0.0), bound, tol, None)
+    return Discrepancy(torch.maximum(over.abs_error, short.abs_error), torch.maximum(over.rel_error, short.rel_error),
+                       torch.maximum(over.excess, short.excess))
 
 
 def _per_instance(error: torch.Tensor, reference: torch.Tensor, tol: Tolerance,

@@ -22,7 +22,8 @@ from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResu
                               RunResult, StepResult)
 from checkers.symbolic import SymbolicResult, not_attempted
 from checkers.evaluate import rounding_sensitivity
-from checkers.tolerances import (Discrepancy, Tolerance, compare, dtype_name, tolerance_for, unit_roundoff,
+from checkers.montecarlo import SHARPNESS_FACTORS, degenerate_components, scale_target
+from checkers.tolerances import (Discrepancy, Tolerance, compare, dtype_name, short_of, tolerance_for, unit_roundoff,
                                  violation)
 
 CONFIGS_PER_CLAIM = 4
@@ -133,12 +134,17 @@ def estimate_discrepancy(estimate: Estimate, target: Value, tol: Tolerance, z: f
     mean, expected = _as_rows(estimate.mean, batch), _as_rows(target, batch)
     stderr = _as_rows(estimate.stderr, batch)
     mean, expected, stderr = torch.broadcast_tensors(mean, expected, stderr)
+    # a component whose standard error is 0 or undefined cannot judge (checkers.montecarlo.degenerate_components)
+    unjudged = degenerate_components(mean, stderr)
     error = (mean - expected).abs()
     error = torch.where(torch.isnan(error) | torch.isnan(stderr), torch.full_like(error, math.inf), error)
     allowed = z * stderr + tol.atol + tol.rtol * expected.abs()
     # relative to the target where it is not 0; a component whose target is 0 (E z = 0) counts its absolute error
     rel = torch.where(expected != 0, error / expected.abs(), error)
-    return Discrepancy(error.amax(dim=1), rel.amax(dim=1), (error - allowed).amax(dim=1))
+    zero = torch.zeros_like(error)
+    excess = torch.where(unjudged, torch.full_like(error, -math.inf), error - allowed)
+    return Discrepancy(torch.where(unjudged, zero, error).amax(dim=1), torch.where(unjudged, zero, rel).amax(dim=1),
+                       excess.amax(dim=1), degenerate=unjudged.all(dim=1))
 
 
 def _discrepancy(lhs: Value, rhs: Value, relation: str, tol: Tolerance, z: float, batch: int,
@@ -176,10 +182,13 @@ class _Worst:
     rel_error: float = 0.0
     excess: float = -math.inf
     failure_args: tuple | None = None
+    degenerate: int = 0  # instances whose Monte Carlo estimate could not judge (montecarlo.degenerate_components)
 
     def add(self, d: Discrepancy, sample: Sample, lhs: Value, rhs: Value, new_instances: bool = True):
         if new_instances:
             self.instances += sample.size
+            if d.degenerate is not None:
+                self.degenerate += int(d.degenerate.sum())
         self.abs_error = max(self.abs_error, float(d.abs_error.max()))
         self.rel_error = max(self.rel_error, float(d.rel_error.max()))
         i = int(torch.argmax(d.excess))
@@ -218,29 +227,40 @@ class ClaimChecker:
                 instance=sample.instance(i), lhs=lhs, rhs=rhs, abs_error=abs_err, rel_error=rel_err,
                 rtol=tol.rtol, atol=tol.atol, tolerance_reason=self._tolerance_reason(tol, dtype),
                 replay=self.replay(device, dtype_name(dtype)))
+        seconds = time.perf_counter() - started
+        if worst.instances and worst.degenerate == worst.instances:
+            return NumericResult(device, dtype_name(dtype), worst.instances, 0, 0, tol.rtol, tol.atol, False,
+                                 skipped=f"estimate degenerate on all {worst.instances} instances (standard error 0 or "
+                                         "infinite): this check cannot judge", degenerate=worst.degenerate,
+                                 seconds=seconds)
         return NumericResult(device, dtype_name(dtype), worst.instances, worst.abs_error, worst.rel_error,
-                             tol.rtol, tol.atol, worst.passed, failure=failure, seconds=time.perf_counter() - started)
+                             tol.rtol, tol.atol, worst.passed, failure=failure, seconds=seconds,
+                             degenerate=worst.degenerate)
 
     def _tolerance_reason(self, tol: Tolerance, dtype: torch.dtype) -> str:
-        if self.claim.numeric is None and dtype != torch.float64:
-            return f"{tol.reason}; plus the first-order rounding bound u·Σ|∂f/∂v_i|·|v_i| of each formula"
+        if dtype != torch.float64 and (self.claim.numeric is None or tol.rounding is not None):
+            return f"{tol.reason}; plus the first-order rounding bound u·Σ|∂f/∂v_i|·|v_i| of each side on this instance"
         return tol.reason
 
     def _oracle_sample(self, sample: Sample, device: str) -> Sample:
         return sample.to(torch.float64, device if supports(device, torch.float64) else "cpu")
 
-    def _rounding_bounds(self, low: Sample, dtype: torch.dtype) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """u * (first-order rounding weight) of each sympy side on this instance; None for numeric functions.
+    def _rounding_bounds(self, low: Sample, oracle: Sample, dtype: torch.dtype,
+                         tol: Tolerance) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """u * (first-order rounding weight) of each side on this instance; None where the claim has no model.
 
         Low precision is judged against the float64 oracle with the dtype table's tolerance plus the
         error that rounding every operation to `dtype` can cause on this very instance, so a
         cancellation-prone but correct formula is not failed for its conditioning, while an error
-        beyond what rounding explains still is.
+        beyond what rounding explains still is. Formulas get the weight from their sympy tree; a
+        numeric function, from its tolerance's `rounding` model (`checkers.rounding.running_error`).
         """
         claim = self.claim
-        if claim.numeric is not None:
-            return None, None
         u = unit_roundoff(dtype)
+        if claim.numeric is not None:
+            if tol.rounding is None:
+                return None, None
+            return tuple(None if w is None else u * w.to("cpu") for w in tol.rounding(oracle))
         return tuple(u * rounding_sensitivity(side, low.values, low.dims, batch=low.size).to("cpu")
                      for side in (claim.lhs, claim.rhs))
 
@@ -255,14 +275,15 @@ class ClaimChecker:
         try:
             for sample in self.samples:
                 low = sample.to(dtype, device)
-                lhs_o, rhs_o = claim.sides(self._oracle_sample(low, device))
+                oracle = self._oracle_sample(low, device)
+                lhs_o, rhs_o = claim.sides(oracle)
                 if dtype == torch.float64:
                     worst.add(_discrepancy(lhs_o, rhs_o, claim.relation, tol, claim.z, sample.size), low, lhs_o, rhs_o)
                     continue
                 lhs_d, rhs_d = claim.sides(low)
-                lhs_bound, rhs_bound = self._rounding_bounds(low, dtype)
+                lhs_bound, rhs_bound = self._rounding_bounds(low, oracle, dtype, tol)
                 if claim.relation in ("<=", ">="):
-                    both = None if lhs_bound is None else lhs_bound + rhs_bound
+                    both = None if lhs_bound is None or rhs_bound is None else lhs_bound + rhs_bound
                     worst.add(_discrepancy(lhs_d, rhs_d, claim.relation, tol, claim.z, sample.size, both),
                               low, lhs_d, rhs_d)
                     continue
@@ -272,7 +293,9 @@ class ClaimChecker:
                     worst.add(_discrepancy(rhs_d, rhs_o, "=", tol, claim.z, sample.size, rhs_bound), low, rhs_d, rhs_o,
                               new_instances=False)
         except (RuntimeError, NotImplementedError) as exc:
-            if "not implemented for" in str(exc) or "not supported" in str(exc).lower():
+            # A kernel torch lacks for a low precision ("addmm_impl_cpu_" not implemented for 'Half') is a skip;
+            # float64 is the oracle every claim is judged by, so there it is an error, whatever it says.
+            if dtype != torch.float64 and ("not implemented for" in str(exc) or "not supported" in str(exc).lower()):
                 return NumericResult(device, dtype_name(dtype), 0, 0, 0, tol.rtol, tol.atol, True,
                                      skipped=f"torch cannot compute this in {dtype_name(dtype)} on {device}: "
                                              f"{str(exc).splitlines()[0]}")
@@ -303,6 +326,8 @@ class ClaimChecker:
         """The claim's side `ref.side` against an independent implementation, in float64 per device."""
         claim, results = self.claim, []
         tol = ref.tolerance or tolerance_for(torch.float64, claim.tolerances)
+        rejected = dict.fromkeys(SHARPNESS_FACTORS, 0)  # instances on which a Monte Carlo reference rejects side·factor
+        monte_carlo = False
         for device in devices:
             started, worst = time.perf_counter(), _Worst()
             if not supports(device, torch.float64):
@@ -315,12 +340,24 @@ class ClaimChecker:
                 ours = lhs if ref.side == "lhs" else rhs
                 theirs = ref.compute(s)
                 if isinstance(theirs, Estimate):
+                    monte_carlo = True
                     d = _discrepancy(theirs, ours, "=", tol, claim.z, s.size)
+                    for factor in rejected:
+                        wrong = _discrepancy(theirs, scale_target(ours, factor), "=", tol, claim.z, s.size)
+                        rejected[factor] += int((wrong.excess > 0).sum())
+                elif ref.relation == "<=":
+                    d = short_of(_as_rows(theirs, s.size), _as_rows(ours, s.size), tol)
                 else:
                     d = _discrepancy(ours, theirs, "=", tol, claim.z, s.size)
                 worst.add(d, s, ours, theirs)
             results.append(self._result(f"reference {ref.id}", worst, device, torch.float64, tol, started))
-        return ReferenceResult(ref.id, ref.description, tuple(results))
+        if not monte_carlo or ref.illustration:
+            return ReferenceResult(ref.id, ref.description, tuple(results), illustration=ref.illustration)
+        judged = sum(r.instances for r in results)
+        sharpness = ", ".join(f"rejects the side ×{factor:g} on {count} of {judged} instances"
+                              for factor, count in rejected.items())
+        return ReferenceResult(ref.id, ref.description, tuple(results), sharpness=sharpness,
+                               sharp=all(rejected.values()))
 
     def mutant(self, mutant) -> MutantResult:
         """Caught when the float64 CPU check rejects an instance and sympy does not "prove" the mutant.

@@ -379,8 +379,12 @@ init_bound = Claim(
     references=(
         Reference("observed-bound", "the largest |w| or |b| of the fresh module (order statistic of ≥ 128 draws)",
                   lambda s: init_max_abs(s)[0], side="rhs",
-                  tolerance=Tolerance(0.2, 0.0, "the largest of N ≥ 128 iid |U(-B, B)| falls short of B by B·E/N, "
-                                                "E ∼ Exp(1); a shortfall over 0.2 B has probability exp(-25.6)")),
+                  relation="<=",
+                  tolerance=Tolerance(0.08, 1e-6, "one-sided: the largest of the N = (fan_in + 1)·fan_out ≥ 256 iid "
+                                                  "|U(-B, B)| never exceeds B (atol: float32 draws) and falls short of "
+                                                  "it by B·E/N, E ∼ Exp(1); a shortfall over 0.08 B has probability "
+                                                  "(1 − 0.08)^256 < 1e-9, while a bound 10% too large leaves a "
+                                                  "shortfall of at least 1 − 1/1.1 = 9.1%")),
     ),
     mutants=(
         Mutant("std-for-bound", "1/√(3 fan_in): the standard deviation taken as the bound",

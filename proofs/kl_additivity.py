@@ -471,7 +471,9 @@ gaussian_product = Claim(
                   independent_normal_kl, side="lhs"),
         Reference("torch-normal-sum", "Σᵢ kl_divergence(Normal(μ₀ᵢ, σ₀ᵢ), Normal(μ₁ᵢ, σ₁ᵢ))", summed_normal_kls),
         Reference("monte-carlo", f"mean of log p₀(X) − log p₁(X) over {MC_DRAWS} draws, joint densities from "
-                                 "MultivariateNormal.log_prob, within 5 standard errors", monte_carlo_joint, side="lhs"),
+                                 "MultivariateNormal.log_prob, within 5 standard errors", monte_carlo_joint, side="lhs",
+                  illustration=f"{MC_DRAWS} draws cannot reject the joint KL scaled by 1.02 or 0.98 (0 of 1,000 "
+                               "instances at seed 0); torch-independent and torch-normal-sum are the evidence"),
     ),
     mutants=(
         Mutant("product", "Π_i of the coordinate KLs instead of their sum", numeric=_product_of_coordinates),

@@ -298,7 +298,10 @@ closed_form = Claim(
     references=(
         Reference("torch-kl", "torch.distributions.kl_divergence(MultivariateNormal, MultivariateNormal)", torch_kl),
         Reference("monte-carlo", f"mean of log p₀(X) − log p₁(X) over {MC_DRAWS} draws X ∼ N(μ₀, Σ₀) "
-                                 "(MultivariateNormal.log_prob), within 5 standard errors", monte_carlo_kl),
+                                 "(MultivariateNormal.log_prob), within 5 standard errors", monte_carlo_kl,
+                  illustration=f"{MC_DRAWS} draws leave a standard error of a few percent of the KL on every "
+                               "instance, so the reference cannot reject the closed form scaled by 1.02 or 0.98 "
+                               "(0 of 1,000 instances at seed 0); torch-kl is the evidence"),
     ),
     mutants=(
         Mutant("trace-swapped", "tr(Σ₀⁻¹Σ₁) instead of tr(Σ₁⁻¹Σ₀)",

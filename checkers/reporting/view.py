@@ -521,7 +521,8 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
             r.passed and not r.skipped and r.worst_abs_error > r.atol and r.worst_rel_error > r.rtol for r in ref.results)
         references.append(ReferenceView(ref.id, ref.description,
                                         tuple(_numeric_row(r, claim, monte_carlo=monte_carlo) for r in ref.results),
-                                        "passed" if ref.passed else "FAILED", "ok" if ref.passed else "fail"))
+                                        ("illustration" if ref.illustration else "passed") if ref.passed else "FAILED",
+                                        "ok" if ref.passed else "fail"))
     mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", _evidence(m.evidence),
                                "ok" if m.caught else "fail") for m in result.mutants)
     caught = sum(m.caught for m in result.mutants)
