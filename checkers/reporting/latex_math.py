@@ -32,6 +32,11 @@ class _Printer(LatexPrinter):
     def _print_Trace(self, expr):
         return self._function(r"\operatorname{tr}", expr.arg)
 
+    def _print_Transpose(self, expr):
+        """Aᵀ as A^{\\top}, as the problem sets write it (sympy prints A^{T})."""
+        out = super()._print_Transpose(expr)
+        return out[: -len("^{T}")] + r"^{\top}" if out.endswith("^{T}") else out
+
     def _print_MatrixElement(self, expr):
         """Entries counted from 1, one index for a vector: P_{i,j}, x_{k}."""
         parent = self.parenthesize(expr.parent, PRECEDENCE["Atom"], strict=True)
@@ -66,10 +71,11 @@ _LATEX_RELATIONS = {"=": "=", "!=": r"\neq", "<": "<", "<=": r"\le", ">": ">", "
 _EPSILON = re.compile(r"\\epsilon(?![A-Za-z])")
 
 
-def to_latex(expr: sp.Basic) -> Tex:
+def to_latex(expr: sp.Basic, order: str | None = None) -> Tex:
     """LaTeX math source (no surrounding $) for one sympy expression.
 
     sympy spells the symbol `epsilon` \\epsilon (ϵ); the text and the MathML show ε, so LaTeX prints
     \\varepsilon, as the escaping table (`latex_escape`) spells ε.
     """
-    return Tex(_EPSILON.sub(r"\\varepsilon", _Printer().doprint(sp.sympify(expr))))
+    printer = _Printer({"order": order}) if order else _Printer()
+    return Tex(_EPSILON.sub(r"\\varepsilon", printer.doprint(sp.sympify(expr))))

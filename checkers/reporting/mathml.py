@@ -193,6 +193,12 @@ class _Printer(MathMLPresentationPrinter):
     def _print_Scalar(self, expr):
         return self._print(expr.args[0])
 
+    def _print_Transpose(self, expr):
+        """Aᵀ with ⊤ as the problem sets write it (sympy's printer writes the letter T)."""
+        sup = super()._print_Transpose(expr)
+        sup.children[-1].text = "\u22a4"
+        return sup
+
     def _name_piece(self, text: str):
         """One piece of a symbol's name as LaTeX's printer reads it: Greek and `ell` as letters, a trailing
         modifier (`qtilde`, `xhat`, `vbar`, `xdot`, `fprime`) as an accent over the rest."""
@@ -404,9 +410,10 @@ def to_core(node: Node) -> Node:
     return Node(tag, children, text if tag in _LEAVES else "", kept)
 
 
-def expression_node(expr: sp.Basic) -> Node:
-    """The MathML Core tree of one sympy expression, printed from the object itself."""
-    printer = _Printer(_PRINTER_SETTINGS)
+def expression_node(expr: sp.Basic, order: str | None = None) -> Node:
+    """The MathML Core tree of one sympy expression, printed from the object itself (`order="none"`: terms in
+    the order the expression was built, for display forms)."""
+    printer = _Printer({**_PRINTER_SETTINGS, "order": order} if order else _PRINTER_SETTINGS)
     return to_core(printer._print(sp.sympify(expr)))
 
 

@@ -17,6 +17,7 @@ import jinja2
 import sympy as sp
 from markupsafe import Markup
 
+from checkers.reporting.display import Shown
 from checkers.reporting.latex_escape import Tex, escape_latex, finalize
 from checkers.reporting.latex_math import to_latex
 from checkers.reporting.mathml import Node, expression_node, math_element, serialize
@@ -39,7 +40,10 @@ def formula_latex(formula: Formula) -> Tex:
     """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols."""
     out = []
     for part in formula.parts:
-        out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
+        if isinstance(part, Shown):
+            out.append(to_latex(part.expr, order="none"))
+        else:
+            out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
     return Tex(" ".join(out))
 
 
@@ -47,8 +51,11 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
     """One `<math>` element for a formula, printed from its sympy parts."""
     nodes: list[Node] = []
     for part in formula.parts:
-        nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
-                     else expression_node(sp.sympify(part)))
+        if isinstance(part, Shown):
+            nodes.append(expression_node(part.expr, order="none"))
+        else:
+            nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
+                         else expression_node(sp.sympify(part)))
     return Markup(serialize(math_element(nodes, display)))
 
 
