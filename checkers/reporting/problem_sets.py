@@ -19,12 +19,14 @@ class ProblemSet:
     title: str
     description: str
     answers: str = ""  # a data module of the proof packages whose ANSWERS the report grades (reporting.graded)
+    names: tuple[str, ...] = ()  # what the set's own text defines, that a code answer may use without defining it
 
 
 KNOWN_SETS = (
     ProblemSet("hw6-2021", "Homework 6 (due 2021-11-09)",
                "Batch-norm removal, default-initialisation variance, Gaussian change of variables, "
-               "KL divergence of continuous variables, Gaussian KL in closed form."),
+               "KL divergence of continuous variables, Gaussian KL in closed form.",
+               names=("smallNetTrain", "smallNetTest", "model", "model_test")),
     ProblemSet("student-hw6", "A submitted solution to Homework 6",
                "One student's handwritten solution. Its final formulas (Problem 1's folded batch-norm weight "
                "and bias, Problem 2's output variance, Problem 4's Gaussian density, Problem 6's Gaussian KL), "
@@ -32,15 +34,18 @@ KNOWN_SETS = (
                "its verdict, the grader's feedback and, where it is wrong, an instance on which it differs "
                "from the reference. After them, the derivations of the problems it answers, checked claim by "
                "claim.",
-               answers="student_hw6_answers"),
+               answers="student_hw6_answers", names=("smallNetTrain", "smallNetTest", "model", "model_test")),
     ProblemSet("hw7-2024", "Homework 7 (due 2024-04-29)",
                "Log-sum-exp limits and the softmax gradient, AlexNet operation counts, batch-norm removal, "
-               "backpropagation through 1-D convolutions, fully-connected layers as convolutions."),
+               "backpropagation through 1-D convolutions, fully-connected layers as convolutions.",
+               names=("Net1", "model1", "model2", "images", "smallNetTrain", "smallNetTest")),
     ProblemSet("final-2022", "Final exam (2022-12-17)",
                "LayerNorm, HINT flow, flow maximum likelihood as KL plus entropy, VAE with Bernoulli likelihood, "
-               "VAE prior scaling, geometric GAN and total variation, ResNeXt block."),
+               "VAE prior scaling, geometric GAN and total variation, ResNeXt block.",
+               names=("myBatchNorm", "twoResNext", "twoResNet")),
     ProblemSet("quiz1-2020", "Quiz 1 (2020)",
-               "Mutual information, the ELBO decomposition, backpropagation loops for batch norm, RNN parallel time."),
+               "Mutual information, the ELBO decomposition, backpropagation loops for batch norm, RNN parallel time.",
+               names=("CELL", "Phi", "X", "ZERO")),
 )
 
 

@@ -203,6 +203,7 @@ class ProblemView:
     status: str  # "passed" / "FAILED"
     css: str
     summary: str  # the one-line status shown in the index and under the heading
+    how_checked: str = ""  # the answer key's one footnote on how the answers were checked, in plain words
 
     @property
     def parts(self) -> tuple[PartView, ...]:
@@ -703,8 +704,26 @@ def group_problems(placements: list[Placement], derivations: list[DerivationView
         summary = (f"{n_parts} answer{'s' if n_parts != 1 else ''}, {n_claims} checked claim"
                    f"{'s' if n_claims != 1 else ''}" + (f", {n_failed} FAILED" if n_failed else ", all verified"))
         out.append(ProblemView(anchor, label, "; ".join(titles), views, "passed" if passed else "FAILED",
-                               "ok" if passed else "fail", summary))
+                               "ok" if passed else "fail", summary, _how_checked(views)))
     return tuple(out)
+
+
+def _how_checked(views: tuple[DerivationView, ...]) -> str:
+    """One sentence for the answer key: how this problem's answers were checked, without the evidence's vocabulary."""
+    claims = [c for v in views for c in v.claims]
+    if any(c.status != "passed" for c in claims):
+        return "Some check of this problem failed: see the full solution before using these answers."
+    texts = [c.symbolic for c in claims]
+    general = sum(t == "proved symbolically in general" for t in texts)
+    some = sum(t.startswith("proved symbolically") for t in texts)
+    if claims and general == len(claims):
+        how = "Every statement here is proved symbolically in general and also tested on random numerical instances."
+    elif some:
+        how = ("Checked by symbolic proofs (some for small dimensions) and by numerical tests on random instances "
+               "against independent implementations.")
+    else:
+        how = "Checked numerically on random instances against independent implementations."
+    return how + " The derivations are in the full solution."
 
 
 def problem_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...],
