@@ -201,6 +201,7 @@ class Answer:
     scope: str = ""
     display: sp.Basic | None = None
     lhs_display: sp.Basic | None = None
+    named: str = ""  # what the formula is, in the problem's words (LaTeX math): printed `named = lhs = formula`
 
     def __post_init__(self):
         if self.display is not None and self.formula is None:

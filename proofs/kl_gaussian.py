@@ -70,7 +70,7 @@ from checkers import (SPD, Answer, Claim, Derivation, Estimate, Figure, Matrix, 
                       Variable, Vector, for_dimensions, identity)
 from checkers.memo import per_batch
 from checkers.montecarlo import gauss_hermite_normal, sharpness_mutants
-from checkers.notation import quadratic_form
+from checkers.notation import Scalar, quadratic_form
 from checkers.strategies import MomentExpectation
 from checkers.grading import Misconception, Problem, Symbol
 
@@ -398,6 +398,12 @@ DERIVATIONS = (
             Part(label="", question=STATEMENT,
                  answer=Answer(
                      formula=KL_CLOSED_FORM,
+                     named=r"D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \| \mathcal{N}(\mu_1, \Sigma_1))",
+                     display=sp.Mul(half, sp.Add(
+                         sp.Trace(Sigma1.I * Sigma0),
+                         Scalar(sp.MatMul(sp.Transpose(sp.MatAdd(mu1, -mu0, evaluate=False)), Sigma1.I,
+                                          sp.MatAdd(mu1, -mu0, evaluate=False), evaluate=False)),
+                         -d, LOG_DET_RATIO, evaluate=False), evaluate=False),
                      text=r"is $D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \,\|\, \mathcal{N}(\mu_1, \Sigma_1)) "
                           r"= \mathbb{E}_0[\log p_0(X) - \log p_1(X)]$, $X \sim \mathcal{N}(\mu_0, \Sigma_0)$: the log-ratio "
                           r"of the densities is $\frac12\log\frac{\det\Sigma_1}{\det\Sigma_0} - \frac12 (x-\mu_0)^\top"

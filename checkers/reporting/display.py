@@ -15,7 +15,7 @@ import sympy as sp
 
 from checkers.errors import ReportError
 
-__all__ = ["Shown", "check_display", "displayed"]
+__all__ = ["Named", "Shown", "check_display", "counted_from_one", "displayed"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,13 @@ class Shown:
     """An unevaluated display form in a `Formula`: printed term by term in the order it was built."""
 
     expr: sp.Basic
+
+
+@dataclass(frozen=True)
+class Named:
+    """What a displayed formula is, in the problem's own words (LaTeX math, e.g. VLB_λ − VLB_1): printed first."""
+
+    latex: str
 
 
 def _zero(difference: sp.Basic) -> bool:
@@ -36,6 +43,8 @@ def _zero(difference: sp.Basic) -> bool:
 
 
 def _equal(display: sp.Basic, checked: sp.Basic) -> bool:
+    if isinstance(display, sp.Sum) and isinstance(checked, sp.Sum) and display.limits == checked.limits:
+        return _equal(display.function, checked.function)  # the same range: the summands must agree
     value = display.doit()
     if hasattr(value, "replace"):
         value = value.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
@@ -48,7 +57,11 @@ def _equal(display: sp.Basic, checked: sp.Basic) -> bool:
 
 def check_display(display: sp.Basic, checked: sp.Basic, where: str) -> None:
     """Raise ReportError unless the display form equals the checked expression (after evaluating it)."""
-    if not _equal(display, checked):
+    try:
+        equal = _equal(display, checked)
+    except (NotImplementedError, TypeError, ValueError, AttributeError):  # sympy could not compare them: not shown equal
+        equal = False
+    if not equal:
         raise ReportError(f"{where}: the display form {display} is not equal to the checked expression {checked}; "
                           f"fix the display (it must be the same mathematics, only written in the problem's order)")
 
@@ -59,3 +72,31 @@ def displayed(display: sp.Basic | None, checked: sp.Basic, where: str) -> sp.Bas
         return checked
     check_display(display, checked, where)
     return Shown(display)
+
+
+def counted_from_one(expr: sp.Sum) -> sp.Sum:
+    """A sum over positions counted from 0 as the problem sets write it, counted from 1.
+
+    The checks index vectors from 0 (Σ_{j=0}^{d-1} v_j); the problem sets count entries from 1, as the reports
+    already print matrix entries. A limit (j, 0, u) whose index appears in the body only as a whole index of
+    an indexed object (v_j, D_{i,j}) reads the same counted from 1: (j, 1, u + 1). Any other use of j (j·x,
+    v_{j+1}) keeps the sum as it is.
+    """
+    limits = []
+    changed = False
+    for var, low, high in expr.limits:
+        if low == 0 and _only_as_index(expr.function, var):
+            limits.append((var, sp.S.One, high + 1))
+            changed = True
+        else:
+            limits.append((var, low, high))
+    return type(expr)(expr.function, *limits) if changed else expr
+
+
+def _only_as_index(body: sp.Basic, var: sp.Symbol) -> bool:
+    uses = [e for e in body.atoms(sp.Indexed) if var in e.free_symbols]
+    if not uses or any(var in e.base.free_symbols or any(i != var and var in i.free_symbols for i in e.indices)
+                       for e in uses):
+        return False
+    hidden = body.xreplace({e: sp.Dummy() for e in uses})
+    return var not in hidden.free_symbols

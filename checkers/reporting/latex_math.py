@@ -17,6 +17,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from checkers.notation import indicator_condition, math_indices
+from checkers.reporting.display import counted_from_one
 from checkers.reporting.latex_escape import Tex
 
 __all__ = ["to_latex"]
@@ -36,6 +37,10 @@ class _Printer(LatexPrinter):
         """Aᵀ as A^{\\top}, as the problem sets write it (sympy prints A^{T})."""
         out = super()._print_Transpose(expr)
         return out[: -len("^{T}")] + r"^{\top}" if out.endswith("^{T}") else out
+
+    def _print_Sum(self, expr):
+        """Sums over positions counted from 1, as the problem sets count them (`display.counted_from_one`)."""
+        return super()._print_Sum(counted_from_one(expr))
 
     def _print_MatrixElement(self, expr):
         """Entries counted from 1, one index for a vector: P_{i,j}, x_{k}."""

@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from checkers.notation import indicator_condition, math_indices
+from checkers.reporting.display import counted_from_one
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
@@ -326,7 +327,7 @@ class _Printer(MathMLPresentationPrinter):
 
     def _print_Sum(self, expr):
         # sympy's own printer shows only the innermost of several limits.
-        return self._big_operator("\u2211", expr)
+        return self._big_operator("\u2211", counted_from_one(expr))
 
     def _print_Product(self, expr):
         return self._big_operator("\u220f", expr)

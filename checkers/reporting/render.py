@@ -17,11 +17,11 @@ import jinja2
 import sympy as sp
 from markupsafe import Markup
 
-from checkers.reporting.display import Shown
+from checkers.reporting.display import Named, Shown
 from checkers.reporting.latex_escape import Tex, escape_latex, finalize
 from checkers.reporting.latex_math import to_latex
 from checkers.reporting.mathml import Node, expression_node, math_element, serialize
-from checkers.reporting.statements import RenderedStatement, render_statement
+from checkers.reporting.statements import RenderedStatement, math_nodes, render_statement
 from checkers.reporting.view import Formula
 
 __all__ = ["TEMPLATES", "html_environment", "latex_environment", "formula_latex", "formula_mathml"]
@@ -42,6 +42,8 @@ def formula_latex(formula: Formula) -> Tex:
     for part in formula.parts:
         if isinstance(part, Shown):
             out.append(to_latex(part.expr, order="none"))
+        elif isinstance(part, Named):
+            out.append(str(render_statement(f"${part.latex}$").tex).strip().strip("$"))
         else:
             out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
     return Tex(" ".join(out))
@@ -53,6 +55,8 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
     for part in formula.parts:
         if isinstance(part, Shown):
             nodes.append(expression_node(part.expr, order="none"))
+        elif isinstance(part, Named):
+            nodes.append(Node.row(*math_nodes(part.latex)))
         else:
             nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
                          else expression_node(sp.sympify(part)))

@@ -24,7 +24,7 @@ import sympy as sp
 from markupsafe import Markup, escape
 
 from checkers.model import Answer, Claim, Derivation, Part
-from checkers.reporting.display import displayed
+from checkers.reporting.display import Named, displayed
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.latex_escape import escape_latex
 from checkers.reporting.problem_sets import Placement, ProblemSet
@@ -572,6 +572,8 @@ def answer_view(answer: Answer, where: str = "answer") -> AnswerView:
         formula = displayed(answer.display, answer.formula, where)
         lhs = displayed(answer.lhs_display, answer.lhs, where) if answer.lhs is not None else None
         parts = (lhs, answer.relation, formula) if lhs is not None else (formula,)
+        if answer.named:
+            parts = (Named(answer.named), "=") + parts
         return AnswerView("formula", formula=Formula(parts), scope=scope,
                           text=render_statement(answer.text) if answer.text else None)
     if answer.code is not None:
