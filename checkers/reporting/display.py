@@ -100,3 +100,13 @@ def _only_as_index(body: sp.Basic, var: sp.Symbol) -> bool:
         return False
     hidden = body.xreplace({e: sp.Dummy() for e in uses})
     return var not in hidden.free_symbols
+
+
+def over_whole_space(expr: sp.Integral) -> sp.Integral:
+    """∫_{−∞}^{∞} f(x) dx as the problem sets write an integral over all of x's space: ∫ f(x) dx.
+
+    The checks integrate over the real line coordinate by coordinate; the problems' x lives in ℝⁿ and their
+    integrals carry no limits (or ℝⁿ), so printing −∞ and ∞ would suggest a one-dimensional x.
+    """
+    limits = [(lim[0],) if len(lim) == 3 and lim[1] == -sp.oo and lim[2] == sp.oo else lim for lim in expr.limits]
+    return sp.Integral(expr.function, *limits) if limits != list(expr.limits) else expr

@@ -17,7 +17,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from checkers.notation import indicator_condition, math_indices
-from checkers.reporting.display import counted_from_one
+from checkers.reporting.display import counted_from_one, over_whole_space
 from checkers.reporting.latex_escape import Tex
 
 __all__ = ["to_latex"]
@@ -41,6 +41,14 @@ class _Printer(LatexPrinter):
     def _print_Sum(self, expr):
         """Sums over positions counted from 1, as the problem sets count them (`display.counted_from_one`)."""
         return super()._print_Sum(counted_from_one(expr))
+
+    def _print_Identity(self, expr):
+        """The identity matrix as I, as the problem sets write it (sympy prints a double-struck I)."""
+        return "I"
+
+    def _print_Integral(self, expr):
+        """An integral over the whole line as ∫ f dx: the problems integrate over all of x's space."""
+        return super()._print_Integral(over_whole_space(expr))
 
     def _print_MatrixElement(self, expr):
         """Entries counted from 1, one index for a vector: P_{i,j}, x_{k}."""

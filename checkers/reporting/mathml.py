@@ -21,7 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from checkers.notation import indicator_condition, math_indices
-from checkers.reporting.display import counted_from_one
+from checkers.reporting.display import counted_from_one, over_whole_space
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
@@ -328,6 +328,14 @@ class _Printer(MathMLPresentationPrinter):
     def _print_Sum(self, expr):
         # sympy's own printer shows only the innermost of several limits.
         return self._big_operator("\u2211", counted_from_one(expr))
+
+    def _print_Identity(self, expr):
+        """The identity matrix as I, as the LaTeX printer sets it."""
+        return Node.leaf("mi", "I")
+
+    def _print_Integral(self, expr):
+        """An integral over the whole line as ∫ f dx, as the LaTeX printer sets it."""
+        return super()._print_Integral(over_whole_space(expr))
 
     def _print_Product(self, expr):
         return self._big_operator("\u220f", expr)

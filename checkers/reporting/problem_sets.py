@@ -20,6 +20,7 @@ class ProblemSet:
     description: str
     answers: str = ""  # a data module of the proof packages whose ANSWERS the report grades (reporting.graded)
     names: tuple[str, ...] = ()  # what the set's own text defines, that a code answer may use without defining it
+    log_name: str = "log"  # how the set writes the natural logarithm ("ln" in the quiz)
 
 
 KNOWN_SETS = (
@@ -45,7 +46,7 @@ KNOWN_SETS = (
                names=("myBatchNorm", "twoResNext", "twoResNet")),
     ProblemSet("quiz1-2020", "Quiz 1 (2020)",
                "Mutual information, the ELBO decomposition, backpropagation loops for batch norm, RNN parallel time.",
-               names=("CELL", "Phi", "X", "ZERO")),
+               names=("CELL", "Phi", "X", "ZERO"), log_name="ln"),
 )
 
 
