@@ -88,6 +88,7 @@ class Step:
     relation: str = "="  # how this expression relates to the previous one in the chain
     symbolic: Strategy | None = None  # None: the claim's own strategy
     numeric: bool = True  # False when `expr` has no torch translation (an integral, an expectation)
+    display: sp.Basic | None = None  # `expr` as the problem set writes it (evaluate=False); checked equal to `expr`
 
 
 @dataclass(frozen=True)
@@ -205,18 +206,27 @@ class Answer:
     checks; `lhs` is printed before it as `lhs = formula`), `code` (a function of the proof module
     that the checks execute; its source is the listing), `algorithm` (numbered steps of prose,
     inline `$...$` math allowed) or `text` (prose, inline math allowed). `scope` says openly where
-    the answer is checked only for stated dimensions or cases.
+    the answer is checked only for stated dimensions or cases (the full solution prints it; the key
+    does not). `code` may be a tuple of functions and classes: the listing is their sources in order.
+    `display` (and `lhs_display`) are the formula as the problem set writes it, built unevaluated
+    (`evaluate=False`, `UnevaluatedExpr`) to keep the author's order and indexing; the reports print
+    them instead of `formula` and check that they equal it (`checkers.reporting.display`).
     """
 
     formula: sp.Basic | None = None
     lhs: sp.Basic | None = None
     relation: str = "="
-    code: Callable | None = None
+    code: Callable | tuple | None = None
     algorithm: tuple[str, ...] = ()
     text: str = ""
     scope: str = ""
+    display: sp.Basic | None = None
+    lhs_display: sp.Basic | None = None
+    named: str = ""  # what the formula is, in the problem's words (LaTeX math): printed `named = lhs = formula`
 
     def __post_init__(self):
+        if self.display is not None and self.formula is None:
+            raise ValueError("an Answer's display is the formula as printed: give the formula it displays")
         if self.formula is None and self.code is None and not self.algorithm and not self.text:
             raise ValueError("an Answer needs a formula, code, an algorithm or text")
 

@@ -141,30 +141,28 @@ def autograd_gradients(x: torch.Tensor, g: torch.Tensor):
     return x.grad, mu.grad, s.grad
 
 
-def quiz_backward_loops(x: torch.Tensor, x_prime_grad: torch.Tensor):
-    """The quiz's six backward loops, in the order they run; returns (x.grad, μ.grad, s.grad).
+def quiz_backward_loops(x, x_prime_grad):
+    """The quiz's six backward loops, in the order they run, for x of shape (B, J); returns (x.grad, μ.grad, s.grad).
 
-    Each `for b, j` loop is one tensor statement over all (b, j) at once (axis 1 is b, the last axis j);
+    Each `for b, j` loop is one tensor statement over all (b, j) at once (axis 0 is b, axis 1 is j);
     a loop that accumulates into μ.grad[j] or s.grad[j] sums over b.
     """
-    n, batch, features = x.shape
-    mu, s, _ = forward_loops(x)
-    centred, root = x - mu[:, None], torch.sqrt(s)[:, None]
-    x_grad = torch.zeros_like(x)
-    mu_grad = torch.zeros(n, features, dtype=x.dtype, device=x.device)
-    s_grad = torch.zeros(n, features, dtype=x.dtype, device=x.device)
+    B = x.shape[0]
+    mu = x.sum(0) / B  # the forward loops: μ[j] += x[b,j]/B
+    s = ((x - mu) ** 2).sum(0) / (B - 1)  # s[j] += (x[b,j] − μ[j])²/(B−1)
+    x_grad, mu_grad, s_grad = torch.zeros_like(x), torch.zeros_like(mu), torch.zeros_like(s)
     # 1. for b, j: x.grad[b,j] += x'.grad[b,j] / √s[j]
-    x_grad = x_grad + x_prime_grad / root
+    x_grad = x_grad + x_prime_grad / torch.sqrt(s)
     # 2. for b, j: μ.grad[j] −= x'.grad[b,j] / √s[j]
-    mu_grad = mu_grad - (x_prime_grad / root).sum(1)
+    mu_grad = mu_grad - (x_prime_grad / torch.sqrt(s)).sum(0)
     # 3. for b, j: s.grad[j] −= ½ (x[b,j] − μ[j]) s[j]^(−3/2) x'.grad[b,j]
-    s_grad = s_grad - (0.5 * centred * s[:, None] ** -1.5 * x_prime_grad).sum(1)
+    s_grad = s_grad - (0.5 * (x - mu) * s ** -1.5 * x_prime_grad).sum(0)
     # 4. for b, j: x.grad[b,j] += 2/(B−1) (x[b,j] − μ[j]) s.grad[j]
-    x_grad = x_grad + 2 / (batch - 1) * centred * s_grad[:, None]
+    x_grad = x_grad + 2 / (B - 1) * (x - mu) * s_grad
     # 5. for b, j: μ.grad[j] −= 2/(B−1) (x[b,j] − μ[j]) s.grad[j]
-    mu_grad = mu_grad - (2 / (batch - 1) * centred * s_grad[:, None]).sum(1)
+    mu_grad = mu_grad - (2 / (B - 1) * (x - mu) * s_grad).sum(0)
     # 6. for b, j: x.grad[b,j] += μ.grad[j] / B
-    x_grad = x_grad + mu_grad[:, None] / batch
+    x_grad = x_grad + mu_grad / B
     return x_grad, mu_grad, s_grad
 
 
@@ -172,8 +170,8 @@ def gradient_pair(which: int, **wrong):
     """(gradient `which` from the quiz's loops, or from a wrong variant when `wrong` is given; autograd's)."""
     def numeric(sample):
         """(the gradient from the quiz's backward loops, the gradient autograd assigns to the same node)."""
-        loops = backward_loops(sample["x"], sample["g"], **wrong) if wrong else quiz_backward_loops(
-            sample["x"], sample["g"])
+        loops = backward_loops(sample["x"], sample["g"], **wrong) if wrong else torch.vmap(
+            quiz_backward_loops)(sample["x"], sample["g"])
         return loops[which], autograd_gradients(sample["x"], sample["g"])[which]
     return numeric
 
@@ -407,7 +405,7 @@ GRADEABLE = (
 def line_5_terms(sample, wrong_power: float = 0.5):
     """(μ.grad from the quiz's loops, −Σ_b x'.grad[b, j]/√s[j]): loop 5 adds exactly zero."""
     _, s, _ = forward_loops(sample["x"])
-    mu_grad = quiz_backward_loops(sample["x"], sample["g"])[1]
+    mu_grad = torch.vmap(quiz_backward_loops)(sample["x"], sample["g"])[1]
     return mu_grad, -(sample["g"] / s[:, None] ** wrong_power).sum(1)
 
 

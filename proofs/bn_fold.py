@@ -543,7 +543,7 @@ def _network_sides(formulas: tuple[Fold, Fold] = folding(), batch_statistics: bo
     return sides
 
 
-def remove_batch_norm(model: SmallNetTrain, model_test: SmallNetTest) -> SmallNetTest:
+def remove_batch_norm(model, model_test):
     """Set smallNetTest's parameters from smallNetTrain: each BN folded into the layer before it."""
     with torch.no_grad():
         for name in ("conv1", "conv2", "fc1"):

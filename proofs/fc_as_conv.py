@@ -83,17 +83,27 @@ class Net1(nn.Module):
 
 
 class Net2(nn.Module):
-    """Net1 with its Linear layers replaced by convolutions: an 18x18 one, then two 1x1 ones."""
+    """The problem's Net2 template with the classifier filled in: an 18x18 convolution, then two 1x1 ones."""
 
-    def __init__(self, num_classes=10, widths=(3, 64, 192, 384, 256, 256), hidden=4096):
-        super().__init__()
-        self.features = features(widths)
+    def __init__(self, num_classes=10):
+        super(Net2, self).__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=7, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(64, 192, kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(192, 384, kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(384, 256, kernel_size=3, stride=1),
+            nn.ReLU(),
+            nn.Conv2d(256, 256, kernel_size=3, stride=1),
+        )
         self.classifier = nn.Sequential(
-            nn.Conv2d(widths[-1], hidden, kernel_size=18),  # Linear(256*18*18, 4096) on the 18x18 feature map
+            nn.Conv2d(256, 4096, kernel_size=18),  # Linear(256*18*18, 4096) on the 18x18 feature map
             nn.ReLU(),
-            nn.Conv2d(hidden, hidden, kernel_size=1),  # Linear(4096, 4096) at every position
+            nn.Conv2d(4096, 4096, kernel_size=1),  # Linear(4096, 4096) at every position
             nn.ReLU(),
-            nn.Conv2d(hidden, num_classes, kernel_size=1),  # Linear(4096, num_classes) at every position
+            nn.Conv2d(4096, num_classes, kernel_size=1),  # Linear(4096, num_classes) at every position
         )
 
     def copy_weights_from(self, net1):
@@ -142,10 +152,23 @@ def random_net1(seed: int) -> Net1:
     return net.eval()
 
 
+class SmallNet2(Net2):
+    """Net2 at this module's shrunk widths for the checks: the answer's copy_weights_from and forward, inherited."""
+
+    def __init__(self):
+        nn.Module.__init__(self)
+        self.features = features(WIDTHS)
+        self.classifier = nn.Sequential(
+            nn.Conv2d(WIDTHS[-1], HIDDEN, kernel_size=MAP), nn.ReLU(),
+            nn.Conv2d(HIDDEN, HIDDEN, kernel_size=1), nn.ReLU(),
+            nn.Conv2d(HIDDEN, CLASSES, kernel_size=1),
+        )
+
+
 def net2_from(net1: Net1, reshape=None) -> Net2:
     """Net2 (this module's widths) with Net1's weights copied by the answer's code; `reshape` replaces the copy of
     the 18x18 classifier filters (for the mutants)."""
-    net2 = Net2(CLASSES, WIDTHS, HIDDEN).to(torch.float64).copy_weights_from(net1)
+    net2 = SmallNet2().to(torch.float64).copy_weights_from(net1)
     if reshape is not None:
         with torch.no_grad():
             net2.classifier[0].weight.copy_(reshape(net1.classifier[0].weight, net2.classifier[0]))

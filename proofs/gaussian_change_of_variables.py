@@ -192,6 +192,10 @@ DERIVATIONS = (
             Part(label="", question=STATEMENT,
                  answer=Answer(
                      formula=DENSITY, lhs=sp.Function("p_X")(x),
+                     display=sp.Mul((2 * sp.pi) ** (-n / 2), sp.Determinant(Sigma) ** (-half), sp.exp(sp.Mul(
+                         -half, Scalar(sp.MatMul(sp.Transpose(sp.MatAdd(x, -b, evaluate=False)), Sigma.I,
+                                                 sp.MatAdd(x, -b, evaluate=False), evaluate=False)),
+                         evaluate=False), evaluate=False), evaluate=False),
                      text=r"This is $p_Y(\varphi(x))\,|\det \frac{\partial\varphi}{\partial x}(x)|$ with "
                           r"$\varphi(x) = A^{-1}(x - b)$: $\frac{\partial\varphi}{\partial x} = A^{-1}$, "
                           r"$\|A^{-1}(x-b)\|^2 = (x-b)^\top (AA^\top)^{-1}(x-b) = (x-b)^\top\Sigma^{-1}(x-b)$, and "

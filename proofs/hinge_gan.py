@@ -389,8 +389,9 @@ DERIVATIONS = (
                 question=r"Let $a, b \in [0, \infty)$. Show that $h(y) = a(1-y)_+ + b(1+y)_+$ is minimized at "
                          r"$y = -1$ or $y = +1$.",
                 answer=Answer(
-                    text=r"$h$ is piecewise linear with slope $-(a + b) \le 0$ on $y < -1$, $b - a$ on "
-                         r"$-1 < y < 1$ and $a + b \ge 0$ on $y > 1$. So it does not increase up to $y = -1$, "
+                    text=r"$h$ is piecewise linear: $h(y) = a(1 - y)$ with slope $-a \le 0$ on $y \le -1$, "
+                         r"$h(y) = (a + b) + (b - a)y$ with slope $b - a$ on $-1 \le y \le 1$, and $h(y) = b(1 + y)$ "
+                         r"with slope $b \ge 0$ on $y \ge 1$. So it does not increase up to $y = -1$, "
                          r"is linear on $[-1, 1]$ and does not decrease after $y = 1$: its minimum over "
                          r"$\mathbb{R}$ is at an end of $[-1, 1]$, at $y = +1$ when $a \ge b$ ($h(1) = 2b$) and at "
                          r"$y = -1$ when $a \le b$ ($h(-1) = 2a$). The minimum value is $2\min(a, b)$.",

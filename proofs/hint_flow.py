@@ -205,23 +205,38 @@ def flow_of(sample) -> Flow:
     return Flow(sample["theta"], sample.dims["K"])
 
 
-def hint_inverse(flow: Flow, z: torch.Tensor) -> torch.Tensor:
-    """x = f_θ⁻¹(z), bottom-up: x₁ = h₀⁻¹(z₁), then each coupling undone with the recovered first half."""
-    x = flow.h0_inverse(z[..., :1])
-    for k in range(1, flow.depth + 1):
+def hint_inverse(z, K, s, t, h0_inverse):
+    """x = f_θ⁻¹(z) for z of shape (..., 2**K), given s(k, u) = s_{k,θ}(u), t(k, u) = t_{k,θ}(u) and h₀⁻¹."""
+    x = h0_inverse(z[..., :1])
+    for k in range(1, K + 1):
         m = 2 ** (k - 1)
-        s, t = flow.st(k - 1, x)  # the conditioner at the already recovered first half x[..., :m]
-        x = torch.cat((x, torch.exp(-s) * (z[..., m:2 * m] - t)), dim=-1)
+        # the conditioner is evaluated at the already recovered first half x_{1:m}, not at z_{1:m}
+        x = torch.cat((x, torch.exp(-s(k - 1, x)) * (z[..., m:2 * m] - t(k - 1, x))), dim=-1)
     return x
 
 
-def hint_log_det(flow: Flow, x: torch.Tensor) -> torch.Tensor:
-    """log|det ∂f_θ/∂x(x)| = log|h₀'(x₁)| plus, for k = 1, …, K, the sum of the entries of sₖ₋₁ at the first 2ᵏ⁻¹ coordinates."""
-    total = torch.log(torch.abs(flow.a[..., 0] * torch.cosh(x[..., 0])))  # h₀'(u) = a cosh u
-    for k in range(1, flow.depth + 1):
-        s, _ = flow.st(k - 1, x[..., :2 ** (k - 1)])
-        total = total + s.sum(-1)
+def hint_log_det(x, K, s, h0_prime):
+    """log|det ∂f_θ/∂x(x)| = log|h₀'(x₁)| + Σ_{k=1}^{K} (sum of the entries of s_{k-1,θ}(x_{1:2^{k-1}}))."""
+    total = torch.log(torch.abs(h0_prime(x[..., 0])))
+    for k in range(1, K + 1):
+        total = total + s(k - 1, x[..., :2 ** (k - 1)]).sum(-1)
     return total
+
+
+def _exam_callables(flow: Flow):
+    """The functions the exam lets us evaluate, for this batch of test flows: s(k, u), t(k, u), h₀⁻¹, h₀'."""
+    return (lambda k, u: flow.st(k, u)[0], lambda k, u: flow.st(k, u)[1], flow.h0_inverse,
+            lambda u: flow.a[..., 0] * torch.cosh(u))
+
+
+def _hint_inverse(flow: Flow, z: torch.Tensor) -> torch.Tensor:
+    s, t, h0_inverse, _ = _exam_callables(flow)
+    return hint_inverse(z, flow.depth, s, t, h0_inverse)
+
+
+def _hint_log_det(flow: Flow, x: torch.Tensor) -> torch.Tensor:
+    s, _, _, h0_prime = _exam_callables(flow)
+    return hint_log_det(x, flow.depth, s, h0_prime)
 
 
 def jacobian_jacrev(sample, flow_cls=Flow) -> torch.Tensor:
@@ -247,14 +262,14 @@ def round_trip(sample, **wrong):
     """(f_θ⁻¹(f_θ(x)) by the inverse algorithm, x)."""
     flow = flow_of(sample)
     z = flow.forward(sample["x"])
-    return (flow.inverse(z, **wrong) if wrong else hint_inverse(flow, z)), sample["x"]
+    return (flow.inverse(z, **wrong) if wrong else _hint_inverse(flow, z)), sample["x"]
 
 
 def round_trip_reversed(sample, **wrong):
     """(f_θ(f_θ⁻¹(z)) by the inverse algorithm, z)."""
     flow = flow_of(sample)
     z = sample["x"]  # any point of R^n is in the range of f
-    return flow.forward(flow.inverse(z, **wrong) if wrong else hint_inverse(flow, z)), z
+    return flow.forward(flow.inverse(z, **wrong) if wrong else _hint_inverse(flow, z)), z
 
 
 def _symbolic_flow(depth: int):
@@ -445,7 +460,7 @@ def log_det(sample, **wrong):
     """(log|det| of the jacrev Jacobian, the recursive formula)."""
     _, logabs = torch.linalg.slogdet(jacobian_jacrev(sample))
     flow = flow_of(sample)
-    return logabs, (flow.log_det(sample["x"], **wrong) if wrong else hint_log_det(flow, sample["x"]))
+    return logabs, (flow.log_det(sample["x"], **wrong) if wrong else _hint_log_det(flow, sample["x"]))
 
 
 log_det_claim = Claim(

@@ -557,6 +557,10 @@ DERIVATIONS = (
             Part(label="", question=STATEMENT,
                  answer=Answer(
                      formula=VARIANCE_CLOSED_FORM, lhs=sp.Function("Var")(sp.Symbol("y_L")),
+                     display=sp.Add(sp.Sum(sp.Pow(sp.Mul(sp.Pow(3, sp.Add(L, -ell, 1, evaluate=False), evaluate=False),
+                                                          n[sp.Add(ell, -1, evaluate=False)], evaluate=False), -1,
+                                                   evaluate=False), (ell, 1, L)),
+                                    sp.Pow(sp.Pow(3, L, evaluate=False), -1, evaluate=False), evaluate=False),
                      text=r"and $\mathbb{E}[y_L] = 0$. PyTorch's default initialisation of "
                           r"\texttt{nn.Linear}$(n_{\ell-1}, n_\ell)$ draws every weight and bias from "
                           r"$\mathcal{U}(-1/\sqrt{n_{\ell-1}}, 1/\sqrt{n_{\ell-1}})$, of mean 0 and variance "

@@ -68,7 +68,8 @@ import torch
 
 from checkers import (Answer, Claim, Derivation, Estimate, Figure, Matrix, Misconception, MomentExpectation, Mutant,
                       Part, Problem, Reference, SPD, Sample, Step, Symbol, Variable, Vector, for_dimensions,
-                      gauss_hermite_normal, identity, per_batch, quadratic_form, sharpness_mutants)
+                      gauss_hermite_normal, identity, per_batch, quadratic_form, sharpness_mutants,
+                      Scalar)
 
 d = sp.Symbol("d", integer=True, positive=True)
 mu0 = sp.MatrixSymbol("mu_0", d, 1)
@@ -397,6 +398,12 @@ DERIVATIONS = (
             Part(label="", question=STATEMENT,
                  answer=Answer(
                      formula=KL_CLOSED_FORM,
+                     named=r"D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \| \mathcal{N}(\mu_1, \Sigma_1))",
+                     display=sp.Mul(half, sp.Add(
+                         sp.Trace(Sigma1.I * Sigma0),
+                         Scalar(sp.MatMul(sp.Transpose(sp.MatAdd(mu1, -mu0, evaluate=False)), Sigma1.I,
+                                          sp.MatAdd(mu1, -mu0, evaluate=False), evaluate=False)),
+                         -d, LOG_DET_RATIO, evaluate=False), evaluate=False),
                      text=r"is $D_{\mathrm{KL}}(\mathcal{N}(\mu_0, \Sigma_0) \,\|\, \mathcal{N}(\mu_1, \Sigma_1)) "
                           r"= \mathbb{E}_0[\log p_0(X) - \log p_1(X)]$, $X \sim \mathcal{N}(\mu_0, \Sigma_0)$: the log-ratio "
                           r"of the densities is $\frac12\log\frac{\det\Sigma_1}{\det\Sigma_0} - \frac12 (x-\mu_0)^\top"

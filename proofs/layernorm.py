@@ -92,7 +92,7 @@ ONE_BATCH = (Variable("X", Batches()),)
 THREE_BATCHES = (Variable("X", Batches(STEPS)),)
 
 
-def layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, epsilon: float = EPS) -> torch.Tensor:
+def layer_norm(x, gamma, beta, epsilon=1e-5):
     """LN of a batch x of shape (B, C, P, Q): mean and variance over (C, P, Q) of each sample; γ, β of shape (C, P, Q).
 
     There is no mode argument: the computation is the same in training and at test time.
@@ -105,7 +105,7 @@ def layer_norm(x: torch.Tensor, gamma: torch.Tensor, beta: torch.Tensor, epsilon
 class MyLayerNorm(nn.Module):
     """Layer norm as the exam defines it, as a module: learned γ (weight) and β (bias) of shape (C, P, Q)."""
 
-    def __init__(self, shape: tuple[int, int, int], epsilon: float = EPS):
+    def __init__(self, shape, epsilon=1e-5):
         super().__init__()
         self.epsilon = epsilon
         self.weight = nn.Parameter(torch.ones(shape))
@@ -543,7 +543,7 @@ DERIVATIONS = (
                          r"representative, so it substitutes running averages. The listed implementation has no "
                          r"mode argument; as a module, $\gamma$ and $\beta$ are parameters of shape $(C, P, Q)$ "
                          r"initialised to 1 and 0, and the forward pass calls it.",
-                    code=layer_norm,
+                    code=(layer_norm, MyLayerNorm),
                     scope=r"MyLayerNorm checked against torch.nn.LayerNorm((C, P, Q)) for $B = 2, \dots, 6$ "
                           r"samples and $C, P, Q = 2, \dots, 4$; that no output uses another sample is proved "
                           r"by sympy for $B = 2$, $CPQ \le 4$ and checked numerically for all these sizes",

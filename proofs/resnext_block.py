@@ -94,10 +94,13 @@ class TwoResNet(nn.Module):
         return tmp + x
 
 
-def resnet_from_resnext(block: TwoResNeXt) -> TwoResNet:
-    """The equal ResNet block: W1 = the branches' first filters stacked along output channels (64 → 128),
+twoResNet = TwoResNet  # the exam's name for the same block  # noqa: N816
+
+
+def resnet_from_resnext(block):
+    """The equal twoResNet block: W1 = the branches' first filters stacked along output channels (64 → 128),
     W2 = their second filters stacked along input channels (128 → 64), in the same branch order."""
-    net = TwoResNet().to(block.layer1[0].weight.dtype)
+    net = twoResNet().to(block.layer1[0].weight.dtype)
     with torch.no_grad():
         net.layer1.weight.copy_(torch.cat([conv.weight for conv in block.layer1], dim=0))
         net.layer2.weight.copy_(torch.cat([conv.weight for conv in block.layer2], dim=1))

@@ -523,6 +523,14 @@ DERIVATIONS = (
                 answer=Answer(
                     formula=OBJECTIVE,
                     lhs=ELL,
+                    display=sp.Add(-sp.Sum(sp.Add(x_img[pixel] * sp.log(f_out[pixel]),
+                                                  sp.Mul(sp.Add(1, -x_img[pixel], evaluate=False),
+                                                         sp.log(sp.Add(1, -f_out[pixel], evaluate=False)),
+                                                         evaluate=False), evaluate=False),
+                                           (pixel, 0, n_pixels - 1)),
+                                   sp.Mul(sp.Rational(1, 2), sp.Sum(sp.Add(mu[j] ** 2, sigma[j] ** 2,
+                                                                           -sp.log(sigma[j] ** 2), -1, evaluate=False),
+                                                                    (j, 0, d - 1)), evaluate=False), evaluate=False),
                     text=r"Minimize over $\theta, \phi$ the average $\frac1N\sum_{k=1}^{N} \ell(X^{(k)})$, where "
                          r"for an image $x = X^{(k)}$ one draws $\varepsilon \sim \mathcal{N}(0, I_d)$ (a fresh "
                          r"draw at every step), sets $\mu = \mu_\phi(x)$, $\sigma_j^2 = \Sigma_\phi(x)_{jj}$, "

@@ -392,7 +392,11 @@ DERIVATIONS = (
                 question=r"Show that the variational lower bound (VLB) changes as a function of $\lambda > 0$.",
                 answer=Answer(
                     formula=DIFFERENCE,
-                    lhs=KL_LAMBDA - KL_ONE,
+                    display=sp.Sum(sp.Add(sp.Mul(sp.Rational(1, 2), sp.Add(1 / lam ** 2, -1, evaluate=False),
+                                                 sp.Add(v[j], mu[j] ** 2, evaluate=False), evaluate=False),
+                                          sp.log(lam), evaluate=False), (j, 0, d - 1)),
+                    named=r"\mathrm{VLB}_1 - \mathrm{VLB}_\lambda = D_{\mathrm{KL}}(q_\phi(\cdot|x) \| "
+                          r"\mathcal{N}(0, \lambda^2 I)) - D_{\mathrm{KL}}(q_\phi(\cdot|x) \| \mathcal{N}(0, I))",
                     text=r"$\mathrm{VLB}_\lambda = \mathbb{E}_{z \sim q_\phi}[\log p_\theta(x|z)] - "
                          r"D_{\mathrm{KL}}(q_\phi(\cdot|x) \| \mathcal{N}(0, \lambda^2 I))$. The reconstruction "
                          r"term does not involve $\lambda$, so $\mathrm{VLB}_\lambda - \mathrm{VLB}_1$ is minus the "
@@ -414,6 +418,14 @@ DERIVATIONS = (
                 answer=Answer(
                     formula=KL_ONE,
                     lhs=KL_RESCALED,
+                    lhs_display=sp.Sum(sp.Mul(sp.Rational(1, 2), sp.Add(
+                        sp.Mul(sp.Add(lam ** 2 * v[j], lam ** 2 * mu[j] ** 2, evaluate=False),
+                               sp.Pow(lam ** 2, -1, evaluate=False), evaluate=False), -1,
+                        -sp.log(sp.Mul(lam ** 2 * v[j], sp.Pow(lam ** 2, -1, evaluate=False), evaluate=False),
+                                evaluate=False), evaluate=False), evaluate=False), (j, 0, d - 1)),
+                    named=r"D_{\mathrm{KL}}(\mathcal{N}(\lambda\mu, \lambda^2\Sigma) \| \mathcal{N}(0, \lambda^2 I))",
+                    display=sp.Sum(sp.Mul(sp.Rational(1, 2), sp.Add(v[j], mu[j] ** 2, -1, -sp.log(v[j]),
+                                                                     evaluate=False), evaluate=False), (j, 0, d - 1)),
                     text=r"KL term: coordinate by coordinate, $\frac12[(\lambda^2 v_j + \lambda^2\mu_j^2)/\lambda^2 "
                          r"- 1 - \log(\lambda^2 v_j/\lambda^2)] = \frac12[v_j + \mu_j^2 - 1 - \log v_j]$, as shown "
                          r"above. Reconstruction term: write $z = \mu_\phi(x) + \Sigma_\phi(x)^{1/2}\varepsilon$ with "

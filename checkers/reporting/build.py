@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -217,6 +218,16 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+_LOG_TEX = re.compile(r"\\log(?![A-Za-z])")
+
+
+def _logarithm_as(name: str, html: str | None = None, tex: str | None = None) -> str:
+    """A document in a set that writes the natural logarithm `ln` (the quiz): every printed log as ln."""
+    if tex is not None:
+        return _LOG_TEX.sub(lambda _: "\\ln", tex) if name == "ln" else tex
+    return html.replace("<mi>log</mi>", "<mi>ln</mi>") if name == "ln" else html
+
+
 def build_reports(options: BuildOptions, progress: Callable | None = None) -> BuildOutcome:
     """Verify, then write reports/<set>.{pdf,html,tex} and reports/index.html; see the module docstring."""
     from checkers.devices import resolve_devices
@@ -277,15 +288,18 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
                                   run_view(run, [checked[p.derivation.id] for p in placements]), graded))
     outcome.warnings = sorted(set(outcome.warnings))
 
+    log_names = {problem_set.id: problem_set.log_name for problem_set in groups}
     latex_jobs = []
     documents = ([("report", "")] if options.full else []) + ([("report-key", "-key")] if options.key else [])
     for sv in set_views:
         for kind, suffix in documents:
             if "html" in options.formats:
-                html = html_environment().get_template(f"{kind}.html.j2").render(set=sv)
+                html = _logarithm_as(log_names.get(sv.id, "log"), html=html_environment().get_template(
+                    f"{kind}.html.j2").render(set=sv))
                 outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.html", html))
             if "tex" in options.formats or "pdf" in options.formats:
-                tex = latex_environment().get_template(f"{kind}.tex.j2").render(set=sv)
+                tex = _logarithm_as(log_names.get(sv.id, "log"),
+                                    tex=latex_environment().get_template(f"{kind}.tex.j2").render(set=sv))
                 if "tex" in options.formats:
                     outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.tex", tex))
                 if "pdf" in options.formats:

@@ -17,6 +17,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from checkers.notation import indicator_condition, math_indices
+from checkers.reporting.display import counted_from_one, over_whole_space
 from checkers.reporting.latex_escape import Tex
 
 __all__ = ["to_latex"]
@@ -31,6 +32,23 @@ class _Printer(LatexPrinter):
 
     def _print_Trace(self, expr):
         return self._function(r"\operatorname{tr}", expr.arg)
+
+    def _print_Transpose(self, expr):
+        """Aᵀ as A^{\\top}, as the problem sets write it (sympy prints A^{T})."""
+        out = super()._print_Transpose(expr)
+        return out[: -len("^{T}")] + r"^{\top}" if out.endswith("^{T}") else out
+
+    def _print_Sum(self, expr):
+        """Sums over positions counted from 1, as the problem sets count them (`display.counted_from_one`)."""
+        return super()._print_Sum(counted_from_one(expr))
+
+    def _print_Identity(self, expr):
+        """The identity matrix as I, as the problem sets write it (sympy prints a double-struck I)."""
+        return "I"
+
+    def _print_Integral(self, expr):
+        """An integral over the whole line as ∫ f dx: the problems integrate over all of x's space."""
+        return super()._print_Integral(over_whole_space(expr))
 
     def _print_MatrixElement(self, expr):
         """Entries counted from 1, one index for a vector: P_{i,j}, x_{k}."""
@@ -66,10 +84,11 @@ _LATEX_RELATIONS = {"=": "=", "!=": r"\neq", "<": "<", "<=": r"\le", ">": ">", "
 _EPSILON = re.compile(r"\\epsilon(?![A-Za-z])")
 
 
-def to_latex(expr: sp.Basic) -> Tex:
+def to_latex(expr: sp.Basic, order: str | None = None) -> Tex:
     """LaTeX math source (no surrounding $) for one sympy expression.
 
     sympy spells the symbol `epsilon` \\epsilon (ϵ); the text and the MathML show ε, so LaTeX prints
     \\varepsilon, as the escaping table (`latex_escape`) spells ε.
     """
-    return Tex(_EPSILON.sub(r"\\varepsilon", _Printer().doprint(sp.sympify(expr))))
+    printer = _Printer({"order": order}) if order else _Printer()
+    return Tex(_EPSILON.sub(r"\\varepsilon", printer.doprint(sp.sympify(expr))))

@@ -21,6 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from checkers.notation import indicator_condition, math_indices
+from checkers.reporting.display import counted_from_one, over_whole_space
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
@@ -193,6 +194,12 @@ class _Printer(MathMLPresentationPrinter):
     def _print_Scalar(self, expr):
         return self._print(expr.args[0])
 
+    def _print_Transpose(self, expr):
+        """Aᵀ with ⊤ as the problem sets write it (sympy's printer writes the letter T)."""
+        sup = super()._print_Transpose(expr)
+        sup.children[-1].text = "\u22a4"
+        return sup
+
     def _name_piece(self, text: str):
         """One piece of a symbol's name as LaTeX's printer reads it: Greek and `ell` as letters, a trailing
         modifier (`qtilde`, `xhat`, `vbar`, `xdot`, `fprime`) as an accent over the rest."""
@@ -320,7 +327,15 @@ class _Printer(MathMLPresentationPrinter):
 
     def _print_Sum(self, expr):
         # sympy's own printer shows only the innermost of several limits.
-        return self._big_operator("\u2211", expr)
+        return self._big_operator("\u2211", counted_from_one(expr))
+
+    def _print_Identity(self, expr):
+        """The identity matrix as I, as the LaTeX printer sets it."""
+        return Node.leaf("mi", "I")
+
+    def _print_Integral(self, expr):
+        """An integral over the whole line as ∫ f dx, as the LaTeX printer sets it."""
+        return super()._print_Integral(over_whole_space(expr))
 
     def _print_Product(self, expr):
         return self._big_operator("\u220f", expr)
@@ -404,9 +419,10 @@ def to_core(node: Node) -> Node:
     return Node(tag, children, text if tag in _LEAVES else "", kept)
 
 
-def expression_node(expr: sp.Basic) -> Node:
-    """The MathML Core tree of one sympy expression, printed from the object itself."""
-    printer = _Printer(_PRINTER_SETTINGS)
+def expression_node(expr: sp.Basic, order: str | None = None) -> Node:
+    """The MathML Core tree of one sympy expression, printed from the object itself (`order="none"`: terms in
+    the order the expression was built, for display forms)."""
+    printer = _Printer({**_PRINTER_SETTINGS, "order": order} if order else _PRINTER_SETTINGS)
     return to_core(printer._print(sp.sympify(expr)))
 
 

@@ -20,7 +20,9 @@ class ProblemSet:
     `id` is the tag derivations cite in `source` ("hw6-2021 P5" places a derivation as problem 5 of
     `hw6-2021`); `date` is printed after the title ("Homework 6 (due 2021-11-09)"); `numbering` is the
     word problems are labelled with ("Problem 5"); `answers` names a data module of the proof package
-    whose ANSWERS the report grades (reporting.graded). The order of `PROBLEM_SETS` is the course order.
+    whose ANSWERS the report grades (reporting.graded); `names` are what the set's own text defines, which
+    a code answer may use without defining it; `log_name` is how the set writes the natural logarithm.
+    The order of `PROBLEM_SETS` is the course order.
     """
 
     id: str
@@ -29,6 +31,8 @@ class ProblemSet:
     answers: str = ""
     date: str = ""
     numbering: str = "Problem"
+    names: tuple[str, ...] = ()  # what the set's own text defines, that a code answer may use without defining it
+    log_name: str = "log"  # how the set writes the natural logarithm ("ln" in the quiz)
 
     @property
     def heading(self) -> str:

@@ -16,10 +16,11 @@ import jinja2
 import sympy as sp
 from markupsafe import Markup
 
+from checkers.reporting.display import Named, Shown
 from checkers.reporting.latex_escape import Tex, escape_latex, finalize
 from checkers.reporting.latex_math import to_latex
 from checkers.reporting.mathml import Node, expression_node, math_element, serialize
-from checkers.reporting.statements import RenderedStatement, render_statement
+from checkers.reporting.statements import RenderedStatement, math_nodes, render_statement
 from checkers.reporting.view import Formula
 from checkers.resources import templates_directory
 
@@ -39,7 +40,12 @@ def formula_latex(formula: Formula) -> Tex:
     """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols."""
     out = []
     for part in formula.parts:
-        out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
+        if isinstance(part, Shown):
+            out.append(to_latex(part.expr, order="none"))
+        elif isinstance(part, Named):
+            out.append(str(render_statement(f"${part.latex}$").tex).strip().strip("$"))
+        else:
+            out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
     return Tex(" ".join(out))
 
 
@@ -47,8 +53,13 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
     """One `<math>` element for a formula, printed from its sympy parts."""
     nodes: list[Node] = []
     for part in formula.parts:
-        nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
-                     else expression_node(sp.sympify(part)))
+        if isinstance(part, Shown):
+            nodes.append(expression_node(part.expr, order="none"))
+        elif isinstance(part, Named):
+            nodes.append(Node.row(*math_nodes(part.latex)))
+        else:
+            nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
+                         else expression_node(sp.sympify(part)))
     return Markup(serialize(math_element(nodes, display)))
 
 

@@ -349,7 +349,12 @@ def _node(element) -> Node:
 
 
 def math_markup(source: str, display: bool) -> str:
-    """`<math>` markup (MathML Core) for the author's math source, converted by latex2mathml.
+    """`<math>` markup (MathML Core) for the author's math source, converted by latex2mathml."""
+    return serialize(math_element(math_nodes(source) or [Node("mrow")], display))
+
+
+def math_nodes(source: str) -> list[Node]:
+    """The MathML Core nodes of the author's math source, converted by latex2mathml.
 
     latex2mathml prints a command it does not know as the command's name; such a statement is
     refused (`_Unsupported`) rather than shown with a stray backslash, as is one it cannot convert.
@@ -375,7 +380,7 @@ def math_markup(source: str, display: bool) -> str:
             raise _Unsupported("\\frac needs two arguments")
     content = tree.children if len(tree.children) != 1 or tree.children[0].tag != "mrow" else \
         tree.children[0].children
-    return serialize(math_element(list(content) or [Node("mrow")], display))
+    return list(content)
 
 
 def _strip_private(html: str) -> str:

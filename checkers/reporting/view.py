@@ -24,6 +24,7 @@ import sympy as sp
 from markupsafe import Markup, escape
 
 from checkers.model import Answer, Claim, Derivation, Part
+from checkers.reporting.display import Named, displayed
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.latex_escape import escape_latex
 from checkers.reporting.problem_sets import Placement, ProblemSet
@@ -202,6 +203,7 @@ class ProblemView:
     status: str  # "passed" / "FAILED"
     css: str
     summary: str  # the one-line status shown in the index and under the heading
+    how_checked: str = ""  # the answer key's one footnote on how the answers were checked, in plain words
 
     @property
     def parts(self) -> tuple[PartView, ...]:
@@ -508,7 +510,8 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         name = status_name(sr.symbolic.status)
         detail = f": {sr.symbolic.detail}" if name not in ("proved", "supported by lemmas") and sr.symbolic.detail \
             else ""
-        steps.append(StepView(sr.index, Formula((step.relation, step.expr)), step.justification,
+        shown = displayed(step.display, step.expr, f"claim {claim.id!r}, step {sr.index}")
+        steps.append(StepView(sr.index, Formula((step.relation, shown)), step.justification,
                               _symbolic_text(sr.symbolic.status, sr.symbolic.scope, sr.symbolic.detail) + detail,
                               numeric,
                               "ok" if sr.passed and name == "proved" else ("fail" if not sr.passed else "warn")))
@@ -564,15 +567,21 @@ def _source(fn) -> str:
         return f"# source of {getattr(fn, '__qualname__', fn)!s} is not available\n"
 
 
-def answer_view(answer: Answer) -> AnswerView:
+def answer_view(answer: Answer, where: str = "answer") -> AnswerView:
     scope = render_statement(answer.scope) if answer.scope else None
     if answer.formula is not None:
-        parts = (answer.lhs, answer.relation, answer.formula) if answer.lhs is not None else (answer.formula,)
+        formula = displayed(answer.display, answer.formula, where)
+        lhs = displayed(answer.lhs_display, answer.lhs, where) if answer.lhs is not None else None
+        parts = (lhs, answer.relation, formula) if lhs is not None else (formula,)
+        if answer.named:
+            parts = (Named(answer.named), "=") + parts
         return AnswerView("formula", formula=Formula(parts), scope=scope,
                           text=render_statement(answer.text) if answer.text else None)
     if answer.code is not None:
         # An answer may give the procedure in words and the code that implements it: both are shown.
-        return AnswerView("code", code=_source(answer.code), code_name=getattr(answer.code, "__name__", ""),
+        pieces = answer.code if isinstance(answer.code, tuple) else (answer.code,)
+        return AnswerView("code", code="\n\n".join(_source(piece).rstrip() for piece in pieces) + "\n",
+                          code_name=", ".join(getattr(piece, "__name__", "") for piece in pieces),
                           algorithm=tuple(render_statement(s) for s in answer.algorithm), scope=scope,
                           text=render_statement(answer.text) if answer.text else None)
     if answer.algorithm:
@@ -626,7 +635,8 @@ def part_views(derivation: Derivation, result: DerivationResult, claim_views: di
                 else ""
             out.append(_part_view(f"{derivation.id}--part{i}", part.label or letter, heading,
                                   render_statement(question) if question else None,
-                                  answer_view(part.answer), claims, [results[c.id] for c in claims], claim_views))
+                                  answer_view(part.answer, f"{derivation.id} {part.label or letter}"), claims,
+                                  [results[c.id] for c in claims], claim_views))
         rest = [c for c in derivation.claims if c.id not in used]
         if rest:
             out.append(_part_view(f"{derivation.id}--lemmas", "", "Supporting lemmas", None, None, rest,
@@ -697,8 +707,26 @@ def group_problems(placements: list[Placement], derivations: list[DerivationView
         summary = (f"{n_parts} answer{'s' if n_parts != 1 else ''}, {n_claims} checked claim"
                    f"{'s' if n_claims != 1 else ''}" + (f", {n_failed} FAILED" if n_failed else ", all verified"))
         out.append(ProblemView(anchor, label, "; ".join(titles), views, "passed" if passed else "FAILED",
-                               "ok" if passed else "fail", summary))
+                               "ok" if passed else "fail", summary, _how_checked(views)))
     return tuple(out)
+
+
+def _how_checked(views: tuple[DerivationView, ...]) -> str:
+    """One sentence for the answer key: how this problem's answers were checked, without the evidence's vocabulary."""
+    claims = [c for v in views for c in v.claims]
+    if any(c.status != "passed" for c in claims):
+        return "Some check of this problem failed: see the full solution before using these answers."
+    texts = [c.symbolic for c in claims]
+    general = sum(t == "proved symbolically in general" for t in texts)
+    some = sum(t.startswith("proved symbolically") for t in texts)
+    if claims and general == len(claims):
+        how = "Every statement here is proved symbolically in general and also tested on random numerical instances."
+    elif some:
+        how = ("Checked by symbolic proofs (some for small dimensions) and by numerical tests on random instances "
+               "against independent implementations.")
+    else:
+        how = "Checked numerically on random instances against independent implementations."
+    return how + " The derivations are in the full solution."
 
 
 def problem_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...],

@@ -1,0 +1,112 @@
+"""Display forms: a formula as the problem set writes it (author's order, indexing), checked equal to the checked object.
+
+A proof module may give an `Answer` or a `Step` a `display`: the same mathematics built unevaluated
+(`evaluate=False`, `UnevaluatedExpr`), so that it prints as (x − b)ᵀΣ⁻¹(x − b) rather than in sympy's
+canonical order (−bᵀ + xᵀ)Σ⁻¹(−b + x). The reports print the display form, in the order it was built
+(`Shown`), and only after `check_display` has shown it equal to the object the claims check: nothing
+printed is unchecked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from checkers.errors import ReportError
+
+__all__ = ["Named", "Shown", "check_display", "counted_from_one", "displayed"]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """An unevaluated display form in a `Formula`: printed term by term in the order it was built."""
+
+    expr: sp.Basic
+
+
+@dataclass(frozen=True)
+class Named:
+    """What a displayed formula is, in the problem's own words (LaTeX math, e.g. VLB_λ − VLB_1): printed first."""
+
+    latex: str
+
+
+def _zero(difference: sp.Basic) -> bool:
+    if isinstance(difference, sp.MatrixExpr):
+        difference = difference.doit()
+        if getattr(difference, "is_ZeroMatrix", False) or difference == 0:
+            return True
+        difference = sp.expand(difference)
+        return bool(getattr(difference, "is_ZeroMatrix", False) or difference == 0)
+    return sp.simplify(difference) == 0
+
+
+def _equal(display: sp.Basic, checked: sp.Basic) -> bool:
+    if isinstance(display, sp.Sum) and isinstance(checked, sp.Sum) and display.limits == checked.limits:
+        return _equal(display.function, checked.function)  # the same range: the summands must agree
+    value = display.doit()
+    if hasattr(value, "replace"):
+        value = value.replace(lambda e: isinstance(e, sp.UnevaluatedExpr), lambda e: e.args[0])
+    if value == checked:
+        return True
+    if isinstance(checked, sp.MatrixExpr) or isinstance(value, sp.MatrixExpr):
+        return _zero(sp.MatAdd(value, -checked).doit())
+    return _zero(value - checked)
+
+
+def check_display(display: sp.Basic, checked: sp.Basic, where: str) -> None:
+    """Raise ReportError unless the display form equals the checked expression (after evaluating it)."""
+    try:
+        equal = _equal(display, checked)
+    except (NotImplementedError, TypeError, ValueError, AttributeError):  # sympy could not compare them: not shown equal
+        equal = False
+    if not equal:
+        raise ReportError(f"{where}: the display form {display} is not equal to the checked expression {checked}; "
+                          f"fix the display (it must be the same mathematics, only written in the problem's order)")
+
+
+def displayed(display: sp.Basic | None, checked: sp.Basic, where: str) -> sp.Basic | Shown:
+    """What a report prints for `checked`: its display form once checked equal to it, else the object itself."""
+    if display is None:
+        return checked
+    check_display(display, checked, where)
+    return Shown(display)
+
+
+def counted_from_one(expr: sp.Sum) -> sp.Sum:
+    """A sum over positions counted from 0 as the problem sets write it, counted from 1.
+
+    The checks index vectors from 0 (Σ_{j=0}^{d-1} v_j); the problem sets count entries from 1, as the reports
+    already print matrix entries. A limit (j, 0, u) whose index appears in the body only as a whole index of
+    an indexed object (v_j, D_{i,j}) reads the same counted from 1: (j, 1, u + 1). Any other use of j (j·x,
+    v_{j+1}) keeps the sum as it is.
+    """
+    limits = []
+    changed = False
+    for var, low, high in expr.limits:
+        if low == 0 and _only_as_index(expr.function, var):
+            limits.append((var, sp.S.One, high + 1))
+            changed = True
+        else:
+            limits.append((var, low, high))
+    return type(expr)(expr.function, *limits) if changed else expr
+
+
+def _only_as_index(body: sp.Basic, var: sp.Symbol) -> bool:
+    uses = [e for e in body.atoms(sp.Indexed) if var in e.free_symbols]
+    if not uses or any(var in e.base.free_symbols or any(i != var and var in i.free_symbols for i in e.indices)
+                       for e in uses):
+        return False
+    hidden = body.xreplace({e: sp.Dummy() for e in uses})
+    return var not in hidden.free_symbols
+
+
+def over_whole_space(expr: sp.Integral) -> sp.Integral:
+    """∫_{−∞}^{∞} f(x) dx as the problem sets write an integral over all of x's space: ∫ f(x) dx.
+
+    The checks integrate over the real line coordinate by coordinate; the problems' x lives in ℝⁿ and their
+    integrals carry no limits (or ℝⁿ), so printing −∞ and ∞ would suggest a one-dimensional x.
+    """
+    limits = [(lim[0],) if len(lim) == 3 and lim[1] == -sp.oo and lim[2] == sp.oo else lim for lim in expr.limits]
+    return sp.Integral(expr.function, *limits) if limits != list(expr.limits) else expr
