@@ -1,8 +1,10 @@
 """Bulk grading of a CSV of answers: checked paths and options, worker pool, keyed resumable journal, safe output CSV.
 
 Input: a CSV with a header row and columns `id` and `answer` (standard quoting, so answers may hold
-commas, quotes and newlines), at most MAX_INPUT_BYTES (checked before it is read). A row whose answer
-is over-long or not UTF-8 is that row's `invalid` verdict, naming its line; every other row is graded.
+commas, quotes and newlines; read strictly, so a quote left open is an error naming its line, never a
+cell that swallows the rest of the file), at most MAX_INPUT_BYTES (checked before it is read). A row
+whose answer is over-long or not UTF-8, or whose cells do not match the header, is that row's `invalid`
+verdict, naming its line; every other row is graded.
 Every graded answer is appended at once to a journal next to the output (`OUT.partial.jsonl`: a header
 line with the problem, the grader's options and version, then one JSON object per answer keyed by
 row, id and a hash of the answer); a rerun of the same command skips what the journal holds, so an
@@ -105,18 +107,35 @@ def _check_input(path: Path) -> int:
     return size
 
 
-def read_answers(path: str | Path) -> list[Row]:
-    """The rows of an `id,answer` CSV; UsageError naming the problem if the file is not one.
+def _csv_error(path: Path, start: int, line: int, exc: csv.Error) -> UsageError:
+    """The one-line error for a file the CSV reader gave up on: `start` is the line where the record it was reading
+    begins, `line` where the reader stopped."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return UsageError(f"{path}: line {start}: a quote opened in this row is never closed, so the rest of the file "
+                          f"would be read as one answer; close it (a quote inside an answer is written twice: \"\")")
+    if "expected after" in text:
+        return UsageError(f"{path}: line {line}: text after the closing quote of a cell; a cell that starts with a "
+                          f"quote must end with one (a quote inside an answer is written twice: \"\")")
+    return UsageError(f"{path} is not a readable CSV file: line {line}: {text}")
 
-    The size is checked before reading. Rows whose answer is longer than the grader's limit or holds
-    bytes that are not UTF-8 are kept with `refused` set (their verdict is `invalid`, naming the line).
+
+def read_answers(path: str | Path) -> list[Row]:
+    """The rows of an `id,answer` CSV; UsageError naming the problem (and its line) if the file is not one.
+
+    The size is checked before reading. The file is read strictly: a quote left open or text after a
+    closing quote is an error naming the line (never a cell that swallows the rows after it). Rows
+    whose answer is longer than the grader's limit, holds bytes that are not UTF-8, or whose number of
+    cells differs from the header's (an unquoted comma, a missing answer) are kept with `refused` set:
+    their verdict is `invalid`, naming the line.
     """
     path = Path(path)
     _check_input(path)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_INPUT_BYTES + 1))  # our own caps apply per row below
+    line = 1
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, strict=True)
             header = next(reader, None)
             if header is None:
                 raise UsageError(f"{path} is empty; expected a header row `id,answer`")
@@ -135,7 +154,13 @@ def read_answers(path: str | Path) -> list[Row]:
                 ident, answer = _escape_bytes(get(i_id)), get(i_answer)
                 row = Row(number, ident, answer, line=start)
                 bad = _SURROGATE.search(answer)
-                if bad:
+                if len(record) > len(header):
+                    row.refused = (f"line {start} has {len(record)} cells but the header has {len(header)}: an answer "
+                                   f"that holds a comma must be in double quotes")
+                    row.answer = _escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
+                elif len(record) <= i_answer:
+                    row.refused = f"line {start} has no answer (it has {len(record)} of the header's {len(header)} cells)"
+                elif bad:
                     row.refused = (f"line {start}: the answer is not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} "
                                    f"at character {bad.start() + 1}); save the file as UTF-8")
                     row.answer = _escape_bytes(answer[:KEEP_CHARS])
@@ -145,8 +170,8 @@ def read_answers(path: str | Path) -> list[Row]:
                     row.answer = answer[:KEEP_CHARS] + "…"
                 rows.append(row)
             return rows
-    except csv.Error as exc:
-        raise UsageError(f"{path} is not a readable CSV file: line {reader.line_num}: {exc}") from None
+    except csv.Error as exc:  # `line` is where the record the reader gave up on starts
+        raise _csv_error(path, line, reader.line_num, exc) from None
 
 
 def journal_path(out: Path | str, csv_path: Path | None = None) -> Path:
