@@ -414,3 +414,30 @@ def test_a_huge_answer_on_standard_input_is_not_read_whole(monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", Endless())
     assert main(["grade", "kl-gaussian", "-", "--no-symbolic"]) == 2
     assert "longer than 2000 characters" in capsys.readouterr().out
+
+
+def test_a_quote_left_open_is_an_error_naming_its_line_not_a_swallowed_class(tmp_path, capsys, monkeypatch):
+    _no_pool(monkeypatch)
+    src = tmp_path / "answers.csv"
+    src.write_text('id,answer\na,d\nb,"d/2\nc,d\nd,2d\ne,3d\n', encoding="utf-8")
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "never closed" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o.csv").exists()
+    src.write_text('id,answer\na,d\nb,"d"/2\nc,d\n', encoding="utf-8")  # text after a closing quote
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "line 3" in err and "after the closing quote" in err, err
+
+
+def test_rows_with_too_many_or_too_few_cells_are_their_rows_invalid_verdicts(tmp_path):
+    from checkers.grading.bulk import read_answers
+
+    src = tmp_path / "answers.csv"
+    src.write_text("id,answer\na,\\frac{1}{2}(d, d)\nb,d\nc\n\nd,d,\n", encoding="utf-8")
+    rows = read_answers(src)
+    assert [(r.id, r.line) for r in rows] == [("a", 2), ("b", 3), ("c", 4), ("d", 6)]
+    assert "line 2 has 3 cells" in rows[0].refused and "quote" in rows[0].refused
+    assert rows[1].refused is None and rows[1].answer == "d"
+    assert "line 4 has no answer" in rows[2].refused
+    assert "line 6 has 3 cells" in rows[3].refused

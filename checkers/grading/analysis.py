@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -305,11 +306,16 @@ def render(analysis: ClassAnalysis) -> str:
     return env.get_template("class_analysis.html.j2").render(a=analysis)
 
 
-def write_class_analysis(problem_id: str, entries: list[tuple[object, dict, list | None]], path: str | Path) -> ClassAnalysis:
-    """Analyse the graded rows and write the page to `path` atomically; returns the analysis."""
+def write_class_analysis(problem_id: str, entries: list[tuple[object, dict, list | None]],
+                         path: str | Path) -> ClassAnalysis:
+    """Analyse the graded rows and write the page to `path` atomically (`-`: standard output); returns the analysis."""
+    from checkers.output_files import STDOUT, write_text_atomic
+
     analysis = analyse(problem_id, entries)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render(analysis), encoding="utf-8")
-    tmp.replace(path)
+    page = render(analysis)
+    if path == STDOUT:
+        sys.stdout.write(page)
+        sys.stdout.flush()
+    else:
+        write_text_atomic(Path(path), page)
     return analysis

@@ -1,8 +1,10 @@
 """Bulk grading of a CSV of answers: checked paths and options, worker pool, keyed resumable journal, safe output CSV.
 
 Input: a CSV with a header row and columns `id` and `answer` (standard quoting, so answers may hold
-commas, quotes and newlines), at most MAX_INPUT_BYTES (checked before it is read). A row whose answer
-is over-long or not UTF-8 is that row's `invalid` verdict, naming its line; every other row is graded.
+commas, quotes and newlines; read strictly, so a quote left open is an error naming its line, never a
+cell that swallows the rest of the file), at most MAX_INPUT_BYTES (checked before it is read). A row
+whose answer is over-long or not UTF-8, or whose cells do not match the header, is that row's `invalid`
+verdict, naming its line; every other row is graded.
 Every graded answer is appended at once to a journal next to the output (`OUT.partial.jsonl`: a header
 line with the problem, the grader's options and version, then one JSON object per answer keyed by
 row, id and a hash of the answer); a rerun of the same command skips what the journal holds, so an
@@ -10,8 +12,9 @@ interrupted run loses nothing, and a journal written for another problem, other 
 grader version is refused (naming what differs) unless `restart`. When every answer is graded the
 output CSV (`id,verdict,score,message,feedback,counterexample`, in input order; cells a spreadsheet
 would run as formulas neutralised, control characters escaped) and the optional class analysis are
-written atomically and the journal is removed. Paths that would overwrite the input or each other are
-refused before any work.
+written atomically (checkers.output_files: a fresh mkstemp file renamed over the target, `-` for standard
+output) and the journal is removed. Outputs that would overwrite the input or each other, or that are not
+regular files, are refused before any work.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, Task, che
 from checkers.grading.parse import MAX_LENGTH
 from checkers.grading.problem import Problem
 from checkers.grading.result import SCORES, dumps, escape_controls, invalid
+from checkers.output_files import STDOUT, check_distinct, check_journal, check_target, open_journal, write_atomic
 
 OUTPUT_COLUMNS = ("id", "verdict", "score", "message", "feedback", "counterexample")
 MAX_INPUT_BYTES = 64 * 2 ** 20  # a class of 1,000 students writing 2,000 characters each is 2 MB
@@ -75,10 +79,10 @@ class BulkSummary:
     resumed: int
     counts: Counter
     seconds: float
-    out: Path
+    out: Path | str  # "-" for standard output
     restarts: int
     internal_errors: list[str] = field(default_factory=list)  # ids of answers that hit a grader bug
-    analysis: Path | None = None
+    analysis: Path | str | None = None
     analysis_seconds: float = 0.0
 
     @property
@@ -103,18 +107,35 @@ def _check_input(path: Path) -> int:
     return size
 
 
-def read_answers(path: str | Path) -> list[Row]:
-    """The rows of an `id,answer` CSV; UsageError naming the problem if the file is not one.
+def _csv_error(path: Path, start: int, line: int, exc: csv.Error) -> UsageError:
+    """The one-line error for a file the CSV reader gave up on: `start` is the line where the record it was reading
+    begins, `line` where the reader stopped."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return UsageError(f"{path}: line {start}: a quote opened in this row is never closed, so the rest of the file "
+                          f"would be read as one answer; close it (a quote inside an answer is written twice: \"\")")
+    if "expected after" in text:
+        return UsageError(f"{path}: line {line}: text after the closing quote of a cell; a cell that starts with a "
+                          f"quote must end with one (a quote inside an answer is written twice: \"\")")
+    return UsageError(f"{path} is not a readable CSV file: line {line}: {text}")
 
-    The size is checked before reading. Rows whose answer is longer than the grader's limit or holds
-    bytes that are not UTF-8 are kept with `refused` set (their verdict is `invalid`, naming the line).
+
+def read_answers(path: str | Path) -> list[Row]:
+    """The rows of an `id,answer` CSV; UsageError naming the problem (and its line) if the file is not one.
+
+    The size is checked before reading. The file is read strictly: a quote left open or text after a
+    closing quote is an error naming the line (never a cell that swallows the rows after it). Rows
+    whose answer is longer than the grader's limit, holds bytes that are not UTF-8, or whose number of
+    cells differs from the header's (an unquoted comma, a missing answer) are kept with `refused` set:
+    their verdict is `invalid`, naming the line.
     """
     path = Path(path)
     _check_input(path)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_INPUT_BYTES + 1))  # our own caps apply per row below
+    line = 1
     try:
         with open(path, newline="", encoding="utf-8-sig", errors="surrogateescape") as f:
-            reader = csv.reader(f)
+            reader = csv.reader(f, strict=True)
             header = next(reader, None)
             if header is None:
                 raise UsageError(f"{path} is empty; expected a header row `id,answer`")
@@ -133,7 +154,13 @@ def read_answers(path: str | Path) -> list[Row]:
                 ident, answer = _escape_bytes(get(i_id)), get(i_answer)
                 row = Row(number, ident, answer, line=start)
                 bad = _SURROGATE.search(answer)
-                if bad:
+                if len(record) > len(header):
+                    row.refused = (f"line {start} has {len(record)} cells but the header has {len(header)}: an answer "
+                                   f"that holds a comma must be in double quotes")
+                    row.answer = _escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
+                elif len(record) <= i_answer:
+                    row.refused = f"line {start} has no answer (it has {len(record)} of the header's {len(header)} cells)"
+                elif bad:
                     row.refused = (f"line {start}: the answer is not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} "
                                    f"at character {bad.start() + 1}); save the file as UTF-8")
                     row.answer = _escape_bytes(answer[:KEEP_CHARS])
@@ -143,11 +170,15 @@ def read_answers(path: str | Path) -> list[Row]:
                     row.answer = answer[:KEEP_CHARS] + "…"
                 rows.append(row)
             return rows
-    except csv.Error as exc:
-        raise UsageError(f"{path} is not a readable CSV file: line {reader.line_num}: {exc}") from None
+    except csv.Error as exc:  # `line` is where the record the reader gave up on starts
+        raise _csv_error(path, line, reader.line_num, exc) from None
 
 
-def journal_path(out: Path) -> Path:
+def journal_path(out: Path | str, csv_path: Path | None = None) -> Path:
+    """The journal of a run writing `out` (next to it; for standard output, next to the default output of `csv_path`)."""
+    if out == STDOUT:
+        out = default_out(Path(csv_path))
+    out = Path(out)
     return out.with_name(out.name + ".partial.jsonl")
 
 
@@ -155,45 +186,20 @@ def default_out(csv_path: Path) -> Path:
     return csv_path.with_name(csv_path.stem + "-graded.csv")
 
 
-def _same(a: Path, b: Path) -> bool:
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def _check_writable(path: Path, option: str) -> None:
-    folder = path.parent
-    if path.is_dir():
-        raise UsageError(f"{option} {path} is a folder; give a file name")
-    if not folder.exists():
-        raise UsageError(f"{option} {path}: the folder {folder} does not exist")
-    if not folder.is_dir():
-        raise UsageError(f"{option} {path}: {folder} is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: the folder {folder} is not writable")
-    if path.exists() and not os.access(path, os.W_OK):
-        raise UsageError(f"{option} {path} exists and is read-only")
-
-
-def check_paths(csv_path: Path, out: Path, analysis: Path | None = None) -> None:
-    """UsageError before any work when a path is unusable or an output would overwrite the input or another output."""
+def check_paths(csv_path: Path, out: Path | str, analysis: Path | str | None = None) -> None:
+    """UsageError before any work when a path is unusable: an output (or the journal) that is the input, another
+    output, a folder, not a regular file (a device, a pipe: `-` is standard output), or in a missing or read-only
+    folder; a leftover journal that is a link."""
     _check_input(csv_path)
-    outputs = [("--out", out), ("the journal", journal_path(out))]
-    if analysis is not None:
-        outputs.append(("--analysis", analysis))
-    for option, path in outputs:
-        if _same(path, csv_path):
-            raise UsageError(f"{option} {path} is the input file {csv_path}; writing it would destroy the answers")
-    for i, (option_a, a) in enumerate(outputs):
-        for option_b, b in outputs[i + 1:]:
-            if _same(a, b):
-                raise UsageError(f"{option_a} and {option_b} are the same file ({a}); give two different paths")
-    _check_writable(out, "--out")
-    if analysis is not None:
-        _check_writable(analysis, "--analysis")
+    if out == STDOUT and analysis == STDOUT:
+        raise UsageError("--out and --analysis cannot both be standard output (-); give one a file name")
+    journal = journal_path(csv_path if out == STDOUT else Path(out), csv_path)
+    outputs = [(o, Path(p)) for o, p in (("--out", out), ("--analysis", analysis)) if p is not None and p != STDOUT]
+    outputs.append(("the journal", journal))
+    check_distinct([("the input file", csv_path)], outputs)
+    for option, path in outputs[:-1]:
+        check_target(path, option, stdout_allowed=True)
+    check_journal(journal)
 
 
 def grader_version(problem: Problem) -> str:
@@ -286,14 +292,8 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def _write_atomic(path: Path, write: Callable) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        write(f)
-    os.replace(tmp, path)
-
-
-def write_csv(path: Path, rows: list[Row], results: dict[str, dict]) -> None:
+def write_csv(path: Path | str, rows: list[Row], results: dict[str, dict]) -> None:
+    """The graded CSV (to standard output for `-`), written atomically."""
     def write(f):
         w = csv.writer(f)
         w.writerow(OUTPUT_COLUMNS)
@@ -304,7 +304,11 @@ def write_csv(path: Path, rows: list[Row], results: dict[str, dict]) -> None:
                         safe_cell(dumps(doc["counterexample"], ensure_ascii=False)) if doc.get("counterexample")
                         else ""])
 
-    _write_atomic(path, write)
+    if path == STDOUT:
+        write(sys.stdout)
+        sys.stdout.flush()
+    else:
+        write_atomic(Path(path), write)
 
 
 def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = None, *,
@@ -318,11 +322,11 @@ def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = No
     problem = get_problem(problem_id)
     check_limits(time_limit, memory_mb, workers)
     csv_path = Path(csv_path)
-    out = Path(out) if out else default_out(csv_path)
-    analysis = Path(analysis) if analysis else None
+    out = STDOUT if out == STDOUT else Path(out) if out else default_out(csv_path)
+    analysis = STDOUT if analysis == STDOUT else Path(analysis) if analysis else None
     check_paths(csv_path, out, analysis)
     rows = read_answers(csv_path)
-    journal = journal_path(out)
+    journal = journal_path(out, csv_path)
     options = {"time_limit": float(time_limit), "memory_mb": int(memory_mb), "symbolic": bool(symbolic)}
     header = journal_header(problem, options)
     if restart and journal.exists():
@@ -335,7 +339,7 @@ def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = No
     show = sys.stderr.isatty() if progress is None else progress
     restarts = 0
     fresh = not journal.exists() or journal.stat().st_size == 0
-    with open(journal, "a", encoding="utf-8") as log, _Progress(len(rows), resumed, show, problem.id) as bar:
+    with open_journal(journal) as log, _Progress(len(rows), resumed, show, problem.id) as bar:
         if fresh:
             log.write(dumps(header) + "\n")
             log.flush()

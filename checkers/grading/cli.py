@@ -136,10 +136,11 @@ def _grade_csv(problem_id: str, args) -> int:
     from pathlib import Path
 
     from checkers.grading.bulk import check_paths, default_out, grade_csv
+    from checkers.output_files import STDOUT
 
     csv_path = Path(args.csv)
-    check_paths(csv_path, Path(args.out) if args.out else default_out(csv_path),
-                Path(args.analysis) if args.analysis else None)
+    check_paths(csv_path, args.out if args.out == STDOUT else Path(args.out) if args.out else default_out(csv_path),
+                args.analysis if args.analysis == STDOUT else Path(args.analysis) if args.analysis else None)
     import torch
 
     torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
@@ -157,11 +158,14 @@ def _grade_csv(problem_id: str, args) -> int:
             signal.signal(s, handler)
     c = summary.counts
     resumed = f", {summary.resumed} taken from an earlier run" if summary.resumed else ""
+    report = sys.stderr if STDOUT in (summary.out, summary.analysis) else sys.stdout  # stdout carries a document
     print(f"{problem_id}: {summary.total} answers: {c['correct']} correct, {c['incorrect']} incorrect, "
           f"{c['invalid']} invalid{resumed}; {summary.graded_now} graded in {summary.seconds:.1f} s "
-          f"({summary.rate:.0f} answers/s)")
-    print(f"wrote {summary.out}" + (f" and {summary.analysis} ({summary.analysis_seconds:.1f} s)"
-                                     if summary.analysis else ""))
+          f"({summary.rate:.0f} answers/s)", file=report)
+    written = [str(p) for p in (summary.out, summary.analysis) if p is not None and p != STDOUT]
+    if written:
+        print(f"wrote {' and '.join(written)}" + (f" ({summary.analysis_seconds:.1f} s)"
+                                                   if summary.analysis not in (None, STDOUT) else ""), file=report)
     _quick_exit()
     if summary.internal_errors:
         shown = ", ".join(summary.internal_errors[:10]) + (" ..." if len(summary.internal_errors) > 10 else "")
@@ -249,8 +253,10 @@ def register(sub) -> None:
     p.add_argument("--list", action="store_true", help="list the gradeable problems and their symbols")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--csv", metavar="FILE", help="grade every row of a CSV with columns id,answer")
-    p.add_argument("--out", metavar="FILE", help="output CSV (default: FILE-graded.csv next to the input)")
-    p.add_argument("--analysis", metavar="HTML", help="with --csv: also write the class analysis page (offline HTML)")
+    p.add_argument("--out", metavar="FILE", help="output CSV (default: FILE-graded.csv next to the input; "
+                                                  "- for standard output)")
+    p.add_argument("--analysis", metavar="HTML", help="with --csv: also write the class analysis page (offline HTML; "
+                                                       "- for standard output)")
     p.add_argument("--gradescope", metavar="FILE", help=argparse.SUPPRESS)  # removed: refused with a pointer
     p.add_argument("--restart", action="store_true", help="ignore the journal of an interrupted run")
     p.add_argument("--workers", type=int, default=None, help="grading processes (default: one per CPU)")

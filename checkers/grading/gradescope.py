@@ -33,6 +33,7 @@ from checkers.grading.catalog import get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT
 from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, check_limits
 from checkers.grading.result import dumps
+from checkers.output_files import check_target, write_atomic, write_text_atomic
 
 ROOT_ENV = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = "/autograder"
@@ -238,23 +239,25 @@ def build(problem_ids: list[str], out: str | Path, *, points: float = 1.0, time_
     out = Path(out)
     if out.suffix != ".zip":
         raise UsageError(f"--out must name a .zip file (got {out})")
-    if not out.parent.is_dir():
-        raise UsageError(f"--out {out}: the folder {out.parent} does not exist")
+    sheet = out.with_name(out.stem + "-" + TEMPLATE)
+    check_target(out, "--out")
+    check_target(sheet, "the answer sheet")
     config = Config(tuple(p.id for p in problems), points, time_limit, memory_mb, visibility)
     template = answer_template(config.problems)
     from checkers.registry import proof_packages
 
     packages = proof_packages()
-    tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-        _add_text(z, "setup.sh", SETUP_SH.replace("{torch}", _torch_pin()).replace("{packages}", ",".join(packages)),
-                  executable=True)
-        _add_text(z, "run_autograder", RUN_AUTOGRADER.replace("{packages}", ",".join(packages)), executable=True)
-        _add_text(z, CONFIG, json.dumps(config.to_json(), indent=1) + "\n")
-        _add_text(z, TEMPLATE, template)
-        _add_source(z, packages)
-    os.replace(tmp, out)
-    out.with_name(out.stem + "-" + TEMPLATE).write_text(template, encoding="utf-8")
+    def write_zip(f) -> None:
+        with zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as z:
+            _add_text(z, "setup.sh", SETUP_SH.replace("{torch}", _torch_pin()).replace("{packages}", ",".join(packages)),
+                      executable=True)
+            _add_text(z, "run_autograder", RUN_AUTOGRADER.replace("{packages}", ",".join(packages)), executable=True)
+            _add_text(z, CONFIG, json.dumps(config.to_json(), indent=1) + "\n")
+            _add_text(z, TEMPLATE, template)
+            _add_source(z, packages)
+
+    write_atomic(out, write_zip, binary=True)
+    write_text_atomic(sheet, template)
     return out
 
 
@@ -353,7 +356,5 @@ def run(root: str | Path | None = None) -> dict:
         if unknown:
             note = f"Slots for problems this assignment does not have were ignored: {', '.join(unknown)}."
     doc = results_document(config, answers, docs, time.perf_counter() - began, note)
-    tmp = results / "results.json.tmp"
-    tmp.write_text(dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(results / "results.json")
+    write_text_atomic(results / "results.json", dumps(doc, indent=1, ensure_ascii=False) + "\n")
     return doc

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from checkers.errors import ReportError, UsageError
 from checkers.model import Derivation
+from checkers.output_files import write_bytes_atomic
 from checkers.reporting.cache import CachedResult, ResultCache, derivation_key, engine_digest, proof_files
 from checkers.reporting.figures import render_figure
 from checkers.reporting.graded import graded_section
@@ -147,9 +148,9 @@ def _figures(derivation: Derivation, figure_dirs: list[Path], cache_dir: Path | 
         if not error:
             for directory in figure_dirs:
                 target = directory / name
-                if not target.exists() or target.read_bytes() != pdf:
+                if not target.is_file() or target.read_bytes() != pdf:
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(pdf)
+                    write_bytes_atomic(target, pdf)
         views.append(FigureView(figure.id, figure.caption, base64.b64encode(png).decode("ascii") if png else "",
                                 Tex(f"figures/{name}") if not error else Tex(""), error))
     return tuple(views)
@@ -213,8 +214,8 @@ def _write(path: Path, text: str) -> Path:
     """Write `path` only if its content changed (keeps timestamps of unchanged documents)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode()
-    if not path.exists() or path.read_bytes() != data:
-        path.write_bytes(data)
+    if not path.is_file() or path.read_bytes() != data:
+        write_bytes_atomic(path, data)  # never through a link someone left there, never into a device
     return path
 
 

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 from checkers.errors import ReportError
+from checkers.output_files import copy_atomic
 
 __all__ = ["TEX_PACKAGES", "compile_pdf", "latex_available", "missing_latex_message"]
 
@@ -62,9 +63,9 @@ def compile_pdf(tex: str, name: str, build_dir: Path, target: Path, inputs: list
     pdf = build_dir / f"{name}.pdf"
     if stamp.exists() and stamp.read_text().strip() == digest and pdf.exists():
         # Unchanged document: no LaTeX run, but the target may be stale (built into another --out).
-        if not target.exists() or target.read_bytes() != pdf.read_bytes():
+        if not target.is_file() or target.read_bytes() != pdf.read_bytes():
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(pdf, target)
+            copy_atomic(pdf, target)
         return False
     if not latex_available():
         raise ReportError(missing_latex_message())
@@ -79,6 +80,6 @@ def compile_pdf(tex: str, name: str, build_dir: Path, target: Path, inputs: list
     if proc.returncode != 0 or not pdf.exists():
         raise ReportError(f"LaTeX failed on {source} (exit {proc.returncode}):\n{_log_excerpt(build_dir / f'{name}.log')}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(pdf, target)
+    copy_atomic(pdf, target)
     stamp.write_text(digest + "\n")
     return True
