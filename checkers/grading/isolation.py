@@ -23,7 +23,8 @@ Public API (also for a server that grades answers as they arrive):
         ...
     pool.close()                       # stop the workers (also `with GradingPool(...) as pool:`)
 
-A pool is used from one thread at a time. `Task` runs a named function of the problem in a worker
+A pool is used from one thread at a time; `pool.cancel()`, from another thread, kills the workers busy
+on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at once. `Task` runs a named function of the problem in a worker
 under the same limits (check-steps uses it for each line of a derivation).
 """
 
@@ -250,6 +251,13 @@ class GradingPool:
         if self.started:
             gc.unfreeze()
         self.started = False
+
+    def cancel(self) -> None:
+        """Kill the workers busy now (safe from another thread): the `grade` or `map` call waiting on them reports their
+        items as crashed at once and forks fresh workers. For work whose caller is gone."""
+        for w in list(self.workers):
+            if w.queue:
+                w.process.kill()
 
     def _failure(self, key, payload, message: str) -> tuple:
         text = payload if isinstance(payload, str) else ""
