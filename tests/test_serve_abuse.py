@@ -211,6 +211,12 @@ def test_clients_that_trickle_headers_or_body_lose_their_connection(server):
     body = socket.create_connection(("127.0.0.1", port), timeout=5)
     body.sendall(f"POST /api/grade HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
                  f"Content-Length: 1000\r\n\r\n".encode())
+    # A worker killed and forked again while these connections are open (its client left) must not keep them open.
+    before = set(descendants(server.process.pid))
+    leaving = raw_request(server.url, "/api/grade", json.dumps({"problem": KL, "answer": TRIPLE_SUM + " + 7"}).encode())
+    time.sleep(0.3)
+    leaving.close()
+    wait_until(lambda: set(descendants(server.process.pid)) - before, 30, "no worker was forked again")
     open_ = {"header": header, "body": body}
     closed_after: dict = {}
     started = time.monotonic()

@@ -118,9 +118,10 @@ async def finish_in_thread(function, on_cancel):
 
 def _job_main(conn, parent_pid: int, memory_mb: int, job) -> None:
     """A forked job process: run job() and send back ("ok", result) or ("raised", exception)."""
-    from checkers.grading.isolation import _die_with_parent, _limit_memory
+    from checkers.grading.isolation import _die_with_parent, _limit_memory, release_inherited_sockets
 
     _die_with_parent(parent_pid)
+    release_inherited_sockets(keep=conn.fileno())  # the server's connections close when the server closes them
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _limit_memory(memory_mb)
