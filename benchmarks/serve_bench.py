@@ -12,6 +12,11 @@ Then, with httpx over keep-alive connections to 127.0.0.1:
 * the same 1,000 answers from 8 concurrent clients: answers/s;
 * 4 clients grading while a fifth sends hostile answers (a 200 KB answer, 10^{1000} exponents, a
   1,300-character determinant of matrix powers): the others' latency, against the time limit;
+* a fast client grading while two clients send, again and again, the slowest answer known (a triple sum of
+  10^12 terms that runs until the time limit stops it; as many slow clients as this machine has workers on
+  a 2-core machine): the fast client's p50, p99;
+* clients that leave: the time from a client closing its connection to the server having stopped its work
+  (the worker grading its slow answer killed; a 500-row upload's job process and its workers gone);
 * SIGTERM: the server exits and leaves no grading worker behind.
 Bars (issue 12): grade p50 <= 20 ms, p99 <= 100 ms; >= 150 answers/s with 8 clients; read p50 <= 5 ms.
 The machine may be shared with other work: the figures are only as quiet as the machine was.
@@ -20,8 +25,10 @@ The machine may be shared with other work: the figures are only as quiet as the 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +44,7 @@ from grade_bench import generate  # noqa: E402  (the labelled kl-gaussian answer
 from serve_process import Server, alive, descendants  # noqa: E402  (the launcher the serve tests use)
 
 PROBLEM = "kl-gaussian"
+SLOWEST = r"\sum_{i=1}^{10^{4}}\sum_{j=1}^{10^{4}}\sum_{k=1}^{10^{4}} i"  # runs until the time limit stops it
 BARS = {"grade p50": 0.020, "grade p99": 0.100, "read p50": 0.005}
 MIN_RATE = 150.0
 HOSTILE = [
@@ -66,6 +74,87 @@ def quantiles(times: list[float]) -> dict:
 
 def ms(x: float) -> str:
     return f"{x * 1000:.1f} ms"
+
+
+def slow_clients(base: str, texts: list[str], count: int = 200) -> None:
+    """A fast client's latency while two clients send the slowest answer over and over."""
+    import httpx
+
+    stop = threading.Event()
+    slow: list = []
+
+    def attacker():
+        with httpx.Client(base_url=base, timeout=120) as c:
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                c.post("/api/grade", json={"problem": PROBLEM, "answer": SLOWEST})
+                slow.append(time.perf_counter() - t0)
+
+    attackers = [threading.Thread(target=attacker) for _ in range(2)]
+    for th in attackers:
+        th.start()
+    time.sleep(3.0)  # both slow answers running
+    times = []
+    with httpx.Client(base_url=base, timeout=120) as c:
+        for text in texts[:count]:
+            t = time.perf_counter()
+            c.post("/api/grade", json={"problem": PROBLEM, "answer": text})
+            times.append(time.perf_counter() - t)
+    stop.set()
+    for th in attackers:
+        th.join()
+    fast = quantiles(times)
+    print(f"a fast client while two clients send {SLOWEST} again and again: p50 {ms(fast['p50'])}, p99 "
+          f"{ms(fast['p99'])}, max {ms(fast['max'])} over {fast['n']} answers; the slow clients got {len(slow)} "
+          f"answers, p50 {statistics.median(slow):.2f} s each")
+
+
+def _send(port: int, path: str, body: bytes, content_type: str) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: {content_type}\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return sock
+
+
+def _stopped_after(close_at: float, stopped, limit: float = 60.0) -> float | None:
+    """Seconds from `close_at` until `stopped()` is true (None: not within `limit`)."""
+    while time.perf_counter() - close_at < limit:
+        if stopped():
+            return time.perf_counter() - close_at
+        time.sleep(0.002)
+    return None
+
+
+def clients_that_leave(launched: Server) -> None:
+    """Time from a client closing its connection to the server having stopped its work."""
+    pid, port = launched.process.pid, launched.port
+    before = set(descendants(pid))
+    sock = _send(port, "/api/grade", json.dumps({"problem": PROBLEM, "answer": SLOWEST}).encode(), "application/json")
+    time.sleep(0.8)  # (under the 2 s time limit: the worker is still grading it)
+    closed = time.perf_counter()
+    sock.close()
+    answer = _stopped_after(closed, lambda: any(not alive(p) for p in before), limit=10.0)  # its worker killed
+    while any(not alive(p) for p in before) and len(set(descendants(pid))) < len(before):
+        time.sleep(0.01)  # the killed worker is replaced before the next measurement
+    rows = "id,answer\n" + "".join(f'{i},"{SLOWEST}"\n' for i in range(500))
+    boundary = "benchboundary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="problem"\r\n\r\n{PROBLEM}\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\n{rows}\r\n'
+            f"--{boundary}--\r\n").encode()
+    before = set(descendants(pid))
+    sock = _send(port, "/api/grade-csv", body, f"multipart/form-data; boundary={boundary}")
+    deadline = time.perf_counter() + 60
+    while not set(descendants(pid)) - before and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    time.sleep(2.0)
+    job = set(descendants(pid)) - before
+    closed = time.perf_counter()
+    sock.close()
+    upload = _stopped_after(closed, lambda: not any(alive(p) for p in job))
+    shown = lambda t: "not within the limit" if t is None else ms(t)  # noqa: E731
+    print(f"a client that leaves: its slow answer's worker killed {shown(answer)} after the client closed the "
+          f"connection; a 500-row upload of slow answers stopped ({len(job)} processes: the job and its workers) "
+          f"{shown(upload)} after (unstopped it would grade for about {500 * 2 / (os.cpu_count() or 1):.0f} s)")
 
 
 def main(argv=None) -> int:
@@ -185,6 +274,8 @@ def main(argv=None) -> int:
               f"{ms(under['p99'])}, max {ms(under['max'])} (time limit 2 s per answer); "
               f"{len(hostile)} hostile answers, slowest {max(h[0] for h in hostile):.2f} s, verdicts "
               f"{sorted({h[1] for h in hostile})}")
+        slow_clients(base, texts)
+        clients_that_leave(launched)
         for name, value in (("grade p50", grade["p50"]), ("grade p99", grade["p99"]), ("read p50", read["p50"])):
             if value > BARS[name]:
                 failures.append(f"{name} {ms(value)} > {ms(BARS[name])}")

@@ -23,7 +23,8 @@ Public API (also for a server that grades answers as they arrive):
         ...
     pool.close()                       # stop the workers (also `with GradingPool(...) as pool:`)
 
-A pool is used from one thread at a time. `Task` runs a named function of the problem in a worker
+A pool is used from one thread at a time; `pool.cancel()`, from another thread, kills the workers busy
+on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at once. `Task` runs a named function of the problem in a worker
 under the same limits (check-steps uses it for each line of a derivation).
 """
 
@@ -119,6 +120,28 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(0)
 
 
+def release_inherited_sockets(keep: int) -> None:
+    """Point every socket this forked process inherited (a server's listening socket and its clients' connections),
+    except the file descriptor `keep`, at /dev/null, so that a connection its parent closes is really closed (the
+    numbers stay taken: an inherited object that closes one later closes /dev/null, not a file of this process)."""
+    import stat
+
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: the sockets stay open until this process ends
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in fds:
+        if fd in (keep, null):
+            continue
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
+
+
 def _run_task(problem_id: str, task: Task) -> dict:
     module, name = task.function.split(":")
     return getattr(importlib.import_module(module), name)(problem_id, *task.args, limit=task.limit)
@@ -131,6 +154,7 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
             c.close()
         except OSError:
             pass
+    release_inherited_sockets(keep=conn.fileno())
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
@@ -250,6 +274,13 @@ class GradingPool:
         if self.started:
             gc.unfreeze()
         self.started = False
+
+    def cancel(self) -> None:
+        """Kill the workers busy now (safe from another thread): the `grade` or `map` call waiting on them reports their
+        items as crashed at once and forks fresh workers. For work whose caller is gone."""
+        for w in list(self.workers):
+            if w.queue:
+                w.process.kill()
 
     def _failure(self, key, payload, message: str) -> tuple:
         text = payload if isinstance(payload, str) else ""

@@ -20,12 +20,14 @@ def create_app(*args, **kwargs):
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, *, time_limit: float = 2.0,
           memory_mb: int = 1024) -> None:
-    """Run the server until SIGINT or SIGTERM (uvicorn's h11 loop, one process, warm grading workers)."""
+    """Run the server until SIGINT or SIGTERM (uvicorn's h11 loop with read deadlines, one process, warm grading
+    workers)."""
     import uvicorn
 
+    from checkers.serve.app import DeadlineH11Protocol
     from checkers.serve.engine import Limits
 
     app = create_app(workers=workers, limits=Limits(time_limit=time_limit, memory_mb=memory_mb))
-    config = uvicorn.Config(app, host=host, port=port, loop="asyncio", http="h11", lifespan="on",
+    config = uvicorn.Config(app, host=host, port=port, loop="asyncio", http=DeadlineH11Protocol, lifespan="on",
                             log_level="warning", access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run()

@@ -9,22 +9,43 @@ hangs or explodes holds only its own worker until the pool kills and replaces it
 plus a second): the other requests go on in the other workers. At most `max_problems` problems are
 kept warm; the least recently used one is closed when another is needed. Grading, the parse
 preview and the full document all run in the workers, never on student text in this process.
+
+No client can hold every worker. With two workers or more, one of a problem's pools is a fast lane:
+its time limit is FAST_LANE_LIMIT, it takes any answer not known to be slow, and an answer that
+uses up that limit there is graded again by the full-limit pools (and remembered as slow, like any
+answer that took SLOW_SECONDS anywhere); known-slow answers wait for the full-limit pools only. So
+clients repeating slow answers share the other workers among themselves, and the fast lane keeps
+answering everyone else. Waiting requests are served one client at a time (the waiting client
+served least recently goes first, clients told apart by address), for answers, derivations and
+uploads alike.
+
+Work stops when its request is cancelled (the client left, or the request ran out of its budget:
+checkers.serve.app cancels the coroutine): an answer's worker is killed and replaced, and a
+derivation or a CSV upload, which runs in a forked job process with its own grading pool, is ended
+with its whole pool.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
+import multiprocessing as mp
 import os
-import tempfile
+import signal
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
+from functools import partial
 
 DEFAULT_MAX_PROBLEMS = 4  # problems kept warm at once (each holds `workers` forked processes)
 MAX_STEPS_AT_ONCE = 2  # check-steps requests graded at once (each forks its own small pool)
 MAX_CSV_AT_ONCE = 1  # CSV uploads graded at once (each uses a pool of one worker per core)
+FAST_LANE_LIMIT = 0.5  # seconds: the time limit of the pool kept for answers not known to be slow
+SLOW_SECONDS = 0.5  # an answer that took this long is slow: from then on it waits for the full-limit pools
+KNOWN_SLOW = 10_000  # slow answers remembered (the least recently seen is forgotten first)
+CLIENTS_REMEMBERED = 10_000  # clients whose last turn the fair queues remember
+RUNNING_JOBS: set = set()  # job processes (derivations, uploads) now running: killed when the server stops
 
 
 @dataclass(frozen=True)
@@ -35,16 +56,133 @@ class Limits:
     memory_mb: int = 1024
 
 
+class FairQueue:
+    """Slots (pools) lent to requests one client at a time: when a slot comes back it goes to the waiting request
+    whose client was served least recently (then the one waiting longest) among those that may use it."""
+
+    def __init__(self):
+        self.free: list = []  # in preference order
+        self.waiting: dict[asyncio.Future, tuple] = {}  # future -> (client, arrival, accepts)
+        self.last_turn: OrderedDict = OrderedDict()  # client -> tick of its last turn
+        self.ticks = itertools.count()
+
+    def put(self, slot) -> None:
+        """Give a slot back (or add one): to the fairest waiting request that accepts it, else to the free list."""
+        chosen = min(((self.last_turn.get(client, -1), arrival, future)
+                      for future, (client, arrival, accepts) in self.waiting.items()
+                      if accepts(slot) and not future.done()), default=None, key=lambda t: t[:2])
+        if chosen is None:
+            self.free.append(slot)
+            return
+        future = chosen[2]
+        self._turn(self.waiting.pop(future)[0])
+        future.set_result(slot)
+
+    async def get(self, client, accepts=lambda slot: True):
+        """A slot this request `accepts`, waiting for its turn if none is free; cancellation leaves the queue whole."""
+        for slot in self.free:
+            if accepts(slot):
+                self.free.remove(slot)
+                self._turn(client)
+                return slot
+        future = asyncio.get_running_loop().create_future()
+        self.waiting[future] = (client, next(self.ticks), accepts)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self.waiting.pop(future, None)
+            if future.done() and not future.cancelled():  # handed a slot just as the request was cancelled
+                self.put(future.result())
+            raise
+
+    def _turn(self, client) -> None:
+        self.last_turn[client] = next(self.ticks)
+        self.last_turn.move_to_end(client)
+        while len(self.last_turn) > CLIENTS_REMEMBERED:
+            self.last_turn.popitem(last=False)
+
+
+async def finish_in_thread(function, on_cancel):
+    """`function()` in a thread; if the awaiting request is cancelled, `on_cancel()` (which must make the function
+    return soon, e.g. by killing the process it waits on), wait for the thread, and re-raise the cancellation."""
+    thread = asyncio.ensure_future(asyncio.to_thread(function))
+    try:
+        return await asyncio.shield(thread)
+    except asyncio.CancelledError:
+        on_cancel()
+        await asyncio.wait([thread])
+        if not thread.cancelled():
+            thread.exception()  # retrieved: what a stopped job raised is of no interest to a client that left
+        raise
+
+
+def _job_main(conn, parent_pid: int, memory_mb: int, job) -> None:
+    """A forked job process: run job() and send back ("ok", result) or ("raised", exception)."""
+    from checkers.grading.isolation import _die_with_parent, _limit_memory, release_inherited_sockets
+
+    _die_with_parent(parent_pid)
+    release_inherited_sockets(keep=conn.fileno())  # the server's connections close when the server closes them
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _limit_memory(memory_mb)
+    try:
+        outcome = ("ok", job())
+    except BaseException as exc:  # sent back and raised in the server, as if the job had run there
+        outcome = ("raised", exc)
+    try:
+        conn.send(outcome)
+    except Exception as exc:  # an exception that does not pickle
+        conn.send(("raised", RuntimeError(f"{type(outcome[1]).__name__}: {outcome[1]} ({exc})")))
+    conn.close()
+
+
+async def run_job(job, memory_mb: int):
+    """job() in a forked job process (which inherits the server's warm imports); its result, or what it
+    raised. Cancelling the caller kills the job, and with it every grading worker it started (they die with it)."""
+    ctx = mp.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    # Not a daemon: a job starts grading workers of its own. Forked from the event loop's thread, which lives as long
+    # as the server (a job is killed by the kernel when the thread that forked it ends: see _die_with_parent).
+    process = ctx.Process(target=_job_main, args=(sender, os.getpid(), memory_mb, job))
+    process.start()
+    sender.close()
+    RUNNING_JOBS.add(process)
+
+    def receive():
+        try:
+            return receiver.recv()
+        except (EOFError, OSError):
+            process.join(timeout=5)
+            return ("raised", RuntimeError(f"the job process ended without an answer (exit code {process.exitcode}, "
+                                           f"e.g. the memory limit)"))
+
+    try:
+        kind, value = await finish_in_thread(receive, process.kill)
+    finally:
+        if process.is_alive():
+            process.kill()
+        await asyncio.to_thread(process.join)
+        RUNNING_JOBS.discard(process)
+        receiver.close()
+    if kind == "raised":
+        raise value
+    return value
+
+
 class _Warm:
-    """The warm pools of one problem and the queue of those free to take a request."""
+    """The warm pools of one problem (the fast lane last) and the fair queue of those free to take a request."""
 
     def __init__(self, problem_id: str, size: int, limits: Limits):
         from checkers.grading.isolation import GradingPool
 
         self.problem_id = problem_id
+        fast = 1 if size >= 2 else 0  # with one worker there is nothing to keep back
         self.pools = [GradingPool(problem_id, workers=1, time_limit=limits.time_limit, memory_mb=limits.memory_mb,
-                                  symbolic=False, explain=False) for _ in range(size)]
-        self.free: asyncio.Queue = asyncio.Queue()
+                                  symbolic=False, explain=False) for _ in range(size - fast)]
+        self.fast = [GradingPool(problem_id, workers=1, time_limit=min(FAST_LANE_LIMIT, limits.time_limit),
+                                 memory_mb=limits.memory_mb, symbolic=False, explain=False) for _ in range(fast)]
+        self.pools += self.fast  # (full-limit pools first: a request takes the first free one it may use)
+        self.free = FairQueue()
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
         self.closed = False  # evicted: requests that still hold this object go to a fresh one
@@ -80,8 +218,13 @@ class Engine:
         self.max_problems = max(1, max_problems)
         self._warm: OrderedDict[str, _Warm] = OrderedDict()
         self._forking = threading.Lock()  # one pool starts (prepares and forks) at a time
-        self._steps = asyncio.Semaphore(MAX_STEPS_AT_ONCE)
-        self._csv = asyncio.Semaphore(MAX_CSV_AT_ONCE)
+        self._steps = FairQueue()  # turns: MAX_STEPS_AT_ONCE derivations at once
+        self._csv = FairQueue()  # turns: MAX_CSV_AT_ONCE uploads at once
+        for turn in range(MAX_STEPS_AT_ONCE):
+            self._steps.put(turn)
+        for turn in range(MAX_CSV_AT_ONCE):
+            self._csv.put(turn)
+        self._slow: OrderedDict = OrderedDict()  # (problem, kind, answer) of answers known to be slow
         self._catalog: list[dict] | None = None
         self._catalog_lock = asyncio.Lock()
         self._ids: list[str] | None = None
@@ -150,7 +293,7 @@ class Engine:
         try:
             await asyncio.to_thread(start)
             for pool in warm.pools:
-                warm.free.put_nowait(pool)
+                warm.free.put(pool)
         except BaseException as exc:  # surfaced to every request waiting for this problem
             warm.failed = exc
         warm.ready.set()
@@ -172,19 +315,37 @@ class Engine:
             for w in warm:
                 w.close_all()
 
-    async def _run(self, problem_id: str, work):
-        """`work(pool)` in a thread, on a free warm pool of the problem."""
+    async def _run(self, problem_id: str, client, kind: str, answer: str, work) -> dict:
+        """`work(pool)` in a thread, on a free warm pool of the problem, in the client's turn. An answer known to be slow
+        waits for a full-limit pool; one that uses up the fast lane's limit is run again on a full-limit pool."""
+        key = (problem_id, kind, answer)  # (the kinds grade, full and read cost differently)
+        full_limit_only = key in self._slow
+        while True:
+            doc, fast, seconds = await self._run_once(problem_id, client, work, full_limit_only)
+            if seconds >= SLOW_SECONDS:
+                self._slow[key] = True
+                self._slow.move_to_end(key)
+                while len(self._slow) > KNOWN_SLOW:
+                    self._slow.popitem(last=False)
+            if not (fast and seconds >= FAST_LANE_LIMIT):
+                return doc
+            full_limit_only = True
+
+    async def _run_once(self, problem_id: str, client, work, full_limit_only: bool) -> tuple[dict, bool, float]:
         while True:
             warm = await self._pools(problem_id)
             if not warm.closed:  # (evicted while it was starting: take the fresh one)
                 break
         warm.users += 1
         try:
-            pool = await warm.free.get()
+            accepts = (lambda pool: pool not in warm.fast) if full_limit_only else (lambda pool: True)
+            pool = await warm.free.get(client, accepts)
             try:
-                return await asyncio.to_thread(work, pool)
+                started = time.monotonic()
+                doc = await finish_in_thread(lambda: work(pool), pool.cancel)
+                return doc, pool in warm.fast, time.monotonic() - started
             finally:
-                warm.free.put_nowait(pool)
+                warm.free.put(pool)
         finally:
             warm.users -= 1
 
@@ -203,8 +364,8 @@ class Engine:
             await self._pools(await self.problem_id(pid))
         await self.catalog()
 
-    # -- what the API offers -----------------------------------------------------------------------
-    async def grade(self, problem_id: str, answer: str, full: bool = False) -> dict:
+    # -- what the API offers (`client`: who asks, for the fair queues; cancelling a call stops its work) --------
+    async def grade(self, problem_id: str, answer: str, full: bool = False, client=None) -> dict:
         """The `grade --json` document of one answer; `full` adds the reading and the sympy confirmation (slower)."""
         from checkers.grading.isolation import Task
         from checkers.grading.parse import MAX_LENGTH
@@ -214,57 +375,52 @@ class Engine:
             return invalid(problem_id, answer[:200] + "…", f"the answer is {len(answer)} characters long; the limit "
                                                             f"is {MAX_LENGTH}").to_json()
         if not full:
-            return await self._run(problem_id, lambda pool: pool.grade(answer))
-        task = Task("checkers.serve.tasks:grade_task", (answer,), self.limits.time_limit)
-        return await self._run(problem_id, lambda pool: pool.grade(task))
+            return await self._run(problem_id, client, "grade", answer, lambda pool: pool.grade(answer))
+        return await self._run(problem_id, client, "full", answer, lambda pool: pool.grade(
+            Task("checkers.serve.tasks:grade_task", (answer,), pool.time_limit)))
 
-    async def read(self, problem_id: str, answer: str) -> dict:
+    async def read(self, problem_id: str, answer: str, client=None) -> dict:
         """The parse preview: {"ok", "mathml", "words"} or {"ok": false, "message"}."""
         from checkers.grading.isolation import Task
         from checkers.grading.parse import MAX_LENGTH
 
         if len(answer) > MAX_LENGTH:
             return {"ok": False, "message": f"the answer is {len(answer)} characters long; the limit is {MAX_LENGTH}"}
-        task = Task("checkers.serve.tasks:read_task", (answer,), self.limits.time_limit)
-        doc = await self._run(problem_id, lambda pool: pool.grade(task))
+        doc = await self._run(problem_id, client, "read", answer, lambda pool: pool.grade(
+            Task("checkers.serve.tasks:read_task", (answer,), pool.time_limit)))
         if "verdict" in doc:  # the worker was stopped (time or memory): the pool reports it as an invalid grade
             return {"ok": False, "message": doc["message"].replace("grading this answer", "reading this answer")}
         return doc
 
-    async def check_steps(self, problem_id: str, derivation: str) -> dict:
-        """The `check-steps --json` report: each line and step in a killable worker under its own limits."""
+    async def check_steps(self, problem_id: str, derivation: str, client=None) -> dict:
+        """The `check-steps --json` report: each line and step in a killable worker under its own limits (the whole
+        derivation in a job process, ended if the request is cancelled)."""
         from checkers.grading.steps import check_steps_isolated
 
-        async with self._steps:
-            def work():
-                return check_steps_isolated(problem_id, derivation, time_limit=self.limits.time_limit,
-                                            memory_mb=self.limits.memory_mb, workers=min(2, self.workers))
+        return await self._job(self._steps, client, partial(
+            check_steps_isolated, problem_id, derivation, time_limit=self.limits.time_limit,
+            memory_mb=self.limits.memory_mb, workers=min(2, self.workers)))
 
-            return await asyncio.to_thread(work)
+    async def grade_csv(self, problem_id: str, data: bytes, client=None) -> dict:
+        """Grade an uploaded `id,answer` CSV: counts, the graded CSV text and the class analysis page (HTML), in a job
+        process (ended, with its workers, if the request is cancelled)."""
+        from checkers.serve.tasks import grade_upload
 
-    async def grade_csv(self, problem_id: str, data: bytes) -> dict:
-        """Grade an uploaded `id,answer` CSV: counts, the graded CSV text and the class analysis page (HTML)."""
-        from checkers.grading.bulk import grade_csv
+        return await self._job(self._csv, client, partial(
+            grade_upload, problem_id, data, workers=self.workers, time_limit=self.limits.time_limit,
+            memory_mb=self.limits.memory_mb))
 
-        async with self._csv:
-            def work():
-                with tempfile.TemporaryDirectory(prefix="proofcheck-serve-") as tmp:
-                    source, out, page = Path(tmp, "answers.csv"), Path(tmp, "graded.csv"), Path(tmp, "class.html")
-                    source.write_bytes(data)
-                    started = time.perf_counter()
-                    summary = grade_csv(problem_id, source, out, analysis=page, workers=self.workers,
-                                        time_limit=self.limits.time_limit, memory_mb=self.limits.memory_mb,
-                                        progress=False)
-                    return {"problem": problem_id, "total": summary.total, "counts": dict(summary.counts),
-                            "internal_errors": summary.internal_errors,
-                            "seconds": round(time.perf_counter() - started, 3),
-                            "csv": out.read_text(encoding="utf-8"),
-                            "analysis_html": page.read_text(encoding="utf-8")}
-
-            return await asyncio.to_thread(work)
+    async def _job(self, turns: FairQueue, client, job) -> dict:
+        turn = await turns.get(client)
+        try:
+            return await run_job(job, self.limits.memory_mb)
+        finally:
+            turns.put(turn)
 
     async def close(self) -> None:
         """Stop every worker (busy ones are killed); called when the server shuts down."""
         self._closing = True
+        for process in list(RUNNING_JOBS):
+            process.kill()
         warm, self._warm = list(self._warm.values()), OrderedDict()
         await asyncio.to_thread(lambda: self._stop(warm))

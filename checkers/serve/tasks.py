@@ -1,15 +1,18 @@
-"""What the server's grading workers run besides plain grading: the parse preview and the full grade document.
+"""What the server's grading workers and job processes run: the parse preview, the full grade document, an upload.
 
-These functions run inside a forked, memory-limited worker of checkers.grading.isolation (as a
+`read_task` and `grade_task` run inside a forked, memory-limited worker of checkers.grading.isolation (as a
 `Task`: called as function(problem_id, *args, limit=seconds)), never in the server process: student
 text is parsed there by the grammar (never evaluated as code), and the MathML of the preview is
 printed from the parsed sympy object by the reports' printer (checkers.reporting.mathml), not from
-the text the student typed.
+the text the student typed. `grade_upload` runs in a job process of its own (checkers.serve.engine.run_job),
+which starts its own grading pool and is killed with it when the request is cancelled.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 from checkers.grading.failures import failure_message
 from checkers.limits import time_limit
@@ -60,3 +63,18 @@ def grade_task(problem_id: str, answer: str, *, limit: float) -> dict:
     from checkers.grading.grader import grade_in_process
 
     return grade_in_process(problem_id, answer, limit=limit, symbolic=True, explain=True).to_json()
+
+
+def grade_upload(problem_id: str, data: bytes, *, workers: int, time_limit: float, memory_mb: int) -> dict:
+    """Grade an uploaded `id,answer` CSV as `proofcheck grade --csv` does: counts, the graded CSV text, the analysis page."""
+    from checkers.grading.bulk import grade_csv
+
+    with tempfile.TemporaryDirectory(prefix="proofcheck-serve-") as tmp:
+        source, out, page = Path(tmp, "answers.csv"), Path(tmp, "graded.csv"), Path(tmp, "class.html")
+        source.write_bytes(data)
+        started = time.perf_counter()
+        summary = grade_csv(problem_id, source, out, analysis=page, workers=workers, time_limit=time_limit,
+                            memory_mb=memory_mb, progress=False)
+        return {"problem": problem_id, "total": summary.total, "counts": dict(summary.counts),
+                "internal_errors": summary.internal_errors, "seconds": round(time.perf_counter() - started, 3),
+                "csv": out.read_text(encoding="utf-8"), "analysis_html": page.read_text(encoding="utf-8")}
