@@ -167,7 +167,7 @@ def test_undefined_answers_are_incorrect_with_a_reason():
 def test_instances_cover_the_declared_domain():
     p = problem("gaussian-density")
     inst = instances_for(p)
-    assert sorted({g.dims["n"] for g in inst.groups}) == [1, 2, 3, 4, 5]
+    assert sorted({g.dims["n"] for g in inst.groups}) == [1, 2, 3, 4, 5, 6, 7]  # declared 1..5, and two past it
     dets = torch.cat([torch.linalg.det(g.values["A"]) for g in inst.groups])
     assert bool((dets < 0).any()) and bool((dets > 0).any())  # both determinant signs
     assert inst.count >= 100
@@ -188,3 +188,41 @@ def test_softmax_gradient(answer, verdict, mistake):
     assert result.verdict == verdict, result.message
     if mistake:
         assert result.feedback[0].id == mistake
+
+
+# -- terms that vanish on the declared dimensions (issue 19, item 11) ------------------------------------------------
+@pytest.mark.parametrize("pid, answer", [
+    ("rnn-depth", r"T + 1 + \mathbb{1}[T > 8]"),
+    ("kl-gaussian", KL + "+ (d-1)(d-2)(d-3)(d-4)(d-5)"),
+])
+def test_a_term_vanishing_on_the_declared_dimensions_is_caught_past_them(pid, answer):
+    # numerically, without sympy: the instances go past the declared range (d = 6, 7; T = 9..12)
+    result = grade(pid, answer)
+    assert result.verdict == "incorrect", result.message
+    assert result.feedback[0].id == "only-up-to-a-dimension", result.message
+    name = "T" if pid == "rnn-depth" else "d"
+    assert result.counterexample["instance"][name] == (9 if pid == "rnn-depth" else 6)
+
+
+@pytest.mark.parametrize("pid, answer, where", [
+    ("rnn-depth", r"T + 1 + \mathbb{1}[T > 100]", {"T": 101}),
+    ("rnn-depth", r"T + 1 + \mathbb{1}_{T > 10^{12}}", {"T": 8 + 10 ** 12}),
+    ("kl-gaussian", KL + "+ (d-1)(d-2)(d-3)(d-4)(d-5)(d-6)(d-7)", {"d": 8}),
+])
+def test_sympy_reducing_the_difference_to_a_nonzero_term_in_the_dimensions_makes_it_incorrect(pid, answer, where):
+    assert grade(pid, answer).verdict == "correct"  # past every dimension the numbers reach: only sympy sees it
+    result = grade(pid, answer, symbolic=True, limit=10.0)
+    assert result.verdict == "incorrect", result.message
+    assert result.symbolic["status"] == "disproved" and result.symbolic["where"] == where, result.symbolic
+    assert result.feedback[0].id == "nonzero-difference" and "not 0" in result.message
+
+
+@pytest.mark.parametrize("pid, answer", [
+    ("rnn-depth", "T + 1"),
+    ("rnn-depth", r"T + 1 + \mathbb{1}[T < 1]"),  # vanishes at every dimension: still the reference
+    ("kl-gaussian", KL + r" + \sin(\pi d)"),  # exactly 0 at every whole d
+    ("kl-gaussian", KL),
+])
+def test_differences_that_vanish_on_every_dimension_stay_correct(pid, answer):
+    result = grade(pid, answer, symbolic=True, limit=10.0)
+    assert result.verdict == "correct", result.message

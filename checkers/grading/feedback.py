@@ -76,19 +76,24 @@ def _all_within(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance) ->
 
 
 def _only_smallest_dimension(instances: Instances, comparison: Comparison) -> Feedback | None:
+    """Right at the smallest dimension only, or right up to some dimension and wrong past it (one dimension)."""
     ranges = instances.problem.dim_ranges
     if len(ranges) != 1:
         return None
     (name,) = ranges
     groups = instances.groups
+    right = {g.dims[name] for i, g in enumerate(groups) if bool(comparison.ok[i].all())}
+    wrong = {g.dims[name] for i, g in enumerate(groups) if not bool(comparison.ok[i].all())}
     smallest = min(g.dims[name] for g in groups)
-    small_ok = [bool(comparison.ok[i].all()) for i, g in enumerate(groups) if g.dims[name] == smallest]
-    failing = [g.dims[name] for i, g in enumerate(groups) if not bool(comparison.ok[i].all())]
-    if small_ok and all(small_ok) and failing:
+    if not right or not wrong or right & wrong or max(right) > min(wrong):
+        return None
+    if right == {smallest}:
         return Feedback("only-smallest-dimension", f"correct only for {name} = {smallest}: your formula agrees with "
                                                    f"the reference when {name} = {smallest} but not for "
-                                                   f"{name} = {min(failing)}")
-    return None
+                                                   f"{name} = {min(wrong)}")
+    return Feedback("only-up-to-a-dimension", f"your formula agrees with the reference for {name} = "
+                                              f"{smallest}..{max(right)} but not for {name} = {min(wrong)}: a term that "
+                                              f"vanishes at the smaller dimensions does not vanish in general")
 
 
 def _relation(instances: Instances, comparison: Comparison) -> Feedback | None:

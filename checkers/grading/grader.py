@@ -3,7 +3,10 @@
 The verdict comes from the numeric comparison on the problem's instances (see equivalence.py): it
 is `correct` when every instance agrees, `incorrect` with a counterexample otherwise, and `invalid`
 when the answer cannot be read. A symbolic confirmation may follow a correct verdict; it is
-reported next to the verdict and never changes it. The whole grading runs under a wall-clock limit
+reported next to the verdict and never makes a verdict `correct`. It can only take one away: where
+sympy reduces answer − reference to a nonzero expression of the dimensions alone (a term like
+1[T > 20] or (d−1)⋯(d−7) that vanishes on every checked dimension), the exact value at the first
+dimension where it is not 0 proves the answer wrong, and the verdict is `incorrect`. The whole grading runs under a wall-clock limit
 (SIGALRM); use checkers.grading.isolation for a killable worker with a memory limit as well.
 """
 
@@ -25,7 +28,7 @@ from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem
 from checkers.grading.result import GradeResult, invalid
 from checkers.limits import time_limit
-from checkers.symbolic import identity
+from checkers.symbolic import _real_matrix_scalars, identity
 
 DEFAULT_TIME_LIMIT = 2.0
 SYMBOLIC_SHARE = 0.5  # at most this share of the time limit goes to the optional sympy confirmation
@@ -83,6 +86,7 @@ def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
         return {"status": "identical", "detail": "the same sympy expression as the reference"}
     if budget <= 0.05:
         return {"status": "skipped", "detail": "no time left within the limit"}
+    started = time.perf_counter()
     defs = problem.definition_map
     extra = set().union(*(v.free_symbols for v in defs.values())) if defs else set()
     lhs, rhs = expr, reference
@@ -96,7 +100,59 @@ def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
         return {"status": "not proved", "detail": f"sympy raised {type(exc).__name__}: {exc}"}
     if result.status == "proved":
         return {"status": "proved", "detail": f"sympy shows answer − reference = 0 ({result.scope})"}
+    disproof = _nonzero_in_dimensions(problem, lhs, rhs, budget - (time.perf_counter() - started))
+    if disproof is not None:
+        return disproof
     return {"status": "not proved", "detail": result.detail or "sympy did not reach 0"}
+
+
+DISPROOF_SEARCH = 200  # dimension values past the declared range tried one by one, before powers of ten
+
+
+def _candidate_dimensions(problem: Problem, symbols: dict[str, sp.Symbol]):
+    """Dimension combinations past the declared range, nearest first, then far out (10², ..., 10³⁰)."""
+    ranges = problem.dim_ranges
+    tops = {name: max(values) for name, values in ranges.items()}
+    lows = {name: min(values) for name, values in ranges.items()}
+    far = [10 ** k for k in range(2, 31)]
+    for n in [*range(1, DISPROOF_SEARCH + 1), *far]:
+        combos = [{name: tops[name] + n for name in ranges}]  # every dimension n past its range
+        if len(ranges) > 1:  # and each one alone past its range, the others at their smallest value
+            combos += [{**lows, name: tops[name] + n} for name in ranges]
+        for combo in combos:
+            if problem.dims_where is None or problem.dims_where(combo):
+                yield combo
+
+
+def _nonzero_in_dimensions(problem: Problem, lhs: sp.Basic, rhs: sp.Basic, budget: float) -> dict | None:
+    """A proof that lhs ≠ rhs, where sympy reduces lhs − rhs to a nonzero function of the dimensions alone.
+
+    The difference is then computed exactly (sympy's integers and rationals, no rounding) at dimensions past
+    the declared range until it is not 0; None if it keeps other symbols, is 0 everywhere tried, or time runs out.
+    """
+    if budget <= 0.05:
+        return None
+    symbols = {s.name: s for s in problem.table.dimensions}
+    if not symbols:
+        return None
+    try:
+        with time_limit(budget, "the symbolic check"):
+            difference = sp.expand(_real_matrix_scalars(lhs - rhs))
+            if difference == 0 or not difference.free_symbols or not difference.free_symbols <= set(symbols.values()):
+                return None
+            for combo in _candidate_dimensions(problem, symbols):
+                value = difference.xreplace({symbols[k]: sp.Integer(v) for k, v in combo.items() if k in symbols})
+                if value.is_number and value.is_zero is False:
+                    where = ", ".join(f"{k} = {abbreviate_numbers(str(v))}" for k, v in combo.items())
+                    shown = abbreviate_numbers(sp.sstr(value if value.is_Rational else sp.N(value, 6)))
+                    return {"status": "disproved", "where": combo,
+                            "detail": f"sympy shows answer − reference = {abbreviate_numbers(sp.sstr(difference))}, "
+                                      f"which is {shown} at {where}, not 0"}
+    except (SymbolicTimeout, TimeoutError):
+        return None
+    except Exception:  # noqa: BLE001 - sympy failing on an odd expression proves nothing either way
+        return None
+    return None
 
 
 def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, started: float, limit: float) -> GradeResult:
@@ -147,6 +203,11 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
         if symbolic:
             budget = min(limit * SYMBOLIC_SHARE, limit - (time.perf_counter() - started) - 0.2)
             sym = _symbolic(problem, expr, budget)
+            if sym["status"] == "disproved":
+                feedback = [Feedback("nonzero-difference", f"{sym['detail']}: a term that vanishes on the checked "
+                                                           f"dimensions does not vanish in general")]
+                return GradeResult(problem.id, answer, "incorrect", f"incorrect: {feedback[0].message}",
+                                   feedback=feedback, symbolic=sym, instances=comparison.checked, read_as=read_as)
             if sym["status"] in ("identical", "proved"):
                 message += "; sympy confirms it symbolically"
             else:

@@ -4,6 +4,12 @@ For every combination of the problem's dimension values (the whole declared rang
 one batch is drawn by the engine's `draw_sample` from the claim's kinds and definitions (Σ = AAᵀ),
 with a seed derived from the problem's; the reference is evaluated once per batch by the engine's
 evaluator (`Sample.evaluate`). Nothing here draws or evaluates on its own.
+
+A term that vanishes on every declared dimension ((d−1)(d−2)⋯(d−5), 1[T > 8]) would pass a check made
+only there, so answers are also compared beyond the declared range (`beyond`): each dimension steps
+past its largest value (d = 6, 7; a single dimension by half its range again, T = 9..12), where the
+claim allows it, that is where the problem's own `dims_where` keeps the combination, the kinds can
+be drawn and the reference is finite there.
 """
 
 from __future__ import annotations
@@ -40,13 +46,26 @@ class Instances:
         return sum(g.size for g in self.groups)
 
     def describe_dims(self) -> str:
-        parts = []
-        for name, values in self.problem.dim_ranges.items():
-            values = sorted(values)
-            contiguous = values == list(range(values[0], values[-1] + 1))
-            parts.append(f"{name} = {values[0]}..{values[-1]}" if contiguous and len(values) > 2
-                         else f"{name} ∈ {{{', '.join(map(str, values))}}}")
+        """`d = 1..7`; with several dimensions the declared grid and the combinations past it:
+        `n_x = 2..4, n_y = 2..4, and (n_x, n_y) = (5, 5), (6, 6)`."""
+        ranges = self.problem.dim_ranges
+        if len(ranges) == 1:
+            (name,) = ranges
+            return _describe_values(name, {g.dims[name] for g in self.groups})
+        parts = [_describe_values(name, values) for name, values in ranges.items()]
+        past = [g.dims for g in self.groups if any(g.dims[n] not in ranges[n] for n in ranges)]
+        if past:
+            names = ", ".join(ranges)
+            points = ", ".join("(" + ", ".join(str(dims[n]) for n in ranges) + ")" for dims in past)
+            parts.append(f"and ({names}) = {points}")
         return ", ".join(parts)
+
+
+def _describe_values(name: str, values) -> str:
+    values = sorted(values)
+    contiguous = values == list(range(values[0], values[-1] + 1))
+    return (f"{name} = {values[0]}..{values[-1]}" if contiguous and len(values) > 2
+            else f"{name} ∈ {{{', '.join(map(str, values))}}}")
 
 
 MEMO_LIMIT = 20_000  # subexpression values kept per batch before the memo starts afresh
@@ -66,21 +85,64 @@ def evaluate(group: Sample, expr: sp.Basic) -> torch.Tensor:
                            memo=memo)
 
 
+BEYOND_STEPS = 2  # steps past the declared range for each dimension (a single dimension: half its range, if more)
+
+
+def beyond(problem: Problem) -> list[dict[str, int]]:
+    """The dimension combinations past the declared range that answers are also compared on.
+
+    Every dimension takes its k-th step past its largest declared value together (d = 6, 7 for d = 1..5; m
+    in (1, 2, 4) steps by 2), k = 1..BEYOND_STEPS; a problem with one dimension goes as far again as half its
+    range (T = 1..8 adds T = 9..12). Combinations the problem's `dims_where` excludes are left out.
+    """
+    ranges = problem.dim_ranges
+    if not ranges:
+        return []
+    steps = BEYOND_STEPS
+    if len(ranges) == 1:
+        (values,) = ranges.values()
+        steps = max(steps, len(values) // 2)
+    out = []
+    for k in range(1, steps + 1):
+        combo = {}
+        for name, values in ranges.items():
+            values = sorted(values)
+            step = values[-1] - values[-2] if len(values) > 1 else 1
+            combo[name] = values[-1] + k * step
+        if problem.dims_where is None or problem.dims_where(combo):
+            out.append(combo)
+    return out
+
+
+def _draw_group(problem: Problem, dims: dict[str, int], batch_seed: int) -> tuple[Sample, torch.Tensor, int]:
+    """One batch at `dims`, the reference's values there, and how many instances the reference is not finite on."""
+    group = draw_sample(problem.sampling_claim, Config(dims=dict(dims), batch_seed=batch_seed),
+                        problem.instances_per_group)
+    reference = evaluate(group, problem.reference_expr)
+    bad = int((~torch.isfinite(reference.reshape(group.size, -1)).all(dim=1)).sum())
+    return group, reference, bad
+
+
 def draw(problem: Problem, seed: int | None = None) -> Instances:
-    """Draw every batch of `problem` with the engine and evaluate its reference there."""
+    """Draw every batch of `problem` with the engine and evaluate its reference there (and beyond the range)."""
     seed = problem.seed if seed is None else seed
-    claim = problem.sampling_claim
     groups, references = [], []
-    for index, dims in enumerate(problem.dim_combinations()):
-        group = draw_sample(claim, Config(dims=dict(dims), batch_seed=group_seed(seed, index)),
-                            problem.instances_per_group)
-        reference = evaluate(group, problem.reference_expr)
-        bad = ~torch.isfinite(reference.reshape(group.size, -1)).all(dim=1)
-        if bad.any():
-            raise InternalError(f"{problem.id}: the reference is not finite on {int(bad.sum())} drawn instances "
+    declared = problem.dim_combinations()
+    for index, dims in enumerate(declared):
+        group, reference, bad = _draw_group(problem, dims, group_seed(seed, index))
+        if bad:
+            raise InternalError(f"{problem.id}: the reference is not finite on {bad} drawn instances "
                                 f"at {dims}; the declared kinds leave the reference's domain")
         groups.append(group)
         references.append(reference)
+    for index, dims in enumerate(beyond(problem), start=len(declared)):
+        try:
+            group, reference, bad = _draw_group(problem, dims, group_seed(seed, index))
+        except Exception:  # noqa: BLE001 - a kind that cannot be drawn there: the claim does not reach these dims
+            continue
+        if not bad:
+            groups.append(group)
+            references.append(reference)
     return Instances(problem=problem, groups=groups, references=references, seed=seed)
 
 
