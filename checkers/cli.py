@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions():
     """Subcommands living in other modules (report, grade, check-steps, serve), registered when present."""
     out = []
-    for module_name in ("checkers.reporting.cli", "checkers.grading.cli", "checkers.serve.cli"):
+    for module_name in ("checkers.reporting.cli", "checkers.grading.cli", "checkers.serve.cli", "checkers.review.cli"):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

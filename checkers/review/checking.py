@@ -395,7 +395,7 @@ def _answers(work: _Work, chains: list[Chain], pools: _Pools, readings: tuple[Re
         for p in problems:
             entry = {"problem": p.id, "set_problem": f"P{number}", "part": None, "line": None, "verdict": "missing",
                      "found_by": None, "message": f"no answer to {p.id} found in problem {number} of the submission",
-                     "answer": None}
+                     "answer": None, "stated": None, "other_readings": []}
             reading = pinned.get(p.id)
             if reading is not None:
                 doc = grade(p.id, reading.reading)
