@@ -155,14 +155,25 @@ def _brief(value) -> str:
 
 
 def _check_arithmetic(chain: Chain, work: _Work) -> bool:
-    """Check a chain of numbers exactly; False (nothing recorded) if some link is not arithmetic."""
+    """Check a chain of numbers exactly (after an optional label); False (nothing recorded) if some link is not
+    arithmetic."""
+    links = list(chain.links)
+    label = None
+    if len(links) > 1 and name_like(links[0].text):
+        try:
+            arithmetic.value_of(links[0].text)
+        except arithmetic.NotArithmetic:
+            label = links.pop(0)
     values = []
-    for link in chain.links:
+    for link in links:
         try:
             values.append(arithmetic.value_of(link.text))
         except arithmetic.NotArithmetic:
             return False
-    for i, link in enumerate(chain.links):
+    if label is not None:
+        work.results[id(label)] = LinkResult("label", "names the quantity (a label, not a link of the chain)")
+    good, wrong_before = 0, None  # index of the last correct link; index of a wrong link just before
+    for i, link in enumerate(links):
         if i == 0:
             work.results[id(link)] = LinkResult("start", f"= {arithmetic.show(values[0])} (exact arithmetic)")
             continue
@@ -170,16 +181,31 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
         if relation != EQUALS:
             work.results[id(link)] = LinkResult("unread", f"a {relation_symbol(relation)} step: only equalities are "
                                                           f"checked")
+            wrong_before = None
             continue
-        previous = chain.links[i - 1]
+        previous = links[i - 1]
         if values[i] == values[i - 1]:
-            work.results[id(link)] = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as the link before "
-                                                           f"(exact arithmetic)", compared_with=previous)
+            result = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as the link before "
+                                           f"(exact arithmetic)", compared_with=previous)
+            if wrong_before is not None:
+                result.after_wrong = "error carried on"
+                result.message += f"; it carries on the error of line {links[wrong_before].line}"
+        elif wrong_before is not None and values[i] == values[good]:
+            result = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as line {links[good].line}, the last "
+                                           f"correct link, not the wrong one on line {previous.line}: the slip there "
+                                           f"is isolated (exact arithmetic)", compared_with=links[good])
+            result.after_wrong = "isolated slip"
         else:
-            work.results[id(link)] = LinkResult(
-                "wrong", f"this is exactly {arithmetic.show(values[i])}, but {_short(previous.text, 40)} is "
-                         f"{arithmetic.show(values[i - 1])} (exact arithmetic)", compared_with=previous,
-                counterexample={"line": str(values[i]), "previous_line": str(values[i - 1])})
+            result = LinkResult("wrong", f"this is exactly {arithmetic.show(values[i])}, but the link before "
+                                         f"({_short(previous.text, 40)}) is {arithmetic.show(values[i - 1])} "
+                                         f"(exact arithmetic)", compared_with=previous,
+                                counterexample={"line": str(values[i]), "previous_line": str(values[i - 1])})
+        work.results[id(link)] = result
+        if result.verdict == "wrong":
+            wrong_before = i
+        else:
+            wrong_before = None
+            good = i
     return True
 
 

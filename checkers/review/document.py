@@ -25,6 +25,9 @@ MAX_BYTES = 16 * 2 ** 20  # a submission larger than this is refused before it i
 _ENVIRONMENTS = ("equation", "align", "aligned", "gather", "gathered", "multline", "eqnarray", "split", "flalign",
                  "displaymath", "math")
 _BEGIN = re.compile(r"\\begin\{(" + "|".join(_ENVIRONMENTS) + r")\*?\}")
+_TRAILING_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align|split|gathered|gather|alignedat|multline|"
+                                   r"equation|eqnarray)\*?\}$")
+_ENVIRONMENT_ONLY = re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}")
 _CODE_BEGIN = re.compile(r"\\begin\{(verbatim|lstlisting|minted|Verbatim)\*?\}")
 _HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*(?:\[[^\]]{0,40}\])?"
                               r"\s*\{?")
@@ -159,6 +162,16 @@ def _line_of(starts: list[int], offset: int) -> int:
     return lo + 1
 
 
+def _strip_trailing_environments(text: str) -> str:
+    """The row without the `\\end{aligned}` (and the like) after its formula: the row ends where its formula does."""
+    while True:
+        text = text.rstrip()
+        m = _TRAILING_ENVIRONMENT.search(text[-30:])
+        if not m:
+            return text
+        text = text[:len(text) - (len(text[-30:]) - m.start())]
+
+
 def split_rows(body: str, start: int, starts: list[int]) -> list[Row]:
     r"""The rows of a display body (split at `\\` outside braces and matrix environments), each with its end line."""
     rows, depth, matrix, begin, i = [], 0, 0, 0, 0
@@ -190,7 +203,8 @@ def split_rows(body: str, start: int, starts: list[int]) -> list[Row]:
     out = []
     for a, b in rows:
         text = body[a:b]
-        if not text.strip():
+        text = _strip_trailing_environments(text)
+        if not text.strip() or not _ENVIRONMENT_ONLY.sub("", text).strip():
             continue
         end_offset = start + a + len(text.rstrip())
         out.append(Row(_line_of(starts, max(start + a, end_offset - 1)), text.strip()))

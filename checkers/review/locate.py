@@ -30,21 +30,30 @@ _NOTATION_WORDS = {
     "mathbb{e}": {"expectation"}, "tv": {"tv", "variation"}, "i": {"information"}, "h": {"entropy"},
     "lse": {"lse", "logsumexp"}, "softmax": {"softmax"}, "y": {"output"}, "l": {"loss"}, "mathcal{l}": {"loss"},
 }
+_MARKUP = {"mathrm", "operatorname", "mathbb", "mathcal", "mathbf", "text", "frac", "dfrac", "left", "right", "partial",
+           "sum", "prod", "log", "exp"}
 _NAME_LIKE = re.compile(
-    r"^(?:\\(?:operatorname|mathrm|mathbb|mathcal|mathbf|text)\{[A-Za-z]{1,12}\}|\\[A-Za-z]+|[A-Za-z]|"
-    r"[A-Za-z]{2,5}(?=[(\[]))")
+    r"^(?:\\(?:operatorname|mathrm|mathbb|mathcal|mathbf|text)\{[A-Za-z]{1,12}\}|\\[A-Za-z]+|[A-Za-z]{2,5}(?=[(\[])|"
+    r"[A-Za-z])")
 
 
 def _without_groups(text: str) -> str:
     """The text with every bracketed group, sub/superscript and prime removed (what names the object)."""
-    out, depth = [], 0
-    for ch in text:
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        ch = text[i]
         if ch in "{([":
             depth += 1
         elif ch in "})]":
             depth = max(0, depth - 1)
-        elif depth == 0 and ch not in "_^' ":
+        elif depth == 0 and ch in "_^":
+            m = re.match(r"\s*(\\[A-Za-z]+|[^{\s])", text[i + 1:])
+            if m:  # a one-token script (x_k, \nu_\beta); a braced one is a group
+                i += 1 + m.end()
+                continue
+        elif depth == 0 and ch not in "' ":
             out.append(ch)
+        i += 1
     return "".join(out)
 
 
@@ -79,7 +88,7 @@ def words_of_label(text: str) -> set[str]:
     for w in raw:
         key = w.lstrip("\\").lower()
         words |= _NOTATION_WORDS.get(key, set())
-        if len(key) > 2 and not w.startswith("\\"):
+        if len(key) > 2 and key not in _MARKUP:
             words.add(key)
     if "kl" in letters:
         words |= _NOTATION_WORDS["kl"]
@@ -102,8 +111,15 @@ class Candidate:
 
 
 def candidates(chains: list[Chain], labels: set[int]) -> list[Candidate]:
-    """Answer candidates of a group of chains (one problem of the submission), best rule first:
-    boxed formulas, else last links of chains with a label, else the last link of the last chain."""
+    """Answer candidates of the chains of one problem of the submission, part by part (`section`): in each
+    part, its boxed formulas, else the last links of its chains with a label, else its last link."""
+    out: list[Candidate] = []
+    for section in dict.fromkeys(chain.section for chain in chains):
+        out += _part_candidates([c for c in chains if c.section == section], labels)
+    return out
+
+
+def _part_candidates(chains: list[Chain], labels: set[int]) -> list[Candidate]:
     boxed = [Candidate(link, FOUND_BY_BOXED, chain.links[0].text if id(chain.links[0]) in labels else None,
                        chain.section) for chain in chains for link in chain.links if link.boxed
              and id(link) not in labels]
@@ -125,7 +141,10 @@ def assign(found: list[Candidate], problems: list, agrees: Callable[[str, str], 
     if not found:
         return {}
     if len(problems) == 1:
-        return {problems[0].id: found[-1]}
+        for rule in (FOUND_BY_BOXED, FOUND_BY_STATED, FOUND_BY_LAST):
+            best = [c for c in found if c.found_by == rule]
+            if best:
+                return {problems[0].id: best[-1]}
     answers: dict[str, Candidate] = {}
     left: list[Candidate] = []
     vocab = {p.id: problem_words(p) for p in problems}
