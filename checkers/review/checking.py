@@ -351,7 +351,14 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
                 work.results[id(link)] = LinkResult("unread", f"not read: {len(link.text):,} characters, over the "
                                                               f"grader's limit of {MAX_LINK_CHARACTERS:,}")
 
+    read_at = {r.line: all_problems[r.problem] for r in readings}
+
     def options(chain: Chain) -> list:
+        """The problems whose symbols the chain may be in: a reading's problem where the TA placed one on its
+        lines, else the gradeable problems of the problem it is in."""
+        pinned = [read_at[link.line] for link in chain.links if link.line in read_at]
+        if pinned:
+            return pinned[:1]
         section = submission.sections[chain.section] if chain.section is not None else None
         return list(by_number.get(section.problem, ())) if section is not None else []
 

@@ -28,6 +28,7 @@ _BEGIN = re.compile(r"\\begin\{(" + "|".join(_ENVIRONMENTS) + r")\*?\}")
 _TRAILING_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align|split|gathered|gather|alignedat|multline|"
                                    r"equation|eqnarray)\*?\}$")
 _ENVIRONMENT_ONLY = re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}")
+_ONE_COLUMN_ARRAY = re.compile(r"\s*\\begin\{array\}\{[lcr]\}")
 _CODE_BEGIN = re.compile(r"\\begin\{(verbatim|lstlisting|minted|Verbatim)\*?\}")
 _HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*(?:\[[^\]]{0,40}\])?"
                               r"\s*\{?")
@@ -174,6 +175,10 @@ def _strip_trailing_environments(text: str) -> str:
 
 def split_rows(body: str, start: int, starts: list[int]) -> list[Row]:
     r"""The rows of a display body (split at `\\` outside braces and matrix environments), each with its end line."""
+    m = _ONE_COLUMN_ARRAY.match(body)
+    if m:  # \begin{array}{l} ... \end{array} holding a whole derivation: its rows are the display's rows
+        end = body.rfind("\\end{array}")
+        body = " " * m.end() + body[m.end():end if end > m.end() else len(body)]
     rows, depth, matrix, begin, i = [], 0, 0, 0, 0
     n = len(body)
     while i < n:
