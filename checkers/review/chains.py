@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from checkers.review.document import Display, Submission
 
 EQUALS = "="
+MAX_ROW_CHARACTERS = 20000  # a longer row is not cut into links (it is reported as too long to read)
 BOXED = "\u2063"  # marks where a \boxed{} stood, so that the link holding it is known after the row is cut
 _UNCHECKED_RELATIONS = {"\\geq": "≥", "\\ge": "≥", "\\leq": "≤", "\\le": "≤", "\\neq": "≠", "\\ne": "≠",
                         "\\approx": "≈", "\\sim": "∼", "\\propto": "∝", "\\equiv": "≡", "\\to": "→", "<": "<",
@@ -40,6 +41,7 @@ class Link:
     line: int
     boxed: bool = False
     display: int = 0  # index of its display in the submission
+    length: int = 0  # characters of the row it came from, when that row was too long to cut (then text is its start)
 
 
 @dataclass
@@ -127,7 +129,7 @@ def _split_top(text: str, separators) -> list[tuple[str | None, str]]:
     n = len(text)
     while i < n:
         ch = text[i]
-        if depth == 0:
+        if depth == 0 and ch in _SEPARATOR_STARTS:
             hit = None
             for sep in separators:
                 if text.startswith(sep, i) and not (sep[0] == "\\" and sep[-1].isalpha() and i + len(sep) < n
@@ -156,6 +158,7 @@ def _split_top(text: str, separators) -> list[tuple[str | None, str]]:
     return pieces
 
 
+_SEPARATOR_STARTS = frozenset("=\\<>,:")
 _RELATIONS = ("=", ":=", "\\coloneqq", *_UNCHECKED_RELATIONS)
 
 
@@ -187,6 +190,12 @@ def build_chains(submission: Submission, displays: list[Display] | None = None) 
         if current is not None and current.section != section_index:
             current = None
         for row in display.rows:
+            if len(row.text) > MAX_ROW_CHARACTERS:  # not cut into links: one link, reported as too long to read
+                current = Chain(section=section_index)
+                chains.append(current)
+                current.links.append(Link(row.text[:200], None, row.line, False, d_index, len(row.text)))
+                current = None
+                continue
             text, _ = clean(row.text)
             for s_index, parts in enumerate(segments(text)):
                 first_text = parts[0][1]

@@ -347,9 +347,10 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
             if over_cap and link.line not in checked_rows:
                 work.results[id(link)] = LinkResult("unread", f"not checked: the submission has {len(rows):,} display "
                                                               f"lines and the review checks the first {max_lines:,}")
-            elif len(link.text) > MAX_LINK_CHARACTERS:
-                work.results[id(link)] = LinkResult("unread", f"not read: {len(link.text):,} characters, over the "
-                                                              f"grader's limit of {MAX_LINK_CHARACTERS:,}")
+            elif max(link.length, len(link.text)) > MAX_LINK_CHARACTERS:
+                work.results[id(link)] = LinkResult("unread", f"not read: {max(link.length, len(link.text)):,} "
+                                                              f"characters, over the grader's limit of "
+                                                              f"{MAX_LINK_CHARACTERS:,}")
 
     read_at = {r.line: all_problems[r.problem] for r in readings}
 

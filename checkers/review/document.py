@@ -29,6 +29,7 @@ _TRAILING_ENVIRONMENT = re.compile(r"\\(?:begin|end)\{(?:aligned|align|split|gat
                                    r"equation|eqnarray)\*?\}$")
 _ENVIRONMENT_ONLY = re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}")
 _ONE_COLUMN_ARRAY = re.compile(r"\s*\\begin\{array\}\{[lcr]\}")
+_SPECIAL = re.compile(r"[`$\\%]")
 _CODE_BEGIN = re.compile(r"\\begin\{(verbatim|lstlisting|minted|Verbatim)\*?\}")
 _HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*(?:\[[^\]]{0,40}\])?"
                               r"\s*\{?")
@@ -243,6 +244,10 @@ def find_displays(text: str, starts: list[int]) -> tuple[list[Display], set[int]
         math_lines.update(range(first + (1 if inline else 0), last + 1))
 
     while i < n:
+        special = _SPECIAL.search(text, i)  # skip plain text in one step
+        if special is None:
+            break
+        i = special.start()
         ch = text[i]
         if ch == "`" and text.startswith("```", i) and (i == 0 or text[i - 1] == "\n"):
             end = text.find("\n```", i + 3)

@@ -130,7 +130,7 @@ def _part_candidates(chains: list[Chain], labels: set[int]) -> list[Candidate]:
     if stated:
         return stated
     for chain in reversed(chains):
-        if chain.links and id(chain.links[-1]) not in labels:
+        if chain.links and id(chain.links[-1]) not in labels and not chain.links[-1].length:
             return [Candidate(chain.links[-1], FOUND_BY_LAST, None, chain.section)]
     return []
 
