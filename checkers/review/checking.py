@@ -91,31 +91,41 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 class _Pools:
-    """One grading pool per problem, opened on first use and closed with the review."""
+    """One pool of the grader's workers for the whole review, started on first use; every job names its problem
+    (`checkers.review.tasks`), and each problem's instances are drawn before the workers fork (`warm`)."""
 
-    def __init__(self, stack: ExitStack, time_limit: float, memory_mb: int, workers: int):
+    def __init__(self, stack: ExitStack, time_limit: float, memory_mb: int, workers: int, problems: list[str]):
         self.stack, self.time_limit, self.memory_mb, self.workers = stack, time_limit, memory_mb, workers
-        self.pools: dict[str, object] = {}
+        self.problems = problems
+        self.pool = None
 
-    def get(self, problem_id: str):
+    def _pool(self):
         from checkers.grading.isolation import GradingPool
+        from checkers.review.tasks import warm
 
-        if problem_id not in self.pools:
-            pool = GradingPool(problem_id, workers=self.workers, time_limit=self.time_limit, memory_mb=self.memory_mb)
-            self.pools[problem_id] = self.stack.enter_context(pool)
-        return self.pools[problem_id]
+        if self.pool is None:
+            for problem_id in self.problems:
+                warm(problem_id)
+            pool = GradingPool(self.problems[0], workers=self.workers, time_limit=self.time_limit,
+                               memory_mb=self.memory_mb)
+            self.pool = self.stack.enter_context(pool)
+        return self.pool
 
     def run(self, problem_id: str, tasks: list[tuple[object, object]]) -> dict:
-        """Run (key, Task or answer) items in the problem's pool; {key: result JSON}."""
+        """Run (key, (function, args, limit)) jobs about `problem_id`; {key: result JSON}."""
+        from checkers.grading.isolation import Task
+
         if not tasks:
             return {}
-        return dict(self.get(problem_id).map(tasks))
+        jobs = [(key, Task(f"checkers.review.tasks:{function}", (problem_id, *args), limit))
+                for key, (function, args, limit) in tasks]
+        return dict(self._pool().map(jobs))
 
-
-def _task(function: str, args: tuple, limit: float):
-    from checkers.grading.isolation import Task
-
-    return Task(f"checkers.grading.steps:{function}", args, limit)
+    def grade(self, problem_id: str, text: str) -> dict:
+        ((_, doc),) = self.run(problem_id, [(0, ("grade_answer", (text,), self.time_limit))]).items()
+        if doc.get("stopped"):
+            doc = {**doc, "verdict": "invalid", "message": _stopped_message(doc, "grading this answer")}
+        return doc
 
 
 def _stopped_message(doc: dict, doing: str) -> str:
@@ -126,7 +136,7 @@ def _read_links(work: _Work, pools: _Pools, wanted: dict[str, set[str]], limit: 
     """Read every (problem, link text) once, each in a worker under its own limits."""
     for problem_id, texts in wanted.items():
         todo = [t for t in sorted(texts) if (problem_id, t) not in work.read]
-        got = pools.run(problem_id, [(t, _task("read_line_task", (t,), limit)) for t in todo])
+        got = pools.run(problem_id, [(t, ("read_link", (t,), limit)) for t in todo])
         for text, doc in got.items():
             if doc.get("stopped"):
                 doc = {"parsed": False, "message": _stopped_message(doc, "reading this line")}
@@ -265,7 +275,7 @@ def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[
             if key in seen:
                 continue
             seen.add(key)
-            tasks.append((key, _task("step_task", (link.line, link.text, previous.line, previous.text), 3 * limit)))
+            tasks.append((key, ("compare_links", (link.line, link.text, previous.line, previous.text), 3 * limit)))
         for key, doc in pools.run(problem_id, tasks).items():
             if doc.get("stopped"):
                 doc = {"valid": False, "message": _stopped_message(doc, "comparing these two lines"),
@@ -365,7 +375,8 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
 
     limit = time_limit
     with ExitStack() as stack:
-        pools = _Pools(stack, time_limit, memory_mb, workers)
+        used = {r.problem for r in readings} | {p.id for chain in chains for p in options(chain)}
+        pools = _Pools(stack, time_limit, memory_mb, workers, [p for p in all_problems if p in used] or [*all_problems])
         wanted: dict[str, set[str]] = defaultdict(set)
         symbolic_chains = []
         for chain in chains:
@@ -407,9 +418,7 @@ def _answers(work: _Work, chains: list[Chain], pools: _Pools, readings: tuple[Re
 
     def grade(problem_id: str, text: str) -> dict:
         if (problem_id, text) not in graded:
-            doc = pools.get(problem_id).grade(text)
-            if doc.get("stopped"):
-                doc["verdict"] = "invalid"
+            doc = pools.grade(problem_id, text)
             graded[(problem_id, text)] = doc
         return graded[(problem_id, text)]
 

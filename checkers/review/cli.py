@@ -80,6 +80,9 @@ def cmd_review(args) -> int:
     from checkers.review.render import write_html
 
     check_limits(args.time_limit, args.memory_mb, args.workers)
+    import torch
+
+    torch.set_num_threads(1)  # the instances are tiny batches; threads only make forking workers unsafe
     out_dir = Path(args.out) if args.out else None
     if out_dir is not None and not out_dir.is_dir():
         raise UsageError(f"--out {args.out!r} is not an existing folder")
