@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/verify_bench.py
 	$(BIN)/python benchmarks/grade_bench.py
 	$(BIN)/python benchmarks/serve_bench.py
+	$(BIN)/python benchmarks/review_bench.py
 
 clean:
 	rm -rf $(VENV) reports/*.pdf reports/*.html reports/*.tex .cache

@@ -12,7 +12,7 @@ from checkers.errors import ProofcheckError, UsageError
 
 DTYPE_NAMES = ("float64", "float32", "float16", "bfloat16")  # checkers.tolerances.DTYPES_BY_NAME, without torch
 
-EXTENSIONS = ("checkers.reporting.cli", "checkers.grading.cli", "checkers.serve.cli", "checkers.init")
+EXTENSIONS = ("checkers.reporting.cli", "checkers.grading.cli", "checkers.serve.cli", "checkers.review.cli", "checkers.init")
 
 DEFAULT_THREADS = 1  # checkers.verify.DEFAULT_THREADS, without importing torch to build the parser
 
