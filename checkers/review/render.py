@@ -13,7 +13,8 @@ from pathlib import Path
 
 import jinja2
 
-TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+from checkers.resources import templates_directory
+
 MAX_SHOWN_LINES = 20000  # lines of the submission printed on the page; the rest are summarised
 MAX_SHOWN_CHARACTERS = 400  # characters of one line printed; the rest are elided
 MARKS = {"follows": "✓", "wrong": "✗", "unread": "·", "label": "·"}
@@ -21,7 +22,7 @@ MARKS = {"follows": "✓", "wrong": "✗", "unread": "·", "label": "·"}
 
 @cache
 def environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(templates_directory()), autoescape=True, trim_blocks=True,
                               lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
