@@ -184,7 +184,7 @@ def test_answer_keys_hold_answers_only_on_one_to_four_pages(everything):
 
 def test_graded_submission_status_is_its_verdicts_in_red(everything):
     from checkers.reporting.graded import graded_section
-    from checkers.reporting.problem_sets import KNOWN_SETS
+    from checkers.registry import problem_sets
 
     options, _ = everything
     (student,) = [s for s in problem_sets() if s.answers]
