@@ -24,8 +24,9 @@ Public API (also for a server that grades answers as they arrive):
     pool.close()                       # stop the workers (also `with GradingPool(...) as pool:`)
 
 A pool is used from one thread at a time; `pool.cancel()`, from another thread, kills the workers busy
-on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at once. `Task` runs a named function of the problem in a worker
-under the same limits (check-steps uses it for each line of a derivation).
+on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at
+once. `Task` runs a named function of the problem in a worker under the same limits (check-steps
+uses it for each line of a derivation).
 """
 
 from __future__ import annotations

@@ -317,8 +317,8 @@ class Engine:
                 w.close_all()
 
     async def _run(self, problem_id: str, client, kind: str, answer: str, work) -> dict:
-        """`work(pool)` in a thread, on a free warm pool of the problem, in the client's turn. An answer known to be slow
-        waits for a full-limit pool; one that uses up the fast lane's limit is run again on a full-limit pool."""
+        """`work(pool)` in a thread, on a free warm pool of the problem, in the client's turn. An answer known to be
+        slow waits for a full-limit pool; one that uses up the fast lane's limit is run again on a full-limit pool."""
         key = (problem_id, kind, hashlib.sha256(answer.encode("utf-8")).digest())  # (grade, full, read differ)
         full_limit_only = key in self._slow
         while True:
