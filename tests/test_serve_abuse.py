@@ -170,6 +170,39 @@ def test_waiting_requests_are_served_one_client_at_a_time():
     assert asyncio.run(scenario()) == ["b", "a", "a", "a"]
 
 
+def test_a_client_queueing_many_derivations_does_not_go_before_another_client():
+    """Client A (from 127.0.0.2) fills both derivation slots and queues a third; client B (127.0.0.1) asks after it
+    and gets the first slot that frees. In arrival order B would wait for A's third and for A's long one."""
+    from checkers.serve.engine import MAX_STEPS_AT_ONCE
+
+    assert MAX_STEPS_AT_ONCE == 2
+
+    def derivation(slow_lines: int) -> str:
+        return " \\\\\n".join(f"D &= {TRIPLE_SUM} + {n}" for n in range(slow_lines))
+
+    with Server("--workers", "2", "--time-limit", "2") as s:
+        s.wait_ready()
+        finished: list[str] = []
+
+        def send(name: str, text: str, source: str):
+            transport = httpx.HTTPTransport(local_address=source)
+            with httpx.Client(base_url=s.url, timeout=600, transport=transport) as c:
+                response = c.post("/api/check-steps", json={"problem": KL, "derivation": text})
+                assert response.status_code == 200, response.text
+                finished.append(name)
+
+        plan = [("A short", derivation(2), "127.0.0.2"), ("A long", derivation(12), "127.0.0.2"),
+                ("A third", derivation(12), "127.0.0.2"), ("B", "D &= d \\\\\n&= d", "127.0.0.1")]
+        threads = []
+        for name, text, source in plan:
+            threads.append(threading.Thread(target=send, args=(name, text, source)))
+            threads[-1].start()
+            time.sleep(1.0)  # (arrival order: A's three, then B)
+        for t in threads:
+            t.join(timeout=600)
+        assert finished.index("B") < finished.index("A long"), finished
+
+
 # -- item 8: slow answers cannot hold every worker ---------------------------------------------------
 def test_two_clients_sending_slow_answers_leave_a_worker_for_fast_ones():
     with Server("--workers", "2", "--time-limit", SLOW_LIMIT) as s:

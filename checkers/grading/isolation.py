@@ -24,8 +24,9 @@ Public API (also for a server that grades answers as they arrive):
     pool.close()                       # stop the workers (also `with GradingPool(...) as pool:`)
 
 A pool is used from one thread at a time; `pool.cancel()`, from another thread, kills the workers busy
-on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at once. `Task` runs a named function of the problem in a worker
-under the same limits (check-steps uses it for each line of a derivation).
+on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at
+once. `Task` runs a named function of the problem in a worker under the same limits (check-steps
+uses it for each line of a derivation).
 """
 
 from __future__ import annotations
@@ -242,6 +243,7 @@ class GradingPool:
         self.workers: list[_Worker] = []
         self.restarts = 0
         self.started = False
+        self.cancelled = False  # set by cancel(): the running map stops at its next step
 
     def start(self) -> GradingPool:
         """Prepare the problem in this process and fork the workers (idempotent)."""
@@ -276,8 +278,10 @@ class GradingPool:
         self.started = False
 
     def cancel(self) -> None:
-        """Kill the workers busy now (safe from another thread): the `grade` or `map` call waiting on them reports their
-        items as crashed at once and forks fresh workers. For work whose caller is gone."""
+        """Stop the running `grade` or `map` call (safe from another thread; for work whose caller is gone): the workers
+        busy on it are killed and replaced, and it returns at once, without the items it had not started. A cancel
+        that arrives before the call starts is forgotten when it starts."""
+        self.cancelled = True
         for w in list(self.workers):
             if w.queue:
                 w.process.kill()
@@ -305,8 +309,10 @@ class GradingPool:
     def grade(self, answer: str | Task) -> dict:
         """Grade one answer (or run one Task) in a worker under the pool's limits; the result JSON (invalid if it hung
         or crashed)."""
-        ((_, doc),) = list(self.map([(0, answer)]))
-        return doc
+        done = list(self.map([(0, answer)]))
+        if not done:  # cancelled before it was sent to a worker
+            return self._failure(0, answer, "grading this answer was cancelled before it started")[1]
+        return done[0][1]
 
     def map(self, items: Iterable[tuple[object, str | Task]]) -> Iterator[tuple[object, dict]]:
         """Grade every (key, answer) (or run every (key, Task)); results in completion order, one per item.
@@ -316,6 +322,7 @@ class GradingPool:
         previous one's result arrives.
         """
         self.start()
+        self.cancelled = False
         pending = iter(items)
         retry: deque = deque()  # items queued on a worker that was replaced before it reached them
         exhausted = False
@@ -338,6 +345,12 @@ class GradingPool:
             self._replace(w, kill=True)
 
         while True:
+            if self.cancelled:
+                for w in self.workers:
+                    if w.queue:
+                        w.queue.clear()
+                        self._replace(w, kill=True)
+                return
             for w in list(self.workers):
                 while len(w.queue) < QUEUE_DEPTH:
                     task = next_task()

@@ -426,6 +426,12 @@ def create_app(workers: int | None = None, limits: Limits = Limits(), warm: tupl
 
         app.state.engine = Engine(workers=workers, limits=limits)
         app.state.ready = False
+        # Every borrowed pool and every running job waits on its worker in a thread of its own: enough threads
+        # that none of them waits for a thread (asyncio's default is 4 more than the cores).
+        from concurrent.futures import ThreadPoolExecutor
+
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=64,
+                                                                           thread_name_prefix="proofcheck-serve"))
 
         async def warm_up():
             await app.state.engine.warm_up(list(warm))

@@ -31,7 +31,8 @@ def cmd_serve(args) -> int:
         except ValueError:
             raise UsageError(f"--host must be an IP address or localhost (got {args.host!r})") from None
         print(f"proofcheck serve: listening on {args.host}, reachable from other machines; there is no "
-              f"authentication", file=sys.stderr)
+              f"authentication. Browse it by IP address: a host name in the Host header is refused (that is how a "
+              f"DNS-rebinding page would reach it)", file=sys.stderr)
     from checkers.serve import serve
 
     shown = f"[{args.host}]" if ":" in args.host else args.host

@@ -28,6 +28,7 @@ with its whole pool.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import multiprocessing as mp
 import os
@@ -316,9 +317,9 @@ class Engine:
                 w.close_all()
 
     async def _run(self, problem_id: str, client, kind: str, answer: str, work) -> dict:
-        """`work(pool)` in a thread, on a free warm pool of the problem, in the client's turn. An answer known to be slow
-        waits for a full-limit pool; one that uses up the fast lane's limit is run again on a full-limit pool."""
-        key = (problem_id, kind, answer)  # (the kinds grade, full and read cost differently)
+        """`work(pool)` in a thread, on a free warm pool of the problem, in the client's turn. An answer known to be
+        slow waits for a full-limit pool; one that uses up the fast lane's limit is run again on a full-limit pool."""
+        key = (problem_id, kind, hashlib.sha256(answer.encode("utf-8")).digest())  # (grade, full, read differ)
         full_limit_only = key in self._slow
         while True:
             doc, fast, seconds = await self._run_once(problem_id, client, work, full_limit_only)

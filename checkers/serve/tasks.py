@@ -66,7 +66,8 @@ def grade_task(problem_id: str, answer: str, *, limit: float) -> dict:
 
 
 def grade_upload(problem_id: str, data: bytes, *, workers: int, time_limit: float, memory_mb: int) -> dict:
-    """Grade an uploaded `id,answer` CSV as `proofcheck grade --csv` does: counts, the graded CSV text, the analysis page."""
+    """Grade an uploaded `id,answer` CSV as `proofcheck grade --csv` does: counts, the graded CSV text, the class
+    analysis page."""
     from checkers.grading.bulk import grade_csv
 
     with tempfile.TemporaryDirectory(prefix="proofcheck-serve-") as tmp:
