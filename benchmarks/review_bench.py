@@ -55,8 +55,12 @@ def main() -> int:
             if done.returncode != 1 or wrong != expected["wrong_lines"] or answers != expected["answers"]:
                 print(f"review gave other verdicts than the planted ones (exit {done.returncode}): {wrong} {answers}")
                 return 1
+        started = time.perf_counter()  # the machine's state: one answer graded by the same interpreter and imports
+        subprocess.run([str(proofcheck), "grade", "kl-gaussian", "d", "--no-symbolic"], capture_output=True, cwd=ROOT)
+        one_answer = time.perf_counter() - started
     median = statistics.median(times)
     load = os.getloadavg()[0]
+    print(f"for scale, on this machine now: `proofcheck grade kl-gaussian d --no-symbolic` takes {one_answer:.2f} s")
     print(f"proofcheck review, {LINES}-line submission (17 display lines, 5 answers): median {median:.2f} s over "
           f"{args.runs} runs (min {min(times):.2f} s, max {max(times):.2f} s); load average {load:.1f} on "
           f"{os.cpu_count()} cores; bar {BAR_SECONDS:g} s: {'met' if median < BAR_SECONDS else 'NOT met'}")

@@ -60,9 +60,9 @@ def _summary(doc: dict, page: Path | None) -> str:
     for a in doc["answers"]:
         where = f"line {a['line']}" if a["line"] is not None else "not found"
         out.append(f"{a['set_problem']:4s} {a['problem']:24s} {a['verdict']:10s} {where} ({a['found_by'] or '—'})")
-    wrong = [e for e in doc["lines"] if e["verdict"] == "wrong"]
-    for e in wrong:
-        out.append(f"line {e['line']}: wrong: {e['message']}")
+    for e in doc["lines"]:
+        if e["verdict"] == "wrong" or e.get("after_wrong"):
+            out.append(f"line {e['line']}: {e['verdict']}: {e['message']}")
     counts = {v: sum(1 for e in doc["lines"] if e["verdict"] == v) for v in ("follows", "wrong", "unread", "label")}
     out.append(f"{len(doc['lines'])} display lines: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     out += [f"note: {n}" for n in doc["notes"]]
