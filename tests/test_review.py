@@ -62,7 +62,7 @@ def test_the_line_after_a_slip_says_whether_the_error_is_carried_on(reviews, nam
 def test_labels_and_unknown_symbols_are_never_wrong(reviews):
     by_line = {e["line"]: e for e in reviews["hw6.md"]["lines"]}
     assert by_line[9]["links"][0] == {"text": "W'", "verdict": "label", "problem": "bn-fold-weight",
-                                      "message": "names the quantity (a label, not a link of the chain)"}
+                                      "message": "W' names the quantity (a label, not a link of the chain)"}
     expectation = by_line[46]  # D_KL = E_X[log p0(X)/p1(X)]: a label, then a formula the grader cannot read
     assert [link["verdict"] for link in expectation["links"]] == ["label", "unread"]
     assert "\\mathbb" in expectation["links"][1]["message"]
@@ -150,7 +150,8 @@ def test_headings_are_found_as_the_set_numbers_them():
 
 
 def test_rows_carry_the_line_where_their_formula_ends():
-    text = "intro\n\\begin{align*}\na &= b \\\\\n  &= c\n\\end{align*}\n$$x$$ and $y = 2$ and $z$\n```\n$$q = 1$$\n```\n"
+    text = ("intro\n\\begin{align*}\na &= b \\\\\n  &= c\n\\end{align*}\n$$x$$ and $y = 2$ and $z$\n"
+            "```\n$$q = 1$$\n```\n")
     submission = parse_submission(text)
     assert [[(r.line, r.text) for r in d.rows] for d in submission.displays] == [
         [(3, "a &= b"), (4, "&= c")], [(6, "x")], [(6, "y = 2")]]  # $z$ states nothing; code holds no math

@@ -181,7 +181,8 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
         except arithmetic.NotArithmetic:
             return False
     if label is not None:
-        work.results[id(label)] = LinkResult("label", "names the quantity (a label, not a link of the chain)")
+        work.results[id(label)] = LinkResult("label", f"{_short(label.text, 40)} names the quantity (a label, not a "
+                                                      f"link of the chain)")
     good, wrong_before = 0, None  # index of the last correct link; index of a wrong link just before
     for i, link in enumerate(links):
         if i == 0:
@@ -201,9 +202,9 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
                 result.after_wrong = "error carried on"
                 result.message += f"; it carries on the error of line {links[wrong_before].line}"
         elif wrong_before is not None and values[i] == values[good]:
-            result = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as line {links[good].line}, the last "
-                                           f"correct link, not the wrong one on line {previous.line}: the slip there "
-                                           f"is isolated (exact arithmetic)", compared_with=links[good])
+            result = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as line {links[good].line}, the "
+                                           f"last correct link, not the wrong one on line {previous.line}: the slip "
+                                           f"there is isolated (exact arithmetic)", compared_with=links[good])
             result.after_wrong = "isolated slip"
         else:
             result = LinkResult("wrong", f"this is exactly {arithmetic.show(values[i])}, but the link before "
@@ -243,8 +244,8 @@ def _assess_links(chain: Chain, problem, work: _Work) -> list[tuple[Link, Link]]
         readable = bool(doc.get("parsed"))
         internal = bool(doc.get("internal_error"))
         if i == 0 and len(chain.links) > 1 and name_like(link.text) and (not readable or decorated(link.text)):
-            work.results[id(link)] = LinkResult("label", "names the quantity (a label, not a link of the chain)",
-                                                problem.id)
+            work.results[id(link)] = LinkResult("label", f"{_short(link.text, 40)} names the quantity (a label, not "
+                                                         f"a link of the chain)", problem.id)
             continue
         if not readable:
             work.results[id(link)] = LinkResult("unread", f"cannot be read in the symbols of {problem.id}: "
@@ -389,7 +390,8 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
                 section = submission.sections[chain.section] if chain.section is not None else None
                 why = (f"problem {section.problem} of {set_id} has no gradeable problem, so its symbols are unknown; "
                        f"left for the TA" if section is not None and section.problem is not None else
-                       "outside every problem of the set (no heading such as “Problem 3” above it); left for the TA")
+                       "outside every problem of the set (no heading such as “Problem 3” above it); "
+                       "left for the TA")
                 for link in chain.links:
                     work.results.setdefault(id(link), LinkResult("unread", why))
                 continue
@@ -519,9 +521,9 @@ def _line_entry(line: int, entries: list[tuple[Link, LinkResult]]) -> dict:
     compared = [(i, l) for i, l in enumerate(links) if l["verdict"] != "start"]
     checked = sum(1 for _, l in compared if l["verdict"] in ("follows", "wrong"))
     if compared:
-        worst_index, worst = max(compared, key=lambda il: SEVERITY[il[1]["verdict"]])
+        _, worst = max(compared, key=lambda il: SEVERITY[il[1]["verdict"]])
     else:
-        worst_index, worst = 0, {"verdict": "follows", "message": links[0]["message"]}
+        worst = {"verdict": "follows", "message": links[0]["message"]}
     entry = {"line": line, "verdict": worst["verdict"], "message": worst["message"], "checked": checked,
              "links": links}
     for key in ("counterexample", "after_wrong", "problem", "compared_with_line"):
@@ -532,5 +534,4 @@ def _line_entry(line: int, entries: list[tuple[Link, LinkResult]]) -> dict:
     after = [l["after_wrong"] for l in links if l.get("after_wrong")]
     if after and "after_wrong" not in entry:
         entry["after_wrong"] = after[0]
-    del worst_index
     return entry

@@ -31,8 +31,8 @@ _ENVIRONMENT_ONLY = re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}")
 _ONE_COLUMN_ARRAY = re.compile(r"\s*\\begin\{array\}\{[lcr]\}")
 _SPECIAL = re.compile(r"[`$\\%]")
 _CODE_BEGIN = re.compile(r"\\begin\{(verbatim|lstlisting|minted|Verbatim)\*?\}")
-_HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*(?:\[[^\]]{0,40}\])?"
-                              r"\s*\{?")
+_HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*"
+                              r"(?:\[[^\]]{0,40}\])?\s*\{?")
 _PROBLEM = re.compile(r"^[\s#>*_\-]*(?:\d+(?:\.\d+)*\s+)?(?:problem|exercise|question|aufgabe)\s*#?\s*(\d{1,3})\b",
                       re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"^\s*(?:#+\s*|\*\*)?(\d{1,2})[.)](?:\*\*)?(?:\s|$)")
