@@ -169,7 +169,7 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
     arithmetic."""
     links = list(chain.links)
     label = None
-    if len(links) > 1 and name_like(links[0].text):
+    if len(links) > 1 and (links[0].prose or name_like(links[0].text)):
         try:
             arithmetic.value_of(links[0].text)
         except arithmetic.NotArithmetic:
@@ -181,8 +181,8 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
         except arithmetic.NotArithmetic:
             return False
     if label is not None:
-        work.results[id(label)] = LinkResult("label", f"{_short(label.text, 40)} names the quantity (a label, not a "
-                                                      f"link of the chain)")
+        named = "a left side in words" if label.prose else _short(label.text, 40)
+        work.results[id(label)] = LinkResult("label", f"{named} names the quantity (a label, not a link of the chain)")
     good, wrong_before = 0, None  # index of the last correct link; index of a wrong link just before
     for i, link in enumerate(links):
         if i == 0:
@@ -243,6 +243,10 @@ def _assess_links(chain: Chain, problem, work: _Work) -> list[tuple[Link, Link]]
         doc = work.read.get((problem.id, link.text), {"parsed": False, "message": "not read"})
         readable = bool(doc.get("parsed"))
         internal = bool(doc.get("internal_error"))
+        if i == 0 and link.prose and len(chain.links) > 1:
+            work.results[id(link)] = LinkResult("label", "a left side in words names the quantity (a label, not a "
+                                                         "link of the chain)", problem.id)
+            continue
         if i == 0 and len(chain.links) > 1 and name_like(link.text) and (not readable or decorated(link.text)):
             work.results[id(link)] = LinkResult("label", f"{_short(link.text, 40)} names the quantity (a label, not "
                                                          f"a link of the chain)", problem.id)
@@ -321,11 +325,11 @@ def _record_steps(chains_with_problem, work: _Work, steps: dict, pools: _Pools, 
         doc = again.get((id(link), id(correct)), {})
         result = work.results[id(link)]
         where_correct = f"line {correct.line}" if correct.line != link.line else "an earlier link on this line"
+        where_wrong = f"the wrong one on line {wrong.line}" if wrong.line != link.line else "the wrong link before it"
         if doc.get("valid") and result.verdict == "wrong":
             result.after_wrong = "isolated slip"
             result.verdict = "follows"
-            result.message = (f"follows {where_correct}, the last correct link, not the wrong one on line "
-                              f"{wrong.line}: the slip there is isolated")
+            result.message = f"follows {where_correct}, the last correct link, not {where_wrong}: the slip is isolated"
         elif result.verdict == "follows":
             result.after_wrong = "error carried on"
             result.message += f"; it carries on the error of line {wrong.line}"
