@@ -133,3 +133,16 @@ def test_a_bad_readings_file_is_a_usage_error(tmp_path, bad):
     readings = tmp_path / "r.json"
     readings.write_text(bad)
     assert main(["review", str(submission), "--set", "hw6-2021", "--readings", str(readings)]) == 2
+
+
+def test_deeply_nested_and_exploding_displays_cost_only_their_own_lines(tmp_path):
+    path = tmp_path / "deep.md"
+    path.write_text("## Problem 5\n\n$$D = " + "{" * 900 + "d" + "}" * 900 + "$$\n\n$$= " + "\\frac{1}{" * 300 + "d"
+                    + "}" * 300 + "$$\n\n$$= d^{d^{d^{d^{d^{d^{d}}}}}}$$\n\n$$" + "(" * 5000 + "$$\n\n"
+                    f"$$D = \\boxed{{{KL}}}$$\n")
+    doc = review(path, "hw6-2021", time_limit=1.0)
+    by_line = _by_line(doc)
+    assert [by_line[n]["verdict"] for n in (3, 5, 9)] == ["unread"] * 3
+    assert "over the grader's limit of 2,000" in by_line[5]["message"] and "5,000 characters" in by_line[9]["message"]
+    assert all(e["verdict"] != "wrong" for e in doc["lines"])
+    assert {a["problem"]: (a["line"], a["verdict"]) for a in doc["answers"]}["kl-gaussian"] == (11, "correct")
