@@ -90,7 +90,7 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-class _Pools:
+class _GraderWorkers:
     """One pool of the grader's workers for the whole review, started on first use; every job names its problem
     (`checkers.review.tasks`), and each problem's instances are drawn before the workers fork (`warm`)."""
 
@@ -132,11 +132,11 @@ def _stopped_message(doc: dict, doing: str) -> str:
     return doc["message"].replace("grading this answer", doing)
 
 
-def _read_links(work: _Work, pools: _Pools, wanted: dict[str, set[str]], limit: float) -> None:
+def _read_links(work: _Work, grader: _GraderWorkers, wanted: dict[str, set[str]], limit: float) -> None:
     """Read every (problem, link text) once, each in a worker under its own limits."""
     for problem_id, texts in wanted.items():
         todo = [t for t in sorted(texts) if (problem_id, t) not in work.read]
-        got = pools.run(problem_id, [(t, ("read_link", (t,), limit)) for t in todo])
+        got = grader.run(problem_id, [(t, ("read_link", (t,), limit)) for t in todo])
         for text, doc in got.items():
             if doc.get("stopped"):
                 doc = {"parsed": False, "message": _stopped_message(doc, "reading this line")}
@@ -167,6 +167,8 @@ def _brief(value) -> str:
 def _check_arithmetic(chain: Chain, work: _Work) -> bool:
     """Check a chain of numbers exactly (after an optional label); False (nothing recorded) if some link is not
     arithmetic."""
+    if any(id(link) in work.results for link in chain.links):  # over the cap, or too long: not taken apart here
+        return False
     links = list(chain.links)
     label = None
     if len(links) > 1 and (links[0].prose or name_like(links[0].text)):
@@ -269,7 +271,7 @@ def _assess_links(chain: Chain, problem, work: _Work) -> list[tuple[Link, Link]]
     return pairs
 
 
-def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[Link, Link]]],
+def _compare(work: _Work, grader: _GraderWorkers, pairs_by_problem: dict[str, list[tuple[Link, Link]]],
              limit: float) -> dict[tuple[int, int], dict]:
     """Compare each (link, previous) pair in its problem's pool; {(id(link), id(previous)): step doc}."""
     out = {}
@@ -281,7 +283,7 @@ def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[
                 continue
             seen.add(key)
             tasks.append((key, ("compare_links", (link.line, link.text, previous.line, previous.text), 3 * limit)))
-        for key, doc in pools.run(problem_id, tasks).items():
+        for key, doc in grader.run(problem_id, tasks).items():
             if doc.get("stopped"):
                 doc = {"valid": False, "message": _stopped_message(doc, "comparing these two lines"),
                        "unchecked": True}
@@ -289,7 +291,7 @@ def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[
     return out
 
 
-def _record_steps(chains_with_problem, work: _Work, steps: dict, pools: _Pools, limit: float) -> None:
+def _record_steps(chains_with_problem, work: _Work, steps: dict, grader: _GraderWorkers, limit: float) -> None:
     """Verdicts from the compared steps, then the slip-or-carried check for the link after each wrong one."""
     from checkers.grading.catalog import get_problem
 
@@ -320,7 +322,7 @@ def _record_steps(chains_with_problem, work: _Work, steps: dict, pools: _Pools, 
             wrong_link = link if result.verdict == "wrong" else None
     if not pending:
         return
-    again = _compare(work, pools, second, limit)
+    again = _compare(work, grader, second, limit)
     for link, wrong, correct, _ in pending:
         doc = again.get((id(link), id(correct)), {})
         result = work.results[id(link)]
@@ -378,10 +380,11 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
         section = submission.sections[chain.section] if chain.section is not None else None
         return list(by_number.get(section.problem, ())) if section is not None else []
 
-    limit = time_limit
+    limit = time_limit  # per link read and per answer graded; a comparison of two links gets three times it
     with ExitStack() as stack:
         used = {r.problem for r in readings} | {p.id for chain in chains for p in options(chain)}
-        pools = _Pools(stack, time_limit, memory_mb, workers, [p for p in all_problems if p in used] or [*all_problems])
+        grader = _GraderWorkers(stack, time_limit, memory_mb, workers,
+                                [p for p in all_problems if p in used] or [*all_problems])
         wanted: dict[str, set[str]] = defaultdict(set)
         symbolic_chains = []
         for chain in chains:
@@ -402,21 +405,21 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
             symbolic_chains.append((chain, opts))
             for p in opts:
                 wanted[p.id].update(link.text for link in chain.links if id(link) not in work.results)
-        _read_links(work, pools, wanted, limit)
+        _read_links(work, grader, wanted, limit)
         chains_with_problem, pairs_by_problem = [], defaultdict(list)
         for chain, opts in symbolic_chains:
             problem = _chain_problem(chain, opts, work)
             pairs = _assess_links(chain, problem, work)
             chains_with_problem.append((chain, problem, pairs))
             pairs_by_problem[problem.id].extend(pairs)
-        steps = _compare(work, pools, pairs_by_problem, limit)
-        _record_steps(chains_with_problem, work, steps, pools, limit)
-        answers = _answers(work, chains, pools, readings, all_problems)
-    return _document(work, chains, answers, readings, over_cap, len(rows), max_lines)
+        steps = _compare(work, grader, pairs_by_problem, limit)
+        _record_steps(chains_with_problem, work, steps, grader, limit)
+        answers = _answers(work, chains, grader, readings)
+    return _document(work, chains, answers, over_cap, len(rows), max_lines)
 
 
-def _answers(work: _Work, chains: list[Chain], pools: _Pools, readings: tuple[Reading, ...],
-             all_problems: dict) -> list[dict]:
+def _answers(work: _Work, chains: list[Chain], grader: _GraderWorkers, readings: tuple[Reading, ...]) -> list[dict]:
+    """One entry per gradeable problem of the set: its answer found (or read by the TA) and graded, or missing."""
     submission = work.submission
     labels = {id(link) for link, result in ((link, work.results.get(id(link))) for c in chains for link in c.links)
               if result is not None and result.verdict == "label"}
@@ -424,7 +427,7 @@ def _answers(work: _Work, chains: list[Chain], pools: _Pools, readings: tuple[Re
 
     def grade(problem_id: str, text: str) -> dict:
         if (problem_id, text) not in graded:
-            doc = pools.grade(problem_id, text)
+            doc = grader.grade(problem_id, text)
             graded[(problem_id, text)] = doc
         return graded[(problem_id, text)]
 
@@ -472,7 +475,7 @@ def _verdict_fields(doc: dict) -> dict:
     return fields
 
 
-def _document(work: _Work, chains: list[Chain], answers: list[dict], readings, over_cap: bool, total_rows: int,
+def _document(work: _Work, chains: list[Chain], answers: list[dict], over_cap: bool, total_rows: int,
               max_lines: int) -> dict:
     submission = work.submission
     by_line: dict[int, list[tuple[Link, LinkResult]]] = defaultdict(list)
