@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -146,3 +147,26 @@ def test_deeply_nested_and_exploding_displays_cost_only_their_own_lines(tmp_path
     assert "over the grader's limit of 2,000" in by_line[5]["message"] and "5,000 characters" in by_line[9]["message"]
     assert all(e["verdict"] != "wrong" for e in doc["lines"])
     assert {a["problem"]: (a["line"], a["verdict"]) for a in doc["answers"]}["kl-gaussian"] == (11, "correct")
+
+
+@pytest.mark.skipif(not (shutil.which("latexmk") and shutil.which("pdflatex")),
+                    reason="latexmk/pdflatex not installed")
+def test_the_pdf_is_typeset_with_shell_escape_off_and_nothing_outside_its_folder_read(tmp_path):
+    from checkers.review.pdf import build_pdf
+
+    marker = tmp_path / "ran"
+    write18 = tmp_path / "write18.tex"
+    write18.write_text("\\documentclass{article}\n\\begin{document}\nHello $x^2$.\n"
+                       f"\\immediate\\write18{{touch {marker}}}\n\\end{{document}}\n")
+    result = build_pdf(write18, tmp_path)
+    assert not marker.exists()
+    assert result.path == tmp_path / "write18.pdf" and result.path.read_bytes().startswith(b"%PDF")
+    openout = tmp_path / "openout.tex"
+    openout.write_text("\\documentclass{article}\n\\begin{document}\n"
+                       f"\\immediate\\openout5={tmp_path}/written.txt\n\\immediate\\write5{{x}}\n\\end{{document}}\n")
+    result = build_pdf(openout, tmp_path)
+    assert result.path is None and "can't write" in result.message and not (tmp_path / "written.txt").exists()
+    passwd = tmp_path / "passwd.tex"
+    passwd.write_text("\\documentclass{article}\n\\begin{document}\n\\input{/etc/passwd}\n\\end{document}\n")
+    result = build_pdf(passwd, tmp_path)
+    assert result.path is None and "/etc/passwd" in result.message and not (tmp_path / "passwd.pdf").exists()
