@@ -156,6 +156,9 @@ def test_rows_carry_the_line_where_their_formula_ends():
     submission = parse_submission(text)
     assert [[(r.line, r.text) for r in d.rows] for d in submission.displays] == [
         [(3, "a &= b"), (4, "&= c")], [(6, "x")], [(6, "y = 2")]]  # $z$ states nothing; code holds no math
+    markdown = parse_submission("50% of it: $a = 1$\n% not a comment in Markdown: $b = 2$\n")
+    tex = parse_submission("50\\% of it: $a = 1$\n% a TeX comment: $b = 2$\n", tex=True)
+    assert [d.first_line for d in markdown.displays] == [1, 2] and [d.first_line for d in tex.displays] == [1]
 
 
 def test_chains_join_rows_and_displays_that_start_with_a_relation():
