@@ -67,18 +67,20 @@ class _Work:
 
 
 def set_problems(set_id: str) -> dict[int, list]:
-    """The gradeable problems of `set_id` by problem number (UsageError naming the sets if it has none)."""
-    from checkers.grading.catalog import problems
+    """The gradeable problems of `set_id` by problem number (UsageError naming the sets if it has none). The
+    proof packages' static index says which problems those are, so only their modules are imported."""
+    from checkers.grading.catalog import get_problem, read_index
 
     by_number: dict[int, list] = defaultdict(list)
     sets = set()
-    for p in problems().values():
-        for tag in p.source.split(", "):
+    entries, _ = read_index()
+    for entry in entries:
+        for tag in entry["source"].split(", "):
             name, _, number = tag.partition(" P")
             sets.add(name)
             m = re.match(r"\d+", number)
             if name == set_id and m:
-                by_number[int(m.group())].append(p)
+                by_number[int(m.group())].append(get_problem(entry["id"]))
     if not by_number:
         raise UsageError(f"no gradeable problem belongs to the set {set_id!r}; the sets with gradeable problems are "
                          f"{', '.join(sorted(sets))}")
