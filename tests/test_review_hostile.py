@@ -11,6 +11,8 @@ import signal
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkers.review import review
 
@@ -170,3 +172,41 @@ def test_the_pdf_is_typeset_with_shell_escape_off_and_nothing_outside_its_folder
     passwd.write_text("\\documentclass{article}\n\\begin{document}\n\\input{/etc/passwd}\n\\end{document}\n")
     result = build_pdf(passwd, tmp_path)
     assert result.path is None and "/etc/passwd" in result.message and not (tmp_path / "passwd.pdf").exists()
+
+
+def test_a_checker_bug_on_one_line_is_exit_code_3_and_the_rest_is_still_reviewed(tmp_path, monkeypatch):
+    from checkers.grading import steps
+    from checkers.review.cli import exit_code
+
+    real = steps.parse_answer
+
+    def buggy(problem, text):
+        if "BUG" in text:
+            raise KeyError("a bug in the reader")
+        return real(problem, text)
+
+    monkeypatch.setattr(steps, "parse_answer", buggy)
+    path = tmp_path / "bug.md"
+    path.write_text(f"## Problem 5\n\n$$D = BUG$$\n\n$$D = \\boxed{{{KL}}}$$\n")
+    doc = review(path, "hw6-2021", time_limit=2.0)
+    by_line = _by_line(doc)
+    assert by_line[3]["internal_error"] and "internal error" in by_line[3]["message"]
+    assert by_line[3]["verdict"] == "unread"
+    assert {a["problem"]: a["verdict"] for a in doc["answers"]}["kl-gaussian"] == "correct"
+    assert doc["internal_error"] and exit_code(doc) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="$\\{}[]()&=_^%`\n abxP0123456789.-+", max_size=300))
+def test_any_text_is_read_into_displays_and_chains_without_error(text):
+    from checkers.review.chains import build_chains
+    from checkers.review.document import parse_submission
+
+    for tex in (False, True):
+        submission = parse_submission("## Problem 1\n" + text, tex=tex)
+        total = len(submission.lines)
+        for display in submission.displays:
+            assert 1 <= display.first_line <= display.last_line <= total
+            assert all(display.first_line <= row.line <= display.last_line for row in display.rows)
+        for chain in build_chains(submission):
+            assert chain.links and all(1 <= link.line <= total and link.text for link in chain.links)
