@@ -1,10 +1,10 @@
 r"""Reviewing a whole submission: every derivation link checked, every gradeable answer found and graded.
 
 All reading, comparing and grading goes through the grader's own functions, run in its killable
-workers (`checkers.grading.isolation.GradingPool`, one pool per problem used): each link is read by
-`steps.read_line_task`, each step compared by `steps.step_task`, each answer graded by the pool's
-`grade` — every one under its own time limit and memory limit, so a line that hangs, explodes or
-crashes costs only its own entry. Arithmetic chains are compared exactly here (`arithmetic.py`,
+workers (`checkers.grading.isolation.GradingPool`, one pool for the whole review; the jobs are in
+`tasks.py`): each link is read by `steps.read_line_task`, each step compared by `steps.step_task`,
+each answer graded by `grade_in_process` — every one under its own time limit and memory limit, so a
+line that hangs, explodes or crashes costs only its own entry. Arithmetic chains are compared exactly here (`arithmetic.py`,
 bounded by construction). A link is compared with the last readable link before it; after a wrong
 link, the next one is also compared with the last correct link, to tell an isolated slip from an
 error carried on. At most `max_lines` display lines are checked (the rest are reported as not
