@@ -26,6 +26,19 @@ LINES = 60
 BAR_SECONDS = 10.0
 
 
+_IN_PROCESS = """
+import sys, time
+import torch
+from checkers.grading.catalog import read_index
+from checkers.grading import isolation
+from checkers.review import review
+torch.set_num_threads(1)
+started = time.perf_counter()
+review(sys.argv[1], "hw6-2021")
+print(time.perf_counter() - started)
+"""
+
+
 def _submission(folder: Path) -> Path:
     lines = (DATA / "hw6.md").read_text().rstrip("\n").split("\n")
     lines += [f"A remark in words, line {n}." for n in range(len(lines) + 1, LINES + 1)]
@@ -55,8 +68,17 @@ def main() -> int:
             if done.returncode != 1 or wrong != expected["wrong_lines"] or answers != expected["answers"]:
                 print(f"review gave other verdicts than the planted ones (exit {done.returncode}): {wrong} {answers}")
                 return 1
+        # The review alone, after the imports: what the command costs beyond starting Python, torch and sympy.
+        timing = subprocess.run([sys.executable, "-c", _IN_PROCESS, str(path)], capture_output=True, text=True,
+                                cwd=ROOT)
+        in_process = float(timing.stdout.strip().split()[-1])
+        started = time.perf_counter()  # the machine's state: one answer graded by the same interpreter and imports
+        subprocess.run([str(proofcheck), "grade", "kl-gaussian", "d", "--no-symbolic"], capture_output=True, cwd=ROOT)
+        one_answer = time.perf_counter() - started
     median = statistics.median(times)
     load = os.getloadavg()[0]
+    print(f"for scale, on this machine now: `proofcheck grade kl-gaussian d --no-symbolic` takes {one_answer:.2f} s; "
+          f"review() itself, after the imports, takes {in_process:.2f} s")
     print(f"proofcheck review, {LINES}-line submission (17 display lines, 5 answers): median {median:.2f} s over "
           f"{args.runs} runs (min {min(times):.2f} s, max {max(times):.2f} s); load average {load:.1f} on "
           f"{os.cpu_count()} cores; bar {BAR_SECONDS:g} s: {'met' if median < BAR_SECONDS else 'NOT met'}")

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from checkers.review import review
 
@@ -34,7 +37,8 @@ def test_a_5_mb_file_is_reviewed_in_proportion_to_its_size(tmp_path):
     by_line = _by_line(doc)
     assert by_line[3]["verdict"] == "label"  # the answer line is reviewed ...
     assert {a["problem"]: a["verdict"] for a in doc["answers"]}["kl-gaussian"] == "correct"
-    assert by_line[5]["verdict"] == "unread" and "over the grader's limit" in by_line[5]["message"]  # ... the huge one not read
+    assert by_line[5]["verdict"] == "unread"  # ... the huge one is not read
+    assert "over the grader's limit" in by_line[5]["message"]
     print(f"5 MB submission reviewed in {elapsed:.1f} s")
 
 
@@ -100,7 +104,8 @@ def test_a_line_that_hangs_or_crashes_the_reader_costs_only_itself(tmp_path, mon
     path = tmp_path / "hang.md"
     path.write_text("## Problem 5\n\n"
                     f"$$D_{{KL}} = {KL}$$\n\n$$= HANG$$\n\n$$= CRASH$$\n\n"
-                    f"$$= \\frac12\\operatorname{{tr}}(\\Sigma_1^{{-1}}\\Sigma_0) + \\frac12(\\mu_1-\\mu_0)^T\\Sigma_1^{{-1}}"
+                    f"$$= \\frac12\\operatorname{{tr}}(\\Sigma_1^{{-1}}\\Sigma_0) + "
+                    f"\\frac12(\\mu_1-\\mu_0)^T\\Sigma_1^{{-1}}"
                     f"(\\mu_1-\\mu_0) - \\frac{{d}}{{2}} + \\frac12\\log\\frac{{\\det\\Sigma_1}}{{\\det\\Sigma_0}}$$\n")
     doc = review(path, "hw6-2021", time_limit=1.0)
     by_line = _by_line(doc)
@@ -121,7 +126,8 @@ def test_a_file_too_large_or_absent_is_refused_before_it_is_read(tmp_path, monke
     assert main(["review", str(tmp_path), "--set", "hw6-2021"]) == 2
 
 
-@pytest.mark.parametrize("bad", ["[1", '[{"line": "x"}]', '{"a": 1}', '[{"line": 1, "problem": "nope", "reading": "x"}]'])
+@pytest.mark.parametrize("bad", ["[1", '[{"line": "x"}]', '{"a": 1}',
+                                 '[{"line": 1, "problem": "nope", "reading": "x"}]'])
 def test_a_bad_readings_file_is_a_usage_error(tmp_path, bad):
     from checkers.cli import main
 
@@ -130,3 +136,77 @@ def test_a_bad_readings_file_is_a_usage_error(tmp_path, bad):
     readings = tmp_path / "r.json"
     readings.write_text(bad)
     assert main(["review", str(submission), "--set", "hw6-2021", "--readings", str(readings)]) == 2
+
+
+def test_deeply_nested_and_exploding_displays_cost_only_their_own_lines(tmp_path):
+    path = tmp_path / "deep.md"
+    path.write_text("## Problem 5\n\n$$D = " + "{" * 900 + "d" + "}" * 900 + "$$\n\n$$= " + "\\frac{1}{" * 300 + "d"
+                    + "}" * 300 + "$$\n\n$$= d^{d^{d^{d^{d^{d^{d}}}}}}$$\n\n$$" + "(" * 5000 + "$$\n\n"
+                    f"$$D = \\boxed{{{KL}}}$$\n")
+    doc = review(path, "hw6-2021", time_limit=1.0)
+    by_line = _by_line(doc)
+    assert [by_line[n]["verdict"] for n in (3, 5, 9)] == ["unread"] * 3
+    assert "over the grader's limit of 2,000" in by_line[5]["message"] and "5,000 characters" in by_line[9]["message"]
+    assert all(e["verdict"] != "wrong" for e in doc["lines"])
+    assert {a["problem"]: (a["line"], a["verdict"]) for a in doc["answers"]}["kl-gaussian"] == (11, "correct")
+
+
+@pytest.mark.skipif(not (shutil.which("latexmk") and shutil.which("pdflatex")),
+                    reason="latexmk/pdflatex not installed")
+def test_the_pdf_is_typeset_with_shell_escape_off_and_nothing_outside_its_folder_read(tmp_path):
+    from checkers.review.pdf import build_pdf
+
+    marker = tmp_path / "ran"
+    write18 = tmp_path / "write18.tex"
+    write18.write_text("\\documentclass{article}\n\\begin{document}\nHello $x^2$.\n"
+                       f"\\immediate\\write18{{touch {marker}}}\n\\end{{document}}\n")
+    result = build_pdf(write18, tmp_path)
+    assert not marker.exists()
+    assert result.path == tmp_path / "write18.pdf" and result.path.read_bytes().startswith(b"%PDF")
+    openout = tmp_path / "openout.tex"
+    openout.write_text("\\documentclass{article}\n\\begin{document}\n"
+                       f"\\immediate\\openout5={tmp_path}/written.txt\n\\immediate\\write5{{x}}\n\\end{{document}}\n")
+    result = build_pdf(openout, tmp_path)
+    assert result.path is None and "can't write" in result.message and not (tmp_path / "written.txt").exists()
+    passwd = tmp_path / "passwd.tex"
+    passwd.write_text("\\documentclass{article}\n\\begin{document}\n\\input{/etc/passwd}\n\\end{document}\n")
+    result = build_pdf(passwd, tmp_path)
+    assert result.path is None and "/etc/passwd" in result.message and not (tmp_path / "passwd.pdf").exists()
+
+
+def test_a_checker_bug_on_one_line_is_exit_code_3_and_the_rest_is_still_reviewed(tmp_path, monkeypatch):
+    from checkers.grading import steps
+    from checkers.review.cli import exit_code
+
+    real = steps.parse_answer
+
+    def buggy(problem, text):
+        if "BUG" in text:
+            raise KeyError("a bug in the reader")
+        return real(problem, text)
+
+    monkeypatch.setattr(steps, "parse_answer", buggy)
+    path = tmp_path / "bug.md"
+    path.write_text(f"## Problem 5\n\n$$D = BUG$$\n\n$$D = \\boxed{{{KL}}}$$\n")
+    doc = review(path, "hw6-2021", time_limit=2.0)
+    by_line = _by_line(doc)
+    assert by_line[3]["internal_error"] and "internal error" in by_line[3]["message"]
+    assert by_line[3]["verdict"] == "unread"
+    assert {a["problem"]: a["verdict"] for a in doc["answers"]}["kl-gaussian"] == "correct"
+    assert doc["internal_error"] and exit_code(doc) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="$\\{}[]()&=_^%`\n abxP0123456789.-+", max_size=300))
+def test_any_text_is_read_into_displays_and_chains_without_error(text):
+    from checkers.review.chains import build_chains
+    from checkers.review.document import parse_submission
+
+    for tex in (False, True):
+        submission = parse_submission("## Problem 1\n" + text, tex=tex)
+        total = len(submission.lines)
+        for display in submission.displays:
+            assert 1 <= display.first_line <= display.last_line <= total
+            assert all(display.first_line <= row.line <= display.last_line for row in display.rows)
+        for chain in build_chains(submission):
+            assert chain.links and all(1 <= link.line <= total and link.text for link in chain.links)

@@ -6,7 +6,8 @@ r"""`proofcheck review`: a whole submission read as a TA reads it — every answ
 
 The package reads the submission (`document`), cuts its math into chains of links (`chains`), checks
 arithmetic exactly (`arithmetic`), finds each gradeable problem's answer (`locate`), compares and grades
-with the grader's workers (`checking`), writes the HTML page (`render`) and adds the subcommand (`cli`).
+with the grader's workers (`checking`, jobs in `tasks`), writes the HTML page (`render`), typesets a .tex
+submission safely (`pdf`) and adds the subcommand (`cli`).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from checkers.review.document import Display, Submission
 
 EQUALS = "="
 MAX_ROW_CHARACTERS = 20000  # a longer row is not cut into links (it is reported as too long to read)
+PROSE = "\u2062"  # stands where a remark in words (\text{depth}) was dropped, so that `\text{depth} = T + 1` keeps a left side
 BOXED = "\u2063"  # marks where a \boxed{} stood, so that the link holding it is known after the row is cut
 _UNCHECKED_RELATIONS = {"\\geq": "≥", "\\ge": "≥", "\\leq": "≤", "\\le": "≤", "\\neq": "≠", "\\ne": "≠",
                         "\\approx": "≈", "\\sim": "∼", "\\propto": "∝", "\\equiv": "≡", "\\to": "→", "<": "<",
@@ -42,6 +43,7 @@ class Link:
     boxed: bool = False
     display: int = 0  # index of its display in the submission
     length: int = 0  # characters of the row it came from, when that row was too long to cut (then text is its start)
+    prose: bool = False  # a left side written in words (\text{depth} =): a label by construction
 
 
 @dataclass
@@ -91,7 +93,7 @@ def clean(text: str) -> tuple[str, bool]:
                     end = _skip_group(text, i + m.end())
                     content = text[i + m.end():end].strip().strip("{}").strip()
                     if name in ("text", "textrm") and content not in _FUNCTION_WORDS:
-                        out.append(" \\text{and} " if content in ("and", "where", "so", "hence", "thus") else " ")
+                        out.append(" \\text{and} " if content in ("and", "where", "so", "hence", "thus") else PROSE)
                     else:
                         out.append(text[i:end])
                     i = end
@@ -118,7 +120,7 @@ def clean(text: str) -> tuple[str, bool]:
             continue
         out.append(" " if text[i] == "&" else text[i])
         i += 1
-    return "".join(out).strip().rstrip(".,;").strip(), boxed
+    return "".join(out).strip(" \t\n.,;"), boxed
 
 
 def _split_top(text: str, separators) -> list[tuple[str | None, str]]:
@@ -198,14 +200,18 @@ def build_chains(submission: Submission, displays: list[Display] | None = None) 
                 continue
             text, _ = clean(row.text)
             for s_index, parts in enumerate(segments(text)):
-                first_text = parts[0][1]
+                first_text = parts[0][1].replace(BOXED, "")
                 starts_with_relation = not first_text and len(parts) > 1
                 if not (starts_with_relation and s_index == 0 and current is not None):
                     current = Chain(section=section_index)
                     chains.append(current)
-                for rel, piece in parts:
+                for index, (rel, piece) in enumerate(parts):
                     is_boxed = BOXED in piece
-                    piece = piece.replace(BOXED, "").strip()
+                    words_only = PROSE in piece and not piece.replace(PROSE, "").replace(BOXED, "").strip()
+                    piece = piece.replace(BOXED, "").replace(PROSE, " ").strip()
+                    if words_only and index == 0 and len(parts) > 1:
+                        current.links.append(Link("\\text{…}", None, row.line, False, d_index, prose=True))
+                        continue
                     if not piece:
                         continue
                     relation = rel if current.links else None

@@ -1,10 +1,10 @@
 r"""Reviewing a whole submission: every derivation link checked, every gradeable answer found and graded.
 
 All reading, comparing and grading goes through the grader's own functions, run in its killable
-workers (`checkers.grading.isolation.GradingPool`, one pool per problem used): each link is read by
-`steps.read_line_task`, each step compared by `steps.step_task`, each answer graded by the pool's
-`grade` — every one under its own time limit and memory limit, so a line that hangs, explodes or
-crashes costs only its own entry. Arithmetic chains are compared exactly here (`arithmetic.py`,
+workers (`checkers.grading.isolation.GradingPool`, one pool for the whole review; the jobs are in
+`tasks.py`): each link is read by `steps.read_line_task`, each step compared by `steps.step_task`,
+each answer graded by `grade_in_process` — every one under its own time limit and memory limit, so a
+line that hangs, explodes or crashes costs only its own entry. Arithmetic chains are compared exactly here (`arithmetic.py`,
 bounded by construction). A link is compared with the last readable link before it; after a wrong
 link, the next one is also compared with the last correct link, to tell an isolated slip from an
 error carried on. At most `max_lines` display lines are checked (the rest are reported as not
@@ -67,18 +67,20 @@ class _Work:
 
 
 def set_problems(set_id: str) -> dict[int, list]:
-    """The gradeable problems of `set_id` by problem number (UsageError naming the sets if it has none)."""
-    from checkers.grading.catalog import problems
+    """The gradeable problems of `set_id` by problem number (UsageError naming the sets if it has none). The
+    proof packages' static index says which problems those are, so only their modules are imported."""
+    from checkers.grading.catalog import get_problem, read_index
 
     by_number: dict[int, list] = defaultdict(list)
     sets = set()
-    for p in problems().values():
-        for tag in p.source.split(", "):
+    entries, _ = read_index()
+    for entry in entries:
+        for tag in entry["source"].split(", "):
             name, _, number = tag.partition(" P")
             sets.add(name)
             m = re.match(r"\d+", number)
             if name == set_id and m:
-                by_number[int(m.group())].append(p)
+                by_number[int(m.group())].append(get_problem(entry["id"]))
     if not by_number:
         raise UsageError(f"no gradeable problem belongs to the set {set_id!r}; the sets with gradeable problems are "
                          f"{', '.join(sorted(sets))}")
@@ -90,7 +92,7 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-class _Pools:
+class _GraderWorkers:
     """One pool of the grader's workers for the whole review, started on first use; every job names its problem
     (`checkers.review.tasks`), and each problem's instances are drawn before the workers fork (`warm`)."""
 
@@ -132,11 +134,11 @@ def _stopped_message(doc: dict, doing: str) -> str:
     return doc["message"].replace("grading this answer", doing)
 
 
-def _read_links(work: _Work, pools: _Pools, wanted: dict[str, set[str]], limit: float) -> None:
+def _read_links(work: _Work, grader: _GraderWorkers, wanted: dict[str, set[str]], limit: float) -> None:
     """Read every (problem, link text) once, each in a worker under its own limits."""
     for problem_id, texts in wanted.items():
         todo = [t for t in sorted(texts) if (problem_id, t) not in work.read]
-        got = pools.run(problem_id, [(t, ("read_link", (t,), limit)) for t in todo])
+        got = grader.run(problem_id, [(t, ("read_link", (t,), limit)) for t in todo])
         for text, doc in got.items():
             if doc.get("stopped"):
                 doc = {"parsed": False, "message": _stopped_message(doc, "reading this line")}
@@ -167,9 +169,11 @@ def _brief(value) -> str:
 def _check_arithmetic(chain: Chain, work: _Work) -> bool:
     """Check a chain of numbers exactly (after an optional label); False (nothing recorded) if some link is not
     arithmetic."""
+    if any(id(link) in work.results for link in chain.links):  # over the cap, or too long: not taken apart here
+        return False
     links = list(chain.links)
     label = None
-    if len(links) > 1 and name_like(links[0].text):
+    if len(links) > 1 and (links[0].prose or name_like(links[0].text)):
         try:
             arithmetic.value_of(links[0].text)
         except arithmetic.NotArithmetic:
@@ -181,7 +185,8 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
         except arithmetic.NotArithmetic:
             return False
     if label is not None:
-        work.results[id(label)] = LinkResult("label", "names the quantity (a label, not a link of the chain)")
+        named = "a left side in words" if label.prose else _short(label.text, 40)
+        work.results[id(label)] = LinkResult("label", f"{named} names the quantity (a label, not a link of the chain)")
     good, wrong_before = 0, None  # index of the last correct link; index of a wrong link just before
     for i, link in enumerate(links):
         if i == 0:
@@ -201,9 +206,9 @@ def _check_arithmetic(chain: Chain, work: _Work) -> bool:
                 result.after_wrong = "error carried on"
                 result.message += f"; it carries on the error of line {links[wrong_before].line}"
         elif wrong_before is not None and values[i] == values[good]:
-            result = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as line {links[good].line}, the last "
-                                           f"correct link, not the wrong one on line {previous.line}: the slip there "
-                                           f"is isolated (exact arithmetic)", compared_with=links[good])
+            result = LinkResult("follows", f"exactly {arithmetic.show(values[i])}, as line {links[good].line}, the "
+                                           f"last correct link, not the wrong one on line {previous.line}: the slip "
+                                           f"there is isolated (exact arithmetic)", compared_with=links[good])
             result.after_wrong = "isolated slip"
         else:
             result = LinkResult("wrong", f"this is exactly {arithmetic.show(values[i])}, but the link before "
@@ -242,9 +247,13 @@ def _assess_links(chain: Chain, problem, work: _Work) -> list[tuple[Link, Link]]
         doc = work.read.get((problem.id, link.text), {"parsed": False, "message": "not read"})
         readable = bool(doc.get("parsed"))
         internal = bool(doc.get("internal_error"))
+        if i == 0 and link.prose and len(chain.links) > 1:
+            work.results[id(link)] = LinkResult("label", "a left side in words names the quantity (a label, not a "
+                                                         "link of the chain)", problem.id)
+            continue
         if i == 0 and len(chain.links) > 1 and name_like(link.text) and (not readable or decorated(link.text)):
-            work.results[id(link)] = LinkResult("label", "names the quantity (a label, not a link of the chain)",
-                                                problem.id)
+            work.results[id(link)] = LinkResult("label", f"{_short(link.text, 40)} names the quantity (a label, not "
+                                                         f"a link of the chain)", problem.id)
             continue
         if not readable:
             work.results[id(link)] = LinkResult("unread", f"cannot be read in the symbols of {problem.id}: "
@@ -264,7 +273,7 @@ def _assess_links(chain: Chain, problem, work: _Work) -> list[tuple[Link, Link]]
     return pairs
 
 
-def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[Link, Link]]],
+def _compare(work: _Work, grader: _GraderWorkers, pairs_by_problem: dict[str, list[tuple[Link, Link]]],
              limit: float) -> dict[tuple[int, int], dict]:
     """Compare each (link, previous) pair in its problem's pool; {(id(link), id(previous)): step doc}."""
     out = {}
@@ -276,7 +285,7 @@ def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[
                 continue
             seen.add(key)
             tasks.append((key, ("compare_links", (link.line, link.text, previous.line, previous.text), 3 * limit)))
-        for key, doc in pools.run(problem_id, tasks).items():
+        for key, doc in grader.run(problem_id, tasks).items():
             if doc.get("stopped"):
                 doc = {"valid": False, "message": _stopped_message(doc, "comparing these two lines"),
                        "unchecked": True}
@@ -284,7 +293,7 @@ def _compare(work: _Work, pools: _Pools, pairs_by_problem: dict[str, list[tuple[
     return out
 
 
-def _record_steps(chains_with_problem, work: _Work, steps: dict, pools: _Pools, limit: float) -> None:
+def _record_steps(chains_with_problem, work: _Work, steps: dict, grader: _GraderWorkers, limit: float) -> None:
     """Verdicts from the compared steps, then the slip-or-carried check for the link after each wrong one."""
     from checkers.grading.catalog import get_problem
 
@@ -315,16 +324,16 @@ def _record_steps(chains_with_problem, work: _Work, steps: dict, pools: _Pools, 
             wrong_link = link if result.verdict == "wrong" else None
     if not pending:
         return
-    again = _compare(work, pools, second, limit)
+    again = _compare(work, grader, second, limit)
     for link, wrong, correct, _ in pending:
         doc = again.get((id(link), id(correct)), {})
         result = work.results[id(link)]
         where_correct = f"line {correct.line}" if correct.line != link.line else "an earlier link on this line"
+        where_wrong = f"the wrong one on line {wrong.line}" if wrong.line != link.line else "the wrong link before it"
         if doc.get("valid") and result.verdict == "wrong":
             result.after_wrong = "isolated slip"
             result.verdict = "follows"
-            result.message = (f"follows {where_correct}, the last correct link, not the wrong one on line "
-                              f"{wrong.line}: the slip there is isolated")
+            result.message = f"follows {where_correct}, the last correct link, not {where_wrong}: the slip is isolated"
         elif result.verdict == "follows":
             result.after_wrong = "error carried on"
             result.message += f"; it carries on the error of line {wrong.line}"
@@ -373,10 +382,11 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
         section = submission.sections[chain.section] if chain.section is not None else None
         return list(by_number.get(section.problem, ())) if section is not None else []
 
-    limit = time_limit
+    limit = time_limit  # per link read and per answer graded; a comparison of two links gets three times it
     with ExitStack() as stack:
         used = {r.problem for r in readings} | {p.id for chain in chains for p in options(chain)}
-        pools = _Pools(stack, time_limit, memory_mb, workers, [p for p in all_problems if p in used] or [*all_problems])
+        grader = _GraderWorkers(stack, time_limit, memory_mb, workers,
+                                [p for p in all_problems if p in used] or [*all_problems])
         wanted: dict[str, set[str]] = defaultdict(set)
         symbolic_chains = []
         for chain in chains:
@@ -389,28 +399,29 @@ def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[
                 section = submission.sections[chain.section] if chain.section is not None else None
                 why = (f"problem {section.problem} of {set_id} has no gradeable problem, so its symbols are unknown; "
                        f"left for the TA" if section is not None and section.problem is not None else
-                       "outside every problem of the set (no heading such as “Problem 3” above it); left for the TA")
+                       "outside every problem of the set (no heading such as “Problem 3” above it); "
+                       "left for the TA")
                 for link in chain.links:
                     work.results.setdefault(id(link), LinkResult("unread", why))
                 continue
             symbolic_chains.append((chain, opts))
             for p in opts:
                 wanted[p.id].update(link.text for link in chain.links if id(link) not in work.results)
-        _read_links(work, pools, wanted, limit)
+        _read_links(work, grader, wanted, limit)
         chains_with_problem, pairs_by_problem = [], defaultdict(list)
         for chain, opts in symbolic_chains:
             problem = _chain_problem(chain, opts, work)
             pairs = _assess_links(chain, problem, work)
             chains_with_problem.append((chain, problem, pairs))
             pairs_by_problem[problem.id].extend(pairs)
-        steps = _compare(work, pools, pairs_by_problem, limit)
-        _record_steps(chains_with_problem, work, steps, pools, limit)
-        answers = _answers(work, chains, pools, readings, all_problems)
-    return _document(work, chains, answers, readings, over_cap, len(rows), max_lines)
+        steps = _compare(work, grader, pairs_by_problem, limit)
+        _record_steps(chains_with_problem, work, steps, grader, limit)
+        answers = _answers(work, chains, grader, readings)
+    return _document(work, chains, answers, over_cap, len(rows), max_lines)
 
 
-def _answers(work: _Work, chains: list[Chain], pools: _Pools, readings: tuple[Reading, ...],
-             all_problems: dict) -> list[dict]:
+def _answers(work: _Work, chains: list[Chain], grader: _GraderWorkers, readings: tuple[Reading, ...]) -> list[dict]:
+    """One entry per gradeable problem of the set: its answer found (or read by the TA) and graded, or missing."""
     submission = work.submission
     labels = {id(link) for link, result in ((link, work.results.get(id(link))) for c in chains for link in c.links)
               if result is not None and result.verdict == "label"}
@@ -418,7 +429,7 @@ def _answers(work: _Work, chains: list[Chain], pools: _Pools, readings: tuple[Re
 
     def grade(problem_id: str, text: str) -> dict:
         if (problem_id, text) not in graded:
-            doc = pools.grade(problem_id, text)
+            doc = grader.grade(problem_id, text)
             graded[(problem_id, text)] = doc
         return graded[(problem_id, text)]
 
@@ -466,7 +477,7 @@ def _verdict_fields(doc: dict) -> dict:
     return fields
 
 
-def _document(work: _Work, chains: list[Chain], answers: list[dict], readings, over_cap: bool, total_rows: int,
+def _document(work: _Work, chains: list[Chain], answers: list[dict], over_cap: bool, total_rows: int,
               max_lines: int) -> dict:
     submission = work.submission
     by_line: dict[int, list[tuple[Link, LinkResult]]] = defaultdict(list)
@@ -519,9 +530,9 @@ def _line_entry(line: int, entries: list[tuple[Link, LinkResult]]) -> dict:
     compared = [(i, l) for i, l in enumerate(links) if l["verdict"] != "start"]
     checked = sum(1 for _, l in compared if l["verdict"] in ("follows", "wrong"))
     if compared:
-        worst_index, worst = max(compared, key=lambda il: SEVERITY[il[1]["verdict"]])
+        _, worst = max(compared, key=lambda il: SEVERITY[il[1]["verdict"]])
     else:
-        worst_index, worst = 0, {"verdict": "follows", "message": links[0]["message"]}
+        worst = {"verdict": "follows", "message": links[0]["message"]}
     entry = {"line": line, "verdict": worst["verdict"], "message": worst["message"], "checked": checked,
              "links": links}
     for key in ("counterexample", "after_wrong", "problem", "compared_with_line"):
@@ -532,5 +543,4 @@ def _line_entry(line: int, entries: list[tuple[Link, LinkResult]]) -> dict:
     after = [l["after_wrong"] for l in links if l.get("after_wrong")]
     if after and "after_wrong" not in entry:
         entry["after_wrong"] = after[0]
-    del worst_index
     return entry

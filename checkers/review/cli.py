@@ -60,12 +60,14 @@ def _summary(doc: dict, page: Path | None) -> str:
     for a in doc["answers"]:
         where = f"line {a['line']}" if a["line"] is not None else "not found"
         out.append(f"{a['set_problem']:4s} {a['problem']:24s} {a['verdict']:10s} {where} ({a['found_by'] or '—'})")
-    wrong = [e for e in doc["lines"] if e["verdict"] == "wrong"]
-    for e in wrong:
-        out.append(f"line {e['line']}: wrong: {e['message']}")
+    for e in doc["lines"]:
+        if e["verdict"] == "wrong" or e.get("after_wrong"):
+            out.append(f"line {e['line']}: {e['verdict']}: {e['message']}")
     counts = {v: sum(1 for e in doc["lines"] if e["verdict"] == v) for v in ("follows", "wrong", "unread", "label")}
     out.append(f"{len(doc['lines'])} display lines: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
     out += [f"note: {n}" for n in doc["notes"]]
+    if doc.get("pdf"):
+        out.append(doc["pdf"]["message"])
     if page is not None:
         out.append(f"wrote {page}")
     return "\n".join(out)
@@ -90,6 +92,12 @@ def cmd_review(args) -> int:
     submission = read_submission(args.submission)
     doc = review(submission, args.set, readings=readings, time_limit=args.time_limit, memory_mb=args.memory_mb,
                  workers=args.workers, max_lines=args.max_lines)
+    pdf = None
+    if out_dir is not None and not args.no_pdf and Path(args.submission).suffix.lower() in (".tex", ".ltx"):
+        from checkers.review.pdf import build_pdf
+
+        pdf = build_pdf(Path(args.submission), out_dir)
+        doc["pdf"] = {"file": pdf.path.name if pdf.path else None, "message": pdf.message}
     page = write_html(doc, submission.lines, out_dir) if out_dir is not None else None
     if args.json:
         print(dumps(doc, indent=1))
@@ -109,6 +117,9 @@ def register(sub) -> None:
     p.add_argument("--set", required=True, metavar="SET", help="the problem set (e.g. hw6-2021)")
     p.add_argument("--out", metavar="DIR", help="write DIR/<name>-review.html")
     p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--no-pdf", action="store_true",
+                   help="with --out and a .tex file: do not typeset it (by default DIR/<name>.pdf is built with shell "
+                        "escape off and no file outside its folder readable)")
     p.add_argument("--readings", metavar="FILE",
                    help="a JSON list of {line, problem, reading, alternatives, note}: the TA's readings of places a "
                         "scan garbled, graded as the answer to that problem")

@@ -31,8 +31,8 @@ _ENVIRONMENT_ONLY = re.compile(r"\\(?:begin|end)\{[A-Za-z]+\*?\}")
 _ONE_COLUMN_ARRAY = re.compile(r"\s*\\begin\{array\}\{[lcr]\}")
 _SPECIAL = re.compile(r"[`$\\%]")
 _CODE_BEGIN = re.compile(r"\\begin\{(verbatim|lstlisting|minted|Verbatim)\*?\}")
-_HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*(?:\[[^\]]{0,40}\])?"
-                              r"\s*\{?")
+_HEADING_COMMAND = re.compile(r"^\s*\\(?:section|subsection|subsubsection|paragraph|textbf|item)\*?\s*"
+                              r"(?:\[[^\]]{0,40}\])?\s*\{?")
 _PROBLEM = re.compile(r"^[\s#>*_\-]*(?:\d+(?:\.\d+)*\s+)?(?:problem|exercise|question|aufgabe)\s*#?\s*(\d{1,3})\b",
                       re.IGNORECASE)
 _BARE_NUMBER = re.compile(r"^\s*(?:#+\s*|\*\*)?(\d{1,2})[.)](?:\*\*)?(?:\s|$)")
@@ -229,8 +229,9 @@ def _has_top_level_equals(text: str) -> bool:
     return False
 
 
-def find_displays(text: str, starts: list[int]) -> tuple[list[Display], set[int], set[int]]:
-    """Every display in order, the lines that hold math, and the lines inside code blocks."""
+def find_displays(text: str, starts: list[int], tex: bool = False) -> tuple[list[Display], set[int], set[int]]:
+    """Every display in order, the lines that hold math, and the lines inside code blocks (in LaTeX, `%` starts a
+    comment; in Markdown it is a percent sign)."""
     displays: list[Display] = []
     math_lines: set[int] = set()
     code_lines: set[int] = set()
@@ -255,7 +256,7 @@ def find_displays(text: str, starts: list[int]) -> tuple[list[Display], set[int]
             code_lines.update(range(_line_of(starts, i), _line_of(starts, min(end, n - 1)) + 1))
             i = end
             continue
-        if ch == "%" and (i == 0 or text[i - 1] != "\\"):  # a TeX comment runs to the end of the line
+        if ch == "%" and tex and (i == 0 or text[i - 1] != "\\"):  # a TeX comment runs to the end of the line
             end = text.find("\n", i)
             i = n if end < 0 else end
             continue
@@ -325,8 +326,9 @@ def parse_submission(text: str, name: str = "<text>", *, tex: bool = False, repl
     for line in lines:
         starts.append(offset)
         offset += len(line) + 1
-    displays, math_lines, code_lines = find_displays(text, starts)
-    sections = find_sections(lines, tex or "\\section" in text, math_lines | code_lines)
+    tex = tex or "\\documentclass" in text[:20000] or "\\section" in text
+    displays, math_lines, code_lines = find_displays(text, starts, tex)
+    sections = find_sections(lines, tex, math_lines | code_lines)
     notes = []
     if replaced:
         notes.append(f"{replaced} byte(s) of the file are not UTF-8; they are shown as \ufffd")

@@ -24,11 +24,11 @@ FOUND_BY_READING = "reading"
 
 # Generic notation -> the words a problem's id or title uses for it (no problem of any course is named here).
 _NOTATION_WORDS = {
-    "var": {"variance"}, "operatorname{var}": {"variance"}, "cov": {"covariance"}, "kl": {"kl", "divergence"},
+    "var": {"variance"}, "cov": {"covariance"}, "kl": {"kl", "divergence"},
     "dkl": {"kl", "divergence"}, "partial": {"gradient", "derivative"}, "nabla": {"gradient"},
     "w": {"weight"}, "b": {"bias"}, "p": {"density", "probability"}, "f": {"density"}, "e": {"expectation"},
-    "mathbb{e}": {"expectation"}, "tv": {"tv", "variation"}, "i": {"information"}, "h": {"entropy"},
-    "lse": {"lse", "logsumexp"}, "softmax": {"softmax"}, "y": {"output"}, "l": {"loss"}, "mathcal{l}": {"loss"},
+    "tv": {"tv", "variation"}, "i": {"information"}, "h": {"entropy"},
+    "lse": {"lse", "logsumexp"}, "softmax": {"softmax"}, "y": {"output"}, "l": {"loss"},
 }
 _MARKUP = {"mathrm", "operatorname", "mathbb", "mathcal", "mathbf", "text", "frac", "dfrac", "left", "right", "partial",
            "sum", "prod", "log", "exp"}

@@ -64,7 +64,7 @@ def render_html(doc: dict, lines: list[str]) -> str:
     counts = {v: sum(1 for e in doc["lines"] if e["verdict"] == v) for v in ("follows", "wrong", "unread", "label")}
     return environment().get_template("review.html.j2").render(
         doc=doc, lines=shown, hidden=max(0, len(lines) - MAX_SHOWN_LINES), scores=_score_rows(doc), for_ta=for_ta,
-        counts=counts, name=Path(doc["file"]).name)
+        counts=counts, name=Path(doc["file"]).name, pdf=doc.get("pdf"))
 
 
 def write_html(doc: dict, lines: list[str], out_dir: str | Path) -> Path:
