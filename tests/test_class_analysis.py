@@ -221,3 +221,23 @@ def test_cluster_compares_only_candidate_pairs_not_every_pair():
     left, right = candidate_pairs(prints, rtol=1e-7, atol=1e-7)
     assert len(left) <= len(prints)
     assert len(cluster(prints, rtol=1e-7, atol=1e-7)) == 20_000
+
+
+def test_control_characters_and_undecodable_bytes_never_reach_the_page():
+    """Student text holding NUL, ESC or other control characters (and ids with bytes that were not UTF-8) is shown
+    as \\xNN: the page is valid UTF-8 text with no control character but newline and tab."""
+    from checkers.grading.analysis import analyse, render
+
+    class Row:
+        def __init__(self, ident, answer):
+            self.id, self.answer = ident, answer
+
+    hostile = "d\x00\x1b[2J\x07\x7f\x9b"
+    wrong = {"verdict": "incorrect", "message": "no", "feedback": [{"id": "zero", "message": "fb\x00\x1b"}]}
+    entries = [(Row("nul\x00id\udcff", hostile), wrong, [1.0, 2.0]), (Row("esc\x1b", hostile), wrong, [1.0, 2.0]),
+               (Row("x", hostile), {"verdict": "invalid", "message": "bad \x00\x1b char"}, None)]
+    page = render(analyse("kl-gaussian", entries))
+    page.encode("utf-8")  # strict: a lone surrogate would raise
+    controls = [c for c in page if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+    assert not controls, controls
+    assert "d\\x00\\x1b[2J" in page and "nul\\x00id\\xff" in page and "bad \\x00\\x1b char" in page

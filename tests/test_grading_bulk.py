@@ -495,3 +495,22 @@ def test_the_grading_process_keeps_a_few_hundred_bytes_a_row_not_every_result(tm
         tracemalloc.stop()
     assert summary.counts["incorrect"] == rows and len(read(tmp_path / "o.csv")) == rows
     assert peak / rows < 1200, f"{peak / rows:.0f} bytes a row at the peak"
+
+
+def test_bytes_that_are_not_utf8_never_reach_the_output(capsys, monkeypatch):
+    """An answer given as bytes that are not UTF-8 ($'d\\xff' in a shell) is invalid, and the output (JSON or text)
+    is valid UTF-8 that shows the byte as \\xff."""
+    import io
+
+    for extra in (["--json"], []):
+        assert main(["grade", "kl-gaussian", "d\udcff", "--no-symbolic", *extra]) == 2, extra
+        out = capsys.readouterr().out
+        out.encode("utf-8")  # strict: a lone surrogate (a raw 0xff byte on the terminal) would raise here
+        assert "not UTF-8" in out and "byte 0xff at character 2" in out, out
+    doc = json.loads(main(["grade", "kl-gaussian", "d\udcff", "--json"]) and capsys.readouterr().out)
+    assert doc["verdict"] == "invalid" and doc["answer"] == "d\\xff"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"d\xff"), encoding="utf-8"))  # strict decoding
+    assert main(["grade", "kl-gaussian", "-", "--no-symbolic"]) == 2
+    out = capsys.readouterr().out
+    out.encode("utf-8")
+    assert "not UTF-8" in out and "0xff" in out

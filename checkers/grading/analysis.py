@@ -399,12 +399,23 @@ def plot(analysis: ClassAnalysis) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def _visible(value):
+    """What the page shows of a value: text with control characters (NUL, ESC, ...) and bytes that were not UTF-8
+    written as \\xNN, before autoescaping (HTML forbids them, and a raw ESC in a saved page reaches a terminal)."""
+    if not isinstance(value, str):
+        return value
+    from checkers.grading.bulk import escape_bytes
+    from checkers.grading.result import escape_controls
+
+    return escape_controls(escape_bytes(value))
+
+
 def render(analysis: ClassAnalysis) -> str:
-    """The HTML page (templates/class_analysis.html.j2, autoescaped)."""
+    """The HTML page (templates/class_analysis.html.j2, autoescaped; every value through `_visible` first)."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, finalize=_visible)
     return env.get_template("class_analysis.html.j2").render(a=analysis)
 
 

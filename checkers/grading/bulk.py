@@ -57,6 +57,7 @@ GRADING_MODULES = ("build", "catalog", "equivalence", "feedback", "grader", "gra
 ENGINE_MODULES = ("evaluate", "kinds", "tolerances", "notation")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting with these as a formula
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(slots=True)
@@ -132,9 +133,20 @@ class Ledger:
         return bool(self.flags[index] & PRINT_FLAG)
 
 
-def _escape_bytes(text: str) -> str:
-    """Undecodable bytes (read as surrogates) written as \\xNN."""
-    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+def escape_bytes(text: str) -> str:
+    """Undecodable bytes (read as surrogates) written as \\xNN; any other lone surrogate as \\uNNNN."""
+    text = _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def not_utf8(answer: str, where: str = "") -> str | None:
+    """Why `answer` is refused if it holds bytes that are not UTF-8 (read as surrogates), else None."""
+    bad = _LONE_SURROGATE.search(answer)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"a lone surrogate U+{code:04X}"
+    return f"{where}the answer is not UTF-8 text ({what} at character {bad.start() + 1}); save it as UTF-8"
 
 
 def _check_input(path: Path) -> int:
@@ -181,9 +193,9 @@ def read_answers(path: str | Path) -> list[Row]:
             header = next(reader, None)
             if header is None:
                 raise UsageError(f"{path} is empty; expected a header row `id,answer`")
-            names = [_escape_bytes(h).strip().lower() for h in header]
+            names = [escape_bytes(h).strip().lower() for h in header]
             if "id" not in names or "answer" not in names:
-                raise UsageError(f"{path} has columns {[_escape_bytes(h) for h in header]}; expected a header row "
+                raise UsageError(f"{path} has columns {[escape_bytes(h) for h in header]}; expected a header row "
                                  f"with `id` and `answer`")
             i_id, i_answer = names.index("id"), names.index("answer")
             rows = []
@@ -198,19 +210,18 @@ def read_answers(path: str | Path) -> list[Row]:
                                      f"grader's memory (about 200 bytes a row besides the answers' text): split the "
                                      f"class into several files")
                 get = lambda i: record[i] if i < len(record) else ""
-                ident, answer = _escape_bytes(get(i_id)), get(i_answer)
+                ident, answer = escape_bytes(get(i_id)), get(i_answer)
                 row = Row(number, ident, answer, line=start)
-                bad = _SURROGATE.search(answer)
+                bad = _LONE_SURROGATE.search(answer)
                 if len(record) > len(header):
                     row.refused = (f"line {start} has {len(record)} cells but the header has {len(header)}: an answer "
                                    f"that holds a comma must be in double quotes")
-                    row.answer = _escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
+                    row.answer = escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
                 elif len(record) <= i_answer:
                     row.refused = f"line {start} has no answer (it has {len(record)} of the header's {len(header)} cells)"
                 elif bad:
-                    row.refused = (f"line {start}: the answer is not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} "
-                                   f"at character {bad.start() + 1}); save the file as UTF-8")
-                    row.answer = _escape_bytes(answer[:KEEP_CHARS])
+                    row.refused = not_utf8(answer, f"line {start}: ").replace("save it as", "save the file as")
+                    row.answer = escape_bytes(answer[:KEEP_CHARS])
                 elif len(answer) > MAX_LENGTH:
                     row.refused = (f"line {start}: the answer is {len(answer)} characters long; the limit is "
                                    f"{MAX_LENGTH}")
