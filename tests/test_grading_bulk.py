@@ -514,3 +514,14 @@ def test_bytes_that_are_not_utf8_never_reach_the_output(capsys, monkeypatch):
     out = capsys.readouterr().out
     out.encode("utf-8")
     assert "not UTF-8" in out and "0xff" in out
+
+
+def test_check_steps_refuses_a_derivation_that_is_not_utf8_on_standard_input(capsys, monkeypatch):
+    import io
+
+    # As in the C locale, where Python reads standard input with surrogateescape: the raw byte arrives as text.
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"&= d\xff \\\\\n&= d"), encoding="utf-8",
+                                                      errors="surrogateescape"))
+    assert main(["check-steps", "kl-gaussian", "-", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "not UTF-8" in captured.err and "0xff" in captured.err, captured

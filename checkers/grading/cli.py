@@ -219,6 +219,12 @@ def cmd_check_steps(args) -> int:
         raise UsageError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text: {exc}") from None
+    from checkers.grading.bulk import not_utf8
+
+    undecodable = not_utf8(text)  # standard input read with surrogateescape (the C locale) lets raw bytes through
+    if undecodable:
+        where = "standard input" if args.file == "-" else str(path)
+        raise UsageError(f"{where}: {undecodable.replace('the answer is', 'the derivation is')}")
     import torch
 
     torch.set_num_threads(1)
