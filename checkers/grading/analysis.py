@@ -187,7 +187,8 @@ def _reach(values: np.ndarray, rtol: float, atol: float) -> np.ndarray:
 
 def _window_ends(sorted_values: np.ndarray, rtol: float, atol: float) -> np.ndarray:
     """For each position of a sorted finite column, one past the last position within its reach."""
-    return np.searchsorted(sorted_values, sorted_values + _reach(sorted_values, rtol, atol), side="right")
+    with np.errstate(over="ignore"):  # a reach past the largest float is infinite: the window runs to the end
+        return np.searchsorted(sorted_values, sorted_values + _reach(sorted_values, rtol, atol), side="right")
 
 
 def _partners_counted(column: np.ndarray, rtol: float, atol: float) -> int:

@@ -251,7 +251,7 @@ def check_paths(csv_path: Path, out: Path | str, analysis: Path | str | None = N
     _check_input(csv_path)
     if out == STDOUT and analysis == STDOUT:
         raise UsageError("--out and --analysis cannot both be standard output (-); give one a file name")
-    journal = journal_path(csv_path if out == STDOUT else Path(out), csv_path)
+    journal = journal_path(out, csv_path)
     outputs = [(o, Path(p)) for o, p in (("--out", out), ("--analysis", analysis)) if p is not None and p != STDOUT]
     outputs.append(("the journal", journal))
     check_distinct([("the input file", csv_path)], outputs)
