@@ -51,6 +51,8 @@ latex-tools:
 bench: $(STAMP)
 	$(BIN)/python benchmarks/verify_bench.py
 	$(BIN)/python benchmarks/grade_bench.py
+	$(BIN)/python benchmarks/bulk_memory_bench.py
+	$(BIN)/python benchmarks/cluster_bench.py
 	$(BIN)/python benchmarks/serve_bench.py
 	$(BIN)/python benchmarks/review_bench.py
 

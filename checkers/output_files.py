@@ -137,7 +137,8 @@ def copy_atomic(source: Path, target: Path) -> None:
 
 
 def open_journal(path: Path):
-    """An append-only UTF-8 text file at `path`, created if absent; UsageError if it is a link or not a regular file."""
+    """An append-only binary file at `path`, created if absent (`tell()` is its size); UsageError if it is a link or
+    not a regular file."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     except OSError as exc:
@@ -148,7 +149,9 @@ def open_journal(path: Path):
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise UsageError(f"the journal {path} is not a regular file; remove it")
-    return os.fdopen(fd, "a", encoding="utf-8")
+    f = os.fdopen(fd, "ab")
+    f.seek(0, os.SEEK_END)
+    return f
 
 
 def check_journal(path: Path) -> None:

@@ -150,3 +150,94 @@ def test_resuming_a_run_started_without_analysis_still_clusters_every_answer(tmp
     text = _text((tmp_path / "c.html").read_text(encoding="utf-8"))
     assert "5 answers equal the known mistake “the factor ½ in front is missing”" in text
     assert "could not be evaluated again" not in text
+
+
+def _brute_force_clusters(prints, rtol, atol):
+    """The reference partition: rows equal after rounding (the page's buckets) are one group, and two buckets are
+    joined when their first rows are close in every entry (|a − b| ≤ atol + rtol·max(|a|, |b|), NaN with NaN, an
+    infinity with itself), every pair of buckets compared."""
+    from checkers.grading.analysis import _keys
+
+    keys = _keys(prints).tolist()
+    buckets = {}
+    for i, k in enumerate(keys):
+        buckets.setdefault(k, []).append(i)
+    groups = list(buckets.values())
+    parent = list(range(len(groups)))
+
+    def find(i):
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    with np.errstate(invalid="ignore"):
+        for i in range(len(groups)):
+            for j in range(i):
+                a, b = prints[groups[i][0]], prints[groups[j][0]]
+                close = (np.isfinite(a) & np.isfinite(b) & (np.abs(a - b) <= atol + rtol * np.maximum(abs(a), abs(b)))) \
+                    | (np.isnan(a) & np.isnan(b)) | (np.isinf(a) & (a == b))
+                if close.all():
+                    parent[find(i)] = find(j)
+    merged = {}
+    for gi, g in enumerate(groups):
+        merged.setdefault(find(gi), []).extend(g)
+    return sorted((sorted(g) for g in merged.values()), key=lambda g: (-len(g), g[0]))
+
+
+def _hostile_prints(seed, n=400, width=12):
+    """Fingerprints with near-duplicates straddling rounding boundaries, within and just outside the tolerance, NaN,
+    ±inf, zeros, tiny and huge values."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n // 4, width)) * 10.0 ** rng.integers(-12, 12, size=(n // 4, 1))
+    base[rng.random(base.shape) < 0.05] = np.nan
+    base[rng.random(base.shape) < 0.03] = np.inf
+    base[rng.random(base.shape) < 0.03] = -np.inf
+    base[rng.random(base.shape) < 0.03] = 0.0
+    rows = [base]
+    for scale in (0.3e-7, 0.9e-7, 1.1e-7, 3e-7):  # relative moves around rtol = 1e-7
+        moved = base * (1 + scale * rng.choice([-1, 1], size=base.shape))
+        rows.append(moved[rng.random(len(base)) < 0.5])
+    boundary = 1.0 + 5e-8 * np.arange(1, 9)  # 1.00000005, 1.0000001, ...: across the 8-digit rounding grid
+    rows.append(np.outer(boundary, np.ones(width)))
+    prints = np.concatenate(rows)
+    return prints[rng.permutation(len(prints))]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_cluster_equals_the_all_pairs_partition(seed):
+    prints = _hostile_prints(seed)
+    print(f"seed {seed}")
+    assert cluster(prints, rtol=1e-7, atol=1e-12) == _brute_force_clusters(prints, 1e-7, 1e-12)
+    assert cluster(prints, rtol=1e-7, atol=1e-3) == _brute_force_clusters(prints, 1e-7, 1e-3)
+
+
+def test_cluster_compares_only_candidate_pairs_not_every_pair():
+    """Near linear: 20,000 distinct answers give about as many candidate comparisons as answers, not 2·10⁸."""
+    from checkers.grading.analysis import candidate_pairs
+
+    rng = np.random.default_rng(0)
+    prints = rng.normal(size=(20_000, 32))
+    prints[::7, :16] = 1.0  # many answers agree on half the entries: the candidates come from the other half
+    left, right = candidate_pairs(prints, rtol=1e-7, atol=1e-7)
+    assert len(left) <= len(prints)
+    assert len(cluster(prints, rtol=1e-7, atol=1e-7)) == 20_000
+
+
+def test_control_characters_and_undecodable_bytes_never_reach_the_page():
+    """Student text holding NUL, ESC or other control characters (and ids with bytes that were not UTF-8) is shown
+    as \\xNN: the page is valid UTF-8 text with no control character but newline and tab."""
+    from checkers.grading.analysis import analyse, render
+
+    class Row:
+        def __init__(self, ident, answer):
+            self.id, self.answer = ident, answer
+
+    hostile = "d\x00\x1b[2J\x07\x7f\x9b"
+    wrong = {"verdict": "incorrect", "message": "no", "feedback": [{"id": "zero", "message": "fb\x00\x1b"}]}
+    entries = [(Row("nul\x00id\udcff", hostile), wrong, [1.0, 2.0]), (Row("esc\x1b", hostile), wrong, [1.0, 2.0]),
+               (Row("x", hostile), {"verdict": "invalid", "message": "bad \x00\x1b char"}, None)]
+    page = render(analyse("kl-gaussian", entries))
+    page.encode("utf-8")  # strict: a lone surrogate would raise
+    controls = [c for c in page if (ord(c) < 32 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F]
+    assert not controls, controls
+    assert "d\\x00\\x1b[2J" in page and "nul\\x00id\\xff" in page and "bad \\x00\\x1b char" in page

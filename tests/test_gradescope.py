@@ -137,3 +137,92 @@ def test_build_refuses_bad_options_before_writing(tmp_path, capsys):
     assert main(["gradescope", "build", "--problems", "kl-gaussian", "--out", str(out), "--visibility", "soon"]) == 2
     assert main(["gradescope", "build", "--problems", "kl-gaussian", "--out", str(out), "--time-limit", "nan"]) == 2
     assert not out.exists()
+
+
+def test_two_answers_under_one_problems_label_are_named_not_joined(tmp_path, autograder):
+    from checkers.grading import gradescope
+
+    twice = f"%% answer: kl-gaussian\n{KL}\n%% answer: gaussian-density\nx\n%% answer: kl-gaussian\n{KL}\n"
+    doc = gradescope.run(_autograder_root(tmp_path / "a", autograder, {"answers.tex": twice}))
+    validate_results(doc)
+    kl = doc["tests"][0]
+    assert kl["score"] == 0.0 and "two answers for kl-gaussian" in kl["output"] and "lines 1 and 5" in kl["output"]
+    assert kl["extra_data"]["verdict"] == "invalid"
+    # A label repeated over an empty slot (the sheet pasted twice) is one answer, graded.
+    once = f"%% answer: kl-gaussian\n{KL}\n%% answer: kl-gaussian\n% a comment\n\n"
+    doc = gradescope.run(_autograder_root(tmp_path / "b", autograder, {"answers.tex": once}))
+    assert doc["tests"][0]["extra_data"]["verdict"] == "correct"
+
+
+def _root_with(tmp_path, autograder, make):
+    root = _autograder_root(tmp_path, autograder, None)
+    make(root / "submission")
+    return root
+
+
+def test_a_deeply_nested_submission_is_searched_to_a_depth_not_to_a_crash(tmp_path, autograder):
+    from checkers.grading import gradescope
+
+    def deep(folder):
+        os.chdir(folder)  # build 1,200 levels relative to the last one (a path that long exceeds PATH_MAX)
+        for _ in range(1200):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("answers.tex").write_text(f"%% answer: kl-gaussian\n{KL}\n")
+
+    def remove(folder):  # shutil.rmtree (and so pytest's clean-up) recurses once per level: remove it level by level
+        os.chdir(folder)
+        levels = 0
+        while os.path.isdir("d"):
+            os.chdir("d")
+            levels += 1
+        os.remove("answers.tex")
+        for _ in range(levels):
+            os.chdir("..")
+            os.rmdir("d")
+
+    cwd = os.getcwd()
+    try:
+        root = _root_with(tmp_path, autograder, deep)
+    finally:
+        os.chdir(cwd)
+    try:
+        doc = gradescope.run(root)
+    finally:
+        try:
+            remove(root / "submission")
+        finally:
+            os.chdir(cwd)
+    validate_results(doc)
+    assert doc["score"] == 0.0 and "no answers.tex was submitted" in doc["output"]
+    assert "deeper than" in doc["output"]
+
+
+@pytest.mark.parametrize("target", ["/proc/self/pagemap", "/etc/passwd", "../../outside.tex"])
+def test_links_leading_out_of_the_submission_are_not_read(tmp_path, autograder, target):
+    from checkers.grading import gradescope
+
+    (tmp_path / "outside.tex").write_text(f"%% answer: kl-gaussian\n{KL}\n")  # would score if it were read
+    root = _root_with(tmp_path, autograder, lambda s: (s / "answers.tex").symlink_to(target))
+    doc = gradescope.run(root)
+    validate_results(doc)
+    assert doc["score"] == 0.0 and "answers.tex is a link to a file outside the submission" in doc["output"]
+    nested = _root_with(tmp_path / "n", autograder, lambda s: ((s / "sub").mkdir(), (s / "sub" / "mine.tex").symlink_to(
+        target if target.startswith("/") else "../" + target)))
+    doc = gradescope.run(nested)
+    assert doc["score"] == 0.0 and "mine.tex is a link to a file outside the submission" in doc["output"]
+
+
+def test_links_inside_the_submission_and_special_files(tmp_path, autograder):
+    from checkers.grading import gradescope
+
+    def inside(s):
+        (s / "work").mkdir()
+        (s / "work" / "final.tex").write_text(f"%% answer: kl-gaussian\n{KL}\n")
+        (s / "answers.tex").symlink_to("work/final.tex")
+
+    doc = gradescope.run(_root_with(tmp_path / "a", autograder, inside))
+    assert doc["tests"][0]["extra_data"]["verdict"] == "correct"
+    doc = gradescope.run(_root_with(tmp_path / "b", autograder, lambda s: os.mkfifo(s / "answers.tex")))
+    validate_results(doc)  # a pipe is never opened (reading it would wait forever)
+    assert doc["score"] == 0.0 and "answers.tex is not a regular file" in doc["output"]

@@ -441,3 +441,87 @@ def test_rows_with_too_many_or_too_few_cells_are_their_rows_invalid_verdicts(tmp
     assert rows[1].refused is None and rows[1].answer == "d"
     assert "line 4 has no answer" in rows[2].refused
     assert "line 6 has 3 cells" in rows[3].refused
+
+
+def test_a_file_over_the_row_cap_is_refused_while_it_is_read(tmp_path, capsys, monkeypatch):
+    from checkers.grading import bulk
+
+    _no_pool(monkeypatch)
+    monkeypatch.setattr(bulk, "MAX_ROWS", 50)
+    src = tmp_path / "answers.csv"
+    src.write_text("id,answer\n" + "1,d\n" * 51, encoding="utf-8")
+    assert main(["grade", "kl-gaussian", "--csv", str(src), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "more than 50 answers (line 52 is answer 51)" in err and "split the class" in err, err
+    src.write_text("id,answer\n" + "1,d\n" * 50, encoding="utf-8")
+    assert len(bulk.read_answers(src)) == 50
+
+
+def test_the_grading_process_keeps_a_few_hundred_bytes_a_row_not_every_result(tmp_path, monkeypatch):
+    """Results stay in the journal; the parent keeps each row and a 9-byte ledger entry (allocations counted by
+    tracemalloc, so the figure does not depend on the machine's load)."""
+    import tracemalloc
+
+    from checkers import grade
+    from checkers.grading import bulk
+
+    template = json.dumps(grade("kl-gaussian", "d", symbolic=False).to_json())  # incorrect, with a counterexample
+
+    class InstantPool:
+        restarts = 0
+
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def map(self, items):
+            for key, answer in items:
+                yield key, json.loads(template)
+
+    monkeypatch.setattr(bulk, "GradingPool", InstantPool)
+    rows = 10_000
+    src = tmp_path / "answers.csv"
+    src.write_text("id,answer\n" + "1,d\n" * rows, encoding="utf-8")
+    tracemalloc.start()
+    try:
+        summary = grade_csv("kl-gaussian", src, tmp_path / "o.csv", workers=1, progress=False)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary.counts["incorrect"] == rows and len(read(tmp_path / "o.csv")) == rows
+    assert peak / rows < 1200, f"{peak / rows:.0f} bytes a row at the peak"
+
+
+def test_bytes_that_are_not_utf8_never_reach_the_output(capsys, monkeypatch):
+    """An answer given as bytes that are not UTF-8 ($'d\\xff' in a shell) is invalid, and the output (JSON or text)
+    is valid UTF-8 that shows the byte as \\xff."""
+    import io
+
+    for extra in (["--json"], []):
+        assert main(["grade", "kl-gaussian", "d\udcff", "--no-symbolic", *extra]) == 2, extra
+        out = capsys.readouterr().out
+        out.encode("utf-8")  # strict: a lone surrogate (a raw 0xff byte on the terminal) would raise here
+        assert "not UTF-8" in out and "byte 0xff at character 2" in out, out
+    doc = json.loads(main(["grade", "kl-gaussian", "d\udcff", "--json"]) and capsys.readouterr().out)
+    assert doc["verdict"] == "invalid" and doc["answer"] == "d\\xff"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"d\xff"), encoding="utf-8"))  # strict decoding
+    assert main(["grade", "kl-gaussian", "-", "--no-symbolic"]) == 2
+    out = capsys.readouterr().out
+    out.encode("utf-8")
+    assert "not UTF-8" in out and "0xff" in out
+
+
+def test_check_steps_refuses_a_derivation_that_is_not_utf8_on_standard_input(capsys, monkeypatch):
+    import io
+
+    # As in the C locale, where Python reads standard input with surrogateescape: the raw byte arrives as text.
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"&= d\xff \\\\\n&= d"), encoding="utf-8",
+                                                      errors="surrogateescape"))
+    assert main(["check-steps", "kl-gaussian", "-", "--json"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "not UTF-8" in captured.err and "0xff" in captured.err, captured

@@ -22,12 +22,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import re
 import sys
 import time
+from array import array
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,13 @@ from checkers.output_files import STDOUT, check_distinct, check_journal, check_t
 OUTPUT_COLUMNS = ("id", "verdict", "score", "message", "feedback", "counterexample")
 MAX_INPUT_BYTES = 64 * 2 ** 20  # a class of 1,000 students writing 2,000 characters each is 2 MB
 KEEP_CHARS = 200  # what is kept (and echoed) of an answer that is refused for its length
+# Rows per run. The grading process keeps each row (its id, answer, line and hash: about 200 bytes besides the
+# answer's text) and 9 bytes of ledger; results stay in the journal on disk. 100,000 rows of short answers peak at
+# about 50 MB above the process's start-up size (measured by benchmarks/bulk_memory_bench.py).
+MAX_ROWS = 100_000
+VERDICT_CODES = {"correct": 1, "incorrect": 2, "invalid": 3}
+VERDICTS_BY_CODE = {code: verdict for verdict, code in VERDICT_CODES.items()}
+INTERNAL_FLAG, PRINT_FLAG = 4, 8
 JOURNAL_FORMAT = "proofcheck-grade-journal/2"
 # The modules whose code decides a verdict: a journal written by other versions of them is not reused.
 GRADING_MODULES = ("build", "catalog", "equivalence", "feedback", "grader", "grammar", "instances", "lexer", "parse",
@@ -50,10 +57,13 @@ GRADING_MODULES = ("build", "catalog", "equivalence", "feedback", "grader", "gra
 ENGINE_MODULES = ("evaluate", "kinds", "tolerances", "notation")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting with these as a formula
 _SURROGATE = re.compile(r"[\udc80-\udcff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
+    """One answer of the CSV (slots: about 200 bytes besides the answer's text, see MAX_ROWS)."""
+
     number: int  # 1-based data row (the header is row 0)
     id: str
     answer: str
@@ -90,9 +100,53 @@ class BulkSummary:
         return self.graded_now / self.seconds if self.seconds > 0 else 0.0
 
 
-def _escape_bytes(text: str) -> str:
-    """Undecodable bytes (read as surrogates) written as \\xNN."""
-    return _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+class Ledger:
+    """Where each row's result lies in the journal and what its verdict is: 9 bytes a row, not the result itself.
+
+    `offsets[i]` is the byte offset of row i's line in the journal (-1 until it is graded); `flags[i]`
+    holds its verdict code, whether it hit an internal error and whether the line carries a fingerprint.
+    The results are read back from the journal, one at a time, when the outputs are written.
+    """
+
+    def __init__(self, count: int):
+        self.offsets = array("q", [-1]) * count
+        self.flags = bytearray(count)
+
+    @staticmethod
+    def flags_of(doc: dict, has_print: bool) -> int:
+        return (VERDICT_CODES[doc["verdict"]] | (INTERNAL_FLAG if doc.get("internal_error") else 0)
+                | (PRINT_FLAG if has_print else 0))
+
+    def set(self, index: int, offset: int, flags: int) -> None:
+        self.offsets[index], self.flags[index] = offset, flags
+
+    def graded(self, index: int) -> bool:
+        return self.offsets[index] >= 0
+
+    def verdict(self, index: int) -> str:
+        return VERDICTS_BY_CODE[self.flags[index] & 3]
+
+    def internal(self, index: int) -> bool:
+        return bool(self.flags[index] & INTERNAL_FLAG)
+
+    def has_print(self, index: int) -> bool:
+        return bool(self.flags[index] & PRINT_FLAG)
+
+
+def escape_bytes(text: str) -> str:
+    """Undecodable bytes (read as surrogates) written as \\xNN; any other lone surrogate as \\uNNNN."""
+    text = _SURROGATE.sub(lambda m: f"\\x{ord(m.group()) - 0xDC00:02x}", text)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def not_utf8(answer: str, where: str = "") -> str | None:
+    """Why `answer` is refused if it holds bytes that are not UTF-8 (read as surrogates), else None."""
+    bad = _LONE_SURROGATE.search(answer)
+    if bad is None:
+        return None
+    code = ord(bad.group())
+    what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"a lone surrogate U+{code:04X}"
+    return f"{where}the answer is not UTF-8 text ({what} at character {bad.start() + 1}); save it as UTF-8"
 
 
 def _check_input(path: Path) -> int:
@@ -139,9 +193,9 @@ def read_answers(path: str | Path) -> list[Row]:
             header = next(reader, None)
             if header is None:
                 raise UsageError(f"{path} is empty; expected a header row `id,answer`")
-            names = [_escape_bytes(h).strip().lower() for h in header]
+            names = [escape_bytes(h).strip().lower() for h in header]
             if "id" not in names or "answer" not in names:
-                raise UsageError(f"{path} has columns {[_escape_bytes(h) for h in header]}; expected a header row "
+                raise UsageError(f"{path} has columns {[escape_bytes(h) for h in header]}; expected a header row "
                                  f"with `id` and `answer`")
             i_id, i_answer = names.index("id"), names.index("answer")
             rows = []
@@ -150,20 +204,24 @@ def read_answers(path: str | Path) -> list[Row]:
                 start, line = line, reader.line_num + 1
                 if not record:
                     continue
+                if len(rows) == MAX_ROWS:
+                    raise UsageError(f"{path} has more than {MAX_ROWS:,} answers (line {start} is answer "
+                                     f"{MAX_ROWS + 1:,}); the limit is {MAX_ROWS:,} rows a run, which bounds the "
+                                     f"grader's memory (about 200 bytes a row besides the answers' text): split the "
+                                     f"class into several files")
                 get = lambda i: record[i] if i < len(record) else ""
-                ident, answer = _escape_bytes(get(i_id)), get(i_answer)
+                ident, answer = escape_bytes(get(i_id)), get(i_answer)
                 row = Row(number, ident, answer, line=start)
-                bad = _SURROGATE.search(answer)
+                bad = _LONE_SURROGATE.search(answer)
                 if len(record) > len(header):
                     row.refused = (f"line {start} has {len(record)} cells but the header has {len(header)}: an answer "
                                    f"that holds a comma must be in double quotes")
-                    row.answer = _escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
+                    row.answer = escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
                 elif len(record) <= i_answer:
                     row.refused = f"line {start} has no answer (it has {len(record)} of the header's {len(header)} cells)"
                 elif bad:
-                    row.refused = (f"line {start}: the answer is not UTF-8 text (byte 0x{ord(bad.group()) - 0xDC00:02x} "
-                                   f"at character {bad.start() + 1}); save the file as UTF-8")
-                    row.answer = _escape_bytes(answer[:KEEP_CHARS])
+                    row.refused = not_utf8(answer, f"line {start}: ").replace("save it as", "save the file as")
+                    row.answer = escape_bytes(answer[:KEEP_CHARS])
                 elif len(answer) > MAX_LENGTH:
                     row.refused = (f"line {start}: the answer is {len(answer)} characters long; the limit is "
                                    f"{MAX_LENGTH}")
@@ -193,7 +251,7 @@ def check_paths(csv_path: Path, out: Path | str, analysis: Path | str | None = N
     _check_input(csv_path)
     if out == STDOUT and analysis == STDOUT:
         raise UsageError("--out and --analysis cannot both be standard output (-); give one a file name")
-    journal = journal_path(csv_path if out == STDOUT else Path(out), csv_path)
+    journal = journal_path(out, csv_path)
     outputs = [(o, Path(p)) for o, p in (("--out", out), ("--analysis", analysis)) if p is not None and p != STDOUT]
     outputs.append(("the journal", journal))
     check_distinct([("the input file", csv_path)], outputs)
@@ -245,21 +303,18 @@ def _differences(found: dict, wanted: dict) -> list[str]:
     return out
 
 
-def load_journal(path: Path, rows: list[Row], header: dict) -> tuple[dict[str, dict], dict[str, list]]:
-    """Results (and fingerprints) already graded for these rows; UsageError if the journal is for another run.
-
-    A torn last line from a crash is ignored.
-    """
+def load_journal(path: Path, rows: list[Row], header: dict) -> dict[str, tuple[int, int]]:
+    """Where the results already graded for these rows are: row key -> (byte offset of its journal line, ledger
+    flags); UsageError if the journal is for another run. A torn last line from a crash is ignored."""
     wanted = {r.key for r in rows}
-    done: dict[str, dict] = {}
-    prints: dict[str, list] = {}
+    done: dict[str, tuple[int, int]] = {}
     if not path.exists() or path.stat().st_size == 0:
-        return done, prints
-    with open(path, encoding="utf-8") as f:
+        return done
+    with open(path, "rb") as f:
         first = f.readline()
         try:
             found = json.loads(first)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             found = {}
         if not isinstance(found, dict) or found.get("journal") != JOURNAL_FORMAT:
             raise UsageError(f"{path} is the journal of an interrupted run by an older proofcheck (no record of its "
@@ -268,16 +323,25 @@ def load_journal(path: Path, rows: list[Row], header: dict) -> tuple[dict[str, d
         if differences:
             raise UsageError(f"{path} is the journal of an interrupted run with {'; '.join(differences)}: rerun that "
                              f"command to finish it, or add --restart to discard it and start over")
+        offset = len(first)
         for line in f:
+            here, offset = offset, offset + len(line)
             try:
                 entry = json.loads(line)
-            except json.JSONDecodeError:
+                key, doc = entry.get("key"), entry["result"]
+                if key in wanted:
+                    done[key] = (here, Ledger.flags_of(doc, entry.get("fingerprint") is not None))
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError):
                 continue
-            if entry.get("key") in wanted:
-                done[entry["key"]] = entry["result"]
-                if entry.get("fingerprint") is not None:
-                    prints[entry["key"]] = entry["fingerprint"]
-    return done, prints
+    return done
+
+
+def _journal_entries(journal: Path, ledger: Ledger, indices: Iterable[int]) -> Iterator[dict]:
+    """The journal entries ({"key", "result", "fingerprint"?}) of these rows, read back one at a time."""
+    with open(journal, "rb") as f:
+        for i in indices:
+            f.seek(ledger.offsets[i])
+            yield json.loads(f.readline())
 
 
 def _score_text(verdict: str) -> str:
@@ -292,13 +356,12 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
-def write_csv(path: Path | str, rows: list[Row], results: dict[str, dict]) -> None:
-    """The graded CSV (to standard output for `-`), written atomically."""
+def write_csv(path: Path | str, rows: list[Row], docs: Iterable[dict]) -> None:
+    """The graded CSV (to standard output for `-`), written atomically; `docs` are the rows' results in order."""
     def write(f):
         w = csv.writer(f)
         w.writerow(OUTPUT_COLUMNS)
-        for r in rows:
-            doc = results[r.key]
+        for r, doc in zip(rows, docs, strict=True):
             w.writerow([safe_cell(r.id), doc["verdict"], _score_text(doc["verdict"]), safe_cell(doc["message"]),
                         safe_cell("; ".join(fb["message"] for fb in doc.get("feedback", []))),
                         safe_cell(dumps(doc["counterexample"], ensure_ascii=False)) if doc.get("counterexample")
@@ -331,72 +394,91 @@ def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = No
     header = journal_header(problem, options)
     if restart and journal.exists():
         journal.unlink()
-    results, prints = load_journal(journal, rows, header)
-    resumed = len(results)
-    todo = [r for r in rows if r.key not in results]
+    ledger = Ledger(len(rows))
+    done = load_journal(journal, rows, header)
+    for i, r in enumerate(rows):
+        if r.key in done:
+            ledger.set(i, *done[r.key])
+    del done
+    resumed = sum(1 for i in range(len(rows)) if ledger.graded(i))
+    graded_now = len(rows) - resumed
     started = time.perf_counter()
-    by_key = {r.key: r for r in rows}
     show = sys.stderr.isatty() if progress is None else progress
     restarts = 0
-    fresh = not journal.exists() or journal.stat().st_size == 0
     with open_journal(journal) as log, _Progress(len(rows), resumed, show, problem.id) as bar:
-        if fresh:
-            log.write(dumps(header) + "\n")
-            log.flush()
+        if log.tell() == 0:
+            log.write((dumps(header) + "\n").encode("utf-8"))
+        elif not _ends_with_newline(journal):  # a line torn by a crash: the next entry starts on a line of its own
+            log.write(b"\n")
+        log.flush()
 
-        def record(key: str, doc: dict) -> None:
+        def record(index: int, doc: dict) -> None:
             fingerprint = doc.pop("fingerprint", None)
-            results[key] = doc
-            entry = {"key": key, "result": doc}
+            entry = {"key": rows[index].key, "result": doc}
             if fingerprint is not None:
-                prints[key] = entry["fingerprint"] = fingerprint
-            log.write(dumps(entry) + "\n")
+                entry["fingerprint"] = fingerprint
+            offset = log.tell()
+            log.write((dumps(entry) + "\n").encode("utf-8"))
             log.flush()
+            ledger.set(index, offset, Ledger.flags_of(doc, fingerprint is not None))
             bar.advance(doc["verdict"])
             if on_result is not None:
-                on_result(by_key[key], doc)
+                on_result(rows[index], doc)
 
-        short = []
-        for r in todo:
-            if r.refused:  # refused here: no need to ship it to a worker
-                record(r.key, invalid(problem.id, r.answer, r.refused).to_json())
-            else:
-                short.append(r)
-        if short:
+        for i, r in enumerate(rows):
+            if r.refused and not ledger.graded(i):  # refused here: no need to ship it to a worker
+                record(i, invalid(problem.id, r.answer, r.refused).to_json())
+        if any(not ledger.graded(i) for i in range(len(rows))):
             with GradingPool(problem, workers=workers, time_limit=time_limit, memory_mb=memory_mb,
                              symbolic=symbolic, fingerprint=analysis is not None) as pool:
-                for key, doc in pool.map((r.key, r.answer) for r in short):
-                    record(key, doc)
+                for index, doc in pool.map((i, r.answer) for i, r in enumerate(rows) if not ledger.graded(i)):
+                    record(index, doc)
                 restarts = pool.restarts
-    seconds = time.perf_counter() - started
-    write_csv(out, rows, results)
-    summary = BulkSummary(total=len(rows), graded_now=len(todo), resumed=resumed,
-                          counts=Counter(results[r.key]["verdict"] for r in rows), seconds=seconds, out=out,
-                          restarts=restarts,
-                          internal_errors=[r.id for r in rows if results[r.key].get("internal_error")])
+        seconds = time.perf_counter() - started
+        if analysis is not None:
+            _fill_fingerprints(problem, rows, ledger, journal, log, workers=workers, time_limit=time_limit,
+                               memory_mb=memory_mb)
+    write_csv(out, rows, (entry["result"] for entry in _journal_entries(journal, ledger, range(len(rows)))))
+    counts = Counter(ledger.verdict(i) for i in range(len(rows)))
+    summary = BulkSummary(total=len(rows), graded_now=graded_now, resumed=resumed, counts=counts, seconds=seconds,
+                          out=out, restarts=restarts,
+                          internal_errors=[r.id for i, r in enumerate(rows) if ledger.internal(i)])
     if analysis is not None:
         began = time.perf_counter()
-        _fill_fingerprints(problem, rows, results, prints, workers=workers, time_limit=time_limit,
-                           memory_mb=memory_mb)
         from checkers.grading.analysis import write_class_analysis
 
-        write_class_analysis(problem.id, [(r, results[r.key], prints.get(r.key)) for r in rows], analysis)
+        entries = ((rows[i], entry["result"], entry.get("fingerprint"))
+                   for i, entry in enumerate(_journal_entries(journal, ledger, range(len(rows)))))
+        write_class_analysis(problem.id, entries, analysis)
         summary.analysis, summary.analysis_seconds = analysis, time.perf_counter() - began
     journal.unlink(missing_ok=True)
     return summary
 
 
-def _fill_fingerprints(problem: Problem, rows: list[Row], results: dict, prints: dict, **pool_options) -> None:
-    """Fingerprints for graded rows taken from a journal written without --analysis (evaluated in workers)."""
-    missing = [r for r in rows if r.key not in prints and results[r.key]["verdict"] != "invalid"]
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
+
+
+def _fill_fingerprints(problem: Problem, rows: list[Row], ledger: Ledger, journal: Path, log, **pool_options) -> None:
+    """Fingerprints for graded rows taken from a journal written without --analysis (evaluated in workers): each is
+    appended to the journal as the row's entry, with its result."""
+    missing = [i for i in range(len(rows)) if not ledger.has_print(i) and ledger.verdict(i) != "invalid"]
     if not missing:
         return
     limit = pool_options.pop("time_limit")
     with GradingPool(problem, time_limit=limit, **pool_options) as pool:
-        tasks = ((r.key, Task("checkers.grading.analysis:fingerprint_task", (r.answer,), limit)) for r in missing)
-        for key, doc in pool.map(tasks):
-            if doc.get("fingerprint") is not None:
-                prints[key] = doc["fingerprint"]
+        tasks = ((i, Task("checkers.grading.analysis:fingerprint_task", (rows[i].answer,), limit)) for i in missing)
+        for index, doc in pool.map(tasks):
+            if doc.get("fingerprint") is None:
+                continue
+            (entry,) = _journal_entries(journal, ledger, [index])
+            entry["fingerprint"] = doc["fingerprint"]
+            offset = log.tell()
+            log.write((dumps(entry) + "\n").encode("utf-8"))
+            log.flush()
+            ledger.set(index, offset, ledger.flags[index] | PRINT_FLAG)
 
 
 class _Progress:

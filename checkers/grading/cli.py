@@ -25,12 +25,26 @@ def _quick_exit() -> None:
 
 
 def _read_answer(text: str) -> str:
-    """The answer (from standard input for '-', read only up to just past the grader's length limit)."""
+    """The answer (from standard input for '-', read only up to just past the grader's length limit).
+
+    Bytes that are not UTF-8 (in the argument or on standard input) arrive as surrogates, never as a
+    decoding error, so the answer can be refused for them (see `not_utf8`)."""
     if text != "-":
         return text
     from checkers.grading.parse import MAX_LENGTH
 
+    reconfigure = getattr(sys.stdin, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     return sys.stdin.read(MAX_LENGTH + 1)  # anything longer is refused as over-long without being read whole
+
+
+def _printable(text: str) -> str:
+    """`text` for the terminal: control characters and bytes that are not UTF-8 written as \\xNN."""
+    from checkers.grading.bulk import escape_bytes
+    from checkers.grading.result import escape_controls
+
+    return escape_controls(escape_bytes(text))
 
 
 def _print_problems() -> int:
@@ -89,27 +103,33 @@ def cmd_grade(args) -> int:
 
     torch.set_num_threads(1)  # answers are tiny batches; threads only make forking workers unsafe
     from checkers.grading.isolation import grade_isolated
-    from checkers.grading.result import dumps, escape_controls
+    from checkers.grading.result import dumps
 
     from checkers.grading.parse import MAX_LENGTH
     from checkers.grading.result import invalid
 
+    from checkers.grading.bulk import escape_bytes, not_utf8
+
     answer = _read_answer(args.answer)
+    undecodable = not_utf8(answer)
     if args.answer == "-" and len(answer) > MAX_LENGTH:
-        doc = invalid(problem.id, answer[:200] + "…", f"the answer on standard input is longer than {MAX_LENGTH} "
-                                                        f"characters; the limit is {MAX_LENGTH}").to_json()
+        doc = invalid(problem.id, escape_bytes(answer[:200]) + "…", f"the answer on standard input is longer than "
+                                                                    f"{MAX_LENGTH} characters; the limit is "
+                                                                    f"{MAX_LENGTH}").to_json()
+    elif undecodable:
+        doc = invalid(problem.id, escape_bytes(answer), undecodable).to_json()
     else:
         doc = grade_isolated(problem.id, answer, time_limit=args.time_limit, memory_mb=args.memory_mb,
                              symbolic=not args.no_symbolic)
     if args.json:
-        print(dumps(doc, indent=2, ensure_ascii=False))
+        print(escape_bytes(dumps(doc, indent=2, ensure_ascii=False)))
     else:
         print(f"{problem.id}: {doc['verdict']}")
-        print(f"  {escape_controls(doc['message'])}")
+        print(f"  {_printable(doc['message'])}")
         for fb in doc.get("feedback", [])[1:]:
-            print(f"  also: {fb['message']}")
+            print(f"  also: {_printable(fb['message'])}")
         if doc.get("read_as"):
-            print(f"  read as: {escape_controls(doc['read_as'])}")
+            print(f"  read as: {_printable(doc['read_as'])}")
         if doc.get("counterexample"):
             inst = doc["counterexample"]["instance"]
             print("  instance: " + "; ".join(f"{k} = {v}" for k, v in inst.items()))
@@ -199,6 +219,12 @@ def cmd_check_steps(args) -> int:
         raise UsageError(f"no such file: {path}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text: {exc}") from None
+    from checkers.grading.bulk import not_utf8
+
+    undecodable = not_utf8(text)  # standard input read with surrogateescape (the C locale) lets raw bytes through
+    if undecodable:
+        where = "standard input" if args.file == "-" else str(path)
+        raise UsageError(f"{where}: {undecodable.replace('the answer is', 'the derivation is')}")
     import torch
 
     torch.set_num_threads(1)

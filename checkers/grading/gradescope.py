@@ -10,7 +10,10 @@ student submission Gradescope copies the submitted files to `/autograder/submiss
 proof packages, and a pyproject.toml written for them), `run_autograder`, `autograder.json` (the problems, points, limits and
 visibility), and `answers.tex`, the answer sheet students fill in and submit: one labelled slot per
 problem (`%% answer: kl-gaussian`, the answer on the lines below it; lines starting with `%` are
-comments). `run` grades one submission: each slot in a killable worker under the time and memory
+comments; a problem with answers under two of its labels is not graded, and says so). The sheet is
+found without following links out of the submission or recursing (MAX_DEPTH folders), and read only if
+it is a regular file inside the submission, at most MAX_SUBMISSION_BYTES of it. `run` grades one
+submission: each slot in a killable worker under the time and memory
 limits, and writes one results.json: one test per problem (name, score, max_score, status, output
 with the verdict, the feedback and the counterexample, visibility), the total score, execution_time
 and a summary. The root is `/autograder` unless `--root` or the AUTOGRADER_ROOT environment variable
@@ -32,7 +35,7 @@ from checkers.errors import UsageError
 from checkers.grading.catalog import get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT
 from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, check_limits
-from checkers.grading.result import dumps
+from checkers.grading.result import dumps, invalid
 from checkers.output_files import check_target, write_atomic, write_text_atomic
 
 ROOT_ENV = "AUTOGRADER_ROOT"
@@ -115,20 +118,39 @@ def answer_template(problem_ids: list[str] | tuple[str, ...]) -> str:
     return "\n".join(lines)
 
 
-def read_answers(text: str) -> dict[str, str]:
-    """The answer in each labelled slot (comment lines dropped, the slot's lines joined)."""
-    slots: dict[str, list[str]] = {}
-    current = None
-    for line in text.splitlines():
+def read_slots(text: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The answer in each labelled slot (comment lines dropped, the slot's lines joined), and why a problem is not
+    graded: one labelled more than once with an answer under more than one of its labels ("two answers for ...").
+
+    A label repeated over empty slots (the sheet pasted twice) is harmless: the one filled slot is the answer.
+    """
+    slots: list[tuple[str, int, list[str]]] = []  # (problem, line of its label, the slot's lines)
+    for number, line in enumerate(text.splitlines(), start=1):
         m = LABEL.match(line)
         if m:
-            current = m.group(1)
-            slots.setdefault(current, [])
+            slots.append((m.group(1), number, []))
             continue
-        if current is None or line.lstrip().startswith("%"):
+        if not slots or line.lstrip().startswith("%"):
             continue
-        slots[current].append(line)
-    return {k: "\n".join(v).strip() for k, v in slots.items()}
+        slots[-1][2].append(line)
+    found: dict[str, list[tuple[int, str]]] = {}
+    for pid, number, lines in slots:
+        found.setdefault(pid, []).append((number, "\n".join(lines).strip()))
+    answers, refused = {}, {}
+    for pid, slot_list in found.items():
+        filled = [(number, answer) for number, answer in slot_list if answer]
+        answers[pid] = filled[0][1] if len(filled) == 1 else ""
+        if len(filled) > 1:
+            count = {2: "two", 3: "three"}.get(len(filled), str(len(filled)))
+            lines = ", ".join(str(n) for n, _ in filled[:-1]) + f" and {filled[-1][0]}"
+            refused[pid] = (f"{count} answers for {pid} (below the labels on lines {lines}); it was not graded. Keep "
+                            f"one line `%% answer: {pid}` with your one answer below it, and submit again.")
+    return answers, refused
+
+
+def read_answers(text: str) -> dict[str, str]:
+    """The answer in each labelled slot (see `read_slots`; a problem with two answers has none)."""
+    return read_slots(text)[0]
 
 
 def _requirements() -> list[str]:
@@ -261,17 +283,74 @@ def build(problem_ids: list[str], out: str | Path, *, points: float = 1.0, time_
     return out
 
 
+MAX_DEPTH = 16  # folders below the submission that are searched for the answer sheet
+MAX_ENTRIES = 10_000  # files and folders looked at, at most
+
+
+def _walk(folder: Path) -> tuple[list[Path], str]:
+    """Every entry under `folder` that is not a folder (links included, never followed), breadth first, to MAX_DEPTH
+    levels and MAX_ENTRIES entries; and a note when the search stopped short. Iterative: no depth of nesting
+    exhausts the interpreter's stack."""
+    files: list[Path] = []
+    pending = [(folder, 0)]
+    seen, deeper = 0, False
+    while pending:
+        directory, depth = pending.pop(0)
+        try:
+            with os.scandir(directory) as entries:
+                listed = sorted(entries, key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in listed:
+            seen += 1
+            if seen > MAX_ENTRIES:
+                return files, f"(only the first {MAX_ENTRIES:,} files and folders of the submission were searched)"
+            path = Path(entry.path)
+            if entry.is_dir(follow_symlinks=False):
+                if depth + 1 < MAX_DEPTH:
+                    pending.append((path, depth + 1))
+                else:
+                    deeper = True
+            else:
+                files.append(path)
+    return files, f"(folders deeper than {MAX_DEPTH} levels were not searched)" if deeper else ""
+
+
 def _find_submission(folder: Path) -> tuple[Path | None, str]:
     if not folder.is_dir():
         return None, f"no submission folder {folder}"
     named = folder / TEMPLATE
-    if named.is_file():
+    if os.path.lexists(named):
         return named, ""
-    candidates = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in (".tex", ".txt"))
+    files, cut = _walk(folder)
+    candidates = [p for p in files if p.suffix in (".tex", ".txt")]
     if len(candidates) == 1:
         return candidates[0], ""
-    found = ", ".join(p.name for p in sorted(folder.rglob("*")) if p.is_file())[:300] or "nothing"
-    return None, f"no {TEMPLATE} was submitted (found: {found}); submit the answer sheet {TEMPLATE} filled in"
+    found = ", ".join(p.name for p in files)[:300] or "nothing"
+    note = f"no {TEMPLATE} was submitted (found: {found}); submit the answer sheet {TEMPLATE} filled in"
+    return None, f"{note} {cut}" if cut else note
+
+
+def _read_submission(path: Path, folder: Path) -> tuple[str | None, str]:
+    """The text of the submitted sheet, or None and why it was not read: a link leading out of the submission (to
+    /etc/passwd, /proc/...), something that is not a regular file (a pipe would block), over MAX_SUBMISSION_BYTES
+    (read only that far, whatever the size the file claims: procfs says 0), unreadable, or not UTF-8."""
+    name = path.relative_to(folder).as_posix()
+    try:
+        if path.is_symlink() and not path.resolve().is_relative_to(folder.resolve()):
+            return None, f"{name} is a link to a file outside the submission; it was not read (submit the file itself)"
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None, f"{name} is not a regular file; submit the answer sheet {TEMPLATE} as a plain file"
+        with open(path.resolve(), "rb") as f:
+            data = f.read(MAX_SUBMISSION_BYTES + 1)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a link loop (pathlib's resolve)
+        return None, f"{name} could not be read ({getattr(exc, 'strerror', None) or exc}); submit it again"
+    if len(data) > MAX_SUBMISSION_BYTES:
+        return None, f"{name} is over {MAX_SUBMISSION_BYTES} bytes, the limit"
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as exc:
+        return None, f"{name} is not UTF-8 text ({exc}); save it as UTF-8 and submit it again"
 
 
 def _test_output(doc: dict) -> str:
@@ -332,20 +411,20 @@ def run(root: str | Path | None = None) -> dict:
     results.mkdir(parents=True, exist_ok=True)
     path, note = _find_submission(root / "submission")
     answers: dict[str, str] | None = None
+    refused: dict[str, str] = {}
     if path is not None:
-        if path.stat().st_size > MAX_SUBMISSION_BYTES:
-            note = f"{path.name} is {path.stat().st_size} bytes; the limit is {MAX_SUBMISSION_BYTES}"
-        else:
-            try:
-                answers = read_answers(path.read_bytes().decode("utf-8-sig"))
-            except UnicodeDecodeError as exc:
-                note = f"{path.name} is not UTF-8 text ({exc}); save it as UTF-8 and submit it again"
+        text, note = _read_submission(path, root / "submission")
+        if text is not None:
+            answers, refused = read_slots(text)
     docs: dict[str, dict] = {}
     if answers is not None:
         import torch
 
         torch.set_num_threads(1)
         for pid in config.problems:
+            if pid in refused:
+                docs[pid] = invalid(pid, "", refused[pid]).to_json()
+                continue
             text = answers.get(pid, "")
             if not text:
                 continue
