@@ -28,7 +28,7 @@ import sympy as sp
 import torch
 
 from checkers.errors import InternalError
-from checkers.grading.build import SymbolTable, commuting, family_ranges_from, spelling_key
+from checkers.grading.build import SymbolTable, commuting, family_ranges_from, is_function, spelling_key
 from checkers.kinds import Variable
 from checkers.model import Claim, Sample
 from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance
@@ -124,7 +124,7 @@ class Problem:
             raise ValueError(f"{where}: declare at least one named misconception (or a mutant with feedback)")
         known = self._objects()
         for s in self.symbols:
-            atoms = ({s.target} if s.name is not None else
+            atoms = ({s.target} if s.name is not None else set() if is_function(s.target) else
                      {a.base if isinstance(a, sp.Indexed) else a for a in s.target.free_symbols})
             missing = [a for a in atoms if a not in known and getattr(a, "name", None) not in self.dim_ranges]
             if missing:
