@@ -13,8 +13,9 @@ import sympy as sp
 import torch
 
 import checkers
-from checkers import SIGMOID, Claim, Derivation, Mutant, ProblemSet, Real, Step, Variable, identity, verify
+from checkers import SIGMOID, Claim, Derivation, Mutant, ProblemSet, Real, Step, Variable, identity
 from checkers.errors import AuthoringWarning
+from checkers.verify import verify  # not `from checkers import verify`: that rebinds `checkers.verify`, the module
 
 ROOT = Path(__file__).resolve().parent.parent
 x = sp.Symbol("x", real=True)
