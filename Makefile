@@ -9,7 +9,9 @@ STAMP := $(VENV)/.installed
 install: $(STAMP)
 
 # The virtual environment is rebuilt whenever the dependency pins change.
+# A proofcheck.egg-info left in the checkout by an older layout would shadow the installed metadata (entry points).
 $(STAMP): pyproject.toml
+	rm -rf proofcheck.egg-info
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)

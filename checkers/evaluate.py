@@ -18,6 +18,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 from checkers.errors import UnsupportedExpression
 from checkers.notation import Scalar
+from checkers.functions import DeclaredFunction
 from checkers.reductions import IndexedExtremum, IndexedMax
 
 
@@ -233,6 +234,8 @@ class _Evaluator:
                 return fn(self(e.args[0]))
         if isinstance(e, sp.Heaviside):
             return (self(e.args[0]) > 0).to(self.dtype)
+        if isinstance(e, DeclaredFunction):  # σ(z) and the like: their torch counterpart
+            return type(e).torch_function(self(e.args[0]))
         raise UnsupportedExpression(
             f"cannot evaluate {type(e).__name__} ({e}) numerically; give the claim its own numeric function"
         )

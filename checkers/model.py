@@ -125,6 +125,7 @@ class Mutant:
 
 
 DEFAULT_DTYPES = (torch.float64, torch.float32, torch.float16)
+_WARNED: set[tuple] = set()  # (claim id, step number, expression) already reported as a repeated step
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,12 @@ class Claim:
                              f"right side {self.rhs}; end the chain with a step whose expression is the claim's rhs")
         previous = self.lhs
         for index, step in enumerate(self.steps, start=1):
-            if previous is not None and step.expr == previous:
+            if previous is not None and step.expr == previous and (self.id, index, step.expr) not in _WARNED:
                 import warnings
 
                 from checkers.errors import AuthoringWarning
 
+                _WARNED.add((self.id, index, step.expr))  # once: dataclasses.replace re-runs this check
                 warnings.warn(f"claim {self.id!r}: step {index} ({step.justification!r}) is identical to the "
                               f"expression before it, so it proves nothing; remove it or write the step it "
                               f"describes", AuthoringWarning, stacklevel=3)

@@ -18,6 +18,7 @@ from enum import StrEnum
 import sympy as sp
 
 from checkers.errors import SymbolicTimeout
+from checkers.functions import unfold
 from checkers.limits import time_limit
 from checkers.notation import Scalar
 
@@ -115,7 +116,7 @@ class Strategy:
         start = time.perf_counter()
         try:
             with time_limit(self.time_limit, "symbolic check"):
-                result = self._attempt(lhs, rhs, relation)
+                result = self._attempt(unfold(lhs), unfold(rhs), relation)  # σ(z) as 1/(1 + e^{−z}), etc.
         except Exception as exc:  # noqa: BLE001 - sympy bugs (StopIteration in sum_combine, ...) included
             result = outcome_of_exception(exc)
         return SymbolicResult(result.status, result.scope, result.detail, time.perf_counter() - start)

@@ -16,6 +16,7 @@ import torch
 
 from checkers.devices import supports
 from checkers.errors import UsageError
+from checkers.functions import unfold
 from checkers.limits import time_limit
 from checkers.model import Claim, Derivation, Estimate, Sample, Value
 from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResult, NumericResult, ReferenceResult,
@@ -448,7 +449,8 @@ def _equals_claim(claim, mutant) -> bool:
         return True
     try:
         with time_limit(MUTANT_TIME_LIMIT, "checking whether a surviving mutant equals the claim"):
-            return sp.simplify(claim.expand_definitions(claim.rhs) - claim.expand_definitions(mutant.rhs)) == 0
+            difference = unfold(claim.expand_definitions(claim.rhs)) - unfold(claim.expand_definitions(mutant.rhs))
+            return sp.simplify(difference) == 0
     except Exception:  # out of time, or sympy cannot subtract the two (shapes): not shown to be equal
         return False
 

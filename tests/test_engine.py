@@ -1,10 +1,13 @@
 """The verification engine end to end, on small synthetic claims: passes, failures, reports, mutants, replay."""
 
+import dataclasses
+
 import sympy as sp
 import torch
 
 from checkers import Claim, Derivation, Mutant, Positive, Real, Step, Tolerance, Variable, identity, not_attempted
 from checkers.model import Estimate
+from checkers.symbolic import Strategy, SymbolicResult, SymbolicStatus
 from checkers.verify import ClaimChecker, draw_configs, verify
 
 t = sp.Symbol("t", positive=True)
@@ -60,10 +63,22 @@ def test_a_mutant_that_survives_fails_the_claim():
     assert any("mutant same" in f for f in result.failures)
 
 
-def test_a_mutant_the_symbolic_strategy_proves_is_reported_as_unsound():
+def test_a_mutant_the_strategy_proves_and_no_instance_rejects_is_reported_as_equal_to_the_claim():
     c = claim(lhs=t + u, rhs=u + t, mutants=(Mutant("same", "not actually wrong", rhs=t + u),))
     result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
-    assert "unsound" in result.mutants[0].evidence
+    assert not result.mutants[0].caught
+    assert result.mutants[0].evidence.startswith("this mutant equals the claim"), result.mutants[0].evidence
+
+
+def test_a_wrong_mutant_the_symbolic_strategy_proves_is_reported_as_unsound():
+    @dataclasses.dataclass(frozen=True)
+    class ProvesAnything(Strategy):  # a strategy with an unsound rewrite
+        def _attempt(self, lhs, rhs, relation):
+            return SymbolicResult(SymbolicStatus.PROVED, "general", "a broken rewrite")
+
+    c = claim(lhs=t + u, rhs=u + t, symbolic=ProvesAnything(), mutants=(Mutant("wrong", "t + 2u", rhs=t + 2 * u),))
+    result = ClaimChecker(derivation(c), c, seed=0).run(["cpu"])
+    assert not result.mutants[0].caught and "unsound rewrite" in result.mutants[0].evidence
 
 
 def test_inequality_claims_and_their_violations():

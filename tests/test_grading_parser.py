@@ -252,10 +252,10 @@ def test_single_token_arguments(text, expected):
     (r"\min(a, b) + 1", sp.Min(a_, b_) + 1),
     (r"\tanh a", sp.tanh(a_)),
     (r"\tanh(a)^2", sp.tanh(a_) ** 2),
-    (r"\sigma(a)", 1 / (1 + sp.exp(-a_))),  # declared as the sigmoid in this table
-    (r"\sigma(a)^2", (1 / (1 + sp.exp(-a_))) ** 2),
-    (r"\sigma(a + b)", 1 / (1 + sp.exp(-a_ - b_))),
-    (r"\operatorname{sigmoid}(a)", 1 / (1 + sp.exp(-a_))),
+    (r"\sigma(a)", SIGMOID(a_)),  # declared as the sigmoid in this table: it stays σ(a)
+    (r"\sigma(a)^2", SIGMOID(a_) ** 2),
+    (r"\sigma(a + b)", SIGMOID(a_ + b_)),
+    (r"\operatorname{sigmoid}(a)", SIGMOID(a_)),
     (r"\operatorname{ReLU}(a)", sp.Max(0, a_)),
     (r"\mathrm{ReLU}(a - b)", sp.Max(0, a_ - b_)),
     (r"relu(a)", sp.Max(0, a_)),

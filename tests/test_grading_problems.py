@@ -192,7 +192,7 @@ def _index_copy(tmp_path, monkeypatch, stale: bool):
     monkeypatch.setattr(registry, "package_directory", lambda package: copy if package == "proofs" else real(package))
     if stale:
         doc = json.loads((copy / "gradeable-index.json").read_text(encoding="utf-8"))
-        doc["sources"], doc["problems"] = "0" * 64, doc["problems"][:1]  # as a clone with an old index would have
+        doc["sources"], doc["files"], doc["problems"] = "0" * 64, "0" * 64, doc["problems"][:1]  # an old index
         (copy / "gradeable-index.json").write_text(json.dumps(doc), encoding="utf-8")
     return copy
 

@@ -176,14 +176,21 @@ def test_every_command_works_from_another_folder(installed_wheel):
     assert "kl-gaussian" in serve_and_list(python, elsewhere, env)
 
 
+def local_package_index() -> bool:
+    """Whether pip is configured with its own index or wheel folder (as on a machine without network)."""
+    configured = run([sys.executable, "-m", "pip", "config", "list"], cwd=ROOT).stdout
+    return any(key in configured for key in ("find-links", "index-url")) or any(
+        os.environ.get(name) for name in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"))
+
+
 # -- the Gradescope zip ------------------------------------------------------------------------------------------
 def test_the_autograder_zip_installs_itself_and_grades_a_submission(tmp_path):
     """setup.sh, run as written, then run_autograder on a filled-in answer sheet: full marks for right answers.
 
     setup.sh runs with its venv and source paths pointed at tmp_path (PROOFCHECK_VENV,
-    PROOFCHECK_SOURCE), without apt-get (PROOFCHECK_NO_APT: Python 3.11 is already here), and with
-    pip's configured index for torch (PROOFCHECK_TORCH_INDEX empty: this machine has no network;
-    the local index holds the CPU build). Everything else, creating the venv, installing torch and
+    PROOFCHECK_SOURCE), without apt-get (PROOFCHECK_NO_APT: Python 3.11 is already here), and, where
+    pip is configured with a local index (this machine: no network, the CPU build in a wheel folder),
+    with that index for torch (PROOFCHECK_TORCH_INDEX empty) instead of download.pytorch.org. Everything else, creating the venv, installing torch and
     the zip's proofcheck source with all its dependencies by pip, and the `grade --list` check, runs
     as Gradescope runs it. What was not run here: Gradescope's Ubuntu 24.04 image with Python 3.12,
     apt-get, and torch from download.pytorch.org.
@@ -197,8 +204,9 @@ def test_the_autograder_zip_installs_itself_and_grades_a_submission(tmp_path):
         z.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     venv = tmp_path / "proofcheck-venv"
-    env = clean_environment(PROOFCHECK_VENV=str(venv), PROOFCHECK_SOURCE=str(root / "source"), PROOFCHECK_NO_APT="1",
-                            PROOFCHECK_TORCH_INDEX="")
+    env = clean_environment(PROOFCHECK_VENV=str(venv), PROOFCHECK_SOURCE=str(root / "source"), PROOFCHECK_NO_APT="1")
+    if local_package_index():
+        env["PROOFCHECK_TORCH_INDEX"] = ""  # pip's configured (local) index has the CPU build; no network here
     began = time.perf_counter()
     setup = run(["bash", str(root / "source" / "setup.sh")], cwd=tmp_path, env=env, timeout=1800)
     print(f"setup.sh ran in {time.perf_counter() - began:.1f} s")

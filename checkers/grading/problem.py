@@ -23,15 +23,24 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import sympy as sp
 import torch
 
 from checkers.errors import InternalError
-from checkers.grading.build import SymbolTable, commuting, family_ranges_from, spelling_key
 from checkers.kinds import Variable
 from checkers.model import Claim, Sample
 from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance
+
+if TYPE_CHECKING:
+    from checkers.grading.build import SymbolTable
+
+
+def _is_function(target) -> bool:
+    """Whether a Symbol's target is a function (σ as the sigmoid) rather than an object of the claim."""
+    return isinstance(target, (sp.Lambda, sp.FunctionClass))
+
 
 SOURCE_TAG = re.compile(r"^[\w-]+ P\d+\S*(, [\w-]+ P\d+\S*)*$")  # "hw6-2021 P3", "final-2022 P6(b)"
 
@@ -124,7 +133,7 @@ class Problem:
             raise ValueError(f"{where}: declare at least one named misconception (or a mutant with feedback)")
         known = self._objects()
         for s in self.symbols:
-            atoms = ({s.target} if s.name is not None else
+            atoms = ({s.target} if s.name is not None else set() if _is_function(s.target) else
                      {a.base if isinstance(a, sp.Indexed) else a for a in s.target.free_symbols})
             missing = [a for a in atoms if a not in known and getattr(a, "name", None) not in self.dim_ranges]
             if missing:
@@ -169,6 +178,8 @@ class Problem:
     @cached_property
     def reference_as_built(self) -> sp.Basic:
         """The reference with 1 x 1 products written as the grammar builds them, to recognise identical answers."""
+        from checkers.grading.build import commuting  # the parser's module (and lark) load when grading starts
+
         return commuting(self.reference_expr)
 
     def dim_combinations(self) -> list[dict[str, int]]:
@@ -186,6 +197,8 @@ class Problem:
     @cached_property
     def table(self) -> SymbolTable:
         """Spelling -> sympy object for this problem (the claim's own objects)."""
+        from checkers.grading.build import SymbolTable, family_ranges_from, spelling_key
+
         entries: dict[str, sp.Basic] = {}
         families: dict[str, sp.IndexedBase] = {}
         for s in self.symbols:
