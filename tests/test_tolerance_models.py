@@ -175,3 +175,12 @@ def test_an_unsupported_kernel_skips_low_precision_but_never_float64():
     assert half.skipped.startswith("torch cannot compute this in float16")
     with pytest.raises(RuntimeError, match="not implemented for"):
         _run(claim, (torch.float64,))
+
+
+def test_the_report_names_the_rounding_bound_where_a_numeric_claim_has_a_model():
+    from checkers.reporting.view import _criterion
+
+    modelled = _claim(_cancelling, {torch.float16: Tolerance(1e-3, 1e-5, "model", rounding=running_error(_cancelling))})
+    assert _criterion(modelled, "float16").endswith("+ rounding bound")
+    assert not _criterion(_claim(_cancelling), "float16").endswith("+ rounding bound")
+    assert not _criterion(modelled, "float64").endswith("+ rounding bound")
