@@ -197,6 +197,11 @@ def torch_elbo_entropies(sample) -> torch.Tensor:
 
 # --- claims ----------------------------------------------------------------------------------------------------------
 
+# KL(P ‖ P_x P_y) divides by products of marginals: a table with entries ~1e-3 (seed 10: marginals 2.9e-3 and
+# 3.9e-3) makes P(x)P(y) ~1e-5, below float16's smallest normal number 6.1e-5, where rounding is no longer
+# relative (and its reciprocal, 9e4, overflows), so no rounding bound holds; float16 is not checked for it.
+NO_HALF = (torch.float64, torch.float32)
+
 mi_entropy_y = Claim(
     id="mi-entropy-y",
     statement=r"$\mathrm{KL}(P(x,y), P(x)P(y)) = H(y) - H(y|x)$",
@@ -222,6 +227,7 @@ mi_entropy_y = Claim(
         Mutant("plus-conditional", "H(y) + H(y|x)", rhs=H_Y + H_Y_GIVEN_X),
         Mutant("mixed-entropies", "H(x) − H(y|x): the marginal of the wrong variable", rhs=H_X - H_Y_GIVEN_X),
     ),
+    dtypes=NO_HALF,
     instances=400,
 )
 
@@ -244,6 +250,7 @@ mi_entropy_x = Claim(
         Mutant("conditioned-wrong-way", "H(x) − H(y|x)", rhs=H_X - H_Y_GIVEN_X),
         Mutant("joint-entropy", "H(x) + H(y) − H(x|y)", rhs=H_X + H_Y - H_X_GIVEN_Y),
     ),
+    dtypes=NO_HALF,
     instances=400,
 )
 

@@ -298,11 +298,17 @@ def objective_sides(sample, **wrong):
     return _estimate(bernoulli_objective(sample, eps.to(sample["mu"]), **wrong)), negative_vlb_quadrature(sample)
 
 
+# The reference's own draws: with 512 it rejected the target scaled by 1.02 on 9 of 200 instances at seed 0 and
+# on none at seed 16; four times the draws halve its standard errors, so a 2% error stands out at every seed.
+REFERENCE_DRAWS = 4 * MC_DRAWS
+
+
 def torch_monte_carlo_negative_vlb(sample) -> Estimate:
     """−VLB by Monte Carlo: z by inverse-CDF sampling, Normal(μ, σ).icdf(U), and torch.distributions log-densities."""
     x, m, s = sample["x"], sample["mu"], sample["sigma"]
     q = Independent(Normal(m, s), 1)
-    u = torch.rand(sample.size, MC_DRAWS, sample.dims["d"], generator=sample.generator(offset=7), dtype=torch.float64)
+    u = torch.rand(sample.size, REFERENCE_DRAWS, sample.dims["d"], generator=sample.generator(offset=7),
+                   dtype=torch.float64)
     z = Normal(m.unsqueeze(1), s.unsqueeze(1)).icdf(u.clamp(1e-12, 1 - 1e-12).to(m))  # (B, M, d)
     logits = decoder(sample["theta"], z, sample.dims["d"], sample.dims["n"])
     log_lik = Independent(Bernoulli(logits=logits), 1).log_prob(x.unsqueeze(1).expand_as(logits))

@@ -2,7 +2,10 @@
 
 Every check below runs one small derivation (or one generator) and asserts what the engine must do.
 The mutation harness at the bottom plants, one at a time, a plausible fault in one engine function
-(monkeypatch) — an SPD generator without spread, a sign-blind comparison, a side compared with itself,
+(monkeypatch) — a degenerate instance generator (every kind of checkers/kinds.py has a diversity
+check: a constant real, one integer, a uniform instead of log-uniform positive, a vector of one
+repeated entry, symmetric matrices, orthogonal "invertible" matrices, uniform probability vectors,
+grid densities all centred at 0, a OneOf that never leaves its first option, an SPD generator without spread), a sign-blind comparison, a side compared with itself,
 a timeout recorded as a proof, a case split missing a case, a dimension scope reported wider than
 proved, fewer instances than declared, a lemma derivation that ignores the claim — and expects the
 matching check to go red. A check that
@@ -155,6 +158,86 @@ def check_declared_instances_are_checked():
     assert all(c >= claim.instances for c in counts), counts
 
 
+def _draw(kind, batch=512, dims=None, seed=0):
+    return kind.draw(batch, dims or {}, torch.Generator().manual_seed(seed))
+
+
+def check_real_fills_its_interval():
+    """Real(low, high) is uniform: both end tenths are hit and the spread is that of a uniform law."""
+    x = _draw(checkers.kinds.Real(-2.0, 3.0))
+    assert x.min() >= -2.0 and x.max() <= 3.0
+    assert x.min() < -1.5 and x.max() > 2.5
+    assert abs(float(x.std()) - 5 / math.sqrt(12)) < 0.15 * 5 / math.sqrt(12)
+
+
+def check_integer_hits_every_value():
+    """Integer(low, high) draws every integer of its range, each roughly equally often."""
+    x = _draw(checkers.kinds.Integer(1, 8), batch=800)
+    counts = torch.bincount(x.long(), minlength=9)[1:]
+    assert torch.equal(x, x.round()) and x.min() >= 1 and x.max() <= 8
+    assert counts.min() > 0.5 * 100, counts.tolist()
+
+
+def check_positive_covers_its_orders_of_magnitude():
+    """Positive is log-uniform: every decade of [1e-3, 1e3] gets about a sixth of the draws."""
+    x = _draw(checkers.kinds.Positive(1e-3, 1e3), batch=1200)
+    decades = torch.histc(x.log10(), bins=6, min=-3.0, max=3.0)
+    assert x.min() >= 1e-3 and x.max() <= 1e3
+    assert decades.min() > 0.5 * 200, decades.tolist()
+
+
+def check_vectors_and_matrices_have_independent_normal_entries():
+    """Vector and Matrix entries are iid N(0, scale²): right spread, no repeated or mirrored entries."""
+    v = _draw(checkers.kinds.Vector("n", scale=2.0), dims={"n": 4})
+    m = _draw(checkers.kinds.Matrix("r", "c", scale=0.5), dims={"r": 3, "c": 3})
+    for values, scale in ((v.reshape(512, -1), 2.0), (m.reshape(512, -1), 0.5)):
+        assert abs(float(values.std()) - scale) < 0.1 * scale and abs(float(values.mean())) < 0.1 * scale
+        correlation = torch.corrcoef(values.T) - torch.eye(values.shape[1], dtype=values.dtype)
+        assert float(correlation.abs().max()) < 0.25, "entries move together"
+    assert float((m - m.transpose(-1, -2)).abs().mean()) > 0.1, "matrices are symmetric"
+
+
+def check_invertible_fills_its_singular_values_and_both_signs():
+    """Invertible: singular values spread over [1/c, c], both determinant signs, not diagonal."""
+    for dim in (1, 2, 3, 4):
+        a = _draw(checkers.kinds.Invertible("n", cond_sqrt=2.0), batch=256, dims={"n": dim})
+        log_s = torch.linalg.svdvals(a).log()
+        assert log_s.min() < -math.log(2.0) + math.log(2.0) / 4 and log_s.max() > math.log(2.0) * 3 / 4, dim
+        det = torch.linalg.det(a)
+        assert (det[0::2] < 0).all() and (det[1::2] > 0).all()
+        if dim > 1:
+            off = a - torch.diag_embed(torch.diagonal(a, dim1=-2, dim2=-1))
+            assert float(off.abs().mean()) > 0.05 * float(a.abs().mean()), dim
+
+
+def check_probability_vectors_are_spread():
+    """ProbabilityVector: strictly positive, sums to 1, and far from uniform on average."""
+    for dim in (2, 3, 6):
+        p = _draw(checkers.kinds.ProbabilityVector("n"), batch=256, dims={"n": dim})
+        assert (p > 0).all() and torch.allclose(p.sum(-1), torch.ones(256, dtype=torch.float64))
+        assert float((p.amax(-1) - 1 / dim).mean()) > 0.1 * (1 - 1 / dim), dim
+
+
+def check_grid_densities_are_diverse():
+    """DensityOnGrid: densities whose means, spreads and numbers of modes vary from instance to instance."""
+    x, dx = checkers.kinds.density_grid(401)
+    p = _draw(checkers.kinds.DensityOnGrid(401), batch=256)
+    assert (p >= 0).all() and torch.allclose(p.sum(-1) * dx, torch.ones(256, dtype=torch.float64))
+    mean = (p * x).sum(-1) * dx
+    std = ((p * (x - mean.unsqueeze(-1)) ** 2).sum(-1) * dx).sqrt()
+    assert mean.min() < -1.0 and mean.max() > 1.0, "every density centred alike"
+    assert float(std.max() / std.min()) > 2.0, "every density equally wide"
+    peaks = ((p[:, 1:-1] > p[:, :-2]) & (p[:, 1:-1] > p[:, 2:]) & (p[:, 1:-1] > 1e-3)).sum(-1)
+    assert (peaks == 1).any() and (peaks >= 2).any(), "every density has as many modes"
+
+
+def check_one_of_draws_every_option():
+    """OneOf draws each of its options for some instances, about equally often."""
+    x = _draw(checkers.kinds.OneOf((1e-5, 1e-3, 1e-1)), batch=600)
+    for option in (1e-5, 1e-3, 1e-1):
+        assert int((x == option).sum()) > 0.5 * 200, option
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The faults, one engine function each
 
@@ -205,7 +288,63 @@ def _half_batches(real):
     return draw_sample
 
 
+def _constant_draw(value_of):
+    """A degenerate generator: every instance the same value (of the right shape)."""
+    def draw(self, batch, dims, gen):
+        return value_of(self, dims).expand(batch, *value_of(self, dims).shape).clone()
+    return draw
+
+
+def _size_of(kind, attr, dims):
+    size = getattr(kind, attr)
+    return dims[size] if isinstance(size, str) else size
+
+
+def _repeated_entry_vector(self, batch, dims, gen):
+    return self.scale * torch.randn(batch, 1, generator=gen, dtype=torch.float64).expand(batch, _size_of(self, "dim", dims))
+
+
+def _orthogonal_only(self, batch, dims, gen):
+    size = _size_of(self, "dim", dims)
+    q = checkers.kinds._orthogonal(batch, size, gen)
+    q[1::2, 0, :] *= torch.where(torch.linalg.det(q[1::2]) < 0, -1.0, 1.0).to(q).unsqueeze(-1)
+    q[0::2, 0, :] *= torch.where(torch.linalg.det(q[0::2]) > 0, -1.0, 1.0).to(q).unsqueeze(-1)
+    return q  # both determinant signs, but every singular value 1
+
+
+def _centred_densities(real):
+    def draw(self, batch, dims, gen):
+        x, dx = checkers.kinds.density_grid(self.points)
+        stds = 0.3 + 0.7 * torch.rand(batch, 3, 1, generator=gen, dtype=torch.float64)
+        weights = torch.softmax(torch.randn(batch, 3, 1, generator=gen, dtype=torch.float64) * 2, dim=1)
+        density = (weights * torch.exp(-0.5 * (x / stds) ** 2) / (stds * math.sqrt(2 * math.pi))).sum(dim=1)
+        return density / (density.sum(dim=-1, keepdim=True) * dx)  # every mean 0: one mode, centred
+    return draw
+
+
 FAULTS = {
+    "real-constant": (check_real_fills_its_interval, lambda mp: mp.setattr(checkers.kinds.Real, "draw", _constant_draw(
+        lambda self, dims: torch.tensor((self.low + self.high) / 2, dtype=torch.float64)))),
+    "integer-always-low": (check_integer_hits_every_value, lambda mp: mp.setattr(
+        checkers.kinds.Integer, "draw", _constant_draw(lambda self, dims: torch.tensor(float(self.low), dtype=torch.float64)))),
+    "positive-uniform-not-log-uniform": (check_positive_covers_its_orders_of_magnitude, lambda mp: mp.setattr(
+        checkers.kinds.Positive, "draw", lambda self, batch, dims, gen: self.low + (self.high - self.low)
+        * torch.rand(batch, generator=gen, dtype=torch.float64))),
+    "vector-repeated-entry": (check_vectors_and_matrices_have_independent_normal_entries, lambda mp: mp.setattr(
+        checkers.kinds.Vector, "draw", _repeated_entry_vector)),
+    "matrix-symmetric": (check_vectors_and_matrices_have_independent_normal_entries, lambda mp: mp.setattr(
+        checkers.kinds.Matrix, "draw", lambda self, batch, dims, gen: (lambda m: (m + m.transpose(-1, -2)) / 2)(
+            self.scale * torch.randn(batch, _size_of(self, "rows", dims), _size_of(self, "cols", dims), generator=gen,
+                                     dtype=torch.float64)))),
+    "invertible-orthogonal": (check_invertible_fills_its_singular_values_and_both_signs, lambda mp: mp.setattr(
+        checkers.kinds.Invertible, "draw", _orthogonal_only)),
+    "probability-vectors-uniform": (check_probability_vectors_are_spread, lambda mp: mp.setattr(
+        checkers.kinds.ProbabilityVector, "draw", lambda self, batch, dims, gen: torch.full(
+            (batch, _size_of(self, "dim", dims)), 1.0 / _size_of(self, "dim", dims), dtype=torch.float64))),
+    "grid-densities-centred": (check_grid_densities_are_diverse, lambda mp: mp.setattr(
+        checkers.kinds.DensityOnGrid, "draw", _centred_densities(checkers.kinds.DensityOnGrid.draw))),
+    "one-of-first-option-only": (check_one_of_draws_every_option, lambda mp: mp.setattr(
+        checkers.kinds.OneOf, "draw", lambda self, batch, dims, gen: self._kinds()[0].draw(batch, dims, gen))),
     "spd-near-identity": (check_spd_has_spread, lambda mp: mp.setattr(checkers.kinds.SPD, "draw", _near_identity_spd)),
     "spd-diagonal": (check_spd_has_spread, lambda mp: mp.setattr(checkers.kinds.SPD, "draw", _diagonal_spd)),
     "sign-blind-comparison": (check_comparison_sees_signs,

@@ -8,7 +8,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from checkers.grading.grader import grade_in_process
-from checkers.grading.result import VERDICTS
 
 KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
 PROBLEMS = ("gaussian-density", "kl-gaussian")
@@ -99,9 +98,9 @@ def test_code_injection_is_refused_without_running_anything(tmp_path, monkeypatc
     "😀 + d",
 ])
 def test_explosive_answers_end_within_the_limit(text):
-    start = time.perf_counter()
+    start = time.process_time()
     result = grade_in_process("kl-gaussian", text, limit=2.0, symbolic=False)
-    assert time.perf_counter() - start < 4.0  # the 2 s limit plus slack for a loaded machine
+    assert time.process_time() - start < CPU_BUDGET, "the grader ran past its 2 s limit"
     assert result.verdict in ("invalid", "incorrect"), result.message
     assert not result.internal_error, result.message
 
@@ -115,17 +114,31 @@ TOKENS = [r"\frac", r"\sqrt", "^", "_", "{", "}", "(", ")", "[", "]", "|", r"\|"
           r"\mathit{d}", r"\thinspace"]
 
 
+# CPU seconds this process may spend on one answer graded under a 2 s wall-clock limit: the limit, plus a
+# first call's per-problem setup. CPU time, not wall time, so a loaded machine (which slows the wall clock
+# down, not the work) cannot fail the test, while a grader that ignores its limit still does.
+CPU_BUDGET = 8.0
+
+
+def assert_well_formed(result, text: str) -> None:
+    """A verdict that carries what it claims: graded answers were checked on instances, invalid ones say why."""
+    assert not result.internal_error, (text, result.message)
+    if result.verdict == "invalid":
+        assert result.message.strip() and result.score is None, (text, result.message)
+    else:
+        assert result.instances > 0 and result.score == (1.0 if result.verdict == "correct" else 0.0), (text, result)
+
+
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problem=st.sampled_from(PROBLEMS),
        text=st.one_of(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join),
                       st.text(max_size=60),
                       st.text(alphabet="\\{}()[]^_|'+-*/=.,0123456789xdnbAT ", max_size=60)))
 def test_fuzz_every_string_gets_a_verdict_within_the_limit(problem, text):
-    start = time.perf_counter()
+    start = time.process_time()
     result = grade_in_process(problem, text, limit=2.0, symbolic=False)
-    assert result.verdict in VERDICTS
-    assert not result.internal_error, (text, result.message)
-    assert time.perf_counter() - start < 4.0
+    assert_well_formed(result, text)
+    assert time.process_time() - start < CPU_BUDGET, "the grader ran past its 2 s limit"
 
 
 def _well_typed():
@@ -158,11 +171,16 @@ def _well_typed():
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_well_typed())
 def test_fuzz_well_formed_formulas_never_crash_the_grader(text):
-    start = time.perf_counter()
+    start = time.process_time()
     result = grade_in_process("kl-gaussian", text, limit=2.0, symbolic=True)
-    assert result.verdict in VERDICTS
-    assert not result.internal_error, (text, result.message)
-    assert time.perf_counter() - start < 4.0
+    assert_well_formed(result, text)
+    assert time.process_time() - start < CPU_BUDGET, "the grader ran past its 2 s limit"
+
+
+def test_an_answer_undefined_on_some_instances_is_incorrect_not_an_internal_error():
+    # found by the fuzz test above: μ₀μ₀ᵀ is singular for d >= 2, and looking up its batch compared tensors with ==
+    result = grade_in_process("kl-gaussian", r"\det((\mu_0 \mu_0^T)^{-1})", limit=30.0, symbolic=False)
+    assert result.verdict == "incorrect" and "inverts a singular matrix" in result.message, result.message
 
 
 def test_isolated_worker_limits_memory_and_time(monkeypatch):
@@ -193,11 +211,12 @@ def test_isolated_worker_limits_memory_and_time(monkeypatch):
 
     monkeypatch.setattr(isolation, "grade_in_process", hostile)
     items = [(0, KL), (1, "HANG"), (2, KL.replace("- d", "- 1")), (3, "CRASH"), (4, "MEMORY"), (5, KL)]
-    start = time.perf_counter()
+    start = time.monotonic()
     with GradingPool("kl-gaussian", workers=2, time_limit=0.5, memory_mb=512) as pool:
         results = dict(pool.map(items))
         restarts = pool.restarts
-    assert time.perf_counter() - start < 15
+    # a generous deadline: a pool that waited for the hanging worker would never return; a loaded one is slow
+    assert time.monotonic() - start < 300
     assert [results[i]["verdict"] for i in range(6)] == ["correct", "invalid", "incorrect", "invalid", "invalid",
                                                           "correct"]
     assert "time limit" in results[1]["message"]

@@ -78,6 +78,19 @@ def test_grid_densities_integrate_to_one(seed):
     assert p[:, 0].max() < 1e-12 and p[:, -1].max() < 1e-12  # tails are negligible
 
 
+@given(seeds)
+def test_grid_densities_differ_in_centre_width_and_modes(seed):
+    # Densities that all had mean 0 (or one width, or one mode) would pass the test above; not this one.
+    x, dx = density_grid(401)
+    p = DensityOnGrid(401).draw(256, {}, torch.Generator().manual_seed(seed))
+    mean = (p * x).sum(-1) * dx
+    std = ((p * (x - mean.unsqueeze(-1)) ** 2).sum(-1) * dx).sqrt()
+    assert mean.min() < -1.0 and mean.max() > 1.0
+    assert float(std.max() / std.min()) > 2.0
+    peaks = ((p[:, 1:-1] > p[:, :-2]) & (p[:, 1:-1] > p[:, 2:]) & (p[:, 1:-1] > 1e-3)).sum(-1)
+    assert (peaks == 1).any() and (peaks >= 2).any()
+
+
 def test_positive_covers_its_orders_of_magnitude():
     x = Positive(1e-3, 1e3).draw(4000, {}, torch.Generator().manual_seed(0))
     assert x.min() >= 1e-3 and x.max() <= 1e3

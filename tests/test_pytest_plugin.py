@@ -67,6 +67,8 @@ TOY_CONFTEST = textwrap.dedent('''
     torch.set_float32_matmul_precision("high")
 ''')
 
+pytestmark = pytest.mark.slow  # the thorough tier: one pytest run in a fresh process (imports torch and sympy)
+
 RED = ("false-claim", "surviving-mutant", "failing-reference", "failing-float16")
 
 

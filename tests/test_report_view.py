@@ -103,7 +103,10 @@ def test_half_precision_of_an_exact_identity_is_left_out_of_the_one_line_summary
     line, css = _verified_line([FORMULA], [result])
     assert css == "ok" and "float16" not in line and "cpu float64/float32" in line
     assert line.startswith("Verified: proved symbolically in general") and "1 of 1 wrong variants rejected" in line
-    assert torch.float16 in FORMULA.dtypes  # the row exists; it is explained in the evidence, not in the summary
+    # the row is not dropped: the evidence table shows it, with the criterion that judged it
+    evidence = [_numeric_row(r, FORMULA) for r in rows]
+    assert [row.dtype for row in evidence] == ["float64", "float32", "float16"]
+    assert evidence[2].criterion.endswith("+ rounding bound") and evidence[2].status == "passed"
 
 
 def test_a_monte_carlo_reference_is_judged_by_its_standard_errors():

@@ -78,7 +78,13 @@ def test_grade_returns_the_grade_json_document(client):
 def test_full_grade_adds_the_reading_and_the_symbolic_confirmation(client):
     doc = grade(client, KL_CORRECT, full=True)
     assert doc["verdict"] == "correct"
-    assert doc["symbolic"]["status"] in ("proved", "identical", "not proved", "skipped")
+    symbolic = doc["symbolic"]
+    assert symbolic["status"] != "not proved", symbolic  # a correct answer that sympy cannot confirm is a bug
+    if symbolic["status"] == "skipped":  # the answer's time limit left sympy no time (a loaded machine)
+        assert "no time left" in symbolic["detail"], symbolic
+    else:
+        assert symbolic["status"] in ("proved", "identical"), symbolic
+        assert "= 0" in symbolic["detail"] or "same sympy expression" in symbolic["detail"], symbolic
     assert "Sigma_1" in doc["read_as"]
 
 
@@ -139,8 +145,9 @@ def test_problems_beyond_the_warm_limit_evict_the_least_recently_used(server, cl
     for problem in others:
         doc = grade(client, "d", problem=problem)
         assert doc["problem"] == problem and not doc.get("internal_error")
-    time.sleep(1)  # the evicted problem's workers are stopped in the background
-    assert len(descendants(server.process.pid)) <= DEFAULT_MAX_PROBLEMS * 2
+    # the evicted problem's workers are stopped in the background: wait for it, with a generous deadline
+    assert wait_until(lambda: len(descendants(server.process.pid)) <= DEFAULT_MAX_PROBLEMS * 2), \
+        descendants(server.process.pid)
     assert grade(client, KL_CORRECT)["verdict"] == "correct"  # evicted first, warmed again on demand
 
 
@@ -210,8 +217,18 @@ HANGING_SERVER = textwrap.dedent("""
     isolation.grade_in_process = grade_or_hang
     from checkers.serve import serve
 
-    serve("127.0.0.1", int(sys.argv[1]), 2, time_limit=1.0)
-""")
+    serve("127.0.0.1", int(sys.argv[1]), 2, time_limit=HANG_LIMIT)
+""").replace("HANG_LIMIT", "5.0")
+
+
+def wait_until(condition, deadline: float = 60.0, poll: float = 0.1) -> bool:
+    """True as soon as `condition()` holds, False if it still does not after `deadline` seconds (no fixed sleeps)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(poll)
+    return condition()
 
 
 def test_a_hanging_answer_holds_only_its_worker_and_sigterm_leaves_no_worker():
@@ -222,28 +239,25 @@ def test_a_hanging_answer_holds_only_its_worker_and_sigterm_leaves_no_worker():
             hung: dict = {}
 
             def send_hang():
-                started = time.monotonic()
                 hung["doc"] = grade(c, "HANG")
-                hung["seconds"] = time.monotonic() - started
+                hung["done"] = time.monotonic()
 
             thread = threading.Thread(target=send_hang)
             thread.start()
-            time.sleep(0.3)
-            others = []
+            time.sleep(0.5)  # a head start, so the hang usually occupies a worker first; no assertion depends on it
             with httpx.Client(base_url=s.url, timeout=60) as other:
-                for _ in range(5):
-                    started = time.monotonic()
-                    others.append((grade(other, KL_SWAPPED)["verdict"], time.monotonic() - started))
-            thread.join(timeout=60)
-            assert hung["doc"]["verdict"] == "invalid" and "time limit of 1 s" in hung["doc"]["message"]
-            assert [v for v, _ in others] == ["incorrect"] * 5
-            # The others were graded by the other worker while the hanging one ran (its limit: 1 s + 1 s grace).
-            assert sum(t for _, t in others) < hung["seconds"] + 1.5
+                others = [grade(other, KL_SWAPPED)["verdict"] for _ in range(5)]
+                others_done = time.monotonic()
+            thread.join(timeout=120)
+            assert hung["doc"]["verdict"] == "invalid" and "time limit of 5 s" in hung["doc"]["message"]
+            assert others == ["incorrect"] * 5
+            # The others were graded by the other worker while the hanging one ran (its limit: 5 s + grace), so
+            # they all came back before it did: an ordering of events, not a wall-clock budget.
+            assert others_done < hung["done"]
             assert grade(c, KL_CORRECT)["verdict"] == "correct"  # the stopped worker was replaced
         code, below = s.stop(signal.SIGTERM)
         assert below, "the server had started grading workers"
-        time.sleep(5)
-        assert [p for p in below if alive(p)] == []
+        assert wait_until(lambda: not [p for p in below if alive(p)]), [p for p in below if alive(p)]
         assert code in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
 
 
@@ -255,8 +269,7 @@ def test_sigint_stops_the_server_and_every_worker():
             assert client_read_ok(c)
         code, below = s.stop(signal.SIGINT)
         assert len(below) >= 2
-        time.sleep(5)
-        assert [p for p in below if alive(p)] == []
+        assert wait_until(lambda: not [p for p in below if alive(p)]), [p for p in below if alive(p)]
         assert code in (0, -signal.SIGINT, 130)
 
 

@@ -282,7 +282,9 @@ def _is_formula(claim: Claim) -> bool:
 
 def _criterion(claim: Claim | None, dtype: str) -> str:
     """The test a numeric row actually applied (see checkers.verify and checkers.tolerances)."""
-    bound = " + rounding bound" if claim is not None and _is_formula(claim) and dtype != "float64" else ""
+    modelled = claim is not None and any(t.rounding is not None for d, t in claim.tolerances.items()
+                                         if str(d).removeprefix("torch.") == dtype)  # Tolerance(rounding=...)
+    bound = " + rounding bound" if claim is not None and (_is_formula(claim) or modelled) and dtype != "float64" else ""
     relation = claim.relation if claim is not None else "="
     if relation == "≈":
         z = f"{claim.z:g}" if claim is not None else "5"
