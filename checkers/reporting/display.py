@@ -42,7 +42,29 @@ def _zero(difference: sp.Basic) -> bool:
     return sp.simplify(difference) == 0
 
 
+def _pointwise(expr: sp.Basic, limits: tuple) -> sp.Basic | None:
+    """A linear combination of integrals over `limits`, c₁∫f₁ + c₂∫f₂, as the integrand c₁f₁ + c₂f₂; None when
+    `expr` is not such a combination (then integrands do not decide equality)."""
+    integrals = list(expr.atoms(sp.Integral))
+    if not integrals or any(i.limits != limits for i in integrals):
+        return None
+    names = [sp.Dummy() for _ in integrals]
+    linear = sp.expand(expr.xreplace(dict(zip(integrals, names))))
+    variables = {lim[0] for lim in limits}
+    if any(sp.degree(linear, n) > 1 for n in names) or variables & linear.free_symbols:
+        return None
+    coefficients = [linear.coeff(n) for n in names]
+    if any(set(c.free_symbols) & set(names) for c in coefficients) or linear.subs(dict.fromkeys(names, 0)) != 0:
+        return None
+    return sp.Add(*(c * i.function for c, i in zip(coefficients, integrals)))
+
+
 def _equal(display: sp.Basic, checked: sp.Basic) -> bool:
+    integrals = display.atoms(sp.Integral) | checked.atoms(sp.Integral)
+    if integrals:  # integrals over one region: by linearity, equal integrands make equal integrals
+        limits = next(iter(integrals)).limits
+        left, right = _pointwise(display, limits), _pointwise(checked, limits)
+        return left is not None and right is not None and _equal(left, right)
     if isinstance(display, sp.Sum) and isinstance(checked, sp.Sum) and display.limits == checked.limits:
         return _equal(display.function, checked.function)  # the same range: the summands must agree
     value = display.doit()
