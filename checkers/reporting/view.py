@@ -103,6 +103,7 @@ class ClaimView:
     formula: Formula | None
     start: Formula | None  # the left-hand side a chain of steps starts from
     numeric_function: str  # the docstring of a claim's own numeric function, if it has one
+    argument: tuple[RenderedStatement, ...]  # the argument a student could write, for a claim checked by computing
     definitions: tuple[Formula, ...]
     assumptions: tuple[str, ...]
     variables: tuple[VariableView, ...]
@@ -543,6 +544,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         id=claim.id, anchor=anchor or claim.id, statement=claim.statement, formula=formula,
         start=Formula((claim.lhs,)) if claim.lhs is not None else None,
         numeric_function=_doc(claim.numeric) if claim.numeric is not None else "",
+        argument=tuple(render_statement(line) for line in claim.argument),
         definitions=tuple(Formula((symbol, ":=", definition)) for symbol, definition in claim.definitions.items()),
         assumptions=tuple(claim.assumptions), variables=variables, dims=_dims(claim), steps=tuple(steps),
         symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope),
