@@ -132,3 +132,20 @@ def over_whole_space(expr: sp.Integral) -> sp.Integral:
     """
     limits = [(lim[0],) if len(lim) == 3 and lim[1] == -sp.oo and lim[2] == sp.oo else lim for lim in expr.limits]
     return sp.Integral(expr.function, *limits) if limits != list(expr.limits) else expr
+
+
+def positive_first(terms: list) -> list:
+    """Terms of a sum in sympy's order, with those written with a minus sign moved after the others (stable), as
+    people write sums: x − b and μ₁ − μ₀, not −b + x and −μ₀ + μ₁. A sum of only negative terms keeps its order."""
+    def negative(term) -> bool:
+        if isinstance(term, sp.MatMul):
+            first = term.args[0]
+            return bool(first.is_Number and first.is_extended_negative)
+        try:
+            return bool(term.could_extract_minus_sign())
+        except (AttributeError, TypeError):
+            return False
+
+    plus = [t for t in terms if not negative(t)]
+    minus = [t for t in terms if negative(t)]
+    return plus + minus if plus else list(terms)
