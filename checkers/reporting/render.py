@@ -36,8 +36,19 @@ def _part_is_relation(part) -> bool:
     return isinstance(part, str) and part in _RELATIONS_TEX
 
 
-def formula_latex(formula: Formula) -> Tex:
-    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols."""
+# A displayed chain longer than this (in printed characters, commands and braces not counted) is set one relation
+# per line, aligned at the relation signs, rather than shrunk to fit the line (a 6-point equation helps nobody).
+LONG_FORMULA = 90
+_SIZING = re.compile(r"\\(left|right|mathrm|operatorname|mathbb|mathcal|frac|displaystyle)(?![A-Za-z])|[{}^_&\s]")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+
+
+def _printed_length(tex: str) -> int:
+    """About how many glyphs `tex` prints: a command (\\log, \\Sigma) counts as one, sizing and braces as none."""
+    return len(_COMMAND.sub("c", _SIZING.sub("", tex)))
+
+
+def _latex_pieces(formula: Formula) -> list[str]:
     out = []
     for part in formula.parts:
         if isinstance(part, Shown):
@@ -46,11 +57,35 @@ def formula_latex(formula: Formula) -> Tex:
             out.append(str(render_statement(f"${part.latex}$").tex).strip().strip("$"))
         else:
             out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
-    return Tex(" ".join(out))
+    return out
+
+
+def _lines(pieces: list, relation) -> list[list]:
+    """The pieces split before each relation sign: [[lhs], [rel, rhs], [rel, rhs2], ...]."""
+    lines: list[list] = [[]]
+    for piece in pieces:
+        if relation(piece) and lines[-1]:
+            lines.append([])
+        lines[-1].append(piece)
+    return lines
+
+
+def formula_latex(formula: Formula) -> Tex:
+    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols; a long chain
+    one relation per line (`aligned`, aligned at the relations)."""
+    pieces = _latex_pieces(formula)
+    text = " ".join(pieces)
+    relations = set(_RELATIONS_TEX.values())
+    lines = _lines(pieces, lambda piece: piece in relations)
+    if _printed_length(text) <= LONG_FORMULA or len(lines) < 2:
+        return Tex(text)
+    rows = [" ".join(lines[0]) + " & " + " ".join(lines[1])] + ["& " + " ".join(line) for line in lines[2:]]
+    return Tex(r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}")
 
 
 def formula_mathml(formula: Formula, display: bool = False) -> Markup:
-    """One `<math>` element for a formula, printed from its sympy parts."""
+    """One `<math>` element for a formula, printed from its sympy parts; a long displayed chain one relation per
+    row of an `mtable`, aligned at the relations (as the LaTeX sets it)."""
     nodes: list[Node] = []
     for part in formula.parts:
         if isinstance(part, Shown):
@@ -60,6 +95,12 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
         else:
             nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
                          else expression_node(sp.sympify(part)))
+    lines = _lines(nodes, lambda node: node.tag == "mo" and node.text in _RELATIONS_MATHML.values())
+    if display and len(lines) >= 2 and _printed_length(" ".join(_latex_pieces(formula))) > LONG_FORMULA:
+        rows = [[Node.row(*lines[0]), Node.row(*lines[1])]] + [[Node("mrow"), Node.row(*line)] for line in lines[2:]]
+        table = Node("mtable", [Node("mtr", [Node("mtd", [cell], attrs={"columnalign": align})
+                                             for cell, align in zip(row, ("right", "left"))]) for row in rows])
+        return Markup(serialize(math_element([table], display)))
     return Markup(serialize(math_element(nodes, display)))
 
 
