@@ -10,6 +10,7 @@ printed is unchecked.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import sympy as sp
 
@@ -77,13 +78,18 @@ def _equal(display: sp.Basic, checked: sp.Basic) -> bool:
     return _zero(value - checked)
 
 
+@lru_cache(maxsize=512)
+def _shown_equal(display: sp.Basic, checked: sp.Basic) -> bool:
+    """Whether sympy shows the two equal (once per pair: a derivation is printed in several documents)."""
+    try:
+        return _equal(display, checked)
+    except (NotImplementedError, TypeError, ValueError, AttributeError):  # sympy could not compare them: not shown equal
+        return False
+
+
 def check_display(display: sp.Basic, checked: sp.Basic, where: str) -> None:
     """Raise ReportError unless the display form equals the checked expression (after evaluating it)."""
-    try:
-        equal = _equal(display, checked)
-    except (NotImplementedError, TypeError, ValueError, AttributeError):  # sympy could not compare them: not shown equal
-        equal = False
-    if not equal:
+    if not _shown_equal(display, checked):
         raise ReportError(f"{where}: the display form {display} is not equal to the checked expression {checked}; "
                           f"fix the display (it must be the same mathematics, only written in the problem's order)")
 
