@@ -445,11 +445,22 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
             first = r.failures[0].splitlines()[0] if r.failures else "failed"
             reasons.append(f"{r.id}: {first}")
         return "FAILED: " + "; ".join(reasons), "fail"
+    texts = [_symbolic_text(r.symbolic.status, r.symbolic.scope) for r in results]
     symbolic = []
-    for r in results:  # the lemmas themselves are listed in the evidence: one line stays one line
-        text = _symbolic_text(r.symbolic.status, r.symbolic.scope)
-        if text not in symbolic:
-            symbolic.append(text)
+    if len(set(texts)) == 1:  # the lemmas themselves are listed in the evidence: one line stays one line
+        symbolic.append(texts[0])
+    else:  # several claims with different outcomes: how many of each, never "proved; not proved" side by side
+        general = texts.count("proved symbolically in general")
+        some = sum(t.startswith("proved symbolically for") for t in texts)
+        lemmas = sum(t.startswith("supported by lemmas") for t in texts)
+        numeric_only = sum(t.startswith("not proved symbolically") for t in texts)
+        failed = texts.count("symbolic check FAILED")
+        pieces = [f"{general} proved symbolically in general" if general else "",
+                  f"{some} proved symbolically for stated dimensions" if some else "",
+                  f"{lemmas} supported by lemmas" if lemmas else "",
+                  f"{numeric_only} checked numerically only" if numeric_only else "",
+                  f"{failed} symbolic check FAILED" if failed else ""]
+        symbolic.append(f"of {len(texts)} claims, " + ", ".join(p for p in pieces if p))
     steps = [s for r in results for s in r.steps]
     if steps:
         proved = sum(status_name(s.symbolic.status) == "proved" for s in steps)
