@@ -225,6 +225,11 @@ class ProblemView:
         return tuple(sorted(parts, key=lambda p: (not p.label, _label_key(p.label) if p.label else ())))
 
     @property
+    def ordered_parts(self) -> tuple[PartView, ...]:
+        """Every part, answered ones in the seed's letter order (extras after them), then the supporting lemmas."""
+        return self.answer_parts + tuple(p for p in self.parts if p.answer is None)
+
+    @property
     def letters(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
         """For a problem several derivations answer: each sub-question label in the seed's order, with the
         (derivation title, part anchor) pairs that answer it, so that a reader finds (a), (b), ... in order."""
