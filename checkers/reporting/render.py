@@ -37,7 +37,7 @@ def _part_is_relation(part) -> bool:
 
 
 # A displayed chain longer than this (in printed characters, commands and braces not counted) is set one relation
-# per line, aligned at the relation signs, rather than shrunk to fit the line (a 6-point equation helps nobody).
+# per line rather than shrunk to fit the line (a 6-point equation helps nobody).
 LONG_FORMULA = 90
 _SIZING = re.compile(r"\\(left|right|mathrm|operatorname|mathbb|mathcal|frac|displaystyle)(?![A-Za-z])|[{}^_&\s]")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
@@ -72,20 +72,22 @@ def _lines(pieces: list, relation) -> list[list]:
 
 def formula_latex(formula: Formula) -> Tex:
     """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols; a long chain
-    one relation per line (`aligned`, aligned at the relations)."""
+    one relation per line (`aligned`, every line from one left edge)."""
     pieces = _latex_pieces(formula)
     text = " ".join(pieces)
     relations = set(_RELATIONS_TEX.values())
     lines = _lines(pieces, lambda piece: piece in relations)
     if _printed_length(text) <= LONG_FORMULA or len(lines) < 2:
         return Tex(text)
-    rows = [" ".join(lines[0]) + " & " + " ".join(lines[1])] + ["& " + " ".join(line) for line in lines[2:]]
+    # every line starts at one left edge (the left-hand side on its own line, then "= ..." lines): the width is
+    # the widest line, not the left-hand side plus the widest right-hand side
+    rows = ["& " + " ".join(line) for line in lines]
     return Tex(r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}")
 
 
 def formula_mathml(formula: Formula, display: bool = False) -> Markup:
     """One `<math>` element for a formula, printed from its sympy parts; a long displayed chain one relation per
-    row of an `mtable`, aligned at the relations (as the LaTeX sets it)."""
+    row of an `mtable`, left-aligned (as the LaTeX sets it)."""
     nodes: list[Node] = []
     for part in formula.parts:
         if isinstance(part, Shown):
@@ -97,9 +99,8 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
                          else expression_node(sp.sympify(part)))
     lines = _lines(nodes, lambda node: node.tag == "mo" and node.text in _RELATIONS_MATHML.values())
     if display and len(lines) >= 2 and _printed_length(" ".join(_latex_pieces(formula))) > LONG_FORMULA:
-        rows = [[Node.row(*lines[0]), Node.row(*lines[1])]] + [[Node("mrow"), Node.row(*line)] for line in lines[2:]]
-        table = Node("mtable", [Node("mtr", [Node("mtd", [cell], attrs={"columnalign": align})
-                                             for cell, align in zip(row, ("right", "left"))]) for row in rows])
+        table = Node("mtable", [Node("mtr", [Node("mtd", [Node.row(*line)], attrs={"columnalign": "left"})])
+                                for line in lines])
         return Markup(serialize(math_element([table], display)))
     return Markup(serialize(math_element(nodes, display)))
 
