@@ -230,14 +230,19 @@ def prose_tex(text: object) -> Tex:
     return escape_latex(text) if rendered is None else rendered.tex
 
 
+def _transpose_sign(html: Markup) -> Markup:
+    """A transpose typed as ᵀ in prose shows the ⊤ that the formulas print (and the PDF typesets for ᵀ)."""
+    return Markup(str(html).replace("\u1d40", "<sup>\u22a4</sup>")) if "\u1d40" in html else html
+
+
 def prose_html(text: object) -> Markup:
     rendered = _prose(str(text))
     if rendered is None:
-        return Markup.escape(str(text))
+        return _transpose_sign(Markup.escape(str(text)))
     html = str(rendered.html)
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]  # one paragraph: inline, so that it can stand in a heading or a sentence
-    return Markup(html)
+    return _transpose_sign(Markup(html))
 
 
 def _inline(html: Markup) -> Markup:
