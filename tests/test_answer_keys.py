@@ -165,6 +165,16 @@ def test_keys_hold_no_evidence_vocabulary(keys):
 
 
 @pytest.mark.slow
+def test_no_sum_in_a_built_key_starts_at_zero(keys):
+    """Formulas and author text alike: every problem set counts from 1."""
+    _, _, out = keys
+    for path in sorted(out.glob("*-key.html")):
+        html = path.read_text(encoding="utf-8")
+        starts = re.findall(r"<mo>[∑∏]</mo><mrow><mi>[^<]*</mi><mo>=</mo><mn>(\d+)</mn>", html)
+        assert "0" not in starts, f"{path.name}: a sum starts at 0"
+
+
+@pytest.mark.slow
 def test_keys_are_one_to_four_pages(keys):
     _, _, out = keys
     pdfs = sorted(out.glob("*-key.pdf"))
