@@ -107,18 +107,32 @@ def counted_from_one(expr: sp.Sum) -> sp.Sum:
 
     The checks index vectors from 0 (Σ_{j=0}^{d-1} v_j); the problem sets count entries from 1, as the reports
     already print matrix entries. A limit (j, 0, u) whose index appears in the body only as a whole index of
-    an indexed object (v_j, D_{i,j}) reads the same counted from 1: (j, 1, u + 1). Any other use of j (j·x,
-    v_{j+1}) keeps the sum as it is.
+    an indexed object (v_j, D_{i,j}) reads the same counted from 1: (j, 1, u + 1). A j used only as a number
+    (3^{j+1}, n_{L-j-1}) is reindexed exactly: the body at j − 1, over (j, 1, u + 1). A sum that uses j both
+    ways is kept as it is.
     """
+    body = expr.function
     limits = []
     changed = False
-    for var, low, high in expr.limits:
-        if low == 0 and _only_as_index(expr.function, var):
+    for lim in expr.limits:
+        if len(lim) != 3:
+            limits.append(lim)
+            continue
+        var, low, high = lim
+        if low == 0 and _only_as_index(body, var):
+            limits.append((var, sp.S.One, high + 1))
+            changed = True
+        elif low == 0 and not _as_whole_index(body, var) and var in body.free_symbols:
+            body = body.xreplace({var: var - 1})  # j counted as a number: the same sum, reindexed exactly
             limits.append((var, sp.S.One, high + 1))
             changed = True
         else:
-            limits.append((var, low, high))
-    return type(expr)(expr.function, *limits) if changed else expr
+            limits.append(lim)
+    return type(expr)(body, *limits) if changed else expr
+
+
+def _as_whole_index(body: sp.Basic, var: sp.Symbol) -> bool:
+    return any(var in e.indices for e in body.atoms(sp.Indexed))
 
 
 def _only_as_index(body: sp.Basic, var: sp.Symbol) -> bool:
