@@ -154,6 +154,7 @@ class Claim:
     dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES
     instances: int = 1000
     z: float = 5.0
+    argument: tuple[str, ...] = ()  # a claim checked by computation: the pen-and-paper argument, one step a line
 
     def __post_init__(self):
         if self.relation not in ("=", "<=", ">=", "≈"):

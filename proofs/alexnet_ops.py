@@ -482,24 +482,27 @@ GRADEABLE = (
 )
 
 def _answer() -> str:
-    """The answer's sentence, every number computed from the per-layer formulas (the checked counts)."""
-    mults, adds = closed_form_counts(True)
-    ungrouped, _ = closed_form_counts(False)
-    params = closed_form_parameters(True)
-    conv_ops = sum(mults[:CONV_LAYERS]) + sum(adds[:CONV_LAYERS])
-    linear_ops = sum(mults[CONV_LAYERS:]) + sum(adds[CONV_LAYERS:])
-    return (rf"For AlexNet (2012, with the two-GPU groups) on a $3 \times 227 \times 227$ image, the five "
-            rf"convolutional layers take {sum(mults[:CONV_LAYERS]):,} multiplications and "
-            rf"{sum(adds[:CONV_LAYERS]):,} additions, the three linear layers {sum(mults[CONV_LAYERS:]):,} "
-            rf"multiplications and {sum(adds[CONV_LAYERS:]):,} additions. So "
-            rf"{100 * conv_ops / (conv_ops + linear_ops):.1f}\% of the operations are in the convolutions, while "
-            rf"{100 * sum(params[CONV_LAYERS:]) / sum(params):.1f}\% of the parameters are in the linear layers: "
-            rf"the linear layers are not compute-heavy. A convolution with $C_\mathrm{{out}}$ filters of size "
-            rf"$(C_\mathrm{{in}}/g) \times k \times k$ on an $H' \times H'$ output takes "
-            rf"$C_\mathrm{{out}} H'^2 (C_\mathrm{{in}}/g) k^2$ multiplications and as many additions (summing the "
-            rf"products, then the bias); a linear layer $n_\mathrm{{in}} \to n_\mathrm{{out}}$ takes "
-            rf"$n_\mathrm{{in}} n_\mathrm{{out}}$ of each. Without the groups the convolutions take "
-            rf"{sum(ungrouped[:CONV_LAYERS]):,} multiplications.")
+    """The answer's sentences, every number computed from the per-layer formulas (the checked counts)."""
+    def variant(grouped: bool) -> str:
+        mults, adds = closed_form_counts(grouped)
+        params = closed_form_parameters(grouped)
+        conv_ops = sum(mults[:CONV_LAYERS]) + sum(adds[:CONV_LAYERS])
+        linear_ops = sum(mults[CONV_LAYERS:]) + sum(adds[CONV_LAYERS:])
+        return (rf"the five convolutional layers take {sum(mults[:CONV_LAYERS]):,} multiplications and "
+                rf"{sum(adds[:CONV_LAYERS]):,} additions, the three linear layers {sum(mults[CONV_LAYERS:]):,} "
+                rf"multiplications and {sum(adds[CONV_LAYERS:]):,} additions: "
+                rf"{100 * conv_ops / (conv_ops + linear_ops):.1f}\% of the operations are in the convolutions, "
+                rf"while {100 * sum(params[CONV_LAYERS:]) / sum(params):.1f}\% of the parameters are in the "
+                rf"linear layers")
+    return (r"The problem's \texttt{counting\_params.py} is not available, so both common versions of AlexNet "
+            r"are counted, on a $3 \times 227 \times 227$ image. "
+            rf"\textbf{{With the two-GPU groups}} of the 2012 paper (conv2, conv4 and conv5 in 2 groups; this is "
+            rf"the version in which 96\% of the parameters are in the linear layers), {variant(True)}. "
+            rf"\textbf{{Without groups}}, {variant(False)}. Either way the linear layers are not compute-heavy. "
+            r"A convolution with $C_\mathrm{out}$ filters of size $(C_\mathrm{in}/g) \times k \times k$ on an "
+            r"$H' \times H'$ output takes $C_\mathrm{out} H'^2 (C_\mathrm{in}/g) k^2$ multiplications and as many "
+            r"additions (summing the products, then the bias); a linear layer $n_\mathrm{in} \to n_\mathrm{out}$ "
+            r"takes $n_\mathrm{in} n_\mathrm{out}$ of each.")
 
 
 DERIVATIONS = (

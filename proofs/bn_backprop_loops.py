@@ -455,8 +455,7 @@ DERIVATIONS = (
                     text=r"Loops 1, 2 and 3 push $x'.\mathrm{grad}$ back through $x' = (x-\mu)/\sqrt{s}$; loops 4 "
                          r"and 5 push $s.\mathrm{grad}$ back through the variance loop; loop 6 pushes "
                          r"$\mu.\mathrm{grad}$ back through the mean loop. Each runs only after every loop that "
-                         r"adds to the gradient it reads. The listing is the code the checks run, one tensor "
-                         r"statement per loop.",
+                         r"adds to the gradient it reads. In the listing each loop is one tensor statement.",
                     scope=r"proved by sympy for one feature with $B \in \{2, 3, 4\}$ ($x.\mathrm{grad}$: "
                           r"$B \in \{2, 3\}$; features do not interact); checked numerically against autograd "
                           r"for $B = 2, \dots, 8$ and $J = 1, \dots, 4$",

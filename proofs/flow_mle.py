@@ -598,6 +598,9 @@ DERIVATIONS = (
                 answer=Answer(
                     formula=KL + ENTROPY,
                     lhs=expected_nll.lhs,
+                    named=r"\mathbb{E}[\mathcal{L}(\theta)]",
+                    display=sp.Add(KL, sp.Mul(-1, sp.Integral(p_true(x) * sp.log(p_true(x)), REALS), evaluate=False),
+                                   evaluate=False),
                     text=r"The $X_i$ are identically distributed, so $\mathbb{E}[\mathcal{L}(\theta)] = "
                          r"\mathbb{E}_{X \sim p_{\mathrm{true}}}[-\log p_Z(f_\theta(X)) - \log|\det "
                          r"\frac{\partial f_\theta}{\partial x}(X)|]$. By the change of variables formula "

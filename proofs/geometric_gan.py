@@ -3,19 +3,19 @@ r"""The geometric GAN beyond the pointwise hinge bound: clipped discriminators, 
 # Main statements
 
 For densities $p = p_{\text{true}}$, $q = p_\theta$ and a discriminator $D$, the exam's inner objective is
-$J(D) = \int p\,(1 - D)_+ + q\,(1 + D)_+$. (The pointwise bound $h(y) \ge 2\min(a, b)$, the optimal
-discriminator and $\min_D J = 2\int\min(p, q) = 2 - 2D_{\mathrm{TV}}$ are `hinge-gan`; $D_{\mathrm{TV}} = 1 -
+$L(D) = \int p\,(1 - D)_+ + q\,(1 + D)_+$. (The pointwise bound $h(y) \ge 2\min(a, b)$, the optimal
+discriminator and $\min_D L = 2\int\min(p, q) = 2 - 2D_{\mathrm{TV}}$ are `hinge-gan`; $D_{\mathrm{TV}} = 1 -
 \int\min$ is `tv-min`.)
 
-* `clipping` (part b): $J(\mathrm{clip}(D, -1, 1)) \le J(D)$ for every $D$: an infinitely powerful
+* `clipping` (part b): $L(\mathrm{clip}(D, -1, 1)) \le L(D)$ for every $D$: an infinitely powerful
   discriminator loses nothing by taking values in $[-1, 1]$.
-* `linear-on-unit-interval` (part b): for $|D| \le 1$, $J(D) = 2 - \int (p - q)\,D$, a linear functional, so
-  $\min_{|D| \le 1} J = 2 - \int|p - q|$ at $D = \operatorname{sign}(p - q)$ (the dual view of (b)).
+* `linear-on-unit-interval` (part b): for $|D| \le 1$, $L(D) = 2 - \int (p - q)\,D$, a linear functional, so
+  $\min_{|D| \le 1} L = 2 - \int|p - q|$ at $D = \operatorname{sign}(p - q)$ (the dual view of (b)).
 * `overlap-at-most-one` (part c): $\int\min(p, q) \le 1$, with equality when $q = p$: $p_\theta = p_{\text{true}}$
   maximises (1).
 * `equilibrium` (part c): a generator that reproduces $p_{\text{true}}$ exactly ($G(z) = Az + b$ for
   $p_{\text{true}} = \mathcal N(b, AA^\top)$) leaves every discriminator with values in $[-1, 1]$ at
-  $J(D) = 2$, the largest value $\min_D J$ can take: the discriminator has nothing left to detect.
+  $L(D) = 2$, the largest value $\min_D J$ can take: the discriminator has nothing left to detect.
 * `location-family` (part e, worked example): for $p_{\text{true}} = \mathcal N(0, 1)$ and the generator
   $G_\theta(z) = z + \theta$, $\int\min(p_{\text{true}}, p_\theta) = \operatorname{erfc}(|\theta|/(2\sqrt2))$ and
   $D_{\mathrm{TV}}(p_{\text{true}}, p_\theta) = \operatorname{erf}(|\theta|/(2\sqrt2))$: (1) is maximised exactly
@@ -70,7 +70,7 @@ from checkers import (Answer, Claim, DensityOnGrid, Derivation, Estimate, Invert
 GRID = 401
 DX = density_grid(GRID)[1]
 HALF_SUMS = Tolerance(1e-3, 4e-3, "float16 sums of 401 terms whose magnitudes add up to ∫p + ∫q = 2: the absolute "
-                                  "error is ≈ 4u · 2 ≈ 4e-3 however small J(D) is (it nears 0 as D nears sign(p − q))")
+                                  "error is ≈ 4u · 2 ≈ 4e-3 however small L(D) is (it nears 0 as D nears sign(p − q))")
 
 a, b = sp.symbols("a b", nonnegative=True)
 t, s, c = sp.symbols("t s c", nonnegative=True)
@@ -109,33 +109,33 @@ GRID_VARIABLES = (Variable("p", DensityOnGrid(GRID), r"p_{\mathrm{true}}"), Vari
 
 
 def objective(p, q, disc) -> torch.Tensor:
-    """J(D) = Σ (p (1 − D)_+ + q (1 + D)_+) Δx."""
+    """L(D) = Σ (p (1 − D)_+ + q (1 + D)_+) Δx."""
     return (p * torch.relu(1 - disc) + q * torch.relu(1 + disc)).sum(-1) * DX
 
 
 # --- (b) clipping and the linear form -------------------------------------------------------------------------------
 
 def clipping_sides(sample, squash=lambda d: d.clamp(-1, 1)):
-    """(J of the clipped discriminator, J of the discriminator), as Riemann sums on the grid."""
+    """(L of the clipped discriminator, L of the discriminator), as Riemann sums on the grid."""
     p, q, disc = sample["p"], sample["q"], sample["D"]
     return objective(p, q, squash(disc)), objective(p, q, disc)
 
 
 clipping = Claim(
     id="clipping",
-    statement=r"$J(\mathrm{clip}(D, -1, 1)) \le J(D)$ for every discriminator $D$",
+    statement=r"$L(\mathrm{clip}(D, -1, 1)) \le L(D)$ for every discriminator $D$",
     relation="<=",
     variables=GRID_VARIABLES + (Variable("D", Discriminator()),),
     numeric=clipping_sides,
     symbolic=facts(
         ("y = 1 + t, t >= 0: h(y) − h(1) = b t >= 0", lambda: hinge(a, b, 1 + t) - hinge(a, b, 1) - b * t),
         ("y = −1 − t, t >= 0: h(y) − h(−1) = a t >= 0 (on [−1, 1] clipping changes nothing, so every term of "
-         "J(clip D) − J(D) is <= 0)", lambda: hinge(a, b, -1 - t) - hinge(a, b, -1) - a * t),
+         "L(clip D) − L(D) is <= 0)", lambda: hinge(a, b, -1 - t) - hinge(a, b, -1) - a * t),
         scope="pointwise lemmas for all a, b ≥ 0; integrals and grid sums alike follow by summing"),
     mutants=(
-        Mutant("clip-to-half", "clipping to [−½, ½] never increases J", numeric=lambda s: clipping_sides(
+        Mutant("clip-to-half", "clipping to [−½, ½] never increases L", numeric=lambda s: clipping_sides(
             s, squash=lambda d: d.clamp(-0.5, 0.5))),
-        Mutant("tanh-squash", "squashing by tanh never increases J", numeric=lambda s: clipping_sides(
+        Mutant("tanh-squash", "squashing by tanh never increases L", numeric=lambda s: clipping_sides(
             s, squash=torch.tanh)),
     ),
     instances=400,
@@ -143,25 +143,25 @@ clipping = Claim(
 
 
 def linear_sides(sample, sign: float = 1.0):
-    """(J(D), 2 − ∫(p_true − p_θ)·D) for D with values in (−1, 1), as Riemann sums on the grid."""
+    """(L(D), 2 − ∫(p_true − p_θ)·D) for D with values in (−1, 1), as Riemann sums on the grid."""
     p, q, disc = sample["p"], sample["q"], sample["D"]
     return objective(p, q, disc), 2 - sign * ((p - q) * disc).sum(-1) * DX
 
 
 linear_on_unit_interval = Claim(
     id="linear-on-unit-interval",
-    statement=r"for $|D| \le 1$: $J(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$, linear in $D$, so "
-              r"$\min_{|D| \le 1} J = 2 - \int |p_{\mathrm{true}} - p_\theta|$",
+    statement=r"for $|D| \le 1$: $L(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$, linear in $D$, so "
+              r"$\min_{|D| \le 1} L = 2 - \int |p_{\mathrm{true}} - p_\theta|$",
     variables=GRID_VARIABLES + (Variable("D", Discriminator(bounded=True)),),
     numeric=linear_sides,
     symbolic=facts(
         ("y = (1 − s)/(1 + s), s >= 0 (all of (−1, 1]): h(y) = (a + b) + (b − a) y",
          lambda: sp.simplify(hinge(a, b, (1 - s) / (1 + s)) - (a + b) - (b - a) * (1 - s) / (1 + s))),
-        ("y = −1: h(−1) = 2a = (a + b) − (b − a); summing, J(D) = ∫(p + q) − ∫(p − q) D = 2 − ∫(p − q) D "
+        ("y = −1: h(−1) = 2a = (a + b) − (b − a); summing, L(D) = ∫(p + q) − ∫(p − q) D = 2 − ∫(p − q) D "
          "since ∫p = ∫q = 1", lambda: hinge(a, b, -1) - 2 * a),
         scope="pointwise lemmas for all a, b ≥ 0; integrals and grid sums alike follow by summing"),
-    mutants=(Mutant("sign-flipped", "J(D) = 2 + ∫(p − q) D", numeric=lambda s: linear_sides(s, sign=-1.0)),
-             Mutant("half-weight", "J(D) = 2 − ½∫(p − q) D", numeric=lambda s: linear_sides(s, sign=0.5))),
+    mutants=(Mutant("sign-flipped", "L(D) = 2 + ∫(p − q) D", numeric=lambda s: linear_sides(s, sign=-1.0)),
+             Mutant("half-weight", "L(D) = 2 − ½∫(p − q) D", numeric=lambda s: linear_sides(s, sign=0.5))),
     tolerances={torch.float16: HALF_SUMS},
     instances=400,
 )
@@ -238,7 +238,7 @@ def _real_and_generated(sample, data_transposed: bool = False, **wrong):
 
 
 def equilibrium_sides(sample, **wrong):
-    """(Monte Carlo J(D) with real samples X ~ p_true and G(Z), Z ~ N(0, I); the value 2)."""
+    """(Monte Carlo L(D) with real samples X ~ p_true and G(Z), Z ~ N(0, I); the value 2)."""
     x, fake = _real_and_generated(sample, **wrong)
     terms = torch.relu(1 - _mlp_discriminator(sample, x)) + torch.relu(1 + _mlp_discriminator(sample, fake))
     return estimate(terms, dim=1), torch.full_like(sample["b"][:, 0], 2.0)
@@ -248,7 +248,7 @@ _equilibrium = per_batch(equilibrium_sides)  # the true variant, shared by the c
 
 
 def margin_ranking_objective(sample) -> Estimate:
-    """J(D) through F.margin_ranking_loss(D, 0, ±1, margin=1) = (1 ∓ D)_+, on samples of its own.
+    """L(D) through F.margin_ranking_loss(D, 0, ±1, margin=1) = (1 ∓ D)_+, on samples of its own.
 
     Independent of `equilibrium_sides` but for the discriminator: REFERENCE_DRAWS fresh draws of
     p_true from torch.distributions.MultivariateNormal(b, AAᵀ) and of Z from MultivariateNormal(0, I)
@@ -275,14 +275,14 @@ def margin_ranking_objective(sample) -> Estimate:
 
 equilibrium = Claim(
     id="equilibrium",
-    statement=r"with $G(z) = Az + b$ and $p_{\mathrm{true}} = \mathcal{N}(b, AA^\top)$, $J(D) = 2$ for every $D$ "
+    statement=r"with $G(z) = Az + b$ and $p_{\mathrm{true}} = \mathcal{N}(b, AA^\top)$, $L(D) = 2$ for every $D$ "
               r"with values in $[-1, 1]$",
     relation="≈",
     variables=(Variable("A", Invertible("n")), Variable("b", Vector("n"))),
     dims={"n": (1, 3)},
     numeric=_equilibrium,
     symbolic=not_attempted("a Monte Carlo statement about real samples; its algebra is linear-on-unit-interval "
-                           "(J(D) = 2 − ∫(p − p_θ)D = 2 when p_θ = p) and G(Z) ~ N(b, AAᵀ) is "
+                           "(L(D) = 2 − ∫(p − p_θ)D = 2 when p_θ = p) and G(Z) ~ N(b, AAᵀ) is "
                            "gaussian-change-of-variables"),
     references=(Reference("margin-ranking-loss", f"F.margin_ranking_loss(D, 0, ±1, margin=1) on {REFERENCE_DRAWS} "
                                                  "fresh draws from torch.distributions.MultivariateNormal",
@@ -398,21 +398,21 @@ DERIVATIONS = (
         source="final-2022 P6(c)",
         statement=r"For the GAN trained by $\max_\theta \min_\phi \mathbb{E}_{X\sim p_{\mathrm{true}}}[(1 - "
                   r"D_\phi(X))_+] + \mathbb{E}_{Z\sim\mathcal{N}(0,I)}[(1 + D_\phi(G_\theta(Z)))_+]$, with "
-                  r"$p_\theta$ the density of $G_\theta(Z)$, write $J(D) = \int p_{\mathrm{true}}(1 - D)_+ + "
-                  r"p_\theta(1 + D)_+$ for the inner objective. This derivation adds to derivation hinge-gan: "
+                  r"$p_\theta$ the density of $G_\theta(Z)$, $L(D) = \int p_{\mathrm{true}}(1 - D)_+ + p_\theta(1 + D)_+$ is "
+                  r"the inner objective of (b). This derivation adds to derivation hinge-gan: "
                   r"why the discriminator may be clipped to $[-1, 1]$, the generator's optimum (c), and a worked "
                   r"example of (e).",
         claims=(clipping, linear_on_unit_interval, overlap_at_most_one, equilibrium, location_family),
         parts=(
             Part(
-                label="(b)",
-                question=r"(b), a second view: with an infinitely powerful discriminator, why may $D$ be taken "
+                label="Extra to (b)",
+                question=r"Not asked in the exam: with an infinitely powerful discriminator, why may $D$ be taken "
                          r"with values in $[-1, 1]$, and what is the minimum then?",
                 answer=Answer(
-                    text=r"A second view of (b). Clipping $D$ to $[-1, 1]$ never increases $J$ (each hinge term is flat beyond $\pm 1$ "
+                    text=r"Clipping $D$ to $[-1, 1]$ never increases $L$ (each hinge term is flat beyond $\pm 1$ "
                          r"in the direction that matters), so the minimum may be sought among $|D| \le 1$. There "
-                         r"$J(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$ is linear in $D$ and is smallest at "
-                         r"$D = \mathrm{sign}(p_{\mathrm{true}} - p_\theta)$: $\min_D J = 2 - \int |p_{\mathrm{true}} "
+                         r"$L(D) = 2 - \int (p_{\mathrm{true}} - p_\theta) D$ is linear in $D$ and is smallest at "
+                         r"$D = \mathrm{sign}(p_{\mathrm{true}} - p_\theta)$: $\min_D L = 2 - \int |p_{\mathrm{true}} "
                          r"- p_\theta| = 2\int\min\{p_{\mathrm{true}}, p_\theta\}$, as in (b) above.",
                     scope=r"the pointwise lemmas proved by sympy for all $a, b \ge 0$; checked numerically on "
                           r"random grid densities (401 points) and random discriminators",
@@ -429,7 +429,7 @@ DERIVATIONS = (
                          r"infinitely powerful generator can produce $p_\theta = p_{\mathrm{true}}$, and then "
                          r"$\int\min\{p_{\mathrm{true}}, p_{\mathrm{true}}\} = 1$: the upper bound is attained, so "
                          r"$p_\theta = p_{\mathrm{true}}$ maximizes (1). At that point every discriminator with "
-                         r"values in $[-1, 1]$ scores $J(D) = 2$: it has nothing left to detect.",
+                         r"values in $[-1, 1]$ scores $L(D) = 2$: it has nothing left to detect.",
                     scope=r"the pointwise inequality proved by sympy; checked numerically on random grid densities, "
                           r"and by Monte Carlo for a Gaussian $p_{\mathrm{true}}$ reproduced by an affine generator "
                           r"($n = 1, 2, 3$)",
@@ -437,11 +437,11 @@ DERIVATIONS = (
                 claims=("overlap-at-most-one", "equilibrium"),
             ),
             Part(
-                label="(e)",
-                question=r"(e), a worked example: $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
+                label="Extra to (e)",
+                question=r"Not asked in the exam, a worked example of (e): $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
                          r"\theta$.",
                 answer=Answer(
-                    text=r"A worked example of (e): for $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
+                    text=r"For $p_{\mathrm{true}} = \mathcal{N}(0, 1)$ and $G_\theta(z) = z + "
                          r"\theta$, $\int\min\{p_{\mathrm{true}}, p_\theta\} = \mathrm{erfc}(|\theta|/(2\sqrt2))$ and "
                          r"$D_{\mathrm{TV}}(p_{\mathrm{true}}, p_\theta) = \mathrm{erf}(|\theta|/(2\sqrt2)) = 1 - "
                          r"\mathrm{erfc}(|\theta|/(2\sqrt2))$: (1) is maximized exactly where the total variation "

@@ -424,6 +424,17 @@ layer_variance = Claim(
     statement="one default-initialised layer z = Ay + b with n inputs, applied to y with E[y] = 0 and E[yₖ²] = v: "
               "E[zᵢ] = 0 and E[zᵢ²] = v/3 + 1/(3n)",
     lhs=None, rhs=LAYER_RHS, relation="≈",
+    argument=(
+        r"$z_i = \sum_{k=1}^{n} A_{ik} y_k + b_i$, and $\mathbb{E}[z_i] = \sum_k \mathbb{E}[A_{ik}]\,\mathbb{E}[y_k] "
+        r"+ \mathbb{E}[b_i] = 0$, because $A$ and $b$ are independent of $y$ and have mean 0.",
+        r"$\mathbb{E}[z_i^2] = \sum_{k,l} \mathbb{E}[A_{ik}A_{il}]\,\mathbb{E}[y_k y_l] + 2\sum_k "
+        r"\mathbb{E}[A_{ik} b_i]\,\mathbb{E}[y_k] + \mathbb{E}[b_i^2]$, expanding the square and using independence.",
+        r"$\mathbb{E}[A_{ik}A_{il}] = 0$ for $k \ne l$ (independent, mean 0), so only $k = l$ remains, even "
+        r"when the $y_k$ are correlated; the middle sum is 0 because $\mathbb{E}[A_{ik} b_i] = 0$.",
+        r"So $\mathbb{E}[z_i^2] = \sum_{k=1}^{n} \frac{1}{3n}\, v + \frac{1}{3n} = \frac{v}{3} + \frac{1}{3n}$, "
+        r"with $\mathrm{Var}\,A_{ik} = \mathrm{Var}\,b_i = \frac{1}{3n}$ for the uniform law on "
+        r"$[-1/\sqrt{n}, 1/\sqrt{n}]$.",
+    ),
     variables=(Variable("n", Integer(1, 12), r"n_{\ell-1}"), Variable("v", Positive(0.1, 10.0), "v"),
                Variable("rho", Real(0.0, 0.9), r"\rho")),
     assumptions=("y independent of (A, b)", "E[y] = 0, E[yₖ²] = v; the yₖ may be correlated (ρ)",

@@ -256,6 +256,15 @@ quadratic_form_expectation = Claim(
     statement="E[(X−m)ᵀM(X−m)] = tr(MΣ₀) + (μ₀−m)ᵀM(μ₀−m) for X ∼ N(μ₀, Σ₀)",
     rhs=QF_EXPECTATION,
     relation="≈",
+    argument=(
+        r"Write $X - m = (X - \mu_0) + (\mu_0 - m)$ and expand: $(X-m)^\top M (X-m) = (X-\mu_0)^\top M (X-\mu_0) "
+        r"+ (X-\mu_0)^\top M(\mu_0-m) + (\mu_0-m)^\top M (X-\mu_0) + (\mu_0-m)^\top M(\mu_0-m)$.",
+        r"The two cross terms have expectation 0, since $\mathbb{E}[X - \mu_0] = 0$ and they are linear in "
+        r"$X - \mu_0$.",
+        r"A scalar is its own trace and $\operatorname{tr}(ab^\top M) = b^\top M a$: $\mathbb{E}[(X-\mu_0)^\top M "
+        r"(X-\mu_0)] = \operatorname{tr}(M\,\mathbb{E}[(X-\mu_0)(X-\mu_0)^\top]) = \operatorname{tr}(M\Sigma_0)$.",
+        r"Adding up: $\mathbb{E}[(X-m)^\top M(X-m)] = \operatorname{tr}(M\Sigma_0) + (\mu_0-m)^\top M(\mu_0-m)$.",
+    ),
     variables=(Variable("mu_0", Vector("d"), r"\mu_0"), Variable("Sigma_0", SPD("d"), r"\Sigma_0"),
                Variable("m", Vector("d")), Variable("M", Matrix("d", "d"))),
     dims=DIMS,

@@ -276,7 +276,9 @@ gibbs_continuous = Claim(
                                                         over=sp.Integral),
                             derivation="the step's own gap is ∫ f·(t − 1 − log t) at t = g/f, integrand ≥ 0"),
              numeric=False),
-        Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫f − ∫g = 1 − 1", symbolic=DENSITIES, numeric=False),
+        Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫f − ∫g = 1 − 1 (f > 0 everywhere here; where f = 0 the integrand "
+                        "is 0 and ∫ over {f > 0} of g is at most 1, so the bound is still ≥ 0)",
+             symbolic=DENSITIES, numeric=False),
     ),
     symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) (linearity, ∫f = ∫g = 1)",
                     lambda: proved(DENSITIES, KL_INTEGRAL, GAP_INTEGRAL)),
@@ -393,7 +395,8 @@ gibbs_space = Claim(
                                                         ((point,),), over=sp.Integral),
                             derivation="the step's own gap is ∫ f·(t − 1 − log t) at t = g/f over ℝᵈ, integrand ≥ 0"),
              numeric=False),
-        Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫g − ∫f = 1 − 1 (integrals over ℝᵈ)", symbolic=DENSITIES_SPACE,
+        Step(sp.S.Zero, "−∫ f (g/f − 1) = ∫f − ∫g = 1 − 1 (integrals over ℝᵈ; where f = 0 the integrand is 0 and "
+                        "∫ over {f > 0} of g is at most 1, so the bound is still ≥ 0)", symbolic=DENSITIES_SPACE,
              numeric=False),
     ),
     symbolic=facts(("∫ f log(f/g) = ∫ f φ(g/f) over ℝᵈ (linearity, ∫f = ∫g = 1), x a point of ℝᵈ",
@@ -458,9 +461,11 @@ DERIVATIONS = (
                      formula=sp.S.Zero, lhs=KL_SPACE, relation=">=",
                      text=r"for probability densities $f, g$ on $\mathbb{R}^d$, every $d$ (the integral is over "
                           r"$\mathbb{R}^d$), with equality only if $f = g$ almost everywhere. Proof: "
-                          r"$\log t \le t - 1$ at $t = g(x)/f(x)$, multiplied by $f(x) > 0$, gives "
-                          r"$f(x) \log\frac{f(x)}{g(x)} \ge f(x) - g(x)$ at every point $x$; integrating, "
-                          r"$D_{\mathrm{KL}}(X\|Y) \ge \int f - \int g = 1 - 1 = 0$.",
+                          r"where $f(x) > 0$, $\log t \le t - 1$ at $t = g(x)/f(x)$, multiplied by $f(x)$, gives "
+                          r"$f(x) \log\frac{f(x)}{g(x)} \ge f(x) - g(x)$; where $f(x) = 0$ the integrand is 0 "
+                          r"($0 \log 0 = 0$) and contributes nothing. Integrating over $S = \{x : f(x) > 0\}$, "
+                          r"$D_{\mathrm{KL}}(X\|Y) \ge \int_S f - \int_S g = 1 - \int_S g \ge 1 - 1 = 0$, "
+                          r"since $\int_S g \le \int g = 1$.",
                      scope=r"The argument is pointwise in $x$: sympy proves $D_{\mathrm{KL}}(X\|Y) = \int f\,"
                            r"\varphi(g/f)$ with $\varphi(t) = t - 1 - \log t$ for $x$ an abstract point of "
                            r"$\mathbb{R}^d$ (and once more with two explicit coordinates), and $\varphi \ge 0$; that "

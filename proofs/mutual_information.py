@@ -216,7 +216,8 @@ mi_entropy_y = Claim(
         Step(-over_table(joint(i, j) * sp.log(marginal_y(j))) + over_table(joint(i, j) * sp.log(joint(i, j) / marginal_x(i))),
              r"the expectation is linear: $E[\ln P(y|x) - \ln P(y)] = E[-\ln P(y)] + E[\ln P(y|x)]$"),
         Step(H_Y - H_Y_GIVEN_X, r"$\sum_x P(x,y) = P(y)$ in the first term: "
-                                r"$E_{(x,y)\sim P(x,y)}[-\ln P(y)] = H(y)$"),
+                                r"$E_{(x,y)\sim P(x,y)}[-\ln P(y)] = H(y)$, and the second term is "
+                                r"$E[\ln P(y|x)] = -H(y|x)$; so $I(x, y) = H(y) - H(y|x)$"),
     ),
     symbolic=for_tables,
     references=(Reference("torch-kl", "torch.distributions.kl_divergence(Categorical(P), Categorical(P_x P_y))",

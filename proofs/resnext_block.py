@@ -356,7 +356,8 @@ literal_code = Claim(
 DERIVATIONS = (
     Derivation(
         id="resnext-block",
-        title="2-layer ResNeXt block and 2-layer ResNet block: equal when the branches are summed before the ReLU",
+        title="2-layer ResNeXt block and 2-layer ResNet block: the exam's code, as written, is not equivalent; "
+              "the blocks are equal when the branches are summed before the ReLU",
         source="final-2022 P7",
         statement=r"The 2-layer ResNeXt block twoResNext has 32 branches, each a 3×3 convolution 64 → 4 followed "
                   r"by a ReLU and a 3×3 convolution 4 → 64 (no biases); the exam's code applies a ReLU to every "
@@ -368,7 +369,7 @@ DERIVATIONS = (
                 label="",
                 question=r"Show that the two blocks (twoResNext and twoResNet) are equivalent.",
                 answer=Answer(
-                    text=r"As the exam's code is written, the two blocks are not equivalent: twoResNext applies "
+                    text=r"\textbf{As the exam's code is written, the two blocks are not equivalent}: twoResNext applies "
                          r"the ReLU inside every branch and sums afterwards, and "
                          r"$\sum_i \mathrm{ReLU}(a_i) \ne \mathrm{ReLU}(\sum_i a_i)$ in general (with the mapped "
                          r"weights it is strictly larger on many outputs). They are equivalent in the form of the "

@@ -332,9 +332,8 @@ DERIVATIONS = (
                         r"of $\Phi$ from every step.",
                     ),
                     code=rnn_graph,
-                    text=r"The loop must run to $t = T$ inclusive: the quiz's solution writes "
-                         r"\texttt{range(1, T)}, which stops at $h_{T-1}$ (the mutant stops-at-t-minus-1 is "
-                         r"that loop, and it is rejected).",
+                    text=r"The loop must run to $t = T$ inclusive: \texttt{range(1, T)} would stop at "
+                         r"$h_{T-1}$.",
                     scope=r"executed with torch.nn.RNNCell as CELL for $T = 1, \dots, 8$ and compared with "
                           r"torch.nn.RNN",
                 ),
@@ -345,13 +344,11 @@ DERIVATIONS = (
                 question=r"How does the parallel running time of an RNN computation graph scale with the "
                          r"length $T$?",
                 answer=Answer(
-                    formula=DEPTH,
-                    lhs=_D(_T),
-                    text=r"Linearly: the parallel running time is proportional to $T$. $h_t$ needs $h_{t-1}$, "
-                         r"so even with unboundedly many processors the $T + 1$ cell evaluations run one "
-                         r"after another; the longest chain of the graph (here $D(T) = 3T + 4$ operations for "
-                         r"a tanh RNN cell) is the parallel time. A self-attention layer, by contrast, has a "
-                         r"depth that does not grow with $T$.",
+                    text=r"\textbf{Linearly in $T$.} $h_t$ needs $h_{t-1}$, so even with unboundedly many "
+                         r"processors the $T + 1$ cell applications $h_0, h_1, \dots, h_T$ run one after another: "
+                         r"the parallel running time is $T + 1$ times the time of one cell. (For a tanh RNN cell "
+                         r"the longest chain of the graph is $D(T) = 3T + 4$ operations.) A self-attention layer, "
+                         r"by contrast, has a depth that does not grow with $T$.",
                     scope=r"the depth of torch's autograd graph measured for $T = 1, \dots, 8$; the "
                           r"recurrence $D(T) = D(T-1) + 3$ solved by sympy for every $T$",
                 ),

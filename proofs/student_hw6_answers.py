@@ -8,9 +8,11 @@ submission; for a wrong answer, `mistakes` names each wrong term (`Mistake`: the
 belongs there, the line of the student's work where it first appears, why); `remarks` are slips on the
 way that do not change the final formula; `uncertain` says where the transcription is uncertain.
 `ALTERNATIVE_READINGS` holds the readings of ambiguous OCR that were *not* chosen, so that the choice
-can be checked. `NOT_GRADED`: the problems of the submission that are not graded, each as
-(where, why); the why starts in lower case and has no final full stop (the report prints
-"where: not graded: why."). Every problem of the submission is in `ANSWERS` or in `NOT_GRADED`.
+can be checked. `RUBRIC_GRADED`: the answers that are arguments, graded by hand against a stated rubric
+(`RubricGrade`, `RubricItem`: marks, criterion, marks given, reason). `NOT_GRADED`: the problems of the
+submission that are not graded, each as (where, why); the why starts in lower case and has no final full
+stop. Every problem of the submission is in `ANSWERS`, `RUBRIC_GRADED` or `NOT_GRADED`. `where` gives the
+student's problem number with the set's in parentheses.
 
 Fields with LaTeX: `answer`, `Mistake.term`, `Mistake.correct` (math, without `$`); `Mistake.why`,
 `Mistake.first_appears` and both fields of `NOT_GRADED` are prose with inline `$...$` math; `remarks`
@@ -38,7 +40,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["ALTERNATIVE_READINGS", "ANSWERS", "Mistake", "NOT_GRADED", "SubmittedAnswer"]
+__all__ = ["ALTERNATIVE_READINGS", "ANSWERS", "Mistake", "NOT_GRADED", "RUBRIC_GRADED", "RubricGrade", "RubricItem",
+           "SubmittedAnswer"]
 
 
 class Mistake(NamedTuple):
@@ -68,15 +71,15 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # (fc1, seed lines 105-107, is the same formula with the factors swapped; the conv2 line, seed lines
     # 99-101, lost its line continuation and "eps)" to the page break, so conv1 is the one transcribed.)
     SubmittedAnswer("bn-fold-weight", r"\frac{W \gamma}{\sqrt{\sigma^2 + \epsilon}}",
-                    "Problem 1, code: the folded conv1 weight (seed lines 92-95)",
-                    uncertain=("The conv2 weight line (seed lines 99-101) lost its line continuation and "
-                               "“eps)” at a page break; the conv1 line, complete in the scan, is the one transcribed. "
-                               "The fc1 line (seed lines 105-107) is the same formula with the factors swapped.",)),
+                    "Problem 1 (set Problem 1), the folded conv1 weight in the code",
+                    uncertain=("The conv2 weight line lost its line continuation and “eps)” at a page break; the conv1 line, "
+                               "complete in the scan, is the one read. The fc1 line is the same formula with the "
+                               "factors swapped.",)),
     #     model_test.conv1[0].bias.data = conv1_bn_beta + conv1_bn_gamma * (model.conv1[0].bias - conv1_bn_mean) \
     #                                     / torch.sqrt(conv1_bn_var + eps)
     # Python evaluates gamma * (b - mean) / sqrt(...) left to right, so the whole of γ(b − μ) is divided.
     SubmittedAnswer("bn-fold-bias", r"\beta + \frac{\gamma (b - \mu)}{\sqrt{\sigma^2 + \epsilon}}",
-                    "Problem 1, code: the folded conv1 bias (seed lines 96-98)"),
+                    "Problem 1 (set Problem 1), the folded conv1 bias in the code"),
     # Problem 2, the last line: y_L ~ (0, 1/(3 n_{L1}) + 1/(3^2 n_{L2}) + … + 1/(3^1 n_o) + 1/3^2) in the OCR.
     # Reading chosen: n_{L1}, n_{L2} are n_{L-1}, n_{L-2} (the minus signs lost), n_o is n_0, and the
     # exponents "1" and "2" of the last two terms are L. Why: the student's own lines for y_1 (seed line
@@ -84,10 +87,10 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # L = 1 and L = 2, while literal exponents 1 and 2 would contradict line 144. The "…" is written as
     # the sum it abbreviates, in the student's order: the k-th term is 1/(3^k n_{L-k}).
     SubmittedAnswer("kaiming-variance", r"\sum_{k=1}^{L} \frac{1}{3^{k} n_{L-k}} + \frac{1}{3^{L}}",
-                    "Problem 2, the general formula for the variance of the output (seed line 150)",
+                    "Problem 2 (set Problem 2), the variance of the output $y_L$",
                     uncertain=("The scan gives the widths the subscripts L1, L2 and o, and the last two terms the "
                                "exponents 1 and 2; read as L − 1, L − 2 and 0, and both exponents as L, which the "
-                               "student's own lines for y₁ (seed line 135) and y₂ (seed line 144) confirm. Read "
+                               "student's own lines for y₁ and y₂ confirm. Read "
                                "literally, the answer is wrong for L ≠ 2 (graded as an alternative reading).",)),
     # Problem 4, the last line: f_X(x) = 1/((2π)^N det(Σ)) exp{−½ (x − b)^T Σ^{-1} (x − b)^T ] in the OCR.
     # The square root of the previous line's (2π)^{-N/2} det(A)^{-1} is missing: that is the student's.
@@ -97,11 +100,11 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # Read literally it makes the exponent a row vector and the answer ungradable (ALTERNATIVE_READINGS).
     SubmittedAnswer("gaussian-density",
                     r"\frac{1}{(2\pi)^{n} \det(\Sigma)} \exp\{-\frac{1}{2}(x - b)^{T} \Sigma^{-1}(x - b)\}",
-                    "Problem 4, the final density (seed line 171, last row)",
+                    "Problem 4 (set Problem 3), the final density",
                     mistakes=(Mistake(
                         term=r"\frac{1}{(2\pi)^{n} \det(\Sigma)}",
                         correct=r"\frac{1}{\sqrt{(2\pi)^{n} \det\Sigma}}",
-                        first_appears=r"row 6 of the derivation (seed line 171), where $(2\pi)^{-N/2}\det(A)^{-1}$ "
+                        first_appears=r"row 6 of the derivation, where $(2\pi)^{-N/2}\det(A)^{-1}$ "
                                       r"of row 5 is rewritten in terms of $\Sigma$",
                         why=r"The square root is missing: $\det\Sigma = \det(A)^2$ (the student's own remark in that "
                             r"row) gives $|\det A|^{-1} = (\det\Sigma)^{-1/2}$, and $(2\pi)^{-n/2}$ is not "
@@ -123,17 +126,17 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     SubmittedAnswer("kl-gaussian",
                     r"\frac{1}{2} \left[\log \left(\frac{\det \Sigma_{0}}{\det \Sigma_{1}}\right) "
                     r"- tr(\Sigma_{1}^{-1}) + tr(\Sigma_{1}^{-1}\Sigma_{0})\right]",
-                    "Problem 6, the first row of the closed form (seed line 229, seventh row)",
+                    "Problem 6 (set Problem 5), the closed form (row 7 of the derivation)",
                     mistakes=(
                         Mistake(term=r"\log\frac{\det\Sigma_0}{\det\Sigma_1}",
                                 correct=r"\log\frac{\det\Sigma_1}{\det\Sigma_0}",
-                                first_appears="row 3 of the derivation (seed line 229), the expanded log-density ratio",
+                                first_appears="row 3 of the derivation, the expanded log-density ratio",
                                 why=r"The determinant ratio is inverted: $\log p_0(x) - \log p_1(x)$ contains "
                                     r"$-\tfrac12\log\det\Sigma_0 + \tfrac12\log\det\Sigma_1$, since "
                                     r"$p_i(x) \propto (\det\Sigma_i)^{-1/2}$."),
                         Mistake(term=r"-\operatorname{tr}(\Sigma_1^{-1})",
                                 correct=r"-\operatorname{tr}(\Sigma_0^{-1}\Sigma_0) = -d",
-                                first_appears="row 7 of the derivation (seed line 229), the first row in final form",
+                                first_appears="row 7 of the derivation, the first row in final form",
                                 why=r"Row 6 has $-\tfrac12\operatorname{tr}(\Sigma_0^{-1}\,\mathbb{E}[(X-\mu_0)"
                                     r"(X-\mu_0)^\top])$, and $\mathbb{E}[(X-\mu_0)(X-\mu_0)^\top] = \Sigma_0$ makes it "
                                     r"$-\tfrac12\operatorname{tr}(I_d) = -\tfrac d2$; the covariance was dropped from "
@@ -141,7 +144,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
                         Mistake(term=r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0)",
                                 correct=r"\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}"
                                         r"(\mu_1-\mu_0)",
-                                first_appears=r"row 7 of the derivation (seed line 229); row 6, where "
+                                first_appears=r"row 7 of the derivation; row 6, where "
                                               r"$\mathbb{E}[(X-\mu_1)(X-\mu_1)^\top]$ would be evaluated, is cut off "
                                               r"in the scan",
                                 why=r"The quadratic term is missing: $\mathbb{E}[(X-\mu_1)(X-\mu_1)^\top] = \Sigma_0 + "
@@ -156,39 +159,86 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
                                r"every one.")),
 )
 
-NOT_GRADED: tuple[tuple[str, str], ...] = (
-    ("Problem 3: gradients of a 1-D convolutional network (seed lines 152-167)",
-     r"not a problem of hw6-2021 as set: the student answers a question on $\partial y_L/\partial w_\ell$ and "
-     r"$\partial y_L/\partial b_\ell$ for a 1-D convolutional network, the subject of hw7-2024 P4(a), citing "
-     r"``HW4-6''. Its formulas are garbled in the scan (subscripts and matrices lost), so no formula can be "
-     r"transcribed reliably, and no gradeable problem states it"),
-    (r"Problem 5(a): $D_{\mathrm{KL}}(X\|Y) \ge 0$ (seed lines 179-187)",
-     r"a proof, not a formula: the grader compares formulas. Read by hand, the argument "
-     r"($-\log t \ge 1 - t$ at $t = g(x)/f(x)$, then $\int f - \int g = 0$) is the standard one. Line 187 reads "
-     r"$\int g(x)/g(x)\,dx$ where $\int g(x)\,dx$ belongs; that is a slip or an OCR error, the scan cannot tell"),
-    (r"Problem 5(b): $D_{\mathrm{KL}}$ of independent coordinates (seed lines 199-225)",
-     r"a proof, not a formula: the grader compares formulas. Read by hand, the plan is right (the logarithm of the "
-     r"product density is the sum of the coordinates' logarithms, and each term integrates the other coordinates to "
-     r"1, line 221), but the OCR repeats one garbled line eight times (lines 199-215) and writes $f(x_i)$ for "
-     r"$f_i(x_i)$, so the page cannot be checked line by line"),
+NOT_GRADED: tuple[tuple[str, str], ...] = ()  # every problem of the submission is graded, by formula or by rubric
+
+
+class RubricItem(NamedTuple):
+    """One criterion of a rubric: its marks, what earns them, the marks given and the reason (prose, inline math)."""
+
+    points: float
+    criterion: str
+    awarded: float
+    reason: str
+
+
+class RubricGrade(NamedTuple):
+    """A reasoning answer graded by hand against a stated rubric: where it is, the question, the criteria."""
+
+    where: str  # the student's problem number with the set's in parentheses
+    question: str  # what is asked, in one line (prose, inline math)
+    items: tuple[RubricItem, ...]
+
+
+# Answers that are arguments, not formulas: graded by rubric on what is legible in the scan (seed lines
+# 152-167 for Problem 3, 179-187 for Problem 5(a), 199-225 for Problem 5(b)).
+RUBRIC_GRADED: tuple[RubricGrade, ...] = (
+    RubricGrade(
+        "Problem 3 (not in the set; the question of hw7-2024 Problem 4(a))",
+        r"the gradients $\partial y_L/\partial b_\ell$ and $\partial y_L/\partial w_\ell$ of a 1-D "
+        r"convolutional network",
+        (RubricItem(1, r"$\partial y_L/\partial b_L = 1$", 1, r"correct as written."),
+         RubricItem(1, r"$\partial y_L/\partial b_\ell = v_\ell \mathbf{1}_{n_\ell}$ by the chain rule", 0.5,
+                    r"the chain rule with $\partial(b_\ell \mathbf{1}_{n_\ell})/\partial b_\ell = "
+                    r"\mathbf{1}_{n_\ell}$ is right, but $\partial y_L/\partial \rho_\ell$ is written as "
+                    r"$\mathrm{diag}(\sigma'(A_{w_\ell} y_{\ell-1} + b_\ell \mathbf{1}_{n_\ell}))$ without the "
+                    r"factor $\partial y_L/\partial y_\ell$; it should be $v_\ell = \frac{\partial y_L}{\partial "
+                    r"y_\ell}\mathrm{diag}(\sigma'(\cdot))$."),
+         RubricItem(1, r"$\partial y_L/\partial w_L = y_{L-1}^\top$", 1,
+                    r"correct: differentiating $\sum_i w_{L,i}\, y_{L-1,i} + b_L$ gives $y_{L-1}^\top$."),
+         RubricItem(1, r"$\partial y_L/\partial w_\ell = (\mathcal{C}_{v_\ell^\top} y_{\ell-1})^\top$", 1,
+                    r"correct in entries: $(\partial y_L/\partial w_\ell)_k = \sum_i (v_\ell^\top "
+                    r"y_{\ell-1}^\top)_{i,k+i-1}$ is the convolution of $y_{\ell-1}$ with the filter "
+                    r"$v_\ell^\top$."),
+         )),
+    RubricGrade(
+        "Problem 5(a) (set Problem 4(a))",
+        r"$D_{\mathrm{KL}}(X \| Y) \ge 0$",
+        (RubricItem(1, r"writes $D_{\mathrm{KL}} = \int f\,(-\log(g/f))$", 1, r"correct."),
+         RubricItem(1, r"uses $-\log t \ge 1 - t$ at $t = g(x)/f(x)$", 1, r"correct."),
+         RubricItem(1, r"concludes $\int f - \int g \ge 0$", 0.5,
+                    r"the last line writes $\int g(x)/g(x)\,dx$ where $\int g(x)\,dx$ belongs, and the bound is "
+                    r"used where $f = 0$ too; it should integrate over $\{f > 0\}$, where $\int_{f > 0} g \le 1$ "
+                    r"still gives $1 - \int_{f>0} g \ge 0$."),
+         )),
+    RubricGrade(
+        "Problem 5(b) (set Problem 4(b))",
+        r"$D_{\mathrm{KL}}$ of independent coordinates is the sum of the coordinates' $D_{\mathrm{KL}}$",
+        (RubricItem(1, r"the logarithm of the product density is the sum of the coordinates' logarithms", 1,
+                    r"correct."),
+         RubricItem(1, r"each term integrates the other coordinates' densities to 1", 0.5,
+                    r"the plan is right, but the marginal integrals are written $\int f(x_{i-1})/g(x_i)\,dx_{i+1}$ "
+                    r"and $f(x_i)$ stands for $f_i(x_i)$; each should be $\int f_j(x_j)\,dx_j = 1$ for $j \ne i$."),
+         RubricItem(1, r"concludes $\sum_i D_{\mathrm{KL}}(X_i \| Y_i)$", 1, r"correct."),
+         )),
 )
+
 
 ALTERNATIVE_READINGS: tuple[SubmittedAnswer, ...] = (
     # The density with the OCR's trailing ^T kept: (x − b)^T Σ^{-1} (x − b)^T is not a scalar.
     SubmittedAnswer("gaussian-density",
                     r"\frac{1}{(2\pi)^{n} \det(\Sigma)} \exp\{-\frac{1}{2}(x - b)^{T} \Sigma^{-1}(x - b)^{T}\}",
-                    "Problem 4, seed line 171 read literally"),
+                    "Problem 4 (set Problem 3), the last row read literally"),
     # Problem 2 with the OCR's exponents 1 and 2 on the last two terms taken literally.
     SubmittedAnswer("kaiming-variance",
                     r"\sum_{k=1}^{L-1} \frac{1}{3^{k} n_{L-k}} + \frac{1}{3 n_{0}} + \frac{1}{3^{2}}",
-                    "Problem 2, seed line 150 with exponents read literally"),
+                    "Problem 2 (set Problem 2), the exponents read literally"),
     # The Gaussian KL with the middle term of the ninth row, and with the one the sixth row leads to.
     SubmittedAnswer("kl-gaussian",
                     r"\frac{1}{2} \left[\log \left(\frac{\det \Sigma_{0}}{\det \Sigma_{1}}\right) "
                     r"- tr(\Sigma_{0}^{-1}) + tr(\Sigma_{1}^{-1}\Sigma_{0})\right]",
-                    "Problem 6, seed line 229, ninth row"),
+                    "Problem 6 (set Problem 5), row 9"),
     SubmittedAnswer("kl-gaussian",
                     r"\frac{1}{2} \left[\log \left(\frac{\det \Sigma_{0}}{\det \Sigma_{1}}\right) "
                     r"- tr(\Sigma_{0}^{-1}\Sigma_{0}) + tr(\Sigma_{1}^{-1}\Sigma_{0})\right]",
-                    "Problem 6, seed line 229, sixth row's trace carried through"),
+                    "Problem 6 (set Problem 5), row 6's trace carried through"),
 )

@@ -529,7 +529,7 @@ DERIVATIONS = (
                 answer=Answer(
                     formula=OBJECTIVE,
                     lhs=ELL,
-                    display=sp.Add(-sp.Sum(sp.Add(x_img[pixel] * sp.log(f_out[pixel]),
+                    display=sp.Add(-sp.Sum(sp.Add(sp.Mul(x_img[pixel], sp.log(f_out[pixel]), evaluate=False),
                                                   sp.Mul(sp.Add(1, -x_img[pixel], evaluate=False),
                                                          sp.log(sp.Add(1, -f_out[pixel], evaluate=False)),
                                                          evaluate=False), evaluate=False),

@@ -121,8 +121,12 @@ def test_sums_over_positions_print_counted_from_one_and_others_stay():
     j, d = sp.symbols("j d", integer=True)
     v = sp.IndexedBase("v")
     assert counted_from_one(sp.Sum(v[j] ** 2, (j, 0, d - 1))).limits == ((j, 1, d),)
-    assert counted_from_one(sp.Sum(j * v[j], (j, 0, d - 1))).limits == ((j, 0, d - 1),)  # j used as a number
-    assert counted_from_one(sp.Sum(v[j + 1], (j, 0, d - 1))).limits == ((j, 0, d - 1),)
+    assert counted_from_one(sp.Sum(j * v[j], (j, 0, d - 1))).limits == ((j, 0, d - 1),)  # both uses: kept
+    n, L = sp.IndexedBase("n"), sp.Symbol("L", integer=True, positive=True)
+    by_number = sp.Sum(1 / (3 ** (j + 1) * n[L - j - 1]), (j, 0, L - 1))  # j only as a number: reindexed exactly
+    shown = counted_from_one(by_number)
+    assert shown.limits == ((j, 1, L),) and shown.function == 1 / (3 ** j * n[L - j])
+    assert sp.simplify(shown.subs(L, 4).doit() - by_number.subs(L, 4).doit()) == 0
 
 
 def test_whole_line_integrals_print_without_limits():
@@ -162,6 +166,16 @@ def test_keys_hold_no_evidence_vocabulary(keys):
         found = [word for word in JARGON if word in flat]
         found += [cid for cid in claim_ids if re.search(rf"(?<![\w-]){re.escape(cid)}(?![\w-])", flat)]
         assert not found, f"{name} contains {found}"
+
+
+@pytest.mark.slow
+def test_no_sum_in_a_built_key_starts_at_zero(keys):
+    """Formulas and author text alike: every problem set counts from 1."""
+    _, _, out = keys
+    for path in sorted(out.glob("*-key.html")):
+        html = path.read_text(encoding="utf-8")
+        starts = re.findall(r"<mo>[∑∏]</mo><mrow><mi>[^<]*</mi><mo>=</mo><mn>(\d+)</mn>", html)
+        assert "0" not in starts, f"{path.name}: a sum starts at 0"
 
 
 @pytest.mark.slow

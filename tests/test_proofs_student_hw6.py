@@ -5,7 +5,7 @@ import re
 import pytest
 
 from checkers import grade
-from proofs.student_hw6_answers import ANSWERS, NOT_GRADED
+from proofs.student_hw6_answers import ANSWERS, NOT_GRADED, RUBRIC_GRADED
 
 SUBMISSION_PROBLEMS = (1, 2, 3, 4, 5, 6)  # the submission's own numbering (its headings "Problem 1." .. "Problem 6.")
 
@@ -22,10 +22,20 @@ def _number(where: str) -> int:
 
 def test_every_problem_of_the_submission_is_graded_or_says_why_not():
     graded = {_number(a.where) for a in ANSWERS}
+    by_rubric = {_number(r.where) for r in RUBRIC_GRADED}
     skipped = {_number(where) for where, _ in NOT_GRADED}
-    assert graded | skipped == set(SUBMISSION_PROBLEMS)
-    assert not graded & skipped - {5}  # only problem 5 could be split between the two (it is not)
+    assert graded | by_rubric | skipped == set(SUBMISSION_PROBLEMS)
+    assert not (graded | by_rubric) & skipped
     assert all(len(why) > 40 for _, why in NOT_GRADED)
+
+
+def test_a_rubric_grade_gives_a_reason_for_every_mark_and_never_more_than_the_points():
+    for grade_ in RUBRIC_GRADED:
+        assert grade_.items and grade_.question
+        for item in grade_.items:
+            assert 0 <= item.awarded <= item.points and item.criterion and item.reason
+            if item.awarded < item.points:  # a lost mark says what is wrong and what it should be
+                assert "should" in item.reason, item.reason
 
 
 @pytest.mark.parametrize("answer", ANSWERS, ids=lambda a: a.problem)
@@ -34,7 +44,7 @@ def test_an_answer_names_mistakes_exactly_when_the_grader_finds_it_wrong(answer)
     assert verdict == ("incorrect" if answer.mistakes else "correct"), answer.where
     for mistake in answer.mistakes:
         assert mistake.term and mistake.correct and mistake.why
-        assert "row" in mistake.first_appears and "seed line" in mistake.first_appears
+        assert "row" in mistake.first_appears and "seed line" not in mistake.first_appears  # a TA's words
     for note in (*answer.remarks, *answer.uncertain):  # plain prose: printed as it is
         assert "$" not in note and "\\" not in note, note
 

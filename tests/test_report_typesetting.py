@@ -109,8 +109,9 @@ def _code_lines() -> set[str]:
     lines = set()
     for derivation in all_derivations():
         for part in derivation.parts:
-            if part.answer.code is not None:
-                lines |= {_ascii(line) for line in inspect.getsource(part.answer.code).splitlines()}
+            if part.answer.code is not None:  # one object, or a tuple of them listed together
+                code = part.answer.code if isinstance(part.answer.code, tuple) else (part.answer.code,)
+                lines |= {_ascii(line) for piece in code for line in inspect.getsource(piece).splitlines()}
     return {line for line in lines if line}
 
 

@@ -14,11 +14,12 @@ renders the same LaTeX and an incremental build compiles nothing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from checkers.reporting.statements import RenderedStatement, render_statement
 
-__all__ = ["GradedAnswerView", "GradedSection", "graded_section"]
+__all__ = ["GradedAnswerView", "GradedSection", "RubricView", "graded_section"]
 
 _CSS = {"correct": "ok", "incorrect": "fail", "invalid": "warn"}
 TIME_LIMIT = 20.0  # seconds per answer: generous, so a loaded machine never turns a verdict into a time-out
@@ -55,6 +56,27 @@ class MistakeView:
 
 
 @dataclass(frozen=True)
+class RubricItemView:
+    points: str
+    criterion: RenderedStatement
+    awarded: str
+    reason: RenderedStatement
+    full: bool  # full marks
+
+
+@dataclass(frozen=True)
+class RubricView:
+    """A reasoning answer graded by hand against a stated rubric."""
+
+    anchor: str
+    where: str
+    question: RenderedStatement
+    items: tuple[RubricItemView, ...]
+    total: str  # "2.5 of 3 marks"
+    css: str
+
+
+@dataclass(frozen=True)
 class NotGradedView:
     """A problem of the submission that the report does not grade, and why."""
 
@@ -70,6 +92,7 @@ class GradedSection:
     counts: dict = field(default_factory=dict)  # verdict -> number of answers
     not_graded: tuple[NotGradedView, ...] = ()
     not_graded_summary: str = ""  # "2 problems not graded"
+    rubric: tuple[RubricView, ...] = ()  # reasoning answers graded by hand against a stated rubric
 
 
 def _number(x: float) -> str:
@@ -102,13 +125,40 @@ def _counterexample(cx: dict | None) -> RenderedStatement | None:
                             rf"the reference gives ${_value(cx['reference'])}$.")
 
 
+_VERDICT_WORD = re.compile(r"^(correct|incorrect|invalid)\s*[:.]\s*", re.IGNORECASE)
+_COUNTEREXAMPLE = re.compile(r"\s*Counterexample at [^:]*:.*$", re.DOTALL)
+
+
+def _message(message: str, counterexample_shown: bool) -> str:
+    """The grader's message without the verdict word (shown beside it) and without the counterexample sentence
+    when the counterexample is shown on its own, so that nothing is said twice."""
+    text = _VERDICT_WORD.sub("", message.strip())
+    if counterexample_shown:
+        text = _COUNTEREXAMPLE.sub("", text)
+    text = text.strip()
+    return text[:1].upper() + text[1:] if text else ""
+
+
+def _marks(x: float) -> str:
+    return f"{x:g}"
+
+
+def _rubric_view(index: int, item) -> RubricView:
+    awarded = sum(i.awarded for i in item.items)
+    points = sum(i.points for i in item.items)
+    items = tuple(RubricItemView(_marks(i.points), render_statement(i.criterion), _marks(i.awarded),
+                                 render_statement(i.reason), i.awarded >= i.points) for i in item.items)
+    return RubricView(f"rubric-{index}", item.where, render_statement(item.question), items,
+                      f"{_marks(awarded)} of {_marks(points)} marks", "ok" if awarded >= points else "warn")
+
+
 def _view(index: int, submitted, problem, result, readings=()) -> GradedAnswerView:
     cx = _counterexample(result.counterexample if result.verdict == "incorrect" else None)
     return GradedAnswerView(
         anchor=f"answer-{index}", problem_id=problem.id, title=problem.title, source=problem.source,
         statement=render_statement(problem.statement), where=submitted.where,
         formula=render_statement(rf"\[ {submitted.answer} \]"), verdict=result.verdict, css=_CSS[result.verdict],
-        message=result.message,
+        message=_message(result.message, cx is not None),
         feedback=tuple((f.id, "" if f.message in result.message else f.message) for f in result.feedback),
         counterexample=cx, readings=tuple(readings),
         mistakes=tuple(MistakeView(render_statement(f"${m.term}$"), render_statement(f"${m.correct}$"),
@@ -146,4 +196,10 @@ def graded_section(module_name: str) -> GradedSection:
     summary = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) + f" of {len(views)} answers"
     not_graded = tuple(_not_graded(item) for item in getattr(module, "NOT_GRADED", ()))
     skipped = f"{len(not_graded)} problem{'s' if len(not_graded) != 1 else ''} not graded" if not_graded else ""
-    return GradedSection(tuple(views), summary, module.__name__, counts, not_graded, skipped)
+    rubric = tuple(_rubric_view(i, item) for i, item in enumerate(getattr(module, "RUBRIC_GRADED", ()), start=1))
+    if rubric:
+        marks = [(sum(i.awarded for i in item.items), sum(i.points for i in item.items))
+                 for item in module.RUBRIC_GRADED]
+        summary += (f"; {len(rubric)} argument{'s' if len(rubric) != 1 else ''} graded by rubric, "
+                    f"{_marks(sum(a for a, _ in marks))} of {_marks(sum(p for _, p in marks))} marks")
+    return GradedSection(tuple(views), summary, module.__name__, counts, not_graded, skipped, rubric)

@@ -17,7 +17,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
 from checkers.notation import indicator_condition, math_indices
-from checkers.reporting.display import counted_from_one, over_whole_space
+from checkers.reporting.display import counted_from_one, over_whole_space, positive_first
 from checkers.reporting.latex_escape import Tex
 
 __all__ = ["to_latex"]
@@ -37,6 +37,11 @@ class _Printer(LatexPrinter):
         """Aᵀ as A^{\\top}, as the problem sets write it (sympy prints A^{T})."""
         out = super()._print_Transpose(expr)
         return out[: -len("^{T}")] + r"^{\top}" if out.endswith("^{T}") else out
+
+    def _as_ordered_terms(self, expr, order=None):
+        """sympy's order with the terms written with a minus moved last (`display.positive_first`); none: as built."""
+        terms = super()._as_ordered_terms(expr, order=order)
+        return terms if (order or self._settings.get("order")) == "none" else positive_first(list(terms))
 
     def _print_Sum(self, expr):
         """Sums over positions counted from 1, as the problem sets count them (`display.counted_from_one`)."""

@@ -21,7 +21,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 from sympy.printing.pretty.pretty_symbology import greek_unicode
 
 from checkers.notation import indicator_condition, math_indices
-from checkers.reporting.display import counted_from_one, over_whole_space
+from checkers.reporting.display import counted_from_one, over_whole_space, positive_first
 
 __all__ = ["CORE_ELEMENTS", "Node", "math_element", "serialize", "to_mathml", "expression_node"]
 
@@ -193,6 +193,15 @@ class _Printer(MathMLPresentationPrinter):
 
     def _print_Scalar(self, expr):
         return self._print(expr.args[0])
+
+    # sympy's printer skips the methods of a renamed Function subclass: the grader's commuting variant of Scalar
+    # (a 1 x 1 product in a student's answer) prints as Scalar does, never as 'commutingscalar(...)'.
+    _print_CommutingScalar = _print_Scalar
+
+    def _as_ordered_terms(self, expr, order=None):
+        """sympy's order with the terms written with a minus moved last (`display.positive_first`); none: as built."""
+        terms = super()._as_ordered_terms(expr, order=order)
+        return terms if (order or self._settings.get("order")) == "none" else positive_first(list(terms))
 
     def _print_Transpose(self, expr):
         """Aᵀ with ⊤ as the problem sets write it (sympy's printer writes the letter T)."""

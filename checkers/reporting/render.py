@@ -36,8 +36,19 @@ def _part_is_relation(part) -> bool:
     return isinstance(part, str) and part in _RELATIONS_TEX
 
 
-def formula_latex(formula: Formula) -> Tex:
-    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols."""
+# A displayed chain longer than this (in printed characters, commands and braces not counted) is set one relation
+# per line rather than shrunk to fit the line (a 6-point equation helps nobody).
+LONG_FORMULA = 90
+_SIZING = re.compile(r"\\(left|right|mathrm|operatorname|mathbb|mathcal|frac|displaystyle)(?![A-Za-z])|[{}^_&\s]")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
+
+
+def _printed_length(tex: str) -> int:
+    """About how many glyphs `tex` prints: a command (\\log, \\Sigma) counts as one, sizing and braces as none."""
+    return len(_COMMAND.sub("c", _SIZING.sub("", tex)))
+
+
+def _latex_pieces(formula: Formula) -> list[str]:
     out = []
     for part in formula.parts:
         if isinstance(part, Shown):
@@ -46,11 +57,37 @@ def formula_latex(formula: Formula) -> Tex:
             out.append(str(render_statement(f"${part.latex}$").tex).strip().strip("$"))
         else:
             out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
-    return Tex(" ".join(out))
+    return out
+
+
+def _lines(pieces: list, relation) -> list[list]:
+    """The pieces split before each relation sign: [[lhs], [rel, rhs], [rel, rhs2], ...]."""
+    lines: list[list] = [[]]
+    for piece in pieces:
+        if relation(piece) and lines[-1]:
+            lines.append([])
+        lines[-1].append(piece)
+    return lines
+
+
+def formula_latex(formula: Formula) -> Tex:
+    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols; a long chain
+    one relation per line (`aligned`, every line from one left edge)."""
+    pieces = _latex_pieces(formula)
+    text = " ".join(pieces)
+    relations = set(_RELATIONS_TEX.values())
+    lines = _lines(pieces, lambda piece: piece in relations)
+    if _printed_length(text) <= LONG_FORMULA or len(lines) < 2:
+        return Tex(text)
+    # every line starts at one left edge (the left-hand side on its own line, then "= ..." lines): the width is
+    # the widest line, not the left-hand side plus the widest right-hand side
+    rows = ["& " + " ".join(line) for line in lines]
+    return Tex(r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}")
 
 
 def formula_mathml(formula: Formula, display: bool = False) -> Markup:
-    """One `<math>` element for a formula, printed from its sympy parts."""
+    """One `<math>` element for a formula, printed from its sympy parts; a long displayed chain one relation per
+    row of an `mtable`, left-aligned (as the LaTeX sets it)."""
     nodes: list[Node] = []
     for part in formula.parts:
         if isinstance(part, Shown):
@@ -60,6 +97,11 @@ def formula_mathml(formula: Formula, display: bool = False) -> Markup:
         else:
             nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
                          else expression_node(sp.sympify(part)))
+    lines = _lines(nodes, lambda node: node.tag == "mo" and node.text in _RELATIONS_MATHML.values())
+    if display and len(lines) >= 2 and _printed_length(" ".join(_latex_pieces(formula))) > LONG_FORMULA:
+        table = Node("mtable", [Node("mtr", [Node("mtd", [Node.row(*line)], attrs={"columnalign": "left"})])
+                                for line in lines])
+        return Markup(serialize(math_element([table], display)))
     return Markup(serialize(math_element(nodes, display)))
 
 
@@ -188,14 +230,19 @@ def prose_tex(text: object) -> Tex:
     return escape_latex(text) if rendered is None else rendered.tex
 
 
+def _transpose_sign(html: Markup) -> Markup:
+    """A transpose typed as ᵀ in prose shows the ⊤ that the formulas print (and the PDF typesets for ᵀ)."""
+    return Markup(str(html).replace("\u1d40", "<sup>\u22a4</sup>")) if "\u1d40" in html else html
+
+
 def prose_html(text: object) -> Markup:
     rendered = _prose(str(text))
     if rendered is None:
-        return Markup.escape(str(text))
+        return _transpose_sign(Markup.escape(str(text)))
     html = str(rendered.html)
     if html.startswith("<p>") and html.endswith("</p>") and html.count("<p>") == 1:
         html = html[3:-4]  # one paragraph: inline, so that it can stand in a heading or a sentence
-    return Markup(html)
+    return _transpose_sign(Markup(html))
 
 
 def _inline(html: Markup) -> Markup:

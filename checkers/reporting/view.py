@@ -103,6 +103,7 @@ class ClaimView:
     formula: Formula | None
     start: Formula | None  # the left-hand side a chain of steps starts from
     numeric_function: str  # the docstring of a claim's own numeric function, if it has one
+    argument: tuple[RenderedStatement, ...]  # the argument a student could write, for a claim checked by computing
     definitions: tuple[Formula, ...]
     assumptions: tuple[str, ...]
     variables: tuple[VariableView, ...]
@@ -222,6 +223,11 @@ class ProblemView:
         """The parts with an answer, in the seed's letter order across derivations (unlabelled ones last)."""
         parts = [p for p in self.parts if p.answer is not None]
         return tuple(sorted(parts, key=lambda p: (not p.label, _label_key(p.label) if p.label else ())))
+
+    @property
+    def ordered_parts(self) -> tuple[PartView, ...]:
+        """Every part, answered ones in the seed's letter order (extras after them), then the supporting lemmas."""
+        return self.answer_parts + tuple(p for p in self.parts if p.answer is None)
 
     @property
     def letters(self) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
@@ -446,11 +452,22 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
             first = r.failures[0].splitlines()[0] if r.failures else "failed"
             reasons.append(f"{r.id}: {first}")
         return "FAILED: " + "; ".join(reasons), "fail"
+    texts = [_symbolic_text(r.symbolic.status, r.symbolic.scope) for r in results]
     symbolic = []
-    for r in results:  # the lemmas themselves are listed in the evidence: one line stays one line
-        text = _symbolic_text(r.symbolic.status, r.symbolic.scope)
-        if text not in symbolic:
-            symbolic.append(text)
+    if len(set(texts)) == 1:  # the lemmas themselves are listed in the evidence: one line stays one line
+        symbolic.append(texts[0])
+    else:  # several claims with different outcomes: how many of each, never "proved; not proved" side by side
+        general = texts.count("proved symbolically in general")
+        some = sum(t.startswith("proved symbolically for") for t in texts)
+        lemmas = sum(t.startswith("supported by lemmas") for t in texts)
+        numeric_only = sum(t.startswith("not proved symbolically") for t in texts)
+        failed = texts.count("symbolic check FAILED")
+        pieces = [f"{general} proved symbolically in general" if general else "",
+                  f"{some} proved symbolically for stated dimensions" if some else "",
+                  f"{lemmas} supported by lemmas" if lemmas else "",
+                  f"{numeric_only} checked numerically only" if numeric_only else "",
+                  f"{failed} symbolic check FAILED" if failed else ""]
+        symbolic.append(f"of {len(texts)} claims, " + ", ".join(p for p in pieces if p))
     steps = [s for r in results for s in r.steps]
     if steps:
         proved = sum(status_name(s.symbolic.status) == "proved" for s in steps)
@@ -546,6 +563,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         id=claim.id, anchor=anchor or claim.id, statement=claim.statement, formula=formula,
         start=Formula((claim.lhs,)) if claim.lhs is not None else None,
         numeric_function=_doc(claim.numeric) if claim.numeric is not None else "",
+        argument=tuple(render_statement(line) for line in claim.argument),
         definitions=tuple(Formula((symbol, ":=", definition)) for symbol, definition in claim.definitions.items()),
         assumptions=tuple(claim.assumptions), variables=variables, dims=_dims(claim), steps=tuple(steps),
         symbolic=_symbolic_text(result.symbolic.status, result.symbolic.scope),

@@ -84,11 +84,22 @@ async function readAnswer() {
   }
 }
 
+function symbolLabel(name) {
+  // A counterexample row is labelled by the symbol as the page shows it (μ₀, from the server's MathML of the
+  // problem's symbols), not by its LaTeX source; a name that is not a listed symbol stays plain text.
+  const p = state.problems[problem()];
+  const s = p && p.symbols.find((x) => x.latex === name || x.latex.replace(/\\/g, "") === name);
+  const th = el("th", undefined);
+  th.title = name;
+  if (s && s.mathml) th.innerHTML = s.mathml; else th.textContent = name;
+  return th;
+}
+
 function table(rows) {
   const t = el("table");
   for (const [k, v] of rows) {
     const tr = el("tr");
-    tr.append(el("th", k), el("td", typeof v === "string" ? v : JSON.stringify(v)));
+    tr.append(symbolLabel(k), el("td", typeof v === "string" ? v : JSON.stringify(v)));
     t.append(tr);
   }
   return t;
