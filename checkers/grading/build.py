@@ -454,7 +454,7 @@ class Builder:
             bound = set(self.bound.values())
             if index.free_symbols & bound and index.free_symbols <= bound | set(self.table.dimensions) and all(
                     a.is_Integer for a in index.atoms(sp.Number)):
-                return vector[index - 1, 0]  # x_j, j bound by a \sum or \max: entry j counted from 1
+                return self.entry(vector, name, index, sp.Integer(1), sub)  # x_j, j bound by a \sum: entry j from 1
         display = f"{name}_{text}" if text is not None and len(text) == 1 else f"{name}_{{{text or self.snippet(sub)}}}"
         raise self.unknown(display)
 
@@ -913,14 +913,25 @@ class Builder:
             if not all(ch.isdigit() or ch in self.bound for ch in text):
                 return None  # P_{ij} outside a sum over i and j: perhaps a spelling of P itself
             i, j = (sp.Integer(int(ch)) if ch.isdigit() else self.bound[ch] for ch in text)
-            return matrix[i - 1, j - 1]
+            return self.entry(matrix, name, i, j, sub)
         i, j = (self.index_value(t, name) for t in pair)
         allowed = set(self.bound.values()) | set(self.table.dimensions)
         for index, t in ((i, pair[0]), (j, pair[1])):
             if any(s not in allowed for s in index.free_symbols) or any(not a.is_Integer for a in index.atoms(sp.Number)):
                 raise self.fail(f"the index `{self.snippet(t)}` of {name} must be a whole-number expression of "
                                 f"summation indices and dimensions")
-        return matrix[i - 1, j - 1]
+        return self.entry(matrix, name, i, j, sub)
+
+    def entry(self, matrix, name: str, i, j, sub):
+        """Entry (i, j) of `matrix`, counted from 1; refused where sympy can tell it lies outside the matrix."""
+        try:
+            return matrix[i - 1, j - 1]
+        except (IndexError, ValueError):  # sympy proves the index outside the shape (P_{1, n_y+1})
+            rows, cols = matrix.shape
+            where = f"{rows}×{cols}" if cols != 1 else f"{rows}-entry"
+            index = self.snippet(sub)
+            index = index if index.startswith("{") else f"{{{index}}}"
+            raise self.fail(f"`{name}_{index}` is outside the {where} {name} (entries are counted from 1)") from None
 
 
 def build(tree: Tree, table: SymbolTable, text: str) -> sp.Basic:
