@@ -513,6 +513,10 @@ class Builder:
     def apply_scripts(self, value, scripts, base_tree):
         for s in scripts:
             if s.data == "prime":
+                if not is_matrix(value):
+                    raise self.fail(f"a prime on the scalar `{self.snippet(base_tree)}` reads in TeX as a derivative or "
+                                    f"another name (f', x'), which this grader does not take; a prime transposes only "
+                                    f"vectors and matrices")
                 value = _transpose(value)
             elif s.data == "superscript":
                 (arg,) = self._children(s)
@@ -717,7 +721,38 @@ class Builder:
 
     def n_frac(self, tree):
         num_tree, den_tree = self._children(tree)
+        if self.looks_like_derivative(num_tree, den_tree):
+            raise self.fail(f"`{self.snippet(tree)}` reads as a derivative d/dx, which this grader does not take; write "
+                            f"the derivative out (if a quotient is meant, write it with brackets, d/(d \\cdot x))")
         return self.divide(self.value(num_tree), self.value(den_tree), den_tree)
+
+    def looks_like_derivative(self, num_tree, den_tree) -> bool:
+        r"""`\frac{d}{dt}`, `\frac{d f(x)}{dx}`, `\frac{d^2 y}{dx^2}`: a `d` on top and `d` juxtaposed with a name below."""
+        def factors(t):
+            while isinstance(t, Tree) and t.data == "group":
+                t = self._children(t)[0]
+            if isinstance(t, Tree) and t.data == "imul":
+                return [f for kid in self._children(t) for f in factors(kid)]
+            return [t]
+
+        def name(t):
+            while isinstance(t, Tree) and t.data == "scripted":
+                t = self._children(t)[0]
+            return str(self._children(t)[0].value) if isinstance(t, Tree) and t.data == "name" else None
+
+        def d_word(word):  # `dx` typed as one undeclared word (d not a letter of this problem)
+            return word is not None and len(word) > 1 and word[0] == "d" and word.isalnum() and \
+                self.table.lookup(word) is None
+
+        def is_d(t):  # d or d^2, not d_0 (another name)
+            if isinstance(t, Tree) and t.data == "scripted":
+                if any(s.data == "subscript" for s in self._children(self._children(t)[1])):
+                    return False
+            return name(t) == "d"
+
+        top, bottom = factors(num_tree), factors(den_tree)
+        return (is_d(top[0]) or d_word(name(top[0]))) and (
+            (len(bottom) >= 2 and is_d(bottom[0]) and name(bottom[1]) is not None) or d_word(name(bottom[0])))
 
     def n_sqrt(self, tree):
         (arg_tree,) = self._children(tree)
