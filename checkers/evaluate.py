@@ -93,17 +93,26 @@ class _Evaluator:
         return out
 
     def extremum(self, e: IndexedExtremum) -> torch.Tensor:
-        """max / min of the body over its index range (an empty range is an error, as it is for max())."""
-        ((var, lo, hi),) = e.limits
+        """max / min of the body over its index ranges (an empty range is an error, as it is for max()).
+
+        Nested extrema of one kind are one object with several limits (max_i max_j x_ij), innermost first,
+        as sympy stores a Sum's; the outermost is bound first, so inner ranges may use outer indices.
+        """
+        op = torch.maximum if isinstance(e, IndexedMax) else torch.minimum
+        return self._extremum(e, e.function, e.limits, op)
+
+    def _extremum(self, e: IndexedExtremum, body: sp.Basic, limits: tuple, op) -> torch.Tensor:
+        if not limits:
+            return self(body)
+        var, lo, hi = limits[-1]
         lo_i, hi_i = self.integer(lo), self.integer(hi)
         if hi_i < lo_i:
             raise UnsupportedExpression(f"{e.word} over an empty range {lo_i}..{hi_i} in {e}")
-        op = torch.maximum if isinstance(e, IndexedMax) else torch.minimum
         out = None
         with self.index(var):
             for i in range(lo_i, hi_i + 1):
                 self.bound[var] = i
-                value = self(e.function)
+                value = self._extremum(e, body, limits[:-1], op)
                 out = value if out is None else op(out, value)
         return out
 

@@ -1,5 +1,6 @@
 r"""Student text is hostile: nothing is executed, limits hold, and every string gets a verdict (fuzzed)."""
 
+import functools
 import os
 import time
 
@@ -305,3 +306,107 @@ def test_the_grader_the_preview_and_check_steps_word_one_failure_alike(monkeypat
         assert bool(read.get("internal_error")) == bool(line.get("internal_error")) == internal
         if internal:
             assert "a bug in proofcheck, not in what you wrote" in graded["message"]
+
+
+# -- structured fuzzing: formulas built from each problem's own symbols (issue 19, item 12) -------------------------
+# Random characters rarely reach the builder and the evaluator with something they have to think about: these
+# formulas are grammatical and use every problem's declared names, families with index expressions at and past
+# their ranges, entries of declared matrices, nested extrema and sums, indicators, and products such as μ₀μ₀ᵀ
+# whose inverse does not exist. CI runs them derandomized with a larger budget than a local run.
+STRUCTURED_EXAMPLES = 1500 if os.environ.get("HYPOTHESIS_PROFILE") == "ci" else 60
+INDEX_LETTERS = ("i", "j", "k")
+BINARY = ("({} + {})", "({} - {})", "{} {}", r"\frac{{{}}}{{{}}}", r"{} \cdot {}", r"\max({}, {})")
+UNARY = ("({})^{{-1}}", "({})^T", "{}^T", "({})^{{2}}", "{}'", "{0} {0}^T", r"\det({})", r"\operatorname{{tr}}({})",
+         r"\log({})", r"\exp({})", r"\sqrt{{{}}}", "|{}|", r"\|{}\|", r"\log {}", r"\sin {0} \cos {0}")
+REDUCTIONS = (r"\max", r"\min", r"\sum")
+
+
+@functools.cache  # one strategy per problem (building strategies in every draw grows memory without bound)
+def _structured(pid):
+    """Random formulas for problem `pid` from its own symbols (LaTeX; many are wrong or invalid, none may crash)."""
+    import sympy as sp
+
+    from checkers.grading.catalog import get_problem
+
+    problem = get_problem(pid)
+    dims = [name if len(name) == 1 else f"{name.split('_')[0]}_{{{name.split('_')[1]}}}" for name in problem.dim_ranges]
+    index = st.sampled_from(["1", "0", "2", *INDEX_LETTERS, "i+j-1", "k-1"]
+                            + [f"{d}{extra}" for d in dims for extra in ("", "+1", "-1")])
+    leaves = [st.sampled_from(["1", "2", "0", r"\frac12", "-1", r"\pi", *dims])]
+    for s in problem.symbols:
+        spelling = s.latex.split("_")[0] if s.family else s.latex
+        if s.family:
+            leaves.append(index.map(lambda i, b=spelling: f"{b}_{{{i}}}"))
+        elif isinstance(s.target, sp.MatrixSymbol) and s.target.shape[1] != 1 and "_" not in spelling:
+            leaves.append(st.just(spelling))
+            leaves.append(st.tuples(index, index).map(lambda t, b=spelling: f"{b}_{{{t[0]}, {t[1]}}}"))
+            leaves.append(st.sampled_from([f"{spelling}_{{ij}}", f"{spelling}_{{ji}}"]))
+        else:
+            leaves.append(st.just(spelling))
+    vectors = [s.latex for s in problem.symbols if isinstance(s.target, sp.MatrixSymbol) and s.target.shape[1] == 1]
+    squares = [s.latex for s in problem.symbols
+               if isinstance(s.target, sp.MatrixSymbol) and s.target.shape[0] == s.target.shape[1]]
+    if vectors or squares:  # scalars made of matrix expressions: det, trace, quadratic forms (outer products included)
+        square = st.sampled_from(squares + [f"{v} {w}^T" for v in vectors for w in vectors])
+        matrix = st.recursive(square, lambda m: st.one_of(
+            st.tuples(st.sampled_from(("({})^{{-1}}", "({})^T", "2 {}")), m).map(lambda t: t[0].format(t[1])),
+            st.tuples(st.sampled_from(("{} {}", "({} + {})", "({} - {})")), m, m).map(lambda t: t[0].format(t[1], t[2])),
+        ), max_leaves=4)
+        leaves.append(st.tuples(st.sampled_from((r"\det({})", r"\operatorname{{tr}}({})", r"\log\det({})", "|{}|")),
+                                matrix).map(lambda t: t[0].format(t[1])))
+        if vectors:
+            vector = st.sampled_from(vectors)
+            leaves.append(st.tuples(vector, matrix, vector).map(lambda t: f"{t[0]}^T {t[1]} {t[2]}"))
+    base = st.one_of(*leaves)
+
+    def extend(e):
+        letter = st.sampled_from(INDEX_LETTERS)
+        bound = st.sampled_from(["1", "0", *dims]) if dims else st.just("3")
+        return st.one_of(
+            st.tuples(st.sampled_from(BINARY), e, e).map(lambda t: t[0].format(t[1], t[2])),
+            st.tuples(st.sampled_from(UNARY), e).map(lambda t: t[0].format(t[1])),
+            st.tuples(st.sampled_from(REDUCTIONS), letter, e).map(lambda t: f"{t[0]}_{t[1]} {t[2]}"),
+            st.tuples(st.sampled_from(REDUCTIONS), st.sampled_from(REDUCTIONS), e).map(
+                lambda t: f"{t[0]}_i {t[1]}_j {t[2]}"),
+            st.tuples(st.sampled_from(REDUCTIONS), letter, bound, bound, e).map(
+                lambda t: f"{t[0]}_{{{t[1]}={t[2]}}}^{{{t[3]}}} {t[4]}"),
+            st.tuples(e, st.sampled_from(["=", ">", "<", r"\ge", r"\ne"]), e).map(
+                lambda t: rf"\mathbb{{1}}[{t[0]} {t[1]} {t[2]}]"),
+        )
+
+    return st.recursive(base, extend, max_leaves=10)
+
+
+def _structured_case():
+    from checkers.grading.catalog import problems
+
+    pids = sorted(pid for pid, p in problems().items() if not p.exact)
+    return st.sampled_from(pids).flatmap(lambda pid: st.tuples(st.just(pid), _structured(pid), st.booleans()))
+
+
+@settings(max_examples=STRUCTURED_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=st.deferred(_structured_case))
+def test_fuzz_structured_formulas_from_each_problems_symbols_never_crash_the_grader(case):
+    problem, text, symbolic = case
+    start = time.perf_counter()
+    result = grade_in_process(problem, text, limit=2.0, symbolic=symbolic)
+    assert result.verdict in VERDICTS
+    assert not result.internal_error, (problem, text, result.message)
+    assert time.perf_counter() - start < 4.0, (problem, text)
+
+
+@pytest.mark.parametrize("problem, text", [
+    ("lse-limit", r"\max_i \max_j x_j"),
+    ("mutual-information", r"P_{1, n_y+1}"),
+    ("kl-gaussian", r"\det((\mu_0 \mu_0^T)^{-1})"),
+])
+def test_answers_that_were_internal_errors_get_a_verdict_with_a_reason(problem, text):
+    result = grade_in_process(problem, text, limit=2.0)
+    assert not result.internal_error, result.message
+    assert result.verdict in ("correct", "incorrect", "invalid") and result.message
+    if problem == "mutual-information":
+        assert result.verdict == "invalid" and "outside" in result.message
+    if problem == "kl-gaussian":
+        assert result.verdict == "incorrect" and "singular" in result.message
+    if problem == "lse-limit":  # max over i of max_j x_j is max_j x_j
+        assert result.verdict == "correct"

@@ -226,3 +226,26 @@ def test_sympy_reducing_the_difference_to_a_nonzero_term_in_the_dimensions_makes
 def test_differences_that_vanish_on_every_dimension_stay_correct(pid, answer):
     result = grade(pid, answer, symbolic=True, limit=10.0)
     assert result.verdict == "correct", result.message
+
+
+# -- readings TeX does not support are refused, not guessed (issue 19, item 13) ---------------------------------------
+def test_a_prime_on_a_scalar_answer_is_invalid_not_dropped():
+    import sympy as sp
+
+    reference = sp.latex(problem("vae-reconstruction").reference_expr)
+    assert grade("vae-reconstruction", reference).verdict == "correct"
+    result = grade("vae-reconstruction", reference + "'")
+    assert result.verdict == "invalid" and "prime" in result.message, result.message
+    # on vectors and matrices a prime is still the transpose
+    assert grade("kl-gaussian", KL.replace(r"(\mu_1-\mu_0)^\top", r"(\mu_1-\mu_0)'")).verdict == "correct"
+
+
+@pytest.mark.parametrize("answer, verdict", [
+    (r"\exp 0 \max_j x_j", "correct"),  # exp(0)·max_j x_j: the function stops at the next operator
+    (r"\cos 0 \max_j x_j", "correct"),
+    (r"\max_j x_j \cos 0", "correct"),
+    (r"\frac{d}{dn} \max_j x_j", "invalid"),  # a derivative, not (d/(d n))·max
+])
+def test_a_function_without_brackets_stops_at_the_next_function(answer, verdict):
+    result = grade("lse-limit", answer)
+    assert result.verdict == verdict, result.message

@@ -453,7 +453,7 @@ class Builder:
             bound = set(self.bound.values())
             if index.free_symbols & bound and index.free_symbols <= bound | set(self.table.dimensions) and all(
                     a.is_Integer for a in index.atoms(sp.Number)):
-                return vector[index - 1, 0]  # x_j, j bound by a \sum or \max: entry j counted from 1
+                return self.entry(vector, name, index, sp.Integer(1), sub)  # x_j, j bound by a \sum: entry j from 1
         display = f"{name}_{text}" if text is not None and len(text) == 1 else f"{name}_{{{text or self.snippet(sub)}}}"
         raise self.unknown(display)
 
@@ -512,6 +512,10 @@ class Builder:
     def apply_scripts(self, value, scripts, base_tree):
         for s in scripts:
             if s.data == "prime":
+                if not is_matrix(value):
+                    raise self.fail(f"a prime on the scalar `{self.snippet(base_tree)}` reads in TeX as a derivative or "
+                                    f"another name (f', x'), which this grader does not take; a prime transposes only "
+                                    f"vectors and matrices")
                 value = _transpose(value)
             elif s.data == "superscript":
                 (arg,) = self._children(s)
@@ -716,7 +720,38 @@ class Builder:
 
     def n_frac(self, tree):
         num_tree, den_tree = self._children(tree)
+        if self.looks_like_derivative(num_tree, den_tree):
+            raise self.fail(f"`{self.snippet(tree)}` reads as a derivative d/dx, which this grader does not take; write "
+                            f"the derivative out (if a quotient is meant, write it with brackets, d/(d \\cdot x))")
         return self.divide(self.value(num_tree), self.value(den_tree), den_tree)
+
+    def looks_like_derivative(self, num_tree, den_tree) -> bool:
+        r"""`\frac{d}{dt}`, `\frac{d f(x)}{dx}`, `\frac{d^2 y}{dx^2}`: a `d` on top and `d` juxtaposed with a name below."""
+        def factors(t):
+            while isinstance(t, Tree) and t.data == "group":
+                t = self._children(t)[0]
+            if isinstance(t, Tree) and t.data == "imul":
+                return [f for kid in self._children(t) for f in factors(kid)]
+            return [t]
+
+        def name(t):
+            while isinstance(t, Tree) and t.data == "scripted":
+                t = self._children(t)[0]
+            return str(self._children(t)[0].value) if isinstance(t, Tree) and t.data == "name" else None
+
+        def d_word(word):  # `dx` typed as one undeclared word (d not a letter of this problem)
+            return word is not None and len(word) > 1 and word[0] == "d" and word.isalnum() and \
+                self.table.lookup(word) is None
+
+        def is_d(t):  # d or d^2, not d_0 (another name)
+            if isinstance(t, Tree) and t.data == "scripted":
+                if any(s.data == "subscript" for s in self._children(self._children(t)[1])):
+                    return False
+            return name(t) == "d"
+
+        top, bottom = factors(num_tree), factors(den_tree)
+        return (is_d(top[0]) or d_word(name(top[0]))) and (
+            (len(bottom) >= 2 and is_d(bottom[0]) and name(bottom[1]) is not None) or d_word(name(bottom[0])))
 
     def n_sqrt(self, tree):
         (arg_tree,) = self._children(tree)
@@ -912,14 +947,25 @@ class Builder:
             if not all(ch.isdigit() or ch in self.bound for ch in text):
                 return None  # P_{ij} outside a sum over i and j: perhaps a spelling of P itself
             i, j = (sp.Integer(int(ch)) if ch.isdigit() else self.bound[ch] for ch in text)
-            return matrix[i - 1, j - 1]
+            return self.entry(matrix, name, i, j, sub)
         i, j = (self.index_value(t, name) for t in pair)
         allowed = set(self.bound.values()) | set(self.table.dimensions)
         for index, t in ((i, pair[0]), (j, pair[1])):
             if any(s not in allowed for s in index.free_symbols) or any(not a.is_Integer for a in index.atoms(sp.Number)):
                 raise self.fail(f"the index `{self.snippet(t)}` of {name} must be a whole-number expression of "
                                 f"summation indices and dimensions")
-        return matrix[i - 1, j - 1]
+        return self.entry(matrix, name, i, j, sub)
+
+    def entry(self, matrix, name: str, i, j, sub):
+        """Entry (i, j) of `matrix`, counted from 1; refused where sympy can tell it lies outside the matrix."""
+        try:
+            return matrix[i - 1, j - 1]
+        except (IndexError, ValueError):  # sympy proves the index outside the shape (P_{1, n_y+1})
+            rows, cols = matrix.shape
+            where = f"{rows}×{cols}" if cols != 1 else f"{rows}-entry"
+            index = self.snippet(sub)
+            index = index if index.startswith("{") else f"{{{index}}}"
+            raise self.fail(f"`{name}_{index}` is outside the {where} {name} (entries are counted from 1)") from None
 
 
 def build(tree: Tree, table: SymbolTable, text: str) -> sp.Basic:

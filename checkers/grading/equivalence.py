@@ -28,9 +28,9 @@ from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance, compare as discre
 class Undefined(Exception):
     """The student's expression has no value on an instance (a singular matrix was inverted)."""
 
-    def __init__(self, group: Sample, why: str):
+    def __init__(self, group: Sample, why: str, index: int = 0):
         super().__init__(why)
-        self.group, self.why = group, why
+        self.group, self.why, self.index = group, why, index  # index: the batch's position in the list evaluated
 
 
 @dataclass
@@ -66,11 +66,11 @@ class Comparison:
 def evaluate_on(groups: list[Sample], expr: sp.Basic) -> list[torch.Tensor]:
     """Values of `expr` on every batch; Undefined if torch cannot evaluate it (singular matrix)."""
     out = []
-    for g in groups:
+    for index, g in enumerate(groups):
         try:
             out.append(evaluate(g, expr).to(torch.float64))
         except torch.linalg.LinAlgError as exc:
-            raise Undefined(g, f"it inverts a singular matrix ({str(exc).splitlines()[0]})") from None
+            raise Undefined(g, f"it inverts a singular matrix ({str(exc).splitlines()[0]})", index) from None
     return out
 
 

@@ -184,7 +184,7 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
     try:
         values = evaluate_on(instances.groups, expr)
     except Undefined as u:
-        gi = next(i for i, group in enumerate(instances.groups) if group is u.group)  # groups hold tensors: no ==
+        gi = u.index  # (not groups.index(u.group): comparing batches compares their tensors)
         cx = counterexample(instances, gi, 0, None, as_plain(ref_values[gi][0]))
         return GradeResult(problem.id, answer, "incorrect", f"incorrect: your answer is undefined at "
                            f"{_where(instances, cx)}: {u.why}", counterexample=cx, instances=instances.count,

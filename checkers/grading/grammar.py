@@ -3,9 +3,11 @@ r"""The grammar of student formulas (LaTeX and plain text) and its LALR parser, 
 Operator precedence, loosest first: `+ -`; products, explicit (`* / \cdot`) or implicit (`2x`,
 `x^T \Sigma^{-1} x`), all at one level and left to right, so `1/2 x` is x/2 as in most computer
 algebra systems; unary signs; function application; scripts (`_`, `^`, `'`). A function without
-brackets takes the implicit product after it (`\log \det \Sigma_1` is log(det Σ₁),
-`\operatorname{tr} \Sigma_1^{-1}\Sigma_0` is tr(Σ₁⁻¹Σ₀)); with brackets it takes the bracket only
-(`\log(x) y` is log(x)·y); `\max(a, b)` takes a list. A `\sum`, and a `\max_j` / `\min_j` over an index,
+brackets takes the implicit product after it up to the next function, sum or extremum, as TeX's
+readers (and sympy's) do: `\operatorname{tr} \Sigma_1^{-1}\Sigma_0` is tr(Σ₁⁻¹Σ₀), `\sin a \cos b` is
+sin(a)·cos(b), `\log n \max_j x_j` is log(n)·max_j x_j; a function right after it is its argument
+(`\log \det \Sigma_1` is log(det Σ₁)). With brackets it takes the bracket only (`\log(x) y` is
+log(x)·y); `\max(a, b)` takes a list. A `\sum`, and a `\max_j` / `\min_j` over an index,
 takes the product and quotient after it, up to the next `+`/`-`. Matrices are `\begin{pmatrix}` rows of
 `&`-separated entries split by `\\`. An indicator `\mathbb{1}[a = b]` (or `\{a \ge b\}`, `_{a < b}`) is 1 where its
 condition holds, else 0.
@@ -41,18 +43,23 @@ GRAMMAR = r"""
        | PLUS signed       -> pos
        | factor
 
-?implicit: implicit factor -> imul
-         | factor
-
 ?factor: postfix
-       | FUNC FCALL bracketed          -> call
-       | FUNC FCALL bracketed scripts  -> call
-       | FUNC FCALL arguments          -> call
-       | FUNC FCALL arguments scripts  -> call
-       | FUNC implicit                 -> apply
-       | SUM limits term               -> sum
-       | PROD limits term              -> prod
-       | EXTREMUM limits term          -> extremum
+       | operator
+
+?operator: FUNC FCALL bracketed          -> call
+         | FUNC FCALL bracketed scripts  -> call
+         | FUNC FCALL arguments          -> call
+         | FUNC FCALL arguments scripts  -> call
+         | FUNC operand                  -> apply
+         | SUM limits term               -> sum
+         | PROD limits term              -> prod
+         | EXTREMUM limits term          -> extremum
+
+?operand: plain
+        | operator
+
+?plain: plain postfix -> imul
+      | postfix
 
 arguments: LPAR expr (COMMA expr)+ RPAR
          | LCURLY expr (COMMA expr)+ RCURLY

@@ -176,11 +176,15 @@ def _unwrap_words(raw, text):
         if kind == "cmd" and value[1:] in _WORD_WRAPPERS:
             if (i + 3 < len(raw) and raw[i + 1][1] == "{" and raw[i + 3][1] == "}"
                     and raw[i + 2][0] in ("word", "cmd", "number")):
-                out.append(raw[i + 2])
+                kind, word, at = raw[i + 2]
+                out.append(("wholeword" if kind == "word" else kind, word, at))  # \mathit{test} is one name
                 i += 4
                 continue
-            if i + 1 < len(raw) and raw[i + 1][0] == "word":  # \mathrm T
-                out.append(raw[i + 1])
+            if i + 1 < len(raw) and raw[i + 1][0] == "word":  # \mathrm T: one letter, as TeX takes one token
+                kind, word, at = raw[i + 1]
+                out.append(("wholeword", word[0], at))
+                if len(word) > 1:
+                    out.append(("number" if word[1:].isdigit() else "word", word[1:], at + 1))
                 i += 2
                 continue
             raise _fail(text, pos, f"{value}{{...}} may hold one word (a function name such as tr, or a symbol)")
@@ -272,6 +276,8 @@ class _Classifier:
             return i + 1
         if kind == "word":
             return self.word(i, value, pos)
+        if kind == "wholeword":
+            return self.whole_word(i, value, pos)
         if kind == "number":
             return self.number(i, value, pos)
         # op
@@ -443,6 +449,17 @@ class _Classifier:
             self.emit("NAME", value[len(letters) - 1:], pos + len(letters) - 1)
             return i + 1
         self.emit("NAME", value, pos)
+        return i + 1
+
+    def whole_word(self, i: int, value: str, pos: int) -> int:
+        r"""A word in `\mathrm{...}` / `\mathit{...}` / `\operatorname{...}`: a function, a declared name, or one
+        unknown name spelled as typed (`\mathit{test}` is never t·e·s·t)."""
+        letters = value.rstrip("0123456789")
+        if value in FUNCTION_WORDS or letters in self.vocab.functions or len(letters) <= 1 or letters in self.vocab.words:
+            return self.word(i, value, pos)
+        start = self.text.rfind("\\", 0, pos)
+        end = self.text.find("}", pos)
+        self.emit("NAME", self.text[start:end + 1] if start >= 0 and end >= 0 else value, pos)
         return i + 1
 
     def number(self, i: int, value: str, pos: int) -> int:
