@@ -109,7 +109,7 @@ def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
 DISPROOF_SEARCH = 200  # dimension values past the declared range tried one by one, before powers of ten
 
 
-def _candidate_dimensions(problem: Problem, symbols: dict[str, sp.Symbol]):
+def _candidate_dimensions(problem: Problem):
     """Dimension combinations past the declared range, nearest first, then far out (10², ..., 10³⁰)."""
     ranges = problem.dim_ranges
     tops = {name: max(values) for name, values in ranges.items()}
@@ -140,7 +140,7 @@ def _nonzero_in_dimensions(problem: Problem, lhs: sp.Basic, rhs: sp.Basic, budge
             difference = sp.expand(_real_matrix_scalars(lhs - rhs))
             if difference == 0 or not difference.free_symbols or not difference.free_symbols <= set(symbols.values()):
                 return None
-            for combo in _candidate_dimensions(problem, symbols):
+            for combo in _candidate_dimensions(problem):
                 value = difference.xreplace({symbols[k]: sp.Integer(v) for k, v in combo.items() if k in symbols})
                 if value.is_number and value.is_zero is False:
                     where = ", ".join(f"{k} = {abbreviate_numbers(str(v))}" for k, v in combo.items())

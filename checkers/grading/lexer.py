@@ -5,7 +5,8 @@ single-token arguments (`\frac12`, `\frac d2`, `x^23`, `\sqrt x`), decides wheth
 closes, and marks a function followed by a bracket as a call (`\log(x)^2` is (log x)^2). The one
 thing it knows of the problem is its Vocabulary (declared names and functions): a word of declared
 single letters that is not itself a declared name is their product (`AA^T` is A·Aᵀ; `Sigma`, `mu_0`
-stay names), and a declared function name (`\sigma` as the sigmoid) is read as a function.
+stay names, and so does a word in `\mathit{...}` or `\mathrm{...}`), and a declared function name
+(`\sigma` as the sigmoid) is read as a function.
 Malformed numbers (`1.1.1`) and literals over 30 digits are refused. Unknown commands (`\input`,
 `\def`, `\csname`) are refused here, so nothing downstream ever sees them; nothing is ever executed.
 Errors are StudentInputError with the position of the bad text.
