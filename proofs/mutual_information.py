@@ -359,7 +359,8 @@ elbo_entropies = Claim(
     variables=ELBO_VARIABLES,
     dims=ELBO_DIMS,
     steps=(
-        Step(sp.Sum(qt[k] * sp.log(Q_Y * (q[k] / Q_Y) / qt[k]), (k, 0, nz - 1)), r"$Q(z, y) = Q(y)\,Q(z|y)$"),
+        Step(sp.Sum(qt[k] * sp.log(sp.Mul(Q_Y, q[k] / Q_Y, 1 / qt[k], evaluate=False)), (k, 0, nz - 1)),
+             r"$Q(z, y) = Q(y)\,Q(z|y)$"),
         Step(sp.Sum(qt[k] * sp.log(Q_Y), (k, 0, nz - 1)) + sp.Sum(qt[k] * sp.log(q[k] / Q_Y), (k, 0, nz - 1))
              + sp.Sum(qt[k] * sp.log(1 / qt[k]), (k, 0, nz - 1)),
              "the logarithm of a product of three terms is the sum of the three logarithms"),
