@@ -62,6 +62,7 @@ class SubmittedAnswer(NamedTuple):
     mistakes: tuple[Mistake, ...] = ()  # empty for a correct answer
     remarks: tuple[str, ...] = ()  # slips on the way that do not change the final formula
     uncertain: tuple[str, ...] = ()  # where the transcription of the scan is uncertain
+    line: int | None = None  # the line of the submission's file where the formula ends (its last row)
 
 
 ANSWERS: tuple[SubmittedAnswer, ...] = (
@@ -71,7 +72,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # (fc1, seed lines 105-107, is the same formula with the factors swapped; the conv2 line, seed lines
     # 99-101, lost its line continuation and "eps)" to the page break, so conv1 is the one transcribed.)
     SubmittedAnswer("bn-fold-weight", r"\frac{W \gamma}{\sqrt{\sigma^2 + \epsilon}}",
-                    "Problem 1 (set Problem 1), the folded conv1 weight in the code",
+                    "Problem 1 (set Problem 1), the folded conv1 weight in the code", line=95,
                     uncertain=("The conv2 weight line lost its line continuation and “eps)” at a page break; the conv1 line, "
                                "complete in the scan, is the one read. The fc1 line is the same formula with the "
                                "factors swapped.",)),
@@ -79,7 +80,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     #                                     / torch.sqrt(conv1_bn_var + eps)
     # Python evaluates gamma * (b - mean) / sqrt(...) left to right, so the whole of γ(b − μ) is divided.
     SubmittedAnswer("bn-fold-bias", r"\beta + \frac{\gamma (b - \mu)}{\sqrt{\sigma^2 + \epsilon}}",
-                    "Problem 1 (set Problem 1), the folded conv1 bias in the code"),
+                    "Problem 1 (set Problem 1), the folded conv1 bias in the code", line=98),
     # Problem 2, the last line: y_L ~ (0, 1/(3 n_{L1}) + 1/(3^2 n_{L2}) + … + 1/(3^1 n_o) + 1/3^2) in the OCR.
     # Reading chosen: n_{L1}, n_{L2} are n_{L-1}, n_{L-2} (the minus signs lost), n_o is n_0, and the
     # exponents "1" and "2" of the last two terms are L. Why: the student's own lines for y_1 (seed line
@@ -87,7 +88,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # L = 1 and L = 2, while literal exponents 1 and 2 would contradict line 144. The "…" is written as
     # the sum it abbreviates, in the student's order: the k-th term is 1/(3^k n_{L-k}).
     SubmittedAnswer("kaiming-variance", r"\sum_{k=1}^{L} \frac{1}{3^{k} n_{L-k}} + \frac{1}{3^{L}}",
-                    "Problem 2 (set Problem 2), the variance of the output $y_L$",
+                    "Problem 2 (set Problem 2), the variance of the output $y_L$", line=150,
                     uncertain=("The scan gives the widths the subscripts L1, L2 and o, and the last two terms the "
                                "exponents 1 and 2; read as L − 1, L − 2 and 0, and both exponents as L, which the "
                                "student's own lines for y₁ and y₂ confirm. Read "
@@ -100,7 +101,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     # Read literally it makes the exponent a row vector and the answer ungradable (ALTERNATIVE_READINGS).
     SubmittedAnswer("gaussian-density",
                     r"\frac{1}{(2\pi)^{n} \det(\Sigma)} \exp\{-\frac{1}{2}(x - b)^{T} \Sigma^{-1}(x - b)\}",
-                    "Problem 4 (set Problem 3), the final density",
+                    "Problem 4 (set Problem 3), the final density", line=171,
                     mistakes=(Mistake(
                         term=r"\frac{1}{(2\pi)^{n} \det(\Sigma)}",
                         correct=r"\frac{1}{\sqrt{(2\pi)^{n} \det\Sigma}}",
@@ -126,7 +127,7 @@ ANSWERS: tuple[SubmittedAnswer, ...] = (
     SubmittedAnswer("kl-gaussian",
                     r"\frac{1}{2} \left[\log \left(\frac{\det \Sigma_{0}}{\det \Sigma_{1}}\right) "
                     r"- tr(\Sigma_{1}^{-1}) + tr(\Sigma_{1}^{-1}\Sigma_{0})\right]",
-                    "Problem 6 (set Problem 5), the closed form (row 7 of the derivation)",
+                    "Problem 6 (set Problem 5), the closed form (row 7 of the derivation)", line=229,
                     mistakes=(
                         Mistake(term=r"\log\frac{\det\Sigma_0}{\det\Sigma_1}",
                                 correct=r"\log\frac{\det\Sigma_1}{\det\Sigma_0}",

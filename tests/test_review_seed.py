@@ -3,7 +3,6 @@ hand transcription (proofs/student_hw6_answers.py, graded by the student-hw6 rep
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -16,15 +15,8 @@ SEED = Path(__file__).parent / "data" / "review" / "001_bdfcf43c6002a42f.txt"  #
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _last_seed_line(where: str) -> int:
-    """The line where the transcribed formula ends: the last number of "seed line(s) N[-M]" in `where`."""
-    match = re.search(r"seed lines? (\d+)(?:-(\d+))?", where)
-    assert match, where
-    return int(match.group(2) or match.group(1))
-
-
 def _readings() -> tuple[Reading, ...]:
-    return tuple(Reading(_last_seed_line(a.where), a.problem, a.answer,
+    return tuple(Reading(a.line, a.problem, a.answer,
                          tuple(alt.answer for alt in ALTERNATIVE_READINGS if alt.problem == a.problem), a.where)
                  for a in ANSWERS)
 
@@ -50,7 +42,7 @@ def test_every_transcribed_answer_gets_the_transcription_verdict_at_its_line(see
     assert set(by_problem) == {"bn-fold-weight", "bn-fold-bias", "kaiming-variance", "gaussian-density", "kl-gaussian"}
     for answer in ANSWERS:
         got = by_problem[answer.problem]
-        assert got["found_by"] == "reading" and got["line"] == _last_seed_line(answer.where)
+        assert got["found_by"] == "reading" and got["line"] == answer.line
         assert got["verdict"] == ("incorrect" if answer.mistakes else "correct") == _grade(answer.problem,
                                                                                            answer.answer)
 
