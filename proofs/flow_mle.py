@@ -222,6 +222,16 @@ def _log_true_by_densities(sample, points: torch.Tensor) -> torch.Tensor:
     return torch.log((weights * normal.log_prob(points.unsqueeze(-2)).sum(-1).exp()).sum(-1))
 
 
+LOG_DENSITY_ROUNDINGS = 16
+
+
+def _log_density_rounding(sample):
+    """Rounding weights of both sides: LOG_DENSITY_ROUNDINGS·(|log p_true| + |log p_θ|) per instance, on every component."""
+    lhs, _ = _per_sample(sample)
+    weight = LOG_DENSITY_ROUNDINGS * (lhs[:, 2].abs() + (lhs[:, 1] + lhs[:, 2]).abs())  # |log p_true| + |log p_θ|
+    return weight, weight
+
+
 per_sample_decomposition = Claim(
     id="per-sample-decomposition",
     statement=r"$\ell_\theta(x) = [\log p_{\mathrm{true}}(x) - \log p_\theta(x)] + [-\log p_{\mathrm{true}}(x)]$ "
@@ -245,6 +255,12 @@ per_sample_decomposition = Claim(
                                   "the sum of the brackets and is seen only when each bracket is checked",
                numeric=lambda s: _per_sample(s, log_true_shift=math.log(1.5))),
     ),
+    tolerances={torch.float32: Tolerance(1.3e-6, 1e-5, "the table's float32 allowance plus a counted rounding model: "
+                                                       "each log-density (the mixture's logsumexp, the flow's "
+                                                       "couplings and autograd log-determinant) rounds at most "
+                                                       f"{LOG_DENSITY_ROUNDINGS} times relative to its own size, and the "
+                                                       "KL bracket subtracts two of them (seed 35: 38.96 − 38.58)",
+                                         rounding=_log_density_rounding)},
     dtypes=(torch.float64, torch.float32),
 )
 
