@@ -325,24 +325,22 @@ class GradingPool:
 
     def grade(self, answer: str) -> dict:
         """Grade one answer in a worker under the pool's limits; the result JSON (invalid if it hung or crashed)."""
-        return self._answer_result(answer, self.call(answer))
+        return self._answer_result(_answer(answer), self.call(answer))
 
     def map(self, items: Iterable[tuple[object, str]]) -> Iterator[tuple[object, dict]]:
         """Grade every (key, answer); (key, result JSON) in completion order, one per answer (invalid if it hung or
         crashed), none for the answers not started when the pool was cancelled."""
-        answers: dict = {}
+        answers: dict = {}  # key -> answer, while it is being graded (the text of a stopped answer's result)
 
         def remembered():
             for key, answer in items:
-                answers[key] = answer
+                answers[key] = _answer(answer)
                 yield key, answer
 
         for key, outcome in self.run(remembered()):
-            yield key, self._answer_result(answers.pop(key), outcome)
+            yield key, self._answer_result(answers.pop(key, ""), outcome)
 
     def _answer_result(self, answer: str, outcome: Done | Stopped) -> dict:
-        if not isinstance(answer, str):
-            raise TypeError(f"grade and map take answers (text); run a Task with call or run (got {answer!r})")
         return outcome.value if isinstance(outcome, Done) else self._stopped_answer(answer, outcome)
 
     def call(self, item: str | Task) -> Done | Stopped:
@@ -431,6 +429,12 @@ class GradingPool:
                     key, payload = w.queue.popleft()
                     replace(w)
                     yield key, Stopped("time-limit", limit=self._soft_limit(payload))
+
+
+def _answer(item) -> str:
+    if not isinstance(item, str):
+        raise TypeError(f"grade and map take answers (text); run a Task with call or run (got {item!r})")
+    return item
 
 
 def grade_isolated(problem: str | Problem, answer: str, *, time_limit: float = DEFAULT_TIME_LIMIT,
