@@ -89,7 +89,7 @@ class Done:
 class Stopped:
     """An item the pool stopped before it finished: `reason` is "time-limit" (it ran past `limit` seconds and its
     worker was killed), "crashed" (the worker died, `how` says how: "signal 9", "exit code 1") or "cancelled"
-    (`cancel()` was called, or the call was cancelled before the item started)."""
+    (from `call` only: `cancel()` stopped it; `run` leaves the items it did not finish out)."""
 
     reason: str
     limit: float = 0.0
