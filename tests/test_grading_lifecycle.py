@@ -172,3 +172,60 @@ def test_a_reader_that_leaves_early_stops_the_command_quietly(args):
     proc.stderr.close()
     assert proc.wait(timeout=300) == 141, err
     assert "Traceback" not in err and "internal error" not in err and "BrokenPipe" not in err, err
+
+
+def _square_task(problem_id: str, x: int, *, limit: float) -> dict:
+    return {"problem": problem_id, "square": x * x, "limit": limit}
+
+
+def _hanging_task(problem_id: str, *, limit: float) -> dict:
+    time.sleep(600)  # ignores its limit: the parent must kill it
+    return {}
+
+
+def _exiting_task(problem_id: str, code: int, *, limit: float) -> dict:
+    os._exit(code)
+
+
+def test_pool_runs_function_references_and_reports_stops_as_values():
+    """A Task is a function reference; the pool reports Done(value) or Stopped(reason) and words nothing itself."""
+    from checkers.grading.failures import stop_message
+    from checkers.grading.isolation import Done, GradingPool, Stopped, Task
+
+    with GradingPool("kl-gaussian", workers=1, time_limit=2.0) as pool:
+        assert pool.call(Task(_square_task, (7,), 1.5)) == Done({"problem": "kl-gaussian", "square": 49, "limit": 1.5})
+        hung = pool.call(Task(_hanging_task, (), 0.2))
+        assert hung == Stopped("time-limit", limit=0.2)
+        crashed = pool.call(Task(_exiting_task, (3,), 1.0))
+        assert crashed == Stopped("crashed", how="exit code 3")
+        outcomes = dict(pool.run([("a", Task(_square_task, (3,), 1.0)), ("b", KL)]))
+        assert outcomes["a"].value["square"] == 9 and outcomes["b"].value["verdict"] == "correct"
+        with pytest.raises(TypeError):
+            pool.grade(Task(_square_task, (1,), 1.0))
+        assert pool.restarts == 2
+    assert stop_message(hung, "reading this line") == "reading this line ran past the time limit of 0.2 s and was stopped"
+    assert stop_message(crashed, "comparing these two lines").startswith("comparing these two lines crashed the "
+                                                                         "grading process (exit code 3")
+
+
+def test_the_grader_returns_the_values_it_computed_when_asked():
+    """grade_in_process(keep_values=True) carries the answer's values, so the class analysis's fingerprint needs no
+    second evaluation; without the option the result carries none."""
+    import torch
+
+    from checkers.grading.analysis import fingerprint
+    from checkers.grading.catalog import get_problem
+    from checkers.grading.equivalence import evaluate_on
+    from checkers.grading.grader import grade_in_process
+    from checkers.grading.instances import instances_for
+    from checkers.grading.parse import parse_answer
+
+    wrong = KL.replace("- d", "- 1")
+    kept = grade_in_process("kl-gaussian", wrong, symbolic=False, explain=False, keep_values=True)
+    assert kept.verdict == "incorrect" and "values" not in kept.to_json()
+    problem = get_problem("kl-gaussian")
+    again = evaluate_on(instances_for(problem).groups, parse_answer(problem, wrong))
+    assert len(kept.values) == len(again) and all(torch.equal(a, b) for a, b in zip(kept.values, again))
+    assert fingerprint("kl-gaussian", wrong, limit=5.0, values=kept.values) == fingerprint("kl-gaussian", wrong,
+                                                                                           limit=5.0)
+    assert grade_in_process("kl-gaussian", wrong, symbolic=False, explain=False).values is None

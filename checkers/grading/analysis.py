@@ -9,8 +9,8 @@ that separates the answers best are compared, so clustering is near linear: see 
 are the same function of the inputs,
 however they are written: "37 answers equal 2 times the reference". A cluster is described by the
 named misconception its members match when one does, else by the grader's generic diagnosis.
-Fingerprints are computed in the grading workers (checkers.grading.isolation, `fingerprint=True`),
-never from student text in this process. The page is one offline HTML file
+Fingerprints are computed in the grading workers (checkers.grading.isolation, `fingerprint=True`: the
+grader returns the values it computed, `keep_values`), never from student text in this process. The page is one offline HTML file
 (templates/class_analysis.html.j2, autoescaped, inline CSS, the plot as an embedded PNG).
 """
 
@@ -50,40 +50,12 @@ def sample(values) -> list[float]:
     return out
 
 
-_SEEN: dict = {}  # in a fingerprinting worker: expression -> values the grader computed for the current answer
-SEEN_LIMIT = 64
-
-
-def capture_evaluations() -> None:
-    """In a grading worker: keep the values the grader computes, so a fingerprint needs no second evaluation.
-
-    Wraps checkers.grading.grader's `evaluate_on` in this (forked) process only; `fingerprint` looks the
-    answer's expression up and evaluates it itself when it is not there.
-    """
-    from checkers.grading import grader
-
-    real = getattr(grader, "evaluate_on", None)
-    if real is None:  # the grader no longer evaluates through this name: fingerprints evaluate on their own
-        return
-
-    def recording(groups, expr):
-        values = real(groups, expr)
-        if len(_SEEN) < SEEN_LIMIT:
-            _SEEN[expr] = values
-        return values
-
-    grader.evaluate_on = recording
-
-
-def forget() -> None:
-    _SEEN.clear()
-
-
-def fingerprint(problem_id: str, answer: str, *, limit: float) -> list[float] | None:
+def fingerprint(problem_id: str, answer: str, *, limit: float, values: list | None = None) -> list[float] | None:
     """The answer's fingerprint (see `sample`), or None if it cannot be evaluated within `limit` seconds.
 
-    Runs in a grading worker: the answer is parsed by the grammar (never evaluated as code); the values
-    the grader already computed for it are reused when `capture_evaluations` is on.
+    Runs in a grading worker: `values` are the answer's values the grader returned with its result
+    (grade_in_process(keep_values=True)); without them the answer is parsed by the grammar (never
+    evaluated as code) and evaluated here.
     """
     from checkers.grading.equivalence import evaluate_on
     from checkers.grading.instances import instances_for
@@ -93,17 +65,16 @@ def fingerprint(problem_id: str, answer: str, *, limit: float) -> list[float] | 
     problem = get_problem(problem_id)
     try:
         with time_limit(limit, "fingerprinting this answer"):
-            expr = parse_answer(problem, answer)
-            values = _SEEN.get(expr)
             if values is None:
-                values = evaluate_on(instances_for(problem).groups, expr)
+                values = evaluate_on(instances_for(problem).groups, parse_answer(problem, answer))
             return sample(values)
     except Exception:  # an answer that cannot be evaluated again is left out of the clusters, nothing more
         return None
 
 
 def fingerprint_task(problem_id: str, answer: str, *, limit: float) -> dict:
-    """Worker task (checkers.grading.isolation.Task): {"fingerprint": [...] or None}."""
+    """A worker's task (run as checkers.grading.isolation.Task(fingerprint_task, (answer,), limit)): {"fingerprint":
+    [...] or None}."""
     return {"fingerprint": fingerprint(problem_id, answer, limit=limit)}
 
 

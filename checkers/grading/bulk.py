@@ -34,7 +34,7 @@ from pathlib import Path
 from checkers.errors import UsageError
 from checkers.grading.catalog import declaring_file, get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT
-from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, Task, check_limits
+from checkers.grading.isolation import DEFAULT_MEMORY_MB, Done, GradingPool, Task, check_limits
 from checkers.grading.parse import MAX_LENGTH
 from checkers.grading.problem import Problem
 from checkers.grading.result import SCORES, dumps, escape_controls, invalid
@@ -464,15 +464,18 @@ def _ends_with_newline(path: Path) -> bool:
 def _fill_fingerprints(problem: Problem, rows: list[Row], ledger: Ledger, journal: Path, log, **pool_options) -> None:
     """Fingerprints for graded rows taken from a journal written without --analysis (evaluated in workers): each is
     appended to the journal as the row's entry, with its result."""
+    from checkers.grading.analysis import fingerprint_task
+
     missing = [i for i in range(len(rows)) if not ledger.has_print(i) and ledger.verdict(i) != "invalid"]
     if not missing:
         return
     limit = pool_options.pop("time_limit")
     with GradingPool(problem, time_limit=limit, **pool_options) as pool:
-        tasks = ((i, Task("checkers.grading.analysis:fingerprint_task", (rows[i].answer,), limit)) for i in missing)
-        for index, doc in pool.map(tasks):
-            if doc.get("fingerprint") is None:
-                continue
+        tasks = ((i, Task(fingerprint_task, (rows[i].answer,), limit)) for i in missing)
+        for index, outcome in pool.run(tasks):
+            if not isinstance(outcome, Done) or outcome.value["fingerprint"] is None:
+                continue  # a stopped worker, or an answer that cannot be evaluated again: left out of the clusters
+            doc = outcome.value
             (entry,) = _journal_entries(journal, ledger, [index])
             entry["fingerprint"] = doc["fingerprint"]
             offset = log.tell()

@@ -2,7 +2,8 @@
 
 The grader, the server's parse preview and each line of `check-steps` all turn the same exceptions
 into messages with this one function, so that a student sees the same words for the same trouble
-wherever they typed the formula. `doing` names the work in the gerund ("grading this answer",
+wherever they typed the formula; `stop_message` words, the same way, a grading worker that was stopped
+(checkers.grading.isolation reports it as a `Stopped` value and words nothing itself). `doing` names the work in the gerund ("grading this answer",
 "reading this line"); an exception that is not the student's doing is marked internal, and its
 message says it is a bug in proofcheck, never the student's mistake.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression
 from checkers.grading.equivalence import Undefined
 
-__all__ = ["failure_message"]
+__all__ = ["failure_message", "stop_message"]
 
 
 def failure_message(exc: BaseException, doing: str, limit: float) -> tuple[str, bool]:
@@ -29,3 +30,14 @@ def failure_message(exc: BaseException, doing: str, limit: float) -> tuple[str, 
         return f"{doing} ran out of memory; write it in a simpler form", False
     return (f"internal error while {doing} (a bug in proofcheck, not in what you wrote; please report it): "
             f"{type(exc).__name__}: {str(exc)[:200]}"), True
+
+
+def stop_message(stopped, doing: str) -> str:
+    """The message for work a grading worker did not finish (a checkers.grading.isolation.Stopped), `doing` in the
+    gerund as for `failure_message`."""
+    if stopped.reason == "time-limit":
+        return f"{doing} ran past the time limit of {stopped.limit:g} s and was stopped"
+    if stopped.reason == "crashed":
+        return (f"{doing} crashed the grading process ({stopped.how}, e.g. the memory limit); the other answers are "
+                f"unaffected")
+    return f"{doing} was cancelled before it finished"

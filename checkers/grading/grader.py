@@ -155,9 +155,11 @@ def _nonzero_in_dimensions(problem: Problem, lhs: sp.Basic, rhs: sp.Basic, budge
     return None
 
 
-def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, started: float, limit: float) -> GradeResult:
+def _grade(problem: Problem, answer: str, *, symbolic: bool, explain: bool, started: float, limit: float,
+           keep_values: bool) -> GradeResult:
     expr = parse_answer(problem, answer)
-    return grade_expression(problem, expr, answer, symbolic=symbolic, explain=explain, started=started, limit=limit)
+    return grade_expression(problem, expr, answer, symbolic=symbolic, explain=explain, started=started, limit=limit,
+                            keep_values=keep_values)
 
 
 def _read_as(expr: sp.Basic) -> str | None:
@@ -170,8 +172,18 @@ def _read_as(expr: sp.Basic) -> str | None:
 
 def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symbolic: bool = False,
                      explain: bool = False, started: float | None = None,
-                     limit: float = DEFAULT_TIME_LIMIT) -> GradeResult:
-    """Grade an already-built sympy expression (the part of grading after parsing; raises StudentInputError)."""
+                     limit: float = DEFAULT_TIME_LIMIT, keep_values: bool = False) -> GradeResult:
+    """Grade an already-built sympy expression (the part of grading after parsing; raises StudentInputError).
+    `keep_values`: the result's `values` are the answer's values on the instances, when they were computed."""
+    result = _grade_expression(problem, expr, answer, symbolic=symbolic, explain=explain, started=started,
+                               limit=limit)
+    if not keep_values:
+        result.values = None
+    return result
+
+
+def _grade_expression(problem: Problem, expr: sp.Basic, answer: str, *, symbolic: bool, explain: bool,
+                      started: float | None, limit: float) -> GradeResult:
     started = time.perf_counter() if started is None else started
     reference = problem.reference_expr
     if is_matrix(expr) != is_matrix(reference) or (is_matrix(expr) and expr.shape != reference.shape):
@@ -207,7 +219,8 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
                 feedback = [Feedback("nonzero-difference", f"{sym['detail']}: a term that vanishes on the checked "
                                                            f"dimensions does not vanish in general")]
                 return GradeResult(problem.id, answer, "incorrect", f"incorrect: {feedback[0].message}",
-                                   feedback=feedback, symbolic=sym, instances=comparison.checked, read_as=read_as)
+                                   feedback=feedback, symbolic=sym, instances=comparison.checked, read_as=read_as,
+                                   values=values)
             if sym["status"] in ("identical", "proved"):
                 message += "; sympy confirms it symbolically"
             else:
@@ -215,7 +228,7 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
         elif expr == problem.reference_as_built or expr == reference:
             sym = {"status": "identical", "detail": "the same sympy expression as the reference"}
         return GradeResult(problem.id, answer, "correct", message, symbolic=sym, instances=comparison.checked,
-                           read_as=read_as)
+                           read_as=read_as, values=values)
     gi = comparison.failing_groups()[0]
     index = comparison.worst(gi)
     cx = counterexample(instances, gi, index, as_plain(values[gi][index]), as_plain(ref_values[gi][index]))
@@ -224,7 +237,7 @@ def grade_expression(problem: Problem, expr: sp.Basic, answer: str = "", *, symb
     message = (f"{lead}Counterexample at {_where(instances, cx)}: your answer gives {_brief(cx['student'])}, "
                f"the reference gives {_brief(cx['reference'])}")
     return GradeResult(problem.id, answer, "incorrect", message, feedback=feedback, counterexample=cx,
-                       instances=comparison.checked, read_as=read_as)
+                       instances=comparison.checked, read_as=read_as, values=values)
 
 
 def _grade_exact(problem: Problem, expr: sp.Basic, answer: str, read_as: str | None) -> GradeResult:
@@ -249,8 +262,10 @@ def _grade_exact(problem: Problem, expr: sp.Basic, answer: str, read_as: str | N
 
 
 def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFAULT_TIME_LIMIT,
-                     symbolic: bool = True, explain: bool = True) -> GradeResult:
-    """Grade one answer here, under a wall-clock limit; never raises for bad answers (UsageError for a bad problem id)."""
+                     symbolic: bool = True, explain: bool = True, keep_values: bool = False) -> GradeResult:
+    """Grade one answer here, under a wall-clock limit; never raises for bad answers (UsageError for a bad problem id).
+    `keep_values`: the result carries the answer's values on the instances (`values`, None where none were computed),
+    so that a caller that needs them (the class analysis's fingerprints) does not evaluate the answer again."""
     problem = get_problem(problem) if isinstance(problem, str) else problem
     started = time.perf_counter()
     if not isinstance(answer, str):
@@ -260,7 +275,8 @@ def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFA
         started = time.perf_counter()
     try:
         with time_limit(limit, "grading this answer"):
-            result = _grade(problem, answer, symbolic=symbolic, explain=explain, started=started, limit=limit)
+            result = _grade(problem, answer, symbolic=symbolic, explain=explain, started=started, limit=limit,
+                            keep_values=keep_values)
     except UsageError:
         raise
     except Exception as exc:  # the student's mistake, a limit, or a grader bug (never shown as the student's mistake)

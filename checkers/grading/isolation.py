@@ -25,8 +25,17 @@ Public API (also for a server that grades answers as they arrive):
 
 A pool is used from one thread at a time; `pool.cancel()`, from another thread, kills the workers busy
 on it (a server calls it when the client that asked has left), and `grade` or `map` then returns at
-once. `Task` runs a named function of the problem in a worker under the same limits (check-steps
-uses it for each line of a derivation).
+once. Other work runs in the workers under the same limits as a `Task`: a module-level function
+(sent to the worker by reference, as concurrent.futures sends it), its arguments and its time limit;
+check-steps runs each line of a derivation so, the server its preview, a review its links:
+
+    outcome = pool.call(Task(read_line_task, (line,), limit))   # Done(value) or Stopped(reason, ...)
+    for key, outcome in pool.run(items):  # many (key, Task or answer) pairs, in completion order
+        ...
+
+`run` and `call` report what happened as data (`Done`, `Stopped`) and word nothing: the caller says
+what it was doing (checkers.grading.failures.stop_message); `grade` and `map` are `run` for answers,
+a stopped answer becoming an invalid verdict ("grading this answer ran past the time limit ...").
 """
 
 from __future__ import annotations
@@ -34,18 +43,18 @@ from __future__ import annotations
 import ctypes
 import faulthandler
 import gc
-import importlib
 import multiprocessing as mp
 import os
 import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from checkers.grading.catalog import get_problem
+from checkers.grading.failures import stop_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, grade_in_process
 from checkers.grading.problem import Problem
 from checkers.grading.result import invalid
@@ -60,12 +69,31 @@ PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 @dataclass(frozen=True)
 class Task:
-    """Work other than grading one answer: `function` ("module:name") is called in a worker as
-    function(problem_id, *args, limit=limit) and returns a JSON-able dict; `limit` is its soft time limit."""
+    """Work other than grading one answer: `function` is called in a worker as function(problem_id, *args,
+    limit=limit) and returns a picklable value; `limit` is its soft time limit. `function` must be defined at
+    the top level of a module (it travels to the worker by reference, as pickle sends functions)."""
 
-    function: str
+    function: Callable
     args: tuple
     limit: float
+
+
+@dataclass(frozen=True)
+class Done:
+    """An item the worker finished: `value` is the answer's result JSON, or what the task's function returned."""
+
+    value: object
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """An item the pool stopped before it finished: `reason` is "time-limit" (it ran past `limit` seconds and its
+    worker was killed), "crashed" (the worker died, `how` says how: "signal 9", "exit code 1") or "cancelled"
+    (from `call` only: `cancel()` stopped it; `run` leaves the items it did not finish out)."""
+
+    reason: str
+    limit: float = 0.0
+    how: str = ""
 
 
 def prepare(problem: Problem) -> None:
@@ -143,11 +171,6 @@ def release_inherited_sockets(keep: int) -> None:
     os.close(null)
 
 
-def _run_task(problem_id: str, task: Task) -> dict:
-    module, name = task.function.split(":")
-    return getattr(importlib.import_module(module), name)(problem_id, *task.args, limit=task.limit)
-
-
 def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherited: list) -> None:
     _die_with_parent(parent_pid)
     for c in inherited:  # the parent's ends of the siblings' pipes: holding them would hide the parent's death
@@ -168,9 +191,7 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
     _limit_memory(options["memory_mb"])
     fingerprint = None
     if options.get("fingerprint"):
-        from checkers.grading.analysis import capture_evaluations, fingerprint, forget
-
-        capture_evaluations()
+        from checkers.grading.analysis import fingerprint
     while True:
         try:
             while not conn.poll(LIVENESS_POLL):
@@ -183,16 +204,15 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
             return
         key, payload = message
         if isinstance(payload, Task):
-            doc = _run_task(problem_id, payload)
+            doc = payload.function(problem_id, *payload.args, limit=payload.limit)
         else:
             started = time.perf_counter()
-            doc = grade_in_process(problem_id, payload, limit=options["time_limit"], symbolic=options["symbolic"],
-                                   explain=options["explain"]).to_json()
-            if fingerprint is not None:
-                if doc["verdict"] != "invalid":
-                    left = options["time_limit"] - (time.perf_counter() - started)
-                    doc["fingerprint"] = fingerprint(problem_id, payload, limit=max(left, 0.1))
-                forget()
+            result = grade_in_process(problem_id, payload, limit=options["time_limit"], symbolic=options["symbolic"],
+                                      explain=options["explain"], keep_values=fingerprint is not None)
+            doc = result.to_json()
+            if fingerprint is not None and doc["verdict"] != "invalid":
+                left = options["time_limit"] - (time.perf_counter() - started)
+                doc["fingerprint"] = fingerprint(problem_id, payload, limit=max(left, 0.1), values=result.values)
         try:
             conn.send((key, doc))
         except (BrokenPipeError, OSError):
@@ -286,12 +306,9 @@ class GradingPool:
             if w.queue:
                 w.process.kill()
 
-    def _failure(self, key, payload, message: str) -> tuple:
-        text = payload if isinstance(payload, str) else ""
-        doc = invalid(self.problem.id, text, message).to_json()
-        if isinstance(payload, Task):
-            doc["stopped"] = True  # the task's own report is lost; its caller says so for that item
-        return key, doc
+    def _stopped_answer(self, answer: str, stopped: Stopped) -> dict:
+        """The result JSON of an answer the pool stopped: invalid, saying why."""
+        return invalid(self.problem.id, answer, stop_message(stopped, "grading this answer")).to_json()
 
     def _replace(self, worker: _Worker, kill: bool) -> None:
         worker.stop(kill=kill)
@@ -306,18 +323,38 @@ class GradingPool:
     def _soft_limit(self, payload) -> float:
         return payload.limit if isinstance(payload, Task) else self.time_limit
 
-    def grade(self, answer: str | Task) -> dict:
-        """Grade one answer (or run one Task) in a worker under the pool's limits; the result JSON (invalid if it hung
-        or crashed)."""
-        done = list(self.map([(0, answer)]))
+    def grade(self, answer: str) -> dict:
+        """Grade one answer in a worker under the pool's limits; the result JSON (invalid if it hung or crashed)."""
+        return self._answer_result(_answer(answer), self.call(answer))
+
+    def map(self, items: Iterable[tuple[object, str]]) -> Iterator[tuple[object, dict]]:
+        """Grade every (key, answer); (key, result JSON) in completion order, one per answer (invalid if it hung or
+        crashed), none for the answers not started when the pool was cancelled."""
+        answers: dict = {}  # key -> answer, while it is being graded (the text of a stopped answer's result)
+
+        def remembered():
+            for key, answer in items:
+                answers[key] = _answer(answer)
+                yield key, answer
+
+        for key, outcome in self.run(remembered()):
+            yield key, self._answer_result(answers.pop(key, ""), outcome)
+
+    def _answer_result(self, answer: str, outcome: Done | Stopped) -> dict:
+        return outcome.value if isinstance(outcome, Done) else self._stopped_answer(answer, outcome)
+
+    def call(self, item: str | Task) -> Done | Stopped:
+        """Run one Task (or grade one answer) in a worker under its limits: Done(value), or Stopped(why)."""
+        done = list(self.run([(0, item)]))
         if not done:  # cancelled before it was sent to a worker
-            return self._failure(0, answer, "grading this answer was cancelled before it started")[1]
+            return Stopped("cancelled")
         return done[0][1]
 
-    def map(self, items: Iterable[tuple[object, str | Task]]) -> Iterator[tuple[object, dict]]:
-        """Grade every (key, answer) (or run every (key, Task)); results in completion order, one per item.
+    def run(self, items: Iterable[tuple[object, str | Task]]) -> Iterator[tuple[object, Done | Stopped]]:
+        """Run every (key, Task) or grade every (key, answer); (key, Done or Stopped) in completion order, one per
+        item started (the items not started when the pool is cancelled are left out).
 
-        Never raises for what an answer does. Each worker holds up to QUEUE_DEPTH items, so it never
+        Never raises for what an item does. Each worker holds up to QUEUE_DEPTH items, so it never
         waits for the parent between two; the deadline of the item it is working on starts when the
         previous one's result arrives.
         """
@@ -382,18 +419,22 @@ class GradingPool:
                         code = w.process.exitcode
                         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                         replace(w)
-                        yield self._failure(key, payload, f"grading this answer crashed the grading process ({how}, "
-                                                          f"e.g. the memory limit); the other answers are unaffected")
+                        yield key, Stopped("crashed", how=how)
                         continue
                     w.queue.popleft()
                     if w.queue:
                         w.deadline = time.monotonic() + self._hard_limit(w.queue[0][1])
-                    yield got_key, doc
+                    yield got_key, Done(doc)
                 elif time.monotonic() >= w.deadline:
                     key, payload = w.queue.popleft()
                     replace(w)
-                    yield self._failure(key, payload, f"grading this answer ran past the time limit of "
-                                                      f"{self._soft_limit(payload):g} s and was stopped")
+                    yield key, Stopped("time-limit", limit=self._soft_limit(payload))
+
+
+def _answer(item) -> str:
+    if not isinstance(item, str):
+        raise TypeError(f"grade and map take answers (text); run a Task with call or run (got {item!r})")
+    return item
 
 
 def grade_isolated(problem: str | Problem, answer: str, *, time_limit: float = DEFAULT_TIME_LIMIT,

@@ -54,6 +54,9 @@ class GradeResult:
     seconds: float = 0.0
     internal_error: bool = False
     read_as: str | None = None
+    # The answer's values on the problem's instances (one tensor per dimension group), kept only when asked
+    # (grade_in_process(keep_values=True), for the class analysis's fingerprints); never in the JSON.
+    values: list | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:

@@ -281,7 +281,8 @@ def check_steps_isolated(problem_id: str, text: str, *, time_limit: float = DEFA
                          memory_mb: int = 1024, workers: int | None = None) -> dict:
     """The JSON report of a derivation, every line and step checked in a killable worker under its own time
     and memory limit: a line that hangs, explodes or crashes costs only its own entry, never the report."""
-    from checkers.grading.isolation import GradingPool, Task
+    from checkers.grading.failures import stop_message
+    from checkers.grading.isolation import Done, GradingPool, Task
 
     problem = get_problem(problem_id)
     doc, lines = _split(problem, text)
@@ -289,24 +290,22 @@ def check_steps_isolated(problem_id: str, text: str, *, time_limit: float = DEFA
         return doc
     size = max(1, min(workers or 2, len(lines)))
     with GradingPool(problem, workers=size, time_limit=time_limit, memory_mb=memory_mb) as pool:
-        entries = dict(pool.map((n, Task("checkers.grading.steps:read_line_task", (line,), time_limit))
-                                for n, line in enumerate(lines, start=1)))
+        entries = dict(pool.run((n, Task(read_line_task, (line,), time_limit)) for n, line in enumerate(lines, start=1)))
         for n, line in enumerate(lines, start=1):
-            entry = entries[n]
-            if entry.get("stopped"):
-                entry = {"parsed": False, "message": entry["message"].replace("grading this answer", "reading this line")}
+            outcome = entries[n]
+            entry = outcome.value if isinstance(outcome, Done) else \
+                {"parsed": False, "message": stop_message(outcome, "reading this line")}
             doc["lines"].append({"line": n, "text": line, **entry})
         pairs = []
         _steps(doc, len(lines), lambda n, p: pairs.append((n, p)) or {"line": n, "valid": True, "pending": True})
-        steps = dict(pool.map((n, Task("checkers.grading.steps:step_task", (n, lines[n - 1], p, lines[p - 1]),
-                                       3 * time_limit)) for n, p in pairs))
+        steps = dict(pool.run((n, Task(step_task, (n, lines[n - 1], p, lines[p - 1]), 3 * time_limit))
+                              for n, p in pairs))
         doc["first_invalid"] = None
         for i, step in enumerate(doc["steps"]):
             if step.pop("pending", False):
-                got = steps[step["line"]]
-                if got.get("stopped"):
-                    got = {"line": step["line"], "valid": False,
-                           "message": got["message"].replace("grading this answer", "comparing these two lines")}
+                outcome = steps[step["line"]]
+                got = outcome.value if isinstance(outcome, Done) else \
+                    {"line": step["line"], "valid": False, "message": stop_message(outcome, "comparing these two lines")}
                 doc["steps"][i] = step = got
             if not step["valid"] and doc["first_invalid"] is None:
                 doc["first_invalid"] = step["line"]

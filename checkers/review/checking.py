@@ -113,35 +113,36 @@ class _GraderWorkers:
             self.pool = self.stack.enter_context(pool)
         return self.pool
 
-    def run(self, problem_id: str, tasks: list[tuple[object, object]]) -> dict:
-        """Run (key, (function, args, limit)) jobs about `problem_id`; {key: result JSON}."""
-        from checkers.grading.isolation import Task
+    def run(self, problem_id: str, tasks: list[tuple[object, object]], doing: str, stopped: dict) -> dict:
+        """Run (key, (function of checkers.review.tasks, args, limit)) jobs about `problem_id`; {key: result JSON},
+        where a job the pool stopped gets `stopped` with the message of what it was `doing`."""
+        from checkers.grading.failures import stop_message
+        from checkers.grading.isolation import Done, Task
 
         if not tasks:
             return {}
-        jobs = [(key, Task(f"checkers.review.tasks:{function}", (problem_id, *args), limit))
-                for key, (function, args, limit) in tasks]
-        return dict(self._pool().map(jobs))
+        jobs = [(key, Task(function, (problem_id, *args), limit)) for key, (function, args, limit) in tasks]
+        return {key: outcome.value if isinstance(outcome, Done) else {**stopped, "message": stop_message(outcome, doing)}
+                for key, outcome in self._pool().run(jobs)}
 
     def grade(self, problem_id: str, text: str) -> dict:
-        ((_, doc),) = self.run(problem_id, [(0, ("grade_answer", (text,), self.time_limit))]).items()
-        if doc.get("stopped"):
-            doc = {**doc, "verdict": "invalid", "message": _stopped_message(doc, "grading this answer")}
+        from checkers.grading.result import invalid
+        from checkers.review.tasks import grade_answer
+
+        ((_, doc),) = self.run(problem_id, [(0, (grade_answer, (text,), self.time_limit))], "grading this answer",
+                               invalid(problem_id, text, "").to_json()).items()
         return doc
-
-
-def _stopped_message(doc: dict, doing: str) -> str:
-    return doc["message"].replace("grading this answer", doing)
 
 
 def _read_links(work: _Work, grader: _GraderWorkers, wanted: dict[str, set[str]], limit: float) -> None:
     """Read every (problem, link text) once, each in a worker under its own limits."""
+    from checkers.review.tasks import read_link
+
     for problem_id, texts in wanted.items():
         todo = [t for t in sorted(texts) if (problem_id, t) not in work.read]
-        got = grader.run(problem_id, [(t, ("read_link", (t,), limit)) for t in todo])
+        got = grader.run(problem_id, [(t, (read_link, (t,), limit)) for t in todo], "reading this line",
+                         {"parsed": False})
         for text, doc in got.items():
-            if doc.get("stopped"):
-                doc = {"parsed": False, "message": _stopped_message(doc, "reading this line")}
             work.read[(problem_id, text)] = doc
 
 
@@ -276,6 +277,8 @@ def _assess_links(chain: Chain, problem, work: _Work) -> list[tuple[Link, Link]]
 def _compare(work: _Work, grader: _GraderWorkers, pairs_by_problem: dict[str, list[tuple[Link, Link]]],
              limit: float) -> dict[tuple[int, int], dict]:
     """Compare each (link, previous) pair in its problem's pool; {(id(link), id(previous)): step doc}."""
+    from checkers.review.tasks import compare_links
+
     out = {}
     for problem_id, pairs in pairs_by_problem.items():
         tasks, seen = [], set()
@@ -284,12 +287,8 @@ def _compare(work: _Work, grader: _GraderWorkers, pairs_by_problem: dict[str, li
             if key in seen:
                 continue
             seen.add(key)
-            tasks.append((key, ("compare_links", (link.line, link.text, previous.line, previous.text), 3 * limit)))
-        for key, doc in grader.run(problem_id, tasks).items():
-            if doc.get("stopped"):
-                doc = {"valid": False, "message": _stopped_message(doc, "comparing these two lines"),
-                       "unchecked": True}
-            out[key] = doc
+            tasks.append((key, (compare_links, (link.line, link.text, previous.line, previous.text), 3 * limit)))
+        out.update(grader.run(problem_id, tasks, "comparing these two lines", {"valid": False, "unchecked": True}))
     return out
 
 

@@ -368,30 +368,43 @@ class Engine:
     # -- what the API offers (`client`: who asks, for the fair queues; cancelling a call stops its work) --------
     async def grade(self, problem_id: str, answer: str, full: bool = False, client=None) -> dict:
         """The `grade --json` document of one answer; `full` adds the reading and the sympy confirmation (slower)."""
-        from checkers.grading.isolation import Task
+        from checkers.grading.failures import stop_message
+        from checkers.grading.isolation import Done, Task
         from checkers.grading.parse import MAX_LENGTH
         from checkers.grading.result import invalid
+        from checkers.serve.tasks import grade_task
 
         if len(answer) > MAX_LENGTH:  # refused before it is shipped anywhere, as the grader would refuse it
             return invalid(problem_id, answer[:200] + "…", f"the answer is {len(answer)} characters long; the limit "
                                                             f"is {MAX_LENGTH}").to_json()
         if not full:
             return await self._run(problem_id, client, "grade", answer, lambda pool: pool.grade(answer))
-        return await self._run(problem_id, client, "full", answer, lambda pool: pool.grade(
-            Task("checkers.serve.tasks:grade_task", (answer,), pool.time_limit)))
+
+        def full_grade(pool) -> dict:
+            outcome = pool.call(Task(grade_task, (answer,), pool.time_limit))
+            if isinstance(outcome, Done):
+                return outcome.value
+            return invalid(problem_id, answer, stop_message(outcome, "grading this answer")).to_json()
+
+        return await self._run(problem_id, client, "full", answer, full_grade)
 
     async def read(self, problem_id: str, answer: str, client=None) -> dict:
         """The parse preview: {"ok", "mathml", "words"} or {"ok": false, "message"}."""
-        from checkers.grading.isolation import Task
+        from checkers.grading.failures import stop_message
+        from checkers.grading.isolation import Done, Task
         from checkers.grading.parse import MAX_LENGTH
+        from checkers.serve.tasks import read_task
 
         if len(answer) > MAX_LENGTH:
             return {"ok": False, "message": f"the answer is {len(answer)} characters long; the limit is {MAX_LENGTH}"}
-        doc = await self._run(problem_id, client, "read", answer, lambda pool: pool.grade(
-            Task("checkers.serve.tasks:read_task", (answer,), pool.time_limit)))
-        if "verdict" in doc:  # the worker was stopped (time or memory): the pool reports it as an invalid grade
-            return {"ok": False, "message": doc["message"].replace("grading this answer", "reading this answer")}
-        return doc
+
+        def preview(pool) -> dict:
+            outcome = pool.call(Task(read_task, (answer,), pool.time_limit))
+            if isinstance(outcome, Done):
+                return outcome.value
+            return {"ok": False, "message": stop_message(outcome, "reading this answer")}  # time, memory or a crash
+
+        return await self._run(problem_id, client, "read", answer, preview)
 
     async def check_steps(self, problem_id: str, derivation: str, client=None) -> dict:
         """The `check-steps --json` report: each line and step in a killable worker under its own limits (the whole
