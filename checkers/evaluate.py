@@ -23,6 +23,13 @@ from checkers.functions import DeclaredFunction
 from checkers.reductions import IndexedExtremum, IndexedMax
 
 
+def _elementwise(torch_function):
+    """A handler for a one-argument sympy function: `torch_function` applied to the evaluated argument."""
+    def handler(self: _Evaluator, e: sp.Basic) -> torch.Tensor:
+        return torch_function(self(e.args[0]))
+    return handler
+
+
 class _Evaluator:
     """Evaluates a sympy tree bottom-up; `node` dispatches on the node's class to a method `_eval_<ClassName>`."""
 
@@ -309,23 +316,8 @@ class _Evaluator:
             return torch.where(sign > 0, logabs, torch.full_like(logabs, math.nan)).reshape(-1, 1, 1)
         return torch.log(self(arg))
 
-    def _eval_exp(self, e: sp.exp) -> torch.Tensor:
-        return torch.exp(self(e.args[0]))
-
-    def _eval_Abs(self, e: sp.Abs) -> torch.Tensor:
-        return torch.abs(self(e.args[0]))
-
-    def _eval_sign(self, e: sp.sign) -> torch.Tensor:
-        return torch.sign(self(e.args[0]))
-
-    def _eval_tanh(self, e: sp.tanh) -> torch.Tensor:
-        return torch.tanh(self(e.args[0]))
-
-    def _eval_sin(self, e: sp.sin) -> torch.Tensor:
-        return torch.sin(self(e.args[0]))
-
-    def _eval_cos(self, e: sp.cos) -> torch.Tensor:
-        return torch.cos(self(e.args[0]))
+    _eval_exp, _eval_Abs, _eval_sign = _elementwise(torch.exp), _elementwise(torch.abs), _elementwise(torch.sign)
+    _eval_tanh, _eval_sin, _eval_cos = _elementwise(torch.tanh), _elementwise(torch.sin), _elementwise(torch.cos)
 
     def _eval_Heaviside(self, e: sp.Heaviside) -> torch.Tensor:
         return (self(e.args[0]) > 0).to(self.dtype)
