@@ -1,4 +1,4 @@
-"""The formula builder's functions and brackets: log, exp, det, tr, declared functions, fractions, roots, |…|, ‖…‖."""
+"""The formula builder's functions and brackets: log, exp, det, tr, declared functions, fractions, roots, norms."""
 
 from __future__ import annotations
 
