@@ -1,4 +1,4 @@
-"""The formula builder's sums and extrema over an index: \sum, \max, \min with their ranges."""
+r"""The formula builder's sums and extrema over an index: \sum, \max, \min with their ranges."""
 
 from __future__ import annotations
 
