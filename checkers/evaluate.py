@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import sympy as sp
 import torch
+from sympy.core.function import AppliedUndef
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from checkers.errors import UnsupportedExpression
@@ -22,7 +23,18 @@ from checkers.functions import DeclaredFunction
 from checkers.reductions import IndexedExtremum, IndexedMax
 
 
+def _elementwise(torch_function):
+    """A handler for a one-argument sympy function: `torch_function` applied to the evaluated argument."""
+    def handler(self: _Evaluator, e: sp.Basic) -> torch.Tensor:
+        return torch_function(self(e.args[0]))
+    return handler
+
+
 class _Evaluator:
+    """Evaluates a sympy tree bottom-up; `node` dispatches on the node's class to a method `_eval_<ClassName>`."""
+
+    _handlers: dict[type, object] = {}  # node type -> its handler (None: not translated), filled on first use
+
     def __init__(self, values: Mapping[str, torch.Tensor], dims: Mapping[str, int], batch: int,
                  dtype: torch.dtype, device: torch.device | str, perturb: bool = False, memo: dict | None = None):
         self.values, self.dims, self.batch = values, dims, batch
@@ -127,127 +139,195 @@ class _Evaluator:
         return t
 
     def node(self, e: sp.Basic) -> torch.Tensor:
-        if isinstance(e, sp.Symbol):
-            if e in self.bound:
-                return self.const(float(self.bound[e]))
-            if e.name in self.dims:
-                return self.const(float(self.dims[e.name]))
-            return self.leaf(e.name, 1, 1)
-        if e.is_Number or e in (sp.pi, sp.E):
-            if not e.is_real:
-                raise UnsupportedExpression(f"non-real constant {e}")
-            return self.const(float(e))
-        if isinstance(e, sp.MatrixSymbol):
-            return self.leaf(e.name, self.integer(e.rows), self.integer(e.cols))
-        if isinstance(e, sp.Identity):
-            n = self.integer(e.rows)
-            return torch.eye(n, dtype=self.dtype, device=self.device).expand(self.batch, n, n)
-        if isinstance(e, sp.ZeroMatrix):
-            return torch.zeros(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
-        if isinstance(e, sp.OneMatrix):  # a column of ones: P·1 is the row sums (marginals of a joint table)
-            return torch.ones(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
-        if isinstance(e, sp.MatrixBase):  # an explicit matrix of scalar entries
-            rows = [torch.cat([self(v).reshape(self.batch, 1, 1) for v in e.row(r)], dim=2) for r in range(e.rows)]
-            return torch.cat(rows, dim=1)
-        if isinstance(e, IndexedExtremum):
-            return self.extremum(e)
-        if isinstance(e, (sp.Add, sp.MatAdd)):
-            # A k-term sum rounds k - 1 times: every partial sum carries its own rounding error.
-            out = self(e.args[0])
-            for a in e.args[1:-1]:
-                out = self.rounded(out + self(a))
-            return out + self(e.args[-1]) if len(e.args) > 1 else out
-        if isinstance(e, sp.MatMul):
-            # Scalar factors commute: multiply them elementwise, chain the matrix factors with @.
-            out = self.const(1.0)
-            matrices = [a for a in e.args if isinstance(a, sp.MatrixExpr)]
-            for a in e.args:
-                if not isinstance(a, sp.MatrixExpr):
-                    out = out * self(a)
-            product = self(matrices[0])
-            for a in matrices[1:]:
-                product = product @ self(a)
-            return out * product
-        if isinstance(e, sp.MatPow):
-            base, exp = e.args
-            m = self(base)
-            if exp == -1:
-                return torch.linalg.inv(m)
-            if exp.is_Integer:
-                return torch.linalg.matrix_power(m, int(exp))
-            raise UnsupportedExpression(f"matrix power with non-integer exponent: {e}")
-        # MatMul and MatPow subclass Mul and Pow: test the matrix forms first.
-        if isinstance(e, sp.Mul):
-            out = self(e.args[0])
-            for a in e.args[1:-1]:
-                out = self.rounded(out * self(a))
-            return out * self(e.args[-1]) if len(e.args) > 1 else out
-        if isinstance(e, sp.Pow):
-            base, exp = e.args
-            if exp == sp.Rational(1, 2):
-                return torch.sqrt(self(base))
-            if exp == -1:
-                return 1 / self(base)
-            if exp.is_Integer:
-                return self(base) ** int(exp)
-            if base == sp.E:
-                return torch.exp(self(exp))
-            return self(base) ** self(exp)
-        if isinstance(e, sp.Inverse):
-            return torch.linalg.inv(self(e.arg))
-        if isinstance(e, sp.Transpose):
-            return self(e.arg).transpose(-1, -2)
-        if isinstance(e, sp.Determinant):
-            return torch.linalg.det(self(e.arg)).reshape(-1, 1, 1)
-        if isinstance(e, sp.Trace):
-            return torch.diagonal(self(e.arg), dim1=-2, dim2=-1).sum(-1).reshape(-1, 1, 1)
-        if isinstance(e, sp.log):
-            (arg,) = e.args
-            if isinstance(arg, sp.Determinant):
-                # log det through slogdet: accurate in low precision; log of a negative det is NaN.
-                sign, logabs = torch.linalg.slogdet(self(arg.arg))
-                return torch.where(sign > 0, logabs, torch.full_like(logabs, math.nan)).reshape(-1, 1, 1)
-            return torch.log(self(arg))
-        if isinstance(e, Scalar):
-            return self(e.args[0])
-        if isinstance(e, MatrixElement):
-            parent = self(e.parent)
-            i, j = self.integer(e.i), self.integer(e.j)
-            if not (0 <= i < parent.shape[-2] and 0 <= j < parent.shape[-1]):  # no silent wrap-around
-                raise UnsupportedExpression(f"index ({i}, {j}) out of range for {e.parent} of shape "
-                                            f"{tuple(parent.shape[-2:])}")
-            return parent[:, i, j].reshape(-1, 1, 1)
-        if isinstance(e, sp.Indexed):
-            base = self.values[e.base.label.name].to(device=self.device, dtype=self.dtype)
-            idx = tuple(self.integer(n) for n in e.indices)
-            shape = tuple(base.shape[1:])
-            if len(idx) != len(shape):
-                raise UnsupportedExpression(f"{e} has {len(idx)} indices but {e.base} has {len(shape)} axes {shape}")
-            if not all(0 <= n < size for n, size in zip(idx, shape)):  # no silent wrap-around
-                raise UnsupportedExpression(f"index {idx if len(idx) > 1 else idx[0]} out of range for {e.base} "
-                                            f"of shape {shape}")
-            return base[(slice(None), *idx)].reshape(-1, 1, 1)
-        if isinstance(e, sp.Sum):
-            # sympy flattens Sum(Sum(f, inner), outer) into Sum(f, inner, outer): bind the outermost limit first.
-            return self.sum(e.function, e.limits)
-        if isinstance(e, (sp.Max, sp.Min)):
-            op = torch.maximum if isinstance(e, sp.Max) else torch.minimum
-            out = self(e.args[0])
-            for a in e.args[1:]:
-                out = op(out, self(a))
-            return out
-        unary = {sp.exp: torch.exp, sp.Abs: torch.abs, sp.sign: torch.sign, sp.tanh: torch.tanh,
-                 sp.sin: torch.sin, sp.cos: torch.cos}
-        for cls, fn in unary.items():
-            if isinstance(e, cls):
-                return fn(self(e.args[0]))
-        if isinstance(e, sp.Heaviside):
-            return (self(e.args[0]) > 0).to(self.dtype)
-        if isinstance(e, DeclaredFunction):  # σ(z) and the like: their torch counterpart
-            return type(e).torch_function(self(e.args[0]))
-        raise UnsupportedExpression(
-            f"cannot evaluate {type(e).__name__} ({e}) numerically; give the claim its own numeric function"
-        )
+        """Evaluate one node with the handler of the most specific class in its MRO (`_eval_<ClassName>`)."""
+        handler = self._handler(type(e))
+        if handler is None:
+            raise UnsupportedExpression(
+                f"cannot evaluate {type(e).__name__} ({e}) numerically; give the claim its own numeric function"
+            )
+        return handler(self, e)
+
+    @classmethod
+    def _handler(cls, node_type: type):
+        """The `_eval_<ClassName>` method for the first class of `node_type.__mro__` that has one (cached per type).
+
+        Undefined functions (`Function("log")`) are classes named by the user: they never match a handler
+        by name, so `f(x)` called "exp" is not evaluated as exp.
+        """
+        try:
+            return cls._handlers[node_type]
+        except KeyError:
+            pass
+        handler = None
+        if not issubclass(node_type, AppliedUndef):
+            for klass in node_type.__mro__:
+                handler = getattr(cls, f"_eval_{klass.__name__}", None)
+                if handler is not None:
+                    break
+        cls._handlers[node_type] = handler
+        return handler
+
+    # Leaves: symbols, constants, matrix symbols and the constant matrices.
+
+    def _eval_Symbol(self, e: sp.Symbol) -> torch.Tensor:
+        if e in self.bound:
+            return self.const(float(self.bound[e]))
+        if e.name in self.dims:
+            return self.const(float(self.dims[e.name]))
+        return self.leaf(e.name, 1, 1)
+
+    def _eval_Number(self, e: sp.Number) -> torch.Tensor:
+        if not e.is_real:
+            raise UnsupportedExpression(f"non-real constant {e}")
+        return self.const(float(e))
+
+    _eval_Pi = _eval_Exp1 = _eval_Number  # the constants pi and e; other named constants are not translated
+
+    def _eval_MatrixSymbol(self, e: sp.MatrixSymbol) -> torch.Tensor:
+        return self.leaf(e.name, self.integer(e.rows), self.integer(e.cols))
+
+    def _eval_Identity(self, e: sp.Identity) -> torch.Tensor:
+        n = self.integer(e.rows)
+        return torch.eye(n, dtype=self.dtype, device=self.device).expand(self.batch, n, n)
+
+    def _eval_ZeroMatrix(self, e: sp.ZeroMatrix) -> torch.Tensor:
+        return torch.zeros(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
+
+    def _eval_OneMatrix(self, e: sp.OneMatrix) -> torch.Tensor:
+        """A column of ones: P·1 is the row sums (marginals of a joint table)."""
+        return torch.ones(self.batch, self.integer(e.rows), self.integer(e.cols), dtype=self.dtype, device=self.device)
+
+    def _eval_MatrixBase(self, e: sp.MatrixBase) -> torch.Tensor:
+        """An explicit matrix of scalar entries."""
+        rows = [torch.cat([self(v).reshape(self.batch, 1, 1) for v in e.row(r)], dim=2) for r in range(e.rows)]
+        return torch.cat(rows, dim=1)
+
+    # Arithmetic. MatAdd, MatMul and MatPow subclass Add, Mul and Pow; the MRO picks their own handlers first.
+
+    def _eval_Add(self, e: sp.Basic) -> torch.Tensor:
+        """A k-term sum rounds k - 1 times: every partial sum carries its own rounding error."""
+        out = self(e.args[0])
+        for a in e.args[1:-1]:
+            out = self.rounded(out + self(a))
+        return out + self(e.args[-1]) if len(e.args) > 1 else out
+
+    _eval_MatAdd = _eval_Add
+
+    def _eval_MatMul(self, e: sp.MatMul) -> torch.Tensor:
+        """Scalar factors commute: multiply them elementwise, chain the matrix factors with @."""
+        out = self.const(1.0)
+        matrices = [a for a in e.args if isinstance(a, sp.MatrixExpr)]
+        for a in e.args:
+            if not isinstance(a, sp.MatrixExpr):
+                out = out * self(a)
+        product = self(matrices[0])
+        for a in matrices[1:]:
+            product = product @ self(a)
+        return out * product
+
+    def _eval_MatPow(self, e: sp.MatPow) -> torch.Tensor:
+        base, exp = e.args
+        m = self(base)
+        if exp == -1:
+            return torch.linalg.inv(m)
+        if exp.is_Integer:
+            return torch.linalg.matrix_power(m, int(exp))
+        raise UnsupportedExpression(f"matrix power with non-integer exponent: {e}")
+
+    def _eval_Mul(self, e: sp.Mul) -> torch.Tensor:
+        out = self(e.args[0])
+        for a in e.args[1:-1]:
+            out = self.rounded(out * self(a))
+        return out * self(e.args[-1]) if len(e.args) > 1 else out
+
+    def _eval_Pow(self, e: sp.Pow) -> torch.Tensor:
+        base, exp = e.args
+        if exp == sp.Rational(1, 2):
+            return torch.sqrt(self(base))
+        if exp == -1:
+            return 1 / self(base)
+        if exp.is_Integer:
+            return self(base) ** int(exp)
+        if base == sp.E:
+            return torch.exp(self(exp))
+        return self(base) ** self(exp)
+
+    # Matrix operations.
+
+    def _eval_Inverse(self, e: sp.Inverse) -> torch.Tensor:
+        return torch.linalg.inv(self(e.arg))
+
+    def _eval_Transpose(self, e: sp.Transpose) -> torch.Tensor:
+        return self(e.arg).transpose(-1, -2)
+
+    def _eval_Determinant(self, e: sp.Determinant) -> torch.Tensor:
+        return torch.linalg.det(self(e.arg)).reshape(-1, 1, 1)
+
+    def _eval_Trace(self, e: sp.Trace) -> torch.Tensor:
+        return torch.diagonal(self(e.arg), dim1=-2, dim2=-1).sum(-1).reshape(-1, 1, 1)
+
+    def _eval_MatrixElement(self, e: MatrixElement) -> torch.Tensor:
+        parent = self(e.parent)
+        i, j = self.integer(e.i), self.integer(e.j)
+        if not (0 <= i < parent.shape[-2] and 0 <= j < parent.shape[-1]):  # no silent wrap-around
+            raise UnsupportedExpression(f"index ({i}, {j}) out of range for {e.parent} of shape "
+                                        f"{tuple(parent.shape[-2:])}")
+        return parent[:, i, j].reshape(-1, 1, 1)
+
+    # Indexed families, sums and extrema over index ranges.
+
+    def _eval_Indexed(self, e: sp.Indexed) -> torch.Tensor:
+        base = self.values[e.base.label.name].to(device=self.device, dtype=self.dtype)
+        idx = tuple(self.integer(n) for n in e.indices)
+        shape = tuple(base.shape[1:])
+        if len(idx) != len(shape):
+            raise UnsupportedExpression(f"{e} has {len(idx)} indices but {e.base} has {len(shape)} axes {shape}")
+        if not all(0 <= n < size for n, size in zip(idx, shape)):  # no silent wrap-around
+            raise UnsupportedExpression(f"index {idx if len(idx) > 1 else idx[0]} out of range for {e.base} "
+                                        f"of shape {shape}")
+        return base[(slice(None), *idx)].reshape(-1, 1, 1)
+
+    def _eval_Sum(self, e: sp.Sum) -> torch.Tensor:
+        """sympy flattens Sum(Sum(f, inner), outer) into Sum(f, inner, outer): bind the outermost limit first."""
+        return self.sum(e.function, e.limits)
+
+    def _eval_IndexedExtremum(self, e: IndexedExtremum) -> torch.Tensor:
+        return self.extremum(e)
+
+    def _eval_Max(self, e: sp.Max) -> torch.Tensor:
+        return self._fold(torch.maximum, e.args)
+
+    def _eval_Min(self, e: sp.Min) -> torch.Tensor:
+        return self._fold(torch.minimum, e.args)
+
+    def _fold(self, op, args: tuple) -> torch.Tensor:
+        out = self(args[0])
+        for a in args[1:]:
+            out = op(out, self(a))
+        return out
+
+    # Scalar functions.
+
+    def _eval_log(self, e: sp.log) -> torch.Tensor:
+        (arg,) = e.args
+        if isinstance(arg, sp.Determinant):
+            # log det through slogdet: accurate in low precision; log of a negative det is NaN.
+            sign, logabs = torch.linalg.slogdet(self(arg.arg))
+            return torch.where(sign > 0, logabs, torch.full_like(logabs, math.nan)).reshape(-1, 1, 1)
+        return torch.log(self(arg))
+
+    _eval_exp, _eval_Abs, _eval_sign = _elementwise(torch.exp), _elementwise(torch.abs), _elementwise(torch.sign)
+    _eval_tanh, _eval_sin, _eval_cos = _elementwise(torch.tanh), _elementwise(torch.sin), _elementwise(torch.cos)
+
+    def _eval_Heaviside(self, e: sp.Heaviside) -> torch.Tensor:
+        return (self(e.args[0]) > 0).to(self.dtype)
+
+    def _eval_Scalar(self, e: Scalar) -> torch.Tensor:
+        return self(e.args[0])
+
+    def _eval_DeclaredFunction(self, e: DeclaredFunction) -> torch.Tensor:
+        """σ(z) and the like: their torch counterpart."""
+        return type(e).torch_function(self(e.args[0]))
 
 
 def evaluate(expr: sp.Basic, values: Mapping[str, torch.Tensor], dims: Mapping[str, int] | None = None,

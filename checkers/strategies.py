@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.calculus.util import continuous_domain
 
-from checkers.symbolic import (Strategy, Substitution, SymbolicResult, SymbolicStatus, _simplifies_to_zero,
+from checkers.symbolic import (Strategy, Substitution, SymbolicResult, SymbolicStatus, simplifies_to_zero,
                                scope_of)
 
 PROVED, SUPPORTED, FAILED, NOT_ATTEMPTED = (SymbolicStatus.PROVED, SymbolicStatus.SUPPORTED, SymbolicStatus.FAILED,
@@ -555,7 +555,7 @@ class MomentExpectation(Strategy):
             if expectation is None:
                 return SymbolicResult(FAILED, detail=f"for {self.dim} = {n} the integrand is not a polynomial of "
                                                      f"degree ≤ 2 in {self.variable} after splitting its logarithms")
-            if not _simplifies_to_zero(expectation - explicit(rhs)):
+            if not simplifies_to_zero(expectation - explicit(rhs)):
                 done = f"; proved for {scope_of(self.dim, proved)}" if proved else ""
                 return SymbolicResult(FAILED, detail=f"E[integrand] − rhs did not reach 0 for {self.dim} = {n}{done}")
             proved.append(n)

@@ -74,10 +74,10 @@ def _real_matrix_scalars(e: sp.Basic) -> sp.Basic:
     return e.xreplace({a: sp.Dummy(f"real{i}", real=True) for i, a in enumerate(atoms)})
 
 
-def _simplifies_to_zero(diff: sp.Basic) -> bool:
+def simplifies_to_zero(diff: sp.Basic) -> bool:
     """True only when an exact rewrite sequence turns `diff` into 0 (or the zero matrix)."""
     if isinstance(diff, sp.MatrixBase):
-        return all(_simplifies_to_zero(entry) for entry in diff)
+        return all(simplifies_to_zero(entry) for entry in diff)
     if isinstance(diff, sp.MatrixExpr):
         diff = diff.doit()
         if isinstance(diff, sp.ZeroMatrix):
@@ -132,7 +132,7 @@ class Identity(Strategy):
     def _attempt(self, lhs, rhs, relation):
         if relation != "=":
             return SymbolicResult(SymbolicStatus.NOT_ATTEMPTED, detail=f"Identity proves equalities, not {relation!r}")
-        if _simplifies_to_zero(lhs - rhs):
+        if simplifies_to_zero(lhs - rhs):
             return SymbolicResult(SymbolicStatus.PROVED, "general", "lhs - rhs simplifies to 0")
         return SymbolicResult(SymbolicStatus.FAILED, detail="sympy did not simplify lhs - rhs to 0")
 
@@ -193,7 +193,7 @@ class ForDimensions(Strategy):
                                   detail=f"ForDimensions proves equalities, not {relation!r}")
         proved: list[int] = []
         for n in self.values:
-            if not _simplifies_to_zero(explicit_difference(lhs, rhs, self.dim, n, self.substitution)):
+            if not simplifies_to_zero(explicit_difference(lhs, rhs, self.dim, n, self.substitution)):
                 done = f"; proved for {scope_of(self.dim, proved)}" if proved else ""
                 return SymbolicResult(SymbolicStatus.FAILED, detail=f"sympy did not reach 0 for {self.dim} = {n}{done}")
             proved.append(n)
@@ -205,7 +205,7 @@ def _established(value: object) -> tuple[bool, object]:
     """(True, _) when `value` is True, or an expression that simplifies to 0 or to True; else (False, what is left)."""
     if value is sp.true or value is True:
         return True, value
-    if isinstance(value, sp.Basic) and not isinstance(value, sp.logic.boolalg.Boolean) and _simplifies_to_zero(value):
+    if isinstance(value, sp.Basic) and not isinstance(value, sp.logic.boolalg.Boolean) and simplifies_to_zero(value):
         return True, value
     simplified = sp.simplify(value)
     return simplified is sp.true or simplified == 0, simplified

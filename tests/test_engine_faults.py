@@ -277,7 +277,7 @@ def _timeout_as_proof(real):
 
 def _skip_failing_dimensions(self, lhs, rhs, relation):
     proved = [k for k in self.values
-              if checkers.symbolic._simplifies_to_zero(
+              if checkers.symbolic.simplifies_to_zero(
                   checkers.symbolic.explicit_difference(lhs, rhs, self.dim, k, self.substitution))]
     return SymbolicResult(SymbolicStatus.PROVED, checkers.symbolic.scope_of(self.dim, self.values or proved), "")
 

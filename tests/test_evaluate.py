@@ -70,6 +70,27 @@ def test_unsupported_construct_names_itself():
         evaluate(sp.Integral(t, (t, 0, 1)) + t, {"t": torch.ones(2, dtype=torch.float64)})
 
 
+def test_matrix_forms_reach_their_own_handlers_not_their_scalar_bases():
+    # MatMul, MatPow and Inverse subclass Mul and Pow: the most specific class in the MRO must win.
+    S_inv = torch.linalg.inv(SPD_VALUES)
+    cases = [
+        (3 * S * S, 3 * SPD_VALUES @ SPD_VALUES),
+        (sp.MatPow(S, 3), torch.linalg.matrix_power(SPD_VALUES, 3)),
+        (sp.Inverse(S), S_inv),
+        (sp.MatPow(S, -1), S_inv),
+        (S.T * x, SPD_VALUES.mT @ X.unsqueeze(-1)),
+    ]
+    for expr, want in cases:
+        torch.testing.assert_close(evaluate(expr, {"S": SPD_VALUES, "x": X}, {"n": N}), want, msg=str(expr))
+
+
+def test_undefined_function_named_like_a_supported_one_is_refused():
+    impostor = sp.Function("exp")(t)  # a user-named function, not sympy's exp
+    assert not isinstance(impostor, sp.exp)
+    with pytest.raises(UnsupportedExpression, match="exp"):
+        evaluate(impostor, {"t": torch.zeros(3, dtype=torch.float64)})
+
+
 def test_dtype_and_device_are_respected():
     got = evaluate(sp.exp(t), {"t": torch.zeros(3, dtype=torch.float64)}, dtype=torch.float32)
     assert got.dtype == torch.float32 and got.device.type == "cpu"
