@@ -32,7 +32,7 @@ _DROP_WITH_ARGUMENT = ("label", "tag", "text", "intertext", "textrm", "mbox", "h
 _FUNCTION_WORDS = {"tr", "Tr", "det", "log", "ln", "exp", "trace"}
 
 
-def _skip_group(text: str, start: int) -> int:
+def skip_group(text: str, start: int) -> int:
     """Index just past the balanced {...} group that starts at `start` (or `start` if there is none)."""
     i = start
     while i < len(text) and text[i] == " ":
@@ -60,7 +60,7 @@ def _drop_remarks(line: str) -> str:
             out.append(" ")
             continue
         if m and m.group(1) in _DROP_WITH_ARGUMENT:
-            end = _skip_group(line, i + m.end())
+            end = skip_group(line, i + m.end())
             content = line[i + m.end():end].strip().strip("{}").strip()
             if m.group(1) in ("text", "textrm") and content in _FUNCTION_WORDS:
                 out.append(line[i:end])

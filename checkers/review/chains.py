@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from checkers.grading.steps import skip_group
 from checkers.review.document import Display, Submission
 
 EQUALS = "="
@@ -58,24 +59,6 @@ class Chain:
         return self.links[0] if len(self.links) > 1 else None
 
 
-def _skip_group(text: str, start: int) -> int:
-    """Index just past the balanced {...} group starting at or after `start` (spaces skipped)."""
-    i = start
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i >= len(text) or text[i] != "{":
-        return start
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return len(text)
-
-
 def clean(text: str) -> tuple[str, bool]:
     r"""The row as a formula: remarks dropped, `&` and `\boxed` removed; and whether it held a \boxed{}."""
     out, i, boxed = [], 0, False
@@ -86,11 +69,11 @@ def clean(text: str) -> tuple[str, bool]:
             if m:
                 name = m.group(1)
                 if name in _DROP_WITH_ARGUMENT:
-                    i = _skip_group(text, i + m.end())
+                    i = skip_group(text, i + m.end())
                     out.append(" ")
                     continue
                 if name in _TEXT_COMMANDS:
-                    end = _skip_group(text, i + m.end())
+                    end = skip_group(text, i + m.end())
                     content = text[i + m.end():end].strip().strip("{}").strip()
                     if name in ("text", "textrm") and content not in _FUNCTION_WORDS:
                         out.append(" \\text{and} " if content in ("and", "where", "so", "hence", "thus") else PROSE)
@@ -99,7 +82,7 @@ def clean(text: str) -> tuple[str, bool]:
                     i = end
                     continue
                 if name in ("begin", "end"):
-                    end = _skip_group(text, i + m.end())
+                    end = skip_group(text, i + m.end())
                     if text[i + m.end():end].strip().strip("{}").strip().rstrip("*") in _ALIGNMENTS:
                         out.append(" ")
                         i = end
