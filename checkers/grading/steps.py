@@ -23,6 +23,7 @@ from checkers.grading.failures import failure_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, _brief, _where, counterexample, grade_in_process
 from checkers.grading.instances import instances_for
 from checkers.grading.parse import MAX_LENGTH, parse_answer
+from checkers.latex_groups import skip_group
 from checkers.limits import time_limit
 
 MAX_LINES = 60
@@ -30,24 +31,6 @@ _ENVIRONMENT = re.compile(r"\\(begin|end)\{(align\*?|aligned|equation\*?|eqnarra
 _MATRIX = re.compile(r"\\(begin|end)\{([A-Za-z]*matrix)\}")  # kept whole: its & and \\ are entries and rows
 _DROP_WITH_ARGUMENT = ("label", "tag", "text", "intertext", "textrm", "mbox", "hbox", "textit", "textbf")
 _FUNCTION_WORDS = {"tr", "Tr", "det", "log", "ln", "exp", "trace"}
-
-
-def skip_group(text: str, start: int) -> int:
-    """Index just past the balanced {...} group that starts at `start` (or `start` if there is none)."""
-    i = start
-    while i < len(text) and text[i] == " ":
-        i += 1
-    if i >= len(text) or text[i] != "{":
-        return start
-    depth = 0
-    for j in range(i, len(text)):
-        if text[j] == "{":
-            depth += 1
-        elif text[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j + 1
-    return len(text)
 
 
 def _drop_remarks(line: str) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from checkers.grading.steps import skip_group
+from checkers.latex_groups import skip_group
 from checkers.review.document import Display, Submission
 
 EQUALS = "="
