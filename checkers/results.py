@@ -92,6 +92,7 @@ class ReferenceResult:
     # a Monte Carlo reference that is evidence: how it rejects its side scaled by 1.02 and 0.98 ("" when not one)
     sharpness: str = ""
     sharp: bool = True  # False: a Monte Carlo reference declared as evidence cannot reject a 2% error
+    monte_carlo: bool = False  # computed by sampling (returns an Estimate): judged within z standard errors
 
     @property
     def passed(self) -> bool:

@@ -353,12 +353,13 @@ class ClaimChecker:
                 worst.add(d, s, ours, theirs)
             results.append(self._result(f"reference {ref.id}", worst, device, torch.float64, tol, started))
         if not monte_carlo or ref.illustration:
-            return ReferenceResult(ref.id, ref.description, tuple(results), illustration=ref.illustration)
+            return ReferenceResult(ref.id, ref.description, tuple(results), illustration=ref.illustration,
+                                   monte_carlo=monte_carlo)
         judged = sum(r.instances for r in results)
         sharpness = ", ".join(f"rejects the side ×{factor:g} on {count} of {judged} instances"
                               for factor, count in rejected.items())
         return ReferenceResult(ref.id, ref.description, tuple(results), sharpness=sharpness,
-                               sharp=all(rejected.values()))
+                               sharp=all(rejected.values()), monte_carlo=True)
 
     def mutant(self, mutant) -> MutantResult:
         """Caught when the float64 CPU check rejects an instance and sympy does not "prove" the mutant.

@@ -435,9 +435,6 @@ def _doc(fn) -> str:
     return " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
-_MONTE_CARLO = re.compile(r"monte carlo|\bdraws\b|standard errors", re.IGNORECASE)
-
-
 def _claim_relation(claim: Claim, result: ClaimResult) -> str:
     """The relation printed between the sides: '=' for an exact identity even when checked by Monte Carlo."""
     return "=" if claim.relation == "≈" else claim.relation
@@ -536,13 +533,8 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
                               "ok" if sr.passed and name == "proved" else ("fail" if not sr.passed else "warn")))
     references = []
     for ref in result.references:
-        # A reference computed by Monte Carlo returns an Estimate and is judged within z standard errors
-        # (checkers.verify). The result does not record which kind it was: it is recognised by its description,
-        # or by passing with an error beyond both atol and rtol, which only that allowance permits at float64.
-        monte_carlo = bool(_MONTE_CARLO.search(ref.description)) or any(
-            r.passed and not r.skipped and r.worst_abs_error > r.atol and r.worst_rel_error > r.rtol for r in ref.results)
         references.append(ReferenceView(ref.id, ref.description,
-                                        tuple(_numeric_row(r, claim, monte_carlo=monte_carlo) for r in ref.results),
+                                        tuple(_numeric_row(r, claim, monte_carlo=ref.monte_carlo) for r in ref.results),
                                         ("illustration" if ref.illustration else "passed") if ref.passed else "FAILED",
                                         "ok" if ref.passed else "fail"))
     mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", _evidence(m.evidence),
