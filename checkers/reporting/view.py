@@ -444,10 +444,7 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
     """("Verified: ..." or "FAILED: ...", css) for the claims of one part."""
     failed = [r for r in results if not r.passed]
     if failed:
-        reasons = []
-        for r in failed:
-            first = r.failures[0].splitlines()[0] if r.failures else "failed"
-            reasons.append(f"{r.id}: {first}")
+        reasons = [f"{r.id}: {r.failure_records[0].lines()[0] if r.failure_records else 'failed'}" for r in failed]
         return "FAILED: " + "; ".join(reasons), "fail"
     texts = [_symbolic_text(r.symbolic.status, r.symbolic.scope) for r in results]
     symbolic = []
@@ -499,17 +496,6 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
     return "Verified: " + "; ".join(parts), "ok"
 
 
-_DIMS = re.compile(r"dims \{([^{}]*)\}(, )?")
-
-
-def _evidence(text: str) -> str:
-    """A mutant's evidence as a reader reads it: the engine's `dims {'n': 8}` as `n = 8`, `dims {}` left out."""
-    def words(match: re.Match) -> str:
-        pairs = re.findall(r"'([^']+)':\s*([^,]+)", match.group(1))
-        return (", ".join(f"{k} = {v.strip()}" for k, v in pairs) + (match.group(2) or "")) if pairs else ""
-    return _DIMS.sub(words, text)
-
-
 def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView:
     formula = (Formula((claim.lhs, _claim_relation(claim, result), claim.rhs)) if claim.lhs is not None
                and claim.rhs is not None else None)
@@ -537,7 +523,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
                                         tuple(_numeric_row(r, claim, monte_carlo=ref.monte_carlo) for r in ref.results),
                                         ("illustration" if ref.illustration else "passed") if ref.passed else "FAILED",
                                         "ok" if ref.passed else "fail"))
-    mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", _evidence(m.evidence),
+    mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", m.evidence,
                                "ok" if m.caught else "fail") for m in result.mutants)
     caught = sum(m.caught for m in result.mutants)
     symbols = {v.name: v for v in claim.variables}
@@ -567,7 +553,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
         references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
         status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
-        failures=tuple(tuple(f.splitlines()) for f in result.failures))
+        failures=tuple(tuple(f.lines()) for f in result.failure_records))
 
 
 # -- answers and parts -------------------------------------------------------------------------------------------
