@@ -610,18 +610,11 @@ def _part_view(anchor: str, label: str, heading: str, question: RenderedStatemen
                     "passed" if passed else "FAILED", css, verified, implicit)
 
 
-def _letter(label: str) -> str:
-    """The sub-question letter of a placement label: "Problem 4(a)" -> "(a)"."""
-    match = re.search(r"\(([a-z]+|[ivx]+)\)\s*$", label)
-    return f"({match.group(1)})" if match else ""
-
-
 def part_views(derivation: Derivation, result: DerivationResult, claim_views: dict[str, ClaimView],
-               placement_label: str) -> tuple[PartView, ...]:
+               letter: str) -> tuple[PartView, ...]:
     by_id = {c.id: c for c in derivation.claims}
     results = {r.id: r for r in result.claims}
     out = []
-    letter = _letter(placement_label)
     if derivation.parts:
         used: set[str] = set()
         for i, part in enumerate(derivation.parts, start=1):
@@ -677,21 +670,16 @@ def derivation_view(placement: Placement, result: DerivationResult, figures: tup
     return DerivationView(
         id=derivation.id, title=derivation.title, source=derivation.source,
         statement=render_statement(derivation.statement), figures=figures,
-        parts=part_views(derivation, result, views, placement.label), claims=claims,
+        parts=part_views(derivation, result, views, placement.letter), claims=claims,
         status="passed" if passed else "FAILED", css="ok" if passed else "fail",
         summary=_summary(list(result.claims), figures_ok), checked=f"checked {_date(checked[0])}")
-
-
-def _number(label: str) -> str:
-    match = re.match(r"Problem (\d+)", label)
-    return match.group(1) if match else label
 
 
 def group_problems(placements: list[Placement], derivations: list[DerivationView]) -> tuple[ProblemView, ...]:
     """One ProblemView per problem number, in the set's order; derivations of one problem share it."""
     groups: dict[str, list[tuple[Placement, DerivationView]]] = {}
     for placement, view in zip(placements, derivations):
-        groups.setdefault(_number(placement.label), []).append((placement, view))
+        groups.setdefault(placement.number, []).append((placement, view))
     out = []
     for number, members in groups.items():
         views = tuple(v for _, v in members)
