@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 
 from checkers.symbolic import SymbolicResult
 
+# How every JSON document of ours carries a non-finite number: as one of these strings (strict JSON has no token
+# for them; JavaScript's Number() and Python's float() read these spellings back).
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
 
 def _fmt(x: object) -> str:
     if isinstance(x, float):
@@ -38,8 +42,9 @@ class Failure:
     tolerance_reason: str
     replay: str
 
-    def render(self) -> str:
-        lines = [
+    def lines(self) -> list[str]:
+        """The report, line by line; the first says what failed, where, and how to find the instance."""
+        return [
             f"{self.what}: mismatch on {self.device} {self.dtype} (seed {self.seed}, batch seed {self.batch_seed}, "
             f"dims {self.dims or '{}'}, instance {self.index})",
             f"  lhs = {_fmt(self.lhs)}",
@@ -49,7 +54,30 @@ class Failure:
             "  instance: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in self.instance.items()),
             f"  replay: {self.replay}",
         ]
-        return "\n".join(lines)
+
+    def render(self) -> str:
+        return "\n".join(self.lines())
+
+
+@dataclass(frozen=True)
+class ClaimFailure:
+    """One reason a claim failed: what failed, a one-line headline, and the numeric failure behind it if any."""
+
+    what: str  # "symbolic", "step 2", "cpu float32", "reference mvn-log-prob", "mutant no-cross", ...
+    headline: str
+    detail: Failure | None = None
+
+    def lines(self) -> list[str]:
+        return self.detail.lines() if self.detail else self.headline.splitlines() or [""]
+
+    def render(self) -> str:
+        return "\n".join(self.lines())
+
+
+def _numeric_failure(what: str, result: NumericResult, fallback: str) -> ClaimFailure:
+    if result.failure is None:
+        return ClaimFailure(what, fallback)
+    return ClaimFailure(what, result.failure.lines()[0], result.failure)
 
 
 @dataclass(frozen=True)
@@ -92,10 +120,24 @@ class ReferenceResult:
     # a Monte Carlo reference that is evidence: how it rejects its side scaled by 1.02 and 0.98 ("" when not one)
     sharpness: str = ""
     sharp: bool = True  # False: a Monte Carlo reference declared as evidence cannot reject a 2% error
+    monte_carlo: bool = False  # computed by sampling (returns an Estimate): judged within z standard errors
 
     @property
     def passed(self) -> bool:
         return self.sharp and all(r.passed or r.skipped for r in self.results)
+
+
+def dims_words(dims: dict[str, int]) -> str:
+    """Dimensions as a reader reads them: "n = 8, L = 2" (empty for none)."""
+    return ", ".join(f"{name} = {size}" for name, size in dims.items())
+
+
+def rejection_text(dims: dict[str, int], batch_seed: int, rejected: int, instances: int,
+                   worst_rel_error: float) -> str:
+    """Where a batch rejects a mutant: "3/64 instances out of tolerance (n = 8, batch seed 7; worst ...)"."""
+    where = ", ".join(filter(None, (dims_words(dims), f"batch seed {batch_seed}")))
+    return (f"{rejected}/{instances} instances out of tolerance ({where}; "
+            f"worst relative error {worst_rel_error:.3g})")
 
 
 @dataclass(frozen=True)
@@ -103,7 +145,12 @@ class MutantResult:
     id: str
     description: str
     caught: bool
-    evidence: str  # how it was rejected, or why it was not
+    evidence: str  # how it was rejected, or why it was not, in words (built from the fields below)
+    # The first batch that rejected it (dims None: no batch did, or the mutant could not be evaluated).
+    dims: dict[str, int] | None = None
+    batch_seed: int | None = None
+    rejected: int = 0  # instances of that batch out of tolerance
+    instances: int = 0  # instances in that batch; when none rejected it, instances checked in all
 
 
 @dataclass(frozen=True)
@@ -119,30 +166,38 @@ class ClaimResult:
     seconds: float = 0.0
 
     @property
-    def failures(self) -> list[str]:
-        """Human-readable reasons this claim failed (empty when it passed)."""
+    def failure_records(self) -> list[ClaimFailure]:
+        """Why this claim failed, one record per reason (empty when it passed)."""
         out = []
         if not self.symbolic.ok:
-            out.append(f"symbolic: {self.symbolic.detail}")
+            out.append(ClaimFailure("symbolic", f"symbolic: {self.symbolic.detail}"))
         for s in self.steps:
             if not s.symbolic.ok:
-                out.append(f"step {s.index} symbolic: {s.symbolic.detail}")
+                out.append(ClaimFailure(f"step {s.index} symbolic", f"step {s.index} symbolic: {s.symbolic.detail}"))
             if s.numeric is not None and not s.numeric.passed:
-                out.append(s.numeric.failure.render() if s.numeric.failure else f"step {s.index}: numeric failure")
+                out.append(_numeric_failure(f"step {s.index}", s.numeric, f"step {s.index}: numeric failure"))
         for r in self.numeric:
             if not r.passed and not r.skipped:
-                out.append(r.failure.render() if r.failure else f"numeric failure on {r.device} {r.dtype}")
+                out.append(_numeric_failure(f"{r.device} {r.dtype}", r,
+                                            f"numeric failure on {r.device} {r.dtype}"))
         for ref in self.references:
             if not ref.sharp:
-                out.append(f"reference {ref.id} is a Monte Carlo estimate declared as evidence, but {ref.sharpness}: "
-                           "draw more samples, or declare it Reference(..., illustration=reason)")
+                out.append(ClaimFailure(
+                    f"reference {ref.id}",
+                    f"reference {ref.id} is a Monte Carlo estimate declared as evidence, but {ref.sharpness}: "
+                    "draw more samples, or declare it Reference(..., illustration=reason)"))
             for r in ref.results:
                 if not r.passed and not r.skipped:
-                    out.append(r.failure.render() if r.failure else f"reference {ref.id} failed")
+                    out.append(_numeric_failure(f"reference {ref.id}", r, f"reference {ref.id} failed"))
         for m in self.mutants:
             if not m.caught:
-                out.append(f"mutant {m.id} ({m.description}) survived: {m.evidence}")
+                out.append(ClaimFailure(f"mutant {m.id}", f"mutant {m.id} ({m.description}) survived: {m.evidence}"))
         return out
+
+    @property
+    def failures(self) -> list[str]:
+        """Human-readable reasons this claim failed (empty when it passed)."""
+        return [f.render() for f in self.failure_records]
 
     @property
     def passed(self) -> bool:
@@ -187,13 +242,15 @@ def _jsonable(obj):
         for extra in ("passed", "ok"):
             if hasattr(type(obj), extra) and isinstance(getattr(type(obj), extra), property):
                 out[extra] = getattr(obj, extra)
+        if isinstance(obj, ClaimResult):
+            out["failures"] = _jsonable(obj.failure_records)
         return out
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
+        return NON_FINITE[str(float(obj))]
     return obj
 
 

@@ -20,7 +20,7 @@ from checkers.functions import unfold
 from checkers.limits import time_limit
 from checkers.model import Claim, Derivation, Estimate, Sample, Value
 from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResult, NumericResult, ReferenceResult,
-                              RunResult, StepResult)
+                              RunResult, StepResult, rejection_text)
 from checkers.symbolic import SymbolicResult, not_attempted
 from checkers.evaluate import rounding_sensitivity
 from checkers.montecarlo import SHARPNESS_FACTORS, degenerate_components, scale_target
@@ -353,12 +353,13 @@ class ClaimChecker:
                 worst.add(d, s, ours, theirs)
             results.append(self._result(f"reference {ref.id}", worst, device, torch.float64, tol, started))
         if not monte_carlo or ref.illustration:
-            return ReferenceResult(ref.id, ref.description, tuple(results), illustration=ref.illustration)
+            return ReferenceResult(ref.id, ref.description, tuple(results), illustration=ref.illustration,
+                                   monte_carlo=monte_carlo)
         judged = sum(r.instances for r in results)
         sharpness = ", ".join(f"rejects the side ×{factor:g} on {count} of {judged} instances"
                               for factor, count in rejected.items())
         return ReferenceResult(ref.id, ref.description, tuple(results), sharpness=sharpness,
-                               sharp=all(rejected.values()))
+                               sharp=all(rejected.values()), monte_carlo=True)
 
     def mutant(self, mutant) -> MutantResult:
         """Caught when the float64 CPU check rejects an instance and sympy does not "prove" the mutant.
@@ -386,20 +387,23 @@ class ClaimChecker:
             bad = ~(d.excess <= 0)  # NaN (a log of a negative number, say) is out of tolerance too
             if bool(bad.any()):
                 i = int(torch.argmax(d.excess))
-                where = (f"{int(bad.sum())}/{sample.size} instances out of tolerance (dims {dict(sample.dims) or '{}'}, "
-                         f"batch seed {sample.seed}; worst relative error {float(d.rel_error[i]):.3g})")
+                located = dict(dims=dict(sample.dims), batch_seed=sample.seed, rejected=int(bad.sum()),
+                               instances=sample.size)
+                where = rejection_text(**located, worst_rel_error=float(d.rel_error[i]))
                 if proved is not None:
                     return MutantResult(mutant.id, mutant.description, False,
                                         f"the symbolic strategy proved this wrong variant ({proved}) although "
-                                        f"cpu float64 rejects it on {where}: unsound rewrite")
-                return MutantResult(mutant.id, mutant.description, True, f"rejected on cpu float64: {where}")
+                                        f"cpu float64 rejects it on {where}: unsound rewrite", **located)
+                return MutantResult(mutant.id, mutant.description, True, f"rejected on cpu float64: {where}",
+                                    **located)
         count = sum(s.size for s in self.samples)
         if proved is not None or _equals_claim(claim, mutant):
             how = f"proved by the claim's strategy ({proved})" if proved is not None else "it simplifies to the claim's right side"
             return MutantResult(mutant.id, mutant.description, False,
                                 f"this mutant equals the claim: {how}, and every one of {count} instances agrees; "
-                                f"a mutant must be a wrong variant, so change or remove it")
-        return MutantResult(mutant.id, mutant.description, False, f"every one of {count} instances passed")
+                                f"a mutant must be a wrong variant, so change or remove it", instances=count)
+        return MutantResult(mutant.id, mutant.description, False, f"every one of {count} instances passed",
+                            instances=count)
 
     def run(self, devices: Sequence[str], dtypes: Sequence[torch.dtype] | None = None) -> ClaimResult:
         claim, started = self.claim, time.perf_counter()

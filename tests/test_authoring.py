@@ -148,6 +148,11 @@ def test_problem_sets_come_from_the_proof_package():
     groups = group_by_set([Derivation(id="d", title="t", source="q1 P2", claims=(claim,))], [quiz])
     ((problem_set, (placement,)),) = groups.items()
     assert problem_set.heading == "Quiz 1 (2030-01-01)" and placement.label == "Question 2"
+    assert (placement.number, placement.letter) == ("2", "")
+    part = Derivation(id="e", title="t", source="q1 P2(b)", claims=(claim,))
+    ((_, (_, placement)),) = group_by_set([part, Derivation(id="d", title="t", source="q1 P2", claims=(claim,))],
+                                          [quiz]).items()
+    assert (placement.label, placement.number, placement.letter) == ("Question 2(b)", "2", "(b)")
 
 
 def test_a_missing_subcommand_module_is_an_error_not_a_silent_omission(monkeypatch, capsys):

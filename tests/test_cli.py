@@ -29,6 +29,10 @@ def test_verify_json_document_shape(capsys):
     numeric = {r["dtype"]: r for r in claim["numeric"]}
     assert numeric["float64"]["instances"] >= 1000 and numeric["float64"]["worst_rel_error"] < 1e-7
     assert all(m["caught"] is True for m in claim["mutants"]) and {m["id"] for m in claim["mutants"]} == {"no-square", "trace"}
+    # where each mutant was rejected travels as fields, not inside its evidence text
+    assert all(isinstance(m["dims"], dict) and 0 < m["rejected"] <= m["instances"] and m["batch_seed"] is not None
+               for m in claim["mutants"])
+    assert claim["failures"] == [] and all(r["monte_carlo"] is False for r in claim["references"])
 
 
 def test_dtype_filter_restricts_the_run(capsys):

@@ -210,3 +210,48 @@ def test_verify_runs_float32_as_ieee_float32_and_restores_the_tf32_switches():
         assert torch.backends.cudnn.allow_tf32 is True
     finally:
         torch.backends.cudnn.allow_tf32 = before[0]
+
+
+def test_results_record_monte_carlo_references_mutant_batches_and_failures_as_fields():
+    import json
+
+    from checkers import Reference
+    from checkers.results import to_json
+
+    def mc(sample):  # a Monte Carlo estimate of log t + u with 4000 draws, precise enough to be evidence
+        draws = torch.randn(sample.size, 4000, generator=sample.generator(), dtype=torch.float64) * 0.01
+        values = draws + (torch.log(sample["t"]) + sample["u"])[:, None]
+        return Estimate(values.mean(1), values.std(1) / 4000 ** 0.5)
+
+    c = claim(lhs=sp.log(t) + u, rhs=sp.log(t) + u * 1.0001, symbolic=not_attempted("testing records"),
+              dtypes=(torch.float64,), references=(Reference("exact", "log t + u", lambda s: torch.log(s["t"]) + s["u"]),
+                                                   Reference("sampled", "log t + u plus noise", mc)))
+    result = ClaimChecker(derivation(c), c, seed=3).run(["cpu"])
+    assert {r.id: r.monte_carlo for r in result.references} == {"exact": False, "sampled": True}
+    mutant = result.mutants[0]
+    assert mutant.caught and mutant.dims == {} and mutant.batch_seed is not None
+    assert 0 < mutant.rejected <= mutant.instances and f"batch seed {mutant.batch_seed}" in mutant.evidence
+    records = result.failure_records
+    assert [r.what for r in records][:1] == ["cpu float64"] and records[0].detail.seed == 3
+    assert records[0].headline == records[0].detail.lines()[0] and result.failures[0] == records[0].render()
+    doc = json.loads(json.dumps(to_json(verify([derivation(c)], devices=["cpu"], seed=3)), allow_nan=False))
+    (claim_doc,) = doc["derivations"][0]["claims"]
+    assert {r["id"]: r["monte_carlo"] for r in claim_doc["references"]} == {"exact": False, "sampled": True}
+    assert set(claim_doc["mutants"][0]) >= {"dims", "batch_seed", "rejected", "instances"}
+    assert claim_doc["failures"][0]["what"] == "cpu float64" and claim_doc["failures"][0]["detail"]["seed"] == 3
+
+
+def test_non_finite_numbers_are_spelled_as_strict_json_strings():
+    import json
+
+    from checkers.grading.result import json_safe
+    from checkers.results import to_json
+
+    c = claim(lhs=None, rhs=None, numeric=lambda s: (torch.full_like(s["u"], float("inf")), s["u"]),
+              symbolic=not_attempted("testing JSON"), dtypes=(torch.float64,),
+              mutants=(Mutant("zero", "zero instead", numeric=lambda s: (s["u"] * 0, s["u"])),))
+    doc = to_json(verify([derivation(c)], devices=["cpu"], seed=0))
+    failure = doc["derivations"][0]["claims"][0]["numeric"][0]["failure"]
+    assert failure["lhs"] == "Infinity" and failure["abs_error"] == "Infinity"
+    json.dumps(doc, allow_nan=False)  # raises on a bare inf or nan
+    assert json_safe([float("inf"), float("-inf")]) == ["Infinity", "-Infinity"]

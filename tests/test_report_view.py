@@ -136,8 +136,8 @@ def test_python_names_stay_plain_and_one_letter_names_take_their_subscript():
 
 
 def test_mutant_evidence_names_dimensions_in_words():
-    from checkers.reporting.view import _evidence
+    from checkers.results import rejection_text
 
-    assert _evidence("out of tolerance (dims {}, batch seed 0; worst relative error 2)") == \
-        "out of tolerance (batch seed 0; worst relative error 2)"
-    assert _evidence("(dims {'n': 8, 'L': 2}, batch seed 7; x)") == "(n = 8, L = 2, batch seed 7; x)"
+    assert rejection_text({}, 0, 3, 64, 2.0) == "3/64 instances out of tolerance (batch seed 0; worst relative error 2)"
+    assert rejection_text({"n": 8, "L": 2}, 7, 1, 4, 0.5) == \
+        "1/4 instances out of tolerance (n = 8, L = 2, batch seed 7; worst relative error 0.5)"

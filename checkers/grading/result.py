@@ -8,9 +8,9 @@ import re
 from dataclasses import dataclass, field
 
 from checkers.grading.feedback import Feedback
+from checkers.results import NON_FINITE
 
 VERDICTS = ("correct", "incorrect", "invalid")
-NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}  # how strict JSON carries them (as strings)
 
 
 def json_safe(value):

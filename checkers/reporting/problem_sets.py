@@ -42,11 +42,13 @@ class ProblemSet:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where a derivation sits in one problem set: its label there ("Problem 3") and sort key."""
+    """Where a derivation sits in one problem set: its label there ("Problem 3(a)") and sort key."""
 
     derivation: Derivation
     label: str
     sort_key: tuple
+    number: str = ""  # the problem it answers ("3"; the whole label when the source names no number)
+    letter: str = ""  # the sub-question it answers ("(a)", "(ii)"; empty for a whole problem)
 
 
 def _placement(derivation: Derivation, problem_set: ProblemSet) -> Placement:
@@ -57,10 +59,12 @@ def _placement(derivation: Derivation, problem_set: ProblemSet) -> Placement:
     if match:
         label = f"{problem_set.numbering} {match.group(1)}{match.group(2).rstrip()}"
         key = (int(match.group(1)), match.group(2).strip(), derivation.id)
+        number = match.group(1)
     else:
-        label = rest
+        label = number = rest
         key = (float("inf"), rest, derivation.id)
-    return Placement(derivation, label, key)
+    letter = re.search(r"\(([a-z]+|[ivx]+)\)\s*$", rest)
+    return Placement(derivation, label, key, number, f"({letter.group(1)})" if letter else "")
 
 
 def group_by_set(derivations: Iterable[Derivation], declared: Iterable[ProblemSet] | None = None

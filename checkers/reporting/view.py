@@ -435,9 +435,6 @@ def _doc(fn) -> str:
     return " ".join(doc.split("\n\n")[0].split()) if doc else ""
 
 
-_MONTE_CARLO = re.compile(r"monte carlo|\bdraws\b|standard errors", re.IGNORECASE)
-
-
 def _claim_relation(claim: Claim, result: ClaimResult) -> str:
     """The relation printed between the sides: '=' for an exact identity even when checked by Monte Carlo."""
     return "=" if claim.relation == "≈" else claim.relation
@@ -447,10 +444,7 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
     """("Verified: ..." or "FAILED: ...", css) for the claims of one part."""
     failed = [r for r in results if not r.passed]
     if failed:
-        reasons = []
-        for r in failed:
-            first = r.failures[0].splitlines()[0] if r.failures else "failed"
-            reasons.append(f"{r.id}: {first}")
+        reasons = [f"{r.id}: {r.failure_records[0].lines()[0] if r.failure_records else 'failed'}" for r in failed]
         return "FAILED: " + "; ".join(reasons), "fail"
     texts = [_symbolic_text(r.symbolic.status, r.symbolic.scope) for r in results]
     symbolic = []
@@ -502,17 +496,6 @@ def _verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str
     return "Verified: " + "; ".join(parts), "ok"
 
 
-_DIMS = re.compile(r"dims \{([^{}]*)\}(, )?")
-
-
-def _evidence(text: str) -> str:
-    """A mutant's evidence as a reader reads it: the engine's `dims {'n': 8}` as `n = 8`, `dims {}` left out."""
-    def words(match: re.Match) -> str:
-        pairs = re.findall(r"'([^']+)':\s*([^,]+)", match.group(1))
-        return (", ".join(f"{k} = {v.strip()}" for k, v in pairs) + (match.group(2) or "")) if pairs else ""
-    return _DIMS.sub(words, text)
-
-
 def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView:
     formula = (Formula((claim.lhs, _claim_relation(claim, result), claim.rhs)) if claim.lhs is not None
                and claim.rhs is not None else None)
@@ -536,16 +519,11 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
                               "ok" if sr.passed and name == "proved" else ("fail" if not sr.passed else "warn")))
     references = []
     for ref in result.references:
-        # A reference computed by Monte Carlo returns an Estimate and is judged within z standard errors
-        # (checkers.verify). The result does not record which kind it was: it is recognised by its description,
-        # or by passing with an error beyond both atol and rtol, which only that allowance permits at float64.
-        monte_carlo = bool(_MONTE_CARLO.search(ref.description)) or any(
-            r.passed and not r.skipped and r.worst_abs_error > r.atol and r.worst_rel_error > r.rtol for r in ref.results)
         references.append(ReferenceView(ref.id, ref.description,
-                                        tuple(_numeric_row(r, claim, monte_carlo=monte_carlo) for r in ref.results),
+                                        tuple(_numeric_row(r, claim, monte_carlo=ref.monte_carlo) for r in ref.results),
                                         ("illustration" if ref.illustration else "passed") if ref.passed else "FAILED",
                                         "ok" if ref.passed else "fail"))
-    mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", _evidence(m.evidence),
+    mutants = tuple(MutantView(m.id, m.description, "caught" if m.caught else "SURVIVED", m.evidence,
                                "ok" if m.caught else "fail") for m in result.mutants)
     caught = sum(m.caught for m in result.mutants)
     symbols = {v.name: v for v in claim.variables}
@@ -575,7 +553,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
         references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
         status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
-        failures=tuple(tuple(f.splitlines()) for f in result.failures))
+        failures=tuple(tuple(f.lines()) for f in result.failure_records))
 
 
 # -- answers and parts -------------------------------------------------------------------------------------------
@@ -632,18 +610,11 @@ def _part_view(anchor: str, label: str, heading: str, question: RenderedStatemen
                     "passed" if passed else "FAILED", css, verified, implicit)
 
 
-def _letter(label: str) -> str:
-    """The sub-question letter of a placement label: "Problem 4(a)" -> "(a)"."""
-    match = re.search(r"\(([a-z]+|[ivx]+)\)\s*$", label)
-    return f"({match.group(1)})" if match else ""
-
-
 def part_views(derivation: Derivation, result: DerivationResult, claim_views: dict[str, ClaimView],
-               placement_label: str) -> tuple[PartView, ...]:
+               letter: str) -> tuple[PartView, ...]:
     by_id = {c.id: c for c in derivation.claims}
     results = {r.id: r for r in result.claims}
     out = []
-    letter = _letter(placement_label)
     if derivation.parts:
         used: set[str] = set()
         for i, part in enumerate(derivation.parts, start=1):
@@ -699,21 +670,16 @@ def derivation_view(placement: Placement, result: DerivationResult, figures: tup
     return DerivationView(
         id=derivation.id, title=derivation.title, source=derivation.source,
         statement=render_statement(derivation.statement), figures=figures,
-        parts=part_views(derivation, result, views, placement.label), claims=claims,
+        parts=part_views(derivation, result, views, placement.letter), claims=claims,
         status="passed" if passed else "FAILED", css="ok" if passed else "fail",
         summary=_summary(list(result.claims), figures_ok), checked=f"checked {_date(checked[0])}")
-
-
-def _number(label: str) -> str:
-    match = re.match(r"Problem (\d+)", label)
-    return match.group(1) if match else label
 
 
 def group_problems(placements: list[Placement], derivations: list[DerivationView]) -> tuple[ProblemView, ...]:
     """One ProblemView per problem number, in the set's order; derivations of one problem share it."""
     groups: dict[str, list[tuple[Placement, DerivationView]]] = {}
     for placement, view in zip(placements, derivations):
-        groups.setdefault(_number(placement.label), []).append((placement, view))
+        groups.setdefault(placement.number, []).append((placement, view))
     out = []
     for number, members in groups.items():
         views = tuple(v for _, v in members)
