@@ -123,7 +123,8 @@ def _vm_bytes() -> int:
     return 0
 
 
-def _limit_memory(extra_mb: int) -> None:
+def limit_memory(extra_mb: int) -> None:
+    """Cap this process's address space at its current size plus `extra_mb` MiB (0 or less: no cap)."""
     import resource
 
     if extra_mb <= 0:
@@ -137,7 +138,7 @@ def _limit_memory(extra_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Ask the kernel to SIGKILL this process when its parent dies; exit now if that already happened."""
     if sys.platform.startswith("linux"):
         try:
@@ -172,7 +173,7 @@ def release_inherited_sockets(keep: int) -> None:
 
 
 def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherited: list) -> None:
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     for c in inherited:  # the parent's ends of the siblings' pipes: holding them would hide the parent's death
         try:
             c.close()
@@ -188,7 +189,7 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
     import torch
 
     torch.set_num_threads(1)
-    _limit_memory(options["memory_mb"])
+    limit_memory(options["memory_mb"])
     fingerprint = None
     if options.get("fingerprint"):
         from checkers.grading.analysis import fingerprint

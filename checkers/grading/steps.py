@@ -20,7 +20,7 @@ from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import compare, evaluate_on
 from checkers.grading.failures import failure_message
-from checkers.grading.grader import DEFAULT_TIME_LIMIT, _brief, _where, counterexample, grade_in_process
+from checkers.grading.grader import DEFAULT_TIME_LIMIT, brief_value, counterexample, grade_in_process, where_text
 from checkers.grading.instances import instances_for
 from checkers.grading.parse import MAX_LENGTH, parse_answer
 from checkers.limits import time_limit
@@ -187,8 +187,8 @@ def _compare(problem, number: int, current, previous_number: int, previous, limi
     cx["line"], cx["previous_line"] = cx.pop("student"), cx.pop("reference")
     cx = json_safe(cx)
     step.update(valid=False, counterexample=cx,
-                message=f"line {number} does not equal line {previous_number}: at {_where(instances, cx)} it gives "
-                        f"{_brief(cx['line'])}, line {previous_number} gives {_brief(cx['previous_line'])}")
+                message=f"line {number} does not equal line {previous_number}: at {where_text(instances, cx)} it gives "
+                        f"{brief_value(cx['line'])}, line {previous_number} gives {brief_value(cx['previous_line'])}")
     return step
 
 

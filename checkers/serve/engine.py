@@ -119,13 +119,13 @@ async def finish_in_thread(function, on_cancel):
 
 def _job_main(conn, parent_pid: int, memory_mb: int, job) -> None:
     """A forked job process: run job() and send back ("ok", result) or ("raised", exception)."""
-    from checkers.grading.isolation import _die_with_parent, _limit_memory, release_inherited_sockets
+    from checkers.grading.isolation import die_with_parent, limit_memory, release_inherited_sockets
 
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     release_inherited_sockets(keep=conn.fileno())  # the server's connections close when the server closes them
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _limit_memory(memory_mb)
+    limit_memory(memory_mb)
     try:
         outcome = ("ok", job())
     except BaseException as exc:  # sent back and raised in the server, as if the job had run there
@@ -143,7 +143,7 @@ async def run_job(job, memory_mb: int):
     ctx = mp.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     # Not a daemon: a job starts grading workers of its own. Forked from the event loop's thread, which lives as long
-    # as the server (a job is killed by the kernel when the thread that forked it ends: see _die_with_parent).
+    # as the server (a job is killed by the kernel when the thread that forked it ends: see die_with_parent).
     process = ctx.Process(target=_job_main, args=(sender, os.getpid(), memory_mb, job))
     process.start()
     sender.close()
