@@ -27,10 +27,9 @@ from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem
 from checkers.grading.result import GradeResult, invalid
-from checkers.limits import time_limit
+from checkers.limits import DEFAULT_TIME_LIMIT, time_limit
 from checkers.symbolic import real_matrix_scalars, identity
 
-DEFAULT_TIME_LIMIT = 2.0
 SYMBOLIC_SHARE = 0.5  # at most this share of the time limit goes to the optional sympy confirmation
 
 

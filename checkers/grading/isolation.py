@@ -58,9 +58,8 @@ from checkers.grading.failures import stop_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, grade_in_process
 from checkers.grading.problem import Problem
 from checkers.grading.result import invalid
-from checkers.limits import MAX_TIME_LIMIT, MIN_MEMORY_MB, check_limits  # noqa: F401  (the pool's rules; re-exported)
+from checkers.limits import DEFAULT_MEMORY_MB, MAX_TIME_LIMIT, MIN_MEMORY_MB, check_limits  # noqa: F401  (the pool's rules; re-exported)
 
-DEFAULT_MEMORY_MB = 1024  # address space a worker may add to what it inherits
 HARD_GRACE = 1.0  # seconds past the soft limit before the parent kills a worker
 QUEUE_DEPTH = 2  # answers handed to a worker at once (the next one waits in its pipe)
 LIVENESS_POLL = 1.0  # seconds between an idle worker's checks that its parent is alive

@@ -23,7 +23,7 @@ from checkers.grading.failures import failure_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, brief_value, counterexample, grade_in_process, where_text
 from checkers.grading.instances import instances_for
 from checkers.grading.parse import MAX_LENGTH, parse_answer
-from checkers.limits import time_limit
+from checkers.limits import DEFAULT_MEMORY_MB, time_limit
 
 MAX_LINES = 60
 _ENVIRONMENT = re.compile(r"\\(begin|end)\{(align\*?|aligned|equation\*?|eqnarray\*?|gather\*?|split)\}")
@@ -278,7 +278,7 @@ def step_task(problem_id: str, number: int, text: str, previous_number: int, pre
 
 
 def check_steps_isolated(problem_id: str, text: str, *, time_limit: float = DEFAULT_TIME_LIMIT,
-                         memory_mb: int = 1024, workers: int | None = None) -> dict:
+                         memory_mb: int = DEFAULT_MEMORY_MB, workers: int | None = None) -> dict:
     """The JSON report of a derivation, every line and step checked in a killable worker under its own time
     and memory limit: a line that hangs, explodes or crashes costs only its own entry, never the report."""
     from checkers.grading.failures import stop_message

@@ -39,6 +39,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
+
 DEFAULT_MAX_PROBLEMS = 4  # problems kept warm at once (each holds `workers` forked processes)
 MAX_STEPS_AT_ONCE = 2  # check-steps requests graded at once (each forks its own small pool)
 MAX_CSV_AT_ONCE = 1  # CSV uploads graded at once (each uses a pool of one worker per core)
@@ -53,8 +55,8 @@ RUNNING_JOBS: set = set()  # job processes (derivations, uploads) now running: k
 class Limits:
     """Per-answer limits, as on the command line: seconds and extra MiB of address space per worker."""
 
-    time_limit: float = 2.0
-    memory_mb: int = 1024
+    time_limit: float = DEFAULT_TIME_LIMIT
+    memory_mb: int = DEFAULT_MEMORY_MB
 
 
 class FairQueue:
