@@ -15,6 +15,8 @@ from contextlib import contextmanager
 
 from checkers.errors import SymbolicTimeout, UsageError
 
+DEFAULT_TIME_LIMIT = 2.0  # seconds a grading worker may spend on one answer (or one line of a derivation)
+DEFAULT_MEMORY_MB = 1024  # address space a grading worker may add to what it inherits
 MIN_MEMORY_MB = 64  # below this a grading worker cannot even import what grading needs
 MAX_TIME_LIMIT = 3600.0  # seconds per answer; more is a typo, not a plan
 

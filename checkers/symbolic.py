@@ -57,7 +57,7 @@ def _factor_radicands(e: sp.Basic) -> sp.Basic:
                      lambda z: sp.factor(z.base) ** z.exp)
 
 
-def _real_matrix_scalars(e: sp.Basic) -> sp.Basic:
+def real_matrix_scalars(e: sp.Basic) -> sp.Basic:
     """Rewrite scalar functions of real square matrices into canonical real symbols.
 
     Sound rules only: matrix expressions are expanded with sympy's own rules ((AB)^-1 = B^-1 A^-1,
@@ -85,7 +85,7 @@ def simplifies_to_zero(diff: sp.Basic) -> bool:
         return sp.simplify(diff).is_ZeroMatrix is True
     if diff == 0:
         return True
-    diff = _real_matrix_scalars(diff)
+    diff = real_matrix_scalars(diff)
     for rewrite in (sp.expand, lambda e: sp.simplify(_factor_radicands(e)), lambda e: sp.simplify(sp.expand_log(e)),
                     lambda e: sp.simplify(sp.powsimp(sp.expand(e), force=False))):
         diff = rewrite(diff)

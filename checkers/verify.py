@@ -24,10 +24,10 @@ from checkers.results import (ClaimResult, DerivationResult, Failure, MutantResu
 from checkers.symbolic import SymbolicResult, not_attempted
 from checkers.evaluate import rounding_sensitivity
 from checkers.montecarlo import SHARPNESS_FACTORS, degenerate_components, scale_target
+from checkers.sampling import draw_configs, draw_sample
 from checkers.tolerances import (Discrepancy, Tolerance, compare, dtype_name, short_of, tolerance_for, unit_roundoff,
                                  violation)
 
-CONFIGS_PER_CLAIM = 4
 MUTANT_TIME_LIMIT = 5.0
 # Every batch is small (at most a few thousand instances of matrices up to 64 x 64), so torch's pool
 # mostly spins: on this 2-core machine (shared, load 6-9) the whole suite took 60 CPU-seconds and 200 s
@@ -68,53 +68,6 @@ def ieee_float32():
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = before[:2]
         torch.set_float32_matmul_precision(before[2])
-
-
-@dataclass(frozen=True)
-class Config:
-    """One hypothesis draw: the dimensions and the torch seed of one batch."""
-
-    dims: dict[str, int]
-    batch_seed: int
-
-
-def draw_configs(claim: Claim, seed: int, count: int = CONFIGS_PER_CLAIM) -> list[Config]:
-    """Hypothesis draws `count` (dims, batch seed) pairs; the same `seed` always gives the same list.
-
-    Hypothesis tries the simplest example first (every dimension at its lower bound), then spreads out.
-    It is imported here, not at module level, so that commands that never draw (grading) start faster.
-    """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-    from hypothesis import strategies as st
-
-    strategy = st.fixed_dictionaries({
-        "dims": st.fixed_dictionaries({name: st.integers(lo, hi) for name, (lo, hi) in sorted(claim.dims.items())}),
-        "batch_seed": st.integers(0, 2**31 - 1),
-    })
-    drawn: list[Config] = []
-
-    @hypothesis_seed(seed)
-    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.explicit, Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(strategy)
-    def collect(example):
-        config = Config(dict(example["dims"]), example["batch_seed"])
-        if config not in drawn:
-            drawn.append(config)
-
-    collect()
-    return drawn[:count]
-
-
-def draw_sample(claim: Claim, config: Config, batch: int) -> Sample:
-    """The float64 CPU batch for one config: every variable drawn from one seeded generator."""
-    gen = torch.Generator().manual_seed(config.batch_seed)
-    values = {v.name: v.draw(batch, config.dims, gen) for v in claim.variables}
-    sample = Sample(values=values, dims=config.dims, seed=config.batch_seed, size=batch)
-    for symbol, definition in claim.definitions.items():
-        values[symbol.name] = sample.evaluate(definition)
-    return sample
 
 
 def _as_rows(value: torch.Tensor, batch: int) -> torch.Tensor:

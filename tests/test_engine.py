@@ -8,7 +8,8 @@ import torch
 from checkers import Claim, Derivation, Mutant, Positive, Real, Step, Tolerance, Variable, identity, not_attempted
 from checkers.model import Estimate
 from checkers.symbolic import Strategy, SymbolicResult, SymbolicStatus
-from checkers.verify import ClaimChecker, draw_configs, verify
+from checkers.sampling import draw_configs
+from checkers.verify import ClaimChecker, verify
 
 t = sp.Symbol("t", positive=True)
 u = sp.Symbol("u", real=True)

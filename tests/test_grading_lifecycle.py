@@ -127,7 +127,7 @@ def test_an_idle_worker_notices_that_its_parent_died():
     script = (
         "import os, sys, time\n"
         "from checkers.grading import isolation\n"
-        "isolation._die_with_parent = lambda parent: None  # as where prctl is missing\n"
+        "isolation.die_with_parent = lambda parent: None  # as where prctl is missing\n"
         "pool = isolation.GradingPool('kl-gaussian', workers=3).start()\n"
         "print(' '.join(str(w.process.pid) for w in pool.workers), flush=True)\n"
         "os._exit(0)  # the parent vanishes without closing anything\n"

@@ -22,14 +22,6 @@ D_{\mathrm{KL}}(p_0 \| p_1)
 """
 
 
-@pytest.fixture(autouse=True)
-def _available():
-    from checkers.grading.catalog import get_problem
-
-    if not get_problem("kl-gaussian").available():
-        pytest.fail("kl-gaussian: proofs.kl_gaussian, its reference, is missing")
-
-
 def test_split_lines_drops_remarks_and_left_hand_sides():
     lines = split_derivation(GOOD)
     assert len(lines) == 3

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from checkers.evaluate import evaluate
-from checkers.grading.catalog import PROBLEMS, get_problem
+from checkers.grading.catalog import get_problem, problems
 from checkers.grading.grader import grade_expression, grade_in_process
 from checkers.grading.instances import instances_for
 from checkers.grading.parse import parse_answer
@@ -106,7 +106,7 @@ def test_generic_diagnoses(suffix, kind, words):
 
 
 def test_reference_itself_is_correct_and_identical_for_every_problem():
-    for pid, p in PROBLEMS.items():
+    for pid, p in problems().items():
         result = grade_expression(p, p.reference_expr, symbolic=True)
         assert result.verdict == "correct" and result.symbolic["status"] == "identical", pid
 

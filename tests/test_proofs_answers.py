@@ -9,7 +9,7 @@ import pytest
 import sympy as sp
 
 from checkers.model import Derivation
-from checkers.verify import Config, draw_sample
+from checkers.sampling import Config, draw_sample
 from proofs import (bn_backprop_loops, flow_mle, geometric_gan, hinge_gan, hint_flow, layernorm, mutual_information,
                     resnext_block, rnn_parallel_time, tv_min, vae_bernoulli, vae_prior_scaling)
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
+
 if TYPE_CHECKING:
     from checkers.grading.bulk import BulkSummary
     from checkers.grading.result import GradeResult
@@ -33,7 +35,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'checkers.grading' has no attribute {name!r}")
 
 
-def grade(problem: str, answer: str, *, time_limit: float = 2.0, memory_mb: int = 1024, symbolic: bool = True,
+def grade(problem: str, answer: str, *, time_limit: float = DEFAULT_TIME_LIMIT, memory_mb: int = DEFAULT_MEMORY_MB, symbolic: bool = True,
           isolate: bool = True) -> GradeResult:
     """Grade one answer to `problem` (an id from `problem_ids()`): verdict correct / incorrect / invalid.
 
@@ -50,7 +52,7 @@ def grade(problem: str, answer: str, *, time_limit: float = 2.0, memory_mb: int 
                                                 symbolic=symbolic))
 
 
-def check_steps(problem: str, derivation: str, *, time_limit: float = 2.0, memory_mb: int = 1024,
+def check_steps(problem: str, derivation: str, *, time_limit: float = DEFAULT_TIME_LIMIT, memory_mb: int = DEFAULT_MEMORY_MB,
                 isolate: bool = True) -> dict:
     r"""Check an align*-style derivation line by line (each line under its own time and memory limit); returns the
     report (lines, steps, first_invalid, final)."""

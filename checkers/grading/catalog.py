@@ -35,12 +35,6 @@ def problems() -> dict[str, Problem]:
     return {p.id: p for p in all_gradeable()}
 
 
-def __getattr__(name: str):
-    if name == "PROBLEMS":  # imported lazily: collecting the problems imports every proof module
-        return problems()
-    raise AttributeError(name)
-
-
 def get_problem(problem_id: str) -> Problem:
     """The problem with this id, or UsageError listing the known ids.
 

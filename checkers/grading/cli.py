@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from checkers.errors import UsageError
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
 
 EXIT = {"correct": 0, "incorrect": 1, "invalid": 2}
 INTERNAL = 3
@@ -286,8 +287,10 @@ def register(sub) -> None:
     p.add_argument("--gradescope", metavar="FILE", help=argparse.SUPPRESS)  # removed: refused with a pointer
     p.add_argument("--restart", action="store_true", help="ignore the journal of an interrupted run")
     p.add_argument("--workers", type=int, default=None, help="grading processes (default: one per CPU)")
-    p.add_argument("--time-limit", type=float, default=2.0, help="seconds per answer (default 2)")
-    p.add_argument("--memory-mb", type=int, default=1024, help="extra memory per worker in MiB (default 1024)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                   help=f"seconds per answer (default {DEFAULT_TIME_LIMIT:g})")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                   help=f"extra memory per worker in MiB (default {DEFAULT_MEMORY_MB})")
     p.add_argument("--symbolic", action="store_true", help="with --csv: also try a sympy confirmation (slower)")
     p.add_argument("--no-symbolic", action="store_true", help="one answer: skip the sympy confirmation")
     p.set_defaults(func=cmd_grade)
@@ -298,8 +301,10 @@ def register(sub) -> None:
     p.add_argument("problem", metavar="PROBLEM")
     p.add_argument("file", metavar="FILE", help="the derivation ('-' reads stdin)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--time-limit", type=float, default=2.0, help="seconds per line (default 2)")
-    p.add_argument("--memory-mb", type=int, default=1024, help="extra memory per worker in MiB (default 1024)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                   help=f"seconds per line (default {DEFAULT_TIME_LIMIT:g})")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                   help=f"extra memory per worker in MiB (default {DEFAULT_MEMORY_MB})")
     p.set_defaults(func=cmd_check_steps)
 
     p = sub.add_parser("gradescope", help="build a Gradescope autograder, or run it on one submission",
@@ -310,8 +315,10 @@ def register(sub) -> None:
     p.add_argument("--problems", nargs="+", metavar="ID", help="build: the problems of the assignment")
     p.add_argument("--out", default="autograder.zip", help="build: the zip to write (default autograder.zip)")
     p.add_argument("--points", type=float, default=1.0, help="build: points per problem (default 1)")
-    p.add_argument("--time-limit", type=float, default=2.0, help="build: seconds per answer (default 2)")
-    p.add_argument("--memory-mb", type=int, default=1024, help="build: extra memory per answer in MiB (default 1024)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                   help=f"build: seconds per answer (default {DEFAULT_TIME_LIMIT:g})")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                   help=f"build: extra memory per answer in MiB (default {DEFAULT_MEMORY_MB})")
     p.add_argument("--visibility", default="visible", help="build: when students see the results: visible, "
                                                             "after_published, after_due_date or hidden")
     p.add_argument("--root", default=None, help="run: the folder laid out like /autograder")

@@ -27,10 +27,9 @@ from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem
 from checkers.grading.result import GradeResult, invalid
-from checkers.limits import time_limit
-from checkers.symbolic import _real_matrix_scalars, identity
+from checkers.limits import DEFAULT_TIME_LIMIT, time_limit
+from checkers.symbolic import real_matrix_scalars, identity
 
-DEFAULT_TIME_LIMIT = 2.0
 SYMBOLIC_SHARE = 0.5  # at most this share of the time limit goes to the optional sympy confirmation
 
 
@@ -51,7 +50,8 @@ def _round(x, digits: int = 4):
     return float(f"{x:.{digits}g}")
 
 
-def _brief(value) -> str:
+def brief_value(value) -> str:
+    """A value as a message shows it: a float to 6 significant digits, a list to 4."""
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(_round(value))
@@ -72,12 +72,13 @@ def counterexample(instances: Instances, group_index: int, index: int, student, 
     }
 
 
-def _where(instances: Instances, cx: dict) -> str:
+def where_text(instances: Instances, cx: dict) -> str:
+    """Where a counterexample lies, for a message: its dimensions, or else its scalar values."""
     problem = instances.problem
     inst = cx["instance"]
     if problem.dim_ranges:
         return ", ".join(f"{k} = {inst[k]}" for k in problem.dim_ranges)
-    return ", ".join(f"{k} = {_brief(v)}" for k, v in inst.items() if isinstance(v, float))
+    return ", ".join(f"{k} = {brief_value(v)}" for k, v in inst.items() if isinstance(v, float))
 
 
 def _symbolic(problem: Problem, expr: sp.Basic, budget: float) -> dict:
@@ -137,7 +138,7 @@ def _nonzero_in_dimensions(problem: Problem, lhs: sp.Basic, rhs: sp.Basic, budge
         return None
     try:
         with time_limit(budget, "the symbolic check"):
-            difference = sp.expand(_real_matrix_scalars(lhs - rhs))
+            difference = sp.expand(real_matrix_scalars(lhs - rhs))
             if difference == 0 or not difference.free_symbols or not difference.free_symbols <= set(symbols.values()):
                 return None
             for combo in _candidate_dimensions(problem):
@@ -199,7 +200,7 @@ def _grade_expression(problem: Problem, expr: sp.Basic, answer: str, *, symbolic
         gi = u.index  # (not groups.index(u.group): comparing batches compares their tensors)
         cx = counterexample(instances, gi, 0, None, as_plain(ref_values[gi][0]))
         return GradeResult(problem.id, answer, "incorrect", f"incorrect: your answer is undefined at "
-                           f"{_where(instances, cx)}: {u.why}", counterexample=cx, instances=instances.count,
+                           f"{where_text(instances, cx)}: {u.why}", counterexample=cx, instances=instances.count,
                            read_as=read_as)
     except UnsupportedExpression as exc:
         if "out of range" in str(exc):
@@ -234,8 +235,8 @@ def _grade_expression(problem: Problem, expr: sp.Basic, answer: str, *, symbolic
     cx = counterexample(instances, gi, index, as_plain(values[gi][index]), as_plain(ref_values[gi][index]))
     feedback = diagnose(instances, values, comparison)
     lead = f"incorrect: {feedback[0].message}. " if feedback else "incorrect. "
-    message = (f"{lead}Counterexample at {_where(instances, cx)}: your answer gives {_brief(cx['student'])}, "
-               f"the reference gives {_brief(cx['reference'])}")
+    message = (f"{lead}Counterexample at {where_text(instances, cx)}: your answer gives {brief_value(cx['student'])}, "
+               f"the reference gives {brief_value(cx['reference'])}")
     return GradeResult(problem.id, answer, "incorrect", message, feedback=feedback, counterexample=cx,
                        instances=comparison.checked, read_as=read_as, values=values)
 

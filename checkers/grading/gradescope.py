@@ -99,7 +99,7 @@ class Config:
 
     @classmethod
     def from_json(cls, doc: dict) -> Config:
-        return cls(tuple(doc["problems"]), float(doc.get("points", 1.0)), float(doc.get("time_limit", 2.0)),
+        return cls(tuple(doc["problems"]), float(doc.get("points", 1.0)), float(doc.get("time_limit", DEFAULT_TIME_LIMIT)),
                    int(doc.get("memory_mb", DEFAULT_MEMORY_MB)), doc.get("visibility", "visible"))
 
 

@@ -23,7 +23,7 @@ from checkers.errors import InternalError
 from checkers.evaluate import evaluate as engine_evaluate
 from checkers.grading.problem import Problem
 from checkers.model import Sample
-from checkers.verify import Config, draw_sample
+from checkers.sampling import Config, draw_sample
 
 
 def group_seed(seed: int, index: int) -> int:

@@ -58,9 +58,8 @@ from checkers.grading.failures import stop_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, grade_in_process
 from checkers.grading.problem import Problem
 from checkers.grading.result import invalid
-from checkers.limits import MAX_TIME_LIMIT, MIN_MEMORY_MB, check_limits  # noqa: F401  (the pool's rules; re-exported)
+from checkers.limits import DEFAULT_MEMORY_MB, MAX_TIME_LIMIT, MIN_MEMORY_MB, check_limits  # noqa: F401  (the pool's rules; re-exported)
 
-DEFAULT_MEMORY_MB = 1024  # address space a worker may add to what it inherits
 HARD_GRACE = 1.0  # seconds past the soft limit before the parent kills a worker
 QUEUE_DEPTH = 2  # answers handed to a worker at once (the next one waits in its pipe)
 LIVENESS_POLL = 1.0  # seconds between an idle worker's checks that its parent is alive
@@ -123,7 +122,8 @@ def _vm_bytes() -> int:
     return 0
 
 
-def _limit_memory(extra_mb: int) -> None:
+def limit_memory(extra_mb: int) -> None:
+    """Cap this process's address space at its current size plus `extra_mb` MiB (0 or less: no cap)."""
     import resource
 
     if extra_mb <= 0:
@@ -137,7 +137,7 @@ def _limit_memory(extra_mb: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _die_with_parent(parent_pid: int) -> None:
+def die_with_parent(parent_pid: int) -> None:
     """Ask the kernel to SIGKILL this process when its parent dies; exit now if that already happened."""
     if sys.platform.startswith("linux"):
         try:
@@ -172,7 +172,7 @@ def release_inherited_sockets(keep: int) -> None:
 
 
 def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherited: list) -> None:
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     for c in inherited:  # the parent's ends of the siblings' pipes: holding them would hide the parent's death
         try:
             c.close()
@@ -188,7 +188,7 @@ def _worker_main(conn, problem_id: str, options: dict, parent_pid: int, inherite
     import torch
 
     torch.set_num_threads(1)
-    _limit_memory(options["memory_mb"])
+    limit_memory(options["memory_mb"])
     fingerprint = None
     if options.get("fingerprint"):
         from checkers.grading.analysis import fingerprint

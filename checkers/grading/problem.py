@@ -238,7 +238,3 @@ class Problem:
                 "symbols": [s.latex for s in self.symbols if s.listed],
                 "dims": {k: list(v) for k, v in self.dim_ranges.items()}, "exact": self.exact,
                 "misconceptions": [m.id for m, _ in self.misconception_exprs()]}
-
-    def available(self) -> bool:
-        """Declared problems are always importable (kept for callers written when problems named modules)."""
-        return True

@@ -20,11 +20,11 @@ from checkers.grading.build import describe, is_matrix
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import compare, evaluate_on
 from checkers.grading.failures import failure_message
-from checkers.grading.grader import DEFAULT_TIME_LIMIT, _brief, _where, counterexample, grade_in_process
+from checkers.grading.grader import DEFAULT_TIME_LIMIT, brief_value, counterexample, grade_in_process, where_text
 from checkers.grading.instances import instances_for
 from checkers.grading.parse import MAX_LENGTH, parse_answer
 from checkers.latex_groups import skip_group
-from checkers.limits import time_limit
+from checkers.limits import DEFAULT_MEMORY_MB, time_limit
 
 MAX_LINES = 60
 _ENVIRONMENT = re.compile(r"\\(begin|end)\{(align\*?|aligned|equation\*?|eqnarray\*?|gather\*?|split)\}")
@@ -170,8 +170,8 @@ def _compare(problem, number: int, current, previous_number: int, previous, limi
     cx["line"], cx["previous_line"] = cx.pop("student"), cx.pop("reference")
     cx = json_safe(cx)
     step.update(valid=False, counterexample=cx,
-                message=f"line {number} does not equal line {previous_number}: at {_where(instances, cx)} it gives "
-                        f"{_brief(cx['line'])}, line {previous_number} gives {_brief(cx['previous_line'])}")
+                message=f"line {number} does not equal line {previous_number}: at {where_text(instances, cx)} it gives "
+                        f"{brief_value(cx['line'])}, line {previous_number} gives {brief_value(cx['previous_line'])}")
     return step
 
 
@@ -261,7 +261,7 @@ def step_task(problem_id: str, number: int, text: str, previous_number: int, pre
 
 
 def check_steps_isolated(problem_id: str, text: str, *, time_limit: float = DEFAULT_TIME_LIMIT,
-                         memory_mb: int = 1024, workers: int | None = None) -> dict:
+                         memory_mb: int = DEFAULT_MEMORY_MB, workers: int | None = None) -> dict:
     """The JSON report of a derivation, every line and step checked in a killable worker under its own time
     and memory limit: a line that hangs, explodes or crashes costs only its own entry, never the report."""
     from checkers.grading.failures import stop_message

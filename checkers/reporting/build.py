@@ -163,17 +163,17 @@ def _graded_digest(module_name: str) -> str:
 
     import checkers
     from checkers.registry import package_directory, proof_packages
-    from checkers.reporting.cache import _hash_files, _files
+    from checkers.reporting.cache import hash_files, source_files
 
     root = Path(checkers.__file__).parent
-    paths = [p for p in _files(root) if p.suffix == ".py"]
+    paths = [p for p in source_files(root) if p.suffix == ".py"]
     for package in proof_packages():
         directory = package_directory(package)
-        paths += [p for p in _files(directory) if p.suffix == ".py"]
+        paths += [p for p in source_files(directory) if p.suffix == ".py"]
     from checkers.verify import versions
 
     extra = module_name + repr(sorted(versions().items())) + sys.version
-    return hashlib.sha256((_hash_files(paths, root.parent) + extra).encode()).hexdigest()
+    return hashlib.sha256((hash_files(paths, root.parent) + extra).encode()).hexdigest()
 
 
 def _graded(module_name: str, cache_dir: Path | None):

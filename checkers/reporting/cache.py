@@ -53,7 +53,8 @@ class CachedResult:
     versions: dict[str, str]
 
 
-def _files(root: Path, exclude: Path | None = None) -> Iterable[Path]:
+def source_files(root: Path, exclude: Path | None = None) -> Iterable[Path]:
+    """The files under `root` (none under `exclude`), sorted, without bytecode."""
     for path in sorted(root.rglob("*")):
         if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
             continue
@@ -62,7 +63,8 @@ def _files(root: Path, exclude: Path | None = None) -> Iterable[Path]:
         yield path
 
 
-def _hash_files(paths: Iterable[Path], base: Path) -> str:
+def hash_files(paths: Iterable[Path], base: Path) -> str:
+    """One SHA-256 of the files' paths (relative to `base`) and contents, in the order given."""
     digest = hashlib.sha256()
     for path in paths:
         digest.update(str(path.relative_to(base) if base in path.parents else path.name).encode() + b"\0")
@@ -79,8 +81,8 @@ def engine_digest() -> str:
     """sha256 over the paths and contents of the checking machinery: checkers/ less its consumer subpackages."""
     root = Path(checkers.__file__).parent
     excluded = [root / name for name in CONSUMERS]
-    files = [p for p in _files(root) if not any(e in p.parents for e in excluded)]
-    return _hash_files(files, root.parent)
+    files = [p for p in source_files(root) if not any(e in p.parents for e in excluded)]
+    return hash_files(files, root.parent)
 
 
 def _defining_module(derivation: Derivation) -> tuple[str, str] | None:
@@ -116,7 +118,7 @@ def proof_files(derivation: Derivation) -> list[Path] | None:
     checkers_root = Path(checkers.__file__).parent
     for name in CONSUMERS:
         if any(f"checkers.{name}" in path.read_text(encoding="utf-8", errors="replace") for path in files):
-            files += list(_files(checkers_root / name))
+            files += list(source_files(checkers_root / name))
     return files
 
 
@@ -137,7 +139,7 @@ def derivation_key(derivation: Derivation, engine: str, seed: int, devices: Sequ
     files = proof_files(derivation)
     if files is None:
         return None
-    doc = {"format": _FORMAT, "engine": engine, "proofs": _hash_files(files, files[0].parent.parent),
+    doc = {"format": _FORMAT, "engine": engine, "proofs": hash_files(files, files[0].parent.parent),
            "versions": dict(_versions()), "seed": seed, "devices": list(devices), "instances": instances,
            "derivation": derivation.id}
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()

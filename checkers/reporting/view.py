@@ -32,7 +32,7 @@ from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.results import ClaimResult, DerivationResult, NumericResult, RunResult
 
 __all__ = ["AnswerView", "ClaimView", "FigureView", "Formula", "PartView", "ProblemView", "RunView", "SetView",
-           "claim_view", "group_problems", "problem_view", "run_view", "set_view", "status_name"]
+           "claim_view", "group_problems", "run_view", "set_view", "status_name"]
 
 RELATIONS = ("=", "<=", ">=", "≈", ":=")
 HALF_PRECISION = ("float16", "bfloat16")
@@ -713,12 +713,6 @@ def _how_checked(views: tuple[DerivationView, ...]) -> str:
     else:
         how = "Checked numerically on random instances against independent implementations."
     return how + " The derivations are in the full solution."
-
-
-def problem_view(placement: Placement, result: DerivationResult, figures: tuple[FigureView, ...],
-                 checked: tuple[str, bool]) -> ProblemView:
-    """A problem answered by one derivation (kept for callers that place derivations one by one)."""
-    return group_problems([placement], [derivation_view(placement, result, figures, checked)])[0]
 
 
 def _date(started: str) -> str:

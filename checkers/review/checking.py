@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers.errors import UsageError
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
 from checkers.review import arithmetic
 from checkers.review.chains import EQUALS, Chain, Link, build_chains, relation_symbol
 from checkers.review.document import Submission, read_submission
@@ -341,7 +342,7 @@ def _record_steps(chains_with_problem, work: _Work, steps: dict, grader: _Grader
 
 
 def review(submission: str | Path | Submission, set_id: str, *, readings: tuple[Reading, ...] = (),
-           time_limit: float = 2.0, memory_mb: int = 1024, workers: int = 2, max_lines: int = MAX_LINES) -> dict:
+           time_limit: float = DEFAULT_TIME_LIMIT, memory_mb: int = DEFAULT_MEMORY_MB, workers: int = 2, max_lines: int = MAX_LINES) -> dict:
     """The review of a submission against the gradeable problems of `set_id`: {"set", "file", "answers", "lines", ...}
     (see the README's `proofcheck review`). Never raises for what the submission contains."""
     from checkers.limits import check_limits

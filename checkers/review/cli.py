@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from checkers.errors import UsageError
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_INTERNAL = 0, 1, 3
 MAX_READINGS_BYTES = 1 * 2 ** 20
@@ -123,8 +124,10 @@ def register(sub) -> None:
     p.add_argument("--readings", metavar="FILE",
                    help="a JSON list of {line, problem, reading, alternatives, note}: the TA's readings of places a "
                         "scan garbled, graded as the answer to that problem")
-    p.add_argument("--time-limit", type=float, default=2.0, help="seconds per line read or answer graded (default 2)")
-    p.add_argument("--memory-mb", type=int, default=1024, help="extra memory per worker in MiB (default 1024)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                   help=f"seconds per line read or answer graded (default {DEFAULT_TIME_LIMIT:g})")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                   help=f"extra memory per worker in MiB (default {DEFAULT_MEMORY_MB})")
     p.add_argument("--workers", type=int, default=2, help="grading processes per problem (default 2)")
     p.add_argument("--max-lines", type=int, default=MAX_LINES,
                    help=f"display lines checked (default {MAX_LINES}); the rest are listed as not checked")

@@ -8,6 +8,8 @@ See checkers.serve.app for the routes and checkers.serve.engine for the warm wor
 
 from __future__ import annotations
 
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
+
 __all__ = ["create_app", "serve"]
 
 
@@ -18,8 +20,8 @@ def create_app(*args, **kwargs):
     return make(*args, **kwargs)
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, *, time_limit: float = 2.0,
-          memory_mb: int = 1024) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int | None = None, *,
+          time_limit: float = DEFAULT_TIME_LIMIT, memory_mb: int = DEFAULT_MEMORY_MB) -> None:
     """Run the server until SIGINT or SIGTERM (uvicorn's h11 loop with read deadlines, one process, warm grading
     workers)."""
     import uvicorn

@@ -6,7 +6,7 @@ import ipaddress
 import sys
 
 from checkers.errors import UsageError
-from checkers.limits import check_limits
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT, check_limits
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -51,6 +51,8 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000)")
     p.add_argument("--workers", type=int, default=None, help="grading processes per problem (default: one per CPU)")
-    p.add_argument("--time-limit", type=float, default=2.0, help="seconds per answer (default 2)")
-    p.add_argument("--memory-mb", type=int, default=1024, help="extra memory per worker in MiB (default 1024)")
+    p.add_argument("--time-limit", type=float, default=DEFAULT_TIME_LIMIT,
+                   help=f"seconds per answer (default {DEFAULT_TIME_LIMIT:g})")
+    p.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB,
+                   help=f"extra memory per worker in MiB (default {DEFAULT_MEMORY_MB})")
     p.set_defaults(func=cmd_serve)

@@ -39,6 +39,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from functools import partial
 
+from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
+
 DEFAULT_MAX_PROBLEMS = 4  # problems kept warm at once (each holds `workers` forked processes)
 MAX_STEPS_AT_ONCE = 2  # check-steps requests graded at once (each forks its own small pool)
 MAX_CSV_AT_ONCE = 1  # CSV uploads graded at once (each uses a pool of one worker per core)
@@ -53,8 +55,8 @@ RUNNING_JOBS: set = set()  # job processes (derivations, uploads) now running: k
 class Limits:
     """Per-answer limits, as on the command line: seconds and extra MiB of address space per worker."""
 
-    time_limit: float = 2.0
-    memory_mb: int = 1024
+    time_limit: float = DEFAULT_TIME_LIMIT
+    memory_mb: int = DEFAULT_MEMORY_MB
 
 
 class FairQueue:
@@ -119,13 +121,13 @@ async def finish_in_thread(function, on_cancel):
 
 def _job_main(conn, parent_pid: int, memory_mb: int, job) -> None:
     """A forked job process: run job() and send back ("ok", result) or ("raised", exception)."""
-    from checkers.grading.isolation import _die_with_parent, _limit_memory, release_inherited_sockets
+    from checkers.grading.isolation import die_with_parent, limit_memory, release_inherited_sockets
 
-    _die_with_parent(parent_pid)
+    die_with_parent(parent_pid)
     release_inherited_sockets(keep=conn.fileno())  # the server's connections close when the server closes them
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _limit_memory(memory_mb)
+    limit_memory(memory_mb)
     try:
         outcome = ("ok", job())
     except BaseException as exc:  # sent back and raised in the server, as if the job had run there
@@ -143,7 +145,7 @@ async def run_job(job, memory_mb: int):
     ctx = mp.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
     # Not a daemon: a job starts grading workers of its own. Forked from the event loop's thread, which lives as long
-    # as the server (a job is killed by the kernel when the thread that forked it ends: see _die_with_parent).
+    # as the server (a job is killed by the kernel when the thread that forked it ends: see die_with_parent).
     process = ctx.Process(target=_job_main, args=(sender, os.getpid(), memory_mb, job))
     process.start()
     sender.close()
