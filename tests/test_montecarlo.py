@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from checkers import Claim, Derivation, Mutant, Real, Variable, not_attempted
+from checkers import Claim, Derivation, Real, Variable, not_attempted
 from checkers.model import Estimate, Sample
 from checkers.montecarlo import (Moments, chunked_estimate, estimate, gauss_hermite_normal, normal_draws, pair_means,
                                  scale_target, segment_variance_estimate, sharpness, sharpness_mutants,

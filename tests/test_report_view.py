@@ -4,7 +4,6 @@ import enum
 
 import pytest
 import sympy as sp
-import torch
 
 from checkers import Claim, Mutant, Real, Variable, identity
 from checkers.reporting.graded import GradedSection

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import sympy as sp
 from markupsafe import Markup, escape
 
-from checkers.model import Answer, Claim, Derivation, Part
+from checkers.model import Answer, Claim, Derivation
 from checkers.reporting.display import Named, displayed
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.latex_escape import escape_latex
