@@ -10,6 +10,7 @@ only by exact simplification; sympy's numeric `equals` is never used as a proof.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,8 +41,9 @@ class SymbolicResult:
 
     status: SymbolicStatus  # a plain string is converted (and an unknown one refused)
     scope: str = ""  # "general", "n ∈ {1, 2, 3}", ...
-    detail: str = ""
+    detail: str = ""  # for people: how it was proved, or why not
     seconds: float = 0.0
+    lemmas: tuple[str, ...] = ()  # the supporting facts a `facts(...)` strategy proved, one description each
 
     def __post_init__(self):
         object.__setattr__(self, "status", SymbolicStatus(self.status))
@@ -119,7 +121,7 @@ class Strategy:
                 result = self._attempt(unfold(lhs), unfold(rhs), relation)  # σ(z) as 1/(1 + e^{−z}), etc.
         except Exception as exc:  # noqa: BLE001 - sympy bugs (StopIteration in sum_combine, ...) included
             result = outcome_of_exception(exc)
-        return SymbolicResult(result.status, result.scope, result.detail, time.perf_counter() - start)
+        return dataclasses.replace(result, seconds=time.perf_counter() - start)
 
     def _attempt(self, lhs, rhs, relation) -> SymbolicResult:
         raise NotImplementedError
@@ -255,10 +257,12 @@ class Facts(Strategy):
             ok, left = _established(make())
             if not ok:
                 return SymbolicResult(SymbolicStatus.FAILED, detail=f"could not establish: {description} (sympy left {left})")
-        lemmas = "; ".join(d for d, _ in self.facts)
+        lemmas = tuple(d for d, _ in self.facts)
+        listed = "; ".join(lemmas)
         if self.derive is None:
             return SymbolicResult(SymbolicStatus.SUPPORTED, self.scope,
-                                  f"lemmas proved, the claim's own formula not derived from them: {lemmas}")
+                                  f"lemmas proved, the claim's own formula not derived from them: {listed}",
+                                  lemmas=lemmas)
         if lhs is None and rhs is None:
             return SymbolicResult(SymbolicStatus.FAILED, detail="derive= needs the claim's sympy sides; this claim has none")
         ok, left = _established(self.derive(lhs, rhs, relation))
@@ -271,7 +275,7 @@ class Facts(Strategy):
                                   detail="the derivation also 'proves' the claim with its right side moved by a free "
                                          "δ > 0 (in the direction that makes it false): it does not read the claim")
         return SymbolicResult(SymbolicStatus.PROVED, self.scope,
-                              f"{lemmas}; then {self.derivation or 'the claim derived from them'}")
+                              f"{listed}; then {self.derivation or 'the claim derived from them'}", lemmas=lemmas)
 
 
 @dataclass(frozen=True)

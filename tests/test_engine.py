@@ -256,3 +256,22 @@ def test_non_finite_numbers_are_spelled_as_strict_json_strings():
     assert failure["lhs"] == "Infinity" and failure["abs_error"] == "Infinity"
     json.dumps(doc, allow_nan=False)  # raises on a bare inf or nan
     assert json_safe([float("inf"), float("-inf")]) == ["Infinity", "-Infinity"]
+
+
+def test_the_lemmas_a_claim_rests_on_survive_json_and_the_report_cache():
+    import json
+    import pickle
+
+    from checkers.results import to_json
+    from checkers.symbolic import facts
+
+    lemmas = ("log t + u − (u + log t) expands to 0", "exp(u) > 0")
+    c = claim(lhs=sp.log(t) + u, rhs=u + sp.log(t),
+              symbolic=facts((lemmas[0], lambda: sp.expand(sp.log(t) + u - (u + sp.log(t)))),
+                             (lemmas[1], lambda: sp.exp(u) > 0)))
+    run = verify([derivation(c)], devices=["cpu"], seed=0)
+    symbolic = run.derivations[0].claims[0].symbolic
+    assert symbolic.status == SymbolicStatus.SUPPORTED and symbolic.lemmas == lemmas
+    doc = json.loads(json.dumps(to_json(run), allow_nan=False))
+    assert doc["derivations"][0]["claims"][0]["symbolic"]["lemmas"] == list(lemmas)
+    assert pickle.loads(pickle.dumps(run)).derivations[0].claims[0].symbolic.lemmas == lemmas  # the report cache

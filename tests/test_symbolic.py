@@ -48,9 +48,9 @@ def test_facts_alone_only_support_the_claim_and_fail_on_the_first_unestablished_
     result = facts(("f(1) = 0", lambda: (t - 1 - sp.log(t)).subs(t, 1)),
                    ("f'' > 0", lambda: sp.diff(t - 1 - sp.log(t), t, 2) > 0)).prove(None, None, "<=")
     assert result.status == SymbolicStatus.SUPPORTED and result.status == "supported by lemmas" and result.ok
-    assert "f(1) = 0" in result.detail
+    assert "f(1) = 0" in result.detail and result.lemmas == ("f(1) = 0", "f'' > 0")
     bad = facts(("t > 1", lambda: t > 1)).prove(None, None, "<=")
-    assert bad.status == "failed" and "t > 1" in bad.detail
+    assert bad.status == "failed" and "t > 1" in bad.detail and bad.lemmas == ()
 
 
 def test_facts_prove_the_claim_only_by_deriving_its_own_formula():
@@ -60,6 +60,7 @@ def test_facts_prove_the_claim_only_by_deriving_its_own_formula():
     strategy = facts(lemma, derive=derive, derivation="expand the log of the product")
     ok = strategy.prove(sp.log(a * b * b), sp.log(a) + 2 * sp.log(b))
     assert ok.status == SymbolicStatus.PROVED and "expand the log" in ok.detail
+    assert ok.lemmas == ("log(ab) = log a + log b",)
     wrong = strategy.prove(sp.log(a * b * b), sp.log(a) + sp.log(b) * sp.Rational(21, 10))
     assert wrong.status == "failed" and "does not follow" in wrong.detail
 
