@@ -9,8 +9,8 @@ from checkers import Claim, Mutant, Real, Variable, identity
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.problem_sets import ProblemSet
 from checkers.reporting.render import code_listing, prose_html, prose_tex
-from checkers.reporting.view import (RunView, _dedupe, _numeric_row, _symbolic_text, readable, set_view,
-                                     status_name)
+from checkers.reporting.view import (LEMMAS_LEAD, RunView, _numeric_row, _symbolic_text, lemma_lines, readable,
+                                     said_once, set_view, status_name)
 from checkers.results import NumericResult
 
 t = sp.Symbol("t", real=True)
@@ -68,8 +68,22 @@ def test_readable_descriptions_typeset_powers_and_subscripts():
 
 
 def test_lemma_lists_say_each_lemma_once():
-    detail = ("lemmas proved: A v = w for n = 1; A v = w for n = 2; b ≥ 0 (as x; y); b ≥ 0 (as x; y)")
-    assert _dedupe(detail) == ("lemmas proved: A v = w for each of: n = 1 | n = 2", "b ≥ 0 (as x; y)")
+    lemmas = ("A v = w for n = 1", "A v = w for n = 2", "b ≥ 0 (as x; y)", "b ≥ 0 (as x; y)", "A v = w")
+    assert said_once(lemmas) == ("A v = w for each of: n = 1 | n = 2", "b ≥ 0 (as x; y)", "A v = w")
+
+
+def test_a_claim_supported_by_lemmas_shows_exactly_its_lemmas_once_each():
+    from checkers.symbolic import facts
+
+    lemmas = ("t² ≥ 0; and so on", "(t + 1)² − t² − 2t − 1 expands to 0", "t² ≥ 0; and so on")
+    supported = facts(*((lemma, lambda: sp.S.Zero) for lemma in lemmas)).prove(None, None, "=")
+    shown = lemma_lines(supported)
+    assert shown == (f"{LEMMAS_LEAD}: t² ≥ 0; and so on", "(t + 1)² − t² − 2t − 1 expands to 0")
+    printed = "; ".join(shown)
+    assert all(printed.count(lemma) == 1 for lemma in lemmas)
+    proved = facts((lemmas[1], lambda: sp.S.Zero), derive=lambda lhs, rhs, relation: lhs - rhs).prove(
+        (t + 1) ** 2, t ** 2 + 2 * t + 1)
+    assert proved.status == "proved" and proved.lemmas == lemmas[1:2] and lemma_lines(proved) == ()
 
 
 def test_code_listing_is_verbatim_with_non_ascii_escaped():

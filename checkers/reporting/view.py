@@ -18,6 +18,7 @@ import datetime
 import inspect
 import re
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -30,6 +31,7 @@ from checkers.reporting.latex_escape import escape_latex
 from checkers.reporting.problem_sets import Placement, ProblemSet
 from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.results import ClaimResult, DerivationResult, NumericResult, RunResult
+from checkers.symbolic import SymbolicResult, SymbolicStatus
 
 __all__ = ["AnswerView", "ClaimView", "FigureView", "Formula", "PartView", "ProblemView", "RunView", "SetView",
            "claim_view", "group_problems", "run_view", "set_view", "status_name"]
@@ -352,37 +354,31 @@ def _symbolic_text(status: object, scope: str, detail: str = "") -> str:
     return name
 
 
-def _split_top(text: str) -> list[str]:
-    """`text` split at the semicolons outside brackets."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        depth += ch in "([{"
-        depth -= ch in ")]}"
-        if ch == ";" and depth <= 0:
-            out.append(text[start:i])
-            start = i + 1
-    return out + [text[start:]]
+# How a list of lemmas opens: a claim "supported by lemmas" is not proved by them.
+LEMMAS_LEAD = "lemmas proved, the claim's own formula not derived from them"
 
 
-def _dedupe(detail: str) -> tuple[str, ...]:
-    """The pieces of a lemma list ("a; b; a") once each, in order; "L for x; L for y" said once as "L for x, y"."""
-    label, colon, rest = detail.partition(": ")
-    if not colon or ";" in label or "=" in label:
-        label, rest = "", detail
-    pieces = list(dict.fromkeys(piece.strip() for piece in _split_top(rest) if piece.strip()))
-    groups: dict[str, list[str]] = {}
-    for piece in pieces:
-        head, sep, case = piece.rpartition(" for ")
-        key = head if sep and head else piece
-        groups.setdefault(key, []).append(case if sep and head else "")
-    out = []
-    for head, cases in groups.items():
-        cases = [c for c in cases if c]
-        out.append(f"{head} for each of: {' | '.join(cases)}" if len(cases) > 1 else
-                   (f"{head} for {cases[0]}" if cases else head))
-    if label and out:
-        out[0] = f"{label}: {out[0]}"
-    return tuple(out)
+def said_once(lemmas: Sequence[str]) -> tuple[str, ...]:
+    """Lemma descriptions once each, in order; one lemma stated for several cases ("L for n = 1", "L for n = 2", as
+    a proof states it at each size it was proved for) is said once: "L for each of: n = 1 | n = 2"."""
+    groups: dict[tuple[str, bool], list[str]] = {}
+    for lemma in dict.fromkeys(lemmas):
+        head, sep, case = lemma.rpartition(" for ")
+        if sep and head and case:
+            groups.setdefault((head, True), []).append(case)
+        else:
+            groups.setdefault((lemma, False), [])
+    return tuple(head if not has_cases else (f"{head} for each of: {' | '.join(cases)}" if len(cases) > 1
+                                             else f"{head} for {cases[0]}")
+                 for (head, has_cases), cases in groups.items())
+
+
+def lemma_lines(symbolic: SymbolicResult) -> tuple[str, ...]:
+    """What a claim "supported by lemmas" rests on, each lemma said once, opened by what they do not establish."""
+    if symbolic.status != SymbolicStatus.SUPPORTED or not symbolic.lemmas:
+        return ()
+    first, *rest = said_once(symbolic.lemmas)
+    return (f"{LEMMAS_LEAD}: {first}", *rest)
 
 
 def _css(status: object) -> str:
@@ -549,7 +545,7 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         # proved. Reasons for "not attempted" and "failed" are the authors' and the engine's words: shown.
         symbolic_detail=(result.symbolic.detail if status_name(result.symbolic.status) in ("not attempted", "failed")
                          else ""),
-        lemmas=_dedupe(result.symbolic.detail) if status_name(result.symbolic.status) == "supported by lemmas" else (),
+        lemmas=lemma_lines(result.symbolic),
         symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
         references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
         status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
