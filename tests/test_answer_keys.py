@@ -20,7 +20,7 @@ from checkers.reporting.build import BuildOptions, build_reports
 from checkers.reporting.display import check_display, counted_from_one, over_whole_space
 from checkers.reporting.latex_math import to_latex
 from checkers.registry import problem_sets
-from checkers.reporting.view import answer_view
+from checkers.reporting.documents import answer_view
 
 # What a listing may use without defining it: the modules every course listing imports, and Python's builtins.
 COURSE_IMPORTS = {"torch": torch, "nn": nn, "F": F, "math": math}

@@ -9,8 +9,10 @@ from checkers import Claim, Mutant, Real, Variable, identity
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.problem_sets import ProblemSet
 from checkers.reporting.render import code_listing, prose_html, prose_tex
-from checkers.reporting.view import (LEMMAS_LEAD, RunView, _numeric_row, _symbolic_text, lemma_lines, readable,
-                                     said_once, set_view, status_name)
+from checkers.reporting.documents import set_view
+from checkers.reporting.evidence import (LEMMAS_LEAD, lemma_lines, numeric_row, readable, said_once, status_name,
+                                         symbolic_text, verified_line)
+from checkers.reporting.records import RunView
 from checkers.results import NumericResult
 
 t = sp.Symbol("t", real=True)
@@ -31,10 +33,10 @@ def test_symbolic_status_is_read_from_a_string_or_an_enum(status, words):
 
 
 def test_symbolic_wording_states_the_scope_and_names_lemmas():
-    assert _symbolic_text("proved", "general") == "proved symbolically in general"
-    assert _symbolic_text("proved", "n ∈ {1, 2, 3}") == "proved symbolically for n ∈ {1, 2, 3}"
-    assert _symbolic_text(Status.LEMMAS, "", "a ≥ 0") == "supported by lemmas: a ≥ 0"
-    assert _symbolic_text("not attempted", "", "an integral") == "not proved symbolically (an integral)"
+    assert symbolic_text("proved", "general") == "proved symbolically in general"
+    assert symbolic_text("proved", "n ∈ {1, 2, 3}") == "proved symbolically for n ∈ {1, 2, 3}"
+    assert symbolic_text(Status.LEMMAS, "", "a ≥ 0") == "supported by lemmas: a ≥ 0"
+    assert symbolic_text("not attempted", "", "an integral") == "not proved symbolically (an integral)"
 
 
 def _row(dtype, worst_abs, worst_rel, rtol, atol, passed=True):
@@ -42,19 +44,19 @@ def _row(dtype, worst_abs, worst_rel, rtol, atol, passed=True):
 
 
 def test_numeric_row_prints_the_criterion_applied():
-    row = _numeric_row(_row("float32", 1e-7, 1e-7, 1.3e-6, 1e-5), FORMULA)
+    row = numeric_row(_row("float32", 1e-7, 1e-7, 1.3e-6, 1e-5), FORMULA)
     assert row.criterion == "|lhs − rhs| ≤ atol + rtol·|rhs| + rounding bound"
-    assert _numeric_row(_row("float64", 0, 0, 1e-7, 1e-7), FORMULA).criterion == "|lhs − rhs| ≤ atol + rtol·|rhs|"
+    assert numeric_row(_row("float64", 0, 0, 1e-7, 1e-7), FORMULA).criterion == "|lhs − rhs| ≤ atol + rtol·|rhs|"
 
 
 def test_a_relative_error_above_rtol_is_never_printed_next_to_passed():
-    near_zero = _numeric_row(_row("float64", 1e-9, 2.1, 1e-7, 1e-7), FORMULA)  # |rhs| ≈ 0: judged by atol
+    near_zero = numeric_row(_row("float64", 1e-9, 2.1, 1e-7, 1e-7), FORMULA)  # |rhs| ≈ 0: judged by atol
     assert near_zero.status == "passed" and near_zero.worst_rel == "–†"
-    rounding = _numeric_row(_row("float16", 3e-3, 0.5, 1e-3, 1e-5), FORMULA)  # within the rounding bound
+    rounding = numeric_row(_row("float16", 3e-3, 0.5, 1e-3, 1e-5), FORMULA)  # within the rounding bound
     assert rounding.status == "passed" and rounding.worst_rel == "–‡"
-    failed = _numeric_row(_row("float64", 1.0, 2.1, 1e-7, 1e-7, passed=False), FORMULA)
+    failed = numeric_row(_row("float64", 1.0, 2.1, 1e-7, 1e-7, passed=False), FORMULA)
     assert failed.status == "FAILED" and failed.worst_rel == "2.1e+00"  # a failure shows its error
-    ok = _numeric_row(_row("float64", 1e-16, 3e-16, 1e-7, 1e-7), FORMULA)
+    ok = numeric_row(_row("float64", 1e-16, 3e-16, 1e-7, 1e-7), FORMULA)
     assert ok.worst_rel == "3.0e-16"
 
 
@@ -106,24 +108,23 @@ def test_a_graded_submission_is_headed_by_its_verdicts_in_red():
 
 
 def test_half_precision_of_an_exact_identity_is_left_out_of_the_one_line_summary():
-    from checkers.reporting.view import _verified_line
     from checkers.results import ClaimResult, MutantResult
     from checkers.symbolic import SymbolicResult
 
     rows = tuple(_row(d, 0, 0, 1e-3, 1e-5) for d in ("float64", "float32", "float16"))
     result = ClaimResult("square", "", "=", SymbolicResult("proved", "general"), (), rows, (),
                          (MutantResult("no-cross", "", True, "rejected"),))
-    line, css = _verified_line([FORMULA], [result])
+    line, css = verified_line([FORMULA], [result])
     assert css == "ok" and "float16" not in line and "cpu float64/float32" in line
     assert line.startswith("Verified: proved symbolically in general") and "1 of 1 wrong variants rejected" in line
     # the row is not dropped: the evidence table shows it, with the criterion that judged it
-    evidence = [_numeric_row(r, FORMULA) for r in rows]
+    evidence = [numeric_row(r, FORMULA) for r in rows]
     assert [row.dtype for row in evidence] == ["float64", "float32", "float16"]
     assert evidence[2].criterion.endswith("+ rounding bound") and evidence[2].status == "passed"
 
 
 def test_a_monte_carlo_reference_is_judged_by_its_standard_errors():
-    mc = _numeric_row(_row("float64", 1.4, 0.3, 1e-7, 1e-7), FORMULA, monte_carlo=True)
+    mc = numeric_row(_row("float64", 1.4, 0.3, 1e-7, 1e-7), FORMULA, monte_carlo=True)
     assert mc.criterion == "|estimate − value| ≤ 5·std.err. + atol + rtol·|value|" and mc.worst_rel == "–"
 
 

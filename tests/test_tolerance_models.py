@@ -178,9 +178,9 @@ def test_an_unsupported_kernel_skips_low_precision_but_never_float64():
 
 
 def test_the_report_names_the_rounding_bound_where_a_numeric_claim_has_a_model():
-    from checkers.reporting.view import _criterion
+    from checkers.reporting.evidence import criterion_text
 
     modelled = _claim(_cancelling, {torch.float16: Tolerance(1e-3, 1e-5, "model", rounding=running_error(_cancelling))})
-    assert _criterion(modelled, "float16").endswith("+ rounding bound")
-    assert not _criterion(_claim(_cancelling), "float16").endswith("+ rounding bound")
-    assert not _criterion(modelled, "float64").endswith("+ rounding bound")
+    assert criterion_text(modelled, "float16").endswith("+ rounding bound")
+    assert not criterion_text(_claim(_cancelling), "float16").endswith("+ rounding bound")
+    assert not criterion_text(modelled, "float64").endswith("+ rounding bound")

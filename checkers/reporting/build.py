@@ -23,13 +23,14 @@ from checkers.errors import ReportError, UsageError
 from checkers.model import Derivation
 from checkers.output_files import write_bytes_atomic
 from checkers.reporting.cache import CachedResult, ResultCache, derivation_key, engine_digest, proof_files
+from checkers.reporting.documents import derivation_view, group_problems, run_view, set_view
 from checkers.reporting.figures import render_figure
 from checkers.reporting.graded import graded_section
 from checkers.reporting.latex import compile_pdf, latex_available, missing_latex_message
 from checkers.reporting.latex_escape import Tex
 from checkers.reporting.problem_sets import group_by_set
+from checkers.reporting.records import FigureView, PartView
 from checkers.reporting.render import html_environment, latex_environment
-from checkers.reporting.view import FigureView, PartView, derivation_view, group_problems, run_view, set_view
 from checkers.results import RunResult
 
 __all__ = ["FORMATS", "BuildOptions", "BuildOutcome", "build_reports"]

@@ -20,8 +20,8 @@ from checkers.reporting.display import Named, Shown
 from checkers.reporting.latex_escape import Tex, escape_latex, finalize
 from checkers.reporting.latex_math import to_latex
 from checkers.reporting.mathml import Node, expression_node, math_element, serialize
+from checkers.reporting.records import Formula
 from checkers.reporting.statements import RenderedStatement, math_nodes, render_statement
-from checkers.reporting.view import Formula
 from checkers.resources import templates_directory
 
 __all__ = ["TEMPLATES", "html_environment", "latex_environment", "formula_latex", "formula_mathml"]
