@@ -6,13 +6,13 @@ import pytest
 import sympy as sp
 
 from checkers import Claim, Mutant, Real, Variable, identity
-from checkers.reporting.graded import GradedSection
-from checkers.reporting.problem_sets import ProblemSet
-from checkers.reporting.render import code_listing, prose_html, prose_tex
 from checkers.reporting.documents import set_view
-from checkers.reporting.evidence import (LEMMAS_LEAD, lemma_lines, numeric_row, readable, said_once, status_name,
-                                         symbolic_text, verified_line)
+from checkers.reporting.evidence import (LEMMAS_LEAD, claim_view, lemma_lines, numeric_row, readable, said_once,
+                                         status_name, symbolic_text, verified_line)
+from checkers.reporting.graded import GradedSection
+from checkers.reporting.problem_sets import Placement, ProblemSet
 from checkers.reporting.records import RunView
+from checkers.reporting.render import code_listing, prose_html, prose_tex
 from checkers.results import NumericResult
 
 t = sp.Symbol("t", real=True)
@@ -155,3 +155,33 @@ def test_mutant_evidence_names_dimensions_in_words():
     assert rejection_text({}, 0, 3, 64, 2.0) == "3/64 instances out of tolerance (batch seed 0; worst relative error 2)"
     assert rejection_text({"n": 8, "L": 2}, 7, 1, 4, 0.5) == \
         "1/4 instances out of tolerance (n = 8, L = 2, batch seed 7; worst relative error 0.5)"
+
+
+def test_a_part_with_claims_of_different_outcomes_counts_them_from_their_statuses():
+    from checkers.reporting.documents import group_problems
+    from checkers.reporting.records import DerivationView, SymbolicOutcome
+    from checkers.results import ClaimResult, MutantResult
+    from checkers.symbolic import SymbolicResult
+
+    def result(symbolic):
+        return ClaimResult("square", "", "=", symbolic, (), (_row("float64", 0, 0, 1e-7, 1e-7),), (),
+                           (MutantResult("no-cross", "", True, "rejected"),))
+
+    symbolics = (SymbolicResult("proved", "general"), SymbolicResult("proved", "n ∈ {1, 2}"),
+                 SymbolicResult("supported by lemmas", "general", lemmas=("a ≥ 0",)),
+                 SymbolicResult("not attempted", detail="an integral"), SymbolicResult("proved", ""))
+    line, css = verified_line([FORMULA] * 5, [result(s) for s in symbolics])
+    assert css == "ok" and line.startswith(
+        "Verified: of 5 claims, 2 proved symbolically in general, 1 proved symbolically for stated dimensions, "
+        "1 supported by lemmas, 1 checked numerically only;")
+    claims = [claim_view(FORMULA, result(s)) for s in symbolics]
+    assert [c.outcome for c in claims] == [SymbolicOutcome.GENERAL, SymbolicOutcome.DIMENSIONS, SymbolicOutcome.LEMMAS,
+                                           SymbolicOutcome.NUMERIC_ONLY, SymbolicOutcome.GENERAL]
+
+    def how_checked(views):
+        derivation = DerivationView("d", "D", "s P1", None, (), (), tuple(views), "passed", "ok", "", "")
+        return group_problems([Placement(None, "Problem 1", (1,), "1")], [derivation])[0].how_checked
+
+    assert how_checked([claims[0], claims[4]]).startswith("Every statement here is proved symbolically in general")
+    assert how_checked(claims[:2]).startswith("Checked by symbolic proofs (some for small dimensions)")
+    assert how_checked(claims[2:4]).startswith("Checked numerically on random instances")

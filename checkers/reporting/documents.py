@@ -19,7 +19,7 @@ from checkers.reporting.graded import GradedSection
 from checkers.reporting.latex_escape import escape_latex
 from checkers.reporting.problem_sets import Placement, ProblemSet
 from checkers.reporting.records import (AnswerView, ClaimView, DerivationView, FigureView, Formula, PartView,
-                                        ProblemView, RunView, SetView)
+                                        ProblemView, RunView, SetView, SymbolicOutcome)
 from checkers.reporting.statements import RenderedStatement, render_statement
 from checkers.results import ClaimResult, DerivationResult, RunResult
 
@@ -170,9 +170,9 @@ def _how_checked(views: tuple[DerivationView, ...]) -> str:
     claims = [c for v in views for c in v.claims]
     if any(c.status != "passed" for c in claims):
         return "Some check of this problem failed: see the full solution before using these answers."
-    texts = [c.symbolic for c in claims]
-    general = sum(t == "proved symbolically in general" for t in texts)
-    some = sum(t.startswith("proved symbolically") for t in texts)
+    outcomes = [c.outcome for c in claims]
+    general = outcomes.count(SymbolicOutcome.GENERAL)
+    some = general + outcomes.count(SymbolicOutcome.DIMENSIONS)
     if claims and general == len(claims):
         how = "Every statement here is proved symbolically in general and also tested on random numerical instances."
     elif some:

@@ -8,6 +8,7 @@ fields (statuses, scopes, counts, the lemma tuple), never from text another modu
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 
 import sympy as sp
@@ -15,13 +16,13 @@ import sympy as sp
 from checkers.model import Claim
 from checkers.reporting.display import displayed
 from checkers.reporting.records import (ClaimView, Formula, MutantView, NumericRow, ReferenceView, StepView,
-                                        VariableView)
+                                        SymbolicOutcome, VariableView)
 from checkers.reporting.statements import render_statement
 from checkers.results import ClaimResult, NumericResult
 from checkers.symbolic import SymbolicResult, SymbolicStatus
 
 __all__ = ["LEMMAS_LEAD", "NOTE_COMBINED", "NOTE_NEAR_ZERO", "claim_view", "criterion_text", "lemma_lines",
-           "numeric_row", "readable", "said_once", "status_name", "symbolic_text", "verified_line"]
+           "numeric_row", "readable", "said_once", "status_name", "symbolic_outcome", "symbolic_text", "verified_line"]
 
 HALF_PRECISION = ("float16", "bfloat16")
 
@@ -133,6 +134,14 @@ def lemma_lines(symbolic: SymbolicResult) -> tuple[str, ...]:
     return (f"{LEMMAS_LEAD}: {first}", *rest)
 
 
+def symbolic_outcome(symbolic: SymbolicResult) -> SymbolicOutcome:
+    """The outcome a summary counts: a proof in general or for a stated scope, lemmas, numbers only, or a failure."""
+    if symbolic.status == SymbolicStatus.PROVED:
+        return SymbolicOutcome.GENERAL if symbolic.scope in ("", "general") else SymbolicOutcome.DIMENSIONS
+    return {SymbolicStatus.SUPPORTED: SymbolicOutcome.LEMMAS, SymbolicStatus.FAILED: SymbolicOutcome.FAILED,
+            SymbolicStatus.NOT_ATTEMPTED: SymbolicOutcome.NUMERIC_ONLY}[symbolic.status]
+
+
 def _css(status: object) -> str:
     return {"proved": "ok", "supported by lemmas": "ok", "failed": "fail"}.get(status_name(status), "warn")
 
@@ -199,17 +208,9 @@ def verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str,
     if len(set(texts)) == 1:  # the lemmas themselves are listed in the evidence: one line stays one line
         symbolic.append(texts[0])
     else:  # several claims with different outcomes: how many of each, never "proved; not proved" side by side
-        general = texts.count("proved symbolically in general")
-        some = sum(t.startswith("proved symbolically for") for t in texts)
-        lemmas = sum(t.startswith("supported by lemmas") for t in texts)
-        numeric_only = sum(t.startswith("not proved symbolically") for t in texts)
-        failed = texts.count("symbolic check FAILED")
-        pieces = [f"{general} proved symbolically in general" if general else "",
-                  f"{some} proved symbolically for stated dimensions" if some else "",
-                  f"{lemmas} supported by lemmas" if lemmas else "",
-                  f"{numeric_only} checked numerically only" if numeric_only else "",
-                  f"{failed} symbolic check FAILED" if failed else ""]
-        symbolic.append(f"of {len(texts)} claims, " + ", ".join(p for p in pieces if p))
+        counts = Counter(symbolic_outcome(r.symbolic) for r in results)
+        symbolic.append(f"of {len(texts)} claims, " + ", ".join(f"{counts[o]} {o}" for o in SymbolicOutcome
+                                                                if counts[o]))
     steps = [s for r in results for s in r.steps]
     if steps:
         proved = sum(status_name(s.symbolic.status) == "proved" for s in steps)
@@ -298,7 +299,8 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
         symbolic_detail=(result.symbolic.detail if status_name(result.symbolic.status) in ("not attempted", "failed")
                          else ""),
         lemmas=lemma_lines(result.symbolic),
-        symbolic_css=_css(result.symbolic.status), numeric=rows, numeric_notes=tuple(notes),
+        symbolic_css=_css(result.symbolic.status), outcome=symbolic_outcome(result.symbolic), numeric=rows,
+        numeric_notes=tuple(notes),
         references=tuple(references), mutants=mutants, mutants_caught=f"{caught} of {len(result.mutants)}",
         status="passed" if result.passed else "FAILED", css="ok" if result.passed else "fail", verified=verified,
         failures=tuple(tuple(f.lines()) for f in result.failure_records))

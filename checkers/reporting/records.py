@@ -16,12 +16,14 @@ applied, references, mutants) goes to the appendix of the PDF and a `<details>` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from checkers.reporting.graded import GradedSection
 from checkers.reporting.statements import RenderedStatement
 
 __all__ = ["AnswerView", "ClaimView", "DerivationView", "FigureView", "Formula", "MutantView", "NumericRow",
-           "PartView", "ProblemView", "ReferenceView", "RunView", "SetView", "StepView", "VariableView"]
+           "PartView", "ProblemView", "ReferenceView", "RunView", "SetView", "StepView", "SymbolicOutcome",
+           "VariableView"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,16 @@ class VariableView:
     description: str
 
 
+class SymbolicOutcome(StrEnum):
+    """What the symbolic check of a claim established, in the words a summary counts claims by."""
+
+    GENERAL = "proved symbolically in general"
+    DIMENSIONS = "proved symbolically for stated dimensions"  # or another scope the proof printed
+    LEMMAS = "supported by lemmas"
+    NUMERIC_ONLY = "checked numerically only"
+    FAILED = "symbolic check FAILED"
+
+
 @dataclass(frozen=True)
 class ClaimView:
     """One claim: its statement and formula (for the derivation) and all its evidence (for the appendix)."""
@@ -98,6 +110,7 @@ class ClaimView:
     symbolic: str
     symbolic_detail: str
     symbolic_css: str
+    outcome: SymbolicOutcome
     lemmas: tuple[str, ...]  # what a claim "supported by lemmas" rests on, each said once
     numeric: tuple[NumericRow, ...]
     numeric_notes: tuple[str, ...]  # explanations of the marks in the numeric table, each said once
