@@ -1,8 +1,10 @@
 """One claim's evidence, worded for the reports: symbolic outcome, numeric rows and their criterion, lemmas, verdict.
 
 `claim_view` turns a checked claim and its `ClaimResult` into the `ClaimView` record the appendix
-prints; `verified_line` is the one-line summary under an answer. Every word comes from the result's
-fields (statuses, scopes, counts, the lemma tuple), never from text another module wrote.
+prints; `verified_line` is the one-line summary under an answer. The words come from the result's
+fields (statuses, scopes, counts, failure records, the lemma tuple); nothing the engine wrote is read
+back. Two rewrites only change how an author's own notation is printed: `readable` (a kind's
+description, R^d as ℝᵈ) and `said_once` (one lemma stated for several cases, said once).
 """
 
 from __future__ import annotations
@@ -92,7 +94,10 @@ NOTE_NEAR_ZERO = ("–† relative error not shown: the worst instances have ref
 NOTE_COMBINED = ("–‡ relative error not shown: the worst instances are small in magnitude and within the "
                  "criterion's absolute part (atol, and for formulas the first-order rounding bound "
                  "u·Σ|∂f/∂vᵢ|·|vᵢ| of that very instance).")
+
+
 def symbolic_text(status: object, scope: str, detail: str = "") -> str:
+    """A symbolic outcome in words, with the scope of a proof ("proved symbolically for n ∈ {1, 2, 3}")."""
     name = status_name(status)
     if name == "proved":
         if not scope or scope == "general":
@@ -121,9 +126,13 @@ def said_once(lemmas: Sequence[str]) -> tuple[str, ...]:
             groups.setdefault((head, True), []).append(case)
         else:
             groups.setdefault((lemma, False), [])
-    return tuple(head if not has_cases else (f"{head} for each of: {' | '.join(cases)}" if len(cases) > 1
-                                             else f"{head} for {cases[0]}")
-                 for (head, has_cases), cases in groups.items())
+    out = []
+    for (head, has_cases), cases in groups.items():
+        if not has_cases:
+            out.append(head)
+        else:
+            out.append(f"{head} for each of: {' | '.join(cases)}" if len(cases) > 1 else f"{head} for {cases[0]}")
+    return tuple(out)
 
 
 def lemma_lines(symbolic: SymbolicResult) -> tuple[str, ...]:
@@ -226,7 +235,7 @@ def verified_line(claims: list[Claim], results: list[ClaimResult]) -> tuple[str,
         by_claim.append(max(n.instances for n in ran))
         for n in ran:
             if n.dtype in HALF_PRECISION and claim.relation == "=" and status_name(r.symbolic.status) == "proved":
-                continue  # an exact identity: half precision only measures rounding (explained in the appendix)
+                continue  # an exact identity: half precision only measures rounding (the document says so once)
             if n.dtype not in dtypes:
                 dtypes.append(n.dtype)
             if n.device not in devices:
