@@ -83,6 +83,17 @@ def test_a_claim_supported_by_lemmas_shows_exactly_its_lemmas_once_each():
     assert shown == (f"{LEMMAS_LEAD}: t² ≥ 0; and so on", "(t + 1)² − t² − 2t − 1 expands to 0")
     printed = "; ".join(shown)
     assert all(printed.count(lemma) == 1 for lemma in lemmas)
+    # and so in the documents: the appendix of each format names each lemma once
+    from checkers.reporting.render import html_environment, latex_environment
+    from checkers.results import ClaimResult, MutantResult
+
+    result = ClaimResult("square", "", "=", supported, (), (_row("float64", 0, 0, 1e-7, 1e-7),), (),
+                         (MutantResult("no-cross", "", True, "rejected"),))
+    view = claim_view(FORMULA, result)
+    html = html_environment().get_template("report-evidence.html.j2").render(claim=view)
+    tex = latex_environment().get_template("report-evidence.tex.j2").render(claim=view)
+    assert html.count("t² ≥ 0; and so on") == 1 and html.count("(t + 1)² − t² − 2t − 1 expands to 0") == 1
+    assert tex.count("and so on") == 1 and tex.count("expands to 0") == 1
     proved = facts((lemmas[1], lambda: sp.S.Zero), derive=lambda lhs, rhs, relation: lhs - rhs).prove(
         (t + 1) ** 2, t ** 2 + 2 * t + 1)
     assert proved.status == "proved" and proved.lemmas == lemmas[1:2] and lemma_lines(proved) == ()
