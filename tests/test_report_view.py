@@ -196,3 +196,25 @@ def test_a_part_with_claims_of_different_outcomes_counts_them_from_their_statuse
     assert how_checked([claims[0], claims[4]]).startswith("Every statement here is proved symbolically in general")
     assert how_checked(claims[:2]).startswith("Checked by symbolic proofs (some for small dimensions)")
     assert how_checked(claims[2:4]).startswith("Checked numerically on random instances")
+
+
+def test_a_step_says_why_it_was_not_proved_once():
+    from checkers import Step
+    from checkers.results import ClaimResult, MutantResult, StepResult
+    from checkers.symbolic import SymbolicResult
+
+    claim = Claim(id="square", statement="(t+1)² = t² + 2t + 1", lhs=(t + 1) ** 2, rhs=t ** 2 + 2 * t + 1,
+                  variables=(Variable("t", Real()),), symbolic=identity(), steps=(Step(t ** 2 + 2 * t + 1, "expand"),),
+                  mutants=(Mutant("no-cross", "t² + 1", rhs=t ** 2 + 1),))
+
+    def step_text(symbolic):
+        result = ClaimResult("square", "", "=", SymbolicResult("proved", "general"), (StepResult(1, "expand", symbolic,
+                             None),), (), (), (MutantResult("no-cross", "", True, "rejected"),))
+        return claim_view(claim, result).steps[0].symbolic
+
+    assert step_text(SymbolicResult("not attempted", detail="an integral")) == "not proved symbolically (an integral)"
+    assert step_text(SymbolicResult("failed", detail="sympy left t")) == "symbolic check FAILED: sympy left t"
+    assert step_text(SymbolicResult("supported by lemmas", lemmas=("a ≥ 0", "a ≥ 0"))) == \
+        f"supported by lemmas: {LEMMAS_LEAD}: a ≥ 0"
+    assert step_text(SymbolicResult("proved", "general", "lhs - rhs simplifies to 0")) == \
+        "proved symbolically in general"

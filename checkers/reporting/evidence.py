@@ -143,6 +143,16 @@ def lemma_lines(symbolic: SymbolicResult) -> tuple[str, ...]:
     return (f"{LEMMAS_LEAD}: {first}", *rest)
 
 
+def _step_symbolic_text(symbolic: SymbolicResult) -> str:
+    """A step's symbolic outcome in one line: with its lemmas, the reason it was not attempted, or why it failed."""
+    if symbolic.status == SymbolicStatus.SUPPORTED:
+        return symbolic_text(symbolic.status, symbolic.scope, "; ".join(lemma_lines(symbolic)))
+    if symbolic.status == SymbolicStatus.NOT_ATTEMPTED:
+        return symbolic_text(symbolic.status, symbolic.scope, symbolic.detail)
+    text = symbolic_text(symbolic.status, symbolic.scope)
+    return f"{text}: {symbolic.detail}" if symbolic.status == SymbolicStatus.FAILED and symbolic.detail else text
+
+
 def symbolic_outcome(symbolic: SymbolicResult) -> SymbolicOutcome:
     """The outcome a summary counts: a proof in general or for a stated scope, lemmas, numbers only, or a failure."""
     if symbolic.status == SymbolicStatus.PROVED:
@@ -268,12 +278,9 @@ def claim_view(claim: Claim, result: ClaimResult, anchor: str = "") -> ClaimView
             numeric = (f"float64, {rel} over {_count(n.instances)} instances"
                        + ("" if n.passed else " — FAILED"))
         name = status_name(sr.symbolic.status)
-        detail = f": {sr.symbolic.detail}" if name not in ("proved", "supported by lemmas") and sr.symbolic.detail \
-            else ""
         shown = displayed(step.display, step.expr, f"claim {claim.id!r}, step {sr.index}")
         steps.append(StepView(sr.index, Formula((step.relation, shown)), step.justification,
-                              symbolic_text(sr.symbolic.status, sr.symbolic.scope, sr.symbolic.detail) + detail,
-                              numeric,
+                              _step_symbolic_text(sr.symbolic), numeric,
                               "ok" if sr.passed and name == "proved" else ("fail" if not sr.passed else "warn")))
     references = []
     for ref in result.references:
