@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -219,16 +218,6 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-_LOG_TEX = re.compile(r"\\log(?![A-Za-z])")
-
-
-def _logarithm_as(name: str, html: str | None = None, tex: str | None = None) -> str:
-    """A document in a set that writes the natural logarithm `ln` (the quiz): every printed log as ln."""
-    if tex is not None:
-        return _LOG_TEX.sub(lambda _: "\\ln", tex) if name == "ln" else tex
-    return html.replace("<mi>log</mi>", "<mi>ln</mi>") if name == "ln" else html
-
-
 def _check_formats(options: BuildOptions) -> None:
     """Refuse an unknown format, and a PDF where no LaTeX is installed, before anything runs."""
     unknown_formats = [f for f in options.formats if f not in FORMATS]
@@ -305,13 +294,12 @@ def _write_documents(set_views: list, log_names: dict[str, str], options: BuildO
     documents = ([("report", "")] if options.full else []) + ([("report-key", "-key")] if options.key else [])
     for sv in set_views:
         for kind, suffix in documents:
+            log_name = log_names.get(sv.id, "log")  # the printer writes the set's natural logarithm
             if "html" in options.formats:
-                html = _logarithm_as(log_names.get(sv.id, "log"), html=html_environment().get_template(
-                    f"{kind}.html.j2").render(set=sv))
+                html = html_environment().get_template(f"{kind}.html.j2").render(set=sv, log_name=log_name)
                 outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.html", html))
             if "tex" in options.formats or "pdf" in options.formats:
-                tex = _logarithm_as(log_names.get(sv.id, "log"),
-                                    tex=latex_environment().get_template(f"{kind}.tex.j2").render(set=sv))
+                tex = latex_environment().get_template(f"{kind}.tex.j2").render(set=sv, log_name=log_name)
                 if "tex" in options.formats:
                     outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.tex", tex))
                 if "pdf" in options.formats:
