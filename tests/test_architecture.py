@@ -190,6 +190,8 @@ def test_each_check_finds_what_it_forbids():
                                                     f"{name}:7 calls setattr on checkers.grading.grader",
                                                     f"{name}:9 sets checkers.verify.x"]
     assert job_strings(name, sample) == [f"{name}:12 names a function by the string 'checkers.serve.tasks:grade_task'"]
+
+
 def test_importing_every_proof_module_loads_no_parser():
     """All proof modules in one fresh interpreter; for each that brings in lark or the answer parser, its name."""
     code = (
