@@ -1,9 +1,9 @@
 """A per-derivation cache of verification results, keyed by everything a result depends on.
 
 A derivation's key hashes its own proof module and the `proofs` modules it imports (transitively, read
-from the import statements of their syntax trees), every file of the engine under `checkers/` (the reporting and grading
-packages excepted: they consume results and verify() never imports them; a proof that imports one
-has it hashed with its own sources), the versions of Python, torch, sympy,
+from the import statements of their syntax trees), every file of the engine under `checkers/` (the
+reporting and grading packages excepted: they consume results and verify() never imports them; a proof
+that imports one has it hashed with its own sources), the versions of Python, torch, sympy,
 hypothesis and numpy, the seed, the devices and the instance count. Identical inputs give the
 identical result (every random draw is seeded), so a hit reuses it honestly; the reports say so and
 show when the reused check ran. Editing one proof re-checks only the derivations that depend on it.
