@@ -64,6 +64,15 @@ class ReportError(ProofcheckError, RuntimeError):
     """
 
 
+class DeclarationError(ProofcheckError, ValueError):
+    """A proof module declares something that cannot be read: e.g. a derivation whose `source` does not cite
+    problems as "<set id> P<number>[(<letter>)]", comma-separated.
+
+    The message names the derivation and repeats what it declared. Fix the declaration in the proof module
+    (`source="hw6-2021 P4(b), student-hw6 P5(b)"`: each set once, each followed by the problem it answers).
+    """
+
+
 class TorchSourceChanged(ProofcheckError):
     """The installed torch's source no longer has the shape a proof reads (e.g. nn.Linear's default init).
 

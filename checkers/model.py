@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Union
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Union
 import sympy as sp
 import torch
 
+from checkers.errors import DeclarationError
 from checkers.evaluate import evaluate
 from checkers.kinds import Variable
 from checkers.tolerances import Tolerance
@@ -249,9 +251,61 @@ class Part:
     claims: tuple[str, ...] = ()
 
 
+_PROBLEM_NUMBER = re.compile(r"P(?:roblem)?\s*(\d+)(.*)")  # "P4(b)", "Problem 4 (b)"
+_SUB_QUESTION = re.compile(r"\(([a-z]+|[ivx]+)\)\s*$")  # the "(b)" or "(ii)" a citation ends with
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One problem a derivation answers, as its `source` cites it: "hw6-2021 P4(b)" is problem 4, sub-question
+    (b), of the set hw6-2021. Read once, when the derivation is declared (`Derivation.citations`)."""
+
+    set_id: str  # "hw6-2021"
+    text: str  # what follows the set id, as written: "P4(b)"
+    number: int | None = None  # 4; None when the citation names no problem number ("quiz1-2020 bonus")
+    detail: str = ""  # what follows the number, as written: "(b)"
+    letter: str = ""  # the sub-question: "(b)", "(ii)"; empty for a whole problem
+
+    @classmethod
+    def read(cls, part: str) -> Citation:
+        """One comma-separated part of a source, stripped: its set id, then the problem it cites."""
+        set_id, text = part.split(None, 1)
+        letter = _SUB_QUESTION.search(text)
+        letter = f"({letter.group(1)})" if letter else ""
+        number = _PROBLEM_NUMBER.fullmatch(text)
+        if number is None:
+            return cls(set_id, text, None, "", letter)
+        return cls(set_id, text, int(number.group(1)), number.group(2).rstrip(), letter)
+
+    def label(self, numbering: str = "Problem") -> str:
+        """How a document labels the problem: "Problem 4(b)" ("Question 4(b)" in a set that numbers questions);
+        the citation as written when it names no number."""
+        return f"{numbering} {self.number}{self.detail}" if self.number is not None else self.text
+
+
+def read_citations(derivation_id: str, source: str) -> tuple[Citation, ...]:
+    """The problems a derivation's `source` cites ("hw6-2021 P1, student-hw6 P1"), in the order written;
+    DeclarationError naming the derivation if a part cites no problem or a set is cited twice."""
+    citations = []
+    for part in source.split(","):
+        words = part.split(None, 1)
+        if len(words) < 2:
+            raise DeclarationError(f"derivation {derivation_id!r}: source {source!r} has a part {part.strip()!r} "
+                                   f"that cites no problem; write each as '<set id> P<number>', comma-separated, "
+                                   f"e.g. 'hw6-2021 P4(b), student-hw6 P5(b)'")
+        if any(c.set_id == words[0] for c in citations):
+            raise DeclarationError(f"derivation {derivation_id!r}: source {source!r} cites {words[0]} twice; a "
+                                   f"derivation answers one problem of each set")
+        citations.append(Citation.read(part.strip()))
+    return tuple(citations)
+
+
 @dataclass(frozen=True)
 class Derivation:
-    """A problem's worked solution: an id, a title, where it comes from, and its claims in order."""
+    """A problem's worked solution: an id, a title, where it comes from, and its claims in order.
+
+    `source` is printed as the author wrote it; `citations` are the problems it cites, read from it once here.
+    """
 
     id: str
     title: str
@@ -260,6 +314,7 @@ class Derivation:
     statement: str = ""  # the problem, retyped (LaTeX allowed)
     figures: tuple[Figure, ...] = ()
     parts: tuple[Part, ...] = ()  # the sub-questions with their answers, in the problem set's order
+    citations: tuple[Citation, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
         known = {c.id for c in self.claims}
@@ -268,8 +323,16 @@ class Derivation:
             if unknown:
                 raise ValueError(f"derivation {self.id!r}, part {part.label!r}: unknown claims {unknown}; "
                                  f"its claims are {sorted(known)}")
+        object.__setattr__(self, "citations", read_citations(self.id, self.source))
 
     @property
     def problem_sets(self) -> tuple[str, ...]:
-        """Problem-set ids this derivation answers (from `source`, e.g. ('hw6-2021', 'student-hw6'))."""
-        return tuple(part.strip().split()[0] for part in self.source.split(","))
+        """Problem-set ids this derivation answers (e.g. ('hw6-2021', 'student-hw6'))."""
+        return tuple(citation.set_id for citation in self.citations)
+
+    def citation(self, set_id: str) -> Citation:
+        """The problem this derivation answers in the set `set_id` (KeyError if it cites none there)."""
+        for citation in self.citations:
+            if citation.set_id == set_id:
+                return citation
+        raise KeyError(f"derivation {self.id!r} cites no problem of {set_id!r} (its source: {self.source!r})")

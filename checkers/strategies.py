@@ -18,17 +18,11 @@ from dataclasses import dataclass, field
 import sympy as sp
 from sympy.calculus.util import continuous_domain
 
-from checkers.symbolic import (Strategy, Substitution, SymbolicResult, SymbolicStatus, simplifies_to_zero,
-                               scope_of)
+from checkers.symbolic import (Strategy, Substitution, SymbolicResult, SymbolicStatus, expands_to_zero, scope_of,
+                               simplifies_to_zero, zero_leaving_sums_unevaluated)
 
 PROVED, SUPPORTED, FAILED, NOT_ATTEMPTED = (SymbolicStatus.PROVED, SymbolicStatus.SUPPORTED, SymbolicStatus.FAILED,
                                             SymbolicStatus.NOT_ATTEMPTED)
-
-
-def is_zero(e: sp.Basic) -> bool:
-    """`e` expands, or simplifies, to 0 (symbolic sums are not simplified: that would try to evaluate them)."""
-    e = sp.expand(e)
-    return e == 0 or (not e.has(sp.Sum) and sp.simplify(e) == 0)
 
 
 def is_nonnegative(e: sp.Basic) -> bool:
@@ -262,7 +256,7 @@ class CaseSplit(Strategy):
         for description, subs in cases:
             diff = (rhs - lhs) if relation == "<=" else (lhs - rhs)
             diff = sp.sympify(diff).xreplace(dict(subs))
-            ok = is_zero(diff) if relation == "=" else is_nonnegative(diff)
+            ok = zero_leaving_sums_unevaluated(diff) if relation == "=" else is_nonnegative(diff)
             if not ok:
                 return SymbolicResult(FAILED, detail=f"case {description}: sympy left {sp.expand(diff)}")
         return SymbolicResult(PROVED, self.scope, "case split (coverage checked): " + "; ".join(d for d, _ in cases))
@@ -342,7 +336,7 @@ class Termwise(Strategy):
                 diff = diff.xreplace({lemma.lhs.xreplace(dict(inst)): lemma.rhs.xreplace(dict(inst))})
             used.append(f"{lemma.name} ({verdict.detail})")
         diff = distribute_sums(diff).xreplace(dict(self.normalisation))
-        if is_zero(distribute_sums(diff)):
+        if zero_leaving_sums_unevaluated(distribute_sums(diff)):
             return SymbolicResult(PROVED, self.scope,
                                   "termwise: " + "; ".join(used) + "; linearity of Σ; " +
                                   ", ".join(f"{k} = {v}" for k, v in self.normalisation.items()))
@@ -712,20 +706,11 @@ class IndexedDerivative(Strategy):
         r, s = sp.symbols("r s", integer=True, nonnegative=True)
         # doit twice: the derivative first, then the sum of Kronecker deltas it produces
         diff = (lhs.doit().doit() - rhs).subs(self.size, self.index + s).subs(self.index, 1 + r)
-        if is_zero(diff):
+        if zero_leaving_sums_unevaluated(diff):
             return SymbolicResult(PROVED, f"general {self.size}",
                                   f"d/dx_{self.index} Σⱼ g(xⱼ) = g'(x_{self.index}) for 1 ≤ {self.index} ≤ {self.size}; "
                                   "the rest simplifies")
         return SymbolicResult(FAILED, detail=f"sympy left {sp.expand(diff)}")
-
-
-def exact_zero(diff: sp.Basic) -> bool:
-    """Exact rewrites only: expand, split logarithms of positive products, then cancel rational coefficients."""
-    for rewrite in (sp.expand, lambda e: sp.expand(sp.expand_log(e)), sp.cancel):
-        diff = rewrite(diff)
-        if diff == 0:
-            return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -752,7 +737,7 @@ class ForSizes(Strategy):
             if self.substitution is not None:
                 diff = diff.subs(self.substitution(size))
             label = ", ".join(f"{s} = {v}" for s, v in size.items())
-            if not exact_zero(diff):
+            if not expands_to_zero(diff):
                 return SymbolicResult(FAILED, detail=f"sympy did not reach 0 for {label}; proved for {done}")
             done.append(f"({label})")
         return SymbolicResult(PROVED, "; ".join(done), "explicit symbolic positive entries")

@@ -76,8 +76,18 @@ def real_matrix_scalars(e: sp.Basic) -> sp.Basic:
     return e.xreplace({a: sp.Dummy(f"real{i}", real=True) for i, a in enumerate(atoms)})
 
 
+# -- "is this zero": three tests, each the right one for its callers ------------------------------------------------
+# All three are sound (True only when exact rewrites reach 0); they differ in what they may call and so in what
+# they cost and can prove. A proof that fails one of them is not retried with another.
+
 def simplifies_to_zero(diff: sp.Basic) -> bool:
-    """True only when an exact rewrite sequence turns `diff` into 0 (or the zero matrix)."""
+    """True only when an exact rewrite sequence turns `diff` into 0 (or the zero matrix): expand, then sympy's
+    `simplify` after factoring radicands, splitting logarithms, combining powers.
+
+    The strongest of the three and the default (`identity`, `ForDimensions`, display forms in the reports). It
+    may call `simplify` on anything, which is why strategies that keep symbolic sums use
+    `zero_leaving_sums_unevaluated`, and why `ForSizes` (hundreds of explicit terms) uses `expands_to_zero`.
+    """
     if isinstance(diff, sp.MatrixBase):
         return all(simplifies_to_zero(entry) for entry in diff)
     if isinstance(diff, sp.MatrixExpr):
@@ -90,6 +100,31 @@ def simplifies_to_zero(diff: sp.Basic) -> bool:
     diff = real_matrix_scalars(diff)
     for rewrite in (sp.expand, lambda e: sp.simplify(_factor_radicands(e)), lambda e: sp.simplify(sp.expand_log(e)),
                     lambda e: sp.simplify(sp.powsimp(sp.expand(e), force=False))):
+        diff = rewrite(diff)
+        if diff == 0:
+            return True
+    return False
+
+
+def zero_leaving_sums_unevaluated(e: sp.Basic) -> bool:
+    """`e` expands to 0, or simplifies to 0 when it holds no symbolic Sum.
+
+    Not `simplifies_to_zero`: `simplify` on an unevaluated Sum tries to evaluate it in closed form (slow, and it
+    can rewrite a sum of a general number of terms into cases), so the strategies whose differences keep sums
+    over a general number of terms (`CaseSplit`, `Termwise`, `IndexedDerivative`) only expand them.
+    """
+    e = sp.expand(e)
+    return e == 0 or (not e.has(sp.Sum) and sp.simplify(e) == 0)
+
+
+def expands_to_zero(diff: sp.Basic) -> bool:
+    """Exact rewrites only, never `simplify`: expand, split logarithms of positive products, cancel rational
+    coefficients.
+
+    Not `simplifies_to_zero` nor `zero_leaving_sums_unevaluated`: `ForSizes` writes a claim out entry by entry
+    for explicit sizes (hundreds of terms), where `simplify` costs minutes and these rewrites milliseconds.
+    """
+    for rewrite in (sp.expand, lambda e: sp.expand(sp.expand_log(e)), sp.cancel):
         diff = rewrite(diff)
         if diff == 0:
             return True

@@ -3,8 +3,6 @@ r"""What a course author meets: the one authoring surface, declared functions, t
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import torch
 
 import checkers
 from checkers import SIGMOID, Claim, Derivation, Mutant, ProblemSet, Real, Step, Variable, identity
-from checkers.errors import AuthoringWarning
+from checkers.errors import AuthoringWarning, DeclarationError, ProofcheckError
 from checkers.verify import verify  # not `from checkers import verify`: that rebinds `checkers.verify`, the module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,12 +34,6 @@ def test_the_bundled_proofs_import_machinery_only_from_checkers():
                     isinstance(node, ast.Import) and any(a.name.startswith("checkers") for a in node.names):
                 offending.append(f"{path.name}:{node.lineno}")
     assert offending == []
-
-
-def test_importing_a_proof_module_loads_neither_the_parser_nor_lark():
-    code = "import sys, proofs.kl_gaussian; print(sorted(m for m in sys.modules if m.split('.')[0] == 'lark'))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 # -- declared functions ------------------------------------------------------------------------------------------
@@ -153,6 +145,30 @@ def test_problem_sets_come_from_the_proof_package():
     ((_, (_, placement)),) = group_by_set([part, Derivation(id="d", title="t", source="q1 P2", claims=(claim,))],
                                           [quiz]).items()
     assert (placement.label, placement.number, placement.letter) == ("Question 2(b)", "2", "(b)")
+
+
+def test_a_source_is_read_once_into_citations():
+    from checkers.model import Citation
+
+    claim = Claim(id="c", statement="s", lhs=x, rhs=x, variables=X, mutants=(Mutant("m", "2x", rhs=2 * x),))
+    derivation = Derivation(id="d", title="t", source="hw6-2021 P1, hw7-2024 P3, student-hw6 P4(b)", claims=(claim,))
+    assert derivation.source == "hw6-2021 P1, hw7-2024 P3, student-hw6 P4(b)"  # printed as written
+    assert derivation.citations == (Citation("hw6-2021", "P1", 1), Citation("hw7-2024", "P3", 3),
+                                     Citation("student-hw6", "P4(b)", 4, "(b)", "(b)"))
+    assert derivation.problem_sets == ("hw6-2021", "hw7-2024", "student-hw6")
+    assert derivation.citation("student-hw6").label("Question") == "Question 4(b)"
+    unnumbered = Derivation(id="e", title="t", source="quiz1-2020 bonus (ii)", claims=(claim,)).citation("quiz1-2020")
+    assert (unnumbered.number, unnumbered.letter, unnumbered.label()) == (None, "(ii)", "bonus (ii)")
+
+
+@pytest.mark.parametrize("source, says", [("hw6-2021 P1,", "has a part '' that cites no problem"),
+                                          ("hw6-2021", "has a part 'hw6-2021' that cites no problem"),
+                                          ("hw6-2021 P1, hw6-2021 P2", "cites hw6-2021 twice")])
+def test_a_malformed_source_is_a_declaration_error_naming_the_derivation(source, says):
+    claim = Claim(id="c", statement="s", lhs=x, rhs=x, variables=X, mutants=(Mutant("m", "2x", rhs=2 * x),))
+    with pytest.raises(DeclarationError, match=f"derivation 'broken': source {source!r} {says}") as caught:
+        Derivation(id="broken", title="t", source=source, claims=(claim,))
+    assert isinstance(caught.value, ProofcheckError)
 
 
 def test_a_missing_subcommand_module_is_an_error_not_a_silent_omission(monkeypatch, capsys):

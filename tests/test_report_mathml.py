@@ -1,6 +1,7 @@
 """Formulas for the reports: sympy -> MathML Core and sympy -> LaTeX, and author statements -> MathML/LaTeX."""
 
 import xml.etree.ElementTree as ET
+from types import SimpleNamespace
 
 import pytest
 import sympy as sp
@@ -190,3 +191,18 @@ def test_heaviside_indicators_print_as_the_indicator_students_wrote():
         assert root[0][0].text == "𝟙" and sign in texts(root, "mo"), step
     # H(0) = 1/2 is not an indicator of any condition: it keeps its own name.
     assert "mathbb" not in str(to_latex(sp.Heaviside(a - b))) and "𝟙" not in to_mathml(1 - sp.Heaviside(a - b))
+
+
+def test_the_printer_writes_the_natural_logarithm_as_the_problem_set_does():
+    from checkers.reporting.mathml import expression_node, serialize
+    from checkers.reporting.render import latex_environment
+
+    y = sp.Symbol("y", positive=True)
+    assert to_latex(sp.log(y)) == r"\log{\left(y \right)}"
+    assert to_latex(sp.log(y), log_name="ln") == r"\ln{\left(y \right)}"
+    assert "<mi>ln</mi>" in serialize(expression_node(sp.log(y), log_name="ln"))
+    assert "<mi>log</mi>" in serialize(expression_node(sp.log(y)))
+    template = latex_environment().from_string("((( formula | math )))")
+    formula = SimpleNamespace(parts=(sp.log(y),))  # a Formula: the filter reads its parts
+    assert template.render(formula=formula, log_name="ln") == r"\ln{\left(y \right)}"
+    assert template.render(formula=formula) == r"\log{\left(y \right)}"

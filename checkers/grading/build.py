@@ -30,9 +30,9 @@ from checkers.grading.build_functions import FunctionMixin
 from checkers.grading.build_matrices import MatrixMixin
 from checkers.grading.build_sums import SumMixin
 from checkers.grading.build_values import (
-    _WITH_COEFFICIENT, MAX_DIGITS, MAX_EXPONENT, MAX_MATRIX_ENTRIES, MAX_MATRIX_POWER, MAX_SNIPPET,
-    MAX_SUM_TERMS, CommutingScalar, _long, _Transposed, commuting, describe, describe_number, digits,
-    is_function, is_matrix, spelling_key,
+    MAX_DIGITS, MAX_EXPONENT, MAX_MATRIX_ENTRIES, MAX_MATRIX_POWER, MAX_SNIPPET, MAX_SUM_TERMS,
+    CommutingScalar, Transposed, commuting, describe, describe_number, digits, is_function, is_matrix, is_too_long,
+    spelling_key,
 )
 from checkers.grading.lexer import Vocabulary, abbreviate_numbers
 from checkers.reductions import IndexedMax, IndexedMin
@@ -42,6 +42,8 @@ __all__ = [  # what other modules import from here (the mixins and values live i
     "CommutingScalar", "SymbolTable", "build", "commuting", "describe", "describe_number", "digits",
     "family_ranges_from", "is_function", "is_matrix", "spelling_key",
 ]
+
+_WITH_COEFFICIENT = (sp.Mul, sp.Add, sp.MatMul, sp.MatAdd)  # the sympy forms whose first argument is a number
 
 
 @dataclass
@@ -124,11 +126,11 @@ class Builder(ArithmeticMixin, MatrixMixin, FunctionMixin, SumMixin):
     def check_size(self, value) -> None:
         """Refuse an exact number longer than MAX_DIGITS, alone or as a coefficient/term of the result."""
         if isinstance(value, sp.Rational):
-            if _long(value):
+            if is_too_long(value):
                 raise self.too_long(value)
         elif isinstance(value, _WITH_COEFFICIENT):  # sympy keeps the numeric coefficient / term first
             first = value.args[0]
-            if isinstance(first, sp.Rational) and _long(first):
+            if isinstance(first, sp.Rational) and is_too_long(first):
                 raise self.too_long(first)
 
     @staticmethod
@@ -142,7 +144,7 @@ class Builder(ArithmeticMixin, MatrixMixin, FunctionMixin, SumMixin):
             value = self.node(tree)
         except RecursionError:
             raise StudentInputError("the answer is nested too deeply to grade") from None
-        if isinstance(value, _Transposed):
+        if isinstance(value, Transposed):
             raise self.fail("a transpose sign on its own is not a formula")
         self.check_final(value)
         return value
@@ -168,14 +170,14 @@ class Builder(ArithmeticMixin, MatrixMixin, FunctionMixin, SumMixin):
             raise self.fail(f"`{self.snippet(tree)}`: {exc}") from None
         if value is sp.zoo or value is sp.nan or value is sp.oo or value is sp.S.NegativeInfinity:
             raise self.fail(f"`{self.snippet(tree)}` divides by zero or is infinite")
-        if not isinstance(value, _Transposed):
+        if not isinstance(value, Transposed):
             self.check_size(value)
         return value
 
     def value(self, tree):
         """A node that must be a formula (not a bare transpose marker)."""
         v = self.node(tree)
-        if isinstance(v, _Transposed):
+        if isinstance(v, Transposed):
             raise self.fail(f"`{self.snippet(tree)}`: ^T / \\top only makes sense as an exponent")
         return v
 

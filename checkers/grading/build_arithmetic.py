@@ -9,7 +9,7 @@ from lark import Token, Tree
 
 from checkers.errors import StudentInputError
 from checkers.grading.build_values import (
-    CommutingScalar, _add, _neg, _scalarize, _transpose, _Transposed, commuting, describe, is_matrix, spelling_key,
+    CommutingScalar, Transposed, add, commuting, describe, is_matrix, negate, scalarize, spelling_key, transpose,
 )
 
 
@@ -38,7 +38,7 @@ class ArithmeticMixin:
                 word = "add" if op == "add" else "subtract"
                 raise self.fail(f"cannot {word} {describe(term)} (`{self.snippet(sub)}`) and {describe(total)} "
                                 f"(`{self.snippet(items[0][2]) if len(items) == 2 else self.snippet(tree)}`)")
-            total = _add(total, term if op == "add" else _neg(term))
+            total = add(total, term if op == "add" else negate(term))
         return total
 
     n_sub = n_add
@@ -49,9 +49,9 @@ class ArithmeticMixin:
         if not is_matrix(a) or not is_matrix(b):
             return sp.MatMul(a, commuting(b)) if is_matrix(a) else sp.MatMul(commuting(a), b)
         if a.cols == b.rows:
-            return _scalarize(sp.MatMul(a, b))
+            return scalarize(sp.MatMul(a, b))
         if dot and a.shape == b.shape and a.cols == 1:
-            return CommutingScalar(sp.MatMul(_transpose(a), b))
+            return CommutingScalar(sp.MatMul(transpose(a), b))
         hint = " (did you forget a transpose?)" if a.cols == 1 and b.cols == 1 or a.rows == 1 and b.rows == 1 else ""
         raise self.fail(f"cannot multiply {describe(a)} (`{self.snippet(tree_a)}`) by {describe(b)} "
                         f"(`{self.snippet(tree_b)}`): the inner sizes {a.cols} and {b.rows} differ{hint}")
@@ -88,11 +88,11 @@ class ArithmeticMixin:
             sign = -sign if node.data == "neg" else sign
             node = self._children(node)[0]
         v = self.node(node)
-        if isinstance(v, _Transposed):
+        if isinstance(v, Transposed):
             if sign == -1 and not v.inverse:
-                return _Transposed(inverse=True)
+                return Transposed(inverse=True)
             raise self.fail(f"`{self.snippet(tree)}` is not an exponent this grader understands")
-        return _neg(v) if sign == -1 else v
+        return negate(v) if sign == -1 else v
 
     n_pos = n_neg
 
@@ -111,7 +111,7 @@ class ArithmeticMixin:
         return self.node(inner)
 
     def n_top(self, tree):
-        return _Transposed(inverse=False)
+        return Transposed(inverse=False)
 
     def n_name(self, tree):
         (tok,) = self._children(tree)
@@ -134,7 +134,7 @@ class ArithmeticMixin:
             if key == "e":
                 return sp.E
             if name in ("T",):
-                return _Transposed(inverse=False)
+                return Transposed(inverse=False)
             if not name.startswith("\\") and name.isalpha() and len(name) > 1:
                 parts = [self.table.lookup(ch) for ch in name]
                 if all(p is not None and not is_matrix(p) for p in parts):  # `xy` as x·y (scalars only)

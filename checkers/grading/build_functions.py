@@ -7,10 +7,13 @@ from lark import Tree
 
 from checkers.functions import SIGMOID
 from checkers.grading.build_values import (
-    _BUILTIN_FUNCTIONS, _SCALAR_FUNCTIONS, MAX_EXPONENT, CommutingScalar, _apply, _sqrt, _square, _transpose, describe,
-    is_function, is_matrix,
+    MAX_EXPONENT, CommutingScalar, apply, describe, is_function, is_matrix, is_square, sqrt, transpose,
 )
 from checkers.reductions import IndexedMax, IndexedMin
+
+# Functions the grammar knows by name; any other FUNC token is a function the problem declares.
+_SCALAR_FUNCTIONS = {"tanh": "tanh", "sin": "sin", "cos": "cos", "sigmoid": "the sigmoid", "relu": "ReLU"}
+_BUILTIN_FUNCTIONS = frozenset({"log", "exp", "sqrt", "det", "logdet", "tr", "inv", "max", "min", *_SCALAR_FUNCTIONS})
 
 
 class FunctionMixin:
@@ -32,40 +35,40 @@ class FunctionMixin:
                     raise self.fail(f"a logarithm to base {base} is not defined")
                 if arg is sp.S.Zero:
                     raise self.fail("log of zero")
-                return _apply(sp.log, arg) / sp.log(base)
+                return apply(sp.log, arg) / sp.log(base)
             if name == "sigmoid":
                 return SIGMOID(arg)
             if name == "relu":
-                return _apply(sp.Max, sp.S.Zero, arg)
-            return _apply({"tanh": sp.tanh, "sin": sp.sin, "cos": sp.cos}[name], arg)
+                return apply(sp.Max, sp.S.Zero, arg)
+            return apply({"tanh": sp.tanh, "sin": sp.sin, "cos": sp.cos}[name], arg)
         if name in ("log", "exp", "sqrt") and is_matrix(arg):
-            if name == "sqrt" and _square(arg):
+            if name == "sqrt" and is_square(arg):
                 self.matrix_roots = True
                 return sp.MatPow(arg, sp.Rational(1, 2))
-            hint = " (did you mean \\log\\det?)" if name == "log" and _square(arg) else ""
+            hint = " (did you mean \\log\\det?)" if name == "log" and is_square(arg) else ""
             raise self.fail(f"\\{name} of {describe(arg)} (`{self.snippet(arg_tree)}`) is not defined here{hint}")
         if name == "log":
             if arg is sp.S.Zero:
                 raise self.fail("log of zero")
-            return _apply(sp.log, arg)
+            return apply(sp.log, arg)
         if name == "exp":
-            return _apply(sp.exp, arg)
+            return apply(sp.exp, arg)
         if name == "sqrt":
-            return _sqrt(arg)
+            return sqrt(arg)
         if name in ("det", "logdet"):
             if not is_matrix(arg):
                 d = arg
-            elif not _square(arg):
+            elif not is_square(arg):
                 raise self.fail(f"det of {describe(arg)} (`{self.snippet(arg_tree)}`): only square matrices have determinants")
             elif isinstance(arg, sp.MatPow) and not arg.exp.is_Integer:
                 d = sp.Determinant(arg.base) ** arg.exp  # det(Σ^{1/2}) = det(Σ)^{1/2} for the principal root
             else:
                 d = sp.Determinant(arg)
-            return _apply(sp.log, d) if name == "logdet" else d
+            return apply(sp.log, d) if name == "logdet" else d
         if name == "tr":
             if not is_matrix(arg):
                 return arg
-            if not _square(arg):
+            if not is_square(arg):
                 raise self.fail(f"trace of {describe(arg)} (`{self.snippet(arg_tree)}`): only square matrices have traces")
             return sp.Trace(arg)
         if name == "inv":
@@ -114,7 +117,7 @@ class FunctionMixin:
                 for a, t in zip(args, arg_trees):
                     if is_matrix(a):
                         raise self.fail(f"\\{name} of a list takes scalars; `{self.snippet(t)}` is {describe(a)}")
-                value = _apply(sp.Max if name == "max" else sp.Min, *args)
+                value = apply(sp.Max if name == "max" else sp.Min, *args)
             elif name in _BUILTIN_FUNCTIONS:
                 raise self.fail(f"{name} takes one argument, not {len(args)}")
             else:
@@ -172,14 +175,14 @@ class FunctionMixin:
         arg = self.value(arg_tree)
         if is_matrix(arg):
             raise self.fail(f"a root of {describe(arg)} (`{self.snippet(arg_tree)}`) is not supported")
-        return _apply(sp.Pow, arg, sp.Rational(1, int(k)))
+        return apply(sp.Pow, arg, sp.Rational(1, int(k)))
 
     def n_abs(self, tree):
         (inner,) = self._children(tree)
         v = self.value(inner)
         if not is_matrix(v):
-            return _apply(sp.Abs, v)
-        if _square(v):
+            return apply(sp.Abs, v)
+        if is_square(v):
             return sp.Determinant(v)  # |Σ| is the determinant
         raise self.fail(f"|…| of {describe(v)} (`{self.snippet(inner)}`): write \\|v\\| for the norm of a vector")
 
@@ -200,12 +203,12 @@ class FunctionMixin:
             a, b, kind = b, a, {"GE": "LE", "GT": "LT"}[kind]
 
         def step(v):
-            return _apply(sp.Heaviside, v, sp.S.Zero)
+            return apply(sp.Heaviside, v, sp.S.Zero)
 
         if kind == "EQ":
-            return 1 - step(_apply(sp.Abs, a - b))
+            return 1 - step(apply(sp.Abs, a - b))
         if kind == "NE":
-            return step(_apply(sp.Abs, a - b))
+            return step(apply(sp.Abs, a - b))
         if kind == "LE":
             return 1 - step(a - b)
         return step(b - a)  # LT
@@ -214,9 +217,9 @@ class FunctionMixin:
         (inner,) = self._children(tree)
         v = self.value(inner)
         if not is_matrix(v):
-            return _apply(sp.Abs, v)
+            return apply(sp.Abs, v)
         if v.cols == 1:
-            return _sqrt(CommutingScalar(sp.MatMul(_transpose(v), v)))
+            return sqrt(CommutingScalar(sp.MatMul(transpose(v), v)))
         if v.rows == 1:
-            return _sqrt(CommutingScalar(sp.MatMul(v, _transpose(v))))
+            return sqrt(CommutingScalar(sp.MatMul(v, transpose(v))))
         raise self.fail(f"\\|…\\| of {describe(v)} (`{self.snippet(inner)}`) is ambiguous; only vector norms are supported")

@@ -9,8 +9,8 @@ from lark import Tree
 from sympy.matrices.exceptions import NonInvertibleMatrixError
 
 from checkers.grading.build_values import (
-    MAX_DIGITS, MAX_EXPONENT, MAX_MATRIX_ENTRIES, MAX_MATRIX_POWER, _apply, _number_digits, _scalarize, _square,
-    _transpose, _Transposed, describe, describe_number, is_matrix,
+    MAX_DIGITS, MAX_EXPONENT, MAX_MATRIX_ENTRIES, MAX_MATRIX_POWER, Transposed, apply, describe, describe_number,
+    is_matrix, is_square, number_digits, scalarize, transpose,
 )
 
 
@@ -39,7 +39,7 @@ class MatrixMixin:
                 raise self.fail(f"a subscript on `{self.snippet(atom)}` is not understood")
         else:
             value = self.node(atom)
-        if isinstance(value, _Transposed):
+        if isinstance(value, Transposed):
             raise self.fail(f"`{self.snippet(tree)}`: ^T / \\top only makes sense as an exponent")
         return self.apply_scripts(value, rest, atom)
 
@@ -50,7 +50,7 @@ class MatrixMixin:
                     raise self.fail(f"a prime on the scalar `{self.snippet(base_tree)}` reads in TeX as a derivative or "
                                     f"another name (f', x'), which this grader does not take; a prime transposes only "
                                     f"vectors and matrices")
-                value = _transpose(value)
+                value = transpose(value)
             elif s.data == "superscript":
                 (arg,) = self._children(s)
                 value = self.power(value, arg, base_tree)
@@ -60,16 +60,16 @@ class MatrixMixin:
 
     def power(self, base, exp_tree, base_tree):
         exponent = self.node(exp_tree)
-        if isinstance(exponent, _Transposed):
+        if isinstance(exponent, Transposed):
             if not is_matrix(base):
                 return 1 / base if exponent.inverse else base
             if exponent.inverse:
-                return self.inverse(_transpose(base), base_tree)
-            return _transpose(base)
+                return self.inverse(transpose(base), base_tree)
+            return transpose(base)
         if is_matrix(exponent):
             raise self.fail(f"the exponent `{self.snippet(exp_tree)}` is {describe(exponent)}, not a number")
         if is_matrix(base):
-            if not _square(base):
+            if not is_square(base):
                 hint = " (for a vector v, write v^T v or \\|v\\|^2)" if 1 in base.shape else ""
                 raise self.fail(f"cannot raise {describe(base)} (`{self.snippet(base_tree)}`) to a power{hint}")
             if exponent.is_Integer:
@@ -87,7 +87,7 @@ class MatrixMixin:
                 return sp.MatPow(base, exponent)  # only valid under det; check_final refuses it elsewhere
             raise self.fail(f"a matrix (`{self.snippet(base_tree)}`) can only be raised to a whole-number power")
         if base is sp.E:
-            return _apply(sp.exp, exponent)
+            return apply(sp.exp, exponent)
         return self.power_scalar(base, exponent)
 
     def power_scalar(self, base, exponent):
@@ -97,7 +97,7 @@ class MatrixMixin:
                                 f"is too large to grade (exponents are limited to ±{MAX_EXPONENT})")
             # sympy computes integer powers of numbers (and of numeric coefficients) eagerly: bound the result first.
             numbers = [base] if base.is_Rational else [a for a in sp.preorder_traversal(base) if a.is_Rational]
-            longest = max((a for a in numbers if a not in (0, 1, -1)), key=_number_digits, default=None)
+            longest = max((a for a in numbers if a not in (0, 1, -1)), key=number_digits, default=None)
             if longest is not None and exponent.is_Rational and abs(exponent) > 1:
                 # digits of c^k: floor(k log10 c) + 1, so more than MAX_DIGITS when k log10 c >= MAX_DIGITS
                 size = max(math.log10(abs(longest.p)), math.log10(longest.q)) * abs(exponent)
@@ -107,10 +107,10 @@ class MatrixMixin:
                                     f"{MAX_DIGITS} digits")
         elif base.is_Number and exponent.is_number and not exponent.is_Number:
             pass  # 3^{\pi} and the like stay symbolic
-        return _apply(sp.Pow, base, exponent)
+        return apply(sp.Pow, base, exponent)
 
     def inverse(self, m, tree):
-        if not _square(m):
+        if not is_square(m):
             raise self.fail(f"cannot invert {describe(m)} (`{self.snippet(tree)}`): only square matrices have inverses")
         if isinstance(m, sp.MatrixBase):  # an explicit matrix: inverted numerically, never symbolically here
             return sp.Inverse(m)
@@ -140,10 +140,10 @@ class MatrixMixin:
             entries.append(row)
         m = sp.ImmutableMatrix(entries)
         if env == "vmatrix":
-            if not _square(m):
+            if not is_square(m):
                 raise self.fail(f"a vmatrix (determinant) must be square, not {describe(m)}")
             return sp.Determinant(m)
-        return _scalarize(m)
+        return scalarize(m)
 
 
     def matrix_entry(self, matrix, name: str, sub):

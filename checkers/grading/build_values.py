@@ -18,8 +18,6 @@ MAX_MATRIX_ENTRIES = 400
 MAX_SNIPPET = 60  # characters of the student's text quoted in a message
 _LOG10_2 = math.log10(2)
 
-_LOG10_2 = math.log10(2)
-
 
 def spelling_key(spelling: str) -> str:
     r"""The form spellings are compared in: `\Sigma_{0}`, `\Sigma_0`, `Sigma0` -> `Sigma0`."""
@@ -41,22 +39,21 @@ def digits(n: int) -> int:
     return estimate + 1 if n >= 10 ** estimate else estimate
 
 
-def _number_digits(v) -> int:
+def number_digits(v) -> int:
     """Digits of the longer of numerator and denominator of a sympy Rational (0 for other numbers)."""
     if not v.is_Rational:
         return 0
     return max(digits(v.p), digits(v.q))
 
 
-_WITH_COEFFICIENT = (sp.Mul, sp.Add, sp.MatMul, sp.MatAdd)
 _SHORT_BITS = int(MAX_DIGITS / _LOG10_2) - 1  # an integer of at most this many bits has at most MAX_DIGITS digits
 
 
-def _long(v) -> bool:
+def is_too_long(v) -> bool:
     """Whether a sympy Rational has more than MAX_DIGITS digits (cheap bit-length test first)."""
     if v.p.bit_length() <= _SHORT_BITS and v.q.bit_length() <= _SHORT_BITS:
         return False
-    return _number_digits(v) > MAX_DIGITS
+    return number_digits(v) > MAX_DIGITS
 
 
 def describe_number(v) -> str:
@@ -66,7 +63,7 @@ def describe_number(v) -> str:
     return f"{describe_number(sp.Integer(v.p))}/{describe_number(sp.Integer(v.q))}"
 
 
-class _Transposed:
+class Transposed:
     """Marker for an exponent that means transpose (`^T`, `^\\top`) or inverse transpose (`^{-T}`)."""
 
     def __init__(self, inverse: bool):
@@ -74,6 +71,7 @@ class _Transposed:
 
 
 def is_matrix(v) -> bool:
+    """Whether a built value is a matrix expression (vectors included); everything else is a scalar."""
     return isinstance(v, sp.MatrixExpr)
 
 
@@ -108,19 +106,19 @@ def commuting(s):
     return s.replace(lambda e: type(e) is Scalar, lambda e: CommutingScalar(*e.args))
 
 
-def _scalarize(v):
+def scalarize(v):
     """A 1 x 1 matrix product (a quadratic form) becomes a scalar wrapper usable in scalar formulas."""
     if is_matrix(v) and v.rows == 1 and v.cols == 1:
         return CommutingScalar(v)
     return v
 
 
-def _add(a, b):
+def add(a, b):
     """a + b; matrices are added without sympy's canonicalising doit() (slow, and not needed to evaluate)."""
     return sp.MatAdd(a, b) if is_matrix(a) else a + b
 
 
-def _transpose(v):
+def transpose(v):
     """vᵀ without sympy's distributing doit(); scalars are their own transpose."""
     if not is_matrix(v):
         return v
@@ -129,11 +127,12 @@ def _transpose(v):
     return sp.Transpose(v)
 
 
-def _neg(v):
+def negate(v):
+    """-v; a matrix is negated as (-1)·v, unevaluated, like `add`."""
     return sp.MatMul(sp.Integer(-1), v) if is_matrix(v) else -v
 
 
-def _apply(func, *args):
+def apply(func, *args):
     """func(*args), or its unevaluated form where sympy's automatic simplification cannot cope.
 
     Abs, log and powers try sign and power simplifications when they are built; on arguments holding
@@ -146,14 +145,11 @@ def _apply(func, *args):
         return func(*args, evaluate=False)
 
 
-def _sqrt(x):
-    return _apply(sp.Pow, x, sp.Rational(1, 2))
+def sqrt(x):
+    """√x, built through `apply` (so a square root of a matrix-holding scalar does not raise)."""
+    return apply(sp.Pow, x, sp.Rational(1, 2))
 
 
-def _square(v) -> bool:
+def is_square(v) -> bool:
+    """Whether v is a square matrix (scalars are not)."""
     return is_matrix(v) and v.rows == v.cols
-
-
-# Functions the grammar knows by name; any other FUNC token is a function the problem declares.
-_SCALAR_FUNCTIONS = {"tanh": "tanh", "sin": "sin", "cos": "cos", "sigmoid": "the sigmoid", "relu": "ReLU"}
-_BUILTIN_FUNCTIONS = frozenset({"log", "exp", "sqrt", "det", "logdet", "tr", "inv", "max", "min", *_SCALAR_FUNCTIONS})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -220,28 +219,19 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-_LOG_TEX = re.compile(r"\\log(?![A-Za-z])")
-
-
-def _logarithm_as(name: str, html: str | None = None, tex: str | None = None) -> str:
-    """A document in a set that writes the natural logarithm `ln` (the quiz): every printed log as ln."""
-    if tex is not None:
-        return _LOG_TEX.sub(lambda _: "\\ln", tex) if name == "ln" else tex
-    return html.replace("<mi>log</mi>", "<mi>ln</mi>") if name == "ln" else html
-
-
-def build_reports(options: BuildOptions, progress: Callable | None = None) -> BuildOutcome:
-    """Verify, then write reports/<set>.{pdf,html,tex} and reports/index.html; see the module docstring."""
-    from checkers.devices import resolve_devices
-    from checkers.registry import all_derivations
-
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
+def _check_formats(options: BuildOptions) -> None:
+    """Refuse an unknown format, and a PDF where no LaTeX is installed, before anything runs."""
     unknown_formats = [f for f in options.formats if f not in FORMATS]
     if unknown_formats:
         raise UsageError(f"unknown format {unknown_formats[0]!r}; choose from {', '.join(FORMATS)}")
     if "pdf" in options.formats and not latex_available():
         raise ReportError(missing_latex_message())
+
+
+def _chosen(options: BuildOptions) -> tuple[tuple[Derivation, ...], dict]:
+    """The derivations to build and their problem sets (every set, or those `options.sets` names)."""
+    from checkers.registry import all_derivations
+
     derivations = tuple(options.derivations if options.derivations is not None else all_derivations())
     groups = group_by_set(derivations)
     if options.sets:
@@ -253,89 +243,138 @@ def build_reports(options: BuildOptions, progress: Callable | None = None) -> Bu
         groups = {s: p for s, p in groups.items() if s.id in options.sets}
         chosen = {p.derivation.id for placements in groups.values() for p in placements}
         derivations = tuple(d for d in derivations if d.id in chosen)
-    devices = tuple(options.devices) if options.devices else tuple(resolve_devices("auto"))
+    return derivations, groups
 
-    run, checked = _verify(derivations, options, devices, progress)
-    timings["verify"] = time.perf_counter() - started
-    outcome = BuildOutcome(run=run, checked=checked)
-    results = {r.id: r for r in run.derivations}
 
-    out_dir = Path(options.out_dir)
-    build_root = (options.cache_dir if options.cache_dir is not None else out_dir / ".build") / "latex"
-    figure_dirs = [build_root / "figures"] + ([out_dir / "figures"] if "tex" in options.formats else [])
-    t0 = time.perf_counter()
-    figure_views: dict[str, tuple[FigureView, ...]] = {}
+def _draw_figures(derivations: Sequence[Derivation], figure_dirs: list[Path], options: BuildOptions,
+                  outcome: BuildOutcome) -> dict[str, tuple[FigureView, ...]]:
+    """Every derivation's figures, per derivation id; a figure that cannot be drawn goes to the outcome's errors."""
+    figure_views = {}
     for derivation in derivations:
         figures = _figures(derivation, figure_dirs, options.cache_dir)
         outcome.figure_errors += [f"{derivation.id} / figure {f.id}: {f.error}" for f in figures if f.error]
         figure_views[derivation.id] = figures
-    timings["figures"] = time.perf_counter() - t0
+    return figure_views
 
-    t0 = time.perf_counter()
+
+def _conversion_warnings(view) -> list[str]:
+    """Where a derivation's author-written texts could not be converted and are shown as plain source."""
+    warnings = []
+    if view.statement.problems:
+        warnings.append(f"{view.id}: statement shown as plain source: {'; '.join(view.statement.problems)}")
+    for part in view.parts:
+        warnings += [f"{part.anchor}: text shown as plain source: {'; '.join(rendered.problems)}"
+                     for rendered in _statements_of(part) if rendered.problems]
+    return warnings
+
+
+def _set_views(groups: dict, run: RunResult, figure_views: dict[str, tuple[FigureView, ...]],
+               options: BuildOptions, outcome: BuildOutcome) -> list:
+    """One view per problem set: its problems with their checked derivations and figures, and its graded
+    submission where the set names one; conversion warnings go to the outcome."""
+    results = {r.id: r for r in run.derivations}
+    checked = outcome.checked
     set_views = []
     for problem_set, placements in groups.items():
         views = [derivation_view(p, results[p.derivation.id], figure_views[p.derivation.id], checked[p.derivation.id])
                  for p in placements]
         for view in views:
-            if view.statement.problems:
-                outcome.warnings.append(f"{view.id}: statement shown as plain source: "
-                                        f"{'; '.join(view.statement.problems)}")
-            for part in view.parts:
-                for rendered in _statements_of(part):
-                    if rendered.problems:
-                        outcome.warnings.append(f"{part.anchor}: text shown as plain source: "
-                                                f"{'; '.join(rendered.problems)}")
+            outcome.warnings += _conversion_warnings(view)
         graded = _graded(problem_set.answers, options.cache_dir) if problem_set.answers else None
         set_views.append(set_view(problem_set, list(group_problems(placements, views)),
                                   run_view(run, [checked[p.derivation.id] for p in placements]), graded))
     outcome.warnings = sorted(set(outcome.warnings))
+    return set_views
 
-    log_names = {problem_set.id: problem_set.log_name for problem_set in groups}
+
+def _write_documents(set_views: list, log_names: dict[str, str], options: BuildOptions, out_dir: Path,
+                     build_root: Path, outcome: BuildOutcome) -> list[tuple[str, str, list[Path]]]:
+    """Write each set's HTML and LaTeX documents (full solutions and key, as asked); return the LaTeX jobs to
+    compile into PDFs: (document name, LaTeX source, figure files it includes)."""
     latex_jobs = []
     documents = ([("report", "")] if options.full else []) + ([("report-key", "-key")] if options.key else [])
     for sv in set_views:
         for kind, suffix in documents:
+            log_name = log_names.get(sv.id, "log")  # the printer writes the set's natural logarithm
             if "html" in options.formats:
-                html = _logarithm_as(log_names.get(sv.id, "log"), html=html_environment().get_template(
-                    f"{kind}.html.j2").render(set=sv))
+                html = html_environment().get_template(f"{kind}.html.j2").render(set=sv, log_name=log_name)
                 outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.html", html))
             if "tex" in options.formats or "pdf" in options.formats:
-                tex = _logarithm_as(log_names.get(sv.id, "log"),
-                                    tex=latex_environment().get_template(f"{kind}.tex.j2").render(set=sv))
+                tex = latex_environment().get_template(f"{kind}.tex.j2").render(set=sv, log_name=log_name)
                 if "tex" in options.formats:
                     outcome.documents.append(_write(out_dir / f"{sv.id}{suffix}.tex", tex))
                 if "pdf" in options.formats:
                     inputs = ([build_root / str(f.pdf_name) for p in sv.problems for f in p.figures if f.pdf_name]
                               if kind == "report" else [])  # the key has no figures
                     latex_jobs.append((sv.id + suffix, tex, inputs))
+    return latex_jobs
+
+
+def _write_index(set_views: list, run: RunResult, checked: dict[str, tuple[str, bool]], options: BuildOptions,
+                 out_dir: Path) -> Path:
+    """reports/index.html: every set with its status, and one summary line for the whole course."""
+    passed = all(sv.css == "ok" for sv in set_views)
+    n_problems = sum(len(sv.problems) for sv in set_views)
+    n_failed = sum(p.status != "passed" for sv in set_views for p in sv.problems)
+    wrong = [f"{sv.id}: {sv.status}" for sv in set_views if sv.graded is not None and sv.css != "ok"]
+    summary = (f"{len(set_views)} problem sets, {n_problems} problems"
+               + (f", {n_failed} with a failed check" if n_failed else ", every reference solution verified")
+               + (f"; graded submissions: {'; '.join(wrong)}" if wrong else ""))
+    status = "FAILED" if n_failed else ("passed" if passed else "reference solutions verified")
+    index = html_environment().get_template("index.html.j2").render(
+        sets=set_views, run=run_view(run, list(checked.values())), status=status,
+        css="fail" if n_failed else ("ok" if passed else "warn"), summary=summary, pdf="pdf" in options.formats,
+        key=options.key)
+    return _write(out_dir / "index.html", index)
+
+
+def _compile_pdfs(latex_jobs: list[tuple[str, str, list[Path]]], options: BuildOptions, build_root: Path,
+                  out_dir: Path, outcome: BuildOutcome) -> None:
+    """Run latexmk for the documents whose LaTeX or figures changed, `options.jobs` at a time."""
+    def job(item):
+        set_id, tex, inputs = item
+        ran = compile_pdf(tex, set_id, build_root, out_dir / f"{set_id}.pdf", inputs)
+        return set_id, ran
+
+    with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
+        for set_id, ran in pool.map(job, latex_jobs):
+            outcome.documents.append(out_dir / f"{set_id}.pdf")
+            if ran:
+                outcome.latex_runs.append(set_id)
+
+
+def build_reports(options: BuildOptions, progress: Callable | None = None) -> BuildOutcome:
+    """Verify, then write reports/<set>.{pdf,html,tex} and reports/index.html; see the module docstring."""
+    from checkers.devices import resolve_devices
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    _check_formats(options)
+    derivations, groups = _chosen(options)
+    devices = tuple(options.devices) if options.devices else tuple(resolve_devices("auto"))
+
+    run, checked = _verify(derivations, options, devices, progress)
+    timings["verify"] = time.perf_counter() - started
+    outcome = BuildOutcome(run=run, checked=checked)
+
+    out_dir = Path(options.out_dir)
+    build_root = (options.cache_dir if options.cache_dir is not None else out_dir / ".build") / "latex"
+    figure_dirs = [build_root / "figures"] + ([out_dir / "figures"] if "tex" in options.formats else [])
+    t0 = time.perf_counter()
+    figure_views = _draw_figures(derivations, figure_dirs, options, outcome)
+    timings["figures"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    set_views = _set_views(groups, run, figure_views, options, outcome)
+    log_names = {problem_set.id: problem_set.log_name for problem_set in groups}
+    latex_jobs = _write_documents(set_views, log_names, options, out_dir, build_root, outcome)
     if "html" in options.formats and options.full:
-        passed = all(sv.css == "ok" for sv in set_views)
-        n_problems = sum(len(sv.problems) for sv in set_views)
-        n_failed = sum(p.status != "passed" for sv in set_views for p in sv.problems)
-        wrong = [f"{sv.id}: {sv.status}" for sv in set_views if sv.graded is not None and sv.css != "ok"]
-        summary = (f"{len(set_views)} problem sets, {n_problems} problems"
-                   + (f", {n_failed} with a failed check" if n_failed else ", every reference solution verified")
-                   + (f"; graded submissions: {'; '.join(wrong)}" if wrong else ""))
-        status = "FAILED" if n_failed else ("passed" if passed else "reference solutions verified")
-        index = html_environment().get_template("index.html.j2").render(
-            sets=set_views, run=run_view(run, list(checked.values())), status=status,
-            css="fail" if n_failed else ("ok" if passed else "warn"), summary=summary, pdf="pdf" in options.formats,
-            key=options.key)
-        outcome.documents.append(_write(out_dir / "index.html", index))
+        outcome.documents.append(_write_index(set_views, run, checked, options, out_dir))
     timings["render"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     if latex_jobs:
-        def job(item):
-            set_id, tex, inputs = item
-            ran = compile_pdf(tex, set_id, build_root, out_dir / f"{set_id}.pdf", inputs)
-            return set_id, ran
-
-        with ThreadPoolExecutor(max_workers=max(1, options.jobs)) as pool:
-            for set_id, ran in pool.map(job, latex_jobs):
-                outcome.documents.append(out_dir / f"{set_id}.pdf")
-                if ran:
-                    outcome.latex_runs.append(set_id)
+        _compile_pdfs(latex_jobs, options, build_root, out_dir, outcome)
     timings["latex"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
     outcome.seconds = timings

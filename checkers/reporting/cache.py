@@ -1,9 +1,9 @@
 """A per-derivation cache of verification results, keyed by everything a result depends on.
 
-A derivation's key hashes its own proof module and the `proofs` modules it imports (transitively,
-read from `import` lines), every file of the engine under `checkers/` (the reporting and grading
-packages excepted: they consume results and verify() never imports them; a proof that imports one
-has it hashed with its own sources), the versions of Python, torch, sympy,
+A derivation's key hashes its own proof module and the `proofs` modules it imports (transitively, read
+from the import statements of their syntax trees), every file of the engine under `checkers/` (the
+reporting and grading packages excepted: they consume results and verify() never imports them; a proof
+that imports one has it hashed with its own sources), the versions of Python, torch, sympy,
 hypothesis and numpy, the seed, the devices and the instance count. Identical inputs give the
 identical result (every random draw is seeded), so a hit reuses it honestly; the reports say so and
 show when the reused check ran. Editing one proof re-checks only the derivations that depend on it.
@@ -13,12 +13,12 @@ a module in `proofs/` (built in a test, say) are never cached.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import pickle
 import platform
-import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -36,11 +36,21 @@ _FORMAT = 2  # bump when the cached record's layout changes
 KEEP = 200  # entries kept: every derivation a few times over
 
 
-def _import_pattern(package: str) -> re.Pattern:
-    """`from PKG.x import`, `import PKG.x`, `from PKG import (x, y)` lines of a proof module (PKG configured)."""
-    p = re.escape(package)
-    return re.compile(rf"^\s*(?:from\s+{p}\.(\w+)\s+import|import\s+{p}\.(\w+)|from\s+{p}\s+import\s+"
-                      r"\(?\s*([\w\s,]+)\)?)", re.MULTILINE)
+def _imported_modules(path: Path, package: str) -> set[str]:
+    """Every module a Python file imports, anywhere in it, as dotted names read from its syntax tree: `import a.b`
+    gives a.b, `from a import b, c` gives a, a.b and a.c (b may be a module or a name; the caller checks).
+
+    Relative imports (`from .x import y`) are resolved against `package`, the proof package the file lives in.
+    """
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            module = ".".join(filter(None, [package if node.level else None, node.module]))
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return found
 
 
 @dataclass(frozen=True)
@@ -101,23 +111,21 @@ def proof_files(derivation: Derivation) -> list[Path] | None:
     if found is None:
         return None
     package, start = found
-    root, pattern = package_directory(package), _import_pattern(package)
-    seen, todo = set(), [start]
+    root = package_directory(package)
+    seen, todo, imported = set(), [start], set()
     while todo:
         name = todo.pop()
         path = root / f"{name}.py"
         if name in seen or not path.exists():
             continue
         seen.add(name)
-        for match in pattern.finditer(path.read_text(encoding="utf-8", errors="replace")):
-            if match.group(1) or match.group(2):
-                todo.append(match.group(1) or match.group(2))
-            else:
-                todo.extend(n.strip().split()[0] for n in match.group(3).split(",") if n.strip())
+        modules = _imported_modules(path, package)
+        imported |= modules
+        todo += [module.split(".")[1] for module in modules if module.startswith(f"{package}.")]
     files = sorted([root / f"{name}.py" for name in seen] + [root / "__init__.py"])
     checkers_root = Path(checkers.__file__).parent
     for name in CONSUMERS:
-        if any(f"checkers.{name}" in path.read_text(encoding="utf-8", errors="replace") for path in files):
+        if any(module == f"checkers.{name}" or module.startswith(f"checkers.{name}.") for module in imported):
             files += list(source_files(checkers_root / name))
     return files
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 import sympy as sp
 
 from checkers.errors import ReportError
+from checkers.symbolic import simplifies_to_zero
 
 __all__ = ["Named", "Shown", "check_display", "counted_from_one", "displayed"]
 
@@ -31,16 +32,6 @@ class Named:
     """What a displayed formula is, in the problem's own words (LaTeX math, e.g. VLB_λ − VLB_1): printed first."""
 
     latex: str
-
-
-def _zero(difference: sp.Basic) -> bool:
-    if isinstance(difference, sp.MatrixExpr):
-        difference = difference.doit()
-        if getattr(difference, "is_ZeroMatrix", False) or difference == 0:
-            return True
-        difference = sp.expand(difference)
-        return bool(getattr(difference, "is_ZeroMatrix", False) or difference == 0)
-    return sp.simplify(difference) == 0
 
 
 def _pointwise(expr: sp.Basic, limits: tuple) -> sp.Basic | None:
@@ -74,8 +65,8 @@ def _equal(display: sp.Basic, checked: sp.Basic) -> bool:
     if value == checked:
         return True
     if isinstance(checked, sp.MatrixExpr) or isinstance(value, sp.MatrixExpr):
-        return _zero(sp.MatAdd(value, -checked).doit())
-    return _zero(value - checked)
+        return simplifies_to_zero(sp.MatAdd(value, -checked).doit())
+    return simplifies_to_zero(value - checked)
 
 
 @lru_cache(maxsize=512)

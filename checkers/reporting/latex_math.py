@@ -89,11 +89,13 @@ _LATEX_RELATIONS = {"=": "=", "!=": r"\neq", "<": "<", "<=": r"\le", ">": ">", "
 _EPSILON = re.compile(r"\\epsilon(?![A-Za-z])")
 
 
-def to_latex(expr: sp.Basic, order: str | None = None) -> Tex:
-    """LaTeX math source (no surrounding $) for one sympy expression.
+def to_latex(expr: sp.Basic, order: str | None = None, log_name: str = "log") -> Tex:
+    """LaTeX math source (no surrounding $) for one sympy expression; the natural logarithm as the problem set
+    writes it (`log_name` "ln": \\ln, as the quiz does).
 
     sympy spells the symbol `epsilon` \\epsilon (ϵ); the text and the MathML show ε, so LaTeX prints
     \\varepsilon, as the escaping table (`latex_escape`) spells ε.
     """
-    printer = _Printer({"order": order}) if order else _Printer()
+    settings = {**({"order": order} if order else {}), **({"ln_notation": True} if log_name == "ln" else {})}
+    printer = _Printer(settings) if settings else _Printer()
     return Tex(_EPSILON.sub(r"\\varepsilon", printer.doprint(sp.sympify(expr))))

@@ -428,10 +428,11 @@ def to_core(node: Node) -> Node:
     return Node(tag, children, text if tag in _LEAVES else "", kept)
 
 
-def expression_node(expr: sp.Basic, order: str | None = None) -> Node:
+def expression_node(expr: sp.Basic, order: str | None = None, log_name: str = "log") -> Node:
     """The MathML Core tree of one sympy expression, printed from the object itself (`order="none"`: terms in
-    the order the expression was built, for display forms)."""
-    printer = _Printer({**_PRINTER_SETTINGS, "order": order} if order else _PRINTER_SETTINGS)
+    the order the expression was built, for display forms; `log_name` "ln": the natural logarithm as ln)."""
+    printer = _Printer({**_PRINTER_SETTINGS, **({"order": order} if order else {}),
+                        **({"ln_notation": True} if log_name == "ln" else {})})
     return to_core(printer._print(sp.sympify(expr)))
 
 

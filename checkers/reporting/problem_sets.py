@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -52,19 +51,14 @@ class Placement:
 
 
 def _placement(derivation: Derivation, problem_set: ProblemSet) -> Placement:
-    set_id = problem_set.id
-    part = next(p.strip() for p in derivation.source.split(",") if p.strip().split()[0] == set_id)
-    rest = part[len(set_id):].strip()
-    match = re.fullmatch(r"P(?:roblem)?\s*(\d+)(.*)", rest)
-    if match:
-        label = f"{problem_set.numbering} {match.group(1)}{match.group(2).rstrip()}"
-        key = (int(match.group(1)), match.group(2).strip(), derivation.id)
-        number = match.group(1)
+    citation = derivation.citation(problem_set.id)
+    if citation.number is None:
+        key = (float("inf"), citation.text, derivation.id)
+        number = citation.text
     else:
-        label = number = rest
-        key = (float("inf"), rest, derivation.id)
-    letter = re.search(r"\(([a-z]+|[ivx]+)\)\s*$", rest)
-    return Placement(derivation, label, key, number, f"({letter.group(1)})" if letter else "")
+        key = (citation.number, citation.detail.strip(), derivation.id)
+        number = str(citation.number)
+    return Placement(derivation, citation.label(problem_set.numbering), key, number, citation.letter)
 
 
 def group_by_set(derivations: Iterable[Derivation], declared: Iterable[ProblemSet] | None = None

@@ -48,15 +48,15 @@ def _printed_length(tex: str) -> int:
     return len(_COMMAND.sub("c", _SIZING.sub("", tex)))
 
 
-def _latex_pieces(formula: Formula) -> list[str]:
+def _latex_pieces(formula: Formula, log_name: str = "log") -> list[str]:
     out = []
     for part in formula.parts:
         if isinstance(part, Shown):
-            out.append(to_latex(part.expr, order="none"))
+            out.append(to_latex(part.expr, order="none", log_name=log_name))
         elif isinstance(part, Named):
             out.append(str(render_statement(f"${part.latex}$").tex).strip().strip("$"))
         else:
-            out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part))
+            out.append(_RELATIONS_TEX[part] if _part_is_relation(part) else to_latex(part, log_name=log_name))
     return out
 
 
@@ -70,10 +70,11 @@ def _lines(pieces: list, relation) -> list[list]:
     return lines
 
 
-def formula_latex(formula: Formula) -> Tex:
-    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer, relations as symbols; a long chain
-    one relation per line (`aligned`, every line from one left edge)."""
-    pieces = _latex_pieces(formula)
+def formula_latex(formula: Formula, log_name: str = "log") -> Tex:
+    """LaTeX math source of a formula: sympy parts through `sp.latex`'s printer (the natural logarithm spelled
+    `log_name`), relations as symbols; a long chain one relation per line (`aligned`, every line from one left
+    edge)."""
+    pieces = _latex_pieces(formula, log_name)
     text = " ".join(pieces)
     relations = set(_RELATIONS_TEX.values())
     lines = _lines(pieces, lambda piece: piece in relations)
@@ -85,18 +86,18 @@ def formula_latex(formula: Formula) -> Tex:
     return Tex(r"\begin{aligned} " + r" \\ ".join(rows) + r" \end{aligned}")
 
 
-def formula_mathml(formula: Formula, display: bool = False) -> Markup:
-    """One `<math>` element for a formula, printed from its sympy parts; a long displayed chain one relation per
-    row of an `mtable`, left-aligned (as the LaTeX sets it)."""
+def formula_mathml(formula: Formula, display: bool = False, log_name: str = "log") -> Markup:
+    """One `<math>` element for a formula, printed from its sympy parts (the natural logarithm spelled
+    `log_name`); a long displayed chain one relation per row of an `mtable`, left-aligned (as the LaTeX sets it)."""
     nodes: list[Node] = []
     for part in formula.parts:
         if isinstance(part, Shown):
-            nodes.append(expression_node(part.expr, order="none"))
+            nodes.append(expression_node(part.expr, order="none", log_name=log_name))
         elif isinstance(part, Named):
             nodes.append(Node.row(*math_nodes(part.latex)))
         else:
             nodes.append(Node.leaf("mo", _RELATIONS_MATHML[part]) if _part_is_relation(part)
-                         else expression_node(sp.sympify(part)))
+                         else expression_node(sp.sympify(part), log_name=log_name))
     lines = _lines(nodes, lambda node: node.tag == "mo" and node.text in _RELATIONS_MATHML.values())
     if display and len(lines) >= 2 and _printed_length(" ".join(_latex_pieces(formula))) > LONG_FORMULA:
         table = Node("mtable", [Node("mtr", [Node("mtd", [Node.row(*line)], attrs={"columnalign": "left"})])
@@ -276,6 +277,18 @@ def breakable_finalize(value: object) -> str:
     return _BREAK_AFTER.sub(lambda m: m.group(1) + r"\allowbreak{}", text)
 
 
+@jinja2.pass_context
+def _math_tex(context, formula: Formula) -> Tex:
+    """The LaTeX `math` filter: a formula with the natural logarithm as the document's `log_name` writes it."""
+    return formula_latex(formula, context.get("log_name", "log"))
+
+
+@jinja2.pass_context
+def _math_html(context, formula: Formula, display: bool = False) -> Markup:
+    """The HTML `math` filter: a formula with the natural logarithm as the document's `log_name` writes it."""
+    return formula_mathml(formula, display, context.get("log_name", "log"))
+
+
 @cache
 def latex_environment() -> jinja2.Environment:
     env = jinja2.Environment(
@@ -286,7 +299,7 @@ def latex_environment() -> jinja2.Environment:
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
         autoescape=False, finalize=breakable_finalize, undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(math=formula_latex, statement=_statement_tex, e=escape_latex, escape=escape_latex,
+    env.filters.update(math=_math_tex, statement=_statement_tex, e=escape_latex, escape=escape_latex,
                        listing=code_listing, label=label_name, prose=prose_tex)
     return env
 
@@ -297,5 +310,5 @@ def html_environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters.update(math=formula_mathml, statement=_statement_html, prose=prose_html, inline=_inline)
+    env.filters.update(math=_math_html, statement=_statement_html, prose=prose_html, inline=_inline)
     return env

@@ -229,87 +229,110 @@ def _has_top_level_equals(text: str) -> bool:
     return False
 
 
+class _DisplayScanner:
+    """One linear pass over a submission's text: the displays in order, the lines that hold math, the lines of code.
+
+    The scan jumps from one special character (`` ` `` `$` `\\` `%`) to the next; each has its step, which
+    returns where the scan goes on (None: the character opened nothing, the scan moves one character on).
+    """
+
+    def __init__(self, text: str, starts: list[int], tex: bool):
+        self.text, self.starts, self.tex = text, starts, tex
+        self.displays: list[Display] = []
+        self.math_lines: set[int] = set()
+        self.code_lines: set[int] = set()
+
+    def scan(self) -> tuple[list[Display], set[int], set[int]]:
+        steps = {"`": self.code_fence, "%": self.comment, "\\": self.command, "$": self.dollars}
+        text, i, n = self.text, 0, len(self.text)
+        while i < n:
+            special = _SPECIAL.search(text, i)  # skip plain text in one step
+            if special is None:
+                break
+            i = special.start()
+            after = steps[text[i]](i)
+            i = i + 1 if after is None else after
+        return self.displays, self.math_lines, self.code_lines
+
+    def add(self, body_start: int, body_end: int, inline: bool = False) -> None:
+        """The math between two offsets: a display if it has rows (inline math only if it states an equation)."""
+        first, last = _line_of(self.starts, body_start), _line_of(self.starts, max(body_start, body_end - 1))
+        rows = split_rows(self.text[body_start:body_end], body_start, self.starts)
+        if rows and not (inline and not any(_has_top_level_equals(r.text) for r in rows)):
+            self.displays.append(Display(first, last, rows, inline))
+        self.math_lines.update(range(first + (1 if inline else 0), last + 1))
+
+    def closing(self, delimiter: str, start: int) -> int:
+        """Where `delimiter` next occurs from `start` (the end of the text if it never does)."""
+        end = self.text.find(delimiter, start)
+        return len(self.text) if end < 0 else end
+
+    def code_fence(self, i: int) -> int | None:
+        """A Markdown ``` fence at the start of a line: code up to the closing fence."""
+        text, n = self.text, len(self.text)
+        if not (text.startswith("```", i) and (i == 0 or text[i - 1] == "\n")):
+            return None
+        end = text.find("\n```", i + 3)
+        end = n if end < 0 else end + 4
+        self.code_lines.update(range(_line_of(self.starts, i), _line_of(self.starts, min(end, n - 1)) + 1))
+        return end
+
+    def comment(self, i: int) -> int | None:
+        """In LaTeX, an unescaped % comments out the rest of the line."""
+        if not (self.tex and (i == 0 or self.text[i - 1] != "\\")):
+            return None
+        end = self.text.find("\n", i)
+        return len(self.text) if end < 0 else end
+
+    def command(self, i: int) -> int:
+        r"""`\[...\]`, `\(...\)`, a math environment, a code environment; any other command is skipped."""
+        text = self.text
+        if text.startswith("\\[", i):
+            end = self.closing("\\]", i + 2)
+            self.add(i + 2, end)
+            return end + 2
+        if text.startswith("\\(", i):
+            end = self.closing("\\)", i + 2)
+            self.add(i + 2, end, inline=True)
+            return end + 2
+        if text.startswith("\\begin{", i):
+            m = _BEGIN.match(text, i)
+            if m:
+                close = f"\\end{{{m.group(1)}"
+                end = self.closing(close, m.end())
+                self.add(m.end(), end)
+                stop = text.find("}", end + len(close))
+                return len(text) if stop < 0 else stop + 1
+            m = _CODE_BEGIN.match(text, i)
+            if m:
+                end = self.closing(f"\\end{{{m.group(1)}", m.end())
+                self.code_lines.update(range(_line_of(self.starts, i), _line_of(self.starts, end) + 1))
+                return end + 5
+        return i + 2
+
+    def dollars(self, i: int) -> int | None:
+        """`$$...$$`, or inline `$...$` closed on the same line."""
+        text, n = self.text, len(self.text)
+        if text.startswith("$$", i):
+            end = self.closing("$$", i + 2)
+            self.add(i + 2, end)
+            i = end + 2
+            while i < n and text[i] == "$":  # an OCR's "$$$$$$" closes once
+                i += 1
+            return i
+        end = i + 1
+        while end < n and text[end] != "$" and text[end] != "\n":
+            end += 2 if text[end] == "\\" else 1
+        if end < n and text[end] == "$":
+            self.add(i + 1, end, inline=True)
+            return end + 1
+        return None
+
+
 def find_displays(text: str, starts: list[int], tex: bool = False) -> tuple[list[Display], set[int], set[int]]:
     """Every display in order, the lines that hold math, and the lines inside code blocks (in LaTeX, `%` starts a
     comment; in Markdown it is a percent sign)."""
-    displays: list[Display] = []
-    math_lines: set[int] = set()
-    code_lines: set[int] = set()
-    i, n = 0, len(text)
-
-    def add(body_start: int, body_end: int, inline: bool = False) -> None:
-        first, last = _line_of(starts, body_start), _line_of(starts, max(body_start, body_end - 1))
-        rows = split_rows(text[body_start:body_end], body_start, starts)
-        if rows and not (inline and not any(_has_top_level_equals(r.text) for r in rows)):
-            displays.append(Display(first, last, rows, inline))
-        math_lines.update(range(first + (1 if inline else 0), last + 1))
-
-    while i < n:
-        special = _SPECIAL.search(text, i)  # skip plain text in one step
-        if special is None:
-            break
-        i = special.start()
-        ch = text[i]
-        if ch == "`" and text.startswith("```", i) and (i == 0 or text[i - 1] == "\n"):
-            end = text.find("\n```", i + 3)
-            end = n if end < 0 else end + 4
-            code_lines.update(range(_line_of(starts, i), _line_of(starts, min(end, n - 1)) + 1))
-            i = end
-            continue
-        if ch == "%" and tex and (i == 0 or text[i - 1] != "\\"):  # a TeX comment runs to the end of the line
-            end = text.find("\n", i)
-            i = n if end < 0 else end
-            continue
-        if ch == "\\":
-            if text.startswith("\\[", i):
-                end = text.find("\\]", i + 2)
-                end = n if end < 0 else end
-                add(i + 2, end)
-                i = end + 2
-                continue
-            if text.startswith("\\(", i):
-                end = text.find("\\)", i + 2)
-                end = n if end < 0 else end
-                add(i + 2, end, inline=True)
-                i = end + 2
-                continue
-            if text.startswith("\\begin{", i):
-                m = _BEGIN.match(text, i)
-                if m:
-                    close = f"\\end{{{m.group(1)}"
-                    end = text.find(close, m.end())
-                    end = n if end < 0 else end
-                    add(m.end(), end)
-                    stop = text.find("}", end + len(close))
-                    i = n if stop < 0 else stop + 1
-                    continue
-                m = _CODE_BEGIN.match(text, i)
-                if m:
-                    end = text.find(f"\\end{{{m.group(1)}", m.end())
-                    end = n if end < 0 else end
-                    code_lines.update(range(_line_of(starts, i), _line_of(starts, end) + 1))
-                    i = end + 5
-                    continue
-            i += 2
-            continue
-        if ch == "$":
-            if text.startswith("$$", i):
-                end = text.find("$$", i + 2)
-                end = n if end < 0 else end
-                add(i + 2, end)
-                i = end + 2
-                while i < n and text[i] == "$":  # an OCR's "$$$$$$" closes once
-                    i += 1
-                continue
-            end = i + 1
-            while end < n and text[end] != "$" and text[end] != "\n":
-                end += 2 if text[end] == "\\" else 1
-            if end < n and text[end] == "$":
-                add(i + 1, end, inline=True)
-                i = end + 1
-                continue
-        i += 1
-    return displays, math_lines, code_lines
+    return _DisplayScanner(text, starts, tex).scan()
 
 
 def read_submission(path: str | Path) -> Submission:
