@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers.errors import UsageError
+from checkers.grading.wording import brief_value
 from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
 from checkers.review import arithmetic
 from checkers.review.chains import EQUALS, Chain, Link, build_chains, relation_symbol
@@ -156,16 +157,7 @@ def _step_message(current: Link, previous: Link, doc: dict, dims: dict) -> str:
     at = ", ".join(f"{k} = {instance[k]}" for k in dims if k in instance)
     at = f" at {at}" if at else ""
     return (f"does not follow from {where_previous} ({_short(previous.text, 40)}){at}: this gives "
-            f"{_brief(cx.get('line'))}, that gives {_brief(cx.get('previous_line'))}")
-
-
-def _brief(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        flat = str([_brief(v) for v in value[:4]]).replace("'", "")
-        return flat if len(value) <= 4 else flat[:-1] + ", …]"
-    return str(value)
+            f"{brief_value(cx['line'])}, that gives {brief_value(cx['previous_line'])}")
 
 
 def _check_arithmetic(chain: Chain, work: _Work) -> bool:
