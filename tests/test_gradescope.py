@@ -226,3 +226,20 @@ def test_links_inside_the_submission_and_special_files(tmp_path, autograder):
     doc = gradescope.run(_root_with(tmp_path / "b", autograder, lambda s: os.mkfifo(s / "answers.tex")))
     validate_results(doc)  # a pipe is never opened (reading it would wait forever)
     assert doc["score"] == 0.0 and "answers.tex is not a regular file" in doc["output"]
+
+
+def test_feedback_the_message_already_states_is_not_repeated():
+    from checkers.grading.feedback import Feedback
+    from checkers.grading.gradescope import Config, results_document
+    from checkers.grading.result import GradeResult
+
+    result = GradeResult("kl-gaussian", "x", "incorrect", "the second one", where="d = 1",
+                         feedback=[Feedback("first", "the first one"), Feedback("second", "the second one")],
+                         counterexample={"instance": {"d": 1}, "student": 1.0, "reference": 2.0, "seed": 7},
+                         stated_feedback=("second",))
+    (test,) = results_document(Config(("kl-gaussian",)), None, {"kl-gaussian": result.to_json()}, 0.1)["tests"]
+    assert test["output"].count("the second one") == 1 and test["output"].count("Also: the first one") == 1
+    old = {k: v for k, v in result.to_json().items() if k not in ("stated_feedback", "reason", "where")}
+    old["feedback"] = old["feedback"][::-1]  # a document written before stated_feedback stated its first item
+    (test,) = results_document(Config(("kl-gaussian",)), None, {"kl-gaussian": old}, 0.1)["tests"]
+    assert test["output"].count("the second one") == 1 and test["output"].count("Also: the first one") == 1

@@ -96,6 +96,20 @@ def test_student_html_has_the_graded_section(built, graded):
     assert "graded-answers" not in (options.out_dir / "hw6-2021.html").read_text(encoding="utf-8")
 
 
+def test_student_html_says_each_feedback_sentence_once(built, graded):
+    options, _ = built
+    page = _html(options.out_dir / "student-hw6.html")
+    (section,) = [s for s in page.iter("section") if s.get("id") == "graded-answers"]
+    blocks = [s for s in section.iter("section") if s.get("class") == "claim"]
+    sentences = 0
+    for block, answer in zip(blocks, ANSWERS):
+        text = " ".join("".join(block.itertext()).split()).lower()
+        for f in graded[answer].feedback:
+            sentences += 1
+            assert text.count(" ".join(f.message.split()).lower()) == 1, (answer.where, f.message)
+    assert sentences >= 1  # the missing square root is named
+
+
 def test_student_tex_has_the_graded_section_escaped(built, graded):
     options, _ = built
     tex = (options.out_dir / "student-hw6.tex").read_text(encoding="utf-8")

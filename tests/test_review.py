@@ -88,6 +88,14 @@ def test_the_json_has_one_answer_per_gradeable_problem_and_one_entry_per_display
         assert any(ch in text[entry["line"] - 1] for ch in "=$\\") or text[entry["line"] - 1].strip()
 
 
+def test_each_answer_explains_its_verdict_without_repeating_the_verdict_word(reviews):
+    answers = [a for doc in reviews.values() for a in doc["answers"]]
+    assert {"correct", "incorrect"} <= {a["verdict"] for a in answers}
+    for a in answers:
+        assert a["explanation"] and not a["explanation"].lower().startswith(a["verdict"]), a
+        assert a["message"].endswith(a["explanation"])  # the message is the verdict word, then the explanation
+
+
 def test_a_problem_without_an_answer_is_missing_with_no_line(tmp_path):
     path = tmp_path / "short.md"
     path.write_text("## Problem 5\n\n$$D_{KL} = \\frac12(\\operatorname{tr}(\\Sigma_1^{-1}\\Sigma_0) - d)$$\n")

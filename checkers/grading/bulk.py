@@ -51,9 +51,9 @@ VERDICT_CODES = {"correct": 1, "incorrect": 2, "invalid": 3}
 VERDICTS_BY_CODE = {code: verdict for verdict, code in VERDICT_CODES.items()}
 INTERNAL_FLAG, PRINT_FLAG = 4, 8
 JOURNAL_FORMAT = "proofcheck-grade-journal/2"
-# The modules whose code decides a verdict: a journal written by other versions of them is not reused.
+# The modules whose code decides a verdict or its wording: a journal written by other versions of them is not reused.
 GRADING_MODULES = ("build", "catalog", "equivalence", "feedback", "grader", "grammar", "instances", "lexer", "parse",
-                   "problem", "result")
+                   "problem", "result", "wording")
 ENGINE_MODULES = ("evaluate", "kinds", "tolerances", "notation")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet runs a cell starting with these as a formula
 _SURROGATE = re.compile(r"[\udc80-\udcff]")

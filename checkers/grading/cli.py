@@ -242,9 +242,9 @@ def cmd_check_steps(args) -> int:
         first = doc["first_invalid"]
         print(f"first invalid line: {first if first is not None else 'none'}")
         final = doc["final"]
-        message = final["message"]
-        print(escape_controls(f"final line: "
-                              f"{message if message.startswith(final['verdict']) else final['verdict'] + ': ' + message}"))
+        # a graded line's message starts with its verdict word; an invalid one's is the reason alone
+        headline = f"invalid: {final['message']}" if final["verdict"] == "invalid" else final["message"]
+        print(escape_controls(f"final line: {headline}"))
     _quick_exit()
     if doc.get("internal_error"):
         return INTERNAL

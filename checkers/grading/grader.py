@@ -27,6 +27,7 @@ from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
 from checkers.grading.problem import Problem
 from checkers.grading.result import GradeResult, invalid
+from checkers.grading.wording import brief_value
 from checkers.limits import DEFAULT_TIME_LIMIT, time_limit
 from checkers.symbolic import real_matrix_scalars, identity
 
@@ -40,21 +41,6 @@ def _names(problem: Problem) -> dict[str, str]:
         if s.name is not None and s.listed:
             out[s.name] = s.latex.split("_")[0] if s.family else s.latex
     return out
-
-
-def _round(x, digits: int = 4):
-    if isinstance(x, list):
-        return [_round(v, digits) for v in x]
-    if isinstance(x, str):
-        return x
-    return float(f"{x:.{digits}g}")
-
-
-def brief_value(value) -> str:
-    """A value as a message shows it: a float to 6 significant digits, a list to 4."""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(_round(value))
 
 
 def counterexample(instances: Instances, group_index: int, index: int, student, reference) -> dict:
@@ -199,9 +185,8 @@ def _grade_expression(problem: Problem, expr: sp.Basic, answer: str, *, symbolic
     except Undefined as u:
         gi = u.index  # (not groups.index(u.group): comparing batches compares their tensors)
         cx = counterexample(instances, gi, 0, None, as_plain(ref_values[gi][0]))
-        return GradeResult(problem.id, answer, "incorrect", f"incorrect: your answer is undefined at "
-                           f"{where_text(instances, cx)}: {u.why}", counterexample=cx, instances=instances.count,
-                           read_as=read_as)
+        return GradeResult(problem.id, answer, "incorrect", f"your answer is undefined at {where_text(instances, cx)}: "
+                           f"{u.why}", counterexample=cx, instances=instances.count, read_as=read_as)
     except UnsupportedExpression as exc:
         if "out of range" in str(exc):
             raise StudentInputError(f"your answer uses an index outside its symbol's range (such as x_{{n+1}} or "
@@ -211,7 +196,7 @@ def _grade_expression(problem: Problem, expr: sp.Basic, answer: str, *, symbolic
     span = instances.describe_dims()
     if comparison.passed:
         where = f" ({span})" if span else ""
-        message = f"correct: equals the reference on {comparison.checked} random instances{where}"
+        reason = f"equals the reference on {comparison.checked} random instances{where}"
         sym = None
         if symbolic:
             budget = min(limit * SYMBOLIC_SHARE, limit - (time.perf_counter() - started) - 0.2)
@@ -219,26 +204,25 @@ def _grade_expression(problem: Problem, expr: sp.Basic, answer: str, *, symbolic
             if sym["status"] == "disproved":
                 feedback = [Feedback("nonzero-difference", f"{sym['detail']}: a term that vanishes on the checked "
                                                            f"dimensions does not vanish in general")]
-                return GradeResult(problem.id, answer, "incorrect", f"incorrect: {feedback[0].message}",
-                                   feedback=feedback, symbolic=sym, instances=comparison.checked, read_as=read_as,
-                                   values=values)
+                return GradeResult(problem.id, answer, "incorrect", feedback[0].message, feedback=feedback,
+                                   symbolic=sym, instances=comparison.checked, read_as=read_as,
+                                   stated_feedback=(feedback[0].id,), values=values)
             if sym["status"] in ("identical", "proved"):
-                message += "; sympy confirms it symbolically"
+                reason += "; sympy confirms it symbolically"
             else:
-                message += "; sympy did not confirm it symbolically, so the verdict rests on the numeric check"
+                reason += "; sympy did not confirm it symbolically, so the verdict rests on the numeric check"
         elif expr == problem.reference_as_built or expr == reference:
             sym = {"status": "identical", "detail": "the same sympy expression as the reference"}
-        return GradeResult(problem.id, answer, "correct", message, symbolic=sym, instances=comparison.checked,
+        return GradeResult(problem.id, answer, "correct", reason, symbolic=sym, instances=comparison.checked,
                            read_as=read_as, values=values)
     gi = comparison.failing_groups()[0]
     index = comparison.worst(gi)
     cx = counterexample(instances, gi, index, as_plain(values[gi][index]), as_plain(ref_values[gi][index]))
     feedback = diagnose(instances, values, comparison)
-    lead = f"incorrect: {feedback[0].message}. " if feedback else "incorrect. "
-    message = (f"{lead}Counterexample at {where_text(instances, cx)}: your answer gives {brief_value(cx['student'])}, "
-               f"the reference gives {brief_value(cx['reference'])}")
-    return GradeResult(problem.id, answer, "incorrect", message, feedback=feedback, counterexample=cx,
-                       instances=comparison.checked, read_as=read_as, values=values)
+    return GradeResult(problem.id, answer, "incorrect", feedback[0].message if feedback else "", feedback=feedback,
+                       counterexample=cx, instances=comparison.checked, read_as=read_as,
+                       where=where_text(instances, cx), stated_feedback=(feedback[0].id,) if feedback else (),
+                       values=values)
 
 
 def _grade_exact(problem: Problem, expr: sp.Basic, answer: str, read_as: str | None) -> GradeResult:
@@ -248,18 +232,16 @@ def _grade_exact(problem: Problem, expr: sp.Basic, answer: str, read_as: str | N
         raise StudentInputError(f"the answer to {problem.id} is a number; yours depends on {names}")
     reference = problem.reference_expr
     if expr == reference or (expr.is_Rational and reference.is_Rational and expr == reference):
-        return GradeResult(problem.id, answer, "correct", "correct: exactly the reference number", instances=1,
+        return GradeResult(problem.id, answer, "correct", "exactly the reference number", instances=1,
                            symbolic={"status": "identical", "detail": "exact rational arithmetic"}, read_as=read_as)
     named = [Feedback(m.id, m.feedback) for m, wrong in problem.misconception_exprs() if wrong == expr]
     value = str(expr) if expr.is_Rational else f"{sp.N(expr, 15)}"
-    lead = f"incorrect: {named[0].message}. " if named else "incorrect. "
     if not named and expr.is_Rational and reference.is_Rational and reference != 0:
         ratio = expr / reference
         if ratio.is_Rational and ratio.q <= 48:
             named = [Feedback("constant-factor", f"your answer is {ratio} times the reference")]
-            lead = f"incorrect: {named[0].message}. "
-    return GradeResult(problem.id, answer, "incorrect", f"{lead}Your answer is {value}, which is not exactly the "
-                       f"reference number (counts are compared exactly)", feedback=named, instances=1, read_as=read_as)
+    return GradeResult(problem.id, answer, "incorrect", named[0].message if named else "", feedback=named,
+                       instances=1, read_as=read_as, exact_value=value, stated_feedback=(named[0].id,) if named else ())
 
 
 def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFAULT_TIME_LIMIT,

@@ -355,8 +355,11 @@ def _read_submission(path: Path, folder: Path) -> tuple[str | None, str]:
 
 def _test_output(doc: dict) -> str:
     parts = [doc["message"]]
-    for fb in doc.get("feedback", [])[1:]:
-        parts.append(f"Also: {fb['message']}")
+    feedback = doc.get("feedback", [])
+    stated = doc.get("stated_feedback", [fb["id"] for fb in feedback[:1]])  # an older document stated its first
+    for fb in feedback:
+        if fb["id"] not in stated:
+            parts.append(f"Also: {fb['message']}")
     cx = doc.get("counterexample")
     if cx:
         instance = "; ".join(f"{k} = {v}" for k, v in cx["instance"].items())

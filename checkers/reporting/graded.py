@@ -14,7 +14,6 @@ renders the same LaTeX and an incremental build compiles nothing.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from checkers.reporting.statements import RenderedStatement, render_statement
@@ -125,18 +124,11 @@ def _counterexample(cx: dict | None) -> RenderedStatement | None:
                             rf"the reference gives ${_value(cx['reference'])}$.")
 
 
-_VERDICT_WORD = re.compile(r"^(correct|incorrect|invalid)\s*[:.]\s*", re.IGNORECASE)
-_COUNTEREXAMPLE = re.compile(r"\s*Counterexample at [^:]*:.*$", re.DOTALL)
-
-
-def _message(message: str, counterexample_shown: bool) -> str:
-    """The grader's message without the verdict word (shown beside it) and without the counterexample sentence
-    when the counterexample is shown on its own, so that nothing is said twice."""
-    text = _VERDICT_WORD.sub("", message.strip())
-    if counterexample_shown:
-        text = _COUNTEREXAMPLE.sub("", text)
-    text = text.strip()
-    return text[:1].upper() + text[1:] if text else ""
+def _message(result, counterexample_shown: bool) -> str:
+    """The grader's explanation without the verdict word (shown beside it) and without the counterexample sentence
+    when the counterexample is shown on its own, so that nothing is said twice; as a sentence (capitalised)."""
+    text = result.explanation(counterexample=not counterexample_shown)
+    return text[:1].upper() + text[1:]
 
 
 def _marks(x: float) -> str:
@@ -158,8 +150,8 @@ def _view(index: int, submitted, problem, result, readings=()) -> GradedAnswerVi
         anchor=f"answer-{index}", problem_id=problem.id, title=problem.title, source=problem.source,
         statement=render_statement(problem.statement), where=submitted.where,
         formula=render_statement(rf"\[ {submitted.answer} \]"), verdict=result.verdict, css=_CSS[result.verdict],
-        message=_message(result.message, cx is not None),
-        feedback=tuple((f.id, "" if f.message in result.message else f.message) for f in result.feedback),
+        message=_message(result, cx is not None),
+        feedback=tuple((f.id, "" if f.id in result.stated_feedback else f.message) for f in result.feedback),
         counterexample=cx, readings=tuple(readings),
         mistakes=tuple(MistakeView(render_statement(f"${m.term}$"), render_statement(f"${m.correct}$"),
                                    m.first_appears, m.why) for m in getattr(submitted, "mistakes", ())),

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from checkers.errors import UsageError
+from checkers.grading.wording import brief_value
 from checkers.limits import DEFAULT_MEMORY_MB, DEFAULT_TIME_LIMIT
 from checkers.review import arithmetic
 from checkers.review.chains import EQUALS, Chain, Link, build_chains, relation_symbol
@@ -114,16 +116,17 @@ class _GraderWorkers:
             self.pool = self.stack.enter_context(pool)
         return self.pool
 
-    def run(self, problem_id: str, tasks: list[tuple[object, object]], doing: str, stopped: dict) -> dict:
+    def run(self, problem_id: str, tasks: list[tuple[object, object]], doing: str,
+            stopped: Callable[[str], dict]) -> dict:
         """Run (key, (function of checkers.review.tasks, args, limit)) jobs about `problem_id`; {key: result JSON},
-        where a job the pool stopped gets `stopped` with the message of what it was `doing`."""
+        where a job the pool stopped gets `stopped(message)`, the message saying what it was `doing`."""
         from checkers.grading.failures import stop_message
         from checkers.grading.isolation import Done, Task
 
         if not tasks:
             return {}
         jobs = [(key, Task(function, (problem_id, *args), limit)) for key, (function, args, limit) in tasks]
-        return {key: outcome.value if isinstance(outcome, Done) else {**stopped, "message": stop_message(outcome, doing)}
+        return {key: outcome.value if isinstance(outcome, Done) else stopped(stop_message(outcome, doing))
                 for key, outcome in self._pool().run(jobs)}
 
     def grade(self, problem_id: str, text: str) -> dict:
@@ -131,7 +134,7 @@ class _GraderWorkers:
         from checkers.review.tasks import grade_answer
 
         ((_, doc),) = self.run(problem_id, [(0, (grade_answer, (text,), self.time_limit))], "grading this answer",
-                               invalid(problem_id, text, "").to_json()).items()
+                               lambda message: invalid(problem_id, text, message).to_json()).items()
         return doc
 
 
@@ -142,7 +145,7 @@ def _read_links(work: _Work, grader: _GraderWorkers, wanted: dict[str, set[str]]
     for problem_id, texts in wanted.items():
         todo = [t for t in sorted(texts) if (problem_id, t) not in work.read]
         got = grader.run(problem_id, [(t, (read_link, (t,), limit)) for t in todo], "reading this line",
-                         {"parsed": False})
+                         lambda message: {"parsed": False, "message": message})
         for text, doc in got.items():
             work.read[(problem_id, text)] = doc
 
@@ -156,16 +159,7 @@ def _step_message(current: Link, previous: Link, doc: dict, dims: dict) -> str:
     at = ", ".join(f"{k} = {instance[k]}" for k in dims if k in instance)
     at = f" at {at}" if at else ""
     return (f"does not follow from {where_previous} ({_short(previous.text, 40)}){at}: this gives "
-            f"{_brief(cx.get('line'))}, that gives {_brief(cx.get('previous_line'))}")
-
-
-def _brief(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, list):
-        flat = str([_brief(v) for v in value[:4]]).replace("'", "")
-        return flat if len(value) <= 4 else flat[:-1] + ", …]"
-    return str(value)
+            f"{brief_value(cx['line'])}, that gives {brief_value(cx['previous_line'])}")
 
 
 def _check_arithmetic(chain: Chain, work: _Work) -> bool:
@@ -289,7 +283,8 @@ def _compare(work: _Work, grader: _GraderWorkers, pairs_by_problem: dict[str, li
                 continue
             seen.add(key)
             tasks.append((key, (compare_links, (link.line, link.text, previous.line, previous.text), 3 * limit)))
-        out.update(grader.run(problem_id, tasks, "comparing these two lines", {"valid": False, "unchecked": True}))
+        out.update(grader.run(problem_id, tasks, "comparing these two lines",
+                              lambda message: {"valid": False, "unchecked": True, "message": message}))
     return out
 
 
@@ -447,9 +442,10 @@ def _answers(work: _Work, chains: list[Chain], grader: _GraderWorkers, readings:
     out = []
     for number, problems in work.problems_by_number.items():
         for p in problems:
+            missing = f"no answer to {p.id} found in problem {number} of the submission"
             entry = {"problem": p.id, "set_problem": f"P{number}", "part": None, "line": None, "verdict": "missing",
-                     "found_by": None, "message": f"no answer to {p.id} found in problem {number} of the submission",
-                     "answer": None, "stated": None, "other_readings": []}
+                     "found_by": None, "message": missing, "explanation": missing, "answer": None, "stated": None,
+                     "other_readings": []}
             reading = pinned.get(p.id)
             if reading is not None:
                 doc = grade(p.id, reading.reading)
@@ -470,7 +466,12 @@ def _answers(work: _Work, chains: list[Chain], grader: _GraderWorkers, readings:
 
 
 def _verdict_fields(doc: dict) -> dict:
-    fields = {"verdict": doc.get("verdict", "invalid"), "message": doc.get("message", "")}
+    """What an answer's entry takes from the grader's JSON document: verdict, message, the explanation (the message
+    without the verdict word, which the page shows beside it), feedback, counterexample, internal error."""
+    from checkers.grading.result import GradeResult
+
+    result = GradeResult.from_json(doc)
+    fields = {"verdict": result.verdict, "message": result.message, "explanation": result.explanation()}
     for key in ("feedback", "counterexample", "internal_error"):
         if doc.get(key):
             fields[key] = doc[key]

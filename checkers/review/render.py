@@ -20,18 +20,10 @@ MAX_SHOWN_CHARACTERS = 400  # characters of one line printed; the rest are elide
 MARKS = {"follows": "✓", "wrong": "✗", "unread": "·", "label": "·"}
 
 
-def without_verdict(message: str, verdict: str) -> str:
-    """The grader's message without its leading "verdict: ", which the page already shows beside it."""
-    prefix = f"{verdict}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
-
-
 @cache
 def environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates_directory()), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters["without_verdict"] = without_verdict
-    return env
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(templates_directory()), autoescape=True, trim_blocks=True,
+                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)
 
 
 def _mark(entry: dict) -> str:

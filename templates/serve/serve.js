@@ -109,9 +109,11 @@ function showResult(doc) {
   const out = $("result");
   out.replaceChildren();
   out.append(el("div", doc.verdict, `verdict ${doc.verdict}`), el("p", doc.message, "message"));
-  if (doc.feedback && doc.feedback.length) {
+  const stated = doc.stated_feedback || [];  // the feedback the message already says
+  const feedback = (doc.feedback || []).filter((f) => !stated.includes(f.id));
+  if (feedback.length) {
     const ul = el("ul");
-    doc.feedback.forEach((f) => ul.append(el("li", f.message)));
+    feedback.forEach((f) => ul.append(el("li", f.message)));
     out.append(el("div", "Feedback", "label"), ul);
   }
   const cx = doc.counterexample;
