@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from checkers.cli import main
-from checkers.grading.gradescope import answer_template, read_answers
+from checkers.grading.gradescope import Config, answer_template, read_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
@@ -243,3 +243,23 @@ def test_feedback_the_message_already_states_is_not_repeated():
     old["feedback"] = old["feedback"][::-1]  # a document written before stated_feedback stated its first item
     (test,) = results_document(Config(("kl-gaussian",)), None, {"kl-gaussian": old}, 0.1)["tests"]
     assert test["output"].count("the second one") == 1 and test["output"].count("Also: the first one") == 1
+
+
+def test_the_student_reads_the_counterexample_once_in_full():
+    from checkers.grading.grader import grade_in_process
+    from checkers.grading.gradescope import results_document
+
+    wrong = grade_in_process("gaussian-density", DENSITY_WRONG, symbolic=False).to_json()
+    undefined = grade_in_process("kl-gaussian", KL + r" + \operatorname{tr}((\Sigma_0 - \Sigma_0)^{-1})",
+                                 symbolic=False).to_json()
+    config = Config(problems=("gaussian-density", "kl-gaussian"))
+    density, kl = results_document(config, None, {"gaussian-density": wrong, "kl-gaussian": undefined}, 1.0)["tests"]
+    text = density["output"]
+    assert text.count("Counterexample") == 1 and "square root" in text and f"(seed {wrong['counterexample']['seed']})" in text
+    assert text.startswith("incorrect: your answer is the reference without the square root")
+    assert "Your answer gives" in text and "None" not in text
+    assert kl["extra_data"]["verdict"] == "incorrect" and "undefined" in kl["output"] and "None" not in kl["output"]
+    # A document written before results kept their pieces is shown as it was: its message, then the paragraph.
+    old = {k: v for k, v in wrong.items() if k not in ("reason", "stated_feedback", "where")}
+    old_text = results_document(config, None, {"gaussian-density": old}, 1.0)["tests"][0]["output"]
+    assert old_text.startswith(wrong["message"])

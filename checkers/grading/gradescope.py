@@ -36,6 +36,7 @@ from checkers.grading.catalog import get_problem
 from checkers.grading.grader import DEFAULT_TIME_LIMIT
 from checkers.grading.isolation import DEFAULT_MEMORY_MB, GradingPool, check_limits
 from checkers.grading.result import dumps, invalid
+from checkers.grading.wording import brief_value, compose_message
 from checkers.output_files import check_target, write_atomic, write_text_atomic
 
 ROOT_ENV = "AUTOGRADER_ROOT"
@@ -354,17 +355,26 @@ def _read_submission(path: Path, folder: Path) -> tuple[str | None, str]:
 
 
 def _test_output(doc: dict) -> str:
-    parts = [doc["message"]]
+    """What the student reads under one problem: the verdict and its reason, feedback the reason does not state, and
+    the counterexample once, in full (the instance as drawn, its seed, both values)."""
+    cx = doc.get("counterexample")
+    if cx and "reason" in doc:  # the counterexample is stated once, in the paragraph below
+        head = compose_message(doc["verdict"], doc["reason"], "")
+        head += "" if head.endswith((".", ".)")) else "."
+    else:  # no counterexample, or a document written before results kept their pieces: its message as it is
+        head = doc["message"]
+    parts = [head]
     feedback = doc.get("feedback", [])
     stated = doc.get("stated_feedback", [fb["id"] for fb in feedback[:1]])  # an older document stated its first
     for fb in feedback:
         if fb["id"] not in stated:
             parts.append(f"Also: {fb['message']}")
-    cx = doc.get("counterexample")
     if cx:
         instance = "; ".join(f"{k} = {v}" for k, v in cx["instance"].items())
-        parts.append(f"Counterexample (seed {cx.get('seed')}): {instance}. Your answer gives {cx['student']}, the "
-                     f"reference gives {cx['reference']}.")
+        yours = ("Your answer is undefined there" if cx["student"] is None else
+                 f"Your answer gives {brief_value(cx['student'])}")
+        parts.append(f"Counterexample (seed {cx.get('seed')}): {instance}. {yours}, the reference gives "
+                     f"{brief_value(cx['reference'])}.")
     if doc.get("internal_error"):
         parts.append("This is a bug in the grader, not your mistake: the course staff will grade this answer by hand.")
     return "\n\n".join(parts)
