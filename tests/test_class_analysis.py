@@ -77,7 +77,10 @@ def test_misconceptions_are_ranked_and_invalid_reasons_grouped(page):
     assert re.search(r"the factor ½ in front is missing.*\(named\) 5", mis)
     assert mis.index("factor ½") < mis.index("trace arguments")  # ranked by count
     invalid = text[text.index("Why answers were invalid"):]
-    assert re.search(r"unknown symbol \\Sigma_N 2", invalid)  # \Sigma_2 and \Sigma_3: one reason, counted twice
+    # \Sigma_2 and \Sigma_3 were refused by the same statement of the grader: one reason, counted twice, labelled with
+    # what the first was told; the unreadable '<' is another.
+    assert re.search(r"unknown symbol \\Sigma_2; this problem's symbols are .*? 2 ", invalid)
+    assert "unknown symbol \\Sigma_3" in invalid and "unexpected '<'" in invalid
 
 
 def test_student_text_is_escaped_and_the_page_is_offline(page):

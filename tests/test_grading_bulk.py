@@ -379,7 +379,8 @@ def test_exit_code_says_when_an_answer_hit_an_internal_error(tmp_path, capsys, m
 
     def buggy(problem, answer, **kw):
         if answer == "BUG":
-            return invalid("kl-gaussian", answer, "internal error while grading (a bug): boom", internal=True)
+            return invalid("kl-gaussian", answer, "internal error while grading (a bug): boom", cause="internal error",
+                           internal=True)
         return real(problem, answer, **kw)
 
     monkeypatch.setattr(isolation, "grade_in_process", buggy)

@@ -127,6 +127,18 @@ def test_a_document_written_before_the_pieces_were_kept_still_loads():
 
 
 def test_an_invalid_answer_s_message_is_its_reason():
-    result = invalid("kl-gaussian", "x", "unknown symbol x")
+    result = invalid("kl-gaussian", "x", "unknown symbol x", cause="checkers.grading.lexer:153")
     assert result.message == result.reason == "unknown symbol x"
     assert GradeResult.from_json(result.to_json()).message == "unknown symbol x"
+    assert GradeResult.from_json(result.to_json()).cause == "checkers.grading.lexer:153"
+
+
+def test_answers_refused_by_the_same_statement_share_their_cause():
+    from checkers.grading.grader import grade_in_process
+
+    first, second, other = (grade_in_process("kl-gaussian", text, symbolic=False)
+                            for text in (r"\Sigma_2 + d", r"\Sigma_3", r"\frac{<b>}{2}"))
+    assert first.verdict == second.verdict == other.verdict == "invalid"
+    assert first.cause == second.cause != other.cause
+    assert first.cause.startswith("checkers.grading.") and first.message != second.message
+    assert grade_in_process("kl-gaussian", "", symbolic=False).cause.startswith("checkers.grading.parse:")

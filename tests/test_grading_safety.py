@@ -197,7 +197,7 @@ def test_isolated_worker_limits_memory_and_time(monkeypatch):
             except MemoryError:
                 from checkers.grading.result import invalid
 
-                return invalid(problem, answer, "MemoryError under the worker's limit")
+                return invalid(problem, answer, "MemoryError under the worker's limit", cause="memory limit")
             raise AssertionError("8 GiB were allocated despite the memory limit")
         return real(problem, answer, **kw)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import io
-import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -271,16 +270,6 @@ def _describe(feedbacks: Iterable[tuple[tuple[str, str], ...]]) -> tuple[str, st
     return "", "one another (no known mistake or simple relation to the reference matches)"
 
 
-def _reason(message: str) -> str:
-    """An invalid verdict's reason without the parts that differ between students (line numbers, quoted text)."""
-    text = re.sub(r"^line \d+: ", "", message)
-    text = re.split(r"[:;]", text, maxsplit=1)[0]
-    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", text)
-    text = re.sub(r"\s*\([^)]*\)", "", text)
-    text = re.sub(r"\d+", "N", text)
-    return text.strip() or message[:80]
-
-
 def analyse(problem_id: str, entries: Iterable[tuple[object, dict, list | None]]) -> ClassAnalysis:
     """The analysis of graded rows: `entries` are (row with .id and .answer, result JSON, fingerprint or None).
 
@@ -310,10 +299,13 @@ def analyse(problem_id: str, entries: Iterable[tuple[object, dict, list | None]]
                     g.examples.append(Example(row.id, _short(row.answer)))
             wrong.append((row, feedback, None if fp is None else np.asarray(fp, dtype=np.float64)))
         elif verdict == "invalid":
-            # Invalid answers by reason.
-            key = "internal error of the grader (a bug; please report it)" if doc.get("internal_error") \
-                else _reason(doc["message"])
-            g = reasons.setdefault(key, Group(key, 0))
+            # Invalid answers by cause (the grader statement that refused them, or the limit they hit), each group
+            # labelled with what its first answer was told.
+            if doc.get("internal_error"):
+                key = label = "internal error of the grader (a bug; please report it)"
+            else:
+                key, label = doc.get("cause") or doc["message"], doc["message"]
+            g = reasons.setdefault(key, Group(label, 0))
             g.count += 1
             if len(g.examples) < EXAMPLES:
                 g.examples.append(Example(row.id, _short(row.answer), _short(doc["message"])))

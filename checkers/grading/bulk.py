@@ -70,6 +70,7 @@ class Row:
     line: int = 0  # line of the file where the row starts
     digest: str = ""  # sha256 of the answer as read (the answer kept may be shortened)
     refused: str | None = None  # why the row is invalid before grading (over-long, not UTF-8)
+    refused_cause: str = ""  # the kind of refusal, shared by every row refused the same way (the class analysis groups by it)
 
     def __post_init__(self):
         if not self.digest:
@@ -216,15 +217,19 @@ def read_answers(path: str | Path) -> list[Row]:
                 if len(record) > len(header):
                     row.refused = (f"line {start} has {len(record)} cells but the header has {len(header)}: an answer "
                                    f"that holds a comma must be in double quotes")
+                    row.refused_cause = "row with more cells than the header"
                     row.answer = escape_bytes(",".join(record[i_answer:]))[:KEEP_CHARS]
                 elif len(record) <= i_answer:
                     row.refused = f"line {start} has no answer (it has {len(record)} of the header's {len(header)} cells)"
+                    row.refused_cause = "row without an answer"
                 elif bad:
                     row.refused = not_utf8(answer, f"line {start}: ").replace("save it as", "save the file as")
+                    row.refused_cause = "not UTF-8"
                     row.answer = escape_bytes(answer[:KEEP_CHARS])
                 elif len(answer) > MAX_LENGTH:
                     row.refused = (f"line {start}: the answer is {len(answer)} characters long; the limit is "
                                    f"{MAX_LENGTH}")
+                    row.refused_cause = "answer too long"
                     row.answer = answer[:KEEP_CHARS] + "…"
                 rows.append(row)
             return rows
@@ -427,7 +432,7 @@ def grade_csv(problem_id: str, csv_path: str | Path, out: str | Path | None = No
 
         for i, r in enumerate(rows):
             if r.refused and not ledger.graded(i):  # refused here: no need to ship it to a worker
-                record(i, invalid(problem.id, r.answer, r.refused).to_json())
+                record(i, invalid(problem.id, r.answer, r.refused, cause=r.refused_cause).to_json())
         if any(not ledger.graded(i) for i in range(len(rows))):
             with GradingPool(problem, workers=workers, time_limit=time_limit, memory_mb=memory_mb,
                              symbolic=symbolic, fingerprint=analysis is not None) as pool:

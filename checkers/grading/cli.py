@@ -116,9 +116,9 @@ def cmd_grade(args) -> int:
     if args.answer == "-" and len(answer) > MAX_LENGTH:
         doc = invalid(problem.id, escape_bytes(answer[:200]) + "…", f"the answer on standard input is longer than "
                                                                     f"{MAX_LENGTH} characters; the limit is "
-                                                                    f"{MAX_LENGTH}").to_json()
+                                                                    f"{MAX_LENGTH}", cause="answer too long").to_json()
     elif undecodable:
-        doc = invalid(problem.id, escape_bytes(answer), undecodable).to_json()
+        doc = invalid(problem.id, escape_bytes(answer), undecodable, cause="not UTF-8").to_json()
     else:
         doc = grade_isolated(problem.id, answer, time_limit=args.time_limit, memory_mb=args.memory_mb,
                              symbolic=not args.no_symbolic)

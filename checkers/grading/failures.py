@@ -13,7 +13,7 @@ from __future__ import annotations
 from checkers.errors import StudentInputError, SymbolicTimeout, UnsupportedExpression
 from checkers.grading.equivalence import Undefined
 
-__all__ = ["failure_message", "stop_message"]
+__all__ = ["failure_cause", "failure_message", "stop_cause", "stop_message"]
 
 
 def failure_message(exc: BaseException, doing: str, limit: float) -> tuple[str, bool]:
@@ -41,3 +41,27 @@ def stop_message(stopped, doing: str) -> str:
         return (f"{doing} crashed the grading process ({stopped.how}, e.g. the memory limit); the other answers are "
                 f"unaffected")
     return f"{doing} was cancelled before it finished"
+
+
+def failure_cause(exc: BaseException) -> str:
+    """What made an answer invalid, the same for every answer that failed the same way (the class analysis groups
+    invalid answers by it): the grader's statement that refused the text (module and line), or the limit it hit."""
+    if isinstance(exc, (StudentInputError, UnsupportedExpression, Undefined)):
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is None:
+            return type(exc).__name__
+        return f"{tb.tb_frame.f_globals.get('__name__', '?')}:{tb.tb_lineno}"
+    if isinstance(exc, (SymbolicTimeout, TimeoutError)):
+        return "time limit"
+    if isinstance(exc, RecursionError):
+        return "nesting limit"
+    if isinstance(exc, MemoryError):
+        return "memory limit"
+    return "internal error"
+
+
+def stop_cause(stopped) -> str:
+    """The cause (see `failure_cause`) of work a grading worker did not finish."""
+    return {"time-limit": "time limit", "crashed": "worker crashed"}.get(stopped.reason, "cancelled")

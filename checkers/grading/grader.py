@@ -21,7 +21,7 @@ from checkers.grading.build import describe, is_matrix
 from checkers.grading.lexer import abbreviate_numbers
 from checkers.grading.catalog import get_problem
 from checkers.grading.equivalence import Undefined, as_plain, compare, evaluate_on
-from checkers.grading.failures import failure_message
+from checkers.grading.failures import failure_cause, failure_message
 from checkers.grading.feedback import Feedback, diagnose, misconception_values
 from checkers.grading.instances import Instances, group_seed, instances_for
 from checkers.grading.parse import parse_answer
@@ -264,6 +264,6 @@ def grade_in_process(problem: str | Problem, answer: str, *, limit: float = DEFA
         raise
     except Exception as exc:  # the student's mistake, a limit, or a grader bug (never shown as the student's mistake)
         message, internal = failure_message(exc, "grading this answer", limit)
-        result = invalid(problem.id, answer, message, internal=internal)
+        result = invalid(problem.id, answer, message, cause=failure_cause(exc), internal=internal)
     result.seconds = time.perf_counter() - started
     return result

@@ -436,7 +436,7 @@ def run(root: str | Path | None = None) -> dict:
         torch.set_num_threads(1)
         for pid in config.problems:
             if pid in refused:
-                docs[pid] = invalid(pid, "", refused[pid]).to_json()
+                docs[pid] = invalid(pid, "", refused[pid], cause="answer slot refused").to_json()
                 continue
             text = answers.get(pid, "")
             if not text:

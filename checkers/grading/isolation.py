@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 
 from checkers.grading.catalog import get_problem
-from checkers.grading.failures import stop_message
+from checkers.grading.failures import stop_cause, stop_message
 from checkers.grading.grader import DEFAULT_TIME_LIMIT, grade_in_process
 from checkers.grading.problem import Problem
 from checkers.grading.result import invalid
@@ -308,7 +308,8 @@ class GradingPool:
 
     def _stopped_answer(self, answer: str, stopped: Stopped) -> dict:
         """The result JSON of an answer the pool stopped: invalid, saying why."""
-        return invalid(self.problem.id, answer, stop_message(stopped, "grading this answer")).to_json()
+        return invalid(self.problem.id, answer, stop_message(stopped, "grading this answer"),
+                       cause=stop_cause(stopped)).to_json()
 
     def _replace(self, worker: _Worker, kill: bool) -> None:
         worker.stop(kill=kill)

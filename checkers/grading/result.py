@@ -83,6 +83,9 @@ class GradeResult:
     where: str | None = None
     exact_value: str | None = None  # an exact problem's wrong number, as the message writes it
     stated_feedback: tuple[str, ...] = ()  # ids of the feedback items whose sentence the reason already is
+    # What made an invalid answer invalid, the same for every answer that failed the same way (failures.failure_cause:
+    # the grader statement that refused it, or the limit it hit); "" for a graded answer or an older document.
+    cause: str = ""
     # The message of a JSON document written before results kept their pieces (from_json); None otherwise.
     recorded_message: str | None = field(default=None, repr=False)
     # The answer's values on the problem's instances (one tensor per dimension group), kept only when asked
@@ -147,6 +150,8 @@ class GradeResult:
             out["symbolic"] = self.symbolic
         if self.read_as is not None:
             out["read_as"] = self.read_as
+        if self.cause:
+            out["cause"] = self.cause
         if self.internal_error:
             out["internal_error"] = True
         return out
@@ -164,11 +169,13 @@ class GradeResult:
                    instances=doc.get("instances", 0), seconds=doc.get("seconds", 0.0),
                    internal_error=doc.get("internal_error", False), read_as=doc.get("read_as"),
                    where=doc.get("where"), exact_value=doc.get("exact_value"),
-                   stated_feedback=tuple(doc.get("stated_feedback", ())),
+                   stated_feedback=tuple(doc.get("stated_feedback", ())), cause=doc.get("cause", ""),
                    recorded_message=None if pieces else doc["message"])
 
 
-def invalid(problem: str, answer: str, message: str, *, internal: bool = False, seconds: float = 0.0) -> GradeResult:
-    """An answer that could not be graded; the message says why (it is the reason: no verdict word)."""
+def invalid(problem: str, answer: str, message: str, *, cause: str, internal: bool = False,
+            seconds: float = 0.0) -> GradeResult:
+    """An answer that could not be graded; the message says why (it is the reason: no verdict word), `cause` what
+    made it invalid, shared by every answer that failed the same way (see failures.failure_cause)."""
     return GradeResult(problem=problem, answer=answer, verdict="invalid", reason=message, internal_error=internal,
-                       seconds=seconds)
+                       seconds=seconds, cause=cause)

@@ -370,7 +370,7 @@ class Engine:
     # -- what the API offers (`client`: who asks, for the fair queues; cancelling a call stops its work) --------
     async def grade(self, problem_id: str, answer: str, full: bool = False, client=None) -> dict:
         """The `grade --json` document of one answer; `full` adds the reading and the sympy confirmation (slower)."""
-        from checkers.grading.failures import stop_message
+        from checkers.grading.failures import stop_cause, stop_message
         from checkers.grading.isolation import Done, Task
         from checkers.grading.parse import MAX_LENGTH
         from checkers.grading.result import invalid
@@ -378,7 +378,7 @@ class Engine:
 
         if len(answer) > MAX_LENGTH:  # refused before it is shipped anywhere, as the grader would refuse it
             return invalid(problem_id, answer[:200] + "…", f"the answer is {len(answer)} characters long; the limit "
-                                                            f"is {MAX_LENGTH}").to_json()
+                                                            f"is {MAX_LENGTH}", cause="answer too long").to_json()
         if not full:
             return await self._run(problem_id, client, "grade", answer, lambda pool: pool.grade(answer))
 
@@ -386,7 +386,8 @@ class Engine:
             outcome = pool.call(Task(grade_task, (answer,), pool.time_limit))
             if isinstance(outcome, Done):
                 return outcome.value
-            return invalid(problem_id, answer, stop_message(outcome, "grading this answer")).to_json()
+            return invalid(problem_id, answer, stop_message(outcome, "grading this answer"),
+                           cause=stop_cause(outcome)).to_json()
 
         return await self._run(problem_id, client, "full", answer, full_grade)
 
