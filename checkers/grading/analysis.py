@@ -264,8 +264,6 @@ def _describe(feedbacks: Iterable[tuple[tuple[str, str], ...]]) -> tuple[str, st
         return fid, f"the known mistake “{message}”"
     if generic:
         _, (fid, message) = max(generic)
-        if message.startswith("your answer is "):  # "... 2 times the reference"
-            return fid, message[len("your answer is "):]
         return fid, f"one another; the grader's diagnosis: {message}"
     return "", "one another (no known mistake or simple relation to the reference matches)"
 
