@@ -70,7 +70,7 @@ class Row:
     line: int = 0  # line of the file where the row starts
     digest: str = ""  # sha256 of the answer as read (the answer kept may be shortened)
     refused: str | None = None  # why the row is invalid before grading (over-long, not UTF-8)
-    refused_cause: str = ""  # the kind of refusal, shared by every row refused the same way (the class analysis groups by it)
+    refused_cause: str = ""  # the kind of refusal, the same for every row refused the same way (see result.cause)
 
     def __post_init__(self):
         if not self.digest:

@@ -134,7 +134,8 @@ class _GraderWorkers:
         from checkers.review.tasks import grade_answer
 
         ((_, doc),) = self.run(problem_id, [(0, (grade_answer, (text,), self.time_limit))], "grading this answer",
-                               lambda message: invalid(problem_id, text, message, cause="worker stopped").to_json()).items()
+                               lambda message: invalid(problem_id, text, message,
+                                                       cause="worker stopped").to_json()).items()
         return doc
 
 
