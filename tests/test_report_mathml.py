@@ -206,3 +206,12 @@ def test_the_printer_writes_the_natural_logarithm_as_the_problem_set_does():
     formula = SimpleNamespace(parts=(sp.log(y),))  # a Formula: the filter reads its parts
     assert template.render(formula=formula, log_name="ln") == r"\ln{\left(y \right)}"
     assert template.render(formula=formula) == r"\log{\left(y \right)}"
+
+
+def test_a_word_in_a_subscript_is_upright_in_both_formats():
+    p_true, x = sp.Function("p_true"), sp.Symbol("x")
+    assert to_latex(p_true(x)).startswith(r"p_{\mathrm{true}}") and "<mi>true</mi>" in to_mathml(p_true(x))
+    assert to_latex(sp.Symbol("c_out")) == r"c_{\mathrm{out}}"
+    # Letters, numbers and Greek letters in a script stay as they are; so do function names.
+    assert to_latex(sp.Symbol("x_1")) == "x_{1}" and to_latex(sp.Symbol("sigma_theta")) == r"\sigma_{\theta}"
+    assert to_latex(sp.Symbol("x_i")) == "x_{i}" and to_latex(sp.log(x)) == r"\log{\left(x \right)}"

@@ -1,6 +1,7 @@
 """Sympy expressions as LaTeX math, printed by `sp.latex`'s printer from the objects that were checked.
 
-The printer is sympy's own with five changes of notation shared with the MathML output: matrix entries
+The printer is sympy's own with six changes of notation shared with the MathML output: multi-letter sub- and
+superscripts are upright (p_true as p with subscript "true", as an <mi> of several letters shows), matrix entries
 are counted from 1 (`checkers.notation.math_indices`), Heaviside steps that are indicators print as
 𝟙[a = b] (`checkers.notation.indicator_condition`), determinants
 print as det(A) rather than |A| (so |det A| reads unambiguously), traces as tr(A), and an exponential of anything but an atom as exp(...)
@@ -23,7 +24,18 @@ from checkers.reporting.latex_escape import Tex
 __all__ = ["to_latex"]
 
 
+def _upright_word(script: str) -> str:
+    """A sub- or superscript that is a word ("true", "out", "ik") in upright letters, as the MathML shows it (an <mi>
+    of several letters is upright there); a letter, a number or a Greek letter is left as it is."""
+    return rf"\mathrm{{{script}}}" if len(script) > 1 and script.isascii() and script.isalpha() else script
+
+
 class _Printer(LatexPrinter):
+    def _split_super_sub(self, name: str) -> tuple[str, list[str], list[str]]:
+        """Multi-letter scripts upright: p_true as p_{\\mathrm{true}}, not the italic product of four letters."""
+        base, supers, subs = super()._split_super_sub(name)
+        return base, [_upright_word(s) for s in supers], [_upright_word(s) for s in subs]
+
     def _function(self, name: str, arg) -> str:
         return rf"{name}\left({self._print(arg)}\right)"
 
