@@ -215,3 +215,6 @@ def test_a_word_in_a_subscript_is_upright_in_both_formats():
     # Letters, numbers and Greek letters in a script stay as they are; so do function names.
     assert to_latex(sp.Symbol("x_1")) == "x_{1}" and to_latex(sp.Symbol("sigma_theta")) == r"\sigma_{\theta}"
     assert to_latex(sp.Symbol("x_i")) == "x_{i}" and to_latex(sp.log(x)) == r"\log{\left(x \right)}"
+    # A symbol named by a word is upright too (the HTML's <mi>weight</mi> is); a function keeps \operatorname.
+    assert to_latex(sp.Symbol("running_mean")) == r"\mathrm{running}_{\mathrm{mean}}"
+    assert to_latex(sp.Function("softplus")(x)).startswith(r"\operatorname{softplus}")

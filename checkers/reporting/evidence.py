@@ -17,6 +17,7 @@ import sympy as sp
 
 from checkers.model import Claim
 from checkers.reporting.display import displayed
+from checkers.reporting.latex_math import upright_word
 from checkers.reporting.records import (ClaimView, Formula, MutantView, NumericRow, ReferenceView, StepView,
                                         SymbolicOutcome, VariableView)
 from checkers.reporting.statements import render_statement
@@ -192,7 +193,7 @@ def readable(description: str) -> str:
         if lead == "R^":
             out.append(f"$\\mathbb{{R}}^{{{script}}}$")
         elif lead.endswith("_"):
-            out.append(f"${lead[0]}_{{{script}}}$")
+            out.append(f"${lead[0]}_{{{upright_word(script)}}}$")
         else:
             out.append(f"${{}}^{{{script}}}$")
         last = match.end()

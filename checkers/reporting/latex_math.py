@@ -21,12 +21,12 @@ from checkers.notation import indicator_condition, math_indices
 from checkers.reporting.display import counted_from_one, over_whole_space, positive_first
 from checkers.reporting.latex_escape import Tex
 
-__all__ = ["to_latex"]
+__all__ = ["to_latex", "upright_word"]
 
 
-def _upright_word(script: str) -> str:
-    """A sub- or superscript that is a word ("true", "out", "ik") in upright letters, as the MathML shows it (an <mi>
-    of several letters is upright there); a letter, a number or a Greek letter is left as it is."""
+def upright_word(script: str) -> str:
+    """A name or script that is a word ("true", "out", "weight") in upright letters, as the MathML shows it (an <mi>
+    of several letters is upright there); a letter, a number or a Greek letter (\\theta) is left as it is."""
     return rf"\mathrm{{{script}}}" if len(script) > 1 and script.isascii() and script.isalpha() else script
 
 
@@ -34,7 +34,16 @@ class _Printer(LatexPrinter):
     def _split_super_sub(self, name: str) -> tuple[str, list[str], list[str]]:
         """Multi-letter scripts upright: p_true as p_{\\mathrm{true}}, not the italic product of four letters."""
         base, supers, subs = super()._split_super_sub(name)
-        return base, [_upright_word(s) for s in supers], [_upright_word(s) for s in subs]
+        return base, [upright_word(s) for s in supers], [upright_word(s) for s in subs]
+
+    def _print_Symbol(self, expr, style="plain"):
+        """A symbol named by a word (`weight`, `running_mean`) upright too, not as an italic product of letters;
+        function names keep sympy's \\operatorname (this is symbols only)."""
+        if expr in self._settings["symbol_names"] or style != "plain":
+            return super()._print_Symbol(expr, style)
+        base, supers, subs = self._split_super_sub(expr.name)
+        return (upright_word(base) + ("^{%s}" % " ".join(supers) if supers else "")
+                + ("_{%s}" % " ".join(subs) if subs else ""))
 
     def _function(self, name: str, arg) -> str:
         return rf"{name}\left({self._print(arg)}\right)"
