@@ -283,19 +283,19 @@ class Citation:
         return f"{numbering} {self.number}{self.detail}" if self.number is not None else self.text
 
 
-def read_citations(derivation_id: str, source: str) -> tuple[Citation, ...]:
-    """The problems a derivation's `source` cites ("hw6-2021 P1, student-hw6 P1"), in the order written;
-    DeclarationError naming the derivation if a part cites no problem or a set is cited twice."""
+def read_citations(owner: str, source: str) -> tuple[Citation, ...]:
+    """The problems a `source` cites ("hw6-2021 P1, student-hw6 P1"), in the order written; DeclarationError naming
+    `owner` (the derivation or gradeable problem that declares it) if a part cites no problem or a set twice."""
     citations = []
     for part in source.split(","):
         words = part.split(None, 1)
         if len(words) < 2:
-            raise DeclarationError(f"derivation {derivation_id!r}: source {source!r} has a part {part.strip()!r} "
+            raise DeclarationError(f"{owner}: source {source!r} has a part {part.strip()!r} "
                                    f"that cites no problem; write each as '<set id> P<number>', comma-separated, "
                                    f"e.g. 'hw6-2021 P4(b), student-hw6 P5(b)'")
         if any(c.set_id == words[0] for c in citations):
-            raise DeclarationError(f"derivation {derivation_id!r}: source {source!r} cites {words[0]} twice; a "
-                                   f"derivation answers one problem of each set")
+            raise DeclarationError(f"{owner}: source {source!r} cites {words[0]} twice; it "
+                                   f"answers one problem of each set")
         citations.append(Citation.read(part.strip()))
     return tuple(citations)
 
@@ -323,7 +323,7 @@ class Derivation:
             if unknown:
                 raise ValueError(f"derivation {self.id!r}, part {part.label!r}: unknown claims {unknown}; "
                                  f"its claims are {sorted(known)}")
-        object.__setattr__(self, "citations", read_citations(self.id, self.source))
+        object.__setattr__(self, "citations", read_citations(f"derivation {self.id!r}", self.source))
 
     @property
     def problem_sets(self) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 import torch
 
-from checkers.errors import StudentInputError, UsageError
+from checkers.errors import DeclarationError, StudentInputError, UsageError
 from checkers.grading.catalog import index_entries, problems, sources_digest, stored_index
 from checkers.grading.grader import grade_expression, grade_in_process
 from checkers.grading.instances import instances_for
@@ -116,9 +116,11 @@ def test_a_formula_without_a_witness_or_a_bad_tag_or_a_mutant_typo_is_refused():
     with pytest.raises(ValueError, match="witness"):
         Problem(id="x", title="t", source="hw6-2021 P5", claim=claim, symbols=(), answer=sp.Integer(1),
                 misconceptions=(Misconception("m", "f", sp.Integer(0)),))
-    with pytest.raises(ValueError, match="hw6-2021 P3"):
-        Problem(id="x", title="t", source="homework six", claim=claim, symbols=(),
-                misconceptions=(Misconception("m", "f", sp.Integer(0)),))
+    for source, says in (("homework six", "must cite problems by number, like 'hw6-2021 P3'"),
+                         ("hw6-2021 P5, hw6-2021 P6", "cites hw6-2021 twice"), ("hw6-2021 P5,", "cites no problem")):
+        with pytest.raises(DeclarationError, match=f"gradeable problem 'x'.*{says}"):
+            Problem(id="x", title="t", source=source, claim=claim, symbols=(),
+                    misconceptions=(Misconception("m", "f", sp.Integer(0)),))
     with pytest.raises(ValueError, match="trace-swaped"):
         Problem(id="x", title="t", source="hw6-2021 P5", claim=claim, symbols=(),
                 mutant_feedback={"trace-swaped": "typo"})

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -28,9 +27,9 @@ from typing import TYPE_CHECKING
 import sympy as sp
 import torch
 
-from checkers.errors import InternalError
+from checkers.errors import DeclarationError, InternalError
 from checkers.kinds import Variable
-from checkers.model import Claim, Sample
+from checkers.model import Claim, Sample, read_citations
 from checkers.tolerances import DEFAULT_TOLERANCES, Tolerance
 
 if TYPE_CHECKING:
@@ -40,9 +39,6 @@ if TYPE_CHECKING:
 def _is_function(target) -> bool:
     """Whether a Symbol's target is a function (σ as the sigmoid) rather than an object of the claim."""
     return isinstance(target, (sp.Lambda, sp.FunctionClass))
-
-
-SOURCE_TAG = re.compile(r"^[\w-]+ P\d+\S*(, [\w-]+ P\d+\S*)*$")  # "hw6-2021 P3", "final-2022 P6(b)"
 
 
 @dataclass(frozen=True)
@@ -114,8 +110,9 @@ class Problem:
 
     def __post_init__(self):
         where = f"gradeable problem {self.id!r}"
-        if not SOURCE_TAG.match(self.source):
-            raise ValueError(f"{where}: source must read like 'hw6-2021 P3' (got {self.source!r})")
+        if any(citation.number is None for citation in read_citations(where, self.source)):
+            raise DeclarationError(f"{where}: source must cite problems by number, like 'hw6-2021 P3' "
+                                   f"(got {self.source!r})")
         if not isinstance(self.claim, Claim):
             raise TypeError(f"{where}: claim must be the Claim object it grades (got {type(self.claim).__name__})")
         if self.answer is None and self.claim.rhs is None:
