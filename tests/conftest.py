@@ -1,4 +1,5 @@
-"""Fixtures shared by several test modules: a headless Chromium driven by selenium, one torch thread for grading."""
+"""Fixtures shared by several test modules: a headless Chromium driven by selenium, one torch thread for grading, a
+`proofcheck serve` process with an HTTP client."""
 
 from __future__ import annotations
 
@@ -42,3 +43,22 @@ def one_torch_thread():
 
     with torch_threads(1):
         yield
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A warm `proofcheck serve --workers 2` for one test module, stopped with SIGTERM at its end."""
+    from serve_process import Server
+
+    with Server("--workers", "2") as s:
+        s.wait_ready()
+        yield s
+        s.stop()
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    """An httpx client of the module's server."""
+    httpx = pytest.importorskip("httpx", reason="httpx not installed (pip install -e '.[test]')")
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        yield c

@@ -26,19 +26,6 @@ TRIPLE_SUM = r"\sum_{i=1}^{10^{4}}\sum_{j=1}^{10^{4}}\sum_{k=1}^{10^{4}} i"
 SLOW_LIMIT = "40"  # seconds per answer on the servers below: a slow answer holds its worker this long, unless stopped
 
 
-@pytest.fixture(scope="module")
-def server():
-    with Server("--workers", "2") as s:
-        s.wait_ready()
-        yield s
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
-
-
 def wait_until(condition, seconds: float, what: str, step: float = 0.2):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -27,19 +27,6 @@ KL_CORRECT = (r"\frac12\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\
 KL_SWAPPED = KL_CORRECT.replace(r"\Sigma_1^{-1}\Sigma_0)", r"\Sigma_0^{-1}\Sigma_1)")
 
 
-@pytest.fixture(scope="module")
-def server():
-    with Server("--workers", "2") as s:
-        s.wait_ready()
-        yield s
-
-
-@pytest.fixture(scope="module")
-def client(server):
-    with httpx.Client(base_url=server.url, timeout=60) as c:
-        yield c
-
-
 def grade(client, answer: str, problem: str = KL, **extra) -> dict:
     response = client.post("/api/grade", json={"problem": problem, "answer": answer, **extra})
     assert response.status_code == 200, response.text

@@ -5,18 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from serve_process import Server
 from test_serve_api import KL_CORRECT, KL_SWAPPED
 
 WAIT = 90  # seconds for one thing to appear on the page (grading is milliseconds; a loaded machine is slower)
-
-
-@pytest.fixture(scope="module")
-def server():
-    with Server("--workers", "2") as s:
-        s.wait_ready()
-        yield s
-        s.stop()
 
 
 def wait_for(browser, condition, message: str):
