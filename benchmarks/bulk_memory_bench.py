@@ -36,42 +36,21 @@ def _rss_now_kib() -> int:
 def child(csv_path: str, analysis: bool) -> None:
     """Run one bulk grading in this process with the instant pool; print one JSON line of measurements."""
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "tests"))
     import torch
 
     torch.set_num_threads(1)
     from checkers.errors import UsageError
     from checkers.grading import bulk
     from checkers.grading.isolation import GradingPool
+    from instant_pool import instant_pool
 
     with GradingPool("kl-gaussian", workers=1, fingerprint=True) as pool:
-        template = json.dumps(pool.grade("d"))
+        result = pool.grade("d")
     import checkers.grading.analysis  # noqa: F401  (imported before the baseline, as a real run with --analysis does)
     import matplotlib.figure  # noqa: F401
 
-    class InstantPool:
-        """Answers every item at once with a copy of the template result (as a worker's pipe would deliver it)."""
-
-        restarts = 0
-
-        def __init__(self, *args, **kwargs):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def map(self, items):
-            for key, payload in items:
-                doc = json.loads(template)
-                if isinstance(payload, str):
-                    doc["answer"] = payload
-                else:  # a fingerprint task
-                    doc = {"fingerprint": doc.get("fingerprint")}
-                yield key, doc
-
-    bulk.GradingPool = InstantPool
+    bulk.GradingPool = instant_pool(result)  # every answer at once: the parent alone is measured
     baseline = _rss_now_kib()
     began = time.perf_counter()
     folder = Path(csv_path).parent

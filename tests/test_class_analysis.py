@@ -1,6 +1,5 @@
 r"""The class analysis page: verdict counts, ranked misconceptions, clusters of equal wrong answers, invalid reasons."""
 
-import csv
 import re
 from html import unescape
 
@@ -10,6 +9,8 @@ import pytest
 from checkers.cli import main
 from checkers.grading import grade_csv
 from checkers.grading.analysis import cluster
+
+from answer_csv import write
 
 KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
 NO_HALF = [  # the reference without its ½, five ways
@@ -31,14 +32,6 @@ ROWS = ([(f"half{i}", a) for i, a in enumerate(NO_HALF)] + [(f"swap{i}", a) for 
            ("<script>alert('id')</script>", r"\frac{<b>}{2}")])
 
 
-def _write(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "answer"])
-        w.writerows(rows)
-    return path
-
-
 def _text(html: str) -> str:
     html = re.sub(r"<style>.*?</style>", " ", html, flags=re.S)
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)))
@@ -47,7 +40,7 @@ def _text(html: str) -> str:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     root = tmp_path_factory.mktemp("analysis")
-    src = _write(root / "answers.csv", ROWS)
+    src = write(root / "answers.csv", ROWS)
     summary = grade_csv("kl-gaussian", src, root / "graded.csv", analysis=root / "class.html", workers=2,
                         progress=False)
     assert summary.analysis == root / "class.html"
@@ -99,7 +92,7 @@ def test_cluster_merges_rounding_differences_and_keeps_nan_apart():
 
 
 def test_cli_analysis_and_refusals(tmp_path, capsys):
-    src = _write(tmp_path / "a.csv", ROWS[:6])
+    src = write(tmp_path / "a.csv", ROWS[:6])
     assert main(["grade", "kl-gaussian", "--csv", str(src), "--analysis", str(tmp_path / "c.html"), "--workers",
                  "1"]) == 0
     assert "c.html" in capsys.readouterr().out and (tmp_path / "c.html").exists()
@@ -137,7 +130,7 @@ def test_the_page_in_headless_chromium(page, browser):
 
 
 def test_resuming_a_run_started_without_analysis_still_clusters_every_answer(tmp_path):
-    src = _write(tmp_path / "a.csv", ROWS)
+    src = write(tmp_path / "a.csv", ROWS)
     seen = []
 
     def interrupt(row, doc):

@@ -8,6 +8,9 @@ import pytest
 from checkers.cli import main
 from checkers.grading.bulk import grade_csv, journal_path
 
+from answer_csv import read, write
+from instant_pool import instant_pool
+
 KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
 ROWS = [
     ("alice", KL, "correct"),
@@ -18,20 +21,6 @@ ROWS = [
     ("frank", "0.5 (tr(S0 S1^-1)\n + (mu0 - mu1)' S1^-1 (mu0 - mu1) - d - log(det(S0)/det(S1)))", "correct"),  # newline
     ("grace", "x" * 3000, "invalid"),  # over the length cap
 ]
-
-
-def write(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "answer"])
-        for r in rows:
-            w.writerow(r[:2])
-    return path
-
-
-def read(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def test_csv_round_trip_with_quotes_commas_newlines(tmp_path):
@@ -458,25 +447,8 @@ def test_the_grading_process_keeps_a_few_hundred_bytes_a_row_not_every_result(tm
     from checkers import grade
     from checkers.grading import bulk
 
-    template = json.dumps(grade("kl-gaussian", "d", symbolic=False).to_json())  # incorrect, with a counterexample
-
-    class InstantPool:
-        restarts = 0
-
-        def __init__(self, *a, **k):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def map(self, items):
-            for key, answer in items:
-                yield key, json.loads(template)
-
-    monkeypatch.setattr(bulk, "GradingPool", InstantPool)
+    result = grade("kl-gaussian", "d", symbolic=False).to_json()  # incorrect, with a counterexample
+    monkeypatch.setattr(bulk, "GradingPool", instant_pool(result))
     rows = 10_000
     src = tmp_path / "answers.csv"
     src.write_text("id,answer\n" + "1,d\n" * rows, encoding="utf-8")

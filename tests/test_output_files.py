@@ -11,20 +11,9 @@ from checkers.errors import UsageError
 from checkers.grading.bulk import grade_csv, journal_path
 from checkers.output_files import write_atomic
 
+from answer_csv import read, write
+
 KL = r"\frac{1}{2}\left(\operatorname{tr}(\Sigma_1^{-1}\Sigma_0) + (\mu_1-\mu_0)^\top\Sigma_1^{-1}(\mu_1-\mu_0) - d + \log\frac{\det\Sigma_1}{\det\Sigma_0}\right)"
-
-
-def write(path, rows):
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "answer"])
-        w.writerows(rows)
-    return path
-
-
-def read(path):
-    with open(path, newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
 
 
 def _no_pool(monkeypatch):
