@@ -94,20 +94,16 @@ def main(argv=None) -> int:
     tol = get_problem("kl-gaussian").tolerance
     rtol, atol = max(tol.rtol, 1e-9), tol.atol
     results = []
-    for n in args.sizes:
-        prints, distinct = fingerprints(n)
-        began = time.perf_counter()
-        groups = cluster(prints, rtol, atol)
-        seconds = time.perf_counter() - began
-        results.append({"method": "cluster (candidate pairs)", "answers": n, "width": prints.shape[1],
-                        "distinct_formulas": distinct, "groups": len(groups), "seconds": seconds})
-    for n in args.baseline_sizes:
-        prints, distinct = fingerprints(n)
-        began = time.perf_counter()
-        groups = pairwise_baseline(prints, rtol, atol)
-        seconds = time.perf_counter() - began
-        results.append({"method": "previous all-pairs merge (baseline)", "answers": n, "width": prints.shape[1],
-                        "distinct_formulas": distinct, "groups": groups, "seconds": seconds})
+    methods = (("cluster (candidate pairs)", lambda p: len(cluster(p, rtol, atol)), args.sizes),
+               ("previous all-pairs merge (baseline)", lambda p: pairwise_baseline(p, rtol, atol), args.baseline_sizes))
+    for method, count_groups, sizes in methods:
+        for n in sizes:
+            prints, distinct = fingerprints(n)
+            began = time.perf_counter()
+            groups = count_groups(prints)
+            seconds = time.perf_counter() - began
+            results.append({"method": method, "answers": n, "width": prints.shape[1], "distinct_formulas": distinct,
+                            "groups": groups, "seconds": seconds})
     n = max(args.sizes)
     prints, distinct = fingerprints(n)
     doc = {"verdict": "incorrect", "message": "your answer differs from the reference",
