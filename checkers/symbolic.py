@@ -35,6 +35,9 @@ class SymbolicStatus(StrEnum):
     FAILED = "failed"
 
 
+LEMMAS_LEAD = "lemmas proved, the claim's own formula not derived from them"  # how `supported by lemmas` is explained
+
+
 @dataclass(frozen=True)
 class SymbolicResult:
     """What sympy established about one claim or step."""
@@ -296,7 +299,7 @@ class Facts(Strategy):
         listed = "; ".join(lemmas)
         if self.derive is None:
             return SymbolicResult(SymbolicStatus.SUPPORTED, self.scope,
-                                  f"lemmas proved, the claim's own formula not derived from them: {listed}",
+                                  f"{LEMMAS_LEAD}: {listed}",
                                   lemmas=lemmas)
         if lhs is None and rhs is None:
             return SymbolicResult(SymbolicStatus.FAILED, detail="derive= needs the claim's sympy sides; this claim has none")

@@ -22,7 +22,7 @@ from checkers.reporting.records import (ClaimView, Formula, MutantView, NumericR
                                         SymbolicOutcome, VariableView)
 from checkers.reporting.statements import render_statement
 from checkers.results import ClaimResult, NumericResult
-from checkers.symbolic import SymbolicResult, SymbolicStatus
+from checkers.symbolic import LEMMAS_LEAD, SymbolicResult, SymbolicStatus
 
 __all__ = ["LEMMAS_LEAD", "NOTE_COMBINED", "NOTE_NEAR_ZERO", "claim_view", "criterion_text", "lemma_lines",
            "numeric_row", "readable", "said_once", "status_name", "symbolic_outcome", "symbolic_text", "verified_line"]
@@ -111,10 +111,6 @@ def symbolic_text(status: object, scope: str, detail: str = "") -> str:
     if name == "failed":
         return "symbolic check FAILED"
     return name
-
-
-# How a list of lemmas opens: a claim "supported by lemmas" is not proved by them.
-LEMMAS_LEAD = "lemmas proved, the claim's own formula not derived from them"
 
 
 def said_once(lemmas: Sequence[str]) -> tuple[str, ...]:
